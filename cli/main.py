@@ -1,0 +1,21 @@
+"""The ``personas`` command: thin wrappers over the importable packages."""
+
+from __future__ import annotations
+
+import typer
+
+from cli import catalogue_cmd, validate_cmd
+
+app = typer.Typer(
+    name="personas",
+    help="Personas as code: validate, plan and apply persona YAML into a ScaiPersona catalogue.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+validate_cmd.register(app)
+app.add_typer(catalogue_cmd.app, name="catalogue")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

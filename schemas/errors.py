@@ -1,0 +1,237 @@
+"""Typed errors shared by every part of personas-as-code.
+
+Each error has a stable ``code`` (the ScaiPersona error code where one
+exists) and an ``exit_code`` the CLI uses.  Catalogue errors also carry the
+HTTP ``status`` the REST API answers with, so the embedded catalogue, the REST
+app and the HTTP client agree on one table (``CATALOGUE_ERRORS``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class PersonasError(Exception):
+    """Base of every error this project raises on purpose."""
+
+    code: ClassVar[str] = "PERSONAS_ERROR"
+    exit_code: ClassVar[int] = 1
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The error as the ``error`` member of the API envelope."""
+        return {"code": self.code, "message": self.message, "details": self.details}
+
+
+class RepoInvalid(PersonasError):
+    """The persona repository has problems; ``details['problems']`` lists them."""
+
+    code = "REPO_INVALID"
+
+
+class ConfigError(PersonasError):
+    """The repo config or the environment selects something unusable."""
+
+    code = "CONFIG_ERROR"
+
+
+class UnsafePlan(PersonasError):
+    """A plan crosses a safety threshold and ``--force`` was not given."""
+
+    code = "UNSAFE_PLAN"
+
+
+class StalePlan(PersonasError):
+    """The plan computed now differs from the one that was reviewed."""
+
+    code = "STALE_PLAN"
+
+
+class LockHeld(PersonasError):
+    """Another apply holds the catalogue lock."""
+
+    code = "LOCK_HELD"
+
+
+class DraftError(PersonasError):
+    """A draft operation failed (bad id, not a git repo, ...)."""
+
+    code = "DRAFT_ERROR"
+
+
+class DraftConflict(DraftError):
+    """``expected_version`` does not match the draft's current version."""
+
+    code = "DRAFT_VERSION_CONFLICT"
+
+
+class NotFound(PersonasError):
+    """A persona, draft or file named by the caller does not exist."""
+
+    code = "NOT_FOUND"
+
+
+# --- catalogue errors -------------------------------------------------------
+
+
+class CatalogueError(PersonasError):
+    """An error answered by a catalogue (embedded or over HTTP)."""
+
+    code = "CATALOGUE_ERROR"
+    status: ClassVar[int] = 500
+
+
+class ValidationFailed(CatalogueError):
+    """The request body or a parameter is invalid (400)."""
+
+    code = "VALIDATION_ERROR"
+    status = 400
+
+
+class Unauthorized(CatalogueError):
+    """Missing or invalid bearer token (401)."""
+
+    code = "UNAUTHORIZED"
+    status = 401
+
+
+class Forbidden(CatalogueError):
+    """The caller's role may not do this (403)."""
+
+    code = "FORBIDDEN"
+    status = 403
+
+
+class RouteNotFound(CatalogueError):
+    """No such route (404)."""
+
+    code = "NOT_FOUND"
+    status = 404
+
+
+class PersonaNotFound(CatalogueError):
+    code = "PERSONA_NOT_FOUND"
+    status = 404
+
+
+class SourceNotFound(CatalogueError):
+    code = "PERSONA_SOURCE_NOT_FOUND"
+    status = 404
+
+
+class PersonaAlreadyPublished(CatalogueError):
+    code = "PERSONA_ALREADY_PUBLISHED"
+    status = 409
+
+
+class PersonaNotPublished(CatalogueError):
+    code = "PERSONA_NOT_PUBLISHED"
+    status = 409
+
+
+class SlugConflict(CatalogueError):
+    code = "PERSONA_SLUG_CONFLICT"
+    status = 409
+
+
+class SourceDuplicate(CatalogueError):
+    code = "PERSONA_SOURCE_DUPLICATE"
+    status = 409
+
+
+class ModelNotFound(CatalogueError):
+    code = "PERSONA_MODEL_NOT_FOUND"
+    status = 404
+
+
+class InvalidFileType(CatalogueError):
+    code = "INVALID_FILE_TYPE"
+    status = 400
+
+
+class FileTooLarge(CatalogueError):
+    code = "FILE_TOO_LARGE"
+    status = 400
+
+
+class NoAvatar(CatalogueError):
+    code = "NO_AVATAR"
+    status = 404
+
+
+class StorageError(CatalogueError):
+    code = "STORAGE_ERROR"
+    status = 502
+
+
+class ScaiDriveNotConfigured(CatalogueError):
+    code = "SCAIDRIVE_NOT_CONFIGURED"
+    status = 503
+
+
+class ScaiDriveTokenExchangeFailed(CatalogueError):
+    code = "SCAIDRIVE_TOKEN_EXCHANGE_FAILED"
+    status = 502
+
+
+class RateLimited(CatalogueError):
+    """The catalogue kept answering 429 after the client's retries."""
+
+    code = "RATE_LIMITED"
+    status = 429
+
+
+class CatalogueUnavailable(CatalogueError):
+    """The catalogue could not be reached or kept failing (5xx, connection)."""
+
+    code = "CATALOGUE_UNAVAILABLE"
+    status = 503
+
+
+CATALOGUE_ERRORS: dict[str, type[CatalogueError]] = {
+    cls.code: cls
+    for cls in (
+        ValidationFailed,
+        Unauthorized,
+        Forbidden,
+        RouteNotFound,
+        PersonaNotFound,
+        SourceNotFound,
+        PersonaAlreadyPublished,
+        PersonaNotPublished,
+        SlugConflict,
+        SourceDuplicate,
+        ModelNotFound,
+        InvalidFileType,
+        FileTooLarge,
+        NoAvatar,
+        StorageError,
+        ScaiDriveNotConfigured,
+        ScaiDriveTokenExchangeFailed,
+        RateLimited,
+        CatalogueUnavailable,
+    )
+}
+
+
+def catalogue_error_from_envelope(status: int, body: Any) -> CatalogueError:
+    """Build the typed exception for an error envelope answered by a catalogue."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return CatalogueError(f"HTTP {status} without an error envelope", details={"status": status})
+    code = str(error.get("code", ""))
+    message = str(error.get("message", "")) or code
+    details = error.get("details") if isinstance(error.get("details"), dict) else {}
+    cls = CATALOGUE_ERRORS.get(code)
+    if cls is None:
+        exc = CatalogueError(f"{code or 'HTTP ' + str(status)}: {message}", details=details)
+    else:
+        exc = cls(message, details=details)
+    request_id = (body.get("meta") or {}).get("request_id") if isinstance(body, dict) else None
+    if request_id:
+        exc.details.setdefault("request_id", request_id)
+    return exc
