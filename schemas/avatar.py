@@ -22,7 +22,11 @@ _MAGIC: tuple[tuple[bytes, int, str], ...] = (
     (b"GIF87a", 0, "image/gif"),
     (b"GIF89a", 0, "image/gif"),
 )
-_SVG_HEAD = re.compile(rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<svg[\s>]", re.DOTALL)
+_SVG_HEAD = re.compile(
+    rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*(?:<!DOCTYPE[^\[>]*(?:\[.*?\])?\s*>\s*)?"
+    rb"(?:<!--.*?-->\s*)*<svg[\s>]",
+    re.DOTALL,
+)
 _URL_ATTRS = {"href", "src", "xlink:href"}
 _CSS_URL = re.compile(r"url\(\s*['\"]?\s*(?!#)([^)'\"\s]+)", re.IGNORECASE)
 _CSS_IMPORT = re.compile(r"@import", re.IGNORECASE)
@@ -72,7 +76,9 @@ def svg_problems(data: bytes) -> list[str]:
             problems.append("SVG contains a <script> element")
         elif tag == "foreignobject":
             problems.append("SVG contains a <foreignObject> element")
-        elif tag == "style" and el.text and (_CSS_IMPORT.search(el.text) or _CSS_URL.search(el.text)):
+        elif (
+            tag == "style" and el.text and (_CSS_IMPORT.search(el.text) or _CSS_URL.search(el.text))
+        ):
             problems.append("SVG <style> loads an external resource")
         for raw_name, value in el.attrib.items():
             name = _attr_name(raw_name)
@@ -115,5 +121,7 @@ def check_avatar(data: bytes, declared_mime: str) -> str:
     if declared == "image/svg+xml":
         problems = svg_problems(data)
         if problems:
-            raise InvalidFileType("unsafe SVG: " + "; ".join(problems), details={"problems": problems})
+            raise InvalidFileType(
+                "unsafe SVG: " + "; ".join(problems), details={"problems": problems}
+            )
     return declared

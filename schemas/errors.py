@@ -222,7 +222,9 @@ def catalogue_error_from_envelope(status: int, body: Any) -> CatalogueError:
     """Build the typed exception for an error envelope answered by a catalogue."""
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict):
-        return CatalogueError(f"HTTP {status} without an error envelope", details={"status": status})
+        return CatalogueError(
+            f"HTTP {status} without an error envelope", details={"status": status}
+        )
     code = str(error.get("code", ""))
     message = str(error.get("message", "")) or code
     details = error.get("details") if isinstance(error.get("details"), dict) else {}

@@ -1,0 +1,52 @@
+"""``personas validate``: check every persona file and report every problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli.common import OutputFormat, RepoOption, guarded, print_json, stdout
+from schemas.loader import load_repo
+from schemas.problems import errors_only
+
+
+def validate(
+    repo: RepoOption = Path("."),
+    output: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="text for people, json for machines.")
+    ] = OutputFormat.text,
+) -> None:
+    """Validate the persona files; exit 0 when valid, 1 when not."""
+    loaded = load_repo(repo)
+    errors = errors_only(loaded.problems)
+    if output is OutputFormat.json:
+        print_json(
+            {
+                "valid": not errors,
+                "personas": len(loaded.personas),
+                "files": len(loaded.persona_files),
+                "error_count": len(errors),
+                "warning_count": len(loaded.problems) - len(errors),
+                "problems": [p.to_dict() for p in loaded.problems],
+            }
+        )
+    else:
+        for problem in loaded.problems:
+            stdout.print(str(problem), markup=False)
+        if errors:
+            stdout.print(
+                f"{len(errors)} problem(s) in {len(loaded.persona_files)} file(s); "
+                f"{len(loaded.personas)} persona(s) valid.",
+                markup=False,
+            )
+        else:
+            stdout.print(f"{len(loaded.personas)} persona(s) valid.", markup=False)
+    if errors:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``validate`` to the CLI."""
+    app.command("validate")(guarded(validate))

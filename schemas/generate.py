@@ -1,0 +1,49 @@
+"""Generate the JSON Schema files editors use: ``python -m schemas.generate``.
+
+``tests/schemas/test_json_schema.py`` fails when the committed files are stale.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from schemas.config import RepoConfig
+from schemas.persona import PersonaFile
+
+SCHEMA_DIR = Path(__file__).parent
+SCHEMAS: dict[str, tuple[type[BaseModel], str]] = {
+    "persona.schema.json": (PersonaFile, "A persona file of a personas-as-code repo."),
+    "config.schema.json": (RepoConfig, "personas.toml, the repo config of personas-as-code."),
+}
+REGENERATE_COMMAND = "python -m schemas.generate"
+
+
+def render(model: type[BaseModel], description: str) -> str:
+    """The JSON Schema of ``model`` as stable, pretty-printed text."""
+    schema = model.model_json_schema(mode="validation")
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "description": description,
+        **schema,
+    }
+    return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def expected_files() -> dict[Path, str]:
+    """Each schema file's path and the content it should have."""
+    return {SCHEMA_DIR / name: render(model, desc) for name, (model, desc) in SCHEMAS.items()}
+
+
+def main() -> int:
+    for path, content in expected_files().items():
+        path.write_text(content, encoding="utf-8")
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

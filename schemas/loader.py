@@ -1,0 +1,422 @@
+"""Load a whole persona repo into validated models, reporting every problem.
+
+``load_repo`` never stops at the first problem: each file is parsed and
+validated on its own, then cross-file rules (unique slugs) run, and every
+problem comes back located as ``path:line:col: message``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import posixpath
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from schemas.avatar import check_avatar
+from schemas.config import CONFIG_FILE, RepoConfig, RepoSection
+from schemas.errors import CatalogueError
+from schemas.fields import AVATAR_MAX_BYTES, AVATAR_MIME_BY_EXTENSION, SLUG_RE
+from schemas.files import DirectoryFiles, PathRefused, RepoFiles, join_relative
+from schemas.persona import PersonaFile
+from schemas.problems import Problem, errors_only
+from schemas.secrets import find_secrets
+from schemas.yamlsafe import YamlRefused, locate, parse_yaml, value_node
+
+PERSONA_SUFFIXES = (".yaml", ".yml")
+MAX_PROMPT_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True)
+class Avatar:
+    """An avatar image referenced by a persona file."""
+
+    path: str
+    mime: str
+    data: bytes = field(repr=False)
+    sha256: str
+
+
+@dataclass(frozen=True)
+class LoadedPersona:
+    """One valid persona file with its referenced files resolved."""
+
+    slug: str
+    path: str
+    spec: PersonaFile
+    system_prompt: str
+    prompt_path: str | None
+    avatar: Avatar | None
+    file_sha256: str
+
+    @property
+    def referenced_files(self) -> tuple[str, ...]:
+        """The repo files this persona depends on (itself, prompt, avatar)."""
+        refs = [self.path]
+        if self.prompt_path:
+            refs.append(self.prompt_path)
+        if self.avatar:
+            refs.append(self.avatar.path)
+        return tuple(refs)
+
+
+@dataclass
+class Repo:
+    """A loaded persona repo: config, valid personas by slug, and all problems."""
+
+    root: Path | None
+    config: RepoConfig
+    personas: dict[str, LoadedPersona]
+    problems: list[Problem]
+    persona_files: list[str]
+
+    @property
+    def ok(self) -> bool:
+        """True when no problem is an error (warnings allowed)."""
+        return not errors_only(self.problems)
+
+
+# --- config -----------------------------------------------------------------
+
+
+def _toml_line(text: str, key: str) -> int:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip().startswith(f"{key} ") or line.strip().startswith(f"{key}="):
+            return number
+    return 1
+
+
+def load_config(files: RepoFiles, default_id: str) -> tuple[RepoConfig, list[Problem]]:
+    """Read ``personas.toml``; fall back to defaults (with a warning) when it is absent."""
+    try:
+        raw = files.read(CONFIG_FILE)
+    except (FileNotFoundError, PathRefused):
+        warning = Problem(
+            CONFIG_FILE,
+            0,
+            0,
+            f"no {CONFIG_FILE}; using repo id '{default_id}' and tenant 'default'",
+            code="config_missing",
+            severity="warning",
+        )
+        return RepoConfig(repo=RepoSection(id=default_id)), [warning]
+    text = raw.decode("utf-8", errors="replace")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = getattr(exc, "lineno", 1) or 1
+        col = getattr(exc, "colno", 1) or 1
+        message = getattr(exc, "msg", str(exc))
+        problem = Problem(CONFIG_FILE, line, col, f"malformed TOML: {message}", code="toml")
+        return RepoConfig(repo=RepoSection(id=default_id)), [problem]
+    try:
+        return RepoConfig.model_validate(data), []
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            dotted = ".".join(str(p) for p in err["loc"])
+            key = str(err["loc"][-1]) if err["loc"] else ""
+            problems.append(
+                Problem(CONFIG_FILE, _toml_line(text, key), 1, f"{dotted}: {_message(err)}")
+            )
+        return RepoConfig(repo=RepoSection(id=default_id)), problems
+
+
+# --- pydantic errors -> located problems ------------------------------------
+
+
+def _model_at(loc: tuple[str | int, ...]) -> type[BaseModel] | None:
+    """The file-format model whose fields apply at ``loc`` (for 'did you mean')."""
+    model: Any = PersonaFile
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return None
+        info = model.model_fields.get(part)
+        if info is None:
+            return None
+        annotation = info.annotation
+        candidates = [annotation, *typing.get_args(annotation)]
+        model = next(
+            (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)),
+            next(
+                (
+                    a
+                    for c in candidates
+                    for a in typing.get_args(c)
+                    if isinstance(a, type) and issubclass(a, BaseModel)
+                ),
+                None,
+            ),
+        )
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _message(err: Any) -> str:
+    kind = err["type"]
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "persona_rule":
+        return err["msg"]
+    message = err["msg"].removeprefix("Value error, ")
+    if kind not in ("extra_forbidden",) and not isinstance(err.get("input"), dict | list):
+        shown = repr(err.get("input"))
+        if len(shown) <= 60:
+            message += f" (got {shown})"
+    return message
+
+
+def _validation_problems(exc: ValidationError, path: str, node: Any) -> list[Problem]:
+    problems = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        dotted = ".".join(str(p) for p in loc) or "(document)"
+        if err["type"] == "extra_forbidden":
+            key = str(loc[-1])
+            model = _model_at(loc[:-1])
+            hint = ""
+            if model is not None:
+                close = difflib.get_close_matches(key, list(model.model_fields), n=1, cutoff=0.6)
+                if close:
+                    parent = ".".join(str(p) for p in loc[:-1])
+                    hint = f"; did you mean '{parent + '.' if parent else ''}{close[0]}'?"
+            line, col = locate(node, loc, key=True)
+            problems.append(
+                Problem(path, line, col, f"unknown key '{dotted}'{hint}", "unknown_key")
+            )
+            continue
+        line, col = locate(node, loc, key=err["type"] == "missing")
+        problems.append(Problem(path, line, col, f"{dotted}: {_message(err)}", err["type"]))
+    return problems
+
+
+# --- one persona file -------------------------------------------------------
+
+
+def _prompt_line(node: Any, loc: tuple[str, ...], line_in_value: int) -> tuple[int, int]:
+    """Best line for a position inside a scalar value (exact for block scalars)."""
+    scalar = value_node(node, loc)
+    line, col = locate(node, loc)
+    if scalar is not None and getattr(scalar, "style", None) in ("|", ">"):
+        return (line + line_in_value, 1)
+    return (line, col)
+
+
+def _secret_problems(text: str, path: str, where: Any) -> list[Problem]:
+    problems = []
+    for finding in find_secrets(text):
+        line, col = where(finding)
+        problems.append(
+            Problem(
+                path,
+                line,
+                col,
+                f"this looks like a {finding.kind}; secrets must not be stored in a persona "
+                "(remove it and use a secret store)",
+                code="secret",
+            )
+        )
+    return problems
+
+
+def _read_reference(
+    files: RepoFiles, persona_path: str, reference: str, limit: int, what: str
+) -> tuple[str, bytes]:
+    """Read a file referenced from a persona; raise ValueError with a readable reason."""
+    try:
+        target = join_relative(persona_path, reference)
+        size = files.size(target)
+        if size > limit:
+            raise ValueError(
+                f"{what} '{reference}' is {size:,} bytes; the limit is {limit:,} bytes"
+            )
+        return target, files.read(target)
+    except PathRefused as exc:
+        raise ValueError(f"{what}: {exc}") from None
+    except FileNotFoundError:
+        raise ValueError(
+            f"{what} '{reference}' not found (paths are relative to {persona_path})"
+        ) from None
+
+
+def load_persona(
+    files: RepoFiles, path: str, raw: bytes | None = None
+) -> tuple[LoadedPersona | None, list[Problem], Any]:
+    """Parse and validate one persona file; return it (or None), its problems and its node."""
+    try:
+        raw = files.read(path) if raw is None else raw
+    except PathRefused as exc:
+        return None, [Problem(path, 0, 0, str(exc), code="path")], None
+    try:
+        parsed = parse_yaml(raw, path)
+    except YamlRefused as exc:
+        return None, [exc.problem], None
+    node = parsed.node
+    if not isinstance(parsed.data, dict):
+        kind = "empty" if parsed.data is None else type(parsed.data).__name__
+        return (
+            None,
+            [Problem(path, *locate(node, ()), f"a persona file must be a mapping, not {kind}")],
+            node,
+        )
+    try:
+        spec = PersonaFile.model_validate(parsed.data)
+    except ValidationError as exc:
+        return None, _validation_problems(exc, path, node), node
+
+    problems: list[Problem] = []
+    stem = posixpath.splitext(posixpath.basename(path))[0]
+    slug = spec.slug or stem
+    if spec.slug is None and not SLUG_RE.match(stem):
+        problems.append(
+            Problem(
+                path, 1, 1, f"file name '{stem}' is not a valid slug; rename the file or set 'slug'"
+            )
+        )
+    elif spec.slug is not None and spec.slug != stem:
+        problems.append(
+            Problem(
+                path,
+                *locate(node, ("slug",)),
+                f"slug '{spec.slug}' disagrees with the file name; rename the file to "
+                f"'{spec.slug}{posixpath.splitext(path)[1]}' or change the slug",
+                code="slug_filename",
+            )
+        )
+    if slug in spec.previous_slugs:
+        problems.append(
+            Problem(
+                path, *locate(node, ("previous_slugs",)), "previous_slugs lists the current slug"
+            )
+        )
+
+    system_prompt = spec.system_prompt or ""
+    prompt_path = None
+    if spec.system_prompt is not None:
+        problems += _secret_problems(
+            system_prompt,
+            path,
+            lambda f: _prompt_line(node, ("system_prompt",), f.line),
+        )
+    elif spec.system_prompt_file is not None:
+        try:
+            prompt_path, prompt_raw = _read_reference(
+                files, path, spec.system_prompt_file, MAX_PROMPT_BYTES, "system_prompt_file"
+            )
+            system_prompt = prompt_raw.decode("utf-8")
+            problems += _secret_problems(system_prompt, prompt_path, lambda f: (f.line, f.col))
+        except UnicodeDecodeError:
+            problems.append(
+                Problem(path, *locate(node, ("system_prompt_file",)), "prompt file is not UTF-8")
+            )
+        except ValueError as exc:
+            problems.append(Problem(path, *locate(node, ("system_prompt_file",)), str(exc), "path"))
+    if spec.rag.context_template:
+        problems += _secret_problems(
+            spec.rag.context_template, path, lambda f: locate(node, ("rag", "context_template"))
+        )
+
+    avatar = None
+    if spec.avatar is not None:
+        avatar_at = locate(node, ("avatar",))
+        ext = posixpath.splitext(spec.avatar)[1].lower()
+        mime = AVATAR_MIME_BY_EXTENSION.get(ext)
+        if mime is None:
+            allowed = ", ".join(sorted(AVATAR_MIME_BY_EXTENSION))
+            problems.append(
+                Problem(
+                    path,
+                    *avatar_at,
+                    f"avatar type '{ext or spec.avatar}' is not allowed; use one of {allowed}",
+                    code="avatar",
+                )
+            )
+        else:
+            try:
+                avatar_path, data = _read_reference(
+                    files, path, spec.avatar, AVATAR_MAX_BYTES, "avatar"
+                )
+                check_avatar(data, mime)
+                avatar = Avatar(avatar_path, mime, data, hashlib.sha256(data).hexdigest())
+            except ValueError as exc:
+                problems.append(Problem(path, *avatar_at, str(exc), code="avatar"))
+            except CatalogueError as exc:
+                problems.append(
+                    Problem(path, *avatar_at, f"avatar '{spec.avatar}': {exc.message}", "avatar")
+                )
+
+    if errors_only(problems):
+        return None, problems, node
+    persona = LoadedPersona(
+        slug=slug,
+        path=path,
+        spec=spec,
+        system_prompt=system_prompt,
+        prompt_path=prompt_path,
+        avatar=avatar,
+        file_sha256=hashlib.sha256(raw).hexdigest(),
+    )
+    return persona, problems, node
+
+
+# --- the whole repo ---------------------------------------------------------
+
+
+def load_repo(
+    root: str | Path | None = None,
+    *,
+    files: RepoFiles | None = None,
+    default_id: str | None = None,
+) -> Repo:
+    """Load every persona of a repo (a directory, or any ``RepoFiles``)."""
+    root_path = Path(root).resolve() if root is not None else None
+    if files is None:
+        if root_path is None:
+            raise ValueError("give a root directory or a RepoFiles")
+        files = DirectoryFiles(root_path)
+    config, problems = load_config(files, default_id or (root_path.name if root_path else "repo"))
+    persona_files = files.list_files(config.repo.personas_dir, PERSONA_SUFFIXES)
+    personas: dict[str, LoadedPersona] = {}
+    slug_sites: dict[str, tuple[str, int]] = {}
+    for path in persona_files:
+        persona, file_problems, node = load_persona(files, path)
+        problems += file_problems
+        if persona is None:
+            continue
+        slug_line = locate(node, ("slug",))[0] if persona.spec.slug else 1
+        names = [(persona.slug, slug_line)] + [
+            (old, locate(node, ("previous_slugs",))[0]) for old in persona.spec.previous_slugs
+        ]
+        clash = False
+        for name, line in names:
+            if name in slug_sites:
+                other_path, other_line = slug_sites[name]
+                problems.append(
+                    Problem(
+                        path,
+                        line,
+                        1,
+                        f"slug '{name}' is already used by {other_path}:{other_line}; "
+                        "slugs must be unique in the repo",
+                        code="duplicate_slug",
+                    )
+                )
+                clash = True
+            else:
+                slug_sites[name] = (path, line)
+        if not clash:
+            personas[persona.slug] = persona
+    problems.sort(key=lambda p: (p.path, p.line, p.col))
+    return Repo(
+        root=root_path,
+        config=config,
+        personas=dict(sorted(personas.items())),
+        problems=problems,
+        persona_files=persona_files,
+    )

@@ -1,0 +1,167 @@
+"""The persona file format: one YAML file per persona under ``personas/``.
+
+Field names, enums and ranges follow the ScaiPersona API; the grouping
+(``publish``, ``rag``, ``sources``) is the file format's own.  Models forbid
+unknown keys so a typo is an error, not a silently ignored field.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from schemas.fields import (
+    CONTEXT_PLACEHOLDER,
+    MinScore,
+    NonEmptyStr,
+    PersonaStatus,
+    RagStrategy,
+    Slug,
+    SourceStatus,
+    SourceType,
+    StatusMessagesMode,
+    TopK,
+    Weight,
+)
+
+
+def _fail_at(model: str, loc: tuple[str | int, ...], message: str, value: Any) -> ValidationError:
+    """A validation error pinned to ``loc`` so the loader can point at the right line."""
+    error = PydanticCustomError("persona_rule", message)
+    return ValidationError.from_exception_data(
+        model, [InitErrorDetails(type=error, loc=loc, input=value)]
+    )
+
+
+class _FileModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class StatusMessages(_FileModel):
+    """How RAG progress is reported to the user; ``custom`` needs ``messages``."""
+
+    mode: StatusMessagesMode = "standard"
+    messages: dict[str, str] | None = Field(
+        default=None, description="Status key -> template; required when mode is custom."
+    )
+
+    @model_validator(mode="after")
+    def _custom_needs_messages(self) -> Self:
+        if self.mode == "custom" and not self.messages:
+            raise _fail_at(
+                "StatusMessages",
+                ("mode",),
+                "status_messages mode 'custom' needs a non-empty 'messages' map",
+                self.mode,
+            )
+        return self
+
+
+class Rag(_FileModel):
+    """Retrieval settings (``rag_*`` fields of the API)."""
+
+    enabled: bool = False
+    strategy: RagStrategy = "single_step"
+    top_k: TopK = 5
+    min_score: MinScore | None = None
+    context_template: str | None = Field(
+        default=None, description="Template for retrieved context; must contain $context."
+    )
+    status_messages: StatusMessages = Field(default_factory=StatusMessages)
+
+    @field_validator("context_template")
+    @classmethod
+    def _template_has_placeholder(cls, value: str | None) -> str | None:
+        if value is not None and CONTEXT_PLACEHOLDER not in value:
+            raise ValueError(f"context_template must contain the {CONTEXT_PLACEHOLDER} placeholder")
+        return value
+
+
+class Source(_FileModel):
+    """A knowledge source, identified by ``(type, id)``."""
+
+    type: SourceType
+    id: NonEmptyStr
+    name: str | None = Field(default=None, description="Display label used in RAG context.")
+    weight: Weight = 1.0
+    search_config: dict[str, Any] | None = None
+    status: SourceStatus = "active"
+
+
+class Publish(_FileModel):
+    """Whether the persona is published as a model, and into which model groups."""
+
+    enabled: bool = False
+    groups: list[NonEmptyStr] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_groups(self) -> Self:
+        for index, group in enumerate(self.groups):
+            if group in self.groups[:index]:
+                raise _fail_at("Publish", ("groups", index), f"duplicate group {group}", group)
+        return self
+
+
+class DefaultParams(BaseModel):
+    """Default inference parameters; known keys are range-checked, others pass through."""
+
+    model_config = ConfigDict(extra="allow")
+
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    top_p: float | None = Field(default=None, ge=0.0, le=1.0)
+    max_tokens: int | None = Field(default=None, ge=1, le=1_000_000)
+    frequency_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
+    presence_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
+
+
+class PersonaFile(_FileModel):
+    """One persona file, as written by people in pull requests."""
+
+    name: NonEmptyStr
+    slug: Slug | None = Field(default=None, description="Defaults to the file name.")
+    previous_slugs: list[Slug] = Field(
+        default_factory=list, description="Former slugs, so a rename is not delete + create."
+    )
+    model: NonEmptyStr = Field(description="model_slug of the frontend model to wrap.")
+    description: str | None = None
+    system_prompt: str | None = None
+    system_prompt_file: str | None = Field(
+        default=None, description="Path of the prompt, relative to this file, inside the repo."
+    )
+    status: PersonaStatus = "draft"
+    publish: Publish = Field(default_factory=Publish)
+    rag: Rag = Field(default_factory=Rag)
+    sources: list[Source] = Field(default_factory=list)
+    default_params: DefaultParams = Field(default_factory=DefaultParams)
+    avatar: str | None = Field(default=None, description="Image path relative to this file.")
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    protect: bool = Field(default=False, description="Refuse to delete this persona.")
+
+    @model_validator(mode="after")
+    def _one_prompt(self) -> Self:
+        if self.system_prompt is not None and self.system_prompt_file is not None:
+            raise _fail_at(
+                "PersonaFile",
+                ("system_prompt_file",),
+                "give either system_prompt or system_prompt_file, not both",
+                self.system_prompt_file,
+            )
+        return self
+
+    @field_validator("sources")
+    @classmethod
+    def _unique_sources(cls, sources: list[Source]) -> list[Source]:
+        seen: set[tuple[str, str]] = set()
+        for index, source in enumerate(sources):
+            key = (source.type, source.id)
+            if key in seen:
+                raise _fail_at(
+                    "PersonaFile",
+                    (index,),
+                    f"duplicate source ({source.type}, {source.id}): a source may be attached once",
+                    source.id,
+                )
+            seen.add(key)
+        return sources
