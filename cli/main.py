@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import catalogue_cmd, validate_cmd
+from cli import catalogue_cmd, plan_cmd, validate_cmd
 
 app = typer.Typer(
     name="personas",
@@ -14,6 +14,7 @@ app = typer.Typer(
     add_completion=False,
 )
 validate_cmd.register(app)
+plan_cmd.register(app)
 app.add_typer(catalogue_cmd.app, name="catalogue")
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from ruamel.yaml.nodes import MappingNode, ScalarNode
 
 from schemas.avatar import check_avatar
 from schemas.config import CONFIG_FILE, RepoConfig, RepoSection
@@ -53,6 +54,11 @@ class LoadedPersona:
     prompt_path: str | None
     avatar: Avatar | None
     file_sha256: str
+    key_lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+
+    def line_of(self, key: str) -> int:
+        """Line of a top-level key in the file (1 when absent), for messages."""
+        return self.key_lines.get(key, 1)
 
     @property
     def referenced_files(self) -> tuple[str, ...]:
@@ -245,6 +251,12 @@ def _read_reference(
         ) from None
 
 
+def _key_lines(node: Any) -> dict[str, int]:
+    if not isinstance(node, MappingNode):
+        return {}
+    return {k.value: k.start_mark.line + 1 for k, _ in node.value if isinstance(k, ScalarNode)}
+
+
 def load_persona(
     files: RepoFiles, path: str, raw: bytes | None = None
 ) -> tuple[LoadedPersona | None, list[Problem], Any]:
@@ -361,6 +373,7 @@ def load_persona(
         prompt_path=prompt_path,
         avatar=avatar,
         file_sha256=hashlib.sha256(raw).hexdigest(),
+        key_lines=_key_lines(node),
     )
     return persona, problems, node
 

@@ -1,0 +1,169 @@
+"""``personas plan`` and ``personas apply``."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import Progress
+
+from cli.common import RepoOption, guarded, print_json, stderr, stdout
+from schemas.errors import ConfigError
+from sync.apply import ApplyResult, PersonaResult
+from sync.engine import PlanRequest, apply_repo, compute_plan, load_valid_repo, open_repo_catalogue
+from sync.render import render_json, render_markdown, render_text
+
+
+class PlanFormat(StrEnum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+PruneOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--prune/--no-prune",
+        help="Delete owned personas whose file is gone (default: [safety] prune in personas.toml).",
+    ),
+]
+
+
+def _render(plan, fmt: PlanFormat, colour: bool) -> str:
+    if fmt is PlanFormat.json:
+        return render_json(plan)
+    if fmt is PlanFormat.markdown:
+        return render_markdown(plan)
+    return render_text(plan, colour=colour)
+
+
+def plan(
+    repo: RepoOption = Path("."),
+    fmt: Annotated[
+        PlanFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = PlanFormat.text,
+    detailed_exitcode: Annotated[
+        bool,
+        typer.Option(
+            "--detailed-exitcode", help="Exit 0 for no changes, 2 for changes, 1 for errors."
+        ),
+    ] = False,
+    changed_since: Annotated[
+        str | None,
+        typer.Option(
+            "--changed-since",
+            help="Only personas whose files changed since this git ref (deletions included). For "
+            "PR feedback; the apply on merge should reconcile everything.",
+        ),
+    ] = None,
+    prune: PruneOption = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Also write the rendered plan to this file.")
+    ] = None,
+) -> None:
+    """Show what apply would change in the catalogue."""
+    loaded = load_valid_repo(repo)
+    with open_repo_catalogue(loaded) as catalogue:
+        the_plan, _ = compute_plan(loaded, catalogue, PlanRequest(prune, changed_since))
+    colour = fmt is PlanFormat.text and sys.stdout.isatty()
+    text = _render(the_plan, fmt, colour)
+    if out is not None:
+        out.write_text(_render(the_plan, fmt, False), encoding="utf-8")
+    if colour:
+        stdout.print(text, end="")
+    else:
+        sys.stdout.write(text)
+    if the_plan.errors:
+        raise typer.Exit(1)
+    if detailed_exitcode and the_plan.has_changes:
+        raise typer.Exit(2)
+
+
+def _print_result(result: ApplyResult, as_json: bool) -> None:
+    if as_json:
+        print_json(result.to_dict())
+        return
+    for r in result.results:
+        if r.ok:
+            stdout.print(f"ok      {r.slug}: {r.action} ({', '.join(r.done)})", markup=False)
+        else:
+            done = f" after {', '.join(r.done)}" if r.done else ""
+            stdout.print(
+                f"FAILED  {r.slug}: {r.action}{done}: {r.error_code}: {r.error}", markup=False
+            )
+    ok = sum(1 for r in result.results if r.ok)
+    stdout.print(
+        f"Apply complete: {ok} persona(s) applied, {len(result.failed)} failed.", markup=False
+    )
+
+
+def apply(
+    repo: RepoOption = Path("."),
+    auto_approve: Annotated[
+        bool, typer.Option("--auto-approve", help="Apply without asking (CI).")
+    ] = False,
+    prune: PruneOption = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Apply even when safety thresholds are crossed.")
+    ] = False,
+    concurrency: Annotated[
+        int | None, typer.Option("--concurrency", min=1, max=32, help="Personas applied at once.")
+    ] = None,
+    checksum: Annotated[
+        str | None,
+        typer.Option(
+            "--checksum", help="Refuse unless the fresh plan has this checksum (the reviewed plan)."
+        ),
+    ] = None,
+    fmt: Annotated[
+        PlanFormat, typer.Option("--format", "-f", help="text or json.")
+    ] = PlanFormat.text,
+) -> None:
+    """Reconcile the catalogue with the repo: create, update, publish, sync, prune."""
+    loaded = load_valid_repo(repo)
+    as_json = fmt is PlanFormat.json
+    with open_repo_catalogue(loaded) as catalogue:
+        the_plan, ctx = compute_plan(loaded, catalogue, PlanRequest(prune, None))
+        if checksum is not None:
+            the_plan.verify_checksum(checksum)
+        the_plan.raise_if_unsafe(loaded.config.safety, force=force)
+        if not the_plan.has_changes:
+            if the_plan.errors:
+                sys.stdout.write(render_text(the_plan))
+                raise typer.Exit(1)
+            if as_json:
+                print_json(ApplyResult([]).to_dict())
+            else:
+                stdout.print("No changes. The catalogue matches the repo.", markup=False)
+            return
+        if not as_json:
+            stdout.print(render_text(the_plan, colour=sys.stdout.isatty()), end="")
+        if not auto_approve:
+            if not sys.stdin.isatty():
+                raise ConfigError("not a terminal: pass --auto-approve to apply without asking")
+            if not typer.confirm("Apply these changes?"):
+                stderr.print("Apply cancelled.")
+                raise typer.Exit(1)
+        total = len(the_plan.changed)
+        show_progress = sys.stderr.isatty() and total >= 10
+        with Progress(console=stderr, transient=True, disable=not show_progress) as progress:
+            task = progress.add_task("applying", total=total)
+
+            def done(_: PersonaResult) -> None:
+                progress.advance(task)
+
+            result = apply_repo(
+                loaded, catalogue, the_plan, ctx, concurrency=concurrency, on_done=done
+            )
+    _print_result(result, as_json)
+    if the_plan.errors or not result.ok:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``plan`` and ``apply`` to the CLI."""
+    app.command("plan")(guarded(plan))
+    app.command("apply")(guarded(apply))

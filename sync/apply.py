@@ -1,0 +1,211 @@
+"""Apply a ``Plan``: each persona's steps in order, personas concurrently.
+
+Inside a persona the order is fixed (create or update -> sources -> avatar ->
+publish state) and the first failure stops that persona; other personas go
+on.  Every write carries the ownership marker, so a run killed at any point
+leaves state the next plan recognises and converges from.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+
+from catalogue.api import PersonaCreate, PersonaUpdate, SourceCreate, SourceUpdate
+from catalogue.protocol import Catalogue
+from schemas.errors import PersonaNotPublished, PersonasError, SourceDuplicate
+from sync.changes import (
+    AddSource,
+    Change,
+    CreatePersona,
+    DeletePersona,
+    PersonaPlan,
+    Publish,
+    RemoveSource,
+    Republish,
+    Unpublish,
+    UpdateFields,
+    UpdateOwnership,
+    UpdateSource,
+    UploadAvatar,
+)
+from sync.differ import DiffContext, marker_for
+from sync.marker import Marker, with_marker
+from sync.normalize import CLEARABLE_EQUIVALENTS
+from sync.plan import Plan
+from sync.reader import published_model_slug
+
+
+@dataclass
+class PersonaResult:
+    """What apply did for one persona."""
+
+    slug: str
+    action: str
+    done: list[str] = field(default_factory=list)
+    error: str | None = None
+    error_code: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class ApplyResult:
+    """What apply did overall."""
+
+    results: list[PersonaResult]
+
+    @property
+    def failed(self) -> list[PersonaResult]:
+        return [r for r in self.results if not r.ok]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def to_dict(self) -> dict:
+        return {
+            "ok": self.ok,
+            "applied": sum(1 for r in self.results if r.ok),
+            "failed": len(self.failed),
+            "personas": [
+                {
+                    "slug": r.slug,
+                    "action": r.action,
+                    "done": r.done,
+                    "error": r.error,
+                    "error_code": r.error_code,
+                }
+                for r in self.results
+            ],
+        }
+
+
+class _PersonaApplier:
+    """Runs one persona's changes against the catalogue."""
+
+    def __init__(self, catalogue: Catalogue, ctx: DiffContext, commit: str | None) -> None:
+        self.catalogue = catalogue
+        self.ctx = ctx
+        self.commit = commit
+
+    def _marker(self, plan: PersonaPlan) -> Marker:
+        return marker_for(plan.desired, self.ctx, self.commit)
+
+    def run(self, plan: PersonaPlan, result: PersonaResult) -> None:
+        persona_id = plan.persona_id
+        for change in plan.changes:
+            persona_id = self._step(plan, change, persona_id)
+            result.done.append(change.kind)
+
+    def _step(self, plan: PersonaPlan, change: Change, persona_id: str | None) -> str | None:
+        cat = self.catalogue
+        if isinstance(change, CreatePersona):
+            metadata = with_marker(change.fields.get("metadata", {}), self._marker(plan))
+            body = PersonaCreate.model_validate({**change.fields, "metadata": metadata})
+            return cat.create_persona(body).id
+        assert persona_id is not None
+        if isinstance(change, UpdateFields | UpdateOwnership):
+            self._update(plan, change, persona_id)
+        elif isinstance(change, AddSource):
+            s = change.source
+            body = SourceCreate(
+                source_type=s.source_type,  # type: ignore[arg-type]
+                source_id=s.source_id,
+                source_name=s.source_name,
+                weight=s.weight,
+                search_config=s.search_config or None,
+            )
+            try:
+                created = cat.add_source(persona_id, body)
+            except SourceDuplicate:  # added by an earlier, interrupted run
+                created = next(
+                    x for x in cat.list_sources(persona_id) if (x.source_type, x.source_id) == s.key
+                )
+            if s.status != created.status:
+                cat.update_source(persona_id, created.id, SourceUpdate(status=s.status))  # type: ignore[arg-type]
+        elif isinstance(change, UpdateSource):
+            values = {d.field: d.after for d in change.diffs}
+            cat.update_source(persona_id, change.catalogue_id, SourceUpdate.model_validate(values))
+        elif isinstance(change, RemoveSource):
+            cat.delete_source(persona_id, change.source.catalogue_id or "")
+        elif isinstance(change, UploadAvatar):
+            avatar = plan.desired.avatar
+            cat.upload_avatar(persona_id, avatar.data, avatar.mime)
+        elif isinstance(change, Publish):
+            self._publish(plan, persona_id, change.groups)
+        elif isinstance(change, Unpublish):
+            cat.unpublish_persona(persona_id)
+        elif isinstance(change, Republish):
+            # an earlier, interrupted run may have unpublished it already
+            with contextlib.suppress(PersonaNotPublished):
+                cat.unpublish_persona(persona_id)
+            self._publish(plan, persona_id, change.groups_after)
+        elif isinstance(change, DeletePersona):
+            cat.delete_persona(persona_id)
+        return persona_id
+
+    def _update(self, plan: PersonaPlan, change: Change, persona_id: str) -> None:
+        values: dict = {}
+        if isinstance(change, UpdateFields):
+            for diff in change.diffs:
+                after = diff.after
+                if after is None:
+                    after = CLEARABLE_EQUIVALENTS.get(diff.field)
+                values[diff.field] = after
+        user_metadata = plan.desired.fields["metadata"]
+        values["metadata"] = with_marker(user_metadata, self._marker(plan))
+        self.catalogue.update_persona(persona_id, PersonaUpdate.model_validate(values))
+
+    def _publish(self, plan: PersonaPlan, persona_id: str, groups: tuple[str, ...]) -> None:
+        self.catalogue.publish_persona(persona_id, list(groups))
+        if not groups:
+            return
+        model = published_model_slug(self.ctx.tenant, plan.desired.slug)
+        joined = {g.id for g in self.catalogue.list_model_groups() if model in g.model_slugs}
+        skipped = sorted(set(groups) - joined)
+        if skipped:
+            marker = self._marker(plan)
+            marker.skipped_groups = skipped
+            metadata = with_marker(plan.desired.fields["metadata"], marker)
+            self.catalogue.update_persona(persona_id, PersonaUpdate(metadata=metadata))
+
+
+def apply_plan(
+    plan: Plan,
+    catalogue: Catalogue,
+    ctx: DiffContext,
+    *,
+    commit: str | None,
+    concurrency: int = 4,
+    on_done: Callable[[PersonaResult], None] | None = None,
+) -> ApplyResult:
+    """Apply every changed persona; one persona's failure does not stop the others."""
+    applier = _PersonaApplier(catalogue, ctx, commit)
+    lock = threading.Lock()
+    results: list[PersonaResult] = []
+
+    def run_one(persona_plan: PersonaPlan) -> PersonaResult:
+        result = PersonaResult(persona_plan.slug, persona_plan.action)
+        try:
+            applier.run(persona_plan, result)
+        except PersonasError as exc:
+            result.error, result.error_code = exc.message, exc.code
+        except Exception as exc:
+            result.error, result.error_code = f"{type(exc).__name__}: {exc}", "UNEXPECTED"
+        with lock:
+            results.append(result)
+        if on_done is not None:
+            on_done(result)
+        return result
+
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        futures = [pool.submit(run_one, p) for p in plan.changed]
+        for future in as_completed(futures):
+            future.result()
+    return ApplyResult(sorted(results, key=lambda r: r.slug))

@@ -1,0 +1,284 @@
+"""Compute a ``Plan`` from desired state (files) and actual state (catalogue).
+
+Pure: no I/O.  ``sync.reader`` gathers the actual state; ``sync.engine``
+wires reading, diffing and safety.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sync.changes import (
+    AddSource,
+    CreatePersona,
+    DeletePersona,
+    FieldDiff,
+    PersonaPlan,
+    Publish,
+    RemoveSource,
+    Republish,
+    Unpublish,
+    UpdateFields,
+    UpdateOwnership,
+    UpdateSource,
+    UploadAvatar,
+)
+from sync.marker import Marker
+from sync.normalize import UNCLEARABLE_FIELDS, comparable
+from sync.plan import Orphan, Plan
+from sync.state import FIELDS, ActualPersona, DesiredPersona, SourceState
+
+
+@dataclass
+class DiffContext:
+    """What the differ needs besides the two states."""
+
+    repo_id: str
+    tenant: str
+    models: set[str]
+    groups: set[str]
+    prune: bool = False
+    only_slugs: set[str] | None = None  # --changed-since: desired personas to consider
+    deleted_paths: set[str] | None = None  # --changed-since: files deleted since REF
+    changed_since: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def _owned(actual: ActualPersona, repo_id: str) -> bool:
+    return actual.marker is not None and actual.marker.repo == repo_id
+
+
+def _match(
+    desired: DesiredPersona,
+    by_slug: dict[str, ActualPersona],
+    claimed: set[str],
+    owned_by_path: dict[str, ActualPersona],
+) -> ActualPersona | None:
+    """The catalogue persona this file manages: same slug, or an owned one under a previous
+    slug or from the same file (a rename)."""
+    if desired.slug in by_slug:
+        return by_slug[desired.slug]
+    owned = {a.slug: a for a in owned_by_path.values()}
+    for old in desired.previous_slugs:
+        actual = owned.get(old)
+        if actual is not None and old not in claimed:
+            return actual
+    actual = owned_by_path.get(desired.path)
+    if actual is not None and actual.slug not in claimed:
+        return actual
+    return None
+
+
+def _field_diffs(
+    desired: DesiredPersona, actual: ActualPersona
+) -> tuple[list[FieldDiff], list[str]]:
+    diffs, warnings = [], []
+    for name in FIELDS:
+        want, have = desired.fields[name], actual.fields.get(name)
+        if comparable(name, want) == comparable(name, have):
+            continue
+        if name in UNCLEARABLE_FIELDS and want is None:
+            warnings.append(
+                f"{name.removeprefix('rag_')} was removed from the file, but the API cannot clear "
+                f"it (PUT ignores nulls): the catalogue keeps {have!r}. Set it explicitly to the "
+                "value you want."
+            )
+            continue
+        diffs.append(FieldDiff(name, have, want))
+    return diffs, warnings
+
+
+def _source_changes(desired: DesiredPersona, actual: dict[Any, SourceState]) -> list[Any]:
+    removes, adds, updates = [], [], []
+    for key, have in actual.items():
+        want = desired.sources.get(key)
+        if want is None or (want.source_name or None) != (have.source_name or None):
+            removes.append(RemoveSource(have))  # the API cannot rename a source: remove + add
+    for key, want in desired.sources.items():
+        have = actual.get(key)
+        if have is None or (want.source_name or None) != (have.source_name or None):
+            adds.append(AddSource(want))
+            continue
+        diffs = tuple(
+            FieldDiff(name, getattr(have, name), getattr(want, name))
+            for name in ("weight", "search_config", "status")
+            if getattr(have, name) != getattr(want, name)
+        )
+        if diffs:
+            updates.append(UpdateSource(want, have.catalogue_id or "", diffs))
+    return removes + adds + updates
+
+
+def _publish_changes(
+    desired: DesiredPersona, actual: ActualPersona, renamed: bool, model_changed: bool
+) -> tuple[list[Any], list[str]]:
+    warnings: list[str] = []
+    if desired.publish and not actual.published:
+        return [Publish(desired.groups)], warnings
+    if not desired.publish and actual.published:
+        return [Unpublish()], warnings
+    if not desired.publish:
+        return [], warnings
+    skipped = set(actual.marker.skipped_groups) if actual.marker else set()
+    wanted = tuple(sorted(set(desired.groups) - skipped))
+    if skipped & set(desired.groups):
+        warnings.append(
+            "the catalogue skipped group(s) "
+            + ", ".join(sorted(skipped & set(desired.groups)))
+            + " at the last publish (outside the API key's scope)"
+        )
+    reasons = []
+    if wanted != tuple(sorted(actual.groups)):
+        reasons.append("model groups changed")
+    if renamed:
+        reasons.append("the slug changed, so the published model slug changes")
+    if model_changed:
+        reasons.append("the wrapped model changed (publish copies its backend links)")
+    if reasons:
+        return [
+            Republish(tuple(sorted(actual.groups)), desired.groups, "; ".join(reasons))
+        ], warnings
+    return [], warnings
+
+
+def _check_references(desired: DesiredPersona, ctx: DiffContext) -> str | None:
+    model = desired.fields["model_slug"]
+    if model not in ctx.models:
+        return (
+            f"{desired.path}:{desired.line_of('model')}: model '{model}' does not exist in the "
+            "catalogue"
+        )
+    unknown = [g for g in desired.groups if g not in ctx.groups]
+    if unknown:
+        return (
+            f"{desired.path}:{desired.line_of('publish')}: model group(s) "
+            + ", ".join(unknown)
+            + " do not exist in the catalogue"
+        )
+    return None
+
+
+def marker_for(desired: DesiredPersona, ctx: DiffContext, commit: str | None) -> Marker:
+    """The ownership marker a persona carries after this repo applies it."""
+    return Marker(
+        repo=ctx.repo_id,
+        path=desired.path,
+        commit=commit,
+        spec_hash=desired.spec_hash,
+        protect=desired.protect,
+        avatar_sha256=desired.avatar.sha256 if desired.avatar else None,
+    )
+
+
+def _plan_update(desired: DesiredPersona, actual: ActualPersona, ctx: DiffContext) -> PersonaPlan:
+    plan = PersonaPlan(desired.slug, desired.path, "update", persona_id=actual.id)
+    plan.desired, plan.actual = desired, actual
+    diffs, plan.warnings = _field_diffs(desired, actual)
+    renamed = actual.slug != desired.slug
+    if renamed:
+        plan.action, plan.previous_slug = "rename", actual.slug
+    if diffs:
+        plan.changes.append(UpdateFields(tuple(diffs)))
+    marker = actual.marker
+    if marker is None or (marker.path, marker.protect) != (desired.path, desired.protect):
+        plan.changes.append(
+            UpdateOwnership(
+                marker.model_dump(include={"repo", "path", "protect"}) if marker else None,
+                {"repo": ctx.repo_id, "path": desired.path, "protect": desired.protect},
+            )
+        )
+    plan.changes += _source_changes(desired, actual.sources or {})
+    if desired.avatar and desired.avatar.sha256 != actual.avatar_sha256:
+        plan.changes.append(
+            UploadAvatar(desired.avatar.path, actual.avatar_sha256, desired.avatar.sha256)
+        )
+    elif desired.avatar is None and actual.has_avatar:
+        plan.warnings.append(
+            "the file has no avatar but the catalogue persona has one; the API cannot remove "
+            "an avatar, so it stays"
+        )
+    model_changed = any(d.field == "model_slug" for d in diffs)
+    publish, warnings = _publish_changes(desired, actual, renamed, model_changed)
+    plan.changes += publish
+    plan.warnings += warnings
+    return plan
+
+
+def _plan_create(desired: DesiredPersona) -> PersonaPlan:
+    plan = PersonaPlan(desired.slug, desired.path, "create")
+    plan.desired = desired
+    fields = {k: v for k, v in desired.fields.items() if v is not None}
+    plan.changes.append(CreatePersona(fields))
+    plan.changes += [AddSource(s) for s in desired.sources.values()]
+    if desired.avatar:
+        plan.changes.append(UploadAvatar(desired.avatar.path, None, desired.avatar.sha256))
+    if desired.publish:
+        plan.changes.append(Publish(desired.groups))
+    return plan
+
+
+def diff(desired: list[DesiredPersona], actual: list[ActualPersona], ctx: DiffContext) -> Plan:
+    """The plan that turns ``actual`` into ``desired`` for this repo."""
+    by_slug = {a.slug: a for a in actual}
+    owned = [a for a in actual if _owned(a, ctx.repo_id)]
+    owned_by_path = {a.marker.path: a for a in owned if a.marker}
+    wanted_slugs = {d.slug for d in desired}
+    matched: set[str] = set()
+    personas: list[PersonaPlan] = []
+
+    for want in desired:
+        have = _match(want, by_slug, wanted_slugs | matched, owned_by_path)
+        if have is not None:
+            matched.add(have.slug)
+        if ctx.only_slugs is not None and want.slug not in ctx.only_slugs:
+            continue
+        error = _check_references(want, ctx)
+        if have is not None and not _owned(have, ctx.repo_id):
+            owner = have.marker.repo if have.marker else None
+            error = (
+                f"{want.path}: a catalogue persona with slug '{have.slug}' is managed by repo "
+                f"'{owner}'"
+                if owner
+                else f"{want.path}: a catalogue persona with slug '{have.slug}' already exists and "
+                f"is not managed by this repo; run `personas import {have.slug}` to adopt it"
+            )
+        if error:
+            personas.append(PersonaPlan(want.slug, want.path, "error", error=error))
+            continue
+        personas.append(_plan_create(want) if have is None else _plan_update(want, have, ctx))
+
+    orphans = []
+    for have in owned:
+        if have.slug in matched:
+            continue
+        if ctx.deleted_paths is not None and have.marker.path not in ctx.deleted_paths:
+            continue
+        protected = have.marker.protect if have.marker else False
+        orphans.append(Orphan(have.slug, have.id, have.marker.path, protected, have.published))
+        if ctx.prune and not protected:
+            plan = PersonaPlan(have.slug, have.marker.path, "delete", persona_id=have.id)
+            plan.actual = have
+            plan.changes.append(DeletePersona(published=have.published))
+            personas.append(plan)
+        elif ctx.prune and protected:
+            ctx.warnings.append(
+                f"{have.slug}: protected (protect: true when last applied); not deleted. Apply "
+                "the file with protect: false first to allow deletion."
+            )
+
+    unmanaged = sorted(
+        a.slug for a in actual if not _owned(a, ctx.repo_id) and a.slug not in matched
+    )
+    return Plan(
+        personas=sorted(personas, key=lambda p: p.slug),
+        orphans=sorted(orphans, key=lambda o: o.slug),
+        unmanaged=unmanaged,
+        managed_count=len(owned),
+        published_managed_count=sum(1 for a in owned if a.published),
+        prune=ctx.prune,
+        changed_since=ctx.changed_since,
+        repo_id=ctx.repo_id,
+        tenant=ctx.tenant,
+        warnings=ctx.warnings,
+    )

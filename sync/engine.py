@@ -1,0 +1,125 @@
+"""The sync engine: load the repo, read the catalogue, diff, and apply.
+
+Commands and the MCP server call these functions; nothing here prints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from catalogue.factory import open_catalogue
+from catalogue.protocol import Catalogue
+from schemas.errors import RepoInvalid
+from schemas.loader import Repo, load_repo
+from schemas.problems import errors_only
+from sync.apply import ApplyResult, PersonaResult, apply_plan
+from sync.differ import DiffContext, diff
+from sync.gitinfo import changed_since, head_commit
+from sync.plan import Plan
+from sync.reader import read_catalogue
+from sync.state import desired_from_file
+
+
+@dataclass
+class PlanRequest:
+    """Options of one plan."""
+
+    prune: bool | None = None  # None: the repo config decides
+    changed_since: str | None = None
+
+
+def resolve_database_url(repo: Repo, env: Mapping[str, str] = os.environ) -> str:
+    """The embedded catalogue's URL: ``PERSONAS_DATABASE_URL`` or the repo config.
+
+    A relative SQLite path is taken relative to the repo root.
+    """
+    url = env.get("PERSONAS_DATABASE_URL") or repo.config.catalogue.database
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and repo.root is not None:
+        path = repo.root / url[len(prefix) :]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        url = prefix + str(path)
+    return url
+
+
+@contextlib.contextmanager
+def open_repo_catalogue(repo: Repo, env: Mapping[str, str] = os.environ) -> Iterator[Catalogue]:
+    """The catalogue this repo reconciles into (remote when SCAIGRID_* is set)."""
+    catalogue = open_catalogue(resolve_database_url(repo, env), repo.config.repo.tenant, env=env)
+    try:
+        yield catalogue
+    finally:
+        catalogue.close()
+
+
+def load_valid_repo(root: str | Path) -> Repo:
+    """Load the repo; raise ``RepoInvalid`` listing the problems when it has errors."""
+    repo = load_repo(root)
+    errors = errors_only(repo.problems)
+    if errors:
+        lines = [str(p) for p in errors]
+        raise RepoInvalid(
+            f"{len(errors)} problem(s) in the persona files; run `personas validate`:\n"
+            + "\n".join(lines),
+            details={"problems": [p.to_dict() for p in errors]},
+        )
+    return repo
+
+
+def _context(repo: Repo, catalogue_state, request: PlanRequest) -> DiffContext:
+    prune = repo.config.safety.prune if request.prune is None else request.prune
+    ctx = DiffContext(
+        repo_id=repo.config.repo.id,
+        tenant=repo.config.repo.tenant,
+        models=catalogue_state.models,
+        groups=catalogue_state.groups,
+        prune=prune,
+        changed_since=request.changed_since,
+    )
+    if request.changed_since and repo.root is not None:
+        files = changed_since(repo.root, request.changed_since)
+        ctx.only_slugs = {
+            slug
+            for slug, persona in repo.personas.items()
+            if files.changed.intersection(persona.referenced_files)
+        }
+        ctx.deleted_paths = set(files.deleted)
+    return ctx
+
+
+def compute_plan(
+    repo: Repo, catalogue: Catalogue, request: PlanRequest | None = None
+) -> tuple[Plan, DiffContext]:
+    """The plan that reconciles ``catalogue`` with ``repo``, and the context it used."""
+    request = request or PlanRequest()
+    state = read_catalogue(catalogue, repo.config.repo.tenant)
+    ctx = _context(repo, state, request)
+    desired = [desired_from_file(p) for p in repo.personas.values()]
+    return diff(desired, state.personas, ctx), ctx
+
+
+def apply_repo(
+    repo: Repo,
+    catalogue: Catalogue,
+    plan: Plan,
+    ctx: DiffContext,
+    *,
+    concurrency: int | None = None,
+    on_done: Callable[[PersonaResult], None] | None = None,
+) -> ApplyResult:
+    """Apply ``plan`` holding the catalogue's apply lock when it has one."""
+    lock = getattr(catalogue, "lock", None)
+    guard = lock("personas-apply") if callable(lock) else contextlib.nullcontext()
+    with guard:
+        return apply_plan(
+            plan,
+            catalogue,
+            ctx,
+            commit=head_commit(repo.root) if repo.root else None,
+            concurrency=concurrency or repo.config.apply.concurrency,
+            on_done=on_done,
+        )

@@ -1,0 +1,69 @@
+"""What git knows about the repo: the commit being applied and files changed since a ref."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+
+from schemas.errors import ConfigError
+
+
+def _open(root: Path) -> git.Repo | None:
+    try:
+        return git.Repo(root, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return None
+
+
+def head_commit(root: Path) -> str | None:
+    """The HEAD commit sha, or None outside a git repo or before the first commit."""
+    repo = _open(root)
+    if repo is None:
+        return None
+    try:
+        return repo.head.commit.hexsha
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class ChangedFiles:
+    """Repo-relative paths changed since a ref (committed, staged, unstaged, untracked)."""
+
+    changed: frozenset[str]
+    deleted: frozenset[str]
+
+
+def changed_since(root: Path, ref: str) -> ChangedFiles:
+    """Files that differ between ``ref`` and the working tree, relative to ``root``."""
+    repo = _open(root)
+    if repo is None:
+        raise ConfigError(f"--changed-since needs a git repository; {root} is not one")
+    try:
+        base = repo.commit(ref)
+    except (git.BadName, ValueError) as exc:
+        raise ConfigError(f"--changed-since: unknown git ref '{ref}' ({exc})") from None
+    top = Path(repo.working_tree_dir).resolve()
+    prefix = root.resolve().relative_to(top).as_posix()
+    prefix = "" if prefix == "." else prefix + "/"
+
+    def rel(path: str) -> str | None:
+        return path[len(prefix) :] if path.startswith(prefix) else None
+
+    changed: set[str] = set()
+    deleted: set[str] = set()
+    for item in base.diff(None):  # ref -> working tree
+        if item.change_type == "D":
+            deleted.add(item.a_path)
+        elif item.change_type == "R":
+            deleted.add(item.a_path)
+            changed.add(item.b_path)
+        else:
+            changed.add(item.b_path or item.a_path)
+    changed.update(repo.untracked_files)
+    return ChangedFiles(
+        changed=frozenset(p for p in map(rel, changed) if p is not None),
+        deleted=frozenset(p for p in map(rel, deleted) if p is not None),
+    )

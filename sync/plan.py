@@ -1,0 +1,161 @@
+"""``Plan``: the typed changes for a whole repo, its checksum and its safety checks."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from schemas.config import SafetySection
+from schemas.errors import StalePlan, UnsafePlan
+from sync.changes import PersonaPlan
+from sync.normalize import sha256_of
+
+PLAN_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Orphan:
+    """An owned catalogue persona whose file is gone."""
+
+    slug: str
+    persona_id: str
+    path: str | None
+    protected: bool
+    published: bool
+
+
+@dataclass
+class Plan:
+    """What ``apply`` would do, persona by persona, plus what it leaves alone."""
+
+    personas: list[PersonaPlan]
+    orphans: list[Orphan] = field(default_factory=list)
+    unmanaged: list[str] = field(default_factory=list)
+    managed_count: int = 0
+    published_managed_count: int = 0
+    prune: bool = False
+    changed_since: str | None = None
+    repo_id: str = ""
+    tenant: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> list[PersonaPlan]:
+        """Persona plans that change something."""
+        return [p for p in self.personas if p.has_changes]
+
+    @property
+    def errors(self) -> list[PersonaPlan]:
+        return [p for p in self.personas if p.error]
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.changed)
+
+    def summary(self) -> dict[str, int]:
+        """Counts per action and per change kind."""
+        actions = Counter(p.action for p in self.changed)
+        kinds = Counter(c.kind for p in self.changed for c in p.changes)
+        return {
+            "create": actions["create"],
+            "update": actions["update"] + actions["rename"],
+            "rename": actions["rename"],
+            "delete": actions["delete"],
+            "publish": kinds["publish"],
+            "unpublish": kinds["unpublish"],
+            "republish": kinds["republish"],
+            "source_changes": kinds["add_source"] + kinds["update_source"] + kinds["remove_source"],
+            "avatar_uploads": kinds["avatar"],
+            "errors": len(self.errors),
+            "orphans_kept": len([o for o in self.orphans if not self._deleting(o.slug)]),
+            "unmanaged": len(self.unmanaged),
+        }
+
+    def _deleting(self, slug: str) -> bool:
+        return any(p.slug == slug and p.action == "delete" for p in self.personas)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plan as the stable JSON shape (``format_version`` 1)."""
+        body = {
+            "format_version": PLAN_FORMAT_VERSION,
+            "repo": self.repo_id,
+            "tenant": self.tenant,
+            "changed_since": self.changed_since,
+            "prune": self.prune,
+            "summary": self.summary(),
+            "personas": [
+                p.to_dict() for p in self.personas if p.has_changes or p.error or p.warnings
+            ],
+            "orphans": [
+                {
+                    "slug": o.slug,
+                    "persona_id": o.persona_id,
+                    "path": o.path,
+                    "protected": o.protected,
+                    "deleted_by_this_plan": self._deleting(o.slug),
+                }
+                for o in self.orphans
+            ],
+            "unmanaged": list(self.unmanaged),
+            "warnings": list(self.warnings),
+        }
+        return {"checksum": self.checksum, **body}
+
+    @property
+    def checksum(self) -> str:
+        """sha256 of the changes, so ``apply --checksum`` runs only what was reviewed."""
+        return sha256_of(
+            [
+                [p.slug, p.action, p.persona_id, [c.to_dict() for c in p.changes]]
+                for p in self.personas
+                if p.has_changes
+            ]
+        )
+
+    def verify_checksum(self, expected: str) -> None:
+        """Raise ``StalePlan`` when this plan is not the reviewed one."""
+        if expected != self.checksum:
+            raise StalePlan(
+                f"the plan changed since it was reviewed (reviewed {expected[:12]}, now "
+                f"{self.checksum[:12]}); run plan again and review the new changes"
+            )
+
+    def raise_if_unsafe(self, safety: SafetySection, *, force: bool = False) -> None:
+        """Refuse plans that update or delete too much (octoDNS-style), unless forced."""
+        if force:
+            return
+        reasons = []
+        updates = sum(1 for p in self.changed if p.action in ("update", "rename"))
+        deletes = sum(1 for p in self.changed if p.action == "delete")
+        unpublishes = sum(
+            1
+            for p in self.changed
+            for c in p.changes
+            if c.kind in ("unpublish", "delete")
+            and (c.kind == "unpublish" or getattr(c, "published", False))
+        )
+        managed = self.managed_count
+        if managed >= safety.min_existing and managed > 0:
+            if 100.0 * updates / managed > safety.max_update_percent:
+                reasons.append(
+                    f"{updates} of {managed} managed personas would be updated "
+                    f"(limit {safety.max_update_percent:g}%)"
+                )
+            if 100.0 * deletes / managed > safety.max_delete_percent:
+                reasons.append(
+                    f"{deletes} of {managed} managed personas would be deleted "
+                    f"(limit {safety.max_delete_percent:g}%)"
+                )
+        if deletes > safety.max_deletes:
+            reasons.append(f"{deletes} deletions exceed the cap of {safety.max_deletes}")
+        if managed and deletes >= managed:
+            reasons.append(f"every managed persona ({managed}) would be deleted")
+        published = self.published_managed_count
+        if published and unpublishes >= published:
+            reasons.append(f"every published managed persona ({published}) would be unpublished")
+        if reasons:
+            raise UnsafePlan(
+                "refusing to apply: " + "; ".join(reasons) + " (use --force if this is intended)",
+                details={"reasons": reasons},
+            )

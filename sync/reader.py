@@ -1,0 +1,59 @@
+"""Read the actual state of a catalogue: personas, their sources, groups and models.
+
+Personas come in list pages.  Catalogues that inline sources (ours) need
+nothing more; for others, sources are fetched per persona with a bounded
+number of concurrent reads.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from catalogue.api import Persona
+from catalogue.protocol import Catalogue
+from sync.state import ActualPersona, actual_from_catalogue
+
+
+@dataclass
+class CatalogueState:
+    """Everything a plan needs to know about the catalogue."""
+
+    personas: list[ActualPersona]
+    models: set[str]
+    groups: set[str]
+
+
+def published_model_slug(tenant: str, persona_slug: str) -> str:
+    """The slug publish gives a persona's frontend model."""
+    return f"tenant/{tenant}/{persona_slug}"
+
+
+def read_catalogue(
+    catalogue: Catalogue, tenant: str, *, read_concurrency: int = 8, page_size: int = 200
+) -> CatalogueState:
+    """Read every persona (with sources), the model slugs and the model groups."""
+    personas: list[Persona] = list(catalogue.iter_personas(page_size=page_size))
+    missing = [p for p in personas if p.sources is None]
+    if missing:
+        with ThreadPoolExecutor(max_workers=read_concurrency) as pool:
+            for persona, sources in zip(
+                missing, pool.map(lambda p: catalogue.list_sources(p.id), missing), strict=True
+            ):
+                persona.sources = sources
+    groups = catalogue.list_model_groups()
+    membership: dict[str, list[str]] = defaultdict(list)
+    for group in groups:
+        for slug in group.model_slugs:
+            membership[slug].append(group.id)
+    actual = []
+    for persona in personas:
+        model_slug = published_model_slug(tenant, persona.slug)
+        member_of = tuple(sorted(membership.get(model_slug, []))) if persona.published else ()
+        actual.append(actual_from_catalogue(persona, member_of))
+    return CatalogueState(
+        personas=actual,
+        models={m.slug for m in catalogue.list_models()},
+        groups={g.id for g in groups},
+    )
