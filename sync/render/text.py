@@ -34,13 +34,13 @@ def render_text(plan: Plan, *, colour: bool = False) -> str:
     for p in plan.personas:
         if not (p.has_changes or p.error or p.warnings):
             continue
-        symbol = ACTION_SYMBOL.get(p.action, "~")
-        title = f"{symbol} {p.slug}"
+        mark = ACTION_SYMBOL.get(p.action, "~")
+        title = f"{mark} {p.slug}"
         if p.previous_slug:
             title += f" (renamed from {p.previous_slug})"
         if p.path:
             title += f"  [{p.path}]" if not colour else f"  \\[{p.path}]"
-        out.append(paint(title, _COLOUR.get(symbol, "yellow")) if colour else title)
+        out.append(paint(title, _COLOUR.get(mark, "yellow")) if colour else title)
         if p.error:
             out.append("    " + paint(f"error: {p.error}", "red"))
         for change in p.changes:
