@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import catalogue_cmd, plan_cmd, validate_cmd
+from cli import catalogue_cmd, import_cmd, plan_cmd, validate_cmd
 
 app = typer.Typer(
     name="personas",
@@ -15,6 +15,7 @@ app = typer.Typer(
 )
 validate_cmd.register(app)
 plan_cmd.register(app)
+import_cmd.register(app)
 app.add_typer(catalogue_cmd.app, name="catalogue")
 
 

@@ -1,0 +1,44 @@
+"""``personas import``: bring existing catalogue personas under this repo's management."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli.common import RepoOption, guarded, stdout
+from schemas.errors import ConfigError
+from schemas.loader import load_repo
+from sync.engine import open_repo_catalogue
+from sync.importer import import_personas
+
+
+def import_(
+    slugs: Annotated[list[str] | None, typer.Argument(help="Slugs to import.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Import every catalogue persona.")] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace existing persona files.")
+    ] = False,
+    repo: RepoOption = Path("."),
+) -> None:
+    """Write catalogue personas as YAML files (avatars as files) and adopt them."""
+    if not slugs and not all_:
+        raise ConfigError("name the slugs to import, or pass --all")
+    loaded = load_repo(repo)
+    with open_repo_catalogue(loaded) as catalogue:
+        result = import_personas(
+            loaded, catalogue, None if all_ else list(slugs or []), overwrite=overwrite
+        )
+    for path in result.written:
+        stdout.print(f"wrote {path}", markup=False)
+    for slug, reason in result.skipped.items():
+        stdout.print(f"skipped {slug}: {reason}", markup=False)
+    stdout.print(
+        f"Imported {len(result.written)} persona(s); run `personas plan` to check.", markup=False
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``import`` to the CLI."""
+    app.command("import")(guarded(import_))

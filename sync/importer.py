@@ -1,0 +1,162 @@
+"""``personas import``: write catalogue personas as repo files and adopt them.
+
+Adoption writes this repo's ownership marker into each imported persona's
+metadata (nothing else changes), so the next plan over the imported files is
+empty and later applies may manage them.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.scalarstring import LiteralScalarString
+
+from catalogue.api import Persona, PersonaUpdate
+from catalogue.protocol import Catalogue
+from schemas.errors import NotFound, PersonasError
+from schemas.fields import AVATAR_MIME_BY_EXTENSION
+from schemas.loader import Repo
+from sync.marker import Marker, read_marker, user_metadata, with_marker
+from sync.normalize import normalize_text
+from sync.reader import published_model_slug
+
+MODELINE = "yaml-language-server: $schema=../schemas/persona.schema.json"
+_EXTENSION = {mime: ext for ext, mime in reversed(AVATAR_MIME_BY_EXTENSION.items())}
+
+
+@dataclass
+class ImportResult:
+    """Files written and personas skipped (with the reason)."""
+
+    written: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+def _flow(items: list[Any]) -> CommentedSeq:
+    seq = CommentedSeq(items)
+    seq.fa.set_flow_style()
+    return seq
+
+
+def _flow_map(data: dict[str, Any]) -> CommentedMap:
+    mapping = CommentedMap(data)
+    mapping.fa.set_flow_style()
+    return mapping
+
+
+def persona_document(persona: Persona, groups: list[str], avatar: str | None) -> CommentedMap:
+    """The persona file's content for a catalogue persona, in the file format's key order."""
+    doc = CommentedMap()
+    doc["name"] = persona.name
+    doc["model"] = persona.model_slug
+    metadata = user_metadata(persona.metadata)
+    description = metadata.pop("description", None)
+    if isinstance(description, str):
+        doc["description"] = description
+    doc["status"] = persona.status
+    prompt = normalize_text(persona.system_prompt)
+    doc["system_prompt"] = LiteralScalarString(prompt + "\n") if "\n" in prompt else prompt
+    doc["publish"] = CommentedMap(enabled=persona.published)
+    if persona.published:
+        doc["publish"]["groups"] = _flow(sorted(groups))
+    rag = CommentedMap(enabled=persona.rag_enabled, strategy=persona.rag_strategy)
+    rag["top_k"] = persona.rag_top_k
+    if persona.rag_min_score:
+        rag["min_score"] = persona.rag_min_score
+    if persona.rag_context_template:
+        template = persona.rag_context_template
+        rag["context_template"] = LiteralScalarString(template) if "\n" in template else template
+    status_messages = CommentedMap(mode=persona.status_messages_mode)
+    if persona.rag_status_messages:
+        status_messages["messages"] = CommentedMap(persona.rag_status_messages)
+    rag["status_messages"] = status_messages
+    doc["rag"] = rag
+    sources = CommentedSeq()
+    for s in persona.sources or []:
+        item = CommentedMap(type=s.source_type, id=s.source_id)
+        if s.source_name:
+            item["name"] = s.source_name
+        item["weight"] = s.weight
+        if s.search_config:
+            item["search_config"] = _flow_map(s.search_config)
+        if s.status != "active":
+            item["status"] = s.status
+        sources.append(item)
+    if sources:
+        doc["sources"] = sources
+    if persona.default_params:
+        doc["default_params"] = _flow_map(persona.default_params)
+    if avatar:
+        doc["avatar"] = avatar
+    if metadata:
+        doc["metadata"] = CommentedMap(metadata)
+    doc.yaml_set_start_comment(MODELINE)
+    return doc
+
+
+def dump_yaml(doc: CommentedMap) -> str:
+    """YAML text in the repo's style (2-space indent, block sequences)."""
+    yaml = YAML()
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.width = 100
+    buffer = io.StringIO()
+    yaml.dump(doc, buffer)
+    return buffer.getvalue()
+
+
+def import_personas(
+    repo: Repo,
+    catalogue: Catalogue,
+    slugs: list[str] | None,
+    *,
+    overwrite: bool = False,
+) -> ImportResult:
+    """Write the chosen catalogue personas (all when ``slugs`` is None) as files; adopt them."""
+    if repo.root is None:
+        raise PersonasError("import needs a repo directory")
+    personas = {p.slug: p for p in catalogue.iter_personas()}
+    if slugs is not None:
+        missing = sorted(set(slugs) - set(personas))
+        if missing:
+            raise NotFound(f"no catalogue persona with slug {', '.join(missing)}")
+        personas = {s: personas[s] for s in slugs}
+    tenant = repo.config.repo.tenant
+    groups_of: dict[str, list[str]] = {}
+    for group in catalogue.list_model_groups():
+        for model_slug in group.model_slugs:
+            groups_of.setdefault(model_slug, []).append(group.id)
+    personas_dir = repo.root / repo.config.repo.personas_dir
+    result = ImportResult()
+    for slug, persona in sorted(personas.items()):
+        marker = read_marker(persona.metadata)
+        if marker is not None and marker.repo != repo.config.repo.id:
+            result.skipped[slug] = f"managed by repo '{marker.repo}'"
+            continue
+        target = personas_dir / f"{slug}.yaml"
+        rel = target.relative_to(repo.root).as_posix()
+        if (target.exists() or slug in repo.personas) and not overwrite:
+            result.skipped[slug] = f"{rel} already exists (use --overwrite)"
+            continue
+        if persona.sources is None:
+            persona.sources = catalogue.list_sources(persona.id)
+        avatar_ref = None
+        if persona.avatar_url:
+            data, content_type = catalogue.get_avatar(persona.id)
+            ext = _EXTENSION.get(content_type.split(";")[0].strip(), ".png")
+            avatar_path = personas_dir / "avatars" / f"{slug}{ext}"
+            avatar_path.parent.mkdir(parents=True, exist_ok=True)
+            avatar_path.write_bytes(data)
+            avatar_ref = f"avatars/{slug}{ext}"
+        groups = groups_of.get(published_model_slug(tenant, slug), [])
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(dump_yaml(persona_document(persona, groups, avatar_ref)), "utf-8")
+        adopted = Marker(repo=repo.config.repo.id, path=rel, protect=False)
+        catalogue.update_persona(
+            persona.id, PersonaUpdate(metadata=with_marker(persona.metadata, adopted))
+        )
+        result.written.append(rel)
+    return result
