@@ -31,6 +31,9 @@ from schemas.fields import (
 
 T = TypeVar("T")
 
+API_PREFIX = "/v1/modules/scaipersona"
+"""Where the ScaiPersona routes are mounted."""
+
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -2,6 +2,92 @@
 
 from __future__ import annotations
 
-import typer
+from typing import Annotated
 
-app = typer.Typer(help="Serve and administer the embedded ScaiPersona-compatible catalogue.")
+import typer
+from sqlalchemy.orm import Session
+
+from catalogue.db import DEFAULT_DATABASE_URL, ROLES, make_engine, normalise_url
+from catalogue.seed import add_api_key, bootstrap
+
+app = typer.Typer(
+    help="Serve and administer the embedded ScaiPersona-compatible catalogue.",
+    no_args_is_help=True,
+)
+
+DatabaseOpt = Annotated[
+    str,
+    typer.Option(
+        "--database",
+        envvar="PERSONAS_DATABASE_URL",
+        help="SQLAlchemy URL; a postgresql:// URL selects PostgreSQL (psycopg 3).",
+    ),
+]
+
+
+@app.command()
+def init(
+    database: DatabaseOpt = DEFAULT_DATABASE_URL,
+    tenant: Annotated[str, typer.Option(help="Tenant slug to create.")] = "default",
+    role: Annotated[str, typer.Option(help="Role of the new API key: " + ", ".join(ROLES))] = (
+        "tenant_admin"
+    ),
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            "--api-key",
+            envvar="PERSONAS_CATALOGUE_API_KEY",
+            help="Register this key value instead of generating one (idempotent).",
+        ),
+    ] = None,
+) -> None:
+    """Create the schema, the tenant, the starter models and groups, and an API key.
+
+    Idempotent: the tenant, models and groups are created once.  Each run
+    without --api-key makes a new key; its value is printed once and only its
+    sha256 is stored.
+    """
+    if role not in ROLES:
+        raise typer.BadParameter(f"role must be one of {', '.join(ROLES)}", param_hint="--role")
+    url = normalise_url(database)
+    engine = make_engine(url)
+    try:
+        tenant_row = bootstrap(engine, tenant)
+        assert tenant_row is not None
+        with Session(engine, expire_on_commit=False) as session:
+            key = add_api_key(session, tenant_row, role, api_key)
+    finally:
+        engine.dispose()
+    typer.echo(f"catalogue ready at {engine.url.render_as_string(hide_password=True)}")
+    typer.echo(f"tenant: {tenant} ({role})")
+    if api_key:
+        typer.echo("API key: the one given with --api-key")
+    else:
+        typer.echo(f"API key (shown once, store it now): {key}")
+    typer.echo("\nThen run `personas catalogue serve` and point the tools at it:")
+    typer.echo("  export SCAIGRID_HOST=http://127.0.0.1:8700")
+    typer.echo("  export SCAIGRID_API_KEY=<the key>")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8700,
+    database: DatabaseOpt = DEFAULT_DATABASE_URL,
+    scaidrive_url: Annotated[
+        str | None,
+        typer.Option(
+            "--scaidrive-url",
+            envvar="PERSONAS_SCAIDRIVE_URL",
+            help="ScaiDrive base URL (GET /scaidrive/shares answers 503 until set).",
+        ),
+    ] = None,
+) -> None:
+    """Serve the ScaiPersona-compatible REST API (OpenAPI at /docs and /openapi.json)."""
+    import uvicorn
+
+    from catalogue.rest import create_app
+
+    app_ = create_app(normalise_url(database), scaidrive_base_url=scaidrive_url)
+    typer.echo(f"serving the catalogue on http://{host}:{port} (OpenAPI: /docs)")
+    uvicorn.run(app_, host=host, port=port, log_level="info")

@@ -109,10 +109,10 @@ class Sync:
         return compute_plan(self.load(), self.catalogue, PlanRequest(**kwargs))[0]
 
     def apply(self, *, force: bool = False, **kwargs):
-        repo = self.load()
-        plan, ctx = compute_plan(repo, self.catalogue, PlanRequest(**kwargs))
-        plan.raise_if_unsafe(repo.config.safety, force=force)
-        return plan, apply_repo(repo, self.catalogue, plan, ctx)
+        loaded = self.load()
+        plan, ctx = compute_plan(loaded, self.catalogue, PlanRequest(**kwargs))
+        plan.raise_if_unsafe(loaded.config.safety, force=force)
+        return plan, apply_repo(loaded, self.catalogue, plan, ctx)
 
     def edit(self, rel: str, old: str, new: str) -> None:
         path = self.root / rel

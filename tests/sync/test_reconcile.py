@@ -11,7 +11,7 @@ def kinds(plan, slug: str) -> list[str]:
 
 
 def converge(sync: Sync) -> None:
-    plan, result = sync.apply()
+    _plan, result = sync.apply()
     assert result.ok, result.to_dict()
     again = sync.plan()
     assert not again.has_changes, [p.to_dict() for p in again.changed]
@@ -160,7 +160,7 @@ def test_removed_file_is_kept_until_prune_then_deleted(sync: Sync) -> None:
     assert [o.slug for o in plan.orphans] == ["translator"]
     pruned = sync.plan(prune=True)
     assert kinds(pruned, "translator") == ["delete"]
-    plan, result = sync.apply(prune=True)
+    _plan, result = sync.apply(prune=True)
     assert result.ok
     assert "translator" not in {p.slug for p in sync.catalogue.iter_personas()}
     assert "tenant/acme/translator" not in {m.slug for m in sync.catalogue.list_models()}
