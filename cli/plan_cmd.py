@@ -94,6 +94,8 @@ def _print_result(result: ApplyResult, as_json: bool) -> None:
             stdout.print(
                 f"FAILED  {r.slug}: {r.action}{done}: {r.error_code}: {r.error}", markup=False
             )
+    for warning in result.warnings:
+        stdout.print(f"warning: {warning}", markup=False)
     ok = sum(1 for r in result.results if r.ok)
     stdout.print(
         f"Apply complete: {ok} persona(s) applied, {len(result.failed)} failed.", markup=False

@@ -59,6 +59,7 @@ class ApplyResult:
     """What apply did overall."""
 
     results: list[PersonaResult]
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> list[PersonaResult]:
@@ -73,6 +74,7 @@ class ApplyResult:
             "ok": self.ok,
             "applied": sum(1 for r in self.results if r.ok),
             "failed": len(self.failed),
+            "warnings": list(self.warnings),
             "personas": [
                 {
                     "slug": r.slug,
@@ -93,9 +95,16 @@ class _PersonaApplier:
         self.catalogue = catalogue
         self.ctx = ctx
         self.commit = commit
+        self.published: dict[str, tuple[PersonaPlan, tuple[str, ...]]] = {}
+        self._lock = threading.Lock()
 
     def _marker(self, plan: PersonaPlan) -> Marker:
-        return marker_for(plan.desired, self.ctx, self.commit)
+        """The marker to write; groups skipped at the last publish stay recorded."""
+        marker = marker_for(plan.desired, self.ctx, self.commit)
+        previous = plan.actual.marker if plan.actual is not None else None
+        if previous is not None:
+            marker.skipped_groups = sorted(set(previous.skipped_groups) & set(plan.desired.groups))
+        return marker
 
     def run(self, plan: PersonaPlan, result: PersonaResult) -> None:
         persona_id = plan.persona_id
@@ -164,16 +173,29 @@ class _PersonaApplier:
 
     def _publish(self, plan: PersonaPlan, persona_id: str, groups: tuple[str, ...]) -> None:
         self.catalogue.publish_persona(persona_id, list(groups))
-        if not groups:
+        if groups:
+            with self._lock:
+                self.published[persona_id] = (plan, groups)
+
+    def record_skipped_groups(self) -> None:
+        """Note in each marker the groups the catalogue silently skipped (out of scope).
+
+        One read of the groups for the whole apply; a write only where that record changes.
+        """
+        if not self.published:
             return
-        model = published_model_slug(self.ctx.tenant, plan.desired.slug)
-        joined = {g.id for g in self.catalogue.list_model_groups() if model in g.model_slugs}
-        skipped = sorted(set(groups) - joined)
-        if skipped:
+        members: dict[str, set[str]] = {}
+        for group in self.catalogue.list_model_groups():
+            for model in group.model_slugs:
+                members.setdefault(model, set()).add(group.id)
+        for persona_id, (plan, groups) in self.published.items():
+            joined = members.get(published_model_slug(self.ctx.tenant, plan.desired.slug), set())
+            skipped = sorted(set(groups) - joined)
             marker = self._marker(plan)
-            marker.skipped_groups = skipped
-            metadata = with_marker(plan.desired.fields["metadata"], marker)
-            self.catalogue.update_persona(persona_id, PersonaUpdate(metadata=metadata))
+            if skipped != marker.skipped_groups:
+                marker.skipped_groups = skipped
+                metadata = with_marker(plan.desired.fields["metadata"], marker)
+                self.catalogue.update_persona(persona_id, PersonaUpdate(metadata=metadata))
 
 
 def apply_plan(
@@ -208,4 +230,9 @@ def apply_plan(
         futures = [pool.submit(run_one, p) for p in plan.changed]
         for future in as_completed(futures):
             future.result()
-    return ApplyResult(sorted(results, key=lambda r: r.slug))
+    outcome = ApplyResult(sorted(results, key=lambda r: r.slug))
+    try:
+        applier.record_skipped_groups()
+    except PersonasError as exc:
+        outcome.warnings.append(f"could not check which model groups were skipped: {exc.message}")
+    return outcome

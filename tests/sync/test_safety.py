@@ -187,3 +187,30 @@ def test_user_metadata_is_merged_never_lost(esync: Sync) -> None:
     esync.catalogue.update_persona(support.id, PersonaUpdate(metadata={**metadata, "x": 1}))
     (p,) = esync.plan().changed
     assert p.changes[0].diffs[0].field == "metadata"
+
+
+def test_groups_outside_the_key_scope_are_skipped_once_not_forever(esync: Sync) -> None:
+    esync.edit(
+        "personas/sql-helper.yaml",
+        "groups: [mg_internal_chat]",
+        "groups: [mg_internal_chat, mg_partner_shared]",
+    )
+    _plan, result = esync.apply()
+    assert result.ok
+    groups = {g.id: g.model_slugs for g in esync.catalogue.list_model_groups()}
+    assert "tenant/acme/sql-helper" in groups["mg_internal_chat"]
+    assert "tenant/acme/sql-helper" not in groups["mg_partner_shared"]  # tenant admin: skipped
+    marker = esync.persona("sql-helper").metadata[MARKER_KEY]
+    assert marker["skipped_groups"] == ["mg_partner_shared"]
+    plan = esync.plan()
+    assert not plan.has_changes
+    (sql,) = [p for p in plan.personas if p.slug == "sql-helper"]
+    assert "skipped group(s) mg_partner_shared" in sql.warnings[0]
+    # a later edit keeps the record, so the skipped group does not become a perpetual diff
+    esync.edit("personas/sql-helper.yaml", "temperature: 0.0", "temperature: 0.2")
+    _plan, result = esync.apply()
+    assert result.ok
+    assert esync.persona("sql-helper").metadata[MARKER_KEY]["skipped_groups"] == [
+        "mg_partner_shared"
+    ]
+    assert not esync.plan().has_changes
