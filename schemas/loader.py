@@ -12,6 +12,7 @@ import hashlib
 import posixpath
 import tomllib
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -381,13 +382,42 @@ def load_persona(
 # --- the whole repo ---------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class PersonaLoad:
+    """One persona file's outcome: the persona (or None), its problems, and the slugs it
+    claims (its slug and previous slugs, each with its line) for the cross-file check."""
+
+    persona: LoadedPersona | None
+    problems: tuple[Problem, ...]
+    names: tuple[tuple[str, int], ...]
+
+
+PersonaLoader = Callable[[RepoFiles, str], PersonaLoad]
+
+
+def load_persona_entry(files: RepoFiles, path: str) -> PersonaLoad:
+    """``load_persona`` plus the slugs the file claims: the default ``PersonaLoader``."""
+    persona, problems, node = load_persona(files, path)
+    names: list[tuple[str, int]] = []
+    if persona is not None:
+        names.append((persona.slug, locate(node, ("slug",))[0] if persona.spec.slug else 1))
+        previous_line = locate(node, ("previous_slugs",))[0]
+        names += [(old, previous_line) for old in persona.spec.previous_slugs]
+    return PersonaLoad(persona, tuple(problems), tuple(names))
+
+
 def load_repo(
     root: str | Path | None = None,
     *,
     files: RepoFiles | None = None,
     default_id: str | None = None,
+    persona_loader: PersonaLoader = load_persona_entry,
 ) -> Repo:
-    """Load every persona of a repo (a directory, or any ``RepoFiles``)."""
+    """Load every persona of a repo (a directory, or any ``RepoFiles``).
+
+    ``persona_loader`` loads one file; callers that cache per-file results (the
+    MCP server) pass their own, and the cross-file rules stay here.
+    """
     root_path = Path(root).resolve() if root is not None else None
     if files is None:
         if root_path is None:
@@ -398,16 +428,12 @@ def load_repo(
     personas: dict[str, LoadedPersona] = {}
     slug_sites: dict[str, tuple[str, int]] = {}
     for path in persona_files:
-        persona, file_problems, node = load_persona(files, path)
-        problems += file_problems
-        if persona is None:
+        loaded = persona_loader(files, path)
+        problems += loaded.problems
+        if loaded.persona is None:
             continue
-        slug_line = locate(node, ("slug",))[0] if persona.spec.slug else 1
-        names = [(persona.slug, slug_line)] + [
-            (old, locate(node, ("previous_slugs",))[0]) for old in persona.spec.previous_slugs
-        ]
         clash = False
-        for name, line in names:
+        for name, line in loaded.names:
             if name in slug_sites:
                 other_path, other_line = slug_sites[name]
                 problems.append(
@@ -424,7 +450,7 @@ def load_repo(
             else:
                 slug_sites[name] = (path, line)
         if not clash:
-            personas[persona.slug] = persona
+            personas[loaded.persona.slug] = loaded.persona
     problems.sort(key=lambda p: (p.path, p.line, p.col))
     return Repo(
         root=root_path,

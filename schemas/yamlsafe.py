@@ -128,7 +128,7 @@ def parse_yaml(raw: bytes, path: str) -> ParsedYaml:
         raise YamlRefused(
             Problem(path, line, 1, "file is not valid UTF-8", code="encoding")
         ) from None
-    yaml = YAML(typ="safe", pure=True)
+    yaml = YAML(typ="safe")  # the C parser (ruamel.yaml.clib) when installed
     try:
         node = yaml.compose(text)
     except MarkedYAMLError as exc:

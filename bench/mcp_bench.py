@@ -1,0 +1,210 @@
+"""Benchmark the MCP server's hot paths over a generated 2,000-persona git repo.
+
+    .venv/bin/python bench/mcp_bench.py [--personas 2000] [--rounds 200]
+
+Prints p50/p95 of search (goal p95 <= 20 ms in-process), preview (goal p95 <=
+50 ms) and draft patch, with the baseline measured in the same run: a plain
+``schemas.loader.load_repo`` of the same repo (what every request would pay
+without the cached index).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from mcp_server.models import HistoryMessage, SearchFilters
+from mcp_server.preview import PreviewRequest
+from mcp_server.service import PersonaService
+from mcp_server.yaml_edit import PatchSpec
+from schemas.loader import load_repo
+
+MODELS = [
+    "scaigrid/gpt-4o",
+    "scaigrid/gpt-4o-mini",
+    "scaigrid/claude-sonnet-4",
+    "scaigrid/llama-3.1-8b",
+]
+WORDS = [
+    "invoice",
+    "refund",
+    "contract",
+    "onboarding",
+    "laptop",
+    "policy",
+    "travel",
+    "expense",
+    "sql",
+    "report",
+    "legal",
+]
+TEMPLATE = """\
+# yaml-language-server: $schema=../schemas/persona.schema.json
+name: Persona {i} {w1}
+model: {model}
+description: Helps with {w1} and {w2} questions for team {team}.
+status: {status}
+system_prompt: |
+  You are persona {i}. You help colleagues with {w1}, {w2} and {w3}.
+  Answer from the context; if unsure, say so and suggest who to ask.
+  Keep answers short and cite the document title.
+publish:
+  enabled: {published}
+  groups: [mg_{team}]
+rag:
+  enabled: {rag}
+  top_k: {top_k}
+  context_template: "Context:\\n$context"
+sources:
+  - type: collection
+    id: col_{w1}_{team}
+    name: {w1} docs
+    weight: 1.5
+  - type: scaidrive
+    id: shr_{w2}
+    name: {w2} share
+    status: {source_status}
+default_params: {{temperature: 0.3, max_tokens: 800}}
+metadata: {{team: t{team}}}
+"""
+
+
+def generate(root: Path, count: int) -> None:
+    """Write ``count`` personas and commit them."""
+    rng = random.Random(42)
+    (root / "personas").mkdir(parents=True)
+    (root / "personas.toml").write_text('[repo]\nid = "bench/personas"\n')
+    for i in range(count):
+        w1, w2, w3 = rng.sample(WORDS, 3)
+        (root / f"personas/p-{i:05d}.yaml").write_text(
+            TEMPLATE.format(
+                i=i,
+                w1=w1,
+                w2=w2,
+                w3=w3,
+                model=rng.choice(MODELS),
+                team=rng.randrange(20),
+                status=rng.choice(["draft", "active", "active", "archived"]),
+                published=str(rng.random() < 0.5).lower(),
+                rag=str(rng.random() < 0.7).lower(),
+                top_k=rng.randrange(1, 20),
+                source_status=rng.choice(["active", "disabled"]),
+            )
+        )
+    for args in (
+        ["init", "-q", "-b", "main"],
+        ["config", "user.name", "bench"],
+        ["config", "user.email", "bench@example.com"],
+        ["add", "-A"],
+        ["commit", "-q", "-m", "bench personas"],
+    ):
+        subprocess.run(["git", *args], cwd=root, check=True)
+
+
+def measure(fn: Callable[[int], object], rounds: int) -> list[float]:
+    """Milliseconds per call of ``fn(i)`` for ``rounds`` calls."""
+    times = []
+    for i in range(rounds):
+        start = time.perf_counter()
+        fn(i)
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--personas", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=200)
+    parser.add_argument("--patches", type=int, default=30)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "repo"
+        generate(root, args.personas)
+
+        start = time.perf_counter()
+        baseline = load_repo(root)
+        baseline_ms = (time.perf_counter() - start) * 1000
+        assert len(baseline.personas) == args.personas, baseline.problems[:3]
+
+        service = PersonaService(root)
+        start = time.perf_counter()
+        service.snapshot()
+        cold_ms = (time.perf_counter() - start) * 1000
+        service.snapshot()  # settles the fingerprint
+
+        queries = ["", "refund", "legal contract", "persona 1", "nothing-matches", "sql report"]
+        filters = [
+            SearchFilters(),
+            SearchFilters(status="active"),
+            SearchFilters(rag=True, published=True),
+            SearchFilters(source_type="scaidrive", model="scaigrid/gpt-4o"),
+        ]
+        search = measure(
+            lambda i: service.search(queries[i % len(queries)], filters[i % len(filters)]),
+            args.rounds,
+        )
+        history = [HistoryMessage(role="user", content="How do I file an expense? " * 20)] * 6
+        slugs = list(baseline.personas)
+        preview = measure(
+            lambda i: service.preview(
+                slugs[i % len(slugs)],
+                None,
+                PreviewRequest(history=history, trigger_text="And the refund policy?"),
+            ),
+            args.rounds,
+        )
+        index = service.index
+        refresh = measure(lambda i: index.fingerprint("personas", ()), args.rounds)
+
+        created = service.patch_draft(slugs[0], PatchSpec(set={"description": "first"}))
+        draft_id = created.draft.draft_id
+
+        def patch(i: int) -> None:
+            service.patch_draft(
+                slugs[0],
+                PatchSpec(merge={"rag": {"top_k": 1 + i % 40}}, set={"description": f"v{i}"}),
+                draft_id=draft_id,
+                expected_version=i + 1,
+            )
+
+        patches = measure(patch, args.patches)
+        new_drafts = measure(
+            lambda i: service.patch_draft(slugs[1 + i], PatchSpec(set={"status": "archived"})),
+            args.patches,
+        )
+
+    rows = [
+        ("baseline: load_repo (uncached, per request)", [baseline_ms], None),
+        ("index cold load", [cold_ms], None),
+        ("stat fingerprint (at most every 0.5 s)", refresh, None),
+        ("search_personas", search, 20.0),
+        ("preview_persona", preview, 50.0),
+        ("patch_persona_draft (existing draft)", patches, None),
+        ("patch_persona_draft (new draft)", new_drafts, None),
+    ]
+    print(f"\n{args.personas} personas, {args.rounds} rounds (ms)\n")
+    print(f"{'operation':46} {'n':>5} {'p50':>9} {'p95':>9} {'goal p95':>9}  ok")
+    for name, values, goal in rows:
+        p50, p95 = statistics.median(values), pct(values, 0.95)
+        ok = "" if goal is None else ("yes" if p95 <= goal else "NO")
+        goal_text = "" if goal is None else f"{goal:.0f}"
+        print(f"{name:46} {len(values):>5} {p50:>9.2f} {p95:>9.2f} {goal_text:>9}  {ok}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""``personas export``: the repo's personas as a denormalised CSV or JSON."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli.common import RepoOption, guarded, stderr
+
+
+class ExportFormat(StrEnum):
+    csv = "csv"
+    json = "json"
+
+
+def export(
+    repo: RepoOption = Path("."),
+    output_format: Annotated[ExportFormat, typer.Option("--format", "-f")] = ExportFormat.csv,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
+    query: Annotated[str, typer.Option(help="Free text, as in search_personas.")] = "",
+    status: Annotated[str | None, typer.Option(help="draft | active | archived")] = None,
+    model: Annotated[str | None, typer.Option()] = None,
+    rag: Annotated[bool | None, typer.Option("--rag/--no-rag")] = None,
+    source_type: Annotated[str | None, typer.Option(help="collection | scaidrive")] = None,
+    source_id: Annotated[str | None, typer.Option()] = None,
+    group: Annotated[str | None, typer.Option()] = None,
+    published: Annotated[bool | None, typer.Option("--published/--unpublished")] = None,
+) -> None:
+    """Export matching personas (one row each; sources and groups flattened)."""
+    from pydantic import ValidationError
+
+    from mcp_server.export import render
+    from mcp_server.ids import InvalidInput
+    from mcp_server.models import SearchFilters
+    from mcp_server.service import PersonaService
+
+    try:
+        filters = SearchFilters(
+            status=status,
+            model=model,
+            rag=rag,
+            source_type=source_type,
+            source_id=source_id,
+            group=group,
+            published=published,
+        )
+    except ValidationError as exc:
+        raise InvalidInput(f"bad filter: {exc.errors()[0]['msg']}") from None
+    personas = PersonaService(repo).matching_personas(query, filters)
+    content = render(personas, output_format.value)
+    if output is None:
+        sys.stdout.write(content)
+    else:
+        output.write_text(content, encoding="utf-8")
+        stderr.print(f"wrote {len(personas)} persona(s) to {output}", markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``export`` to the CLI."""
+    app.command("export")(guarded(export))

@@ -1,0 +1,52 @@
+"""``personas mcp``: serve the persona repo to AI assistants over MCP."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli.common import RepoOption, guarded, stderr
+
+
+class Transport(StrEnum):
+    stdio = "stdio"
+    http = "http"
+
+
+def mcp(
+    repo: RepoOption = Path("."),
+    transport: Annotated[
+        Transport, typer.Option(help="stdio for local assistants, http for streamable HTTP.")
+    ] = Transport.stdio,
+    host: Annotated[str, typer.Option(help="HTTP bind address.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="HTTP port.")] = 8765,
+    read_only: Annotated[
+        bool, typer.Option("--read-only", help="Hide the draft (write) tools.")
+    ] = False,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="PERSONAS_MCP_TOKEN",
+            help="Bearer token required over HTTP (mandatory for non-loopback hosts).",
+        ),
+    ] = None,
+) -> None:
+    """Serve get/search/draft/preview/export/validate tools over MCP (stdio by default)."""
+    from mcp_server.http import http_app, serve_http
+    from mcp_server.server import build_server
+
+    server = build_server(repo, read_only=read_only)
+    if transport is Transport.stdio:
+        server.run()
+        return
+    http_app(server, host, token)  # refuses unsafe binds before anything listens
+    stderr.print(f"serving MCP on http://{host}:{port}/mcp", markup=False)
+    serve_http(server, host, port, token)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``mcp`` to the CLI."""
+    app.command("mcp")(guarded(mcp))

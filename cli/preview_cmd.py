@@ -1,0 +1,46 @@
+"""``personas preview``: what the pipeline would send for a persona or a draft."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli.common import OutputFormat, RepoOption, guarded, print_json, stdout
+
+
+def preview(
+    slug: Annotated[str, typer.Argument(help="Persona slug.")],
+    repo: RepoOption = Path("."),
+    draft: Annotated[str | None, typer.Option(help="Preview this draft instead.")] = None,
+    trigger: Annotated[str | None, typer.Option(help="The user's message.")] = None,
+    temperature: Annotated[float | None, typer.Option(min=0.0, max=2.0)] = None,
+    top_p: Annotated[float | None, typer.Option(min=0.0, max=1.0)] = None,
+    max_tokens: Annotated[int | None, typer.Option(min=1)] = None,
+    system_prompt_file: Annotated[
+        Path | None, typer.Option(help="Override the system prompt with this file's text.")
+    ] = None,
+    output: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.text,
+) -> None:
+    """Render the prompt blocks, token estimate and budget for a persona."""
+    from mcp_server.preview import PreviewRequest, render_text
+    from mcp_server.service import PersonaService
+
+    request = PreviewRequest(
+        system_prompt_override=(
+            system_prompt_file.read_text("utf-8") if system_prompt_file else None
+        ),
+        overrides={"temperature": temperature, "top_p": top_p, "max_tokens": max_tokens},
+        trigger_text=trigger,
+    )
+    result = PersonaService(repo).preview(slug, draft, request)
+    if output is OutputFormat.json:
+        print_json(result.model_dump(mode="json"))
+    else:
+        stdout.print(render_text(result), markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``preview`` to the CLI."""
+    app.command("preview")(guarded(preview))

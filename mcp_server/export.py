@@ -1,0 +1,120 @@
+"""Denormalised exports of personas: CSV (one row per persona) or JSON."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from mcp_server.ids import InvalidInput
+from mcp_server.models import ExportResult
+from schemas.loader import LoadedPersona
+
+EXPORT_DIR = ".personas/exports"
+INLINE_LIMIT = 64 * 1024
+COLUMNS = (
+    "slug",
+    "name",
+    "model",
+    "status",
+    "description",
+    "published",
+    "groups",
+    "rag_enabled",
+    "rag_strategy",
+    "rag_top_k",
+    "rag_min_score",
+    "sources",
+    "default_params",
+    "avatar",
+    "metadata",
+    "prompt_file",
+    "system_prompt",
+    "path",
+)
+_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+def _source(source: Any) -> str:
+    parts = [f"w={source.weight:g}", source.status]
+    if source.name:
+        parts.append(f'name="{source.name}"')
+    search_type = (source.search_config or {}).get("search_type")
+    if search_type:
+        parts.append(f"search={search_type}")
+    return f"{source.type}:{source.id}({','.join(parts)})"
+
+
+def row(persona: LoadedPersona) -> dict[str, Any]:
+    """One persona as a flat row (lists joined with '; ')."""
+    spec = persona.spec
+    return {
+        "slug": persona.slug,
+        "name": spec.name,
+        "model": spec.model,
+        "status": spec.status,
+        "description": spec.description or "",
+        "published": spec.publish.enabled,
+        "groups": "; ".join(spec.publish.groups),
+        "rag_enabled": spec.rag.enabled,
+        "rag_strategy": spec.rag.strategy,
+        "rag_top_k": spec.rag.top_k,
+        "rag_min_score": "" if spec.rag.min_score is None else spec.rag.min_score,
+        "sources": "; ".join(_source(s) for s in spec.sources),
+        "default_params": "; ".join(
+            f"{k}={v}" for k, v in spec.default_params.model_dump(exclude_none=True).items()
+        ),
+        "avatar": spec.avatar or "",
+        "metadata": json.dumps(spec.metadata, sort_keys=True, ensure_ascii=False)
+        if spec.metadata
+        else "",
+        "prompt_file": persona.prompt_path or "",
+        "system_prompt": persona.system_prompt,
+        "path": persona.path,
+    }
+
+
+def render(personas: list[LoadedPersona], fmt: Literal["csv", "json"]) -> str:
+    """The export document for ``personas``."""
+    rows = [row(p) for p in personas]
+    if fmt == "json":
+        return json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def write_export(
+    root: Path,
+    personas: list[LoadedPersona],
+    fmt: Literal["csv", "json"],
+    file_name: str | None = None,
+) -> ExportResult:
+    """Write the export under ``<root>/.personas/exports/`` and describe it."""
+    if file_name is None:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        file_name = f"personas-{stamp}.{fmt}"
+    if not _FILE_NAME.match(file_name) or ".." in file_name:
+        raise InvalidInput(
+            f"invalid file name {file_name[:80]!r}: letters, digits, '.', '_', '-' only"
+        )
+    content = render(personas, fmt)
+    target_dir = root / EXPORT_DIR
+    target_dir.mkdir(parents=True, exist_ok=True)
+    target = target_dir / file_name
+    data = content.encode("utf-8")
+    target.write_bytes(data)
+    return ExportResult(
+        format=fmt,
+        row_count=len(personas),
+        path=str(target),
+        relative_path=f"{EXPORT_DIR}/{file_name}",
+        bytes=len(data),
+        content=content if len(data) < INLINE_LIMIT else None,
+    )

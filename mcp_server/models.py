@@ -1,0 +1,284 @@
+"""Pydantic models of the MCP tools' inputs and outputs (they become the JSON schemas)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.fields import (
+    MinScore,
+    NonEmptyStr,
+    PersonaStatus,
+    RagStrategy,
+    SourceStatus,
+    SourceType,
+    StatusMessagesMode,
+    TopK,
+    Weight,
+)
+from schemas.problems import Problem
+
+# --- shared -----------------------------------------------------------------
+
+
+class Issue(BaseModel):
+    """A validation problem, located as ``path:line:col``."""
+
+    path: str
+    line: int
+    col: int
+    message: str
+    code: str
+    severity: Literal["error", "warning"]
+
+    @classmethod
+    def of(cls, problem: Problem) -> Issue:
+        return cls(**problem.to_dict())
+
+
+class CommitInfo(BaseModel):
+    """A git commit, briefly."""
+
+    sha: str
+    date: str = Field(description="Committer date, ISO 8601.")
+    author: str
+    summary: str
+
+
+class DraftRef(BaseModel):
+    """Where a draft lives and which version it is at."""
+
+    draft_id: str
+    slug: str
+    branch: str = Field(description="Branch name, e.g. persona-drafts/<slug>/<draft_id>.")
+    version: int = Field(description="Patch counter: 1 after the first patch.")
+    head: str = Field(description="Commit sha of the draft's tip.")
+    base: str = Field(description="Commit the draft was started from.")
+    base_is_head: bool = Field(description="False when the current branch moved since.")
+    updated_at: str
+    summary: str
+
+
+# --- catalogue --------------------------------------------------------------
+
+
+class CatalogueState(BaseModel):
+    """How the persona looks in the configured catalogue."""
+
+    configured: bool = True
+    exists: bool = False
+    id: str | None = None
+    published: bool | None = None
+    published_model_id: str | None = None
+    model_slug: str | None = None
+    drift: bool | None = Field(
+        default=None, description="True when the catalogue differs from the file; None: unknown."
+    )
+    drift_fields: list[str] = Field(default_factory=list)
+    error: str | None = Field(default=None, description="Why the state could not be read.")
+
+
+# --- get ----------------------------------------------------------------------
+
+
+class PersonaView(BaseModel):
+    """One persona as the repo (or a draft) has it."""
+
+    slug: str
+    origin: Literal["repo", "draft"]
+    draft: DraftRef | None = None
+    path: str
+    yaml_text: str
+    fields: dict[str, Any] | None = Field(
+        default=None, description="Parsed file fields with defaults; null when the file is invalid."
+    )
+    system_prompt: str | None = Field(default=None, description="Resolved prompt text.")
+    prompt_path: str | None = None
+    valid: bool
+    issues: list[Issue] = Field(default_factory=list)
+    last_commit: CommitInfo | None = None
+    catalogue: CatalogueState | None = None
+
+
+# --- search / export ----------------------------------------------------------
+
+
+class SearchFilters(BaseModel):
+    """Filters shared by search and export; each narrows the text-matched set."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: PersonaStatus | None = None
+    model: str | None = None
+    rag: bool | None = None
+    source_type: SourceType | None = None
+    source_id: str | None = None
+    group: str | None = None
+    published: bool | None = None
+
+
+class Snippet(BaseModel):
+    field: str
+    text: str
+
+
+class SearchHit(BaseModel):
+    slug: str
+    name: str
+    description: str | None
+    model: str
+    status: str
+    path: str
+    rag_enabled: bool
+    published: bool
+    groups: list[str]
+    sources: list[str] = Field(description="type:id of each source.")
+    score: float
+    snippets: list[Snippet] = Field(default_factory=list)
+
+
+class FacetCount(BaseModel):
+    value: str
+    count: int
+
+
+class SearchResult(BaseModel):
+    query: str
+    total_count: int
+    page_size: int
+    page_offset: int
+    results: list[SearchHit]
+    facets: dict[str, list[FacetCount]] = Field(
+        description="Counts per filter value over the text-matched set (before filters)."
+    )
+    invalid_files: int = Field(description="Persona files skipped because they are invalid.")
+
+
+class ExportResult(BaseModel):
+    format: Literal["csv", "json"]
+    row_count: int
+    path: str = Field(description="Absolute path of the written file.")
+    relative_path: str
+    bytes: int
+    content: str | None = Field(default=None, description="The file's content when < 64 KiB.")
+
+
+# --- drafts -----------------------------------------------------------------
+
+
+class StatusMessagesPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mode: StatusMessagesMode | None = None
+    messages: dict[str, str] | None = None
+
+
+class RagPatch(BaseModel):
+    """Partial ``rag`` object: given keys are merged into the file's ``rag``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool | None = None
+    strategy: RagStrategy | None = None
+    top_k: TopK | None = None
+    min_score: MinScore | None = None
+    context_template: str | None = Field(default=None, max_length=64 * 1024)
+    status_messages: StatusMessagesPatch | None = None
+
+
+class PublishPatch(BaseModel):
+    """Partial ``publish`` object; ``groups`` replaces the list when given."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool | None = None
+    groups: list[NonEmptyStr] | None = Field(default=None, max_length=100)
+
+
+class SourceInput(BaseModel):
+    """A source as written in the file; omitted keys are left out of the file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: SourceType
+    id: NonEmptyStr
+    name: str | None = Field(default=None, max_length=200)
+    weight: Weight | None = None
+    search_config: dict[str, Any] | None = None
+    status: SourceStatus | None = None
+
+
+class DraftResult(BaseModel):
+    """The outcome of one patch."""
+
+    draft: DraftRef
+    created: bool = Field(description="True when this patch created the draft.")
+    new_persona: bool = Field(description="True when the persona does not exist at the base.")
+    changed_files: list[str]
+    valid: bool = Field(description="False when the draft has errors; it is saved anyway.")
+    issues: list[Issue]
+    diff: str = Field(description="Unified diff of the draft against its base commit.")
+    notes: list[str] = Field(default_factory=list)
+
+
+class DraftList(BaseModel):
+    drafts: list[DraftRef]
+    total_count: int
+
+
+class DiscardResult(BaseModel):
+    draft_id: str
+    branch: str
+    discarded_version: int
+    head: str
+
+
+# --- validate ---------------------------------------------------------------
+
+
+class ValidationReport(BaseModel):
+    target: str = Field(description="'working tree' or 'draft <id>'.")
+    valid: bool
+    personas: int
+    files: int
+    error_count: int
+    warning_count: int
+    problems: list[Issue]
+
+
+# --- preview ----------------------------------------------------------------
+
+
+class HistoryMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["user", "assistant", "system"]
+    content: str = Field(max_length=64 * 1024)
+
+
+class PreviewBlock(BaseModel):
+    role: Literal["system", "user", "assistant"]
+    source: str
+    priority: int
+    content: str
+    tokens: int = Field(description="Estimated tokens of this block.")
+
+
+class Preview(BaseModel):
+    slug: str
+    origin: Literal["repo", "draft"]
+    draft_id: str | None = None
+    model: str
+    messages: list[PreviewBlock]
+    params: dict[str, Any] = Field(description="default_params merged with the overrides.")
+    estimated_tokens: int
+    context_window: int
+    context_window_source: Literal["catalogue", "builtin", "default"]
+    reply_reservation: int
+    budget: int = Field(description="context_window - reply_reservation.")
+    would_be_trimmed: list[str] = Field(
+        description="Sources of blocks that don't fit, lowest first."
+    )
+    token_estimator: str
+    notes: list[str] = Field(default_factory=list)

@@ -1,0 +1,76 @@
+"""``build_server``: the MCP server over one persona repo."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ResourceNotFoundError
+
+from mcp_server.service import PersonaService
+from mcp_server.tools_drafts import register_draft_tools
+from mcp_server.tools_read import register_read_tools
+from schemas.errors import PersonasError
+
+INSTRUCTIONS = """\
+Personas are YAML files in a git repo. Read with get_persona / search_personas,
+check with validate_personas and preview_persona. Propose changes with
+patch_persona_draft: each draft is a git branch that a human reviews as a pull
+request; nothing here changes the catalogue or the checked-out branch. Patch an
+existing draft with its draft_id and expected_version (the version returned by
+the previous patch)."""
+
+
+def _schema_text() -> str:
+    return resources.files("schemas").joinpath("persona.schema.json").read_text("utf-8")
+
+
+def build_server(
+    repo: str | Path = ".",
+    *,
+    read_only: bool = False,
+    catalogue: Any | None = None,
+    service: PersonaService | None = None,
+) -> MCPServer:
+    """The MCP server for the repo at ``repo``; ``read_only`` hides every write tool.
+
+    ``catalogue`` (a ``catalogue.protocol.Catalogue``) is optional: with it,
+    get_persona reports catalogue state and preview uses its context windows.
+    """
+    service = service or PersonaService(repo, catalogue=catalogue)
+    server = MCPServer(
+        name="personas",
+        title="Personas as code",
+        instructions=INSTRUCTIONS,
+        version="0.1.0",
+    )
+    register_read_tools(server, service)
+    if not read_only:
+        register_draft_tools(server, service)
+    # plan_sync (read-only) is registered here by the sync engine's module
+
+    @server.resource(
+        "persona://{slug}",
+        name="persona",
+        description="A persona file as YAML (working tree).",
+        mime_type="text/yaml",
+    )
+    def persona_file(slug: str) -> str:
+        try:
+            return service.persona_yaml(slug)
+        except PersonasError as exc:
+            raise ResourceNotFoundError(f"persona://{slug}: {exc.message}") from exc
+
+    @server.resource(
+        "schema://persona",
+        name="persona-schema",
+        description="JSON Schema of a persona file.",
+        mime_type="application/schema+json",
+    )
+    def persona_schema() -> str:
+        return _schema_text()
+
+    server.service = service  # type: ignore[attr-defined]
+    return server

@@ -1,0 +1,455 @@
+"""``PersonaService``: everything the MCP tools and the CLI commands do, without MCP.
+
+One instance serves one repo root.  Reads go through the cached working-tree
+index; drafts go through ``DraftStore`` (git plumbing); every persona is
+validated by ``schemas.loader`` (working tree and draft commits alike).
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, Literal
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from mcp_server.catalogue_state import catalogue_state
+from mcp_server.drafts import DraftStore, DraftTip
+from mcp_server.export import write_export
+from mcp_server.ids import (
+    MAX_PATCH_BYTES,
+    MAX_PROMPT_BYTES,
+    InvalidInput,
+    check_draft_id,
+    check_size,
+    check_slug,
+    new_draft_id,
+)
+from mcp_server.index import RepoIndex, Snapshot, filtered, search
+from mcp_server.models import (
+    DiscardResult,
+    DraftList,
+    DraftResult,
+    ExportResult,
+    Issue,
+    PersonaView,
+    Preview,
+    SearchFilters,
+    SearchResult,
+    ValidationReport,
+)
+from mcp_server.preview import PreviewRequest, build_preview
+from mcp_server.repoload import LoadCache, load_repo_cached
+from mcp_server.yaml_edit import PatchSpec, apply_patch, new_persona_text
+from schemas.errors import DraftConflict, DraftError, NotFound, PersonasError
+from schemas.files import DirectoryFiles, PathRefused, join_relative
+from schemas.loader import LoadedPersona, Repo
+from schemas.problems import Problem, errors_only
+
+SCHEMA_PATH = "schemas/persona.schema.json"
+_UNSET_RE = re.compile(r"^[A-Za-z0-9_-]{1,100}(\.[A-Za-z0-9_-]{1,100}){0,9}$")
+
+
+def _issues(problems: list[Problem], paths: set[str] | None = None) -> list[Issue]:
+    """Problems as issues; only those about ``paths`` (or naming one) when given."""
+    if paths is None:
+        return [Issue.of(p) for p in problems]
+    return [
+        Issue.of(p)
+        for p in problems
+        if p.path in paths or (p.code == "duplicate_slug" and any(x in p.message for x in paths))
+    ]
+
+
+class PersonaService:
+    """Read, search, draft, preview, export and validate the personas of one repo."""
+
+    def __init__(
+        self, root: str | Path, *, catalogue: Any | None = None, max_staleness: float = 0.5
+    ) -> None:
+        self.root = Path(root).resolve()
+        if not self.root.is_dir():
+            raise PersonasError(f"repo directory {self.root} does not exist")
+        self.catalogue = catalogue
+        self.cache = LoadCache()
+        self.index = RepoIndex(self.root, self.cache, max_staleness)
+        self._store: DraftStore | None = None
+        self._store_lock = threading.Lock()
+        self._draft_repos: OrderedDict[str, Repo] = OrderedDict()
+        self._windows: dict[str, int] | None = None
+
+    # --- plumbing -------------------------------------------------------------
+
+    def store(self) -> DraftStore:
+        """The draft store; DraftError when the repo is not a git repository."""
+        with self._store_lock:
+            if self._store is None:
+                self._store = DraftStore(self.root)
+            return self._store
+
+    def _git_or_none(self) -> DraftStore | None:
+        try:
+            return self.store()
+        except DraftError:
+            return None
+
+    def snapshot(self) -> Snapshot:
+        """The current working-tree snapshot."""
+        return self.index.snapshot()
+
+    def draft_repo(self, sha: str) -> Repo:
+        """The repo as loaded at commit ``sha`` (cached; commits are immutable)."""
+        repo = self._draft_repos.get(sha)
+        if repo is None:
+            repo = load_repo_cached(
+                self.store().files_at(sha), self.cache, default_id=self.root.name
+            )
+            self._draft_repos[sha] = repo
+            while len(self._draft_repos) > 16:
+                self._draft_repos.popitem(last=False)
+        return repo
+
+    def _context_windows(self) -> dict[str, int] | None:
+        if self.catalogue is None:
+            return None
+        if self._windows is None:
+            try:
+                models = self.catalogue.list_models()
+            except (PersonasError, OSError):
+                return None
+            self._windows = {m.slug: m.context_window for m in models if m.context_window}
+        return self._windows
+
+    @staticmethod
+    def _invalid_path(repo: Repo, slug: str) -> str | None:
+        for path in repo.persona_files:
+            if posixpath.splitext(posixpath.basename(path))[0] == slug:
+                return path
+        return None
+
+    def _not_found(self, repo: Repo, slug: str, where: str) -> NotFound:
+        renamed = next(
+            (p.slug for p in repo.personas.values() if slug in p.spec.previous_slugs), None
+        )
+        hint = f"; it was renamed to '{renamed}'" if renamed else " (search_personas lists them)"
+        return NotFound(f"no persona '{slug}' in {where}{hint}")
+
+    # --- get ------------------------------------------------------------------
+
+    def get_persona(self, slug: str | None = None, draft_id: str | None = None) -> PersonaView:
+        """The persona ``slug`` in the working tree, or as draft ``draft_id`` has it."""
+        if draft_id is not None:
+            return self._get_draft(slug, draft_id)
+        if slug is None:
+            raise InvalidInput("give a slug or a draft_id")
+        check_slug(slug)
+        repo = self.snapshot().repo
+        persona = repo.personas.get(slug)
+        path = persona.path if persona else self._invalid_path(repo, slug)
+        if path is None:
+            raise self._not_found(repo, slug, "the repo")
+        text = DirectoryFiles(self.root).read(path).decode("utf-8", errors="replace")
+        store = self._git_or_none()
+        paths = set(persona.referenced_files) if persona else {path}
+        return PersonaView(
+            slug=slug,
+            origin="repo",
+            path=path,
+            yaml_text=text,
+            fields=persona.spec.model_dump(mode="json") if persona else None,
+            system_prompt=persona.system_prompt if persona else None,
+            prompt_path=persona.prompt_path if persona else None,
+            valid=persona is not None,
+            issues=_issues(repo.problems, paths),
+            last_commit=store.last_commit(path) if store else None,
+            catalogue=catalogue_state(self.catalogue, slug),
+        )
+
+    def _get_draft(self, slug: str | None, draft_id: str) -> PersonaView:
+        store = self.store()
+        tip = store.get(check_draft_id(draft_id))
+        if slug is not None and check_slug(slug) != tip.slug:
+            raise InvalidInput(f"draft '{draft_id}' is a draft of '{tip.slug}', not '{slug}'")
+        repo = self.draft_repo(tip.head)
+        persona = repo.personas.get(tip.slug)
+        raw = store.read(tip.head, tip.path) or b""
+        paths = set(persona.referenced_files) if persona else {tip.path}
+        return PersonaView(
+            slug=tip.slug,
+            origin="draft",
+            draft=tip.to_ref(store.head_sha()),
+            path=tip.path,
+            yaml_text=raw.decode("utf-8", errors="replace"),
+            fields=persona.spec.model_dump(mode="json") if persona else None,
+            system_prompt=persona.system_prompt if persona else None,
+            prompt_path=persona.prompt_path if persona else None,
+            valid=persona is not None,
+            issues=_issues(repo.problems, paths),
+            last_commit=store.last_commit(tip.path, tip.head),
+            catalogue=catalogue_state(self.catalogue, tip.slug),
+        )
+
+    def persona_yaml(self, slug: str) -> str:
+        """The working-tree YAML text of persona ``slug``."""
+        return self.get_persona(slug).yaml_text
+
+    # --- search / export ------------------------------------------------------
+
+    def search(
+        self,
+        query: str = "",
+        filters: SearchFilters | None = None,
+        page_size: int = 20,
+        page_offset: int = 0,
+    ) -> SearchResult:
+        """Free text + filters over the working tree's valid personas."""
+        if not 1 <= page_size <= 100 or page_offset < 0:
+            raise InvalidInput("page_size must be 1..100 and page_offset >= 0")
+        return search(self.snapshot(), query, filters, page_size, page_offset)
+
+    def export(
+        self,
+        fmt: Literal["csv", "json"] = "csv",
+        query: str = "",
+        filters: SearchFilters | None = None,
+        file_name: str | None = None,
+    ) -> ExportResult:
+        """Write the matching personas under ``.personas/exports/``."""
+        entries = filtered(self.snapshot(), query, filters or SearchFilters())
+        return write_export(self.root, [e.persona for e in entries], fmt, file_name)
+
+    def matching_personas(
+        self, query: str = "", filters: SearchFilters | None = None
+    ) -> list[LoadedPersona]:
+        """The personas a search/export with these arguments covers (by slug)."""
+        return [e.persona for e in filtered(self.snapshot(), query, filters or SearchFilters())]
+
+    # --- validate / preview ---------------------------------------------------
+
+    def validate(self, draft_id: str | None = None) -> ValidationReport:
+        """The loader's problems for the working tree or a draft."""
+        if draft_id is None:
+            repo, target = self.snapshot().repo, "working tree"
+        else:
+            tip = self.store().get(check_draft_id(draft_id))
+            repo, target = self.draft_repo(tip.head), f"draft {draft_id}"
+        errors = errors_only(repo.problems)
+        return ValidationReport(
+            target=target,
+            valid=not errors,
+            personas=len(repo.personas),
+            files=len(repo.persona_files),
+            error_count=len(errors),
+            warning_count=len(repo.problems) - len(errors),
+            problems=_issues(repo.problems),
+        )
+
+    def preview(self, slug: str | None, draft_id: str | None, request: PreviewRequest) -> Preview:
+        """The prompt blocks for persona ``slug`` (or draft ``draft_id``)."""
+        if draft_id is not None:
+            tip = self.store().get(check_draft_id(draft_id))
+            if slug is not None and check_slug(slug) != tip.slug:
+                raise InvalidInput(f"draft '{draft_id}' is a draft of '{tip.slug}', not '{slug}'")
+            repo, slug, origin = self.draft_repo(tip.head), tip.slug, "draft"
+        elif slug is None:
+            raise InvalidInput("give a slug or a draft_id")
+        else:
+            repo, origin = self.snapshot().repo, "repo"
+            check_slug(slug)
+        persona = repo.personas.get(slug)
+        if persona is None:
+            path = self._invalid_path(repo, slug)
+            if path is None:
+                raise self._not_found(repo, slug, "the repo" if origin == "repo" else "the draft")
+            found = [str(p) for p in errors_only(repo.problems) if p.path == path][:5]
+            raise InvalidInput(f"persona '{slug}' is invalid, fix it first: " + "; ".join(found))
+        check_size("system_prompt_override", request.system_prompt_override, MAX_PROMPT_BYTES)
+        return build_preview(
+            persona,
+            request,
+            origin=origin,  # type: ignore[arg-type]
+            draft_id=draft_id,
+            catalogue_windows=self._context_windows(),
+        )
+
+    # --- drafts ---------------------------------------------------------------
+
+    def list_drafts(self, slug: str | None = None) -> DraftList:
+        """Every draft branch (of ``slug`` when given), newest first."""
+        store = self.store()
+        head = store.head_sha()
+        drafts = [t.to_ref(head) for t in store.list(slug)]
+        return DraftList(drafts=drafts, total_count=len(drafts))
+
+    def discard_draft(self, draft_id: str, expected_version: int | None = None) -> DiscardResult:
+        """Delete a draft branch."""
+        tip = self.store().discard(check_draft_id(draft_id), expected_version)
+        return DiscardResult(
+            draft_id=tip.draft_id, branch=tip.branch, discarded_version=tip.version, head=tip.head
+        )
+
+    def patch_draft(
+        self,
+        slug: str,
+        patch: PatchSpec,
+        *,
+        draft_id: str | None = None,
+        expected_version: int | None = None,
+        new_persona: bool = False,
+        message: str | None = None,
+    ) -> DraftResult:
+        """Create a draft or add one patch commit to it; validate; diff against the base."""
+        check_slug(slug)
+        _check_patch(patch)
+        store = self.store()
+        with store.lock:
+            parent: DraftTip | None = None
+            if draft_id is None:
+                if expected_version not in (None, 0):
+                    raise InvalidInput(
+                        "expected_version applies to an existing draft; give draft_id too, or "
+                        "omit expected_version to start a new draft"
+                    )
+                draft_id, base = new_draft_id(), store.head_sha()
+                hint = self.snapshot().repo.personas.get(slug)
+                path = store.persona_path(base, slug, hint.path if hint else None)
+                if path is None and not new_persona:
+                    raise NotFound(
+                        f"no persona '{slug}' at the current commit; pass new_persona=true to "
+                        "draft a new one"
+                    )
+                if path is not None and new_persona:
+                    raise InvalidInput(
+                        f"persona '{slug}' already exists ({path}); drop new_persona"
+                    )
+                is_new = path is None
+                path = path or store.new_persona_path(base, slug)
+            else:
+                parent = store.get(check_draft_id(draft_id))
+                if parent.slug != slug:
+                    raise InvalidInput(
+                        f"draft '{draft_id}' is a draft of '{parent.slug}', not '{slug}'"
+                    )
+                if expected_version is None:
+                    raise InvalidInput(
+                        f"expected_version is required to patch draft '{draft_id}' "
+                        f"(it is at version {parent.version})"
+                    )
+                if expected_version != parent.version:
+                    raise DraftConflict(
+                        f"draft '{draft_id}' is at version {parent.version}, not "
+                        f"{expected_version}; re-read it (get_persona with draft_id) and retry",
+                        details={"draft_id": draft_id, "current_version": parent.version},
+                    )
+                base, path = parent.base, parent.path
+                is_new = store.read(base, path) is None
+            changes, notes = self._changes(store, parent.head if parent else base, path, patch)
+            summary = message or f"draft({slug}): " + ", ".join(_touched(patch))
+            written = store.write(
+                slug=slug,
+                draft_id=draft_id,
+                parent=parent,
+                base=base,
+                path=path,
+                changes=changes,
+                new_persona=is_new,
+                summary=summary.splitlines()[0][:200],
+            )
+            head = store.head_sha()
+        tip = written.tip
+        changed, diff = store.diff(tip.base, tip.head)
+        repo = self.draft_repo(tip.head)
+        persona = repo.personas.get(slug)
+        paths = set(changed) | ({path} | set(persona.referenced_files) if persona else {path})
+        issues = _issues(repo.problems, paths)
+        return DraftResult(
+            draft=tip.to_ref(head),
+            created=written.created,
+            new_persona=is_new,
+            changed_files=changed,
+            valid=not any(i.severity == "error" for i in issues),
+            issues=issues,
+            diff=diff,
+            notes=notes,
+        )
+
+    def _changes(
+        self, store: DraftStore, at: str, path: str, patch: PatchSpec
+    ) -> tuple[dict[str, bytes], list[str]]:
+        """The new content of every file the patch touches, at commit ``at``."""
+        raw = store.read(at, path)
+        notes: list[str] = []
+        changes: dict[str, bytes] = {}
+        if raw is None:
+            schema_ref = posixpath.relpath(SCHEMA_PATH, posixpath.dirname(path) or ".")
+            text, notes = new_persona_text(patch, schema_ref)
+            changes[path] = text.encode("utf-8")
+            return changes, notes
+        current = raw.decode("utf-8", errors="replace")
+        prompt_file = _prompt_file(current)
+        if (
+            "system_prompt" in patch.set
+            and prompt_file
+            and "system_prompt_file" not in patch.set
+            and "system_prompt_file" not in patch.unset
+        ):
+            try:
+                prompt_path = join_relative(path, prompt_file)
+            except PathRefused:
+                prompt_path = None
+            if prompt_path is not None:
+                prompt = patch.set.pop("system_prompt")
+                changes[prompt_path] = prompt.encode("utf-8")
+                notes.append(
+                    f"system_prompt written to {prompt_path} (the file's system_prompt_file)"
+                )
+        if not patch.empty:
+            text, edit_notes = apply_patch(current, patch)
+            notes += edit_notes
+            if text != current:
+                changes[path] = text.encode("utf-8")
+        if not changes:
+            notes.append("the patch changed nothing; the commit records an unchanged file")
+            changes[path] = raw
+        return changes, notes
+
+
+def _prompt_file(text: str) -> str | None:
+    try:
+        data = YAML(typ="safe", pure=True).load(text)
+    except YAMLError:
+        return None
+    value = data.get("system_prompt_file") if isinstance(data, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _touched(patch: PatchSpec) -> list[str]:
+    keys = list(patch.set) + list(patch.merge)
+    if patch.sources is not None:
+        keys.append("sources")
+    keys += [f"-{u}" for u in patch.unset]
+    return keys or ["no change"]
+
+
+def _check_patch(patch: PatchSpec) -> None:
+    """Bound the patch's size and the shape of ``unset`` paths."""
+    if patch.empty:
+        raise InvalidInput("the patch is empty: give at least one field or unset path")
+    check_size("system_prompt", patch.set.get("system_prompt"), MAX_PROMPT_BYTES)
+    size = len(json.dumps([patch.set, patch.merge, patch.sources], default=str))
+    if size > MAX_PATCH_BYTES:
+        raise InvalidInput(f"the patch is larger than {MAX_PATCH_BYTES:,} bytes")
+    if len(patch.unset) > 50:
+        raise InvalidInput("at most 50 unset paths per patch")
+    for dotted in patch.unset:
+        if not _UNSET_RE.match(dotted):
+            raise InvalidInput(
+                f"invalid unset path {dotted[:80]!r}: use dotted keys like rag.min_score"
+            )
+        if dotted.split(".")[0] in ("name", "model"):
+            raise InvalidInput(f"'{dotted}' is required and cannot be unset")

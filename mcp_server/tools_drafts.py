@@ -1,0 +1,181 @@
+"""Write tools: patch and discard drafts (git branches; never the working tree)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import MCPServer
+from mcp.types import ToolAnnotations
+from pydantic import Field
+
+from mcp_server.errors import tool_errors
+from mcp_server.ids import DRAFT_ID_PATTERN, MAX_PROMPT_BYTES
+from mcp_server.models import (
+    DiscardResult,
+    DraftResult,
+    PublishPatch,
+    RagPatch,
+    SourceInput,
+)
+from mcp_server.service import PersonaService
+from mcp_server.yaml_edit import PatchSpec
+from schemas.fields import PersonaStatus, Slug
+from schemas.persona import DefaultParams
+
+PATCH = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False
+)
+DISCARD = ToolAnnotations(
+    read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False
+)
+Text = Annotated[str | None, Field(default=None, max_length=10_000)]
+
+
+def build_patch(
+    *,
+    name: str | None,
+    description: str | None,
+    model: str | None,
+    status: str | None,
+    system_prompt: str | None,
+    system_prompt_file: str | None,
+    avatar: str | None,
+    protect: bool | None,
+    previous_slugs: list[str] | None,
+    rag: RagPatch | None,
+    publish: PublishPatch | None,
+    default_params: DefaultParams | None,
+    metadata: dict[str, Any] | None,
+    sources: list[SourceInput] | None,
+    unset: list[str] | None,
+) -> PatchSpec:
+    """Tool arguments -> ``PatchSpec`` (None means 'leave as is')."""
+    scalars = {
+        "name": name,
+        "description": description,
+        "model": model,
+        "status": status,
+        "system_prompt": system_prompt,
+        "system_prompt_file": system_prompt_file,
+        "avatar": avatar,
+        "protect": protect,
+        "previous_slugs": previous_slugs,
+    }
+    merge: dict[str, dict[str, Any]] = {}
+    for key, value in (("rag", rag), ("publish", publish), ("default_params", default_params)):
+        if value is not None:
+            dumped = value.model_dump(exclude_none=True)
+            if dumped:
+                merge[key] = dumped
+    if metadata:
+        merge["metadata"] = metadata
+    return PatchSpec(
+        set={k: v for k, v in scalars.items() if v is not None},
+        merge=merge,
+        sources=[s.model_dump(exclude_none=True) for s in sources] if sources is not None else None,
+        unset=list(unset or []),
+    )
+
+
+def register_draft_tools(server: MCPServer, service: PersonaService) -> None:
+    """Add the write tools to ``server`` (skipped in read-only mode)."""
+
+    @server.tool(title="Patch a persona draft", annotations=PATCH)
+    def patch_persona_draft(
+        slug: Annotated[str, Field(max_length=64, description="Persona slug.")],
+        draft_id: Annotated[
+            str | None,
+            Field(default=None, pattern=DRAFT_ID_PATTERN, description="Omit to start a draft."),
+        ] = None,
+        expected_version: Annotated[
+            int | None,
+            Field(default=None, ge=0, description="Required with draft_id: its current version."),
+        ] = None,
+        new_persona: Annotated[
+            bool, Field(default=False, description="Draft a persona that does not exist yet.")
+        ] = False,
+        name: Annotated[str | None, Field(default=None, min_length=1, max_length=200)] = None,
+        description: Text = None,
+        model: Annotated[str | None, Field(default=None, min_length=1, max_length=200)] = None,
+        status: Annotated[PersonaStatus | None, Field(default=None)] = None,
+        system_prompt: Annotated[
+            str | None,
+            Field(
+                default=None,
+                max_length=MAX_PROMPT_BYTES,
+                description="New prompt; written to the prompt file when the persona uses one.",
+            ),
+        ] = None,
+        system_prompt_file: Annotated[str | None, Field(default=None, max_length=500)] = None,
+        avatar: Annotated[str | None, Field(default=None, max_length=500)] = None,
+        protect: Annotated[bool | None, Field(default=None)] = None,
+        previous_slugs: Annotated[
+            list[Slug] | None,
+            Field(default=None, max_length=50, description="Replaces previous_slugs."),
+        ] = None,
+        rag: Annotated[RagPatch | None, Field(default=None, description="Merged into rag.")] = None,
+        publish: Annotated[
+            PublishPatch | None, Field(default=None, description="Merged into publish.")
+        ] = None,
+        default_params: Annotated[
+            DefaultParams | None, Field(default=None, description="Merged into default_params.")
+        ] = None,
+        metadata: Annotated[
+            dict[str, Any] | None,
+            Field(default=None, max_length=100, description="Merged into metadata."),
+        ] = None,
+        sources: Annotated[
+            list[SourceInput] | None,
+            Field(default=None, max_length=100, description="Replaces the whole sources list."),
+        ] = None,
+        unset: Annotated[
+            list[str] | None,
+            Field(
+                default=None,
+                max_length=50,
+                description="Dotted keys to remove, e.g. ['rag.min_score', 'avatar'].",
+            ),
+        ] = None,
+        message: Annotated[
+            str | None, Field(default=None, max_length=500, description="Commit summary.")
+        ] = None,
+    ) -> DraftResult:
+        """Create a draft of a persona, or patch one (give draft_id and expected_version).
+        The draft is a git branch; the working tree and current branch are untouched.
+        Null fields are left as they are. Invalid drafts are saved too, with valid=false
+        and the issues, so the next patch can fix them."""
+        with tool_errors():
+            patch = build_patch(
+                name=name,
+                description=description,
+                model=model,
+                status=status,
+                system_prompt=system_prompt,
+                system_prompt_file=system_prompt_file,
+                avatar=avatar,
+                protect=protect,
+                previous_slugs=previous_slugs,
+                rag=rag,
+                publish=publish,
+                default_params=default_params,
+                metadata=metadata,
+                sources=sources,
+                unset=unset,
+            )
+            return service.patch_draft(
+                slug,
+                patch,
+                draft_id=draft_id,
+                expected_version=expected_version,
+                new_persona=new_persona,
+                message=message,
+            )
+
+    @server.tool(title="Discard a persona draft", annotations=DISCARD)
+    def discard_persona_draft(
+        draft_id: Annotated[str, Field(pattern=DRAFT_ID_PATTERN)],
+        expected_version: Annotated[int | None, Field(default=None, ge=0)] = None,
+    ) -> DiscardResult:
+        """Delete a draft's branch (refused when expected_version is given and stale)."""
+        with tool_errors():
+            return service.discard_draft(draft_id, expected_version)

@@ -1,0 +1,186 @@
+"""Read-only tools: get, search, export, preview, validate, list drafts."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from mcp.server.mcpserver import MCPServer
+from mcp.types import ToolAnnotations
+from pydantic import Field
+
+from mcp_server.errors import tool_errors
+from mcp_server.ids import DRAFT_ID_PATTERN, MAX_QUERY_CHARS, MAX_TEXT_BYTES
+from mcp_server.models import (
+    DraftList,
+    ExportResult,
+    HistoryMessage,
+    PersonaView,
+    Preview,
+    SearchFilters,
+    SearchResult,
+    ValidationReport,
+)
+from mcp_server.preview import PreviewRequest
+from mcp_server.service import PersonaService
+from schemas.fields import PersonaStatus, SourceType
+
+READ_ONLY = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
+# export writes a file under .personas/exports/ (git-ignored) but changes no persona
+EXPORT = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=False, open_world_hint=False
+)
+
+SlugArg = Annotated[
+    str | None,
+    Field(default=None, max_length=64, description="Persona slug (lowercase, digits, hyphens)."),
+]
+DraftIdArg = Annotated[
+    str | None,
+    Field(default=None, pattern=DRAFT_ID_PATTERN, description="Draft id from a draft tool."),
+]
+Query = Annotated[
+    str,
+    Field(
+        default="",
+        max_length=MAX_QUERY_CHARS,
+        description="Words that must all occur in name, slug, description, prompt or sources.",
+    ),
+]
+StatusArg = Annotated[PersonaStatus | None, Field(default=None, description="Filter: status.")]
+ModelArg = Annotated[
+    str | None, Field(default=None, max_length=200, description="Filter: model slug.")
+]
+RagArg = Annotated[bool | None, Field(default=None, description="Filter: rag.enabled.")]
+SourceTypeArg = Annotated[
+    SourceType | None, Field(default=None, description="Filter: a source type.")
+]
+SourceIdArg = Annotated[
+    str | None, Field(default=None, max_length=200, description="Filter: a source id.")
+]
+GroupArg = Annotated[
+    str | None, Field(default=None, max_length=200, description="Filter: a publish group.")
+]
+PublishedArg = Annotated[
+    bool | None, Field(default=None, description="Filter: publish.enabled in the file.")
+]
+
+
+def register_read_tools(server: MCPServer, service: PersonaService) -> None:
+    """Add the read-only tools to ``server``."""
+
+    @server.tool(title="Get a persona", annotations=READ_ONLY)
+    def get_persona(slug: SlugArg = None, draft_id: DraftIdArg = None) -> PersonaView:
+        """The persona as the repo has it (or as draft `draft_id` has it): YAML text, parsed
+        fields, path, last commit and, when configured, its catalogue state."""
+        with tool_errors():
+            return service.get_persona(slug, draft_id)
+
+    @server.tool(title="Search personas", annotations=READ_ONLY)
+    def search_personas(
+        query: Query = "",
+        status: StatusArg = None,
+        model: ModelArg = None,
+        rag: RagArg = None,
+        source_type: SourceTypeArg = None,
+        source_id: SourceIdArg = None,
+        group: GroupArg = None,
+        published: PublishedArg = None,
+        page_size: Annotated[int, Field(default=20, ge=1, le=100)] = 20,
+        page_offset: Annotated[int, Field(default=0, ge=0, le=1_000_000)] = 0,
+    ) -> SearchResult:
+        """Search the repo's personas by text and filters; returns a page, the total count
+        and facet counts per filter over the text-matched set."""
+        filters = SearchFilters(
+            status=status,
+            model=model,
+            rag=rag,
+            source_type=source_type,
+            source_id=source_id,
+            group=group,
+            published=published,
+        )
+        with tool_errors():
+            return service.search(query, filters, page_size, page_offset)
+
+    @server.tool(title="Export personas", annotations=EXPORT)
+    def export_personas(
+        format: Annotated[Literal["csv", "json"], Field(default="csv")] = "csv",
+        query: Query = "",
+        status: StatusArg = None,
+        model: ModelArg = None,
+        rag: RagArg = None,
+        source_type: SourceTypeArg = None,
+        source_id: SourceIdArg = None,
+        group: GroupArg = None,
+        published: PublishedArg = None,
+        file_name: Annotated[
+            str | None,
+            Field(default=None, max_length=100, description="File name under .personas/exports/."),
+        ] = None,
+    ) -> ExportResult:
+        """Export matching personas (one denormalised row each) as CSV or JSON into
+        .personas/exports/; the content is inline when under 64 KiB."""
+        filters = SearchFilters(
+            status=status,
+            model=model,
+            rag=rag,
+            source_type=source_type,
+            source_id=source_id,
+            group=group,
+            published=published,
+        )
+        with tool_errors():
+            return service.export(format, query, filters, file_name)
+
+    @server.tool(title="Preview a persona's prompt", annotations=READ_ONLY)
+    def preview_persona(
+        slug: SlugArg = None,
+        draft_id: DraftIdArg = None,
+        trigger_text: Annotated[
+            str | None,
+            Field(default=None, max_length=MAX_TEXT_BYTES, description="The user's message."),
+        ] = None,
+        history: Annotated[
+            list[HistoryMessage] | None,
+            Field(default=None, max_length=200, description="Earlier messages, oldest first."),
+        ] = None,
+        system_prompt_override: Annotated[
+            str | None, Field(default=None, max_length=256 * 1024)
+        ] = None,
+        temperature: Annotated[float | None, Field(default=None, ge=0.0, le=2.0)] = None,
+        top_p: Annotated[float | None, Field(default=None, ge=0.0, le=1.0)] = None,
+        max_tokens: Annotated[int | None, Field(default=None, ge=1, le=1_000_000)] = None,
+        frequency_penalty: Annotated[float | None, Field(default=None, ge=-2.0, le=2.0)] = None,
+        presence_penalty: Annotated[float | None, Field(default=None, ge=-2.0, le=2.0)] = None,
+    ) -> Preview:
+        """Render what the pipeline would send: ordered blocks (system prompt, RAG context
+        placeholder, history, trigger), effective params, estimated tokens, budget and what
+        would be trimmed. Retrieval is not run."""
+        request = PreviewRequest(
+            system_prompt_override=system_prompt_override,
+            overrides={
+                "temperature": temperature,
+                "top_p": top_p,
+                "max_tokens": max_tokens,
+                "frequency_penalty": frequency_penalty,
+                "presence_penalty": presence_penalty,
+            },
+            history=history or [],
+            trigger_text=trigger_text,
+        )
+        with tool_errors():
+            return service.preview(slug, draft_id, request)
+
+    @server.tool(title="Validate personas", annotations=READ_ONLY)
+    def validate_personas(draft_id: DraftIdArg = None) -> ValidationReport:
+        """The validator's problems for the working tree, or for a draft branch."""
+        with tool_errors():
+            return service.validate(draft_id)
+
+    @server.tool(title="List persona drafts", annotations=READ_ONLY)
+    def list_persona_drafts(slug: SlugArg = None) -> DraftList:
+        """Draft branches (persona-drafts/<slug>/<id>), newest first, with their versions."""
+        with tool_errors():
+            return service.list_drafts(slug)

@@ -1,0 +1,53 @@
+"""``personas preview`` and ``personas export`` reuse the MCP server's logic."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from cli.main import app
+from mcp_server.service import PersonaService
+from mcp_server.yaml_edit import PatchSpec
+
+runner = CliRunner()
+
+
+def test_preview_text_and_json(git_repo: Path) -> None:
+    args = ["preview", "support-agent", "--repo", str(git_repo), "--trigger", "Reset password?"]
+    text = runner.invoke(app, args)
+    assert text.exit_code == 0, text.output
+    assert "system:persona" in text.output and "[retrieval not run" in text.output
+    data = json.loads(
+        runner.invoke(app, [*args, "--temperature", "0.9", "--format", "json"]).output
+    )
+    assert data["params"]["temperature"] == 0.9
+    assert [m["source"] for m in data["messages"]] == ["system:persona", "rag:context", "trigger"]
+
+
+def test_preview_of_a_draft_and_errors(git_repo: Path) -> None:
+    draft = PersonaService(git_repo).patch_draft(
+        "translator", PatchSpec(set={"system_prompt": "Only Dutch.\nNo English.\n"})
+    )
+    args = ["preview", "translator", "--repo", str(git_repo), "--draft", draft.draft.draft_id]
+    result = runner.invoke(app, [*args, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["messages"][0]["content"] == "Only Dutch.\nNo English.\n"
+    missing = runner.invoke(app, ["preview", "nobody", "--repo", str(git_repo)])
+    assert missing.exit_code == 1 and "NOT_FOUND" in missing.output
+
+
+def test_export_to_stdout_and_file(git_repo: Path, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["export", "--repo", str(git_repo), "--no-rag"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.output)))
+    assert sorted(r["slug"] for r in rows) == ["sql-helper", "translator"]
+    out = tmp_path / "out.json"
+    args = ["export", "--repo", str(git_repo), "-f", "json", "-o", str(out), "--group", "mg_qa"]
+    assert runner.invoke(app, args).exit_code == 0
+    assert {r["slug"] for r in json.loads(out.read_text())} == {"legal-reviewer", "translator"}
+    bad = runner.invoke(app, ["export", "--repo", str(git_repo), "--status", "weird"])
+    assert bad.exit_code == 1 and "INVALID_INPUT" in bad.output

@@ -1,0 +1,76 @@
+"""The cached loader matches ``load_repo``; the index refreshes when files change."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from mcp_server.drafts import DraftStore
+from mcp_server.index import RepoIndex
+from mcp_server.repoload import HashedDirectoryFiles, LoadCache, load_repo_cached
+from schemas.loader import load_repo
+from tests.mcp_server.conftest import git
+
+
+def same(a, b) -> None:  # type: ignore[no-untyped-def]
+    assert a.problems == b.problems
+    assert list(a.personas) == list(b.personas)
+    assert a.persona_files == b.persona_files
+    for slug in a.personas:
+        assert a.personas[slug].spec == b.personas[slug].spec
+        assert a.personas[slug].system_prompt == b.personas[slug].system_prompt
+
+
+def test_cached_loader_equals_load_repo(git_repo: Path) -> None:
+    # add problems of every kind: duplicate slug via previous_slugs, invalid file, bad prompt
+    (git_repo / "personas/a-clash.yaml").write_text(
+        "name: Clash\nmodel: m\nprevious_slugs: [translator]\n"
+    )
+    (git_repo / "personas/bad.yaml").write_text("name: Bad\nmodel: m\nstatus: nope\n")
+    (git_repo / "personas/no-prompt.yaml").write_text(
+        "name: P\nmodel: m\nsystem_prompt_file: prompts/missing.md\n"
+    )
+    cache = LoadCache()
+    files = HashedDirectoryFiles(git_repo)
+    expected = load_repo(git_repo)
+    same(load_repo_cached(files, cache, root=git_repo), expected)
+    again = load_repo_cached(files, cache, root=git_repo)
+    same(again, expected)
+    assert cache.hits >= len(expected.persona_files)
+
+    # and over a git commit, sharing the cache (blob ids are content hashes)
+    git(git_repo, "add", "-A")
+    git(git_repo, "commit", "-q", "-m", "more")
+    store = DraftStore(git_repo)
+    hits = cache.hits
+    from_git = load_repo_cached(store.files_at(store.head_sha()), cache, root=git_repo)
+    same(from_git, expected)
+    assert cache.hits - hits == len(expected.persona_files)
+
+
+def test_index_refreshes_on_change(git_repo: Path) -> None:
+    index = RepoIndex(git_repo, max_staleness=0)
+    index.snapshot()  # the first load settles the fingerprint on the next call
+    stable = index.snapshot()
+    assert index.snapshot() is stable  # no change, no reload
+
+    path = git_repo / "personas/translator.yaml"
+    path.write_text(path.read_text().replace("name: Translator", "name: Übersetzer"))
+    os.utime(path, ns=(1, 1))
+    assert index.snapshot().repo.personas["translator"].spec.name == "Übersetzer"
+
+    prompt = git_repo / "personas/prompts/onboarding-coach.md"
+    prompt.write_text("New coach prompt.\n")
+    assert index.snapshot().repo.personas["onboarding-coach"].system_prompt == "New coach prompt.\n"
+
+    (git_repo / "personas/translator.yaml").unlink()
+    assert "translator" not in index.snapshot().repo.personas
+
+
+def test_index_checks_at_most_every_max_staleness(git_repo: Path) -> None:
+    index = RepoIndex(git_repo, max_staleness=60)
+    first = index.snapshot()
+    (git_repo / "personas/translator.yaml").unlink()
+    assert index.snapshot() is first  # within the staleness window: no stat walk
+    index.max_staleness = 0
+    assert "translator" not in index.snapshot().repo.personas

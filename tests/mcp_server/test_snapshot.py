@@ -1,0 +1,44 @@
+"""The tool list (names, schemas, annotations) is a reviewed contract.
+
+A change fails this test. To accept it, regenerate the snapshot and review the diff:
+
+    UPDATE_SNAPSHOTS=1 .venv/bin/pytest tests/mcp_server/test_snapshot.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from mcp import Client
+
+pytestmark = pytest.mark.anyio
+
+SNAPSHOT = Path(__file__).parent / "snapshots" / "tools.json"
+
+
+async def test_tool_list_matches_snapshot(client: Client) -> None:
+    tools = (await client.list_tools()).tools
+    current = [
+        {
+            "name": t.name,
+            "title": t.title,
+            "annotations": t.annotations.model_dump(by_alias=True, exclude_none=True)
+            if t.annotations
+            else None,
+            "inputSchema": t.input_schema,
+            "outputSchema": t.output_schema,
+        }
+        for t in sorted(tools, key=lambda t: t.name)
+    ]
+    text = json.dumps(current, indent=2, sort_keys=True) + "\n"
+    if os.environ.get("UPDATE_SNAPSHOTS") == "1" or not SNAPSHOT.exists():
+        SNAPSHOT.parent.mkdir(parents=True, exist_ok=True)
+        SNAPSHOT.write_text(text)
+        if os.environ.get("UPDATE_SNAPSHOTS") != "1":
+            pytest.fail(f"snapshot {SNAPSHOT} was missing and has been written; review it")
+    assert text == SNAPSHOT.read_text(), (
+        "the MCP tool list changed; review and run UPDATE_SNAPSHOTS=1 to accept"
+    )
