@@ -1,0 +1,398 @@
+"""``HttpCatalogue``: the ``Catalogue`` protocol over a ScaiPersona REST API (httpx).
+
+Retries: 429/502/503/504 and connection failures are retried with
+exponential backoff and jitter, honouring ``Retry-After``, within a bounded
+number of attempts and total time (``RetryPolicy``).  A non-idempotent POST
+is never re-sent blindly: when it may have reached the server (the
+connection dropped after sending, or a 502/504), the client re-reads the
+catalogue to find out whether it took effect (``create_persona``: the slug;
+``add_source``: ``(source_type, source_id)``; ``unpublish``: the persona's
+state) and only re-sends when it did not.  Error envelopes become the typed
+exceptions of ``schemas.errors``.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal, TypeVar
+
+import httpx
+
+from catalogue.api import (
+    API_PREFIX,
+    FrontendModel,
+    ModelGroup,
+    Page,
+    Persona,
+    PersonaCreate,
+    PersonaUpdate,
+    Source,
+    SourceCreate,
+    SourceUpdate,
+)
+from schemas.errors import (
+    CatalogueError,
+    CatalogueUnavailable,
+    ConfigError,
+    PersonaNotFound,
+    RateLimited,
+    SourceNotFound,
+    catalogue_error_from_envelope,
+)
+from schemas.fields import AVATAR_MIME_BY_EXTENSION, slugify
+
+T = TypeVar("T")
+_EXT_BY_MIME = {mime: ext for ext, mime in AVATAR_MIME_BY_EXTENSION.items()}
+# Connection failures where the request cannot have reached the server.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard the client tries before giving up."""
+
+    max_attempts: int = 5
+    backoff_base: float = 0.5
+    backoff_max: float = 8.0
+    total_timeout: float = 60.0
+    jitter: float = 0.5
+    retry_statuses: frozenset[int] = field(default_factory=lambda: frozenset({429, 502, 503, 504}))
+
+    def backoff(self, attempt: int) -> float:
+        """Delay before attempt ``attempt + 1``: exponential, capped, jittered."""
+        delay = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
+        return delay * (1 - self.jitter) + random.uniform(0, delay * self.jitter)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+class HttpCatalogue:
+    """A tenant's catalogue reached over HTTP with a bearer API key.
+
+    ``request_count`` counts every HTTP attempt (retries included).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.retry = retry or RetryPolicy()
+        self.request_count = 0
+        self._count_lock = threading.Lock()
+        self._sleep = sleep
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            headers={"Authorization": f"Bearer {api_key}", "Accept": "application/json"},
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            transport=transport,
+        )
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **kwargs: Any) -> HttpCatalogue:
+        """Build from ``SCAIGRID_HOST`` and ``SCAIGRID_API_KEY``."""
+        env = os.environ if env is None else env
+        host, key = env.get("SCAIGRID_HOST"), env.get("SCAIGRID_API_KEY")
+        if not host or not key:
+            raise ConfigError("SCAIGRID_HOST and SCAIGRID_API_KEY must both be set")
+        return cls(host, key, **kwargs)
+
+    # --- transport with retries ---
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        with self._count_lock:
+            self.request_count += 1
+        return self._http.request(method, path, **kwargs)
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        parse: Callable[[httpx.Response], T],
+        idempotent: bool = True,
+        reconcile: Callable[[], T | None] | None = None,
+        gone_ok: type[CatalogueError] | None = None,
+        **kwargs: Any,
+    ) -> T:
+        """Send with retries; ``reconcile`` answers "did my POST take effect?"."""
+        policy = self.retry
+        start = time.monotonic()
+        maybe_sent = False
+        attempt = 0
+        while True:
+            attempt += 1
+            failure: str
+            delay: float | None = None
+            limited = False
+            try:
+                resp = self._send(method, path, **kwargs)
+            except httpx.TransportError as exc:
+                sent = not isinstance(exc, _NOT_SENT)
+                failure = f"{type(exc).__name__}: {exc}"
+                if sent and not idempotent:
+                    if reconcile is None:
+                        raise CatalogueUnavailable(
+                            f"{method} {path} may or may not have been applied ({failure})",
+                            details={"method": method, "path": path},
+                        ) from exc
+                    found = reconcile()
+                    if found is not None:
+                        return found
+                maybe_sent = maybe_sent or sent
+            else:
+                status = resp.status_code
+                if status < 400:
+                    return parse(resp)
+                if status not in policy.retry_statuses:
+                    error = _error(resp)
+                    if gone_ok is not None and maybe_sent and isinstance(error, gone_ok):
+                        return parse(resp)
+                    raise error
+                failure = f"HTTP {status}"
+                limited = status == 429
+                delay = parse_retry_after(resp.headers.get("retry-after"))
+                if status in (502, 504) and not idempotent:
+                    found = reconcile() if reconcile else None
+                    if found is not None:
+                        return found
+                maybe_sent = maybe_sent or status in (502, 504)
+            if delay is None:
+                delay = policy.backoff(attempt)
+            elapsed = time.monotonic() - start
+            if attempt >= policy.max_attempts or elapsed + delay > policy.total_timeout:
+                cls = RateLimited if limited else CatalogueUnavailable
+                raise cls(
+                    f"{method} {path} failed after {attempt} attempt(s)"
+                    f" in {elapsed:.1f}s: {failure}",
+                    details={"method": method, "path": path, "attempts": attempt},
+                )
+            self._sleep(delay)
+
+    # --- helpers ---
+
+    def _p(self, path: str) -> str:
+        return API_PREFIX + path
+
+    @staticmethod
+    def _persona(resp: httpx.Response) -> Persona:
+        return Persona.model_validate(resp.json()["data"])
+
+    @staticmethod
+    def _source(resp: httpx.Response) -> Source:
+        return Source.model_validate(resp.json()["data"])
+
+    # --- personas ---
+
+    def list_personas(
+        self, *, limit: int = 100, cursor: str | None = None, order: Literal["asc", "desc"] = "asc"
+    ) -> Page[Persona]:
+        """One page of personas (sources inline when the server provides them)."""
+        params: dict[str, Any] = {"limit": max(1, min(limit, 200)), "order": order}
+        if cursor:
+            params["cursor"] = cursor
+
+        def parse(resp: httpx.Response) -> Page[Persona]:
+            body = resp.json()
+            meta = body.get("meta") or {}
+            return Page[Persona](
+                items=[Persona.model_validate(p) for p in body["data"]],
+                next_cursor=meta.get("next_cursor"),
+                has_more=bool(meta.get("has_more")),
+            )
+
+        return self._call("GET", self._p("/personas"), params=params, parse=parse)
+
+    def iter_personas(self, *, page_size: int = 200) -> Iterator[Persona]:
+        """Every persona of the tenant, following cursors."""
+        cursor: str | None = None
+        while True:
+            page = self.list_personas(limit=page_size, cursor=cursor)
+            yield from page.items
+            if not page.has_more or not page.next_cursor:
+                return
+            cursor = page.next_cursor
+
+    def get_persona(self, persona_id: str) -> Persona:
+        return self._call("GET", self._p(f"/personas/{persona_id}"), parse=self._persona)
+
+    def create_persona(self, body: PersonaCreate) -> Persona:
+        slug = body.slug or slugify(body.name)
+
+        def reconcile() -> Persona | None:
+            for p in self.iter_personas():
+                if p.slug == slug and p.name == body.name and p.model_slug == body.model_slug:
+                    return p
+            return None
+
+        return self._call(
+            "POST",
+            self._p("/personas"),
+            json=body.model_dump(mode="json", exclude_unset=True),
+            parse=self._persona,
+            idempotent=False,
+            reconcile=reconcile,
+        )
+
+    def update_persona(self, persona_id: str, body: PersonaUpdate) -> Persona:
+        return self._call(
+            "PUT",
+            self._p(f"/personas/{persona_id}"),
+            json=body.model_dump(mode="json", exclude_none=True),
+            parse=self._persona,
+        )
+
+    def delete_persona(self, persona_id: str) -> None:
+        self._call(
+            "DELETE",
+            self._p(f"/personas/{persona_id}"),
+            parse=lambda _r: None,
+            gone_ok=PersonaNotFound,
+        )
+
+    def publish_persona(self, persona_id: str, group_ids: list[str] | None = None) -> Persona:
+        # Publish is idempotent on the server: a repeat returns the current state.
+        body = {"group_ids": group_ids} if group_ids is not None else None
+        return self._call(
+            "POST", self._p(f"/personas/{persona_id}/publish"), json=body, parse=self._persona
+        )
+
+    def unpublish_persona(self, persona_id: str) -> Persona:
+        def reconcile() -> Persona | None:
+            current = self.get_persona(persona_id)
+            return None if current.published else current
+
+        return self._call(
+            "POST",
+            self._p(f"/personas/{persona_id}/unpublish"),
+            parse=self._persona,
+            idempotent=False,
+            reconcile=reconcile,
+        )
+
+    # --- sources ---
+
+    def list_sources(self, persona_id: str) -> list[Source]:
+        return self._call(
+            "GET",
+            self._p(f"/personas/{persona_id}/sources"),
+            parse=lambda r: [Source.model_validate(s) for s in r.json()["data"]],
+        )
+
+    def add_source(self, persona_id: str, body: SourceCreate) -> Source:
+        def reconcile() -> Source | None:
+            for s in self.list_sources(persona_id):
+                if (s.source_type, s.source_id) == (body.source_type, body.source_id):
+                    return s
+            return None
+
+        return self._call(
+            "POST",
+            self._p(f"/personas/{persona_id}/sources"),
+            json=body.model_dump(mode="json", exclude_unset=True),
+            parse=self._source,
+            idempotent=False,
+            reconcile=reconcile,
+        )
+
+    def update_source(self, persona_id: str, source_id: str, body: SourceUpdate) -> Source:
+        return self._call(
+            "PUT",
+            self._p(f"/personas/{persona_id}/sources/{source_id}"),
+            json=body.model_dump(mode="json", exclude_none=True),
+            parse=self._source,
+        )
+
+    def delete_source(self, persona_id: str, source_id: str) -> None:
+        self._call(
+            "DELETE",
+            self._p(f"/personas/{persona_id}/sources/{source_id}"),
+            parse=lambda _r: None,
+            gone_ok=SourceNotFound,
+        )
+
+    # --- avatars ---
+
+    def upload_avatar(self, persona_id: str, data: bytes, content_type: str) -> str:
+        """Upload an avatar (replacing it is idempotent); return its ``avatar_url``."""
+        name = "avatar" + _EXT_BY_MIME.get(content_type.split(";")[0].strip().lower(), "")
+        return self._call(
+            "POST",
+            self._p(f"/personas/{persona_id}/avatar"),
+            files={"file": (name, data, content_type)},
+            parse=lambda r: str(r.json()["data"]["avatar_url"]),
+        )
+
+    def get_avatar(self, persona_id: str) -> tuple[bytes, str]:
+        """The avatar's bytes and content type."""
+        return self._call(
+            "GET",
+            self._p(f"/personas/{persona_id}/avatar"),
+            parse=lambda r: (r.content, r.headers.get("content-type", "").split(";")[0]),
+        )
+
+    # --- models ---
+
+    def list_models(self) -> list[FrontendModel]:
+        return self._call(
+            "GET",
+            "/v1/models",
+            parse=lambda r: [FrontendModel.model_validate(m) for m in r.json()["data"]],
+        )
+
+    def list_model_groups(self) -> list[ModelGroup]:
+        return self._call(
+            "GET",
+            "/v1/models/groups",
+            parse=lambda r: [ModelGroup.model_validate(g) for g in r.json()["data"]],
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> HttpCatalogue:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _error(resp: httpx.Response) -> CatalogueError:
+    try:
+        body = resp.json()
+    except ValueError:
+        body = None
+    error = catalogue_error_from_envelope(resp.status_code, body)
+    if body is None and resp.status_code >= 500:
+        return CatalogueUnavailable(
+            f"HTTP {resp.status_code} without an error envelope",
+            details={"status": resp.status_code},
+        )
+    return error

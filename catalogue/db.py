@@ -1,0 +1,261 @@
+"""Tables and engine of the embedded catalogue (SQLModel; SQLite or PostgreSQL).
+
+Personas and sources carry an integer ``pk`` (autoincrement) besides their
+public string id: it gives creation order and the key of the cursor
+pagination, which stays stable under concurrent inserts.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Engine, LargeBinary, UniqueConstraint, event
+from sqlalchemy.engine import make_url
+from sqlmodel import Field, SQLModel, create_engine
+
+DEFAULT_DATABASE_URL = "sqlite:///.personas/catalogue.db"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+ROLES = ("tenant_admin", "partner_admin", "super_admin")
+SCOPES = ("global", "partner", "tenant")
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+def new_id(prefix: str) -> str:
+    """A random public id such as ``per_3f9a...``."""
+    return f"{prefix}_{secrets.token_hex(8)}"
+
+
+def _json(**kw: Any) -> Any:
+    return Field(default=None, sa_column=Column(JSON, **kw))
+
+
+def _ts() -> Any:
+    return Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class Partner(SQLModel, table=True):
+    """A partner (reseller) owning tenants."""
+
+    __tablename__ = "partners"
+    id: str = Field(primary_key=True)
+    slug: str = Field(unique=True, index=True)
+
+
+class Tenant(SQLModel, table=True):
+    """A tenant; personas and tenant-scoped groups belong to one."""
+
+    __tablename__ = "tenants"
+    id: str = Field(primary_key=True)
+    slug: str = Field(unique=True, index=True)
+    partner_id: str | None = Field(default=None, foreign_key="partners.id")
+
+
+class ApiKey(SQLModel, table=True):
+    """A bearer API key, stored as the sha256 of its value, with a role."""
+
+    __tablename__ = "api_keys"
+    id: str = Field(primary_key=True)
+    key_hash: str = Field(unique=True, index=True)
+    tenant_id: str = Field(foreign_key="tenants.id", index=True)
+    role: str = "tenant_admin"
+    created_at: datetime = _ts()
+
+
+class FrontendModelRow(SQLModel, table=True):
+    """A model callers address by slug; publish creates one per persona."""
+
+    __tablename__ = "frontend_models"
+    id: str = Field(primary_key=True)
+    slug: str = Field(unique=True, index=True)
+    display_name: str
+    modality: str = "text"
+    capabilities: dict[str, Any] | None = _json()
+    context_window: int | None = None
+    pricing: dict[str, Any] | None = _json()
+    system_prompt_template: str | None = None
+    avatar_url: str | None = None
+    default_params: dict[str, Any] | None = _json()
+    metadata_: dict[str, Any] | None = Field(default=None, sa_column=Column("metadata", JSON))
+    tenant_id: str | None = Field(default=None, foreign_key="tenants.id", index=True)
+    created_at: datetime = _ts()
+
+
+class BackendModelRow(SQLModel, table=True):
+    """A concrete provider model that frontend models dispatch to."""
+
+    __tablename__ = "backend_models"
+    id: str = Field(primary_key=True)
+    slug: str = Field(unique=True, index=True)
+    provider_type: str
+    connection_config: dict[str, Any] | None = _json()
+
+
+class ModelBackendLink(SQLModel, table=True):
+    """Frontend model → backend model, with a dispatch priority."""
+
+    __tablename__ = "model_backends"
+    frontend_model_id: str = Field(
+        primary_key=True, foreign_key="frontend_models.id", ondelete="CASCADE"
+    )
+    backend_model_id: str = Field(primary_key=True, foreign_key="backend_models.id")
+    priority: int = 0
+
+
+class ModelGroupRow(SQLModel, table=True):
+    """A model group with a scope: ``global``, ``partner`` or ``tenant``."""
+
+    __tablename__ = "model_groups"
+    id: str = Field(primary_key=True)
+    name: str
+    scope: str
+    partner_id: str | None = Field(default=None, foreign_key="partners.id")
+    tenant_id: str | None = Field(default=None, foreign_key="tenants.id")
+
+
+class ModelGroupMember(SQLModel, table=True):
+    """Membership of a frontend model in a group."""
+
+    __tablename__ = "model_group_members"
+    group_id: str = Field(primary_key=True, foreign_key="model_groups.id", ondelete="CASCADE")
+    frontend_model_id: str = Field(
+        primary_key=True, foreign_key="frontend_models.id", ondelete="CASCADE"
+    )
+
+
+class PersonaRow(SQLModel, table=True):
+    """A persona of one tenant; ``(tenant_id, slug)`` is unique."""
+
+    __tablename__ = "personas"
+    __table_args__ = (UniqueConstraint("tenant_id", "slug", name="uq_persona_tenant_slug"),)
+    pk: int | None = Field(default=None, primary_key=True)
+    id: str = Field(unique=True, index=True)
+    tenant_id: str = Field(foreign_key="tenants.id", index=True)
+    name: str
+    slug: str
+    model_slug: str
+    system_prompt: str = ""
+    rag_enabled: bool = False
+    rag_strategy: str = "single_step"
+    rag_top_k: int = 5
+    rag_min_score: float | None = None
+    rag_context_template: str | None = None
+    rag_status_messages: dict[str, str] | None = _json()
+    status_messages_mode: str = "standard"
+    default_params: dict[str, Any] | None = _json()
+    status: str = "draft"
+    metadata_: dict[str, Any] | None = Field(default=None, sa_column=Column("metadata", JSON))
+    published: bool = False
+    published_model_id: str | None = None
+    avatar_url: str | None = None
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class SourceRow(SQLModel, table=True):
+    """A knowledge source of a persona; ``(persona, source_type, source_id)`` is unique."""
+
+    __tablename__ = "persona_sources"
+    __table_args__ = (
+        UniqueConstraint("persona_pk", "source_type", "source_id", name="uq_source_identity"),
+    )
+    pk: int | None = Field(default=None, primary_key=True)
+    id: str = Field(unique=True, index=True)
+    persona_pk: int = Field(foreign_key="personas.pk", index=True, ondelete="CASCADE")
+    source_type: str
+    source_id: str
+    source_name: str | None = None
+    weight: float = 1.0
+    search_config: dict[str, Any] | None = _json()
+    status: str = "active"
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class AvatarRow(SQLModel, table=True):
+    """The avatar bytes of a persona (one per persona)."""
+
+    __tablename__ = "avatars"
+    persona_pk: int = Field(primary_key=True, foreign_key="personas.pk", ondelete="CASCADE")
+    content_type: str
+    sha256: str
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    updated_at: datetime = _ts()
+
+
+class LockRow(SQLModel, table=True):
+    """A named lock held by one owner until it expires (used on SQLite)."""
+
+    __tablename__ = "catalogue_locks"
+    name: str = Field(primary_key=True)
+    owner: str
+    expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+def normalise_url(url: str) -> str:
+    """Select the psycopg 3 driver for ``postgresql://`` / ``postgres://`` URLs."""
+    for prefix in ("postgresql://", "postgres://", "postgresql+psycopg2://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def is_postgres(engine_or_url: Engine | str) -> bool:
+    """Whether an engine or URL points at PostgreSQL."""
+    name = (
+        engine_or_url.dialect.name
+        if isinstance(engine_or_url, Engine)
+        else make_url(normalise_url(engine_or_url)).get_backend_name()
+    )
+    return name == "postgresql"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL, or None for in-memory / non-SQLite URLs."""
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
+        return None
+    return Path(u.database)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def make_engine(url: str | None = None) -> Engine:
+    """An engine for ``url`` (default: ``.personas/catalogue.db`` under the cwd).
+
+    SQLite gets WAL, a busy timeout and foreign keys; its directory is created.
+    """
+    url = normalise_url(url or DEFAULT_DATABASE_URL)
+    path = sqlite_path(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            pool_size=16,
+            max_overflow=16,
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    if make_url(url).get_backend_name() == "sqlite":
+        raise ValueError("in-memory SQLite is not supported; use a file URL")
+    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def create_schema(engine: Engine) -> None:
+    """Create every table that does not exist yet."""
+    SQLModel.metadata.create_all(engine)

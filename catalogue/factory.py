@@ -1,0 +1,24 @@
+"""Pick the catalogue: remote ScaiPersona over HTTP, or the embedded one."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from catalogue.client import HttpCatalogue
+from catalogue.embedded import EmbeddedCatalogue
+from catalogue.protocol import Catalogue
+
+
+def open_catalogue(
+    database_url: str | None, tenant: str, *, env: Mapping[str, str] = os.environ
+) -> Catalogue:
+    """``SCAIGRID_HOST`` + ``SCAIGRID_API_KEY`` in ``env`` → ``HttpCatalogue``;
+    otherwise an ``EmbeddedCatalogue`` at ``database_url`` (default
+    ``sqlite:///.personas/catalogue.db`` under the cwd), bootstrapped on first
+    use with the schema, ``tenant`` and the starter set (idempotent, safe when
+    several processes do it at once).
+    """
+    if env.get("SCAIGRID_HOST") and env.get("SCAIGRID_API_KEY"):
+        return HttpCatalogue.from_env(env)
+    return EmbeddedCatalogue.open(database_url, tenant)

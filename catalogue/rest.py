@@ -1,0 +1,408 @@
+"""The ScaiPersona-compatible REST app (FastAPI) over ``catalogue.service``.
+
+Envelopes:
+
+* one object: ``{"data": {...}}``
+* a list: ``{"data": [...], "meta": {"next_cursor": str | null, "has_more": bool,
+  "request_id": str}}`` (``next_cursor``/``has_more`` only on paginated lists)
+* an error, every error including unknown routes (404 ``NOT_FOUND``), wrong
+  methods (405 ``METHOD_NOT_ALLOWED``) and request validation (400
+  ``VALIDATION_ERROR``, the offending fields in ``details.fields``):
+  ``{"error": {"code", "message", "details"}, "meta": {"request_id"}}``
+
+Every response carries an ``X-Request-ID`` header.  Auth is a bearer API key;
+``GET /personas/{id}/avatar`` is public.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Iterator
+from typing import Any, Generic, Literal, TypeVar
+
+from fastapi import APIRouter, Depends, FastAPI, File, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+from sqlalchemy import Engine
+from sqlalchemy.exc import DataError
+from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from catalogue import service
+from catalogue.api import (
+    AvatarUploaded,
+    FrontendModel,
+    ModelGroup,
+    Persona,
+    PersonaCreate,
+    PersonaUpdate,
+    PublishRequest,
+    Source,
+    SourceCreate,
+    SourceUpdate,
+)
+from catalogue.db import make_engine
+from catalogue.seed import bootstrap
+from catalogue.service import API_PREFIX, Caller
+from schemas.errors import CatalogueError, FileTooLarge
+from schemas.fields import AVATAR_MAX_BYTES
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+_MULTIPART_SLACK = 64 * 1024
+_STATUS_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 401: "UNAUTHORIZED"}
+
+
+# --- envelopes -------------------------------------------------------------
+
+
+class Data(BaseModel, Generic[T]):
+    """Success envelope of one object."""
+
+    data: T
+
+
+class ListMeta(BaseModel):
+    """``meta`` of a list answer."""
+
+    next_cursor: str | None = None
+    has_more: bool = False
+    request_id: str | None = None
+
+
+class ListData(BaseModel, Generic[T]):
+    """Success envelope of a list."""
+
+    data: list[T]
+    meta: ListMeta
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: dict[str, Any] = {}
+
+
+class ErrorMeta(BaseModel):
+    request_id: str
+
+
+class ErrorEnvelope(BaseModel):
+    """Error envelope of every failure."""
+
+    error: ErrorBody
+    meta: ErrorMeta
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorEnvelope} for code in (400, 401, 404, 409)
+}
+
+
+def _request_id(request: Request) -> str:
+    rid = getattr(request.state, "request_id", None)
+    if rid is None:
+        rid = request.state.request_id = "req_" + secrets.token_hex(8)
+    return rid
+
+
+def _error(
+    request: Request, status: int, code: str, message: str, details: Any = None
+) -> JSONResponse:
+    rid = _request_id(request)
+    body = {
+        "error": {"code": code, "message": message, "details": details or {}},
+        "meta": {"request_id": rid},
+    }
+    return JSONResponse(body, status_code=status, headers={"X-Request-ID": rid})
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header") and len(parts) > 1:
+        parts = parts[1:]
+    return ".".join(parts)
+
+
+def _validation_details(exc: RequestValidationError) -> tuple[str, dict[str, Any]]:
+    errors = []
+    for err in exc.errors():
+        kind = err.get("type", "")
+        errors.append(
+            {
+                "field": _field(tuple(err.get("loc", ()))),
+                "message": "malformed JSON body" if kind == "json_invalid" else err.get("msg", ""),
+                "type": kind,
+            }
+        )
+    fields = list(dict.fromkeys(e["field"] for e in errors))
+    if any(e["type"] == "json_invalid" for e in errors):
+        message = "Request body is not valid JSON"
+    else:
+        message = "Invalid request: " + ", ".join(f"{e['field']}: {e['message']}" for e in errors)
+    return message[:500], {"fields": fields, "errors": errors}
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(CatalogueError)
+    async def _catalogue_error(request: Request, exc: CatalogueError) -> JSONResponse:
+        return _error(request, exc.status, exc.code, exc.message, exc.details)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        message, details = _validation_details(exc)
+        return _error(request, 400, "VALIDATION_ERROR", message, details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _STATUS_CODES.get(exc.status_code, f"HTTP_{exc.status_code}")
+        response = _error(request, exc.status_code, code, str(exc.detail))
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
+
+    @app.exception_handler(DataError)
+    async def _data_error(request: Request, exc: DataError) -> JSONResponse:
+        log.warning("database rejected a value: %s", exc.orig)
+        return _error(request, 400, "VALIDATION_ERROR", "A value cannot be stored")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return _error(request, 500, "INTERNAL_ERROR", "Internal server error")
+
+
+# --- dependencies ----------------------------------------------------------
+
+_bearer = HTTPBearer(auto_error=False, description="ScaiGrid API key")
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One database session per request."""
+    with Session(request.app.state.engine, expire_on_commit=False) as session:
+        yield session
+
+
+def get_caller(
+    session: Session = Depends(get_session),
+    credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
+) -> Caller:
+    """The authenticated caller (401 ``UNAUTHORIZED`` when missing or invalid)."""
+    return service.authenticate(session, credentials.credentials if credentials else None)
+
+
+def _limit_upload_size(request: Request) -> None:
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > AVATAR_MAX_BYTES + _MULTIPART_SLACK:
+        raise FileTooLarge(
+            f"upload is {int(length):,} bytes; the avatar limit is {AVATAR_MAX_BYTES:,} bytes",
+            details={"size": int(length), "limit": AVATAR_MAX_BYTES},
+        )
+
+
+Sess = Depends(get_session)
+Auth = Depends(get_caller)
+
+
+# --- routes ----------------------------------------------------------------
+
+
+def _persona_routes() -> APIRouter:
+    r = APIRouter(prefix=API_PREFIX, tags=["scaipersona"], responses=_ERRORS)
+
+    @r.get("/personas", response_model=ListData[Persona])
+    def list_personas(
+        request: Request,
+        limit: int = Query(50, ge=1, le=200),
+        cursor: str | None = Query(None, max_length=512),
+        order: Literal["asc", "desc"] = Query("asc"),
+        session: Session = Sess,
+        caller: Caller = Auth,
+    ) -> ListData[Persona]:
+        page = service.list_personas(session, caller, limit=limit, cursor=cursor, order=order)
+        meta = ListMeta(
+            next_cursor=page.next_cursor, has_more=page.has_more, request_id=_request_id(request)
+        )
+        return ListData[Persona](data=page.items, meta=meta)
+
+    @r.post("/personas", status_code=201, response_model=Data[Persona])
+    def create_persona(
+        body: PersonaCreate, session: Session = Sess, caller: Caller = Auth
+    ) -> Data[Persona]:
+        return Data[Persona](data=service.create_persona(session, caller, body))
+
+    @r.get("/personas/{persona_id}", response_model=Data[Persona])
+    def get_persona(
+        persona_id: str, session: Session = Sess, caller: Caller = Auth
+    ) -> Data[Persona]:
+        return Data[Persona](data=service.get_persona(session, caller, persona_id))
+
+    @r.put("/personas/{persona_id}", response_model=Data[Persona])
+    def update_persona(
+        persona_id: str, body: PersonaUpdate, session: Session = Sess, caller: Caller = Auth
+    ) -> Data[Persona]:
+        return Data[Persona](data=service.update_persona(session, caller, persona_id, body))
+
+    @r.delete("/personas/{persona_id}", status_code=204, response_class=Response)
+    def delete_persona(persona_id: str, session: Session = Sess, caller: Caller = Auth) -> Response:
+        service.delete_persona(session, caller, persona_id)
+        return Response(status_code=204)
+
+    @r.post("/personas/{persona_id}/publish", response_model=Data[Persona])
+    def publish_persona(
+        persona_id: str,
+        body: PublishRequest | None = None,
+        session: Session = Sess,
+        caller: Caller = Auth,
+    ) -> Data[Persona]:
+        groups = body.group_ids if body else None
+        return Data[Persona](data=service.publish_persona(session, caller, persona_id, groups))
+
+    @r.post("/personas/{persona_id}/unpublish", response_model=Data[Persona])
+    def unpublish_persona(
+        persona_id: str, session: Session = Sess, caller: Caller = Auth
+    ) -> Data[Persona]:
+        return Data[Persona](data=service.unpublish_persona(session, caller, persona_id))
+
+    @r.get("/personas/{persona_id}/sources", response_model=ListData[Source])
+    def list_sources(
+        request: Request, persona_id: str, session: Session = Sess, caller: Caller = Auth
+    ) -> ListData[Source]:
+        items = service.list_sources(session, caller, persona_id)
+        return ListData[Source](data=items, meta=ListMeta(request_id=_request_id(request)))
+
+    @r.post("/personas/{persona_id}/sources", status_code=201, response_model=Data[Source])
+    def add_source(
+        persona_id: str, body: SourceCreate, session: Session = Sess, caller: Caller = Auth
+    ) -> Data[Source]:
+        return Data[Source](data=service.add_source(session, caller, persona_id, body))
+
+    @r.put("/personas/{persona_id}/sources/{source_id}", response_model=Data[Source])
+    def update_source(
+        persona_id: str,
+        source_id: str,
+        body: SourceUpdate,
+        session: Session = Sess,
+        caller: Caller = Auth,
+    ) -> Data[Source]:
+        return Data[Source](
+            data=service.update_source(session, caller, persona_id, source_id, body)
+        )
+
+    @r.delete(
+        "/personas/{persona_id}/sources/{source_id}", status_code=204, response_class=Response
+    )
+    def delete_source(
+        persona_id: str, source_id: str, session: Session = Sess, caller: Caller = Auth
+    ) -> Response:
+        service.delete_source(session, caller, persona_id, source_id)
+        return Response(status_code=204)
+
+    @r.post(
+        "/personas/{persona_id}/avatar",
+        response_model=Data[AvatarUploaded],
+        dependencies=[Depends(_limit_upload_size)],
+    )
+    def upload_avatar(
+        persona_id: str,
+        file: UploadFile = File(..., description="The image (≤ 2 MB)"),
+        session: Session = Sess,
+        caller: Caller = Auth,
+    ) -> Data[AvatarUploaded]:
+        data = file.file.read(AVATAR_MAX_BYTES + 1)
+        url = service.upload_avatar(
+            session, caller, persona_id, data, file.content_type or "application/octet-stream"
+        )
+        return Data[AvatarUploaded](data=AvatarUploaded(avatar_url=url))
+
+    @r.get(
+        "/personas/{persona_id}/avatar",
+        response_class=Response,
+        responses={200: {"content": {"image/*": {}}, "description": "The avatar image"}},
+    )
+    def get_avatar(persona_id: str, request: Request, session: Session = Sess) -> Response:
+        data, content_type, sha = service.get_avatar(session, persona_id)
+        headers = {
+            "Cache-Control": "public, max-age=3600",
+            "ETag": f'"{sha}"',
+            "X-Content-Type-Options": "nosniff",
+        }
+        if content_type == "image/svg+xml":
+            headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+        if request.headers.get("if-none-match") == headers["ETag"]:
+            return Response(status_code=304, headers=headers)
+        return Response(content=data, media_type=content_type, headers=headers)
+
+    @r.get(
+        "/scaidrive/shares",
+        response_model=ListData[dict[str, Any]],
+        responses={503: {"model": ErrorEnvelope}, 502: {"model": ErrorEnvelope}},
+    )
+    def scaidrive_shares(request: Request, caller: Caller = Auth) -> ListData[dict[str, Any]]:
+        items = service.scaidrive_shares(request.app.state.scaidrive_base_url)
+        return ListData[dict[str, Any]](data=items, meta=ListMeta(request_id=_request_id(request)))
+
+    return r
+
+
+def _model_routes() -> APIRouter:
+    r = APIRouter(prefix="/v1/models", tags=["models"], responses=_ERRORS)
+
+    @r.get("", response_model=ListData[FrontendModel])
+    def list_models(
+        request: Request, session: Session = Sess, caller: Caller = Auth
+    ) -> ListData[FrontendModel]:
+        items = service.list_models(session, caller)
+        return ListData[FrontendModel](data=items, meta=ListMeta(request_id=_request_id(request)))
+
+    @r.get("/groups", response_model=ListData[ModelGroup])
+    def list_model_groups(
+        request: Request, session: Session = Sess, caller: Caller = Auth
+    ) -> ListData[ModelGroup]:
+        items = service.list_model_groups(session, caller)
+        return ListData[ModelGroup](data=items, meta=ListMeta(request_id=_request_id(request)))
+
+    return r
+
+
+def create_app(
+    database: Engine | str | None = None,
+    *,
+    scaidrive_base_url: str | None = None,
+    init_schema: bool = True,
+) -> FastAPI:
+    """The REST app over an engine or database URL (default: the cwd's SQLite file).
+
+    ``init_schema`` creates missing tables; tenants and keys come from
+    ``personas catalogue init`` (``catalogue.seed``).
+    """
+    engine = database if isinstance(database, Engine) else make_engine(database)
+    if init_schema:
+        bootstrap(engine)
+    app = FastAPI(
+        title="ScaiPersona (embedded)",
+        version="1.0.0",
+        description=__doc__,
+    )
+    app.state.engine = engine
+    app.state.scaidrive_base_url = scaidrive_base_url
+
+    @app.middleware("http")
+    async def _request_ids(request: Request, call_next: Any) -> Response:
+        rid = _request_id(request)
+        response = await call_next(request)
+        response.headers.setdefault("X-Request-ID", rid)
+        return response
+
+    _install_error_handlers(app)
+    app.include_router(_persona_routes())
+    app.include_router(_model_routes())
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, Any]:
+        return {"data": {"status": "ok"}}
+
+    return app

@@ -1,0 +1,763 @@
+"""The catalogue's behaviour: one module that both the REST app and the
+embedded catalogue call, so they cannot drift apart.
+
+Every function takes an open ``Session`` and, where it acts for someone, the
+``Caller``; it commits its own work and returns ``catalogue.api`` models.  It
+raises the typed errors of ``schemas.errors``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from catalogue.api import (
+    API_PREFIX,
+    FrontendModel,
+    ModelGroup,
+    Page,
+    Persona,
+    PersonaCreate,
+    PersonaUpdate,
+    Source,
+    SourceCreate,
+    SourceUpdate,
+)
+from catalogue.db import (
+    ApiKey,
+    AvatarRow,
+    FrontendModelRow,
+    ModelBackendLink,
+    ModelGroupMember,
+    ModelGroupRow,
+    PersonaRow,
+    SourceRow,
+    Tenant,
+    new_id,
+    utcnow,
+)
+from schemas.avatar import check_avatar
+from schemas.errors import (
+    ModelNotFound,
+    NoAvatar,
+    PersonaNotFound,
+    PersonaNotPublished,
+    ScaiDriveNotConfigured,
+    ScaiDriveTokenExchangeFailed,
+    SlugConflict,
+    SourceDuplicate,
+    SourceNotFound,
+    Unauthorized,
+    ValidationFailed,
+)
+from schemas.fields import slugify
+
+Role = Literal["tenant_admin", "partner_admin", "super_admin"]
+Order = Literal["asc", "desc"]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: their tenant (personas live there), partner and role."""
+
+    tenant_id: str
+    tenant_slug: str
+    role: Role = "tenant_admin"
+    partner_id: str | None = None
+
+
+def hash_key(api_key: str) -> str:
+    """The stored form of an API key (sha256 hex; keys are high-entropy)."""
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+def avatar_path(persona_id: str) -> str:
+    """The public ``avatar_url`` of a persona."""
+    return f"{API_PREFIX}/personas/{persona_id}/avatar"
+
+
+def published_slug(tenant_slug: str, persona_slug: str) -> str:
+    """The frontend model slug a persona is published under."""
+    return f"tenant/{tenant_slug}/{persona_slug}"
+
+
+# --- callers ---------------------------------------------------------------
+
+
+def caller_for_tenant(session: Session, tenant_slug: str, role: Role = "tenant_admin") -> Caller:
+    """The caller acting for ``tenant_slug`` (the embedded catalogue's identity)."""
+    tenant = session.execute(select(Tenant).where(Tenant.slug == tenant_slug)).scalars().first()
+    if tenant is None:
+        raise Unauthorized(f"unknown tenant {tenant_slug!r}")
+    return Caller(tenant.id, tenant.slug, role, tenant.partner_id)
+
+
+def authenticate(session: Session, api_key: str | None) -> Caller:
+    """Resolve a bearer API key to its caller; ``Unauthorized`` when unknown."""
+    if not api_key:
+        raise Unauthorized("missing bearer token")
+    row = session.execute(
+        select(ApiKey, Tenant)
+        .join(Tenant, Tenant.id == ApiKey.tenant_id)
+        .where(ApiKey.key_hash == hash_key(api_key))
+    ).first()
+    if row is None:
+        raise Unauthorized("invalid API key")
+    key, tenant = row
+    return Caller(tenant.id, tenant.slug, key.role, tenant.partner_id)  # type: ignore[arg-type]
+
+
+# --- conversions -----------------------------------------------------------
+
+
+def _aware(ts: datetime | None) -> datetime | None:
+    if ts is not None and ts.tzinfo is None:
+        return ts.replace(tzinfo=UTC)
+    return ts
+
+
+def _source_out(row: SourceRow, persona_id: str) -> Source:
+    return Source(
+        id=row.id,
+        persona_id=persona_id,
+        source_type=row.source_type,  # type: ignore[arg-type]
+        source_id=row.source_id,
+        source_name=row.source_name,
+        weight=row.weight,
+        search_config=row.search_config,
+        status=row.status,  # type: ignore[arg-type]
+        created_at=_aware(row.created_at),
+        updated_at=_aware(row.updated_at),
+    )
+
+
+def _persona_out(row: PersonaRow, sources: list[Source], avatar_sha: str | None) -> Persona:
+    return Persona(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        name=row.name,
+        slug=row.slug,
+        model_slug=row.model_slug,
+        system_prompt=row.system_prompt,
+        rag_enabled=row.rag_enabled,
+        rag_strategy=row.rag_strategy,  # type: ignore[arg-type]
+        rag_top_k=row.rag_top_k,
+        rag_min_score=row.rag_min_score,
+        rag_context_template=row.rag_context_template,
+        rag_status_messages=row.rag_status_messages,
+        status_messages_mode=row.status_messages_mode,  # type: ignore[arg-type]
+        default_params=row.default_params or {},
+        status=row.status,  # type: ignore[arg-type]
+        metadata=row.metadata_ or {},
+        published=row.published,
+        published_model_id=row.published_model_id,
+        avatar_url=row.avatar_url,
+        created_at=_aware(row.created_at),
+        updated_at=_aware(row.updated_at),
+        sources=sources,
+        avatar_sha256=avatar_sha,
+    )
+
+
+def _render(session: Session, rows: list[PersonaRow]) -> list[Persona]:
+    """Personas with their sources and avatar hashes, in two queries for the lot."""
+    if not rows:
+        return []
+    pks = [r.pk for r in rows]
+    by_pk: dict[int, list[SourceRow]] = {pk: [] for pk in pks if pk is not None}
+    for src in session.execute(
+        select(SourceRow).where(SourceRow.persona_pk.in_(pks)).order_by(SourceRow.pk)
+    ).scalars():
+        by_pk[src.persona_pk].append(src)
+    shas = dict(
+        session.execute(
+            select(AvatarRow.persona_pk, AvatarRow.sha256).where(AvatarRow.persona_pk.in_(pks))
+        ).all()
+    )
+    return [
+        _persona_out(
+            r,
+            [_source_out(s, r.id) for s in by_pk.get(r.pk or 0, [])],
+            shas.get(r.pk),
+        )
+        for r in rows
+    ]
+
+
+def _model_out(row: FrontendModelRow) -> FrontendModel:
+    return FrontendModel(
+        id=row.id,
+        slug=row.slug,
+        display_name=row.display_name,
+        modality=row.modality,
+        capabilities=row.capabilities or {},
+        context_window=row.context_window,
+        pricing=row.pricing or {},
+        system_prompt_template=row.system_prompt_template,
+        avatar_url=row.avatar_url,
+        default_params=row.default_params or {},
+        metadata=row.metadata_ or {},
+        tenant_id=row.tenant_id,
+    )
+
+
+# --- cursors ---------------------------------------------------------------
+
+
+def encode_cursor(pk: int, order: Order) -> str:
+    """An opaque cursor: the last row's key and the order it was read in."""
+    raw = json.dumps({"k": pk, "o": order}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, order: Order) -> int:
+    """The key encoded in ``cursor``; ``ValidationFailed`` when it is not ours."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        data = json.loads(raw)
+        pk, cursor_order = data["k"], data["o"]
+    except (binascii.Error, ValueError, KeyError, TypeError) as exc:
+        raise ValidationFailed("invalid cursor", details={"fields": ["cursor"]}) from exc
+    if not isinstance(pk, int) or not 0 <= pk < 2**63 or cursor_order != order:
+        raise ValidationFailed(
+            "cursor does not match this listing (order changed?)", details={"fields": ["cursor"]}
+        )
+    return pk
+
+
+# --- input hygiene ---------------------------------------------------------
+
+
+def _nul_fields(value: Any, path: str = "") -> list[str]:
+    """Dotted paths of strings (keys included) holding NUL, which PostgreSQL cannot store."""
+    if isinstance(value, str):
+        return [path or "value"] if "\x00" in value else []
+    if isinstance(value, dict):
+        found: list[str] = []
+        for k, v in value.items():
+            sub = f"{path}.{k}" if path else str(k)
+            found += [sub] if "\x00" in str(k) else _nul_fields(v, sub)
+        return found
+    if isinstance(value, list):
+        return [f for i, v in enumerate(value) for f in _nul_fields(v, f"{path}.{i}")]
+    return []
+
+
+def _check_text(body: BaseModel) -> None:
+    bad = _nul_fields(body.model_dump(exclude_none=True))
+    if bad:
+        raise ValidationFailed(
+            "text may not contain NUL characters: " + ", ".join(bad), details={"fields": bad}
+        )
+
+
+def _valid_id(value: str) -> bool:
+    return "\x00" not in value
+
+
+# --- personas --------------------------------------------------------------
+
+
+def _persona_row(session: Session, caller: Caller, persona_id: str) -> PersonaRow:
+    if not _valid_id(persona_id):
+        raise PersonaNotFound("Persona does not exist", details={"persona_id": persona_id})
+    row = (
+        session.execute(
+            select(PersonaRow).where(
+                PersonaRow.id == persona_id, PersonaRow.tenant_id == caller.tenant_id
+            )
+        )
+        .scalars()
+        .first()
+    )
+    if row is None:
+        raise PersonaNotFound("Persona does not exist", details={"persona_id": persona_id})
+    return row
+
+
+def _model_by_slug(session: Session, caller: Caller, slug: str) -> FrontendModelRow:
+    row = (
+        session.execute(
+            select(FrontendModelRow).where(
+                FrontendModelRow.slug == slug,
+                or_(
+                    FrontendModelRow.tenant_id.is_(None),
+                    FrontendModelRow.tenant_id == caller.tenant_id,
+                ),
+            )
+        )
+        .scalars()
+        .first()
+    )
+    if row is None:
+        raise ModelNotFound(
+            f"model_slug {slug!r} does not resolve to a frontend model",
+            details={"model_slug": slug},
+        )
+    return row
+
+
+def _slug_taken(session: Session, caller: Caller, slug: str, except_pk: int | None) -> bool:
+    q = select(PersonaRow.pk).where(
+        PersonaRow.tenant_id == caller.tenant_id, PersonaRow.slug == slug
+    )
+    if except_pk is not None:
+        q = q.where(PersonaRow.pk != except_pk)
+    return session.execute(q).first() is not None
+
+
+def _slug_conflict(slug: str) -> SlugConflict:
+    return SlugConflict(
+        f"Another persona in the tenant already uses slug {slug!r}", details={"slug": slug}
+    )
+
+
+def _commit(session: Session, on_conflict: Exception) -> None:
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise on_conflict from exc
+
+
+def list_personas(
+    session: Session,
+    caller: Caller,
+    *,
+    limit: int = 50,
+    cursor: str | None = None,
+    order: Order = "asc",
+) -> Page[Persona]:
+    """One page of the tenant's personas, keyed on creation order."""
+    if not 1 <= limit <= 200:
+        raise ValidationFailed("limit must be between 1 and 200", details={"fields": ["limit"]})
+    q = select(PersonaRow).where(PersonaRow.tenant_id == caller.tenant_id)
+    if cursor:
+        after = decode_cursor(cursor, order)
+        q = q.where(PersonaRow.pk > after if order == "asc" else PersonaRow.pk < after)
+    q = q.order_by(PersonaRow.pk.asc() if order == "asc" else PersonaRow.pk.desc())
+    rows = list(session.execute(q.limit(limit + 1)).scalars())
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = encode_cursor(rows[-1].pk or 0, order) if has_more and rows else None
+    return Page[Persona](items=_render(session, rows), next_cursor=next_cursor, has_more=has_more)
+
+
+def get_persona(session: Session, caller: Caller, persona_id: str) -> Persona:
+    """One persona of the caller's tenant, sources inline."""
+    return _render(session, [_persona_row(session, caller, persona_id)])[0]
+
+
+def create_persona(session: Session, caller: Caller, body: PersonaCreate) -> Persona:
+    """Create a persona; the slug defaults to ``slugify(name)`` and is unique per tenant."""
+    _check_text(body)
+    slug = body.slug or slugify(body.name)
+    _model_by_slug(session, caller, body.model_slug)
+    if _slug_taken(session, caller, slug, None):
+        raise _slug_conflict(slug)
+    now = utcnow()
+    data = body.model_dump(exclude={"slug", "metadata"})
+    row = PersonaRow(
+        id=new_id("per"),
+        tenant_id=caller.tenant_id,
+        slug=slug,
+        metadata_=body.metadata,
+        created_at=now,
+        updated_at=now,
+        **data,
+    )
+    session.add(row)
+    _commit(session, _slug_conflict(slug))
+    session.refresh(row)
+    return _render(session, [row])[0]
+
+
+def update_persona(
+    session: Session, caller: Caller, persona_id: str, body: PersonaUpdate
+) -> Persona:
+    """Apply every non-null field; sync the published model when there is one."""
+    row = _persona_row(session, caller, persona_id)
+    _check_text(body)
+    changes = body.model_dump(exclude_none=True)
+    if "model_slug" in changes and changes["model_slug"] != row.model_slug:
+        _model_by_slug(session, caller, changes["model_slug"])
+    if "slug" in changes and _slug_taken(session, caller, changes["slug"], row.pk):
+        raise _slug_conflict(changes["slug"])
+    for key, value in changes.items():
+        setattr(row, "metadata_" if key == "metadata" else key, value)
+    row.updated_at = utcnow()
+    session.add(row)
+    _sync_published(session, row)
+    _commit(session, _slug_conflict(changes.get("slug", row.slug)))
+    session.refresh(row)
+    return _render(session, [row])[0]
+
+
+def delete_persona(session: Session, caller: Caller, persona_id: str) -> None:
+    """Hard-delete a persona: unpublish first, then sources and avatar go too."""
+    row = _persona_row(session, caller, persona_id)
+    _drop_published_model(session, row)
+    session.execute(delete(SourceRow).where(SourceRow.persona_pk == row.pk))
+    session.execute(delete(AvatarRow).where(AvatarRow.persona_pk == row.pk))
+    session.delete(row)
+    session.commit()
+
+
+# --- publishing ------------------------------------------------------------
+
+
+def _published_metadata(row: PersonaRow) -> dict[str, Any]:
+    return {"persona_id": row.id, "rag_enabled": row.rag_enabled}
+
+
+def _sync_published(session: Session, row: PersonaRow) -> None:
+    """Rewrite the published model's persona-derived fields in place."""
+    if not row.published_model_id:
+        return
+    model = session.get(FrontendModelRow, row.published_model_id)
+    if model is None:
+        return
+    model.display_name = row.name
+    model.system_prompt_template = row.system_prompt
+    model.avatar_url = row.avatar_url
+    model.default_params = dict(row.default_params or {})
+    model.metadata_ = _published_metadata(row)
+    session.add(model)
+
+
+def group_in_scope(session: Session, caller: Caller, group: ModelGroupRow) -> bool:
+    """Whether ``caller`` may add models to ``group`` (the publish scope rules)."""
+    if caller.role == "super_admin":
+        return True
+    if group.scope == "tenant" and group.tenant_id == caller.tenant_id:
+        return True
+    if caller.role != "partner_admin" or caller.partner_id is None:
+        return False
+    if group.scope == "partner":
+        return group.partner_id == caller.partner_id
+    if group.scope == "tenant" and group.tenant_id:
+        tenant = session.get(Tenant, group.tenant_id)
+        return tenant is not None and tenant.partner_id == caller.partner_id
+    return False
+
+
+def _materialise(
+    session: Session,
+    caller: Caller,
+    row: PersonaRow,
+    base: FrontendModelRow,
+    slug: str,
+    group_ids: list[str] | None,
+) -> None:
+    """Add the published model, its backend links and in-scope memberships."""
+    model = FrontendModelRow(
+        id=new_id("fm"),
+        slug=slug,
+        display_name=row.name,
+        modality=base.modality,
+        capabilities=dict(base.capabilities or {}),
+        context_window=base.context_window,
+        pricing=dict(base.pricing or {}),
+        system_prompt_template=row.system_prompt,
+        avatar_url=row.avatar_url,
+        default_params=dict(row.default_params or {}),
+        metadata_=_published_metadata(row),
+        tenant_id=caller.tenant_id,
+    )
+    session.add(model)
+    session.flush()
+    links = session.execute(
+        select(ModelBackendLink).where(ModelBackendLink.frontend_model_id == base.id)
+    ).scalars()
+    for link in list(links):
+        session.add(
+            ModelBackendLink(
+                frontend_model_id=model.id,
+                backend_model_id=link.backend_model_id,
+                priority=link.priority,
+            )
+        )
+    for group_id in dict.fromkeys(g for g in group_ids or [] if _valid_id(g)):
+        group = session.get(ModelGroupRow, group_id)
+        if group is not None and group_in_scope(session, caller, group):
+            session.add(ModelGroupMember(group_id=group.id, frontend_model_id=model.id))
+    row.published = True
+    row.published_model_id = model.id
+    row.updated_at = utcnow()
+    session.add(row)
+    session.flush()
+
+
+def publish_persona(
+    session: Session, caller: Caller, persona_id: str, group_ids: list[str] | None = None
+) -> Persona:
+    """Materialise the persona as ``tenant/{tenant}/{slug}``; idempotent.
+
+    On an already-published persona the current state is returned and
+    ``group_ids`` are *not* applied.  Groups outside the caller's scope (or
+    unknown) are silently skipped.
+    """
+    row = _persona_row(session, caller, persona_id)
+    if row.published and row.published_model_id:
+        return _render(session, [row])[0]
+    base = _model_by_slug(session, caller, row.model_slug)
+    slug = published_slug(caller.tenant_slug, row.slug)
+    try:
+        _materialise(session, caller, row, base, slug, group_ids)
+        session.commit()
+    except IntegrityError as exc:
+        # A concurrent publish of the same persona won: answer its state (idempotent).
+        session.rollback()
+        row = _persona_row(session, caller, persona_id)
+        if row.published:
+            return _render(session, [row])[0]
+        raise SlugConflict(
+            f"a frontend model with slug {slug!r} already exists", details={"model_slug": slug}
+        ) from exc
+    session.refresh(row)
+    return _render(session, [row])[0]
+
+
+def _drop_published_model(session: Session, row: PersonaRow) -> None:
+    if row.published_model_id:
+        mid = row.published_model_id
+        session.execute(delete(ModelGroupMember).where(ModelGroupMember.frontend_model_id == mid))
+        session.execute(delete(ModelBackendLink).where(ModelBackendLink.frontend_model_id == mid))
+        session.execute(delete(FrontendModelRow).where(FrontendModelRow.id == mid))
+    row.published = False
+    row.published_model_id = None
+
+
+def unpublish_persona(session: Session, caller: Caller, persona_id: str) -> Persona:
+    """Delete the published model and its memberships; 409 when not published."""
+    row = _persona_row(session, caller, persona_id)
+    if not row.published:
+        raise PersonaNotPublished("Persona is not published", details={"persona_id": persona_id})
+    _drop_published_model(session, row)
+    row.updated_at = utcnow()
+    session.add(row)
+    session.commit()
+    session.refresh(row)
+    return _render(session, [row])[0]
+
+
+# --- sources ---------------------------------------------------------------
+
+
+def _source_row(session: Session, persona: PersonaRow, source_id: str) -> SourceRow:
+    row = (
+        None
+        if not _valid_id(source_id)
+        else (
+            session.execute(
+                select(SourceRow).where(
+                    SourceRow.id == source_id, SourceRow.persona_pk == persona.pk
+                )
+            )
+            .scalars()
+            .first()
+        )
+    )
+    if row is None:
+        raise SourceNotFound(
+            "Source does not exist for that persona",
+            details={"persona_id": persona.id, "source_id": source_id},
+        )
+    return row
+
+
+def list_sources(session: Session, caller: Caller, persona_id: str) -> list[Source]:
+    """The persona's sources in creation order."""
+    persona = _persona_row(session, caller, persona_id)
+    rows = session.execute(
+        select(SourceRow).where(SourceRow.persona_pk == persona.pk).order_by(SourceRow.pk)
+    ).scalars()
+    return [_source_out(r, persona.id) for r in rows]
+
+
+def add_source(session: Session, caller: Caller, persona_id: str, body: SourceCreate) -> Source:
+    """Attach a source; ``SourceDuplicate`` when ``(source_type, source_id)`` is attached."""
+    _check_text(body)
+    persona = _persona_row(session, caller, persona_id)
+    duplicate = SourceDuplicate(
+        f"{body.source_type} {body.source_id!r} is already attached to the persona",
+        details={"source_type": body.source_type, "source_id": body.source_id},
+    )
+    exists = session.execute(
+        select(SourceRow.pk).where(
+            SourceRow.persona_pk == persona.pk,
+            SourceRow.source_type == body.source_type,
+            SourceRow.source_id == body.source_id,
+        )
+    ).first()
+    if exists is not None:
+        raise duplicate
+    now = utcnow()
+    row = SourceRow(
+        id=new_id("src"),
+        persona_pk=persona.pk or 0,
+        created_at=now,
+        updated_at=now,
+        **body.model_dump(),
+    )
+    session.add(row)
+    _commit(session, duplicate)
+    session.refresh(row)
+    return _source_out(row, persona.id)
+
+
+def update_source(
+    session: Session, caller: Caller, persona_id: str, source_id: str, body: SourceUpdate
+) -> Source:
+    """Update a source's weight, search_config or status (non-null fields only)."""
+    _check_text(body)
+    persona = _persona_row(session, caller, persona_id)
+    row = _source_row(session, persona, source_id)
+    for key, value in body.model_dump(exclude_none=True).items():
+        setattr(row, key, value)
+    row.updated_at = utcnow()
+    session.add(row)
+    session.commit()
+    session.refresh(row)
+    return _source_out(row, persona.id)
+
+
+def delete_source(session: Session, caller: Caller, persona_id: str, source_id: str) -> None:
+    """Remove a source."""
+    persona = _persona_row(session, caller, persona_id)
+    session.delete(_source_row(session, persona, source_id))
+    session.commit()
+
+
+# --- avatars ---------------------------------------------------------------
+
+
+def upload_avatar(
+    session: Session, caller: Caller, persona_id: str, data: bytes, content_type: str
+) -> str:
+    """Validate and store an avatar; sync the published model; return ``avatar_url``."""
+    persona = _persona_row(session, caller, persona_id)
+    mime = check_avatar(data, content_type)
+    sha = hashlib.sha256(data).hexdigest()
+    avatar = session.get(AvatarRow, persona.pk)
+    if avatar is None:
+        avatar = AvatarRow(persona_pk=persona.pk or 0, content_type=mime, sha256=sha, data=data)
+    else:
+        avatar.content_type, avatar.sha256, avatar.data = mime, sha, data
+        avatar.updated_at = utcnow()
+    session.add(avatar)
+    persona.avatar_url = avatar_path(persona.id)
+    persona.updated_at = utcnow()
+    session.add(persona)
+    _sync_published(session, persona)
+    session.commit()
+    return persona.avatar_url
+
+
+def get_avatar(session: Session, persona_id: str) -> tuple[bytes, str, str]:
+    """A persona's avatar (bytes, content type, sha256); public, no tenant check."""
+    if not _valid_id(persona_id):
+        raise PersonaNotFound("Persona does not exist", details={"persona_id": persona_id})
+    row = session.execute(select(PersonaRow.pk).where(PersonaRow.id == persona_id)).first()
+    if row is None:
+        raise PersonaNotFound("Persona does not exist", details={"persona_id": persona_id})
+    avatar = session.get(AvatarRow, row[0])
+    if avatar is None:
+        raise NoAvatar("Persona has no avatar", details={"persona_id": persona_id})
+    return bytes(avatar.data), avatar.content_type, avatar.sha256
+
+
+# --- models and groups -----------------------------------------------------
+
+
+def list_models(session: Session, caller: Caller) -> list[FrontendModel]:
+    """Frontend models the caller sees: global ones plus the tenant's own."""
+    rows = session.execute(
+        select(FrontendModelRow)
+        .where(
+            or_(
+                FrontendModelRow.tenant_id.is_(None),
+                FrontendModelRow.tenant_id == caller.tenant_id,
+            )
+        )
+        .order_by(FrontendModelRow.slug)
+    ).scalars()
+    return [_model_out(r) for r in rows]
+
+
+def _visible_groups(session: Session, caller: Caller) -> Iterable[ModelGroupRow]:
+    rows = session.execute(select(ModelGroupRow).order_by(ModelGroupRow.id)).scalars()
+    for g in rows:
+        if (
+            g.scope == "global"
+            or (g.scope == "partner" and caller.partner_id and g.partner_id == caller.partner_id)
+            or group_in_scope(session, caller, g)
+        ):
+            yield g
+
+
+def list_model_groups(session: Session, caller: Caller) -> list[ModelGroup]:
+    """Model groups the caller can see (global, its partner's, its tenant's; all for super)."""
+    groups = list(_visible_groups(session, caller))
+    members: dict[str, list[str]] = {g.id: [] for g in groups}
+    if groups:
+        for gid, slug in session.execute(
+            select(ModelGroupMember.group_id, FrontendModelRow.slug)
+            .join(FrontendModelRow, FrontendModelRow.id == ModelGroupMember.frontend_model_id)
+            .where(ModelGroupMember.group_id.in_(list(members)))
+            .order_by(FrontendModelRow.slug)
+        ).all():
+            members[gid].append(slug)
+    return [
+        ModelGroup(
+            id=g.id,
+            name=g.name,
+            scope=g.scope,  # type: ignore[arg-type]
+            partner_id=g.partner_id,
+            tenant_id=g.tenant_id,
+            model_slugs=members[g.id],
+        )
+        for g in groups
+    ]
+
+
+def count_personas(session: Session, caller: Caller) -> int:
+    """How many personas the caller's tenant has."""
+    return int(
+        session.execute(
+            select(func.count())
+            .select_from(PersonaRow)
+            .where(PersonaRow.tenant_id == caller.tenant_id)
+        ).one()[0]
+    )
+
+
+# --- ScaiDrive -------------------------------------------------------------
+
+
+def scaidrive_shares(base_url: str | None) -> list[dict[str, Any]]:
+    """ScaiDrive shares: 503 until a base URL is configured.
+
+    The embedded catalogue authenticates with API keys only and cannot
+    exchange them for ScaiDrive-scoped tokens, so a configured base URL
+    answers ``SCAIDRIVE_TOKEN_EXCHANGE_FAILED`` (502), as ScaiGrid does for
+    an API key without ScaiDrive scope.
+    """
+    if not base_url:
+        raise ScaiDriveNotConfigured("The module has no scaidrive_base_url configured")
+    raise ScaiDriveTokenExchangeFailed(
+        "Could not exchange the caller's token for a ScaiDrive token "
+        "(API keys of the embedded catalogue carry no ScaiDrive scope)",
+        details={"scaidrive_base_url": base_url},
+    )
