@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -9,6 +10,8 @@ from typing import Annotated
 import typer
 
 from cli.common import RepoOption, guarded, stderr
+from schemas.loader import load_repo
+from sync.engine import open_repo_catalogue
 
 
 class Transport(StrEnum):
@@ -33,18 +36,30 @@ def mcp(
             help="Bearer token required over HTTP (mandatory for non-loopback hosts).",
         ),
     ] = None,
+    catalogue: Annotated[
+        bool,
+        typer.Option(
+            "--catalogue/--no-catalogue",
+            help="Read the repo's catalogue (remote when SCAIGRID_HOST is set, else embedded) "
+            "for plan_sync, drift in get_persona and context windows in previews.",
+        ),
+    ] = True,
 ) -> None:
-    """Serve get/search/draft/preview/export/validate tools over MCP (stdio by default)."""
+    """Serve get/search/draft/preview/export/validate/plan tools over MCP (stdio by default)."""
     from mcp_server.http import http_app, serve_http
     from mcp_server.server import build_server
 
-    server = build_server(repo, read_only=read_only)
-    if transport is Transport.stdio:
-        server.run()
-        return
-    http_app(server, host, token)  # refuses unsafe binds before anything listens
-    stderr.print(f"serving MCP on http://{host}:{port}/mcp", markup=False)
-    serve_http(server, host, port, token)
+    with contextlib.ExitStack() as stack:
+        opened = None
+        if catalogue:
+            opened = stack.enter_context(open_repo_catalogue(load_repo(repo)))
+        server = build_server(repo, read_only=read_only, catalogue=opened)
+        if transport is Transport.stdio:
+            server.run()
+            return
+        http_app(server, host, token)  # refuses unsafe binds before anything listens
+        stderr.print(f"serving MCP on http://{host}:{port}/mcp", markup=False)
+        serve_http(server, host, port, token)
 
 
 def register(app: typer.Typer) -> None:

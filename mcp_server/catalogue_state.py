@@ -6,26 +6,28 @@ from typing import Any
 
 from mcp_server.models import CatalogueState
 from schemas.errors import PersonasError
+from schemas.loader import Repo
+from sync.drift import persona_drift
 
 
-def catalogue_state(catalogue: Any | None, slug: str) -> CatalogueState | None:
-    """Look ``slug`` up in ``catalogue`` (a ``catalogue.protocol.Catalogue``); None without one.
-
-    ``drift`` stays None: deciding drift needs the sync engine's normalised diff,
-    which is wired in here later (fill ``drift`` and ``drift_fields`` from it).
-    """
+def catalogue_state(catalogue: Any | None, repo: Repo, slug: str) -> CatalogueState | None:
+    """Persona ``slug`` of ``repo`` as the catalogue holds it, with drift computed the way
+    ``personas plan`` computes it; None without a catalogue."""
     if catalogue is None:
         return None
+    if slug not in repo.personas:
+        return CatalogueState(error="the persona file is invalid; fix it to compare")
     try:
-        found = next((p for p in catalogue.iter_personas() if p.slug == slug), None)
+        drift = persona_drift(repo, slug, catalogue)
     except (PersonasError, OSError) as exc:
         return CatalogueState(error=f"catalogue unavailable: {exc}")
-    if found is None:
-        return CatalogueState(exists=False)
     return CatalogueState(
-        exists=True,
-        id=found.id,
-        published=found.published,
-        published_model_id=found.published_model_id,
-        model_slug=found.model_slug,
+        exists=drift.exists,
+        id=drift.persona_id,
+        published=drift.published if drift.exists else None,
+        published_model_id=drift.published_model_id,
+        model_slug=drift.model_slug,
+        drift=drift.drifted if drift.exists else None,
+        drift_fields=drift.differences,
+        error=drift.error,
     )

@@ -11,6 +11,7 @@ from mcp.server.mcpserver.exceptions import ResourceNotFoundError
 
 from mcp_server.service import PersonaService
 from mcp_server.tools_drafts import register_draft_tools
+from mcp_server.tools_plan import register_plan_tool
 from mcp_server.tools_read import register_read_tools
 from schemas.errors import PersonasError
 
@@ -47,9 +48,9 @@ def build_server(
         version="0.1.0",
     )
     register_read_tools(server, service)
+    register_plan_tool(server, service)
     if not read_only:
         register_draft_tools(server, service)
-    # plan_sync (read-only) is registered here by the sync engine's module
 
     @server.resource(
         "persona://{slug}",

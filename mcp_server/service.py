@@ -167,7 +167,7 @@ class PersonaService:
             valid=persona is not None,
             issues=_issues(repo.problems, paths),
             last_commit=store.last_commit(path) if store else None,
-            catalogue=catalogue_state(self.catalogue, slug),
+            catalogue=catalogue_state(self.catalogue, repo, slug),
         )
 
     def _get_draft(self, slug: str | None, draft_id: str) -> PersonaView:
@@ -191,7 +191,7 @@ class PersonaService:
             valid=persona is not None,
             issues=_issues(repo.problems, paths),
             last_commit=store.last_commit(tip.path, tip.head),
-            catalogue=catalogue_state(self.catalogue, tip.slug),
+            catalogue=catalogue_state(self.catalogue, repo, tip.slug),
         )
 
     def persona_yaml(self, slug: str) -> str:

@@ -91,6 +91,7 @@ class ActualPersona:
     published: bool
     groups: tuple[str, ...]
     marker: Marker | None
+    published_model_id: str | None = None
 
 
 def desired_from_file(persona: LoadedPersona) -> DesiredPersona:
@@ -187,4 +188,5 @@ def actual_from_catalogue(persona: Persona, groups: tuple[str, ...]) -> ActualPe
         published=persona.published,
         groups=groups,
         marker=marker,
+        published_model_id=persona.published_model_id,
     )

@@ -45,6 +45,7 @@ def example_repo(tmp_path: Path) -> Path:
     target = tmp_path / "examples"
     target.mkdir()
     shutil.copy(EXAMPLES / "personas.toml", target / "personas.toml")
+    shutil.copy(EXAMPLES / ".gitignore", target / ".gitignore")
     shutil.copytree(EXAMPLES / "personas", target / "personas")
     shutil.copytree(
         EXAMPLES / "schemas",
