@@ -17,13 +17,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import anyio
 import git
 import pytest
+from mcp import Client
 
 from catalogue.client import HttpCatalogue
 from catalogue.db import make_engine
 from catalogue.rest import create_app
 from catalogue.serve import serve_in_thread
+from mcp_server import build_server
 from tests.sync.conftest import api_key
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -160,3 +163,40 @@ def test_pull_request_plan_merge_apply(world: World) -> None:
     assert "Keep answers very short" in support_now.system_prompt
     models = {m.slug for m in world.catalogue.list_models()}
     assert "tenant/acme/translator" not in models and "tenant/acme/support-agent" in models
+
+
+async def _patch_draft(workspace: Path) -> dict:
+    async with Client(build_server(workspace, catalogue=None)) as client:
+        result = await client.call_tool(
+            "patch_persona_draft",
+            {
+                "slug": "sql-helper",
+                "system_prompt": "You are a PostgreSQL expert.\nAnswer with one query and one "
+                "paragraph.\n",
+            },
+        )
+        assert not result.is_error, result.content
+        return result.structured_content
+
+
+def test_an_assistant_draft_goes_through_the_same_flow(world: World) -> None:
+    world.ci_apply()
+    # the assistant works in its own clone; its draft is a branch made by the MCP server
+    workspace = world.ci_checkout("main")
+    draft = anyio.run(_patch_draft, workspace)
+    branch = draft["draft"]["branch"]
+    assert draft["valid"] and branch.startswith("persona-drafts/sql-helper/")
+    assert git.Repo(workspace).active_branch.name == "main"
+    git.Repo(workspace).git.push("origin", branch)
+
+    markdown = world.ci_plan(branch)
+    assert table_rows(markdown) == {"sql-helper": "~"}
+    assert "+Answer with one query and one paragraph." in markdown
+
+    world.merge(branch)
+    world.ci_apply()
+    sql = next(p for p in world.catalogue.iter_personas() if p.slug == "sql-helper")
+    assert (
+        sql.system_prompt
+        == "You are a PostgreSQL expert.\nAnswer with one query and one paragraph."
+    )
