@@ -37,6 +37,7 @@ from catalogue.api import (
     SourceCreate,
     SourceUpdate,
 )
+from catalogue.protocol import iter_all_personas
 from schemas.errors import (
     CatalogueError,
     CatalogueUnavailable,
@@ -232,13 +233,7 @@ class HttpCatalogue:
 
     def iter_personas(self, *, page_size: int = 200) -> Iterator[Persona]:
         """Every persona of the tenant, following cursors."""
-        cursor: str | None = None
-        while True:
-            page = self.list_personas(limit=page_size, cursor=cursor)
-            yield from page.items
-            if not page.has_more or not page.next_cursor:
-                return
-            cursor = page.next_cursor
+        return iter_all_personas(self, page_size)
 
     def get_persona(self, persona_id: str) -> Persona:
         return self._call("GET", self._p(f"/personas/{persona_id}"), parse=self._persona)

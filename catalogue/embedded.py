@@ -27,6 +27,7 @@ from catalogue.api import (
 )
 from catalogue.db import make_engine
 from catalogue.locks import named_lock
+from catalogue.protocol import iter_all_personas
 from catalogue.seed import bootstrap
 from catalogue.service import Caller, Role
 
@@ -77,13 +78,7 @@ class EmbeddedCatalogue:
 
     def iter_personas(self, *, page_size: int = 200) -> Iterator[Persona]:
         """Every persona of the tenant, following cursors."""
-        cursor: str | None = None
-        while True:
-            page = self.list_personas(limit=page_size, cursor=cursor)
-            yield from page.items
-            if not page.has_more or not page.next_cursor:
-                return
-            cursor = page.next_cursor
+        return iter_all_personas(self, page_size)
 
     def get_persona(self, persona_id: str) -> Persona:
         return self._run(service.get_persona, persona_id)

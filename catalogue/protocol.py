@@ -68,3 +68,14 @@ class Catalogue(Protocol):
     def list_model_groups(self) -> list[ModelGroup]: ...
 
     def close(self) -> None: ...
+
+
+def iter_all_personas(catalogue: Catalogue, page_size: int) -> Iterator[Persona]:
+    """Every persona of ``catalogue``'s tenant, following cursors page by page."""
+    cursor: str | None = None
+    while True:
+        page = catalogue.list_personas(limit=page_size, cursor=cursor)
+        yield from page.items
+        if not page.has_more or not page.next_cursor:
+            return
+        cursor = page.next_cursor

@@ -41,15 +41,7 @@ def export(
     from mcp_server.service import PersonaService
 
     try:
-        filters = SearchFilters(
-            status=status,
-            model=model,
-            rag=rag,
-            source_type=source_type,
-            source_id=source_id,
-            group=group,
-            published=published,
-        )
+        filters = SearchFilters.pick(locals())
     except ValidationError as exc:
         raise InvalidInput(f"bad filter: {exc.errors()[0]['msg']}") from None
     personas = PersonaService(repo).matching_personas(query, filters)

@@ -117,6 +117,11 @@ class SearchFilters(BaseModel):
     group: str | None = None
     published: bool | None = None
 
+    @classmethod
+    def pick(cls, arguments: dict[str, Any]) -> SearchFilters:
+        """The filters among a tool's or command's arguments (same names)."""
+        return cls.model_validate({k: v for k, v in arguments.items() if k in cls.model_fields})
+
 
 class Snippet(BaseModel):
     field: str

@@ -114,6 +114,13 @@ class PersonaService:
                 self._draft_repos.popitem(last=False)
         return repo
 
+    def repo_for(self, draft_id: str | None) -> tuple[Repo, str]:
+        """The working tree's repo, or the repo as draft ``draft_id`` has it; and its name."""
+        if draft_id is None:
+            return self.snapshot().repo, "working tree"
+        tip = self.store().get(check_draft_id(draft_id))
+        return self.draft_repo(tip.head), f"draft {draft_id}"
+
     def _context_windows(self) -> dict[str, int] | None:
         if self.catalogue is None:
             return None
@@ -233,11 +240,7 @@ class PersonaService:
 
     def validate(self, draft_id: str | None = None) -> ValidationReport:
         """The loader's problems for the working tree or a draft."""
-        if draft_id is None:
-            repo, target = self.snapshot().repo, "working tree"
-        else:
-            tip = self.store().get(check_draft_id(draft_id))
-            repo, target = self.draft_repo(tip.head), f"draft {draft_id}"
+        repo, target = self.repo_for(draft_id)
         errors = errors_only(repo.problems)
         return ValidationReport(
             target=target,

@@ -15,7 +15,6 @@ from pydantic import BaseModel, Field
 
 from catalogue.protocol import Catalogue
 from mcp_server.errors import tool_errors
-from mcp_server.ids import check_draft_id
 from mcp_server.models import Issue
 from mcp_server.service import PersonaService
 from mcp_server.tools_read import READ_ONLY, DraftIdArg
@@ -62,11 +61,7 @@ def _catalogue(service: PersonaService) -> Iterator[Catalogue]:
 
 def plan_sync(service: PersonaService, draft_id: str | None, prune: bool | None) -> PlanSyncResult:
     """Compute the plan for the working tree, or for the repo as draft ``draft_id`` has it."""
-    if draft_id is None:
-        repo, target = service.snapshot().repo, "working tree"
-    else:
-        tip = service.store().get(check_draft_id(draft_id))
-        repo, target = service.draft_repo(tip.head), f"draft {draft_id}"
+    repo, target = service.repo_for(draft_id)
     errors = errors_only(repo.problems)
     if errors:
         return PlanSyncResult(target=target, valid=False, problems=[Issue.of(p) for p in errors])

@@ -92,15 +92,7 @@ def register_read_tools(server: MCPServer, service: PersonaService) -> None:
     ) -> SearchResult:
         """Search the repo's personas by text and filters; returns a page, the total count
         and facet counts per filter over the text-matched set."""
-        filters = SearchFilters(
-            status=status,
-            model=model,
-            rag=rag,
-            source_type=source_type,
-            source_id=source_id,
-            group=group,
-            published=published,
-        )
+        filters = SearchFilters.pick(locals())
         with tool_errors():
             return service.search(query, filters, page_size, page_offset)
 
@@ -122,15 +114,7 @@ def register_read_tools(server: MCPServer, service: PersonaService) -> None:
     ) -> ExportResult:
         """Export matching personas (one denormalised row each) as CSV or JSON into
         .personas/exports/; the content is inline when under 64 KiB."""
-        filters = SearchFilters(
-            status=status,
-            model=model,
-            rag=rag,
-            source_type=source_type,
-            source_id=source_id,
-            group=group,
-            published=published,
-        )
+        filters = SearchFilters.pick(locals())
         with tool_errors():
             return service.export(format, query, filters, file_name)
 
