@@ -35,6 +35,11 @@ API_PREFIX = "/v1/modules/scaipersona"
 """Where the ScaiPersona routes are mounted."""
 
 
+def published_model_slug(tenant_slug: str, persona_slug: str) -> str:
+    """The frontend model slug ``publish`` gives a persona: ``tenant/{tenant}/{persona}``."""
+    return f"tenant/{tenant_slug}/{persona_slug}"
+
+
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

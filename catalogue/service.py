@@ -33,6 +33,7 @@ from catalogue.api import (
     Source,
     SourceCreate,
     SourceUpdate,
+    published_model_slug,
 )
 from catalogue.db import (
     ApiKey,
@@ -85,11 +86,6 @@ def hash_key(api_key: str) -> str:
 def avatar_path(persona_id: str) -> str:
     """The public ``avatar_url`` of a persona."""
     return f"{API_PREFIX}/personas/{persona_id}/avatar"
-
-
-def published_slug(tenant_slug: str, persona_slug: str) -> str:
-    """The frontend model slug a persona is published under."""
-    return f"tenant/{tenant_slug}/{persona_slug}"
 
 
 # --- callers ---------------------------------------------------------------
@@ -512,7 +508,7 @@ def publish_persona(
     if row.published and row.published_model_id:
         return _render(session, [row])[0]
     base = _model_by_slug(session, caller, row.model_slug)
-    slug = published_slug(caller.tenant_slug, row.slug)
+    slug = published_model_slug(caller.tenant_slug, row.slug)
     try:
         _materialise(session, caller, row, base, slug, group_ids)
         session.commit()

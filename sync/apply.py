@@ -14,7 +14,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
-from catalogue.api import PersonaCreate, PersonaUpdate, SourceCreate, SourceUpdate
+from catalogue.api import (
+    PersonaCreate,
+    PersonaUpdate,
+    SourceCreate,
+    SourceUpdate,
+    published_model_slug,
+)
 from catalogue.protocol import Catalogue
 from schemas.errors import PersonaNotPublished, PersonasError, SourceDuplicate
 from sync.changes import (
@@ -36,7 +42,6 @@ from sync.differ import DiffContext, marker_for
 from sync.marker import Marker, with_marker
 from sync.normalize import CLEARABLE_EQUIVALENTS
 from sync.plan import Plan
-from sync.reader import published_model_slug
 
 
 @dataclass

@@ -15,14 +15,13 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import LiteralScalarString
 
-from catalogue.api import Persona, PersonaUpdate
+from catalogue.api import Persona, PersonaUpdate, published_model_slug
 from catalogue.protocol import Catalogue
 from schemas.errors import NotFound, PersonasError
 from schemas.fields import AVATAR_MIME_BY_EXTENSION
 from schemas.loader import Repo
 from sync.marker import Marker, read_marker, user_metadata, with_marker
 from sync.normalize import normalize_text
-from sync.reader import published_model_slug
 
 MODELINE = "yaml-language-server: $schema=../schemas/persona.schema.json"
 _EXTENSION = {mime: ext for ext, mime in reversed(AVATAR_MIME_BY_EXTENSION.items())}

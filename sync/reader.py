@@ -11,7 +11,7 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from catalogue.api import Persona
+from catalogue.api import Persona, published_model_slug
 from catalogue.protocol import Catalogue
 from sync.state import ActualPersona, actual_from_catalogue
 
@@ -23,11 +23,6 @@ class CatalogueState:
     personas: list[ActualPersona]
     models: set[str]
     groups: set[str]
-
-
-def published_model_slug(tenant: str, persona_slug: str) -> str:
-    """The slug publish gives a persona's frontend model."""
-    return f"tenant/{tenant}/{persona_slug}"
 
 
 def read_catalogue(
