@@ -148,3 +148,52 @@ def test_import_adopts_existing_catalogue_personas(repo_dir: Path, tmp_path: Pat
     assert personas("validate", cwd=fresh).returncode == 0
     plan = personas("plan", "--detailed-exitcode", cwd=fresh, env=env)
     assert plan.returncode == 0, plan.stdout
+
+
+def _run_on_terminal(cwd: Path, answer: bytes) -> tuple[int, str]:
+    """``personas apply`` with a pseudo-terminal for stdin/stdout; answer its question."""
+    import pty
+    import select
+
+    controller, terminal = pty.openpty()
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("SCAIGRID_", "PERSONAS_DATABASE"))
+    }
+    env.update(PYTHONPATH=str(ROOT), COLUMNS="200")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "apply"],
+        cwd=cwd,
+        env=env,
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+    )
+    os.close(terminal)
+    output, answered = b"", False
+    while True:
+        ready, _, _ = select.select([controller], [], [], 60)
+        if not ready:
+            proc.kill()
+            break
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+        if not answered and b"Apply these changes?" in output:
+            os.write(controller, answer)
+            answered = True
+    os.close(controller)
+    return proc.wait(timeout=60), output.decode(errors="replace")
+
+
+def test_apply_on_a_terminal_asks_first(repo_dir: Path) -> None:
+    code, output = _run_on_terminal(repo_dir, b"n\n")
+    assert code == 1 and "Apply cancelled." in output
+    assert personas("plan", "--detailed-exitcode", cwd=repo_dir).returncode == 2
+    code, output = _run_on_terminal(repo_dir, b"y\n")
+    assert code == 0, output
+    assert "Apply complete: 7 persona(s) applied, 0 failed." in output
+    assert personas("plan", "--detailed-exitcode", cwd=repo_dir).returncode == 0
