@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from catalogue.client import HttpCatalogue  # noqa: E402
+from catalogue.embedded import EmbeddedCatalogue  # noqa: E402
 from schemas.loader import load_repo  # noqa: E402
 from sync.engine import apply_repo, compute_plan, load_valid_repo  # noqa: E402
 
@@ -160,6 +161,15 @@ def main() -> int:
         apply20_calls = cat.request_count - before
         assert result20.ok and len(plan20.changed) == 20
         pages = -(-count // 200)
+
+        # baseline for (c): the same full apply in-process, without HTTP
+        with EmbeddedCatalogue.open(f"sqlite:///{work / 'inproc.db'}", "acme") as embedded:
+            fresh = load_valid_repo(work)
+            inproc_plan, inproc_ctx = compute_plan(fresh, embedded)
+            t_inproc, inproc = timed(
+                lambda: apply_repo(fresh, embedded, inproc_plan, inproc_ctx, concurrency=4)
+            )
+            assert inproc.ok
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -171,6 +181,7 @@ def main() -> int:
         ("(b) no-op plan", t_noop, None),
         ("(c) full apply from empty (plan)", t_apply_plan, None),
         ("(c) full apply from empty (apply, conc. 4)", t_apply, apply_calls),
+        ("    baseline: same apply in-process, no HTTP", t_inproc, None),
         ("(d) plan after 20 edits", t_plan20, plan_calls),
         ("(d) apply 20 changes", t_apply20, apply20_calls),
     ]
@@ -178,6 +189,7 @@ def main() -> int:
         per = f"{1000 * seconds / count:.2f} ms"
         print(f"{name:<44}{seconds:>10.3f}{per:>14}{'' if calls is None else calls:>8}")
     print(f"no-op plan / floor = {t_noop / t_floor:.2f}x (goal <= 1.5x)")
+    print(f"full apply over HTTP / in-process = {t_apply / t_inproc:.2f}x")
     print(
         f"plan calls = {plan_calls} ({pages} list pages + groups + models); apply calls for 20 "
         f"changes = {apply20_calls} ({apply20_calls / 20:.1f} per change)"
