@@ -124,8 +124,12 @@ class _PersonaApplier:
             body = PersonaCreate.model_validate({**change.fields, "metadata": metadata})
             return cat.create_persona(body).id
         assert persona_id is not None
-        if isinstance(change, UpdateFields | UpdateOwnership):
+        if isinstance(change, UpdateFields):
             self._update(plan, change, persona_id)
+        elif isinstance(change, UpdateOwnership):
+            # the marker travels with a field update when there is one
+            if not any(isinstance(c, UpdateFields) for c in plan.changes):
+                self._update(plan, change, persona_id)
         elif isinstance(change, AddSource):
             s = change.source
             body = SourceCreate(

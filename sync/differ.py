@@ -226,6 +226,7 @@ def diff(desired: list[DesiredPersona], actual: list[ActualPersona], ctx: DiffCo
     wanted_slugs = {d.slug for d in desired}
     matched: set[str] = set()
     personas: list[PersonaPlan] = []
+    warnings = list(ctx.warnings)
 
     for want in desired:
         have = _match(want, by_slug, wanted_slugs | matched, owned_by_path)
@@ -262,7 +263,7 @@ def diff(desired: list[DesiredPersona], actual: list[ActualPersona], ctx: DiffCo
             plan.changes.append(DeletePersona(published=have.published))
             personas.append(plan)
         elif ctx.prune and protected:
-            ctx.warnings.append(
+            warnings.append(
                 f"{have.slug}: protected (protect: true when last applied); not deleted. Apply "
                 "the file with protect: false first to allow deletion."
             )
@@ -280,5 +281,5 @@ def diff(desired: list[DesiredPersona], actual: list[ActualPersona], ctx: DiffCo
         changed_since=ctx.changed_since,
         repo_id=ctx.repo_id,
         tenant=ctx.tenant,
-        warnings=ctx.warnings,
+        warnings=warnings,
     )

@@ -144,10 +144,11 @@ def test_rename_with_previous_slugs_is_not_delete_and_create(sync: Sync) -> None
     plan = sync.plan(prune=True)
     (p,) = plan.changed
     assert (p.action, p.previous_slug, p.slug) == ("rename", "sql-helper", "query-helper")
-    assert "republish" in [c.kind for c in p.changes]
+    assert [c.kind for c in p.changes] == ["update", "ownership", "republish"]
     converge(sync)
     renamed = sync.persona("query-helper")
     assert renamed.id == original_id
+    assert renamed.metadata["personas_as_code"]["path"] == "personas/query-helper.yaml"
     assert "tenant/acme/query-helper" in {m.slug for m in sync.catalogue.list_models()}
     assert "tenant/acme/sql-helper" not in {m.slug for m in sync.catalogue.list_models()}
 
