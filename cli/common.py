@@ -1,19 +1,27 @@
-"""Helpers shared by the CLI commands: options, error mapping, output."""
+"""Helpers shared by the CLI commands: options, error mapping, output.
+
+Output never goes through a markup language: user text (prompts, names,
+paths, messages from a catalogue) is printed literally, control characters
+made visible (``sync.render.literal``), and colour, when stdout is a terminal,
+is applied to whole lines as a style.  Writing to a file or a pipe is a plain
+``write``, linear in the size of the output.
+"""
 
 from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, Any, ParamSpec, TextIO, TypeVar
 
 import typer
-from rich.console import Console
 
 from schemas.errors import PersonasError
+from sync.render.literal import StyledLine, one_line, visible
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -23,8 +31,7 @@ RepoOption = Annotated[
     typer.Option("--repo", "-r", help="Root of the persona repo.", file_okay=False, dir_okay=True),
 ]
 
-stdout = Console(highlight=False, soft_wrap=True)
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+INTERNAL_ERROR = "INTERNAL_ERROR"
 
 
 class OutputFormat(StrEnum):
@@ -34,20 +41,71 @@ class OutputFormat(StrEnum):
     json = "json"
 
 
+def _wants_colour(stream: TextIO) -> bool:
+    if os.environ.get("NO_COLOR"):
+        return False
+    return bool(os.environ.get("FORCE_COLOR")) or stream.isatty()
+
+
+def write_lines(lines: Iterable[StyledLine], *, err: bool = False) -> None:
+    """Print styled lines literally; coloured only on a terminal."""
+    stream = sys.stderr if err else sys.stdout
+    if not _wants_colour(stream):
+        stream.writelines(visible(line.text) + "\n" for line in lines)
+        stream.flush()
+        return
+    from rich.console import Console  # only terminals pay for rich
+    from rich.text import Text
+
+    console = Console(file=stream, highlight=False, soft_wrap=True, emoji=False, markup=False)
+    for line in lines:
+        console.print(Text(visible(line.text), style=line.style or ""))
+
+
+def say(text: str, *, style: str | None = None, err: bool = False) -> None:
+    """Print one message (which may hold user text) literally."""
+    write_lines([StyledLine(text, style)], err=err)
+
+
+def fail_line(code: str, message: str) -> None:
+    """The one-line error every failing command ends with: ``error CODE: message``."""
+    say(f"error {code}: {one_line(message)}", style="red", err=True)
+
+
 def guarded(func: Callable[P, R]) -> Callable[P, R]:
-    """Turn ``PersonasError`` into a one-line message and its exit code."""
+    """Map every failure to one line and an exit code; never a traceback.
+
+    ``PersonasError`` → its code and exit code; anything unexpected →
+    ``INTERNAL_ERROR`` and exit 1 (``PERSONAS_DEBUG=1`` shows the traceback);
+    Ctrl-C → exit 130.
+    """
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
         except PersonasError as exc:
-            stderr.print(f"[red]error[/red] {exc.code}: {exc.message}", markup=True)
+            fail_line(exc.code, exc.message)
             raise typer.Exit(exc.exit_code) from None
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            fail_line("INTERRUPTED", "interrupted")
+            raise typer.Exit(130) from None
+        except Exception as exc:
+            if os.environ.get("PERSONAS_DEBUG") == "1":
+                raise
+            detail = str(exc) or "no message"
+            fail_line(
+                INTERNAL_ERROR,
+                f"unexpected {type(exc).__name__}: {detail} (this is a bug; run with "
+                "PERSONAS_DEBUG=1 for the traceback)",
+            )
+            raise typer.Exit(1) from None
 
     return wrapper
 
 
 def print_json(data: Any) -> None:
-    """Write ``data`` as JSON to stdout (no rich markup, no wrapping)."""
+    """Write ``data`` as JSON to stdout (no markup, no wrapping, ASCII-safe escapes)."""
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import RepoOption, guarded, stderr
+from cli.common import RepoOption, guarded, say
 
 
 class ExportFormat(StrEnum):
@@ -50,7 +50,7 @@ def export(
         sys.stdout.write(content)
     else:
         output.write_text(content, encoding="utf-8")
-        stderr.print(f"wrote {len(personas)} persona(s) to {output}", markup=False)
+        say(f"wrote {len(personas)} persona(s) to {output}", err=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import RepoOption, guarded, stdout
+from cli.common import RepoOption, guarded, say
 from schemas.errors import ConfigError
 from schemas.loader import load_repo
 from sync.engine import open_repo_catalogue
@@ -31,12 +31,10 @@ def import_(
             loaded, catalogue, None if all_ else list(slugs or []), overwrite=overwrite
         )
     for path in result.written:
-        stdout.print(f"wrote {path}", markup=False)
+        say(f"wrote {path}")
     for slug, reason in result.skipped.items():
-        stdout.print(f"skipped {slug}: {reason}", markup=False)
-    stdout.print(
-        f"Imported {len(result.written)} persona(s); run `personas plan` to check.", markup=False
-    )
+        say(f"skipped {slug}: {reason}")
+    say(f"Imported {len(result.written)} persona(s); run `personas plan` to check.")
 
 
 def register(app: typer.Typer) -> None:

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import RepoOption, guarded, stderr
+from cli.common import RepoOption, guarded, say
 from schemas.loader import load_repo
 from sync.engine import open_repo_catalogue
 
@@ -58,7 +58,7 @@ def mcp(
             server.run()
             return
         http_app(server, host, token)  # refuses unsafe binds before anything listens
-        stderr.print(f"serving MCP on http://{host}:{port}/mcp", markup=False)
+        say(f"serving MCP on http://{host}:{port}/mcp", err=True)
         serve_http(server, host, port, token)
 
 

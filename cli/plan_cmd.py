@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.progress import Progress
 
-from cli.common import RepoOption, guarded, print_json, stderr, stdout
+from cli.common import RepoOption, guarded, print_json, say, write_lines
 from schemas.errors import ConfigError
 from sync.apply import ApplyResult, PersonaResult
 from sync.engine import PlanRequest, apply_repo, compute_plan, load_valid_repo, open_repo_catalogue
 from sync.render import render_json, render_markdown, render_text
+from sync.render.literal import StyledLine, one_line
+from sync.render.text import plan_lines
 
 
 class PlanFormat(StrEnum):
@@ -32,12 +36,12 @@ PruneOption = Annotated[
 ]
 
 
-def _render(plan, fmt: PlanFormat, colour: bool) -> str:
+def _render(plan, fmt: PlanFormat) -> str:
     if fmt is PlanFormat.json:
         return render_json(plan)
     if fmt is PlanFormat.markdown:
         return render_markdown(plan)
-    return render_text(plan, colour=colour)
+    return render_text(plan)
 
 
 def plan(
@@ -68,14 +72,12 @@ def plan(
     loaded = load_valid_repo(repo)
     with open_repo_catalogue(loaded) as catalogue:
         the_plan, _ = compute_plan(loaded, catalogue, PlanRequest(prune, changed_since))
-    colour = fmt is PlanFormat.text and sys.stdout.isatty()
-    text = _render(the_plan, fmt, colour)
     if out is not None:
-        out.write_text(_render(the_plan, fmt, False), encoding="utf-8")
-    if colour:
-        stdout.print(text, end="")
+        out.write_text(_render(the_plan, fmt), encoding="utf-8")
+    if fmt is PlanFormat.text:
+        write_lines(plan_lines(the_plan))
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(_render(the_plan, fmt))
     if the_plan.errors:
         raise typer.Exit(1)
     if detailed_exitcode and the_plan.has_changes:
@@ -86,20 +88,21 @@ def _print_result(result: ApplyResult, as_json: bool) -> None:
     if as_json:
         print_json(result.to_dict())
         return
+    write_lines(_result_lines(result))
+
+
+def _result_lines(result: ApplyResult) -> Iterator[StyledLine]:
     for r in result.results:
         if r.ok:
-            stdout.print(f"ok      {r.slug}: {r.action} ({', '.join(r.done)})", markup=False)
+            yield StyledLine(f"ok      {r.slug}: {r.action} ({', '.join(r.done)})")
         else:
             done = f" after {', '.join(r.done)}" if r.done else ""
-            stdout.print(
-                f"FAILED  {r.slug}: {r.action}{done}: {r.error_code}: {r.error}", markup=False
-            )
+            text = f"FAILED  {r.slug}: {r.action}{done}: {r.error_code}: {r.error}"
+            yield StyledLine(one_line(text), "red")
     for warning in result.warnings:
-        stdout.print(f"warning: {warning}", markup=False)
+        yield StyledLine(one_line(f"warning: {warning}"), "yellow")
     ok = sum(1 for r in result.results if r.ok)
-    stdout.print(
-        f"Apply complete: {ok} persona(s) applied, {len(result.failed)} failed.", markup=False
-    )
+    yield StyledLine(f"Apply complete: {ok} persona(s) applied, {len(result.failed)} failed.")
 
 
 def apply(
@@ -134,24 +137,25 @@ def apply(
         the_plan.raise_if_unsafe(loaded.config.safety, force=force)
         if not the_plan.has_changes:
             if the_plan.errors:
-                sys.stdout.write(render_text(the_plan))
+                write_lines(plan_lines(the_plan))
                 raise typer.Exit(1)
             if as_json:
                 print_json(ApplyResult([]).to_dict())
             else:
-                stdout.print("No changes. The catalogue matches the repo.", markup=False)
+                say("No changes. The catalogue matches the repo.")
             return
         if not as_json:
-            stdout.print(render_text(the_plan, colour=sys.stdout.isatty()), end="")
+            write_lines(plan_lines(the_plan))
         if not auto_approve:
             if not sys.stdin.isatty():
                 raise ConfigError("not a terminal: pass --auto-approve to apply without asking")
             if not typer.confirm("Apply these changes?"):
-                stderr.print("Apply cancelled.")
+                say("Apply cancelled.", err=True)
                 raise typer.Exit(1)
         total = len(the_plan.changed)
         show_progress = sys.stderr.isatty() and total >= 10
-        with Progress(console=stderr, transient=True, disable=not show_progress) as progress:
+        console = Console(stderr=True) if show_progress else None
+        with Progress(console=console, transient=True, disable=not show_progress) as progress:
             task = progress.add_task("applying", total=total)
 
             def done(_: PersonaResult) -> None:

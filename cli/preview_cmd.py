@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import OutputFormat, RepoOption, guarded, print_json, stdout
+from cli.common import OutputFormat, RepoOption, guarded, print_json, say
 
 
 def preview(
@@ -38,7 +38,7 @@ def preview(
     if output is OutputFormat.json:
         print_json(result.model_dump(mode="json"))
     else:
-        stdout.print(render_text(result), markup=False)
+        say(render_text(result))
 
 
 def register(app: typer.Typer) -> None:

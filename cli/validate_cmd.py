@@ -7,9 +7,10 @@ from typing import Annotated
 
 import typer
 
-from cli.common import OutputFormat, RepoOption, guarded, print_json, stdout
+from cli.common import OutputFormat, RepoOption, guarded, print_json, say, write_lines
 from schemas.loader import load_repo
 from schemas.problems import errors_only
+from sync.render.literal import StyledLine, one_line
 
 
 def validate(
@@ -33,16 +34,14 @@ def validate(
             }
         )
     else:
-        for problem in loaded.problems:
-            stdout.print(str(problem), markup=False)
+        write_lines(StyledLine(one_line(str(problem))) for problem in loaded.problems)
         if errors:
-            stdout.print(
+            say(
                 f"{len(errors)} problem(s) in {len(loaded.persona_files)} file(s); "
-                f"{len(loaded.personas)} persona(s) valid.",
-                markup=False,
+                f"{len(loaded.personas)} persona(s) valid."
             )
         else:
-            stdout.print(f"{len(loaded.personas)} persona(s) valid.", markup=False)
+            say(f"{len(loaded.personas)} persona(s) valid.")
     if errors:
         raise typer.Exit(1)
 

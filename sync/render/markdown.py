@@ -7,12 +7,9 @@ from sync.changes import CreatePersona, UpdateFields
 from sync.plan import Plan
 from sync.render.common import is_multiline, show, text_diff
 from sync.render.describe import ACTION_SYMBOL, describe, field_line
+from sync.render.literal import md_code, md_fence, md_text
 
 MARKER = "<!-- personas-plan -->"
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def render_markdown(plan: Plan) -> str:
@@ -36,38 +33,40 @@ def render_markdown(plan: Plan) -> str:
             if not (p.has_changes or p.error):
                 continue
             what = p.error or "; ".join(describe(c) for c in p.changes)
-            name = p.slug + (f" (was {p.previous_slug})" if p.previous_slug else "")
+            name = md_code(p.slug) + (
+                f" (was {md_code(p.previous_slug)})" if p.previous_slug else ""
+            )
             out.append(
-                f"| {ACTION_SYMBOL.get(p.action, '~')} | `{name}` | {_cell(p.path or '')} "
-                f"| {_cell(what)} |"
+                f"| {ACTION_SYMBOL.get(p.action, '~')} | {name} | {md_text(p.path or '')} "
+                f"| {md_text(what)} |"
             )
         out.append("")
         for p in plan.personas:
             if not (p.has_changes or p.error or p.warnings):
                 continue
-            out += [f"<details><summary><code>{p.slug}</code> — {p.action}</summary>", ""]
+            out += [f"<details><summary>{md_code(p.slug)} — {p.action}</summary>", ""]
             if p.error:
-                out.append(f"**Error:** {p.error}")
+                out.append(f"**Error:** {md_text(p.error)}")
             for change in p.changes:
                 if isinstance(change, UpdateFields):
                     for diff in change.diffs:
                         if is_multiline(diff):
-                            out += [f"- `{diff.field}`:", "", "```diff"]
-                            out += text_diff(diff.before, diff.after, diff.field)
-                            out += ["```", ""]
+                            out += [f"- `{diff.field}`:", ""]
+                            out += md_fence(text_diff(diff.before, diff.after, diff.field), "diff")
+                            out.append("")
                         else:
-                            out.append(f"- {_cell(field_line(diff))}")
+                            out.append(f"- {md_text(field_line(diff))}")
                 elif isinstance(change, CreatePersona):
                     out.append(f"- {describe(change)}")
                     for name, value in change.fields.items():
                         if name == "system_prompt":
-                            out += ["", "```text", *show_prompt(value), "```", ""]
+                            out += ["", *md_fence(redact(value).splitlines(), "text"), ""]
                         else:
-                            out.append(f"  - {name}: {_cell(show(value, name))}")
+                            out.append(f"  - {name}: {md_text(show(value, name))}")
                 else:
-                    out.append(f"- {_cell(describe(change))}")
+                    out.append(f"- {md_text(describe(change))}")
             for warning in p.warnings:
-                out.append(f"- :warning: {_cell(warning)}")
+                out.append(f"- :warning: {md_text(warning)}")
             out += ["", "</details>", ""]
     kept = [
         o
@@ -77,20 +76,15 @@ def render_markdown(plan: Plan) -> str:
     if kept:
         out.append(
             "**Owned personas whose file is gone** (kept; `apply --prune` deletes them): "
-            + ", ".join(f"`{o.slug}`" + (" (protected)" if o.protected else "") for o in kept)
+            + ", ".join(md_code(o.slug) + (" (protected)" if o.protected else "") for o in kept)
         )
         out.append("")
     if plan.unmanaged:
         out.append(f"Unmanaged catalogue personas (never touched): {len(plan.unmanaged)}")
         out.append("")
     for warning in plan.warnings:
-        out.append(f":warning: {_cell(warning)}")
+        out.append(f":warning: {md_text(warning)}")
     if plan.changed_since:
-        out.append(f"Limited to personas changed since `{plan.changed_since}`.")
+        out.append(f"Limited to personas changed since {md_code(plan.changed_since)}.")
     out.append(f"Plan checksum: `{plan.checksum}`")
     return "\n".join(out) + "\n"
-
-
-def show_prompt(value: str) -> list[str]:
-    """A new prompt for a code block (redacted)."""
-    return redact(value).replace("```", "ʼʼʼ").splitlines()

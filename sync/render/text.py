@@ -1,15 +1,24 @@
-"""The plan for terminals: one block per persona, prompt diffs, colour when asked."""
+"""The plan for terminals and logs: one block per persona, prompt diffs.
+
+The renderer yields ``StyledLine``s: the text exactly as it will be shown
+(user text made visible by ``sync.render.literal``) and a style name that a
+terminal may colour.  No markup language is involved, so a prompt holding
+``[bold]`` or ``<b>`` is printed as written, and the cost is linear in the
+size of the plan.
+"""
 
 from __future__ import annotations
 
-from rich.markup import escape
+from collections.abc import Iterator
 
 from sync.changes import CreatePersona, UpdateFields
 from sync.plan import Plan
 from sync.render.common import is_multiline, show, text_diff
 from sync.render.describe import ACTION_SYMBOL, describe, field_line, symbol
+from sync.render.literal import StyledLine, one_line, visible
 
-_COLOUR = {"+": "green", "~": "yellow", "-": "red", "!": "red bold"}
+_TITLE_STYLE = {"+": "green", "~": "yellow", "-": "red", "!": "bold red"}
+_DIFF_STYLE = {"+": "green", "-": "red"}
 
 
 def _summary_line(plan: Plan) -> str:
@@ -21,16 +30,7 @@ def _summary_line(plan: Plan) -> str:
     )
 
 
-def render_text(plan: Plan, *, colour: bool = False) -> str:
-    """The plan as rich-markup text when ``colour``, else plain text."""
-
-    def paint(text: str, style: str) -> str:
-        return f"[{style}]{escape(text)}[/{style}]" if colour else text
-
-    def plain(text: str) -> str:
-        return escape(text) if colour else text
-
-    out: list[str] = []
+def _persona_lines(plan: Plan) -> Iterator[StyledLine]:
     for p in plan.personas:
         if not (p.has_changes or p.error or p.warnings):
             continue
@@ -39,63 +39,62 @@ def render_text(plan: Plan, *, colour: bool = False) -> str:
         if p.previous_slug:
             title += f" (renamed from {p.previous_slug})"
         if p.path:
-            title += f"  [{p.path}]" if not colour else f"  \\[{p.path}]"
-        out.append(paint(title, _COLOUR.get(mark, "yellow")) if colour else title)
+            title += f"  [{p.path}]"
+        yield StyledLine(one_line(title), _TITLE_STYLE.get(mark, "yellow"))
         if p.error:
-            out.append("    " + paint(f"error: {p.error}", "red"))
+            yield StyledLine("    " + one_line(f"error: {p.error}"), "red")
         for change in p.changes:
             if isinstance(change, UpdateFields):
                 for diff in change.diffs:
-                    if is_multiline(diff):
-                        out.append(plain(f"    ~ {diff.field}:"))
-                        for line in text_diff(diff.before, diff.after, diff.field):
-                            style = (
-                                "green"
-                                if line.startswith("+")
-                                else "red"
-                                if line.startswith("-")
-                                else "dim"
-                            )
-                            out.append("        " + (paint(line, style) if colour else line))
-                    else:
-                        out.append(plain(f"    ~ {field_line(diff)}"))
+                    if not is_multiline(diff):
+                        yield StyledLine("    ~ " + one_line(field_line(diff)))
+                        continue
+                    yield StyledLine(f"    ~ {diff.field}:")
+                    for line in text_diff(diff.before, diff.after, diff.field):
+                        style = _DIFF_STYLE.get(line[:1], "dim")
+                        yield StyledLine("        " + one_line(line), style)
             elif isinstance(change, CreatePersona):
-                out.append(plain(f"    + {describe(change)}"))
+                yield StyledLine(f"    + {describe(change)}")
                 for name, value in change.fields.items():
                     if name == "system_prompt" and "\n" in value:
-                        out.append(plain(f"        {name}: ({value.count(chr(10)) + 1} lines)"))
+                        lines = value.count("\n") + 1
+                        yield StyledLine(f"        {name}: ({lines} lines)")
                     else:
-                        out.append(plain(f"        {name}: {show(value, name)}"))
+                        yield StyledLine("        " + one_line(f"{name}: {show(value, name)}"))
             else:
-                out.append(plain(f"    {symbol(change)} {describe(change)}"))
+                yield StyledLine("    " + one_line(f"{symbol(change)} {describe(change)}"))
         for warning in p.warnings:
-            out.append("    " + paint(f"warning: {warning}", "yellow"))
-        out.append("")
-    kept = [
-        o
-        for o in plan.orphans
-        if not any(p.slug == o.slug and p.action == "delete" for p in plan.personas)
-    ]
+            yield StyledLine("    " + one_line(f"warning: {warning}"), "yellow")
+        yield StyledLine("")
+
+
+def plan_lines(plan: Plan) -> Iterator[StyledLine]:
+    """The plan as styled lines, user text shown literally."""
+    yield from _persona_lines(plan)
+    deleting = {p.slug for p in plan.personas if p.action == "delete"}
+    kept = [o for o in plan.orphans if o.slug not in deleting]
     if kept:
-        out.append(plain("Owned personas whose file is gone (kept; apply --prune deletes them):"))
+        yield StyledLine("Owned personas whose file is gone (kept; apply --prune deletes them):")
         for o in kept:
             note = " [protected]" if o.protected else ""
-            out.append(plain(f"    ? {o.slug}{note} (was {o.path})"))
-        out.append("")
+            yield StyledLine("    " + one_line(f"? {o.slug}{note} (was {o.path})"))
+        yield StyledLine("")
     if plan.unmanaged:
-        out.append(
-            plain(f"Unmanaged catalogue personas (never touched): {', '.join(plan.unmanaged)}")
-        )
-        out.append("")
+        names = ", ".join(plan.unmanaged)
+        yield StyledLine(one_line(f"Unmanaged catalogue personas (never touched): {names}"))
+        yield StyledLine("")
     for warning in plan.warnings:
-        out.append(paint(f"warning: {warning}", "yellow"))
+        yield StyledLine(one_line(f"warning: {warning}"), "yellow")
     if not plan.has_changes and not plan.errors:
-        out.append(plain("No changes. The catalogue matches the repo."))
+        yield StyledLine("No changes. The catalogue matches the repo.")
     else:
-        out.append(plain(_summary_line(plan)))
+        yield StyledLine(_summary_line(plan))
     if plan.errors:
-        out.append(
-            paint(f"{len(plan.errors)} persona(s) cannot be planned; see the errors above.", "red")
-        )
-    out.append(plain(f"Plan checksum: {plan.checksum}"))
-    return "\n".join(out) + "\n"
+        count = len(plan.errors)
+        yield StyledLine(f"{count} persona(s) cannot be planned; see the errors above.", "red")
+    yield StyledLine(f"Plan checksum: {plan.checksum}")
+
+
+def render_text(plan: Plan) -> str:
+    """The plan as plain text (what a log, a file or an MCP client gets)."""
+    return "".join(visible(line.text) + "\n" for line in plan_lines(plan))
