@@ -7,6 +7,8 @@ and moves the ref with ``git update-ref <ref> <new> <old>``: a compare-and-swap,
 so two writers can never both win.  The working tree, the index and the current
 branch are never read or written.  Commit trailers record the version counter
 (``Draft-Version``), the base commit, the slug and the persona file's path.
+Every commit is checked by ``DraftScope`` first: a draft writes only its own
+persona's files.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import io
 import posixpath
 import re
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,12 +26,15 @@ import git
 from git.objects import Tree
 from git.objects.fun import tree_to_stream
 from gitdb.base import IStream
+from gitdb.exc import ODBError
 
+from mcp_server.draft_scope import DraftScope, file_users, personas_folder
 from mcp_server.gitfiles import GitTreeFiles
 from mcp_server.ids import DRAFT_REF_PREFIX, check_draft_id, check_slug
 from mcp_server.models import CommitInfo, DraftRef
+from mcp_server.repoload import LoadCache, load_repo_cached
 from schemas.errors import DraftConflict, DraftError, NotFound
-from schemas.loader import PERSONA_SUFFIXES, load_config
+from schemas.loader import PERSONA_SUFFIXES, Repo, load_config
 
 ZERO_SHA = "0" * 40
 TREE_MODE = 0o040000
@@ -106,10 +112,21 @@ class Written:
 class DraftStore:
     """Create, patch, list and discard draft branches of one repository."""
 
-    def __init__(self, root: str | Path, actor: git.Actor = DEFAULT_ACTOR) -> None:
+    def __init__(
+        self,
+        root: str | Path,
+        actor: git.Actor = DEFAULT_ACTOR,
+        *,
+        cache: LoadCache | None = None,
+    ) -> None:
         self.repo = open_git(root)
+        self.root_name = Path(root).resolve().name
         self.actor = actor
         self.lock = threading.RLock()
+        self.cache = cache or LoadCache()
+        self._repos: OrderedDict[str, Repo] = OrderedDict()
+        self._users: OrderedDict[str, dict[str, frozenset[str]]] = OrderedDict()
+        self._memo_lock = threading.Lock()
 
     # --- reading --------------------------------------------------------------
 
@@ -121,6 +138,36 @@ class DraftStore:
     def files_at(self, sha: str) -> GitTreeFiles:
         """The files of commit ``sha``."""
         return GitTreeFiles(self.repo, sha, self.lock)
+
+    def repo_at(self, sha: str) -> Repo:
+        """The repo as loaded at commit ``sha`` (memoised; commits are immutable)."""
+        with self._memo_lock:
+            repo = self._repos.get(sha)
+        if repo is None:
+            repo = load_repo_cached(self.files_at(sha), self.cache, default_id=self.root_name)
+            with self._memo_lock:
+                self._repos[sha] = repo
+                while len(self._repos) > 16:
+                    self._repos.popitem(last=False)
+        return repo
+
+    def scope(self, base: str, slug: str, path: str) -> DraftScope:
+        """What a draft of ``slug`` (file ``path``) based on commit ``base`` may write."""
+        try:
+            repo = self.repo_at(base)
+        except (ODBError, ValueError, git.GitCommandError):
+            raise DraftError(
+                f"the draft's base commit {base[:40]!r} is not in the repository"
+            ) from None
+        with self._memo_lock:
+            users = self._users.get(base)
+        if users is None:
+            users = file_users(repo, self.files_at(base))
+            with self._memo_lock:
+                self._users[base] = users
+                while len(self._users) > 16:
+                    self._users.popitem(last=False)
+        return DraftScope(slug, path, personas_folder(repo.config.repo.personas_dir), users)
 
     def _tip(self, ref: str, sha: str) -> DraftTip:
         commit = self.repo.commit(sha)
@@ -284,6 +331,7 @@ class DraftStore:
         )
         with self.lock:
             parent_commit = self.repo.commit(parent.head if parent else base)
+            self.scope(base, slug, path).check_write(changes, self.files_at(parent_commit.hexsha))
             split = {tuple(p.split("/")): data for p, data in changes.items()}
             tree_sha = self._tree_with(parent_commit.tree, split)
             commit = git.Commit.create_from_tree(

@@ -6,6 +6,7 @@ import hashlib
 import posixpath
 import threading
 from contextlib import AbstractContextManager, nullcontext
+from typing import Literal
 
 import git
 from git.objects import Blob, Tree
@@ -78,6 +79,16 @@ class GitTreeFiles:
         if not isinstance(entry, Blob) or entry.mode not in _REGULAR_MODES:
             raise PathRefused(f"path '{path}' is not a regular file")
         return entry
+
+    def kind(self, path: str) -> Literal["absent", "file", "dir", "other"]:
+        """What the tree holds at ``path``: nothing, a regular file, a folder, or anything
+        else (a symlink, a submodule).  Below a symlink or a file there is nothing."""
+        entry = self._entry(path)
+        if entry is None:
+            return "absent"
+        if isinstance(entry, Tree):
+            return "dir"
+        return "file" if entry.mode in _REGULAR_MODES else "other"
 
     def list_files(self, directory: str, suffixes: tuple[str, ...]) -> list[str]:
         """Regular files under ``directory`` ending in ``suffixes`` (hidden parts skipped)."""

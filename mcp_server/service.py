@@ -11,7 +11,6 @@ import json
 import posixpath
 import re
 import threading
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Literal
 
@@ -44,7 +43,7 @@ from mcp_server.models import (
     ValidationReport,
 )
 from mcp_server.preview import PreviewRequest, build_preview
-from mcp_server.repoload import LoadCache, load_repo_cached
+from mcp_server.repoload import LoadCache
 from mcp_server.yaml_edit import PatchSpec, apply_patch, new_persona_text
 from schemas.errors import DraftConflict, DraftError, NotFound, PersonasError
 from schemas.files import DirectoryFiles, PathRefused, join_relative
@@ -80,7 +79,6 @@ class PersonaService:
         self.index = RepoIndex(self.root, self.cache, max_staleness)
         self._store: DraftStore | None = None
         self._store_lock = threading.Lock()
-        self._draft_repos: OrderedDict[str, Repo] = OrderedDict()
         self._windows: dict[str, int] | None = None
 
     # --- plumbing -------------------------------------------------------------
@@ -89,7 +87,7 @@ class PersonaService:
         """The draft store; DraftError when the repo is not a git repository."""
         with self._store_lock:
             if self._store is None:
-                self._store = DraftStore(self.root)
+                self._store = DraftStore(self.root, cache=self.cache)
             return self._store
 
     def _git_or_none(self) -> DraftStore | None:
@@ -104,15 +102,7 @@ class PersonaService:
 
     def draft_repo(self, sha: str) -> Repo:
         """The repo as loaded at commit ``sha`` (cached; commits are immutable)."""
-        repo = self._draft_repos.get(sha)
-        if repo is None:
-            repo = load_repo_cached(
-                self.store().files_at(sha), self.cache, default_id=self.root.name
-            )
-            self._draft_repos[sha] = repo
-            while len(self._draft_repos) > 16:
-                self._draft_repos.popitem(last=False)
-        return repo
+        return self.store().repo_at(sha)
 
     def repo_for(self, draft_id: str | None) -> tuple[Repo, str]:
         """The working tree's repo, or the repo as draft ``draft_id`` has it; and its name."""
@@ -351,6 +341,10 @@ class PersonaService:
                     )
                 base, path = parent.base, parent.path
                 is_new = store.read(base, path) is None
+            scope = store.scope(base, slug, path)
+            for field in ("system_prompt_file", "avatar"):
+                if isinstance(patch.set.get(field), str):
+                    scope.check_reference(field, patch.set[field])
             changes, notes = self._changes(store, parent.head if parent else base, path, patch)
             summary = message or f"draft({slug}): " + ", ".join(_touched(patch))
             written = store.write(
