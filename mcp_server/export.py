@@ -13,6 +13,7 @@ from typing import Any, Literal
 from mcp_server.ids import InvalidInput
 from mcp_server.models import ExportResult
 from schemas.loader import LoadedPersona
+from sync.safe_write import write_inside
 
 EXPORT_DIR = ".personas/exports"
 INLINE_LIMIT = 64 * 1024
@@ -96,7 +97,11 @@ def write_export(
     fmt: Literal["csv", "json"],
     file_name: str | None = None,
 ) -> ExportResult:
-    """Write the export under ``<root>/.personas/exports/`` and describe it."""
+    """Write the export under ``<root>/.personas/exports/`` and describe it.
+
+    The folders are created by the server and never followed when they are symlinks
+    (a committed ``.personas`` symlink is refused); the file name has no separators.
+    """
     if file_name is None:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         file_name = f"personas-{stamp}.{fmt}"
@@ -105,11 +110,8 @@ def write_export(
             f"invalid file name {file_name[:80]!r}: letters, digits, '.', '_', '-' only"
         )
     content = render(personas, fmt)
-    target_dir = root / EXPORT_DIR
-    target_dir.mkdir(parents=True, exist_ok=True)
-    target = target_dir / file_name
     data = content.encode("utf-8")
-    target.write_bytes(data)
+    target = write_inside(root, f"{EXPORT_DIR}/{file_name}", data)
     return ExportResult(
         format=fmt,
         row_count=len(personas),
