@@ -11,9 +11,23 @@ import posixpath
 from pathlib import Path
 from typing import Protocol
 
+# What ``DirectoryFiles.read`` will ever hold in memory, whatever a caller asked
+# for: above every file limit (the largest is a 2 MB avatar), far below harm.
+MAX_READ_BYTES = 8 * 1024 * 1024
+
 
 class PathRefused(Exception):
     """A referenced path is absolute, escapes the repo, or is not a regular file."""
+
+
+class OversizedFile(PathRefused):
+    """A file is over the size limit for what it is; nothing past the limit was read."""
+
+    def __init__(self, path: str, size: int, limit: int) -> None:
+        super().__init__(f"'{path}' is {size:,} bytes; the limit is {limit:,} bytes")
+        self.path = path
+        self.size = size
+        self.limit = limit
 
 
 class RepoFiles(Protocol):
@@ -28,8 +42,27 @@ class RepoFiles(Protocol):
         ...
 
     def read(self, path: str) -> bytes:
-        """Whole content; raises FileNotFoundError or PathRefused."""
+        """Whole content; raises FileNotFoundError or PathRefused.
+
+        Callers bound what they read with ``read_limited``, which checks ``size``
+        first; an implementation may refuse (``OversizedFile``) a file too large to hold.
+        """
         ...
+
+
+def read_limited(files: RepoFiles, path: str, limit: int) -> bytes:
+    """The content of ``path``, refused with ``OversizedFile`` when over ``limit`` bytes.
+
+    The size is checked before anything is read, so a huge (or sparse) file costs
+    no memory; a file that grows between the check and the read is refused too.
+    """
+    size = files.size(path)
+    if size > limit:
+        raise OversizedFile(path, size, limit)
+    data = files.read(path)
+    if len(data) > limit:
+        raise OversizedFile(path, len(data), limit)
+    return data
 
 
 def join_relative(base_file: str, reference: str) -> str:
@@ -54,7 +87,10 @@ class DirectoryFiles:
         self.root = Path(root).resolve()
 
     def _resolve(self, path: str) -> Path:
-        target = (self.root / path).resolve()
+        try:
+            target = (self.root / path).resolve()
+        except (OSError, RuntimeError):  # RuntimeError: a symlink loop (Python 3.11)
+            raise PathRefused(f"path '{path}' cannot be resolved (a symlink loop?)") from None
         if target != self.root and self.root not in target.parents:
             raise PathRefused(f"path '{path}' resolves outside the repo (symlink?)")
         if not target.exists():
@@ -80,4 +116,8 @@ class DirectoryFiles:
         return self._resolve(path).stat().st_size
 
     def read(self, path: str) -> bytes:
-        return self._resolve(path).read_bytes()
+        with self._resolve(path).open("rb") as stream:
+            data = stream.read(MAX_READ_BYTES + 1)
+        if len(data) > MAX_READ_BYTES:
+            raise OversizedFile(path, self.size(path), MAX_READ_BYTES)
+        return data

@@ -24,14 +24,22 @@ from schemas.avatar import check_avatar
 from schemas.config import CONFIG_FILE, RepoConfig, RepoSection
 from schemas.errors import CatalogueError
 from schemas.fields import AVATAR_MAX_BYTES, AVATAR_MIME_BY_EXTENSION, SLUG_RE
-from schemas.files import DirectoryFiles, PathRefused, RepoFiles, join_relative
+from schemas.files import (
+    DirectoryFiles,
+    OversizedFile,
+    PathRefused,
+    RepoFiles,
+    join_relative,
+    read_limited,
+)
 from schemas.persona import PersonaFile
 from schemas.problems import Problem, errors_only
 from schemas.secrets import find_secrets
-from schemas.yamlsafe import YamlRefused, locate, parse_yaml, value_node
+from schemas.yamlsafe import MAX_YAML_BYTES, YamlRefused, locate, parse_yaml, value_node
 
 PERSONA_SUFFIXES = (".yaml", ".yml")
 MAX_PROMPT_BYTES = 256 * 1024
+MAX_CONFIG_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -100,8 +108,11 @@ def _toml_line(text: str, key: str) -> int:
 
 def load_config(files: RepoFiles, default_id: str) -> tuple[RepoConfig, list[Problem]]:
     """Read ``personas.toml``; fall back to defaults (with a warning) when it is absent."""
+    fallback = RepoConfig(repo=RepoSection(id=default_id))
     try:
-        raw = files.read(CONFIG_FILE)
+        raw = read_limited(files, CONFIG_FILE, MAX_CONFIG_BYTES)
+    except OversizedFile as exc:
+        return fallback, [Problem(CONFIG_FILE, 1, 1, f"file {exc}", code="file_too_large")]
     except (FileNotFoundError, PathRefused):
         warning = Problem(
             CONFIG_FILE,
@@ -111,7 +122,9 @@ def load_config(files: RepoFiles, default_id: str) -> tuple[RepoConfig, list[Pro
             code="config_missing",
             severity="warning",
         )
-        return RepoConfig(repo=RepoSection(id=default_id)), [warning]
+        return fallback, [warning]
+    except OSError as exc:
+        return fallback, [Problem(CONFIG_FILE, 0, 0, f"cannot read: {exc.strerror}", "io")]
     text = raw.decode("utf-8", errors="replace")
     try:
         data = tomllib.loads(text)
@@ -120,7 +133,10 @@ def load_config(files: RepoFiles, default_id: str) -> tuple[RepoConfig, list[Pro
         col = getattr(exc, "colno", 1) or 1
         message = getattr(exc, "msg", str(exc))
         problem = Problem(CONFIG_FILE, line, col, f"malformed TOML: {message}", code="toml")
-        return RepoConfig(repo=RepoSection(id=default_id)), [problem]
+        return fallback, [problem]
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        problem = Problem(CONFIG_FILE, 1, 1, "malformed TOML: nested too deeply", code="toml")
+        return fallback, [problem]
     try:
         return RepoConfig.model_validate(data), []
     except ValidationError as exc:
@@ -131,7 +147,7 @@ def load_config(files: RepoFiles, default_id: str) -> tuple[RepoConfig, list[Pro
             problems.append(
                 Problem(CONFIG_FILE, _toml_line(text, key), 1, f"{dotted}: {_message(err)}")
             )
-        return RepoConfig(repo=RepoSection(id=default_id)), problems
+        return fallback, problems
 
 
 # --- pydantic errors -> located problems ------------------------------------
@@ -238,18 +254,19 @@ def _read_reference(
     """Read a file referenced from a persona; raise ValueError with a readable reason."""
     try:
         target = join_relative(persona_path, reference)
-        size = files.size(target)
-        if size > limit:
-            raise ValueError(
-                f"{what} '{reference}' is {size:,} bytes; the limit is {limit:,} bytes"
-            )
-        return target, files.read(target)
+        return target, read_limited(files, target, limit)
+    except OversizedFile as exc:
+        raise ValueError(
+            f"{what} '{reference}' is {exc.size:,} bytes; the limit is {exc.limit:,} bytes"
+        ) from None
     except PathRefused as exc:
         raise ValueError(f"{what}: {exc}") from None
     except FileNotFoundError:
         raise ValueError(
             f"{what} '{reference}' not found (paths are relative to {persona_path})"
         ) from None
+    except OSError as exc:
+        raise ValueError(f"{what} '{reference}' cannot be read: {exc.strerror}") from None
 
 
 def _key_lines(node: Any) -> dict[str, int]:
@@ -263,13 +280,20 @@ def load_persona(
 ) -> tuple[LoadedPersona | None, list[Problem], Any]:
     """Parse and validate one persona file; return it (or None), its problems and its node."""
     try:
-        raw = files.read(path) if raw is None else raw
+        raw = read_limited(files, path, MAX_YAML_BYTES) if raw is None else raw
+    except OversizedFile as exc:
+        message = f"file is {exc.size:,} bytes; the limit is {exc.limit:,} bytes"
+        return None, [Problem(path, 1, 1, message, code="file_too_large")], None
     except PathRefused as exc:
         return None, [Problem(path, 0, 0, str(exc), code="path")], None
+    except FileNotFoundError:
+        return None, [Problem(path, 0, 0, "file disappeared while loading", code="io")], None
+    except OSError as exc:
+        return None, [Problem(path, 0, 0, f"cannot read: {exc.strerror}", code="io")], None
     try:
         parsed = parse_yaml(raw, path)
     except YamlRefused as exc:
-        return None, [exc.problem], None
+        return None, exc.problems, None
     node = parsed.node
     if not isinstance(parsed.data, dict):
         kind = "empty" if parsed.data is None else type(parsed.data).__name__
@@ -396,8 +420,23 @@ PersonaLoader = Callable[[RepoFiles, str], PersonaLoad]
 
 
 def load_persona_entry(files: RepoFiles, path: str) -> PersonaLoad:
-    """``load_persona`` plus the slugs the file claims: the default ``PersonaLoader``."""
-    persona, problems, node = load_persona(files, path)
+    """``load_persona`` plus the slugs the file claims: the default ``PersonaLoader``.
+
+    Never raises: a failure nobody foresaw becomes a problem of this file, so one
+    file cannot stop the others from being checked.
+    """
+    try:
+        persona, problems, node = load_persona(files, path)
+    except Exception as exc:
+        problem = Problem(
+            path,
+            0,
+            0,
+            f"internal error while checking this file ({type(exc).__name__}: {exc}); "
+            "please report it",
+            code="internal_error",
+        )
+        return PersonaLoad(None, (problem,), ())
     names: list[tuple[str, int]] = []
     if persona is not None:
         names.append((persona.slug, locate(node, ("slug",))[0] if persona.spec.slug else 1))

@@ -25,6 +25,7 @@ from schemas.fields import (
     TopK,
     Weight,
 )
+from schemas.jsonvalue import JsonObject, json_problems
 
 
 def _fail_at(model: str, loc: tuple[str | int, ...], message: str, value: Any) -> ValidationError:
@@ -86,7 +87,7 @@ class Source(_FileModel):
     id: NonEmptyStr
     name: str | None = Field(default=None, description="Display label used in RAG context.")
     weight: Weight = 1.0
-    search_config: dict[str, Any] | None = None
+    search_config: JsonObject | None = None
     status: SourceStatus = "active"
 
 
@@ -107,13 +108,22 @@ class Publish(_FileModel):
 class DefaultParams(BaseModel):
     """Default inference parameters; known keys are range-checked, others pass through."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
 
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)
     top_p: float | None = Field(default=None, ge=0.0, le=1.0)
     max_tokens: int | None = Field(default=None, ge=1, le=1_000_000)
     frequency_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
     presence_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
+
+    @model_validator(mode="after")
+    def _extras_are_json(self) -> Self:
+        for key, value in (self.model_extra or {}).items():
+            problems = json_problems(value)
+            if problems:
+                loc, message = problems[0]
+                raise _fail_at("DefaultParams", (key, *loc), message, value)
+        return self
 
 
 class PersonaFile(_FileModel):
@@ -136,7 +146,7 @@ class PersonaFile(_FileModel):
     sources: list[Source] = Field(default_factory=list)
     default_params: DefaultParams = Field(default_factory=DefaultParams)
     avatar: str | None = Field(default=None, description="Image path relative to this file.")
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: JsonObject = Field(default_factory=dict)
     protect: bool = Field(default=False, description="Refuse to delete this persona.")
 
     @model_validator(mode="after")

@@ -30,6 +30,20 @@ BAD_FILES = [
     ("private_key_in_prompt", 5, "looks like a private key"),
     ("not_a_mapping", 1, "a persona file must be a mapping, not list"),
     ("duplicate_group", 5, "publish.groups.2: duplicate group mg_qa"),
+    # only JSON values, each refused where it stands
+    ("date_value", 4, "'2024-05-01' is read as a date or time; quote it"),
+    ("set_value", 4, "a set (!!set) is not allowed; only JSON values"),
+    ("binary_value", 4, "binary data (!!binary) is not allowed"),
+    ("omap_value", 4, "an ordered map (!!omap) is not allowed"),
+    ("foreign_tag", 4, "(!!python/object/apply:os.system) is not allowed"),
+    ("recursive_alias", 5, "alias '*self' refers to a collection that contains it"),
+    ("non_string_key", 5, "map key '1' is not a string; quote it"),
+    ("list_as_key", 4, "a list or map cannot be a map key"),
+    ("infinity_param", 5, "default_params.top_k: inf is not a JSON number"),
+    ("nan_in_search_config", 6, "sources.0.search_config.threshold: nan is not a JSON number"),
+    ("huge_integer", 4, "metadata.budget: integer out of the 64-bit range"),
+    ("nul_in_string", 3, "description: string contains a NUL character"),
+    ("two_documents", 3, "a second YAML document"),
 ]
 
 
