@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from cli.common import RepoOption, guarded, say
-from schemas.errors import ConfigError
+from schemas.errors import ConfigError, ImportRefused
 from schemas.loader import load_repo
 from sync.engine import open_repo_catalogue
 from sync.importer import import_personas
@@ -34,7 +34,15 @@ def import_(
         say(f"wrote {path}")
     for slug, reason in result.skipped.items():
         say(f"skipped {slug}: {reason}")
+    for slug, reason in result.refused.items():
+        say(f"refused {slug}: {reason}", style="red", err=True)
     say(f"Imported {len(result.written)} persona(s); run `personas plan` to check.")
+    if result.refused:
+        raise ImportRefused(
+            f"{len(result.refused)} catalogue persona(s) refused (listed above); "
+            "the others were imported",
+            details={"refused": result.refused},
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -8,6 +8,7 @@ empty and later applies may manage them.
 from __future__ import annotations
 
 import io
+import posixpath
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,11 +18,13 @@ from ruamel.yaml.scalarstring import LiteralScalarString
 
 from catalogue.api import Persona, PersonaUpdate, published_model_slug
 from catalogue.protocol import Catalogue
-from schemas.errors import NotFound, PersonasError
-from schemas.fields import AVATAR_MIME_BY_EXTENSION
+from schemas.avatar import check_avatar
+from schemas.errors import CatalogueError, NotFound, PersonasError, WriteRefused
+from schemas.fields import AVATAR_MIME_BY_EXTENSION, SLUG_MAX_LENGTH, SLUG_RE
 from schemas.loader import Repo
 from sync.marker import Marker, read_marker, user_metadata, with_marker
 from sync.normalize import normalize_text
+from sync.safe_write import write_inside
 
 MODELINE = "yaml-language-server: $schema=../schemas/persona.schema.json"
 _EXTENSION = {mime: ext for ext, mime in reversed(AVATAR_MIME_BY_EXTENSION.items())}
@@ -29,10 +32,12 @@ _EXTENSION = {mime: ext for ext, mime in reversed(AVATAR_MIME_BY_EXTENSION.items
 
 @dataclass
 class ImportResult:
-    """Files written and personas skipped (with the reason)."""
+    """Files written, personas skipped (with the reason) and personas refused (bad data
+    from the catalogue, or a path that would leave the repo; with the reason)."""
 
     written: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
+    refused: dict[str, str] = field(default_factory=dict)
 
 
 def _flow(items: list[Any]) -> CommentedSeq:
@@ -107,6 +112,35 @@ def dump_yaml(doc: CommentedMap) -> str:
     return buffer.getvalue()
 
 
+def _personas_folder(repo: Repo) -> str:
+    """The configured personas directory as a plain relative path ('' for the root)."""
+    folder = posixpath.normpath(repo.config.repo.personas_dir.strip().strip("/") or ".")
+    return "" if folder == "." else folder + "/"
+
+
+def _slug_problem(slug: object) -> str | None:
+    """Why a slug answered by the catalogue cannot name a file, or None."""
+    if isinstance(slug, str) and len(slug) <= SLUG_MAX_LENGTH and SLUG_RE.match(slug):
+        return None
+    return (
+        "the catalogue answered an invalid slug (lowercase letters, digits and single "
+        f"hyphens, at most {SLUG_MAX_LENGTH} characters); nothing written for it"
+    )
+
+
+def _avatar_file(
+    catalogue: Catalogue, persona: Persona, folder: str
+) -> tuple[str, str, bytes] | None:
+    """The avatar's (reference, repo path, bytes), checked like a file's avatar; None
+    without one.  Raises ``CatalogueError`` when the catalogue's avatar is unsafe."""
+    if not persona.avatar_url:
+        return None
+    data, content_type = catalogue.get_avatar(persona.id)
+    mime = check_avatar(data, content_type)
+    ext = _EXTENSION.get(mime, ".png")
+    return f"avatars/{persona.slug}{ext}", f"{folder}avatars/{persona.slug}{ext}", data
+
+
 def import_personas(
     repo: Repo,
     catalogue: Catalogue,
@@ -114,10 +148,22 @@ def import_personas(
     *,
     overwrite: bool = False,
 ) -> ImportResult:
-    """Write the chosen catalogue personas (all when ``slugs`` is None) as files; adopt them."""
+    """Write the chosen catalogue personas (all when ``slugs`` is None) as files; adopt them.
+
+    Every slug the catalogue answers is checked before it becomes a file name; a
+    persona with an invalid slug or an unsafe avatar is refused (``result.refused``)
+    and nothing is written for it.  Files are written without following symlinks.
+    """
     if repo.root is None:
         raise PersonasError("import needs a repo directory")
-    personas = {p.slug: p for p in catalogue.iter_personas()}
+    result = ImportResult()
+    personas: dict[str, Persona] = {}
+    for persona in catalogue.iter_personas():
+        problem = _slug_problem(persona.slug)
+        if problem is None:
+            personas[persona.slug] = persona
+        else:
+            result.refused[ascii(persona.slug)[1:-1][:200]] = problem
     if slugs is not None:
         missing = sorted(set(slugs) - set(personas))
         if missing:
@@ -128,31 +174,32 @@ def import_personas(
     for group in catalogue.list_model_groups():
         for model_slug in group.model_slugs:
             groups_of.setdefault(model_slug, []).append(group.id)
-    personas_dir = repo.root / repo.config.repo.personas_dir
-    result = ImportResult()
+    folder = _personas_folder(repo)
     for slug, persona in sorted(personas.items()):
         marker = read_marker(persona.metadata)
         if marker is not None and marker.repo != repo.config.repo.id:
             result.skipped[slug] = f"managed by repo '{marker.repo}'"
             continue
-        target = personas_dir / f"{slug}.yaml"
-        rel = target.relative_to(repo.root).as_posix()
-        if (target.exists() or slug in repo.personas) and not overwrite:
+        rel = f"{folder}{slug}.yaml"
+        if ((repo.root / rel).exists() or slug in repo.personas) and not overwrite:
             result.skipped[slug] = f"{rel} already exists (use --overwrite)"
             continue
         if persona.sources is None:
             persona.sources = catalogue.list_sources(persona.id)
-        avatar_ref = None
-        if persona.avatar_url:
-            data, content_type = catalogue.get_avatar(persona.id)
-            ext = _EXTENSION.get(content_type.split(";")[0].strip(), ".png")
-            avatar_path = personas_dir / "avatars" / f"{slug}{ext}"
-            avatar_path.parent.mkdir(parents=True, exist_ok=True)
-            avatar_path.write_bytes(data)
-            avatar_ref = f"avatars/{slug}{ext}"
+        try:
+            avatar = _avatar_file(catalogue, persona, folder)
+        except CatalogueError as exc:
+            result.refused[slug] = f"its avatar is refused: {exc.message}; nothing written"
+            continue
         groups = groups_of.get(published_model_slug(tenant, slug), [])
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(dump_yaml(persona_document(persona, groups, avatar_ref)), "utf-8")
+        text = dump_yaml(persona_document(persona, groups, avatar[0] if avatar else None))
+        try:
+            if avatar is not None:
+                write_inside(repo.root, avatar[1], avatar[2])
+            write_inside(repo.root, rel, text.encode("utf-8"))
+        except WriteRefused as exc:
+            result.refused[slug] = exc.message
+            continue
         adopted = Marker(repo=repo.config.repo.id, path=rel, protect=False)
         catalogue.update_persona(
             persona.id, PersonaUpdate(metadata=with_marker(persona.metadata, adopted))
