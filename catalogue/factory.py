@@ -15,9 +15,10 @@ def open_catalogue(
 ) -> Catalogue:
     """``SCAIGRID_HOST`` + ``SCAIGRID_API_KEY`` in ``env`` → ``HttpCatalogue``;
     otherwise an ``EmbeddedCatalogue`` at ``database_url`` (default
-    ``sqlite:///.personas/catalogue.db`` under the cwd), bootstrapped on first
-    use with the schema, ``tenant`` and the starter set (idempotent, safe when
-    several processes do it at once).
+    ``sqlite:///.personas/catalogue.db`` under the cwd).  Only a brand-new local
+    SQLite catalogue is created and seeded with ``tenant`` and the starter set on
+    first use (safe when several processes do it at once); an existing catalogue
+    without ``tenant`` is ``UnknownTenant``, never written to.
     """
     if env.get("SCAIGRID_HOST") and env.get("SCAIGRID_API_KEY"):
         return HttpCatalogue.from_env(env)

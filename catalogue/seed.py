@@ -1,7 +1,9 @@
 """The starter set: a tenant, its partner, API keys, models and groups.
 
-Everything here is idempotent, so ``personas catalogue init`` and the
-factory's first-use bootstrap can run any number of times.
+Everything here is idempotent, so ``personas catalogue init`` can run any
+number of times.  Opening a catalogue (``open_for_tenant``) seeds only a
+brand-new local SQLite file; it never writes a tenant or groups into an
+existing catalogue.
 
 Group ids: ``mg_global_public`` (global) exists once per database;
 ``mg_partner_shared`` (partner scope) belongs to the first partner seeded,
@@ -15,9 +17,9 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -33,9 +35,11 @@ from catalogue.db import (
     Tenant,
     create_schema,
     new_id,
+    sqlite_path,
 )
 from catalogue.locks import bootstrap_lock
 from catalogue.service import hash_key
+from schemas.errors import CatalogueNotInitialised, UnknownTenant
 from schemas.fields import SLUG_RE
 
 DEFAULT_PARTNER = "default"
@@ -249,15 +253,91 @@ def add_api_key(
     return value
 
 
+def _bootstrap_locked(engine: Engine, tenant_slug: str | None) -> Tenant | None:
+    create_schema(engine)
+    if tenant_slug is None:
+        return None
+    with Session(engine, expire_on_commit=False) as session:
+        return seed_starter(session, tenant_slug)
+
+
 def bootstrap(engine: Engine, tenant_slug: str | None = None) -> Tenant | None:
     """Create the schema and, given a tenant, seed the starter set.
 
     Idempotent and safe when several processes do it at once (serialised by
-    ``catalogue.locks.bootstrap_lock``).
+    ``catalogue.locks.bootstrap_lock``).  This is ``personas catalogue init``;
+    opening a catalogue goes through ``open_for_tenant``, which never seeds an
+    existing one.
     """
     with bootstrap_lock(engine):
-        create_schema(engine)
-        if tenant_slug is None:
-            return None
-        with Session(engine, expire_on_commit=False) as session:
-            return seed_starter(session, tenant_slug)
+        return _bootstrap_locked(engine, tenant_slug)
+
+
+CatalogueShape = Literal["blank", "foreign", "no_tenants", "other_tenants", "has_tenant"]
+
+
+def catalogue_shape(engine: Engine, tenant_slug: str) -> CatalogueShape:
+    """What the database holds: no tables at all, tables that are not a catalogue's, a
+    catalogue without tenants, one with other tenants only, or one with ``tenant_slug``."""
+    tables = set(inspect(engine).get_table_names())
+    if not tables:
+        return "blank"
+    if Tenant.__tablename__ not in tables:
+        return "foreign"
+    with Session(engine) as session:
+        if session.execute(select(Tenant.id).where(Tenant.slug == tenant_slug)).first():
+            return "has_tenant"
+        if session.execute(select(Tenant.id).limit(1)).first() is None:
+            return "no_tenants"
+    return "other_tenants"
+
+
+def _init_command(engine: Engine, tenant_slug: str) -> str:
+    url = engine.url.render_as_string(hide_password=True)
+    return f"`personas catalogue init --database '{url}' --tenant {tenant_slug}`"
+
+
+def _tenants(engine: Engine, limit: int = 5) -> list[str]:
+    with Session(engine) as session:
+        return list(
+            session.execute(select(Tenant.slug).order_by(Tenant.slug).limit(limit)).scalars()
+        )
+
+
+def open_for_tenant(engine: Engine, tenant_slug: str) -> None:
+    """Get the catalogue at ``engine`` ready for ``tenant_slug`` without writing to an
+    existing catalogue.
+
+    Only a brand-new local SQLite catalogue -- a file with no tables yet, or with the
+    catalogue's tables but no tenant at all -- is created and seeded on first use (what
+    the first ``personas plan`` on a fresh clone needs).  Anywhere else a missing tenant
+    is ``UnknownTenant`` and a database without the catalogue's tables is
+    ``CatalogueNotInitialised``, both naming the ``personas catalogue init`` command.
+    An existing catalogue that has the tenant gets only its missing tables or columns.
+    Serialised by ``bootstrap_lock``, so processes opening a new file at once agree.
+    """
+    with bootstrap_lock(engine):
+        shape = catalogue_shape(engine, tenant_slug)
+        if shape == "has_tenant":
+            create_schema(engine)  # an older version's catalogue gains new tables/columns
+            return
+        brand_new = shape in ("blank", "no_tenants") and sqlite_path(str(engine.url)) is not None
+        if brand_new:
+            _bootstrap_locked(engine, tenant_slug)
+            return
+        if shape in ("blank", "foreign"):
+            raise CatalogueNotInitialised(
+                f"the database {engine.url.render_as_string(hide_password=True)} holds no "
+                "personas catalogue, and only a new local SQLite catalogue is created on first "
+                f"use; create this one with {_init_command(engine, tenant_slug)}",
+                details={"tenant": tenant_slug},
+            )
+        others = _tenants(engine)
+        holds = f"it holds {', '.join(others)}" if others else "it holds no tenant"
+        raise UnknownTenant(
+            f"tenant '{tenant_slug}' is not in the catalogue at "
+            f"{engine.url.render_as_string(hide_password=True)} ({holds}); reading never "
+            "creates one: check [repo] tenant in personas.toml, or create it with "
+            f"{_init_command(engine, tenant_slug)}",
+            details={"tenant": tenant_slug, "tenants": others},
+        )

@@ -41,7 +41,8 @@ def mcp(
         typer.Option(
             "--catalogue/--no-catalogue",
             help="Read the repo's catalogue (remote when SCAIGRID_HOST is set, else embedded) "
-            "for plan_sync, drift in get_persona and context windows in previews.",
+            "for plan_sync, drift in get_persona and context windows in previews; "
+            "--no-catalogue opens none (plan_sync is not offered).",
         ),
     ] = True,
 ) -> None:
@@ -53,7 +54,7 @@ def mcp(
         opened = None
         if catalogue:
             opened = stack.enter_context(open_repo_catalogue(load_repo(repo)))
-        server = build_server(repo, read_only=read_only, catalogue=opened)
+        server = build_server(repo, read_only=read_only, catalogue=opened, with_catalogue=catalogue)
         if transport is Transport.stdio:
             server.run()
             return

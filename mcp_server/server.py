@@ -34,12 +34,18 @@ def build_server(
     read_only: bool = False,
     catalogue: Any | None = None,
     service: PersonaService | None = None,
+    with_catalogue: bool = True,
 ) -> MCPServer:
     """The MCP server for the repo at ``repo``; ``read_only`` hides every write tool.
 
     ``catalogue`` (a ``catalogue.protocol.Catalogue``) is optional: with it,
-    get_persona reports catalogue state and preview uses its context windows.
+    get_persona reports catalogue state and preview uses its context windows;
+    without it, plan_sync opens the repo's catalogue when called.
+    ``with_catalogue=False`` means no catalogue at all: plan_sync is not offered
+    and nothing opens (or creates) a catalogue.
     """
+    if catalogue is not None and not with_catalogue:
+        raise ValueError("a catalogue was given with with_catalogue=False")
     service = service or PersonaService(repo, catalogue=catalogue)
     server = MCPServer(
         name="personas",
@@ -48,7 +54,8 @@ def build_server(
         version="0.1.0",
     )
     register_read_tools(server, service)
-    register_plan_tool(server, service)
+    if with_catalogue:
+        register_plan_tool(server, service)
     if not read_only:
         register_draft_tools(server, service)
 

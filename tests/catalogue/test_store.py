@@ -113,6 +113,10 @@ def _open_and_count(url: str, tenant: str) -> int:
 
 
 def test_concurrent_first_use_from_processes(database_url: str) -> None:
+    if "postgresql" in database_url:  # only a new SQLite file is created on first use
+        bootstrap_engine = make_engine(database_url)
+        bootstrap(bootstrap_engine, "acme")
+        bootstrap_engine.dispose()
     with _SPAWN.Pool(4) as pool:
         counts = pool.starmap(_open_and_count, [(database_url, "acme")] * 4)
     assert counts == [5, 5, 5, 5]
@@ -134,6 +138,9 @@ def _try_lock(url: str, name: str) -> str:
 
 
 def test_lock_excludes_other_holders(database_url: str) -> None:
+    bootstrap_engine = make_engine(database_url)
+    bootstrap(bootstrap_engine, "acme")  # `personas catalogue init`
+    bootstrap_engine.dispose()
     cat = EmbeddedCatalogue.open(database_url, "acme")
     try:
         with cat.lock("apply"):
