@@ -14,7 +14,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from schemas.fields import (
     MinScore,
@@ -28,6 +29,7 @@ from schemas.fields import (
     TopK,
     Weight,
 )
+from schemas.jsonvalue import dotted, json_problems
 
 T = TypeVar("T")
 
@@ -41,7 +43,30 @@ def published_model_slug(tenant_slug: str, persona_slug: str) -> str:
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A request body: unknown fields refused, every value strict JSON.
+
+    Floats must be finite, and each field's value must pass the one strict-JSON
+    rule (``schemas.jsonvalue``: no NUL or lone surrogate in any string or key,
+    64-bit integers, nesting and size capped), so nothing is stored that a
+    database, a JSON encoder or a later listing would choke on.  A refusal is a
+    ``json_value`` error whose ``path`` names the value inside the field.
+    """
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    @field_validator("*")
+    @classmethod
+    def _strict_json(cls, value: Any) -> Any:
+        problems = json_problems(value)
+        if problems:
+            path, reason = problems[0]
+            where = dotted(path) if path else ""
+            raise PydanticCustomError(
+                "json_value",
+                "{where}{reason}",
+                {"where": f"{where}: " if where else "", "reason": reason, "path": where},
+            )
+        return value
 
 
 class PersonaCreate(_Body):
@@ -156,6 +181,14 @@ class AvatarUploaded(BaseModel):
     avatar_url: str
 
 
+class BackendLink(BaseModel):
+    """A frontend model's link to a backend (provider) model, in dispatch priority."""
+
+    backend_model_slug: str
+    provider_type: str
+    priority: int = 0
+
+
 class FrontendModel(BaseModel):
     """A model in the catalogue that personas can wrap or that publish creates."""
 
@@ -171,6 +204,11 @@ class FrontendModel(BaseModel):
     default_params: dict[str, Any] = Field(default_factory=dict)
     metadata: dict[str, Any] = Field(default_factory=dict)
     tenant_id: str | None = None
+    # extensions: what a published persona's model wraps, and (``GET /v1/models/{slug}``
+    # only; None in lists) its groups and backend links
+    base_model_slug: str | None = None
+    group_ids: list[str] | None = None
+    backend_links: list[BackendLink] | None = None
 
 
 class ModelGroup(BaseModel):

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
+from urllib.parse import quote
 
 import httpx
 
@@ -360,6 +361,13 @@ class HttpCatalogue:
             "GET",
             "/v1/models",
             parse=lambda r: [FrontendModel.model_validate(m) for m in r.json()["data"]],
+        )
+
+    def get_model(self, slug: str) -> FrontendModel:
+        return self._call(
+            "GET",
+            f"/v1/models/{quote(slug, safe='/')}",
+            parse=lambda r: FrontendModel.model_validate(r.json()["data"]),
         )
 
     def list_model_groups(self) -> list[ModelGroup]:

@@ -12,7 +12,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Engine, LargeBinary, UniqueConstraint, event
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Engine,
+    LargeBinary,
+    UniqueConstraint,
+    event,
+    inspect,
+    text,
+)
 from sqlalchemy.engine import make_url
 from sqlmodel import Field, SQLModel, create_engine
 
@@ -86,6 +96,9 @@ class FrontendModelRow(SQLModel, table=True):
     metadata_: dict[str, Any] | None = Field(default=None, sa_column=Column("metadata", JSON))
     tenant_id: str | None = Field(default=None, foreign_key="tenants.id", index=True)
     created_at: datetime = _ts()
+    # published personas: the frontend model they wrap (capabilities and backend links
+    # were copied from it); None for the catalogue's own models
+    base_model_slug: str | None = None
 
 
 class BackendModelRow(SQLModel, table=True):
@@ -257,5 +270,19 @@ def make_engine(url: str | None = None) -> Engine:
 
 
 def create_schema(engine: Engine) -> None:
-    """Create every table that does not exist yet."""
+    """Create every table that does not exist yet, and add nullable columns that a
+    catalogue made by an earlier version lacks (the only schema change so far)."""
     SQLModel.metadata.create_all(engine)
+    _add_missing_columns(engine)
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    inspector = inspect(engine)
+    for table in SQLModel.metadata.sorted_tables:
+        have = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in have or not column.nullable:
+                continue
+            kind = column.type.compile(dialect=engine.dialect)
+            with engine.begin() as conn:
+                conn.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}'))

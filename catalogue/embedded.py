@@ -28,7 +28,7 @@ from catalogue.api import (
 from catalogue.db import make_engine
 from catalogue.locks import named_lock
 from catalogue.protocol import iter_all_personas
-from catalogue.seed import bootstrap
+from catalogue.seed import open_for_tenant
 from catalogue.service import Caller, Role
 
 R = TypeVar("R")
@@ -55,10 +55,15 @@ class EmbeddedCatalogue:
     def open(
         cls, database_url: str | None, tenant: str, *, role: Role = "tenant_admin"
     ) -> EmbeddedCatalogue:
-        """Open (and bootstrap on first use: schema, tenant, starter set) a database."""
+        """Open the catalogue at ``database_url`` as ``tenant``.
+
+        A brand-new local SQLite file is created and seeded (schema, tenant, starter
+        set); an existing catalogue is only read: ``UnknownTenant`` when it lacks
+        ``tenant`` (see ``catalogue.seed.open_for_tenant``).
+        """
         engine = make_engine(database_url)
         try:
-            bootstrap(engine, tenant)
+            open_for_tenant(engine, tenant)
             return cls(engine, tenant, role=role, owns_engine=True)
         except BaseException:
             engine.dispose()
@@ -131,6 +136,9 @@ class EmbeddedCatalogue:
 
     def list_model_groups(self) -> list[ModelGroup]:
         return self._run(service.list_model_groups)
+
+    def get_model(self, slug: str) -> FrontendModel:
+        return self._run(service.get_model, slug)
 
     # --- extras ---
 

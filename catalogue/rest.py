@@ -10,26 +10,31 @@ Envelopes:
   ``VALIDATION_ERROR``, the offending fields in ``details.fields``):
   ``{"error": {"code", "message", "details"}, "meta": {"request_id"}}``
 
-Every response carries an ``X-Request-ID`` header.  Auth is a bearer API key;
-``GET /personas/{id}/avatar`` is public.
+Every response carries an ``X-Request-ID`` header.  Auth is a bearer API key,
+checked before any body byte is read (``catalogue.guard``);
+``GET /personas/{id}/avatar`` is public.  Bodies are capped while they stream:
+JSON bodies at ``max_body_bytes`` (413 ``PAYLOAD_TOO_LARGE``), avatar uploads
+at 2 MB plus multipart overhead (400 ``FILE_TOO_LARGE``).
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Iterator
 from typing import Any, Generic, Literal, TypeVar
 
+import fastapi.routing
 from fastapi import APIRouter, Depends, FastAPI, File, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
 
 from catalogue import service
 from catalogue.api import (
@@ -45,15 +50,27 @@ from catalogue.api import (
     SourceUpdate,
 )
 from catalogue.db import make_engine
+from catalogue.guard import BodyCap, RequestGuard, new_request_id
 from catalogue.seed import bootstrap
 from catalogue.service import API_PREFIX, Caller
-from schemas.errors import CatalogueError, FileTooLarge
+from schemas.errors import CatalogueError, FileTooLarge, PayloadTooLarge
 from schemas.fields import AVATAR_MAX_BYTES
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+
+DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+"""The default cap of a JSON request body (``create_app(max_body_bytes=...)``)."""
+
 _MULTIPART_SLACK = 64 * 1024
-_STATUS_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 401: "UNAUTHORIZED"}
+_AVATAR_ROUTE = "upload_avatar"
+_STATUS_CODES = {
+    400: "VALIDATION_ERROR",
+    401: "UNAUTHORIZED",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "PAYLOAD_TOO_LARGE",
+}
 
 
 # --- envelopes -------------------------------------------------------------
@@ -97,15 +114,61 @@ class ErrorEnvelope(BaseModel):
     meta: ErrorMeta
 
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorEnvelope} for code in (400, 401, 404, 409)
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` of the error statuses a route answers.
+
+    400, 401 and 413 are added to each operation from its shape (query
+    parameters or a body; security; a JSON body) by ``_document_errors``.
+    """
+    return {status: {"model": ErrorEnvelope} for status in statuses}
+
+
+_ERRORS = _errors()
+"""Errors every operation answers beyond those ``_document_errors`` adds: none."""
+
+_ERROR_DESCRIPTIONS = {
+    "400": "Invalid request (`VALIDATION_ERROR`, the fields in `details.fields`)",
+    "401": "Missing or invalid bearer token (`UNAUTHORIZED`)",
+    "413": "Request body over the server's cap (`PAYLOAD_TOO_LARGE`)",
 }
+
+
+def _document_errors(schema: dict[str, Any]) -> None:
+    """Make the OpenAPI document say what the server answers.
+
+    FastAPI documents a 422 the server never sends (validation is 400
+    ``VALIDATION_ERROR`` here); each operation instead gets 400 when it has
+    query parameters or a body, 401 when it needs a key and 413 when it takes
+    a JSON body.
+    """
+    envelope = {"$ref": "#/components/schemas/ErrorEnvelope"}
+    for item in schema.get("paths", {}).values():
+        for operation in item.values():
+            responses = operation.setdefault("responses", {})
+            responses.pop("422", None)
+            body = operation.get("requestBody", {}).get("content", {})
+            wanted = {
+                "400": bool(body)
+                or any(p.get("in") == "query" for p in operation.get("parameters", [])),
+                "401": bool(operation.get("security")),
+                "413": "application/json" in body,
+            }
+            for status, applies in wanted.items():
+                if not applies:
+                    responses.pop(status, None)
+                    continue
+                answer = responses.setdefault(status, {})
+                answer["description"] = _ERROR_DESCRIPTIONS[status]
+                answer["content"] = {"application/json": {"schema": envelope}}
+    components = schema.get("components", {}).get("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
 
 
 def _request_id(request: Request) -> str:
     rid = getattr(request.state, "request_id", None)
     if rid is None:
-        rid = request.state.request_id = "req_" + secrets.token_hex(8)
+        rid = request.state.request_id = new_request_id()
     return rid
 
 
@@ -127,17 +190,27 @@ def _field(loc: tuple[Any, ...]) -> str:
     return ".".join(parts)
 
 
+def _error_field(err: dict[str, Any]) -> str:
+    """The dotted field of one validation error; strict-JSON errors name the value inside."""
+    if err.get("type") == "json_invalid":
+        return "body"
+    field = _field(tuple(err.get("loc", ())))
+    inner = (err.get("ctx") or {}).get("path") if err.get("type") == "json_value" else None
+    return f"{field}.{inner}" if inner else field
+
+
 def _validation_details(exc: RequestValidationError) -> tuple[str, dict[str, Any]]:
     errors = []
     for err in exc.errors():
         kind = err.get("type", "")
-        errors.append(
-            {
-                "field": _field(tuple(err.get("loc", ()))),
-                "message": "malformed JSON body" if kind == "json_invalid" else err.get("msg", ""),
-                "type": kind,
-            }
-        )
+        if kind == "json_invalid":
+            reason = (err.get("ctx") or {}).get("error")
+            text = f"malformed JSON body ({reason})" if reason else "malformed JSON body"
+        elif kind == "json_value":  # the field already names the value: keep the reason
+            text = (err.get("ctx") or {}).get("reason") or err.get("msg", "")
+        else:
+            text = err.get("msg", "")
+        errors.append({"field": _error_field(err), "message": text, "type": kind})
     fields = list(dict.fromkeys(e["field"] for e in errors))
     if any(e["type"] == "json_invalid" for e in errors):
         message = "Request body is not valid JSON"
@@ -146,10 +219,26 @@ def _validation_details(exc: RequestValidationError) -> tuple[str, dict[str, Any
     return message[:500], {"fields": fields, "errors": errors}
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves on the request's path (the ``Allow`` of a 405)."""
+    # FastAPI >= 0.16x keeps included routers nested; iter_route_contexts flattens them
+    flatten = getattr(fastapi.routing, "iter_route_contexts", None)
+    routes = request.app.router.routes
+    methods: set[str] = set()
+    for route in flatten(routes) if flatten else routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return ", ".join(sorted(methods))
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(CatalogueError)
     async def _catalogue_error(request: Request, exc: CatalogueError) -> JSONResponse:
-        return _error(request, exc.status, exc.code, exc.message, exc.details)
+        response = _error(request, exc.status, exc.code, exc.message, exc.details)
+        if exc.status == 401:
+            response.headers["WWW-Authenticate"] = "Bearer"
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -159,9 +248,14 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _STATUS_CODES.get(exc.status_code, f"HTTP_{exc.status_code}")
-        response = _error(request, exc.status_code, code, str(exc.detail))
+        # the framework's 400s are bodies it could not parse (deep JSON, broken multipart)
+        details = {"fields": ["body"]} if exc.status_code == 400 else None
+        response = _error(request, exc.status_code, code, str(exc.detail), details)
         if exc.headers:
             response.headers.update(exc.headers)
+        if exc.status_code == 405:
+            # Starlette names only the first route on the path; name every method served
+            response.headers["Allow"] = _allowed_methods(request)
         return response
 
     @app.exception_handler(DataError)
@@ -187,20 +281,56 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 def get_caller(
+    request: Request,
     session: Session = Depends(get_session),
     credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
 ) -> Caller:
-    """The authenticated caller (401 ``UNAUTHORIZED`` when missing or invalid)."""
+    """The authenticated caller (401 ``UNAUTHORIZED`` when missing or invalid).
+
+    The guard has already authenticated the request before its body was read;
+    without the guard (an app assembled some other way) the key is checked here.
+    """
+    caller = getattr(request.state, "caller", None)
+    if isinstance(caller, Caller):
+        return caller
     return service.authenticate(session, credentials.credentials if credentials else None)
 
 
-def _limit_upload_size(request: Request) -> None:
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > AVATAR_MAX_BYTES + _MULTIPART_SLACK:
-        raise FileTooLarge(
-            f"upload is {int(length):,} bytes; the avatar limit is {AVATAR_MAX_BYTES:,} bytes",
-            details={"size": int(length), "limit": AVATAR_MAX_BYTES},
-        )
+def _needs_caller(route: BaseRoute) -> bool:
+    """Whether a route depends on ``get_caller`` (routes that do not are public)."""
+    if not isinstance(route, APIRoute):
+        return False
+    pending = [route.dependant]
+    while pending:
+        dependant = pending.pop()
+        if dependant.call is get_caller:
+            return True
+        pending.extend(dependant.dependencies)
+    return False
+
+
+def _authenticator(engine: Engine) -> Any:
+    def authenticate(api_key: str | None) -> Caller:
+        with Session(engine) as session:
+            return service.authenticate(session, api_key)
+
+    return authenticate
+
+
+def _body_too_large(size: int | None, limit: int) -> PayloadTooLarge:
+    said = f"is {size:,} bytes" if size is not None else "is larger than that"
+    return PayloadTooLarge(
+        f"request body {said}; the limit is {limit:,} bytes",
+        details={"limit": limit, **({"size": size} if size is not None else {})},
+    )
+
+
+def _upload_too_large(size: int | None, _limit: int) -> FileTooLarge:
+    said = f"is {size:,} bytes" if size is not None else "is larger than that"
+    return FileTooLarge(
+        f"upload {said}; the avatar limit is {AVATAR_MAX_BYTES:,} bytes",
+        details={"limit": AVATAR_MAX_BYTES, **({"size": size} if size is not None else {})},
+    )
 
 
 Sess = Depends(get_session)
@@ -211,7 +341,7 @@ Auth = Depends(get_caller)
 
 
 def _persona_routes() -> APIRouter:
-    r = APIRouter(prefix=API_PREFIX, tags=["scaipersona"], responses=_ERRORS)
+    r = APIRouter(prefix=API_PREFIX, tags=["scaipersona"])
 
     @r.get("/personas", response_model=ListData[Persona])
     def list_personas(
@@ -228,30 +358,39 @@ def _persona_routes() -> APIRouter:
         )
         return ListData[Persona](data=page.items, meta=meta)
 
-    @r.post("/personas", status_code=201, response_model=Data[Persona])
+    @r.post("/personas", status_code=201, response_model=Data[Persona], responses=_errors(404, 409))
     def create_persona(
         body: PersonaCreate, session: Session = Sess, caller: Caller = Auth
     ) -> Data[Persona]:
         return Data[Persona](data=service.create_persona(session, caller, body))
 
-    @r.get("/personas/{persona_id}", response_model=Data[Persona])
+    @r.get("/personas/{persona_id}", response_model=Data[Persona], responses=_errors(404))
     def get_persona(
         persona_id: str, session: Session = Sess, caller: Caller = Auth
     ) -> Data[Persona]:
         return Data[Persona](data=service.get_persona(session, caller, persona_id))
 
-    @r.put("/personas/{persona_id}", response_model=Data[Persona])
+    @r.put("/personas/{persona_id}", response_model=Data[Persona], responses=_errors(404, 409))
     def update_persona(
         persona_id: str, body: PersonaUpdate, session: Session = Sess, caller: Caller = Auth
     ) -> Data[Persona]:
         return Data[Persona](data=service.update_persona(session, caller, persona_id, body))
 
-    @r.delete("/personas/{persona_id}", status_code=204, response_class=Response)
+    @r.delete(
+        "/personas/{persona_id}",
+        status_code=204,
+        response_class=Response,
+        responses=_errors(404),
+    )
     def delete_persona(persona_id: str, session: Session = Sess, caller: Caller = Auth) -> Response:
         service.delete_persona(session, caller, persona_id)
         return Response(status_code=204)
 
-    @r.post("/personas/{persona_id}/publish", response_model=Data[Persona])
+    @r.post(
+        "/personas/{persona_id}/publish",
+        response_model=Data[Persona],
+        responses=_errors(404, 409),
+    )
     def publish_persona(
         persona_id: str,
         body: PublishRequest | None = None,
@@ -261,26 +400,43 @@ def _persona_routes() -> APIRouter:
         groups = body.group_ids if body else None
         return Data[Persona](data=service.publish_persona(session, caller, persona_id, groups))
 
-    @r.post("/personas/{persona_id}/unpublish", response_model=Data[Persona])
+    @r.post(
+        "/personas/{persona_id}/unpublish",
+        response_model=Data[Persona],
+        responses=_errors(404, 409),
+    )
     def unpublish_persona(
         persona_id: str, session: Session = Sess, caller: Caller = Auth
     ) -> Data[Persona]:
         return Data[Persona](data=service.unpublish_persona(session, caller, persona_id))
 
-    @r.get("/personas/{persona_id}/sources", response_model=ListData[Source])
+    @r.get(
+        "/personas/{persona_id}/sources",
+        response_model=ListData[Source],
+        responses=_errors(404),
+    )
     def list_sources(
         request: Request, persona_id: str, session: Session = Sess, caller: Caller = Auth
     ) -> ListData[Source]:
         items = service.list_sources(session, caller, persona_id)
         return ListData[Source](data=items, meta=ListMeta(request_id=_request_id(request)))
 
-    @r.post("/personas/{persona_id}/sources", status_code=201, response_model=Data[Source])
+    @r.post(
+        "/personas/{persona_id}/sources",
+        status_code=201,
+        response_model=Data[Source],
+        responses=_errors(404, 409),
+    )
     def add_source(
         persona_id: str, body: SourceCreate, session: Session = Sess, caller: Caller = Auth
     ) -> Data[Source]:
         return Data[Source](data=service.add_source(session, caller, persona_id, body))
 
-    @r.put("/personas/{persona_id}/sources/{source_id}", response_model=Data[Source])
+    @r.put(
+        "/personas/{persona_id}/sources/{source_id}",
+        response_model=Data[Source],
+        responses=_errors(404),
+    )
     def update_source(
         persona_id: str,
         source_id: str,
@@ -293,7 +449,10 @@ def _persona_routes() -> APIRouter:
         )
 
     @r.delete(
-        "/personas/{persona_id}/sources/{source_id}", status_code=204, response_class=Response
+        "/personas/{persona_id}/sources/{source_id}",
+        status_code=204,
+        response_class=Response,
+        responses=_errors(404),
     )
     def delete_source(
         persona_id: str, source_id: str, session: Session = Sess, caller: Caller = Auth
@@ -303,8 +462,9 @@ def _persona_routes() -> APIRouter:
 
     @r.post(
         "/personas/{persona_id}/avatar",
+        name=_AVATAR_ROUTE,
         response_model=Data[AvatarUploaded],
-        dependencies=[Depends(_limit_upload_size)],
+        responses=_errors(404),
     )
     def upload_avatar(
         persona_id: str,
@@ -321,7 +481,11 @@ def _persona_routes() -> APIRouter:
     @r.get(
         "/personas/{persona_id}/avatar",
         response_class=Response,
-        responses={200: {"content": {"image/*": {}}, "description": "The avatar image"}},
+        responses={
+            200: {"content": {"image/*": {}}, "description": "The avatar image"},
+            304: {"description": "Not modified (`If-None-Match` matched the `ETag`)"},
+            **_errors(404),
+        },
     )
     def get_avatar(persona_id: str, request: Request, session: Session = Sess) -> Response:
         data, content_type, sha = service.get_avatar(session, persona_id)
@@ -365,6 +529,13 @@ def _model_routes() -> APIRouter:
         items = service.list_model_groups(session, caller)
         return ListData[ModelGroup](data=items, meta=ListMeta(request_id=_request_id(request)))
 
+    # after /groups: a model slug holds slashes (``tenant/acme/support-agent``)
+    @r.get("/{model_slug:path}", response_model=Data[FrontendModel])
+    def get_model(
+        model_slug: str, session: Session = Sess, caller: Caller = Auth
+    ) -> Data[FrontendModel]:
+        return Data[FrontendModel](data=service.get_model(session, caller, model_slug))
+
     return r
 
 
@@ -373,12 +544,17 @@ def create_app(
     *,
     scaidrive_base_url: str | None = None,
     init_schema: bool = True,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> FastAPI:
     """The REST app over an engine or database URL (default: the cwd's SQLite file).
 
     ``init_schema`` creates missing tables; tenants and keys come from
-    ``personas catalogue init`` (``catalogue.seed``).
+    ``personas catalogue init`` (``catalogue.seed``).  ``max_body_bytes`` caps
+    every request body but avatar uploads (capped at 2 MB plus multipart
+    overhead).
     """
+    if max_body_bytes < 1:
+        raise ValueError("max_body_bytes must be at least 1")
     engine = database if isinstance(database, Engine) else make_engine(database)
     if init_schema:
         bootstrap(engine)
@@ -405,4 +581,20 @@ def create_app(
     def healthz() -> dict[str, Any]:
         return {"data": {"status": "ok"}}
 
+    # outermost, so every body read goes through it
+    app.add_middleware(
+        RequestGuard,
+        needs_caller=_needs_caller,
+        authenticate=_authenticator(engine),
+        default_cap=BodyCap(max_body_bytes, _body_too_large),
+        route_caps={_AVATAR_ROUTE: BodyCap(AVATAR_MAX_BYTES + _MULTIPART_SLACK, _upload_too_large)},
+    )
+    generate_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            _document_errors(generate_openapi())
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

@@ -18,12 +18,13 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from catalogue.api import (
     API_PREFIX,
+    BackendLink,
     FrontendModel,
     ModelGroup,
     Page,
@@ -38,6 +39,7 @@ from catalogue.api import (
 from catalogue.db import (
     ApiKey,
     AvatarRow,
+    BackendModelRow,
     FrontendModelRow,
     ModelBackendLink,
     ModelGroupMember,
@@ -48,6 +50,7 @@ from catalogue.db import (
     new_id,
     utcnow,
 )
+from catalogue.servable import served
 from schemas.avatar import check_avatar
 from schemas.errors import (
     ModelNotFound,
@@ -63,6 +66,7 @@ from schemas.errors import (
     ValidationFailed,
 )
 from schemas.fields import slugify
+from schemas.jsonvalue import dotted, json_problems
 
 Role = Literal["tenant_admin", "partner_admin", "super_admin"]
 Order = Literal["asc", "desc"]
@@ -124,7 +128,9 @@ def _aware(ts: datetime | None) -> datetime | None:
 
 
 def _source_out(row: SourceRow, persona_id: str) -> Source:
-    return Source(
+    return served(
+        Source,
+        f"source {row.id}",
         id=row.id,
         persona_id=persona_id,
         source_type=row.source_type,  # type: ignore[arg-type]
@@ -139,7 +145,9 @@ def _source_out(row: SourceRow, persona_id: str) -> Source:
 
 
 def _persona_out(row: PersonaRow, sources: list[Source], avatar_sha: str | None) -> Persona:
-    return Persona(
+    return served(
+        Persona,
+        f"persona {row.id}",
         id=row.id,
         tenant_id=row.tenant_id,
         name=row.name,
@@ -205,6 +213,7 @@ def _model_out(row: FrontendModelRow) -> FrontendModel:
         default_params=row.default_params or {},
         metadata=row.metadata_ or {},
         tenant_id=row.tenant_id,
+        base_model_slug=row.base_model_slug,
     )
 
 
@@ -218,14 +227,24 @@ def encode_cursor(pk: int, order: Order) -> str:
 
 
 def decode_cursor(cursor: str, order: Order) -> int:
-    """The key encoded in ``cursor``; ``ValidationFailed`` when it is not ours."""
+    """The key encoded in ``cursor``; ``ValidationFailed`` when it is not ours.
+
+    Anything but what ``encode_cursor`` makes is refused: a cursor is
+    client-held input, and its key goes into a query.
+    """
+    invalid = ValidationFailed("invalid cursor", details={"fields": ["cursor"]})
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         data = json.loads(raw)
-        pk, cursor_order = data["k"], data["o"]
-    except (binascii.Error, ValueError, KeyError, TypeError) as exc:
-        raise ValidationFailed("invalid cursor", details={"fields": ["cursor"]}) from exc
-    if not isinstance(pk, int) or not 0 <= pk < 2**63 or cursor_order != order:
+    except (binascii.Error, ValueError, RecursionError) as exc:
+        raise invalid from exc
+    if not isinstance(data, dict) or set(data) != {"k", "o"}:
+        raise invalid
+    pk, cursor_order = data["k"], data["o"]
+    # bool is an int to Python, not to the database
+    if type(pk) is not int or not 0 <= pk < 2**63 or cursor_order not in ("asc", "desc"):
+        raise invalid
+    if cursor_order != order:
         raise ValidationFailed(
             "cursor does not match this listing (order changed?)", details={"fields": ["cursor"]}
         )
@@ -235,26 +254,22 @@ def decode_cursor(cursor: str, order: Order) -> int:
 # --- input hygiene ---------------------------------------------------------
 
 
-def _nul_fields(value: Any, path: str = "") -> list[str]:
-    """Dotted paths of strings (keys included) holding NUL, which PostgreSQL cannot store."""
-    if isinstance(value, str):
-        return [path or "value"] if "\x00" in value else []
-    if isinstance(value, dict):
-        found: list[str] = []
-        for k, v in value.items():
-            sub = f"{path}.{k}" if path else str(k)
-            found += [sub] if "\x00" in str(k) else _nul_fields(v, sub)
-        return found
-    if isinstance(value, list):
-        return [f for i, v in enumerate(value) for f in _nul_fields(v, f"{path}.{i}")]
-    return []
+def _check_body(body: BaseModel) -> None:
+    """Refuse a body holding anything but strict JSON (``schemas.jsonvalue``).
 
-
-def _check_text(body: BaseModel) -> None:
-    bad = _nul_fields(body.model_dump(exclude_none=True))
-    if bad:
+    The body models check this when they are built; this catches a body changed
+    after that (pydantic does not validate assignments), before it is stored.
+    """
+    found: list[tuple[str, str]] = []
+    for name, value in body.model_dump(exclude_none=True).items():
+        found += [
+            (f"{name}.{dotted(path)}" if path else name, reason)
+            for path, reason in json_problems(value)
+        ]
+    if found:
         raise ValidationFailed(
-            "text may not contain NUL characters: " + ", ".join(bad), details={"fields": bad}
+            "Invalid request: " + ", ".join(f"{field}: {reason}" for field, reason in found)[:500],
+            details={"fields": list(dict.fromkeys(field for field, _ in found))},
         )
 
 
@@ -357,7 +372,7 @@ def get_persona(session: Session, caller: Caller, persona_id: str) -> Persona:
 
 def create_persona(session: Session, caller: Caller, body: PersonaCreate) -> Persona:
     """Create a persona; the slug defaults to ``slugify(name)`` and is unique per tenant."""
-    _check_text(body)
+    _check_body(body)
     slug = body.slug or slugify(body.name)
     _model_by_slug(session, caller, body.model_slug)
     if _slug_taken(session, caller, slug, None):
@@ -384,29 +399,43 @@ def update_persona(
 ) -> Persona:
     """Apply every non-null field; sync the published model when there is one."""
     row = _persona_row(session, caller, persona_id)
-    _check_text(body)
+    _check_body(body)
     changes = body.model_dump(exclude_none=True)
+    base = None
     if "model_slug" in changes and changes["model_slug"] != row.model_slug:
-        _model_by_slug(session, caller, changes["model_slug"])
+        base = _model_by_slug(session, caller, changes["model_slug"])
     if "slug" in changes and _slug_taken(session, caller, changes["slug"], row.pk):
         raise _slug_conflict(changes["slug"])
     for key, value in changes.items():
         setattr(row, "metadata_" if key == "metadata" else key, value)
     row.updated_at = utcnow()
     session.add(row)
-    _sync_published(session, row)
+    _sync_published(session, caller, row, base)
     _commit(session, _slug_conflict(changes.get("slug", row.slug)))
     session.refresh(row)
     return _render(session, [row])[0]
 
 
 def delete_persona(session: Session, caller: Caller, persona_id: str) -> None:
-    """Hard-delete a persona: unpublish first, then sources and avatar go too."""
+    """Hard-delete a persona: unpublish first, then sources and avatar go too.
+
+    Of concurrent deletes exactly one succeeds; the others find no persona (404).
+    """
     row = _persona_row(session, caller, persona_id)
-    _drop_published_model(session, row)
     session.execute(delete(SourceRow).where(SourceRow.persona_pk == row.pk))
     session.execute(delete(AvatarRow).where(AvatarRow.persona_pk == row.pk))
-    session.delete(row)
+    # The conditional delete is the claim; RETURNING names the model published at that moment.
+    gone = session.execute(
+        delete(PersonaRow)
+        .where(PersonaRow.pk == row.pk)
+        .returning(PersonaRow.published_model_id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    if not gone:
+        session.rollback()
+        raise PersonaNotFound("Persona does not exist", details={"persona_id": persona_id})
+    if gone[0][0]:
+        _delete_model(session, gone[0][0])
     session.commit()
 
 
@@ -417,13 +446,43 @@ def _published_metadata(row: PersonaRow) -> dict[str, Any]:
     return {"persona_id": row.id, "rag_enabled": row.rag_enabled}
 
 
-def _sync_published(session: Session, row: PersonaRow) -> None:
-    """Rewrite the published model's persona-derived fields in place."""
+def _link_base(session: Session, model: FrontendModelRow, base: FrontendModelRow) -> None:
+    """Make ``model`` wrap ``base``: copy what publish copies and link its backends."""
+    model.base_model_slug = base.slug
+    model.modality = base.modality
+    model.capabilities = dict(base.capabilities or {})
+    model.context_window = base.context_window
+    model.pricing = dict(base.pricing or {})
+    session.add(model)
+    session.flush()
+    session.execute(delete(ModelBackendLink).where(ModelBackendLink.frontend_model_id == model.id))
+    links = session.execute(
+        select(ModelBackendLink).where(ModelBackendLink.frontend_model_id == base.id)
+    ).scalars()
+    for link in list(links):
+        session.add(
+            ModelBackendLink(
+                frontend_model_id=model.id,
+                backend_model_id=link.backend_model_id,
+                priority=link.priority,
+            )
+        )
+
+
+def _sync_published(
+    session: Session, caller: Caller, row: PersonaRow, base: FrontendModelRow | None = None
+) -> None:
+    """Keep the published model in step with the persona it was published from: its
+    slug follows the persona's, a new ``model_slug`` re-links it to that base model,
+    and the persona-derived fields are rewritten in place."""
     if not row.published_model_id:
         return
     model = session.get(FrontendModelRow, row.published_model_id)
     if model is None:
         return
+    model.slug = published_model_slug(caller.tenant_slug, row.slug)
+    if base is not None:
+        _link_base(session, model, base)
     model.display_name = row.name
     model.system_prompt_template = row.system_prompt
     model.avatar_url = row.avatar_url
@@ -461,29 +520,13 @@ def _materialise(
         id=new_id("fm"),
         slug=slug,
         display_name=row.name,
-        modality=base.modality,
-        capabilities=dict(base.capabilities or {}),
-        context_window=base.context_window,
-        pricing=dict(base.pricing or {}),
         system_prompt_template=row.system_prompt,
         avatar_url=row.avatar_url,
         default_params=dict(row.default_params or {}),
         metadata_=_published_metadata(row),
         tenant_id=caller.tenant_id,
     )
-    session.add(model)
-    session.flush()
-    links = session.execute(
-        select(ModelBackendLink).where(ModelBackendLink.frontend_model_id == base.id)
-    ).scalars()
-    for link in list(links):
-        session.add(
-            ModelBackendLink(
-                frontend_model_id=model.id,
-                backend_model_id=link.backend_model_id,
-                priority=link.priority,
-            )
-        )
+    _link_base(session, model, base)
     for group_id in dict.fromkeys(g for g in group_ids or [] if _valid_id(g)):
         group = session.get(ModelGroupRow, group_id)
         if group is not None and group_in_scope(session, caller, group):
@@ -525,27 +568,48 @@ def publish_persona(
     return _render(session, [row])[0]
 
 
-def _drop_published_model(session: Session, row: PersonaRow) -> None:
-    if row.published_model_id:
-        mid = row.published_model_id
-        session.execute(delete(ModelGroupMember).where(ModelGroupMember.frontend_model_id == mid))
-        session.execute(delete(ModelBackendLink).where(ModelBackendLink.frontend_model_id == mid))
-        session.execute(delete(FrontendModelRow).where(FrontendModelRow.id == mid))
-    row.published = False
-    row.published_model_id = None
+def _delete_model(session: Session, model_id: str) -> None:
+    """Delete a frontend model with its group memberships and backend links."""
+    session.execute(delete(ModelGroupMember).where(ModelGroupMember.frontend_model_id == model_id))
+    session.execute(delete(ModelBackendLink).where(ModelBackendLink.frontend_model_id == model_id))
+    session.execute(delete(FrontendModelRow).where(FrontendModelRow.id == model_id))
 
 
 def unpublish_persona(session: Session, caller: Caller, persona_id: str) -> Persona:
-    """Delete the published model and its memberships; 409 when not published."""
-    row = _persona_row(session, caller, persona_id)
-    if not row.published:
-        raise PersonaNotPublished("Persona is not published", details={"persona_id": persona_id})
-    _drop_published_model(session, row)
-    row.updated_at = utcnow()
-    session.add(row)
-    session.commit()
-    session.refresh(row)
-    return _render(session, [row])[0]
+    """Delete the published model and its memberships; 409 when not published.
+
+    Of concurrent unpublishes exactly one succeeds: each claims the row with a
+    conditional ``UPDATE`` (published, with the model it read), which the
+    database serialises; the losers find it unpublished and answer 409.
+    """
+    not_published = PersonaNotPublished(
+        "Persona is not published", details={"persona_id": persona_id}
+    )
+    for _ in range(5):  # re-read only when someone republished in between
+        row = _persona_row(session, caller, persona_id)
+        model_id = row.published_model_id
+        if not row.published:
+            raise not_published
+        claimed = session.execute(
+            update(PersonaRow)
+            .where(
+                PersonaRow.pk == row.pk,
+                PersonaRow.published.is_(True),
+                PersonaRow.published_model_id == model_id
+                if model_id
+                else PersonaRow.published_model_id.is_(None),
+            )
+            .values(published=False, published_model_id=None, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount == 1:
+            if model_id:
+                _delete_model(session, model_id)
+            session.commit()
+            session.refresh(row)
+            return _render(session, [row])[0]
+        session.rollback()
+    raise not_published
 
 
 # --- sources ---------------------------------------------------------------
@@ -584,7 +648,7 @@ def list_sources(session: Session, caller: Caller, persona_id: str) -> list[Sour
 
 def add_source(session: Session, caller: Caller, persona_id: str, body: SourceCreate) -> Source:
     """Attach a source; ``SourceDuplicate`` when ``(source_type, source_id)`` is attached."""
-    _check_text(body)
+    _check_body(body)
     persona = _persona_row(session, caller, persona_id)
     duplicate = SourceDuplicate(
         f"{body.source_type} {body.source_id!r} is already attached to the persona",
@@ -617,7 +681,7 @@ def update_source(
     session: Session, caller: Caller, persona_id: str, source_id: str, body: SourceUpdate
 ) -> Source:
     """Update a source's weight, search_config or status (non-null fields only)."""
-    _check_text(body)
+    _check_body(body)
     persona = _persona_row(session, caller, persona_id)
     row = _source_row(session, persona, source_id)
     for key, value in body.model_dump(exclude_none=True).items():
@@ -656,7 +720,7 @@ def upload_avatar(
     persona.avatar_url = avatar_path(persona.id)
     persona.updated_at = utcnow()
     session.add(persona)
-    _sync_published(session, persona)
+    _sync_published(session, caller, persona)
     session.commit()
     return persona.avatar_url
 
@@ -690,6 +754,30 @@ def list_models(session: Session, caller: Caller) -> list[FrontendModel]:
         .order_by(FrontendModelRow.slug)
     ).scalars()
     return [_model_out(r) for r in rows]
+
+
+def get_model(session: Session, caller: Caller, slug: str) -> FrontendModel:
+    """One frontend model the caller sees, with its groups and backend links."""
+    row = _model_by_slug(session, caller, slug)
+    visible = {g.id for g in _visible_groups(session, caller)}
+    group_ids = session.execute(
+        select(ModelGroupMember.group_id)
+        .where(ModelGroupMember.frontend_model_id == row.id)
+        .order_by(ModelGroupMember.group_id)
+    ).scalars()
+    links = session.execute(
+        select(ModelBackendLink.priority, BackendModelRow.slug, BackendModelRow.provider_type)
+        .join(BackendModelRow, BackendModelRow.id == ModelBackendLink.backend_model_id)
+        .where(ModelBackendLink.frontend_model_id == row.id)
+        .order_by(ModelBackendLink.priority, BackendModelRow.slug)
+    ).all()
+    model = _model_out(row)
+    model.group_ids = [g for g in group_ids if g in visible]
+    model.backend_links = [
+        BackendLink(backend_model_slug=slug, provider_type=provider, priority=priority)
+        for priority, slug, provider in links
+    ]
+    return model
 
 
 def _visible_groups(session: Session, caller: Caller) -> Iterable[ModelGroupRow]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from catalogue.api import published_model_slug
 from sync.changes import (
     AddSource,
     CreatePersona,
@@ -110,8 +111,48 @@ def _source_changes(desired: DesiredPersona, actual: dict[Any, SourceState]) -> 
     return removes + adds + updates
 
 
+def _published_drift(actual: ActualPersona, tenant: str) -> tuple[list[str], list[str]]:
+    """How a published persona's model is out of step with the persona (reasons to
+    republish), and what cannot be checked (warnings).
+
+    An apply killed between a field update and the republish it planned leaves the
+    persona saved but its model still carrying the old slug or base model; a catalogue
+    that syncs only some fields on save leaves the rest stale.  Comparing the model
+    with the persona it was published from finds both.
+    """
+    model = actual.published_model
+    if model is None:
+        return [], [
+            f"the published model of {actual.slug} is not in the catalogue's model list, so "
+            "it cannot be checked against the persona"
+        ]
+    reasons = []
+    want_slug = published_model_slug(tenant, actual.slug)
+    if model.slug != want_slug:
+        reasons.append(f"the published model is still {model.slug}, not {want_slug}")
+    base = actual.fields["model_slug"]
+    if model.base_model_slug is not None and model.base_model_slug != base:
+        reasons.append(f"the published model still wraps {model.base_model_slug}, not {base}")
+    stale = [
+        name
+        for name, have, want in (
+            ("display name", model.display_name, actual.fields["name"]),
+            ("system prompt", model.system_prompt_template, actual.fields["system_prompt"]),
+            ("default params", model.default_params, actual.fields["default_params"] or {}),
+        )
+        if have is not None and have != want
+    ]
+    if stale:
+        reasons.append("stale on the published model: " + ", ".join(stale))
+    return reasons, []
+
+
 def _publish_changes(
-    desired: DesiredPersona, actual: ActualPersona, renamed: bool, model_changed: bool
+    desired: DesiredPersona,
+    actual: ActualPersona,
+    renamed: bool,
+    model_changed: bool,
+    tenant: str,
 ) -> tuple[list[Any], list[str]]:
     warnings: list[str] = []
     if desired.publish and not actual.published:
@@ -135,6 +176,9 @@ def _publish_changes(
         reasons.append("the slug changed, so the published model slug changes")
     if model_changed:
         reasons.append("the wrapped model changed (publish copies its backend links)")
+    drift, cannot_check = _published_drift(actual, tenant)
+    reasons += drift
+    warnings += cannot_check
     if reasons:
         return [
             Republish(tuple(sorted(actual.groups)), desired.groups, "; ".join(reasons))
@@ -199,7 +243,7 @@ def _plan_update(desired: DesiredPersona, actual: ActualPersona, ctx: DiffContex
             "an avatar, so it stays"
         )
     model_changed = any(d.field == "model_slug" for d in diffs)
-    publish, warnings = _publish_changes(desired, actual, renamed, model_changed)
+    publish, warnings = _publish_changes(desired, actual, renamed, model_changed, ctx.tenant)
     plan.changes += publish
     plan.warnings += warnings
     return plan

@@ -28,7 +28,8 @@ class CatalogueState:
 def read_catalogue(
     catalogue: Catalogue, tenant: str, *, read_concurrency: int = 8, page_size: int = 200
 ) -> CatalogueState:
-    """Read every persona (with sources), the model slugs and the model groups."""
+    """Read every persona (with sources and its published model), the model slugs and
+    the model groups."""
     personas: list[Persona] = list(catalogue.iter_personas(page_size=page_size))
     missing = [p for p in personas if p.sources is None]
     if missing:
@@ -42,13 +43,16 @@ def read_catalogue(
     for group in groups:
         for slug in group.model_slugs:
             membership[slug].append(group.id)
+    models = catalogue.list_models()
+    by_id = {m.id: m for m in models}
     actual = []
     for persona in personas:
-        model_slug = published_model_slug(tenant, persona.slug)
+        published = by_id.get(persona.published_model_id or "") if persona.published else None
+        model_slug = published.slug if published else published_model_slug(tenant, persona.slug)
         member_of = tuple(sorted(membership.get(model_slug, []))) if persona.published else ()
-        actual.append(actual_from_catalogue(persona, member_of))
+        actual.append(actual_from_catalogue(persona, member_of, published))
     return CatalogueState(
         personas=actual,
-        models={m.slug for m in catalogue.list_models()},
+        models={m.slug for m in models},
         groups={g.id for g in groups},
     )

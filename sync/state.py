@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from catalogue.api import Persona
+from catalogue.api import FrontendModel, Persona
 from schemas.loader import Avatar, LoadedPersona
 from sync.marker import Marker, read_marker, user_metadata
 from sync.normalize import normalize_text, sha256_of
@@ -92,6 +92,7 @@ class ActualPersona:
     groups: tuple[str, ...]
     marker: Marker | None
     published_model_id: str | None = None
+    published_model: FrontendModel | None = None  # None when unpublished or not found
 
 
 def desired_from_file(persona: LoadedPersona) -> DesiredPersona:
@@ -169,8 +170,11 @@ def source_state(source: Any) -> SourceState:
     )
 
 
-def actual_from_catalogue(persona: Persona, groups: tuple[str, ...]) -> ActualPersona:
-    """Translate a catalogue persona (and its group memberships) into comparable state."""
+def actual_from_catalogue(
+    persona: Persona, groups: tuple[str, ...], published_model: FrontendModel | None = None
+) -> ActualPersona:
+    """Translate a catalogue persona (its group memberships, its published model) into
+    comparable state."""
     marker = read_marker(persona.metadata)
     fields = {name: getattr(persona, name) for name in FIELDS}
     fields["metadata"] = user_metadata(persona.metadata)
@@ -189,4 +193,5 @@ def actual_from_catalogue(persona: Persona, groups: tuple[str, ...]) -> ActualPe
         groups=groups,
         marker=marker,
         published_model_id=persona.published_model_id,
+        published_model=published_model,
     )

@@ -71,14 +71,15 @@ class Killer:
 
     def __init__(self, at: int, when: str) -> None:
         self.at, self.when, self.pid = at, when, 0
+        self.seen = 0  # writes so far
 
     def wrap(self, app):
         killer = self
 
         async def middleware(scope, receive, send):
             if scope["type"] == "http" and scope["method"] in WRITES:
-                middleware.writes += 1
-                if middleware.writes == killer.at:
+                killer.seen += 1
+                if killer.seen == killer.at:
                     if killer.when == "before":
                         os.kill(killer.pid, signal.SIGKILL)
                         return
@@ -87,7 +88,6 @@ class Killer:
                     return
             await app(scope, receive, send)
 
-        middleware.writes = 0
         return middleware
 
 
