@@ -94,12 +94,26 @@ def _refuse(path: str, mark: Any, message: str, code: str = "yaml") -> YamlRefus
     return YamlRefused(Problem(path, *_at(mark), message, code=code))
 
 
+class _Open:
+    """A collection being composed: its pending mapping key, and its size (aliases
+    expanded) and height so far."""
+
+    __slots__ = ("height", "key", "node", "size")
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.key: Node | None = None
+        self.size = 1
+        self.height = 0
+
+
 class _Composition:
     """The node tree being built from events: open collections, anchors, the root.
 
-    It also keeps, per finished collection, its height and its size with aliases
-    expanded, so an alias that nests too deep or expands too far (an alias bomb)
-    is refused at the alias itself.
+    It keeps the size (aliases expanded) and the height of every finished
+    collection, so an alias that nests too deep or expands too far (an alias
+    bomb) is refused at the alias itself, and it lists every distinct node with
+    its tag, in document order, for the checks that follow.
     """
 
     def __init__(self, path: str, resolver: Any) -> None:
@@ -109,27 +123,14 @@ class _Composition:
         self.documents = 0
         self.expanded = 0
         self.anchors: dict[str, Node] = {}
-        # Open collections, outermost first, each with its pending mapping key.
-        self.open: list[tuple[Node, list[Node]]] = []
+        self.open: list[_Open] = []  # outermost first
         self.open_ids: set[int] = set()
-        self.heights: dict[int, int] = {}
-        self.sizes: dict[int, int] = {}
+        self.finished: dict[int, tuple[int, int]] = {}  # id -> (size, height)
+        self.nodes: list[tuple[Node, str]] = []
 
-    def attach(self, node: Node) -> None:
-        if not self.open:
-            self.root = node
-            return
-        parent, pending_key = self.open[-1]
-        if isinstance(parent, SequenceNode):
-            parent.value.append(node)
-        elif pending_key:
-            parent.value.append((pending_key.pop(), node))
-        else:
-            pending_key.append(node)
-
-    def count(self, nodes: int, height: int, mark: Any) -> None:
-        """Account for a subtree of ``nodes`` nodes and ``height`` levels placed here."""
-        self.expanded += nodes
+    def place(self, node: Node, size: int, height: int, mark: Any) -> None:
+        """Put ``node`` (``size`` nodes, ``height`` levels) into the open collection."""
+        self.expanded += size
         if self.expanded > MAX_EXPANDED_NODES:
             raise _refuse(
                 self.path,
@@ -142,6 +143,19 @@ class _Composition:
             raise _refuse(
                 self.path, mark, f"nesting deeper than {MAX_DEPTH} levels", "yaml_too_deep"
             )
+        if not self.open:
+            self.root = node
+            return
+        parent = self.open[-1]
+        parent.size += size
+        parent.height = max(parent.height, height + 1)
+        if isinstance(parent.node, SequenceNode):
+            parent.node.value.append(node)
+        elif parent.key is None:
+            parent.key = node
+        else:
+            parent.node.value.append((parent.key, node))
+            parent.key = None
 
     def alias(self, event: AliasEvent) -> None:
         node = self.anchors.get(event.anchor)
@@ -155,41 +169,48 @@ class _Composition:
                 "(a recursive alias); refused",
                 "yaml_recursive_alias",
             )
-        self.count(self.sizes.get(id(node), 1), self.heights.get(id(node), 0), event.start_mark)
-        self.attach(node)
+        size, height = self.finished.get(id(node), (1, 0))
+        self.place(node, size, height, event.start_mark)
 
-    def start(self, event: Any) -> None:
-        self.count(1, 0, event.start_mark)
+    def scalar(self, event: ScalarEvent) -> None:
         tag = event.ctag
-        node: Node
-        if isinstance(event, ScalarEvent):
-            if tag is None or str(tag) == "!":
-                tag = self.resolver.resolve(ScalarNode, event.value, event.implicit)
-            node = ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style)
-        else:
-            kind = SequenceNode if isinstance(event, SequenceStartEvent) else MappingNode
-            if tag is None or str(tag) == "!":
-                tag = self.resolver.resolve(kind, None, event.implicit)
-            node = kind(tag, [], event.start_mark, None, flow_style=event.flow_style)
-        node.anchor = event.anchor
-        if event.anchor is not None:
-            self.anchors[event.anchor] = node
-        self.attach(node)
-        if not isinstance(node, ScalarNode):
-            self.open.append((node, []))
-            self.open_ids.add(id(node))
+        if tag is None or str(tag) == "!":
+            tag = self.resolver.resolve(ScalarNode, event.value, event.implicit)
+        node = ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style)
+        self.register(node, event.anchor)
+        self.place(node, 1, 0, event.start_mark)
+
+    def start(self, event: SequenceStartEvent | MappingStartEvent) -> None:
+        sequence = isinstance(event, SequenceStartEvent)
+        tag = event.ctag
+        if tag is None or str(tag) == "!":
+            tag = (
+                self.resolver.DEFAULT_SEQUENCE_TAG
+                if sequence
+                else self.resolver.DEFAULT_MAPPING_TAG
+            )
+        kind = SequenceNode if sequence else MappingNode
+        node = kind(tag, [], event.start_mark, None, flow_style=event.flow_style)
+        self.register(node, event.anchor)
+        self.place(node, 1, 0, event.start_mark)
+        self.open.append(_Open(node))
+        self.open_ids.add(id(node))
+
+    def register(self, node: Node, anchor: str | None) -> None:
+        node.anchor = anchor
+        if anchor is not None:
+            self.anchors[anchor] = node
+        self.nodes.append((node, str(node.ctag)))
 
     def end(self, event: Any) -> None:
-        node, _ = self.open.pop()
-        self.open_ids.discard(id(node))
-        node.end_mark = event.end_mark
-        children = (
-            [n for pair in node.value for n in pair]
-            if isinstance(node, MappingNode)
-            else node.value
-        )
-        self.heights[id(node)] = 1 + max((self.heights.get(id(c), 0) for c in children), default=0)
-        self.sizes[id(node)] = 1 + sum(self.sizes.get(id(c), 1) for c in children)
+        done = self.open.pop()
+        self.open_ids.discard(id(done.node))
+        done.node.end_mark = event.end_mark
+        self.finished[id(done.node)] = (done.size, done.height)
+        if self.open:  # the collection was counted as one node when it opened
+            parent = self.open[-1]
+            parent.size += done.size - 1
+            parent.height = max(parent.height, done.height + 1)
 
     def document(self, event: Any) -> None:
         self.documents += 1
@@ -202,75 +223,79 @@ class _Composition:
         self.anchors = {}
 
 
-def _compose(parser: Any, resolver: Any, path: str) -> Node | None:
+def _compose(parser: Any, resolver: Any, path: str) -> _Composition:
     """The single document of ``parser``'s event stream as a node tree, built without
-    recursion; nesting, node count and recursive aliases are refused as they appear."""
+    recursion; nesting, size and recursive aliases are refused as they appear."""
     state = _Composition(path, resolver)
     while True:
         event = parser.get_event()
-        if isinstance(event, StreamEndEvent):
-            return state.root
-        if isinstance(event, ScalarEvent | SequenceStartEvent | MappingStartEvent):
+        kind = type(event)
+        if kind is ScalarEvent:
+            state.scalar(event)
+        elif kind is SequenceStartEvent or kind is MappingStartEvent:
             state.start(event)
         elif isinstance(event, CollectionEndEvent):
             state.end(event)
-        elif isinstance(event, AliasEvent):
+        elif kind is AliasEvent:
             state.alias(event)
-        elif isinstance(event, DocumentStartEvent):
+        elif kind is DocumentStartEvent:
             state.document(event)
-        elif not isinstance(event, StreamStartEvent | DocumentEndEvent):
-            raise _refuse(path, event.start_mark, f"unexpected YAML event {type(event).__name__}")
+        elif kind is StreamEndEvent:
+            return state
+        elif kind is not StreamStartEvent and kind is not DocumentEndEvent:
+            raise _refuse(path, event.start_mark, f"unexpected YAML event {kind.__name__}")
 
 
-def _each_node(root: Node) -> list[Node]:
-    """Every distinct node of the tree (aliased nodes once), in document order."""
-    seen: set[int] = set()
-    found: list[Node] = []
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        found.append(node)
-        if isinstance(node, MappingNode):
-            stack += [n for pair in reversed(node.value) for n in reversed(pair)]
-        elif isinstance(node, SequenceNode):
-            stack += reversed(node.value)
-    return found
-
-
-def _duplicate_keys(root: Node, path: str) -> list[Problem]:
+def _duplicate_key(node: MappingNode, tags: dict[int, str], path: str) -> list[Problem]:
     problems: list[Problem] = []
-    for node in _each_node(root):
-        if not isinstance(node, MappingNode):
+    first: dict[str, Node] = {}
+    for key, _ in node.value:
+        if not isinstance(key, ScalarNode) or tags[id(key)] == _MERGE_TAG:
             continue
-        first: dict[Any, Node] = {}
-        for key, _ in node.value:
-            if not isinstance(key, ScalarNode):
-                continue
-            if key.value in first and key.tag != _MERGE_TAG:
-                line, _ = _mark(first[key.value])
-                problems.append(
-                    Problem(
-                        path,
-                        *_mark(key),
-                        f"duplicate key '{key.value}' (first defined on line {line})",
-                        code="duplicate_key",
-                    )
+        if key.value in first:
+            line, _ = _mark(first[key.value])
+            problems.append(
+                Problem(
+                    path,
+                    *_mark(key),
+                    f"duplicate key '{key.value}' (first defined on line {line})",
+                    code="duplicate_key",
                 )
-            else:
-                first.setdefault(key.value, key)
+            )
+        else:
+            first[key.value] = key
     return problems
+
+
+def _content_problems(nodes: list[tuple[Node, str]], path: str) -> list[Problem]:
+    """Duplicate keys, or else nodes that would not construct to JSON values: foreign
+    tags and non-string keys (``<<`` merge keys are allowed)."""
+    tags = {id(node): tag for node, tag in nodes}
+    duplicates: list[Problem] = []
+    shape: list[Problem] = []
+    merge_keys: set[int] = set()
+    for node, tag in nodes:
+        if isinstance(node, MappingNode):
+            duplicates += _duplicate_key(node, tags, path)
+            for key, _ in node.value:
+                key_tag = tags[id(key)]
+                if key_tag == _MERGE_TAG and isinstance(key, ScalarNode):
+                    merge_keys.add(id(key))
+                message = _key_problem(key, key_tag)
+                if message is not None:
+                    shape.append(Problem(path, *_mark(key), message, code="json_value"))
+        message = None if id(node) in merge_keys else _tag_problem(node, tag)
+        if message is not None:
+            shape.append(Problem(path, *_mark(node), message, code="json_value"))
+    return duplicates or sorted(shape, key=lambda p: (p.line, p.col))
 
 
 def _short_tag(tag: str) -> str:
     return "!!" + tag.removeprefix(_YAML_TAG) if tag.startswith(_YAML_TAG) else tag
 
 
-def _tag_problem(node: Node) -> str | None:
+def _tag_problem(node: Node, tag: str) -> str | None:
     """Why this node's tag cannot become a JSON value, or None."""
-    tag = node.tag or ""
     if isinstance(node, ScalarNode):
         if tag in _JSON_SCALAR_TAGS:
             if tag == _INT_TAG and len(node.value) > MAX_INT_CHARS:
@@ -284,38 +309,15 @@ def _tag_problem(node: Node) -> str | None:
     return f"{meaning} ({_short_tag(tag)}) is not allowed; {_JSON_ONLY}"
 
 
-def _key_problem(key: Node) -> str | None:
+def _key_problem(key: Node, tag: str) -> str | None:
     """Why this mapping key is not a JSON map key, or None."""
     if isinstance(key, ScalarNode):
-        if key.tag in (_STR_TAG, _MERGE_TAG):
+        if tag in (_STR_TAG, _MERGE_TAG):
             return None
-        if key.tag in _JSON_SCALAR_TAGS:
+        if tag in _JSON_SCALAR_TAGS:
             return f"map key '{key.value}' is not a string; quote it (JSON map keys are strings)"
         return None  # an unusual tag: reported by the tag check
     return "a list or map cannot be a map key; JSON map keys are strings"
-
-
-def _shape_problems(root: Node, path: str) -> list[Problem]:
-    """Nodes that would not construct to JSON values: foreign tags, non-string keys."""
-    problems: list[Problem] = []
-    nodes = _each_node(root)
-    merge_keys = {  # ``<<: *defaults`` merges maps: allowed as a key, nowhere else
-        id(key)
-        for node in nodes
-        if isinstance(node, MappingNode)
-        for key, _ in node.value
-        if key.tag == _MERGE_TAG
-    }
-    for node in nodes:
-        message = None if id(node) in merge_keys else _tag_problem(node)
-        if message is not None:
-            problems.append(Problem(path, *_mark(node), message, code="json_value"))
-        if isinstance(node, MappingNode):
-            for key, _ in node.value:
-                message = _key_problem(key)
-                if message is not None:
-                    problems.append(Problem(path, *_mark(key), message, code="json_value"))
-    return problems
 
 
 def _value_problems(data: Any, root: Node, path: str) -> list[Problem]:
@@ -363,7 +365,7 @@ def parse_yaml(raw: bytes, path: str) -> ParsedYaml:
     try:
         constructor, parser = yaml.get_constructor_parser(text)
         resolver = constructor if hasattr(constructor, "resolve") else yaml.resolver
-        node = _compose(parser, resolver, path)
+        composed = _compose(parser, resolver, path)
     except YAMLError as exc:
         raise YamlRefused(_syntax_problem(exc, path)) from None
     except YamlRefused:
@@ -373,9 +375,10 @@ def parse_yaml(raw: bytes, path: str) -> ParsedYaml:
     finally:
         if parser is not None:
             parser.dispose()
+    node = composed.root
     if node is None:
         return ParsedYaml(data=None, node=None)
-    refused = _duplicate_keys(node, path) or _shape_problems(node, path)
+    refused = _content_problems(composed.nodes, path)
     if refused:
         raise YamlRefused(refused)
     try:
