@@ -82,12 +82,23 @@ def serve(
             help="ScaiDrive base URL (GET /scaidrive/shares answers 503 until set).",
         ),
     ] = None,
+    max_body_bytes: Annotated[
+        int | None,
+        typer.Option(
+            "--max-body-bytes",
+            envvar="PERSONAS_MAX_BODY_BYTES",
+            min=1,
+            help="Largest request body accepted, in bytes (default 4 MiB; 413 beyond). "
+            "Avatar uploads have their own cap (2 MB plus multipart overhead).",
+        ),
+    ] = None,
 ) -> None:
     """Serve the ScaiPersona-compatible REST API (OpenAPI at /docs and /openapi.json)."""
     import uvicorn
 
     from catalogue.rest import create_app
 
-    app_ = create_app(normalise_url(database), scaidrive_base_url=scaidrive_url)
+    limits = {"max_body_bytes": max_body_bytes} if max_body_bytes else {}
+    app_ = create_app(normalise_url(database), scaidrive_base_url=scaidrive_url, **limits)
     typer.echo(f"serving the catalogue on http://{host}:{port} (OpenAPI: /docs)")
     uvicorn.run(app_, host=host, port=port, log_level="info")

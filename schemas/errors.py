@@ -158,6 +158,13 @@ class FileTooLarge(CatalogueError):
     status = 400
 
 
+class PayloadTooLarge(CatalogueError):
+    """A request body is larger than the server accepts (413)."""
+
+    code = "PAYLOAD_TOO_LARGE"
+    status = 413
+
+
 class NoAvatar(CatalogueError):
     code = "NO_AVATAR"
     status = 404
@@ -208,6 +215,7 @@ CATALOGUE_ERRORS: dict[str, type[CatalogueError]] = {
         ModelNotFound,
         InvalidFileType,
         FileTooLarge,
+        PayloadTooLarge,
         NoAvatar,
         StorageError,
         ScaiDriveNotConfigured,

@@ -7,7 +7,9 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -106,3 +108,41 @@ def rest(database_url: str) -> Iterator[Rest]:
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Rest(client, engine, key, other)
     engine.dispose()
+
+
+@dataclass
+class Live:
+    """The REST app on a real loopback server, with an httpx client and acme's key."""
+
+    base_url: str
+    engine: Engine
+    key: str
+    client: httpx.Client
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, port = self.base_url.removeprefix("http://").split(":")
+        return host, int(port)
+
+    def auth(self, key: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key or self.key}"}
+
+
+@contextlib.contextmanager
+def serve_live(database_url: str, **app_options: Any) -> Iterator[Live]:
+    """Serve ``create_app(database_url, **app_options)`` on a loopback port."""
+    engine = make_engine(database_url)
+    try:
+        app = create_app(engine, **app_options)
+        key = make_key(engine, "acme")
+        with serve_in_thread(app) as base_url, httpx.Client(base_url=base_url, timeout=30) as c:
+            yield Live(base_url, engine, key, c)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def live(database_url: str) -> Iterator[Live]:
+    """The REST app with default options over real HTTP, on each database."""
+    with serve_live(database_url) as server:
+        yield server

@@ -1,0 +1,85 @@
+"""Stored rows made servable: one bad row must never break a listing.
+
+Everything written through the API is strict JSON (``catalogue.api`` refuses
+the rest), but a row can be written some other way: an older version, a
+manual ``UPDATE``, another tool sharing the database.  Such a row may hold
+what no JSON encoder can send (a lone surrogate, NaN or Infinity, nesting a
+thousand deep) or what the response model refuses (an unknown enum value).
+Served as is, it would make every listing of its tenant fail.
+
+``served`` builds the response model from a row's values and repairs what it
+must, with a warning naming the row: in free-form JSON, lone surrogates
+become U+FFFD, non-finite numbers become null and anything nested deeper than
+``MAX_JSON_DEPTH`` becomes null; a field the model refuses is served at its
+default.  A healthy row costs one strict-JSON check per JSON field.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from schemas.jsonvalue import MAX_JSON_DEPTH, json_problems
+
+M = TypeVar("M", bound=BaseModel)
+log = logging.getLogger(__name__)
+
+
+def _text(value: str) -> str:
+    """``value`` with lone surrogates replaced by U+FFFD (pairs are joined)."""
+    return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def _repaired(value: Any, depth: int = 0) -> Any:
+    """A copy of a decoded JSON value that every strict encoder accepts."""
+    if depth > MAX_JSON_DEPTH:
+        return None
+    if isinstance(value, str):
+        return _text(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {_text(str(k)): _repaired(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_repaired(v, depth + 1) for v in value]
+    if value is None or isinstance(value, bool | int):
+        return value
+    return _text(str(value))
+
+
+def servable_json(value: Any, *, where: str) -> Any:
+    """A decoded JSON map unchanged when it is strict JSON, else a repaired copy (and a
+    warning); anything but a map (a plain column, a list of models) is left alone."""
+    if not isinstance(value, dict):
+        return value
+    # the size cap is an input rule; a big stored value still encodes fine
+    problems = json_problems(value, max_nodes=sys.maxsize)
+    if not problems:
+        return value
+    log.warning(
+        "%s holds a value no strict JSON encoder accepts (%s); serving it repaired",
+        where,
+        "; ".join(f"{'.'.join(map(str, path)) or '(root)'}: {why}" for path, why in problems[:3]),
+    )
+    return _repaired(value)
+
+
+def served(model: type[M], where: str, /, **fields: Any) -> M:
+    """``model(**fields)`` for a stored row, repaired so it can always be served."""
+    values = {
+        name: servable_json(value, where=f"{where}, field {name}") for name, value in fields.items()
+    }
+    try:
+        return model(**values)
+    except ValidationError as exc:
+        refused = {str(err["loc"][0]) for err in exc.errors() if err.get("loc")}
+        log.warning(
+            "%s holds values its model refuses (%s); serving them as their defaults",
+            where,
+            ", ".join(sorted(refused)),
+        )
+        return model(**{k: v for k, v in values.items() if k not in refused})
