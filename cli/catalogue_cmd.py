@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from catalogue.db import DEFAULT_DATABASE_URL, ROLES, make_engine, normalise_url
 from catalogue.seed import add_api_key, bootstrap
+from cli.common import guarded
 
 app = typer.Typer(
     help="Serve and administer the embedded ScaiPersona-compatible catalogue.",
@@ -26,6 +27,7 @@ DatabaseOpt = Annotated[
 
 
 @app.command()
+@guarded
 def init(
     database: DatabaseOpt = DEFAULT_DATABASE_URL,
     tenant: Annotated[str, typer.Option(help="Tenant slug to create.")] = "default",
@@ -70,6 +72,7 @@ def init(
 
 
 @app.command()
+@guarded
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8700,

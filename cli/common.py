@@ -95,15 +95,27 @@ def guarded(func: Callable[P, R]) -> Callable[P, R]:
         except Exception as exc:
             if os.environ.get("PERSONAS_DEBUG") == "1":
                 raise
-            detail = str(exc) or "no message"
-            fail_line(
-                INTERNAL_ERROR,
-                f"unexpected {type(exc).__name__}: {detail} (this is a bug; run with "
-                "PERSONAS_DEBUG=1 for the traceback)",
-            )
+            detail = (str(exc) or "no message").splitlines()[0]
+            if _is_database_unreachable(exc):
+                fail_line("CATALOGUE_UNAVAILABLE", f"cannot reach the catalogue database: {detail}")
+            else:
+                fail_line(
+                    INTERNAL_ERROR,
+                    f"unexpected {type(exc).__name__}: {detail} (this is a bug; run with "
+                    "PERSONAS_DEBUG=1 for the traceback)",
+                )
             raise typer.Exit(1) from None
 
     return wrapper
+
+
+def _is_database_unreachable(exc: Exception) -> bool:
+    # by name, so the CLI does not import SQLAlchemy for commands that never use it
+    kind = type(exc)
+    return kind.__module__.startswith("sqlalchemy") and kind.__name__ in (
+        "OperationalError",
+        "InterfaceError",
+    )
 
 
 def print_json(data: Any) -> None:
