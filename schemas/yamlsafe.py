@@ -356,6 +356,21 @@ def _syntax_problem(exc: YAMLError, path: str) -> Problem:
     return Problem(path, 1, 1, f"malformed YAML: {exc}", code="yaml")
 
 
+def _unconstructible_scalar(nodes: list[tuple[Node, str]]) -> tuple[Node, str] | None:
+    """The first tagged scalar that cannot be constructed (``!!int abc``), to point at."""
+    constructor, parser = YAML(typ="safe").get_constructor_parser("")
+    try:
+        for node, tag in nodes:
+            if isinstance(node, ScalarNode) and tag != _STR_TAG:
+                try:
+                    constructor.construct_object(node, deep=True)
+                except Exception:
+                    return node, tag
+        return None
+    finally:
+        parser.dispose()
+
+
 def parse_yaml(raw: bytes, path: str) -> ParsedYaml:
     """Parse one YAML document safely into JSON values; raise ``YamlRefused`` with
     located problems.  No input, of any shape, raises anything else."""
@@ -389,9 +404,14 @@ def parse_yaml(raw: bytes, path: str) -> ParsedYaml:
             Problem(path, *where, f"invalid YAML value: {exc.problem}", code="yaml")
         ) from None
     except Exception as exc:  # e.g. ``!!bool maybe``: a refusal, never a crash
-        raise YamlRefused(
-            Problem(path, *_mark(node), f"invalid YAML value: {exc}", code="yaml")
-        ) from None
+        culprit = _unconstructible_scalar(composed.nodes)
+        if culprit is None:
+            raise YamlRefused(
+                Problem(path, *_mark(node), f"invalid YAML value: {exc}", code="yaml")
+            ) from None
+        bad, tag = culprit
+        message = f"'{bad.value}' is not a valid {_short_tag(tag)} value"
+        raise YamlRefused(Problem(path, *_mark(bad), message, code="yaml")) from None
     refused = _value_problems(data, node, path)
     if refused:
         raise YamlRefused(refused)

@@ -101,8 +101,8 @@ HOSTILE: dict[str, tuple[str, str]] = {
     "many-documents": (HEAD + "---\n" * 20_000, "3:1: a second YAML document"),
     "long-line-of-brackets-in-a-string": (HEAD + "description: '" + "[" * 200_000 + "'\n", ""),
     "brackets-in-comments": (HEAD + "# " + "{[" * 100_000 + "\n", ""),
-    "bad-bool": (HEAD + "protect: !!bool maybe\n", "invalid YAML value"),
-    "bad-float": (HEAD + "metadata: {a: !!float abc}\n", "invalid YAML value"),
+    "bad-bool": (HEAD + "protect: !!bool maybe\n", "3:10: 'maybe' is not a valid !!bool value"),
+    "bad-float": (HEAD + "metadata: {a: !!float abc}\n", "3:15: 'abc' is not a valid !!float"),
     "integer-of-5000-digits": (HEAD + "metadata: {a: " + "9" * 5000 + "}\n", "3:15: integer out"),
     "merge-of-a-scalar": (HEAD + "metadata:\n  <<: 1\n", "invalid YAML value"),
     "tagged-root": (
