@@ -7,6 +7,7 @@ from typing import Any
 from mcp_server.models import CatalogueState
 from schemas.errors import PersonasError
 from schemas.loader import Repo
+from schemas.secrets import redact
 from sync.drift import persona_drift
 
 
@@ -20,7 +21,7 @@ def catalogue_state(catalogue: Any | None, repo: Repo, slug: str) -> CatalogueSt
     try:
         drift = persona_drift(repo, slug, catalogue)
     except (PersonasError, OSError) as exc:
-        return CatalogueState(error=f"catalogue unavailable: {exc}")
+        return CatalogueState(error=redact(f"catalogue unavailable: {exc}"))
     return CatalogueState(
         exists=drift.exists,
         id=drift.persona_id,
@@ -29,5 +30,5 @@ def catalogue_state(catalogue: Any | None, repo: Repo, slug: str) -> CatalogueSt
         model_slug=drift.model_slug,
         drift=drift.drifted if drift.exists else None,
         drift_fields=drift.differences,
-        error=drift.error,
+        error=redact(drift.error) if drift.error else None,
     )

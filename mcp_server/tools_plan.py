@@ -21,7 +21,7 @@ from mcp_server.tools_read import READ_ONLY, DraftIdArg
 from schemas.problems import errors_only
 from sync.engine import PlanRequest, compute_plan, open_repo_catalogue
 from sync.render import render_text
-from sync.render.common import redact_value
+from sync.render.redact import redact_plan
 
 
 class PlannedPersona(BaseModel):
@@ -67,17 +67,18 @@ def plan_sync(service: PersonaService, draft_id: str | None, prune: bool | None)
         return PlanSyncResult(target=target, valid=False, problems=[Issue.of(p) for p in errors])
     with _catalogue(service) as catalogue:
         plan, _ = compute_plan(repo, catalogue, PlanRequest(prune=prune))
-    data = redact_value(plan.to_dict())
+    shown = redact_plan(plan)  # the assistant sees what a reviewer sees: no secrets
+    data = shown.to_dict()
     return PlanSyncResult(
         target=target,
         valid=True,
-        has_changes=plan.has_changes,
-        checksum=plan.checksum,
+        has_changes=shown.has_changes,
+        checksum=shown.checksum,
         summary=data["summary"],
         personas=[PlannedPersona(**p) for p in data["personas"]],
         orphans=[o["slug"] for o in data["orphans"] if not o["deleted_by_this_plan"]],
         unmanaged=data["unmanaged"],
-        text=render_text(plan),
+        text=render_text(shown),
     )
 
 

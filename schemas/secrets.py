@@ -1,36 +1,153 @@
 """Detection and redaction of things that look like credentials.
 
-Used by the validator (a prompt must never carry a key) and by every plan
-renderer (secrets never reach output, the PR comment included).
+Used by the validator (a prompt must never carry a key) and by the plan
+renderers and MCP results (secrets never reach output, the PR comment included).
+
+Two ways to recognise a secret:
+
+- by **shape**: named detectors for documented credential formats (cloud and
+  SaaS keys, tokens, private keys, URLs with a password, webhook URLs, this
+  project's own API keys, ``Authorization`` headers).  There is deliberately no
+  entropy check: it flags prose, hashes and ids.
+- by **name**: a map key such as ``password``, ``api_key``, ``Authorization``
+  or ``aws_secret_access_key`` makes its whole value secret (``max_tokens`` and
+  ``token_budget`` do not).
+
+The detectors follow the formats that detect-secrets' named plugins look for,
+written out here (see the README: that package is not a dependency).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-
-_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("private key", re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")),
-    ("OpenAI-style API key", re.compile(r"\bsk-(?:proj-|ant-)?[A-Za-z0-9_\-]{20,}")),
-    ("AWS access key id", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
-    ("GitHub token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,})")),
-    ("Slack token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}")),
-    ("Google API key", re.compile(r"\bAIza[0-9A-Za-z_\-]{35}\b")),
-    ("Stripe secret key", re.compile(r"\b[sr]k_live_[0-9A-Za-z]{16,}")),
-    (
-        "JSON web token",
-        re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
-    ),
-    (
-        "credential assignment",
-        re.compile(
-            r"(?i)\b(?:api[_-]?key|secret|password|passwd|access[_-]?token|bearer)\b"
-            r"\s*[:=]\s*['\"]?([A-Za-z0-9_\-+/=.]{16,})"
-        ),
-    ),
-)
+from typing import Any
 
 REDACTED = "[REDACTED]"
+
+# A value that is a placeholder, not a secret: ${VAR}, $VAR, <password>, {{ var }}, ****, xxxx.
+_PLACEHOLDER = r"(?!\$\{|\$[A-Z_]|<|\{\{|\*{3}|[xX]{4}|%\()"
+# A credential rather than a word: a digit, one of +/=._~, or capitals inside ("dXNlcjpw").
+_NOT_A_WORD = r"(?=[A-Za-z0-9\-._~+/=:]*?(?:[0-9+/=]|[._~][A-Za-z0-9]|[a-z][A-Z]|[A-Z]{2}))"
+
+
+@dataclass(frozen=True)
+class Detector:
+    """A named credential shape; a ``secret`` group marks the secret part of a match."""
+
+    kind: str
+    pattern: re.Pattern[str]
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """Start and end of every secret this detector finds in ``text``."""
+        out = []
+        for m in self.pattern.finditer(text):
+            group = "secret" if "secret" in self.pattern.groupindex else 0
+            if m.group(group):
+                out.append(m.span(group))
+        return out
+
+
+def _detector(kind: str, pattern: str, flags: int = 0) -> Detector:
+    return Detector(kind, re.compile(pattern, flags))
+
+
+# The name's last words; "aws_secret_access_key" matches at "secret_access_key".
+_KEY_NAME = (
+    r"(?:api[_.-]?key|apikey|secret[_.-]?(?:access[_.-]?)?key|client[_.-]?secret|secret|"
+    r"password|passwd|passphrase|pwd|private[_.-]?key|"
+    r"(?:access|auth|api|refresh|bearer|session|id)[_.-]?token|token)"
+)
+
+DETECTORS: tuple[Detector, ...] = (
+    _detector(
+        "private key",
+        r"(?P<secret>-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
+        r"(?:.*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|.*\Z))",
+        re.DOTALL,
+    ),
+    _detector("personas catalogue API key", r"\bsk_per_[A-Za-z0-9_-]{20,}"),
+    _detector("OpenAI-style API key", r"\bsk-(?:proj-|ant-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}"),
+    _detector("AWS access key id", r"\b(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[0-9A-Z]{16}\b"),
+    _detector(
+        "AWS secret access key",
+        r"(?<![A-Za-z])(?i:aws)[A-Za-z0-9_.\- ]{0,40}?(?i:key)[\"']?\s*(?:[:=]|=>|\s)\s*[\"']?"
+        r"(?P<secret>(?=[A-Za-z0-9/+]*[0-9/+])[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])",
+    ),
+    _detector(
+        "AWS secret access key",
+        r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b[\s\S]{1,80}?(?<![A-Za-z0-9/+])"
+        r"(?P<secret>(?=[A-Za-z0-9/+]*[0-9/+])[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])",
+    ),
+    _detector(
+        "GitHub token",
+        r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,})",
+    ),
+    _detector(
+        "GitLab token",
+        r"\b(?:glpat|gldt|glft|glsoat|glrt|glcbt|glimt|glptt|glagent|gloas)-"
+        r"[A-Za-z0-9_-]{20,}",
+    ),
+    _detector("Hugging Face token", r"\bhf_[A-Za-z0-9]{30,}\b"),
+    _detector("Slack token", r"\bxox[abposre]-[A-Za-z0-9-]{10,}"),
+    _detector(
+        "Slack webhook URL",
+        r"https://hooks\.slack\.com/(?:services|workflows|triggers)/(?P<secret>[A-Za-z0-9_/-]+)",
+    ),
+    _detector(
+        "Discord webhook URL",
+        r"https://(?:ptb\.|canary\.)?discord(?:app)?\.com/api/webhooks/\d+/"
+        r"(?P<secret>[A-Za-z0-9_-]+)",
+    ),
+    _detector("Google API key", r"\bAIza[0-9A-Za-z_-]{35}\b"),
+    _detector("Google OAuth client secret", r"\bGOCSPX-[A-Za-z0-9_-]{28}\b"),
+    _detector("Stripe secret key", r"\b[sr]k_(?:live|test)_[0-9A-Za-z]{16,}"),
+    _detector("SendGrid API key", r"\bSG\.[A-Za-z0-9_-]{16,32}\.[A-Za-z0-9_-]{30,64}\b"),
+    _detector("npm token", r"\bnpm_[A-Za-z0-9]{36}\b"),
+    _detector("PyPI token", r"\bpypi-AgE[A-Za-z0-9_-]{50,}"),
+    _detector(
+        "Azure storage account key",
+        r"(?i:AccountKey|SharedAccessKey)=(?P<secret>[A-Za-z0-9+/]{20,}={0,2})",
+    ),
+    _detector(
+        "Azure storage account key",
+        r"(?i:azure|storage)[A-Za-z0-9_.\- ]{0,30}?(?i:key)[\"']?\s*[:=]\s*[\"']?"
+        r"(?P<secret>[A-Za-z0-9+/]{86}==)",
+    ),
+    _detector("Azure shared access signature", r"[?&]sig=(?P<secret>[A-Za-z0-9%+/=]{20,})"),
+    _detector(
+        "JSON web token",
+        r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}",
+    ),
+    _detector(
+        "URL with a password",
+        r"\b[A-Za-z][A-Za-z0-9+.-]{1,30}://[^\s/?#@:\"'<>]*:" + _PLACEHOLDER + r"(?P<secret>"
+        r"[^\s/?#@\"'<>]+)@",
+    ),
+    _detector(
+        "Authorization header",
+        r"(?i:(?:proxy-)?authorization)[\"']?\s*[:=]\s*[\"']?"
+        r"(?i:bearer|basic|token|apikey)\s+" + _PLACEHOLDER + _NOT_A_WORD + r"(?P<secret>"
+        r"[A-Za-z0-9\-._~+/=:]{6,})",
+    ),
+    _detector(
+        "Authorization header",
+        r"(?i:(?:proxy-)?authorization)[\"']?\s*[:=]\s*[\"']?" + _PLACEHOLDER + r"(?P<secret>"
+        r"(?=[A-Za-z\-._~+/=:]*[0-9])[A-Za-z0-9\-._~+/=:]{16,})",
+    ),
+    _detector(
+        "bearer token",
+        r"\b(?i:bearer)\s+(?P<secret>(?=[A-Za-z\-._~+/]*[0-9])[A-Za-z0-9\-._~+/]{16,}=*)",
+    ),
+    _detector(
+        "credential assignment",
+        r"(?<![A-Za-z0-9])(?i:"
+        + _KEY_NAME
+        + r")(?![A-Za-z0-9])[\"']?\s*(?:[:=]|=>)\s*[\"']?"
+        + _PLACEHOLDER
+        + r"(?P<secret>[A-Za-z0-9_\-+/=.!@#$%^&*~]{16,})",
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -42,24 +159,108 @@ class SecretFinding:
     col: int
 
 
+def _spans(text: str) -> list[tuple[int, int, str]]:
+    """Secret spans in ``text``, in order, overlaps resolved in favour of the earlier
+    start and then the more specific detector (the earlier one in ``DETECTORS``)."""
+    found = [
+        (start, order, end, d.kind)
+        for order, d in enumerate(DETECTORS)
+        for start, end in d.spans(text)
+    ]
+    found.sort()
+    spans: list[tuple[int, int, str]] = []
+    for start, _order, end, kind in found:
+        if spans and start < spans[-1][1]:
+            if end > spans[-1][1]:
+                spans[-1] = (spans[-1][0], end, spans[-1][2])
+            continue
+        spans.append((start, end, kind))
+    return spans
+
+
 def find_secrets(text: str) -> list[SecretFinding]:
     """Every secret-looking match in ``text``, in order of position."""
-    findings: list[SecretFinding] = []
-    for kind, pattern in _PATTERNS:
-        for m in pattern.finditer(text):
-            start = m.start(1) if m.lastindex else m.start()
-            line = text.count("\n", 0, start) + 1
-            col = start - (text.rfind("\n", 0, start) + 1) + 1
-            findings.append(SecretFinding(kind, line, col))
-    findings.sort(key=lambda f: (f.line, f.col))
+    findings = []
+    for start, _end, kind in _spans(text):
+        line = text.count("\n", 0, start) + 1
+        col = start - (text.rfind("\n", 0, start) + 1) + 1
+        findings.append(SecretFinding(kind, line, col))
     return findings
 
 
 def redact(text: str) -> str:
-    """``text`` with every secret-looking match replaced by ``[REDACTED]``."""
-    for _kind, pattern in _PATTERNS:
-        if pattern.groups:
-            text = pattern.sub(lambda m: m.group(0).replace(m.group(1), REDACTED), text)
-        else:
-            text = pattern.sub(REDACTED, text)
-    return text
+    """``text`` with every secret-looking part replaced by ``[REDACTED]``."""
+    spans = _spans(text)
+    if not spans:
+        return text
+    parts, last = [], 0
+    for start, end, _kind in spans:
+        parts += [text[last:start], REDACTED]
+        last = end
+    parts.append(text[last:])
+    return "".join(parts)
+
+
+# --- by name ---------------------------------------------------------------------
+
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+# A key naming one of these anywhere is a secret ("db_password", "client_secret_value").
+_SECRET_ANYWHERE = frozenset(
+    {"password", "passwd", "passphrase", "secret", "secrets", "credential", "credentials",
+     "apikey", "privatekey"}
+)  # fmt: skip
+# These only as the last word, the one the key is about: "access_token" is a secret,
+# "token_budget" and "max_tokens" are not.
+_SECRET_LAST = frozenset({"token", "pwd", "cookie", "cookies", "authorization", "auth"})
+# "<qualifier>_key" is a secret key; a plain "key" or "sort_key" is not.
+_KEY_QUALIFIERS = frozenset(
+    {"api", "secret", "private", "access", "signing", "encryption", "master", "account",
+     "client", "shared", "subscription", "license", "licence"}
+)  # fmt: skip
+
+
+def is_secret_key(name: str) -> bool:
+    """Whether a map key names a secret (case and ``-``/``_``/``.``/camelCase insensitive)."""
+    words = [w.lower() for w in _WORD.findall(name)]
+    if not words:
+        return False
+    joined = "".join(words)
+    if joined in _SECRET_ANYWHERE or any(w in _SECRET_ANYWHERE for w in words):
+        return True
+    last = words[-1]
+    if last in _SECRET_LAST:
+        return True
+    return last in ("key", "keys") and len(words) > 1 and words[-2] in _KEY_QUALIFIERS
+
+
+# A whole value that is an Authorization header: a scheme and one credential-looking word.
+_AUTH_VALUE = re.compile(
+    r"\s*(?i:bearer|basic|token|negotiate|ntlm|apikey)\s+"
+    + _NOT_A_WORD
+    + r"[A-Za-z0-9\-._~+/=:]{4,}\s*"
+)
+
+
+def redact_data(value: Any, key: str = "") -> Any:
+    """A copy of a JSON-like ``value`` with secrets redacted: values under secret-named
+    keys, whole ``Authorization``-style values (``Bearer …``), secret-shaped strings and
+    secret-shaped map keys.  Tuples stay tuples; other types are returned as they are."""
+    if key and is_secret_key(key) and value not in (None, "", {}, [], ()):
+        return value if isinstance(value, bool) else REDACTED
+    if isinstance(value, str):
+        return REDACTED if _AUTH_VALUE.fullmatch(value) else redact(value)
+    if isinstance(value, dict):
+        out: dict[Any, Any] = {}
+        for k, v in value.items():
+            shown = redact(k) if isinstance(k, str) else k
+            n = 1
+            while shown in out:  # two secret keys must not collapse into one
+                n += 1
+                shown = f"{REDACTED} ({n})"
+            out[shown] = redact_data(v, str(k))
+        return out
+    if isinstance(value, list):
+        return [redact_data(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(redact_data(v) for v in value)
+    return value

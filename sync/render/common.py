@@ -4,32 +4,20 @@ from __future__ import annotations
 
 import difflib
 import json
-import re
 from typing import Any
 
-from schemas.secrets import REDACTED, redact
+from schemas.secrets import redact, redact_data
 from sync.changes import FieldDiff
 
 MULTILINE_FIELDS = {"system_prompt", "rag_context_template"}
-# Keys whose values are secrets: whole words such as "token" or "api_key",
-# not "max_tokens".
-SECRET_KEY = re.compile(
-    r"(?i)(^|[_-])(secrets?|password|passwd|api[_-]?key|credentials?|private[_-]?key|"
-    r"(access|auth|bearer|refresh)?[_-]?token)$"
-)
 
 
 def redact_value(value: Any, key: str = "") -> Any:
-    """``value`` with secret-named keys and secret-looking strings redacted, recursively."""
-    if key and SECRET_KEY.search(key) and value not in (None, "", {}, []):
-        return REDACTED
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, dict):
-        return {k: redact_value(v, str(k)) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [redact_value(v) for v in value]
-    return value
+    """``value`` with secrets redacted by key name and by shape (``schemas.secrets``).
+
+    Renderers get an already redacted plan (``sync.render.redact.redact_plan``);
+    this second pass keeps single values safe wherever they are shown."""
+    return redact_data(value, key)
 
 
 def show(value: Any, key: str = "") -> str:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 
 from sync.plan import Plan
-from sync.render.common import redact_value
+from sync.render.redact import redact_plan
 
 
 def render_json(plan: Plan) -> str:
-    """Pretty JSON of the plan with secrets redacted."""
-    return (
-        json.dumps(redact_value(plan.to_dict()), indent=2, ensure_ascii=False, default=str) + "\n"
-    )
+    """Pretty JSON of the plan with secrets redacted (the checksum is the real plan's)."""
+    data = redact_plan(plan).to_dict()
+    return json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
