@@ -14,6 +14,7 @@ from git import Repo as GitRepo
 from mcp import Client, StdioServerParameters
 
 from mcp_server.gitfiles import GitTreeFiles
+from mcp_server.service import PersonaService
 from schemas.loader import load_repo
 from tests.mcp_server.conftest import call, git
 
@@ -66,3 +67,11 @@ async def test_the_server_survives_validating_a_deep_draft(git_repo: Path) -> No
         assert (await call(c, "validate_personas"))["valid"] is True
         found = await call(c, "search_personas", query="translate")
         assert [r["slug"] for r in found["results"]] == ["translator"]
+
+
+def test_a_huge_sparse_file_in_the_working_tree_is_refused_by_size(git_repo: Path) -> None:
+    with (git_repo / "personas" / "huge.yaml").open("wb") as f:
+        f.truncate(2**31)
+    report = PersonaService(git_repo).validate()
+    assert [(p.path, p.code) for p in report.problems] == [("personas/huge.yaml", "file_too_large")]
+    assert report.personas == 7
