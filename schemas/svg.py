@@ -135,7 +135,11 @@ _DATA_IMAGE = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _CSS_ESCAPE = re.compile(r"\\(?:([0-9a-fA-F]{1,6})[ \t\r\n\f]?|(\r\n|[\n\r\f])|(.))", re.DOTALL)
-_CSS_COMMENT = re.compile(r"/\*.*?(?:\*/|$)", re.DOTALL)
+# Escapes, strings and comments, in the order a CSS tokenizer meets them: "/*" after a
+# backslash or inside a string does not start a comment, so it must not hide what follows.
+_CSS_TOKEN = re.compile(
+    r"\\[\s\S]|\"(?:\\[\s\S]|[^\"\\])*\"?|'(?:\\[\s\S]|[^'\\])*'?|/\*[\s\S]*?(?:\*/|\Z)"
+)
 _INVISIBLE = re.compile(r"[\x00-\x20\x7f]+")
 _CSS_URL = re.compile(r"url\(")
 _LOCAL_URL = re.compile(r"url\((['\"]?)#[^)'\"]*\1\)")
@@ -165,7 +169,8 @@ def css_unescape(text: str) -> str:
 def _css_forms(text: str) -> tuple[str, str]:
     """CSS as a browser reads it (lowercased, no comments, no escapes); also without
     whitespace, so that ``url (`` or ``java script:`` cannot hide from a search."""
-    plain = css_unescape(_CSS_COMMENT.sub("", text)).lower()
+    without_comments = _CSS_TOKEN.sub(lambda m: "" if m[0].startswith("/*") else m[0], text)
+    plain = css_unescape(without_comments).lower()
     return plain, _INVISIBLE.sub("", plain)
 
 

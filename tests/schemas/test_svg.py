@@ -138,7 +138,10 @@ def test_css_unescape(escaped: str, plain: str) -> None:
 @pytest.mark.parametrize(
     ("css", "fragment"),
     [
-        ("fill: u/**/\\72l(https://x.example/a)", "external resource"),
+        ("fill: u\\72l(https://x.example/a) /* a comment */", "external resource"),
+        # "/*" escaped or inside a string starts no comment: what follows is live CSS
+        ("x: a\\/*; fill: url(https://x.example/a); /* */", "external resource"),
+        ("x: '/*'; fill: url(https://x.example/a); /* */", "external resource"),
         ("fill: URL( 'https://x.example/a' )", "external resource"),
         ("fill: url(#a), url(//x.example/a)", "external resource"),
         ("background: image-set('https://x.example/a.png' 1x)", "uses image-set"),
@@ -154,10 +157,19 @@ def test_style_attribute_bypasses(css: str, fragment: str) -> None:
 
 @pytest.mark.parametrize(
     "css",
-    ["@namespace url(http://x.example);", "@font-face { src: url(https://x.example/f.woff) }"],
+    [
+        "@namespace url(http://x.example);",
+        "@font-face { src: url(https://x.example/f.woff) }",
+        'rect { content: "/*" } @import "https://x.example/a.css"; /* */',
+    ],
 )
 def test_stylesheet_at_rules_and_fonts(css: str) -> None:
     assert svg_problems(f"<svg {NS}><style>{css}</style></svg>".encode())
+
+
+def test_comments_are_not_css() -> None:
+    css = "/* @license MIT, see url(https://x.example/) */ rect { fill: url(#g) }"
+    assert svg_problems(f"<svg {NS}><style>{css}</style></svg>".encode()) == []
 
 
 def test_href_allows_only_fragments_and_raster_images() -> None:
