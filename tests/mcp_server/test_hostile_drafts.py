@@ -6,6 +6,7 @@ of ``[[[[…`` used to segfault the server on every validate of that draft.
 
 from __future__ import annotations
 
+import resource
 import sys
 from pathlib import Path
 
@@ -72,6 +73,9 @@ async def test_the_server_survives_validating_a_deep_draft(git_repo: Path) -> No
 def test_a_huge_sparse_file_in_the_working_tree_is_refused_by_size(git_repo: Path) -> None:
     with (git_repo / "personas" / "huge.yaml").open("wb") as f:
         f.truncate(2**31)
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     report = PersonaService(git_repo).validate()
+    peak_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     assert [(p.path, p.code) for p in report.problems] == [("personas/huge.yaml", "file_too_large")]
     assert report.personas == 7
+    assert (peak_after - peak_before) // 1024 < 300, "the file was read (2 GiB), not sized"
