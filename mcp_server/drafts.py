@@ -125,7 +125,9 @@ class DraftStore:
         self.lock = threading.RLock()
         self.cache = cache or LoadCache()
         self._repos: OrderedDict[str, Repo] = OrderedDict()
-        self._users: OrderedDict[str, dict[str, frozenset[str]]] = OrderedDict()
+        # per base commit: the personas folder and who uses which file
+        self._users: OrderedDict[str, tuple[str, dict[str, frozenset[str]]]] = OrderedDict()
+        self._files: OrderedDict[str, GitTreeFiles] = OrderedDict()
         self._memo_lock = threading.Lock()
 
     # --- reading --------------------------------------------------------------
@@ -136,8 +138,18 @@ class DraftStore:
             return self.repo.head.commit.hexsha
 
     def files_at(self, sha: str) -> GitTreeFiles:
-        """The files of commit ``sha``."""
-        return GitTreeFiles(self.repo, sha, self.lock)
+        """The files of commit ``sha`` (memoised: a commit's tree listings are parsed once)."""
+        with self._memo_lock:
+            files = self._files.get(sha)
+            if files is not None:
+                self._files.move_to_end(sha)
+                return files
+        files = GitTreeFiles(self.repo, sha, self.lock)
+        with self._memo_lock:
+            self._files[sha] = files
+            while len(self._files) > 8:
+                self._files.popitem(last=False)
+        return files
 
     def repo_at(self, sha: str) -> Repo:
         """The repo as loaded at commit ``sha`` (memoised; commits are immutable)."""
@@ -153,21 +165,24 @@ class DraftStore:
 
     def scope(self, base: str, slug: str, path: str) -> DraftScope:
         """What a draft of ``slug`` (file ``path``) based on commit ``base`` may write."""
-        try:
-            repo = self.repo_at(base)
-        except (ODBError, ValueError, git.GitCommandError):
-            raise DraftError(
-                f"the draft's base commit {base[:40]!r} is not in the repository"
-            ) from None
         with self._memo_lock:
-            users = self._users.get(base)
-        if users is None:
-            users = file_users(repo, self.files_at(base))
+            known = self._users.get(base)
+        if known is None:
+            try:
+                repo = self.repo_at(base)
+            except (ODBError, ValueError, git.GitCommandError):
+                raise DraftError(
+                    f"the draft's base commit {base[:40]!r} is not in the repository"
+                ) from None
+            known = (
+                personas_folder(repo.config.repo.personas_dir),
+                file_users(repo, self.files_at(base)),
+            )
             with self._memo_lock:
-                self._users[base] = users
+                self._users[base] = known
                 while len(self._users) > 16:
                     self._users.popitem(last=False)
-        return DraftScope(slug, path, personas_folder(repo.config.repo.personas_dir), users)
+        return DraftScope(slug, path, *known)
 
     def _tip(self, ref: str, sha: str) -> DraftTip:
         commit = self.repo.commit(sha)
