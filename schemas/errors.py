@@ -75,6 +75,30 @@ class NotFound(PersonasError):
     code = "NOT_FOUND"
 
 
+class WriteRefused(PersonasError):
+    """A file write would follow a symlink or leave the folder it belongs in."""
+
+    code = "WRITE_REFUSED"
+
+
+class ImportRefused(PersonasError):
+    """Some catalogue personas could not be imported safely (the others were)."""
+
+    code = "IMPORT_REFUSED"
+
+
+class UnknownTenant(ConfigError):
+    """The configured tenant is not in an existing catalogue (reading creates nothing)."""
+
+    code = "UNKNOWN_TENANT"
+
+
+class CatalogueNotInitialised(ConfigError):
+    """The database holds no catalogue yet and is not one this tool may create on first use."""
+
+    code = "CATALOGUE_NOT_INITIALISED"
+
+
 # --- catalogue errors -------------------------------------------------------
 
 
@@ -197,6 +221,13 @@ class CatalogueUnavailable(CatalogueError):
 
     code = "CATALOGUE_UNAVAILABLE"
     status = 503
+
+
+class PaginationRunaway(CatalogueError):
+    """A catalogue's list pages repeat a cursor or never end (a broken or hostile server)."""
+
+    code = "CATALOGUE_PAGINATION_RUNAWAY"
+    status = 502
 
 
 CATALOGUE_ERRORS: dict[str, type[CatalogueError]] = {
