@@ -60,7 +60,8 @@ class _Body(BaseModel):
         problems = json_problems(value)
         if problems:
             path, reason = problems[0]
-            where = dotted(path) if path else ""
+            # the path quotes the caller's keys: escape what a str cannot carry out
+            where = dotted(path).encode("utf-8", "backslashreplace").decode() if path else ""
             raise PydanticCustomError(
                 "json_value",
                 "{where}{reason}",

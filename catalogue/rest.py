@@ -52,6 +52,7 @@ from catalogue.api import (
 from catalogue.db import make_engine
 from catalogue.guard import BodyCap, RequestGuard, new_request_id
 from catalogue.seed import bootstrap
+from catalogue.servable import servable_json
 from catalogue.service import API_PREFIX, Caller
 from schemas.errors import CatalogueError, FileTooLarge, PayloadTooLarge
 from schemas.fields import AVATAR_MAX_BYTES
@@ -180,6 +181,8 @@ def _error(
         "error": {"code": code, "message": message, "details": details or {}},
         "meta": {"request_id": rid},
     }
+    # errors quote the caller's field names, which may hold what JSON cannot carry
+    body = servable_json(body, where="an error answer")
     return JSONResponse(body, status_code=status, headers={"X-Request-ID": rid})
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import sys
 from typing import Any, TypeVar
 
@@ -29,9 +30,15 @@ M = TypeVar("M", bound=BaseModel)
 log = logging.getLogger(__name__)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _text(value: str) -> str:
-    """``value`` with lone surrogates replaced by U+FFFD (pairs are joined)."""
-    return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    """``value`` with surrogate pairs joined and lone surrogates replaced by U+FFFD."""
+    if not _SURROGATE.search(value):
+        return value
+    joined = value.encode("utf-16", "surrogatepass").decode("utf-16", "surrogatepass")
+    return _SURROGATE.sub("\ufffd", joined)
 
 
 def _repaired(value: Any, depth: int = 0) -> Any:
