@@ -20,7 +20,7 @@ from schemas.config import CONFIG_FILE
 from schemas.errors import DraftError
 from schemas.files import PathRefused, RepoFiles, join_relative
 from schemas.loader import PERSONA_SUFFIXES, Repo
-from schemas.yamlsafe import YamlRefused, parse_yaml
+from schemas.yamlsafe import MAX_YAML_BYTES, YamlRefused, parse_yaml
 
 _REFERENCE_KEYS = ("system_prompt_file", "avatar")
 
@@ -40,6 +40,8 @@ def personas_folder(personas_dir: str) -> str:
 def _declared_references(files: RepoFiles, path: str) -> list[str]:
     """Prompt and avatar paths an (invalid) persona file names, read best-effort."""
     try:
+        if files.size(path) > MAX_YAML_BYTES:  # the loader refuses it too; never read it
+            return []
         data = parse_yaml(files.read(path), path).data
     except (YamlRefused, FileNotFoundError, PathRefused, OSError):
         return []

@@ -217,3 +217,25 @@ def test_forged_draft_path_trailer_is_refused(git_repo: Path) -> None:
         )
     assert "'personas/sql-helper.yaml'" in caught.value.message
     assert git(git_repo, "rev-parse", "persona-drafts/translator/f0f0f0f0f0f0") == commit
+
+
+def test_files_of_an_invalid_persona_are_still_its_own(git_repo: Path) -> None:
+    """A persona that fails validation at the base still owns the prompt it names."""
+    (git_repo / "personas/prompts/broken.md").write_text("Broken's prompt.\n")
+    (git_repo / "personas/broken.yaml").write_text(
+        "name: Broken\nmodel: scaigrid/gpt-4o\nsystem_prompt_file: prompts/broken.md\nbogus: 1\n"
+    )
+    commit_all(git_repo, "an invalid persona")
+    service = PersonaService(git_repo)
+    first = service.patch_draft(
+        "translator",
+        PatchSpec(set={"system_prompt_file": "prompts/broken.md"}, unset=["system_prompt"]),
+    )
+    with pytest.raises(DraftPathRefused) as caught:
+        service.patch_draft(
+            "translator",
+            PatchSpec(set={"system_prompt": "Taken over.\n"}),
+            draft_id=first.draft.draft_id,
+            expected_version=1,
+        )
+    assert "'personas/prompts/broken.md': it is used by broken" in caught.value.message
