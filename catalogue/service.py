@@ -200,7 +200,9 @@ def _render(session: Session, rows: list[PersonaRow]) -> list[Persona]:
 
 
 def _model_out(row: FrontendModelRow) -> FrontendModel:
-    return FrontendModel(
+    return served(
+        FrontendModel,
+        f"frontend model {row.id}",
         id=row.id,
         slug=row.slug,
         display_name=row.display_name,

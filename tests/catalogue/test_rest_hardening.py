@@ -333,3 +333,17 @@ def test_405_allow_names_every_method_the_document_lists(live: Live) -> None:
             assert set(resp.headers["allow"].split(", ")) == served, (method, path)
             checked += 1
     assert checked >= 20
+
+
+def test_one_bad_stored_model_does_not_poison_the_model_listing(live: Live) -> None:
+    pid = create(live, name="Modelled")["id"]
+    model_id = live.client.post(f"{P}/personas/{pid}/publish", headers=live.auth()).json()["data"][
+        "published_model_id"
+    ]
+    _poison(live, "frontend_models", "metadata", '{"a": "\\udc00", "d": ' + DEEP + "}", model_id)
+    resp = live.client.get("/v1/models", headers=live.auth())
+    assert resp.status_code == 200, resp.text
+    [model] = [m for m in resp.json()["data"] if m["id"] == model_id]
+    assert model["metadata"]["a"] == "\ufffd"
+    one = live.client.get("/v1/models/tenant/acme/modelled", headers=live.auth())
+    assert one.status_code == 200 and one.json()["data"]["metadata"] == model["metadata"]
