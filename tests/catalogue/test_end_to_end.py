@@ -41,7 +41,7 @@ def test_init_serve_create_publish_list(database_url: str, tmp_path: Path) -> No
     second = _init(database_url)  # idempotent: same tenant and starter set, one more key
     assert key != second
     port = _free_port()
-    serve = ["serve", "--port", str(port), "--database", database_url]
+    serve = ["serve", "--port", str(port), "--database", database_url, "--max-body-bytes", "65536"]
     log = (tmp_path / "server.log").open("wb")
     server = subprocess.Popen(
         [sys.executable, "-c", "from cli.catalogue_cmd import app; app()", *serve],
@@ -88,6 +88,13 @@ def test_init_serve_create_publish_list(database_url: str, tmp_path: Path) -> No
         joined = {g["id"] for g in groups.json()["data"] if model["slug"] in g["model_slugs"]}
         assert joined == {"mg_internal_chat", "mg_qa"}
         assert httpx.get(f"{host}/v1/models").status_code == 401
+        too_big = httpx.post(
+            f"{host}/v1/modules/scaipersona/personas",
+            headers={**headers, "Content-Type": "application/json"},
+            content=b" " * 65537,
+        )
+        assert too_big.status_code == 413, too_big.text
+        assert too_big.json()["error"]["details"]["limit"] == 65536
     finally:
         server.terminate()
         server.wait(timeout=10)
