@@ -64,6 +64,8 @@ DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 """The default cap of a JSON request body (``create_app(max_body_bytes=...)``)."""
 
 _MULTIPART_SLACK = 64 * 1024
+_MAX_REPORTED_ERRORS = 50
+_MAX_FIELD_CHARS = 200
 _AVATAR_ROUTE = "upload_avatar"
 _STATUS_CODES = {
     400: "VALIDATION_ERROR",
@@ -203,8 +205,10 @@ def _error_field(err: dict[str, Any]) -> str:
 
 
 def _validation_details(exc: RequestValidationError) -> tuple[str, dict[str, Any]]:
+    # a hostile body can hold 100,000s of bad fields with megabyte names: report a few
+    found = exc.errors()
     errors = []
-    for err in exc.errors():
+    for err in found[:_MAX_REPORTED_ERRORS]:
         kind = err.get("type", "")
         if kind == "json_invalid":
             reason = (err.get("ctx") or {}).get("error")
@@ -213,13 +217,19 @@ def _validation_details(exc: RequestValidationError) -> tuple[str, dict[str, Any
             text = (err.get("ctx") or {}).get("reason") or err.get("msg", "")
         else:
             text = err.get("msg", "")
-        errors.append({"field": _error_field(err), "message": text, "type": kind})
+        field = _error_field(err)
+        if len(field) > _MAX_FIELD_CHARS:
+            field = field[:_MAX_FIELD_CHARS] + "…"
+        errors.append({"field": field, "message": text, "type": kind})
     fields = list(dict.fromkeys(e["field"] for e in errors))
     if any(e["type"] == "json_invalid" for e in errors):
         message = "Request body is not valid JSON"
     else:
         message = "Invalid request: " + ", ".join(f"{e['field']}: {e['message']}" for e in errors)
-    return message[:500], {"fields": fields, "errors": errors}
+    details: dict[str, Any] = {"fields": fields, "errors": errors}
+    if len(found) > len(errors):
+        details["more_errors"] = len(found) - len(errors)
+    return message[:500], details
 
 
 def _allowed_methods(request: Request) -> str:

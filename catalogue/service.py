@@ -708,23 +708,35 @@ def delete_source(session: Session, caller: Caller, persona_id: str, source_id: 
 def upload_avatar(
     session: Session, caller: Caller, persona_id: str, data: bytes, content_type: str
 ) -> str:
-    """Validate and store an avatar; sync the published model; return ``avatar_url``."""
-    persona = _persona_row(session, caller, persona_id)
+    """Validate and store an avatar; sync the published model; return ``avatar_url``.
+
+    Concurrent uploads: the last to commit wins (a first upload that loses the
+    race to insert the row writes over the winner's instead).
+    """
     mime = check_avatar(data, content_type)
     sha = hashlib.sha256(data).hexdigest()
-    avatar = session.get(AvatarRow, persona.pk)
-    if avatar is None:
-        avatar = AvatarRow(persona_pk=persona.pk or 0, content_type=mime, sha256=sha, data=data)
-    else:
-        avatar.content_type, avatar.sha256, avatar.data = mime, sha, data
-        avatar.updated_at = utcnow()
-    session.add(avatar)
-    persona.avatar_url = avatar_path(persona.id)
-    persona.updated_at = utcnow()
-    session.add(persona)
-    _sync_published(session, caller, persona)
-    session.commit()
-    return persona.avatar_url
+    for attempt in range(2):
+        persona = _persona_row(session, caller, persona_id)
+        avatar = session.get(AvatarRow, persona.pk)
+        if avatar is None:
+            avatar = AvatarRow(persona_pk=persona.pk or 0, content_type=mime, sha256=sha, data=data)
+        else:
+            avatar.content_type, avatar.sha256, avatar.data = mime, sha, data
+            avatar.updated_at = utcnow()
+        session.add(avatar)
+        persona.avatar_url = avatar_path(persona.id)
+        persona.updated_at = utcnow()
+        session.add(persona)
+        _sync_published(session, caller, persona)
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            if attempt:
+                raise
+            continue
+        return persona.avatar_url
+    raise AssertionError("unreachable")
 
 
 def get_avatar(session: Session, persona_id: str) -> tuple[bytes, str, str]:

@@ -23,6 +23,7 @@ from catalogue.db import is_postgres
 from catalogue.embedded import EmbeddedCatalogue
 from schemas.errors import ValidationFailed
 from tests.catalogue.conftest import FAST_RETRY, Live
+from tests.catalogue.test_contract import PNG
 from tests.catalogue.test_rest import assert_error
 
 P = "/v1/modules/scaipersona"
@@ -280,7 +281,30 @@ def test_concurrent_publish_unpublish_and_delete_have_one_winner(live: Live) -> 
     assert personas(live) == [] and _model_slugs(live) == []
 
 
+def test_concurrent_first_avatar_uploads_all_succeed(live: Live) -> None:
+    pid = create(live, name="Pictured")["id"]
+    png = PNG
+
+    def upload(client: httpx.Client) -> httpx.Response:
+        return client.post(
+            f"{P}/personas/{pid}/avatar", files={"file": ("a.png", png, "image/png")}
+        )
+
+    assert _together(live, 10, upload) == [200] * 10
+    assert live.client.get(f"{P}/personas/{pid}/avatar").content == png
+
+
 # --- errors and the OpenAPI document (item 9) -----------------------------
+
+
+def test_a_body_with_thousands_of_bad_fields_gets_a_short_answer(live: Live) -> None:
+    fields = {f"unknown_{i}": 1 for i in range(5000)}
+    body = {"name": "x", "model_slug": "scaigrid/gpt-4o", "k" * 100_000: 1, **fields}
+    resp = live.client.post(f"{P}/personas", json=body, headers=live.auth())
+    error = assert_error(resp, 400, "VALIDATION_ERROR")
+    assert len(error["details"]["errors"]) == 50 and error["details"]["more_errors"] == 4951
+    assert len(resp.content) < 20_000
+    assert personas(live) == []
 
 
 def test_bodies_that_cannot_be_parsed_are_validation_errors(live: Live) -> None:
