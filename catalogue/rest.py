@@ -543,7 +543,7 @@ def _model_routes() -> APIRouter:
         return ListData[ModelGroup](data=items, meta=ListMeta(request_id=_request_id(request)))
 
     # after /groups: a model slug holds slashes (``tenant/acme/support-agent``)
-    @r.get("/{model_slug:path}", response_model=Data[FrontendModel])
+    @r.get("/{model_slug:path}", response_model=Data[FrontendModel], responses=_errors(404))
     def get_model(
         model_slug: str, session: Session = Sess, caller: Caller = Auth
     ) -> Data[FrontendModel]:

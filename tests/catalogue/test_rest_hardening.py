@@ -340,6 +340,8 @@ def test_openapi_promises_only_what_the_server_answers(live: Live) -> None:
             assert ("401" in responses) == bool(op.get("security")), where
             json_body = "application/json" in op.get("requestBody", {}).get("content", {})
             assert ("413" in responses) == json_body, where
+    for path in (f"{P}/personas/{{persona_id}}", "/v1/models/{model_slug}"):
+        assert "404" in doc["paths"][path]["get"]["responses"], path
     avatar = doc["paths"][f"{P}/personas/{{persona_id}}/avatar"]
     assert "security" not in avatar["get"] and "security" in avatar["post"]
 
