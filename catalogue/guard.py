@@ -157,11 +157,11 @@ class _GuardedExchange:
         except Exception:
             if self.refusal is None or self.started:
                 raise
-            await self._answer(send)
+        await self._answer(send)  # when the app swallowed the refusal without answering
 
     async def _answer(self, send: Send) -> None:
-        """Send the refusal in the envelope, once."""
-        if self.answered or self.refusal is None:
+        """Send the refusal in the envelope, once, unless the app already answered."""
+        if self.answered or self.refusal is None or self.started:
             return
         self.answered = True
         error = self.refusal
