@@ -8,12 +8,14 @@ from sync.plan import Plan
 from sync.render.common import is_multiline, show, text_diff
 from sync.render.describe import ACTION_SYMBOL, describe, field_line
 from sync.render.literal import md_code, md_fence, md_text
+from sync.render.redact import redact_plan
 
 MARKER = "<!-- personas-plan -->"
 
 
 def render_markdown(plan: Plan) -> str:
     """Markdown for a pull-request comment; starts with a marker to update it in place."""
+    plan = redact_plan(plan)
     s = plan.summary()
     out = [MARKER, "### personas plan", ""]
     if not plan.has_changes and not plan.errors:

@@ -16,6 +16,7 @@ from sync.plan import Plan
 from sync.render.common import is_multiline, show, text_diff
 from sync.render.describe import ACTION_SYMBOL, describe, field_line, symbol
 from sync.render.literal import StyledLine, one_line, visible
+from sync.render.redact import redact_plan
 
 _TITLE_STYLE = {"+": "green", "~": "yellow", "-": "red", "!": "bold red"}
 _DIFF_STYLE = {"+": "green", "-": "red"}
@@ -69,7 +70,8 @@ def _persona_lines(plan: Plan) -> Iterator[StyledLine]:
 
 
 def plan_lines(plan: Plan) -> Iterator[StyledLine]:
-    """The plan as styled lines, user text shown literally."""
+    """The plan as styled lines, user text shown literally, secrets redacted."""
+    plan = redact_plan(plan)
     yield from _persona_lines(plan)
     deleting = {p.slug for p in plan.personas if p.action == "delete"}
     kept = [o for o in plan.orphans if o.slug not in deleting]

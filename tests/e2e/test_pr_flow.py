@@ -93,7 +93,7 @@ class World:
 
 def table_rows(markdown: str) -> dict[str, str]:
     """persona slug -> change symbol, from the plan comment's table."""
-    rows = re.findall(r"^\| ([+~\-!]) \| `([a-z0-9-]+)", markdown, flags=re.MULTILINE)
+    rows = re.findall(r"^\| ([+~\-!]) \| <code>([a-z0-9-]+)", markdown, flags=re.MULTILINE)
     return {slug: symbol for symbol, slug in rows}
 
 
@@ -146,7 +146,7 @@ def test_pull_request_plan_merge_apply(world: World) -> None:
     assert markdown.startswith("<!-- personas-plan -->")
     assert table_rows(markdown) == {"support-agent": "~", "faq-helper": "+", "translator": "-"}
     assert "+- Keep answers very short: three sentences" in markdown
-    assert "Limited to personas changed since `origin/main`." in markdown
+    assert "Limited to personas changed since <code>origin/main</code>." in markdown
 
     world.merge("feature/personas")
     world.ci_apply()
