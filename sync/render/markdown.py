@@ -43,33 +43,33 @@ def render_markdown(plan: Plan) -> str:
                 f"| {md_text(what)} |"
             )
         out.append("")
-        for p in plan.personas:
-            if not (p.has_changes or p.error or p.warnings):
-                continue
-            out += [f"<details><summary>{md_code(p.slug)} — {p.action}</summary>", ""]
-            if p.error:
-                out.append(f"**Error:** {md_text(p.error)}")
-            for change in p.changes:
-                if isinstance(change, UpdateFields):
-                    for diff in change.diffs:
-                        if is_multiline(diff):
-                            out += [f"- `{diff.field}`:", ""]
-                            out += md_fence(text_diff(diff.before, diff.after, diff.field), "diff")
-                            out.append("")
-                        else:
-                            out.append(f"- {md_text(field_line(diff))}")
-                elif isinstance(change, CreatePersona):
-                    out.append(f"- {describe(change)}")
-                    for name, value in change.fields.items():
-                        if name == "system_prompt":
-                            out += ["", *md_fence(redact(value).splitlines(), "text"), ""]
-                        else:
-                            out.append(f"  - {name}: {md_text(show(value, name))}")
-                else:
-                    out.append(f"- {md_text(describe(change))}")
-            for warning in p.warnings:
-                out.append(f"- :warning: {md_text(warning)}")
-            out += ["", "</details>", ""]
+    for p in plan.personas:
+        if not (p.has_changes or p.error or p.warnings):
+            continue
+        out += [f"<details><summary>{md_code(p.slug)} — {p.action}</summary>", ""]
+        if p.error:
+            out.append(f"**Error:** {md_text(p.error)}")
+        for change in p.changes:
+            if isinstance(change, UpdateFields):
+                for diff in change.diffs:
+                    if is_multiline(diff):
+                        out += [f"- `{diff.field}`:", ""]
+                        out += md_fence(text_diff(diff.before, diff.after, diff.field), "diff")
+                        out.append("")
+                    else:
+                        out.append(f"- {md_text(field_line(diff))}")
+            elif isinstance(change, CreatePersona):
+                out.append(f"- {describe(change)}")
+                for name, value in change.fields.items():
+                    if name == "system_prompt":
+                        out += ["", *md_fence(redact(value).splitlines(), "text"), ""]
+                    else:
+                        out.append(f"  - {name}: {md_text(show(value, name))}")
+            else:
+                out.append(f"- {md_text(describe(change))}")
+        for warning in p.warnings:
+            out.append(f"- :warning: {md_text(warning)}")
+        out += ["", "</details>", ""]
     kept = [
         o
         for o in plan.orphans

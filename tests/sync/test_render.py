@@ -94,3 +94,17 @@ def test_secrets_are_redacted_in_every_renderer(esync: Sync) -> None:
         assert LEAK not in output
         assert "very-secret-value-123" not in output
         assert "[REDACTED]" in output
+
+
+def test_markdown_shows_persona_warnings_when_nothing_changes(esync: Sync) -> None:
+    esync.apply()
+    path = esync.root / "personas" / "legal-reviewer.yaml"
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(line for line in lines if "context_template:" not in line))
+    plan = esync.plan()
+    assert not plan.has_changes, [p.to_dict() for p in plan.changed]
+    assert [p.slug for p in plan.personas if p.warnings] == ["legal-reviewer"]
+    md = render_markdown(plan)
+    assert "**No changes.**" in md
+    assert "<details><summary><code>legal-reviewer</code>" in md
+    assert "context\\_template was removed from the file" in md
