@@ -78,9 +78,11 @@ def test_plan_fails_fast_on_a_repeated_cursor(endless: str, example_repo: Path) 
 @pytest.mark.parametrize("endless", ["fresh"], indirect=True)
 def test_endless_fresh_cursors_hit_the_page_limit(endless: str) -> None:
     page_size = 100_000  # the client asks for 200; the limit allows 2x the pages needed
-    with HttpCatalogue(endless, "k", retry=FAST_RETRY) as cat:
-        with pytest.raises(PaginationRunaway) as caught:
-            list(cat.iter_personas(page_size=page_size))
+    with (
+        HttpCatalogue(endless, "k", retry=FAST_RETRY) as cat,
+        pytest.raises(PaginationRunaway) as caught,
+    ):
+        list(cat.iter_personas(page_size=page_size))
     assert caught.value.code == "CATALOGUE_PAGINATION_RUNAWAY"
     assert caught.value.details["pages"] == protocol.max_pages(page_size) == 3
     assert "still paging after 3 pages" in caught.value.message
