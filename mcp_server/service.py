@@ -14,9 +14,6 @@ import threading
 from pathlib import Path
 from typing import Any, Literal
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-
 from mcp_server.catalogue_state import catalogue_state
 from mcp_server.drafts import DraftStore, DraftTip
 from mcp_server.export import write_export
@@ -49,6 +46,7 @@ from schemas.errors import DraftConflict, DraftError, NotFound, PersonasError
 from schemas.files import DirectoryFiles, PathRefused, join_relative
 from schemas.loader import LoadedPersona, Repo
 from schemas.problems import Problem, errors_only
+from schemas.yamlsafe import YamlRefused, parse_yaml
 
 SCHEMA_PATH = "schemas/persona.schema.json"
 _UNSET_RE = re.compile(r"^[A-Za-z0-9_-]{1,100}(\.[A-Za-z0-9_-]{1,100}){0,9}$")
@@ -418,8 +416,8 @@ class PersonaService:
 
 def _prompt_file(text: str) -> str | None:
     try:
-        data = YAML(typ="safe", pure=True).load(text)
-    except YAMLError:
+        data = parse_yaml(text.encode("utf-8"), "the file").data
+    except YamlRefused:
         return None
     value = data.get("system_prompt_file") if isinstance(data, dict) else None
     return value if isinstance(value, str) else None

@@ -24,6 +24,7 @@ from ruamel.yaml.scalarstring import (
 from ruamel.yaml.util import load_yaml_guess_indent
 
 from schemas.errors import DraftError
+from schemas.yamlsafe import YamlRefused, parse_yaml
 
 # the order new keys are inserted in (after the closest preceding existing key)
 KEY_ORDER = (
@@ -180,7 +181,19 @@ def _unset(data: CommentedMap, dotted: str, notes: list[str]) -> None:
 
 
 def apply_patch(text: str, patch: PatchSpec) -> tuple[str, list[str]]:
-    """Apply ``patch`` to the YAML ``text``; return the new text and notes."""
+    """Apply ``patch`` to the YAML ``text``; return the new text and notes.
+
+    The text is first checked by the bounded parser (``schemas.yamlsafe``): the
+    round-trip parser is recursive, so a hostile file must be refused before it.
+    """
+    try:
+        parse_yaml(text.encode("utf-8"), "the file")
+    except YamlRefused as exc:
+        problem = exc.problem
+        raise DraftError(
+            f"the file cannot be edited (line {problem.line}: {problem.message}); fix it by "
+            "hand first"
+        ) from None
     yaml = _yaml(text)
     try:
         data = yaml.load(text)

@@ -79,3 +79,23 @@ def test_a_huge_sparse_file_in_the_working_tree_is_refused_by_size(git_repo: Pat
     assert [(p.path, p.code) for p in report.problems] == [("personas/huge.yaml", "file_too_large")]
     assert report.personas == 7
     assert (peak_after - peak_before) // 1024 < 300, "the file was read (2 GiB), not sized"
+
+
+async def test_patching_a_deep_draft_is_a_clear_refusal(git_repo: Path) -> None:
+    """The round-trip editor is recursive: the bounded parser refuses the file first."""
+    commit_draft(git_repo, DEEP)
+    params = StdioServerParameters(command=PERSONAS, args=["mcp", "--repo", str(git_repo)])
+    async with Client(params) as c:
+        result = await c.call_tool(
+            "patch_persona_draft",
+            {
+                "slug": "translator",
+                "draft_id": DRAFT_ID,
+                "expected_version": 1,
+                "description": "shorter",
+            },
+        )
+        assert result.is_error
+        text = result.content[0].text
+        assert "cannot be edited (line 3: nesting deeper than 40 levels)" in text, text
+        assert (await call(c, "validate_personas"))["valid"] is True
