@@ -14,6 +14,7 @@ exceptions of ``schemas.errors``.
 from __future__ import annotations
 
 import email.utils
+import json
 import os
 import random
 import threading
@@ -40,6 +41,7 @@ from catalogue.api import (
 )
 from catalogue.protocol import iter_all_personas
 from schemas.errors import (
+    CatalogueBadResponse,
     CatalogueError,
     CatalogueUnavailable,
     ConfigError,
@@ -54,6 +56,10 @@ T = TypeVar("T")
 _EXT_BY_MIME = {mime: ext for ext, mime in AVATAR_MIME_BY_EXTENSION.items()}
 # Connection failures where the request cannot have reached the server.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# The largest answer read from a catalogue: a full page of 200 personas with prompts at
+# the file limit (256 KB) fits, with room for JSON escaping; anything larger is refused,
+# not buffered.
+MAX_RESPONSE_BYTES = 128 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -104,8 +110,10 @@ class HttpCatalogue:
         retry: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.max_response_bytes = max_response_bytes
         self.retry = retry or RetryPolicy()
         self.request_count = 0
         self._count_lock = threading.Lock()
@@ -129,9 +137,26 @@ class HttpCatalogue:
     # --- transport with retries ---
 
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One attempt; the answer is read whole but never beyond ``max_response_bytes``."""
         with self._count_lock:
             self.request_count += 1
-        return self._http.request(method, path, **kwargs)
+        request = self._http.build_request(method, path, **kwargs)
+        response = self._http.send(request, stream=True)
+        try:
+            declared = response.headers.get("content-length", "")
+            limit = self.max_response_bytes
+            if declared.isdigit() and int(declared) > limit:
+                raise _too_large(method, path, limit)
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > limit:
+                    raise _too_large(method, path, limit)
+        finally:
+            response.close()
+        return httpx.Response(
+            response.status_code, headers=response.headers, content=bytes(body), request=request
+        )
 
     def _call(
         self,
@@ -172,11 +197,11 @@ class HttpCatalogue:
             else:
                 status = resp.status_code
                 if status < 400:
-                    return parse(resp)
+                    return _parsed(parse, resp, method, path)
                 if status not in policy.retry_statuses:
                     error = _error(resp)
                     if gone_ok is not None and maybe_sent and isinstance(error, gone_ok):
-                        return parse(resp)
+                        return _parsed(parse, resp, method, path)
                     raise error
                 failure = f"HTTP {status}"
                 limited = status == 429
@@ -387,10 +412,38 @@ class HttpCatalogue:
         self.close()
 
 
+def _too_large(method: str, path: str, limit: int) -> CatalogueBadResponse:
+    return CatalogueBadResponse(
+        f"{method} {path}: the answer is larger than {limit:,} bytes; refused",
+        details={"method": method, "path": path, "limit": limit},
+    )
+
+
+def _parsed(
+    parse: Callable[[httpx.Response], T], resp: httpx.Response, method: str, path: str
+) -> T:
+    """``parse(resp)``, with any answer that is not the documented shape a typed error."""
+    try:
+        return parse(resp)
+    except (ValueError, KeyError, TypeError, IndexError, RecursionError) as exc:
+        # pydantic's ValidationError and json's JSONDecodeError are ValueErrors
+        kind = (
+            "not valid JSON"
+            if isinstance(exc, json.JSONDecodeError)
+            else (
+                "nested too deep" if isinstance(exc, RecursionError) else "not the expected shape"
+            )
+        )
+        raise CatalogueBadResponse(
+            f"{method} {path}: the catalogue's answer is {kind}",
+            details={"method": method, "path": path, "status": resp.status_code},
+        ) from None
+
+
 def _error(resp: httpx.Response) -> CatalogueError:
     try:
         body = resp.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         body = None
     error = catalogue_error_from_envelope(resp.status_code, body)
     if body is None and resp.status_code >= 500:

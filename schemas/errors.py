@@ -223,12 +223,67 @@ class CatalogueUnavailable(CatalogueError):
     status = 503
 
 
+class CatalogueBadResponse(CatalogueError):
+    """The catalogue answered something that is not a ScaiPersona response (too large,
+    not JSON, nested too deep, or not the documented shape)."""
+
+    code = "CATALOGUE_BAD_RESPONSE"
+    status = 502
+
+
 class PaginationRunaway(CatalogueError):
     """A catalogue's list pages repeat a cursor or never end (a broken or hostile server)."""
 
     code = "CATALOGUE_PAGINATION_RUNAWAY"
     status = 502
 
+
+# --- inference errors (POST /v1/inference/chat, personas run) -----------------
+
+
+class BackendError(CatalogueError):
+    """A model backend refused the call (an upstream 4xx other than 429)."""
+
+    code = "BACKEND_ERROR"
+    status = 502
+
+
+class BackendNotConfigured(BackendError):
+    """The model has no usable backend: no link, an unknown provider, a missing API key."""
+
+    code = "BACKEND_NOT_CONFIGURED"
+    status = 503
+
+
+class BackendUnavailable(BackendError):
+    """The backend could not be reached or kept answering 5xx after the retries."""
+
+    code = "BACKEND_UNAVAILABLE"
+    status = 503
+
+
+class BackendTimeout(BackendError):
+    """The backend did not answer within its timeout."""
+
+    code = "BACKEND_TIMEOUT"
+    status = 504
+
+
+class BackendRateLimited(BackendError):
+    """The backend kept answering 429 after the retries."""
+
+    code = "BACKEND_RATE_LIMITED"
+    status = 429
+
+
+class BackendBadResponse(BackendError):
+    """The backend answered something that is not an OpenAI-compatible chat answer."""
+
+    code = "BACKEND_BAD_RESPONSE"
+    status = 502
+
+
+MAX_REMOTE_MESSAGE = 1000  # a remote error message is shown, so it is bounded
 
 CATALOGUE_ERRORS: dict[str, type[CatalogueError]] = {
     cls.code: cls
@@ -253,6 +308,12 @@ CATALOGUE_ERRORS: dict[str, type[CatalogueError]] = {
         ScaiDriveTokenExchangeFailed,
         RateLimited,
         CatalogueUnavailable,
+        BackendError,
+        BackendNotConfigured,
+        BackendUnavailable,
+        BackendTimeout,
+        BackendRateLimited,
+        BackendBadResponse,
     )
 }
 
@@ -264,15 +325,16 @@ def catalogue_error_from_envelope(status: int, body: Any) -> CatalogueError:
         return CatalogueError(
             f"HTTP {status} without an error envelope", details={"status": status}
         )
-    code = str(error.get("code", ""))
-    message = str(error.get("message", "")) or code
+    code = str(error.get("code", ""))[:100]
+    message = (str(error.get("message", "")) or code)[:MAX_REMOTE_MESSAGE]
     details = error.get("details") if isinstance(error.get("details"), dict) else {}
     cls = CATALOGUE_ERRORS.get(code)
     if cls is None:
         exc = CatalogueError(f"{code or 'HTTP ' + str(status)}: {message}", details=details)
     else:
         exc = cls(message, details=details)
-    request_id = (body.get("meta") or {}).get("request_id") if isinstance(body, dict) else None
-    if request_id:
-        exc.details.setdefault("request_id", request_id)
+    meta = body.get("meta")
+    request_id = meta.get("request_id") if isinstance(meta, dict) else None
+    if isinstance(request_id, str) and request_id:
+        exc.details.setdefault("request_id", request_id[:100])
     return exc
