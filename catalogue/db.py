@@ -26,6 +26,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlmodel import Field, SQLModel, create_engine
 
+from knowledge.store import create_knowledge_tables
+
 DEFAULT_DATABASE_URL = "sqlite:///.personas/catalogue.db"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -274,6 +276,7 @@ def create_schema(engine: Engine) -> None:
     catalogue made by an earlier version lacks (the only schema change so far)."""
     SQLModel.metadata.create_all(engine)
     _add_missing_columns(engine)
+    create_knowledge_tables(engine)
 
 
 def _add_missing_columns(engine: Engine) -> None:

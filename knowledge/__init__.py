@@ -1,0 +1,9 @@
+"""Knowledge as code: repo folders of documents, chunked, embedded and indexed into the
+embedded catalogue's database, and retrieved for a persona's sources.
+
+Modules, one job each: ``terms`` (query words), ``chunking`` (documents -> chunks),
+``embeddings`` (offline wordllama or an OpenAI-compatible ``/v1/embeddings``),
+``store`` (tables, full-text and vector search), ``indexer`` (incremental indexing by
+content hash) and ``retrieval`` (a persona's retrieval: search types, weights,
+``min_score``, strategies).  Nothing here imports the catalogue, sync or inference.
+"""

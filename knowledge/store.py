@@ -1,0 +1,405 @@
+"""The knowledge index tables, and the two searches over them.
+
+Three tables, each row carrying the tenant id as a plain string (no foreign key into
+the catalogue's tables, so this package stands alone):
+
+* ``knowledge_sources``: one per indexed (tenant, source type, source id): the repo
+  that owns it, its name, the embedder identity and chunk settings it was built with,
+  and a ``revision`` that changes on every write (the vector cache's key);
+* ``knowledge_documents``: one per document path, with its content hash and the hash
+  of the settings it was indexed with (chunking + embedder);
+* ``knowledge_chunks``: the chunks, their text and their embedding (float32 bytes).
+
+Keyword search runs in the database's own full-text engine: an FTS5 table kept in
+step by triggers on SQLite (``bm25``), a generated ``tsvector`` column with a GIN
+index on PostgreSQL (``ts_rank_cd``).  Semantic search is cosine similarity computed
+with numpy over the source's vectors, which are cached per process and reloaded when
+the source's revision changes.  (This Python's ``sqlite3`` cannot load extensions,
+so sqlite-vec is not used, and the PostgreSQL here has no pgvector: the float32 blobs
+are the documented fallback and work on both.)
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Engine,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    bindparam,
+    delete,
+    func,
+    inspect,
+    select,
+    text,
+)
+from sqlalchemy.engine import Connection
+
+from knowledge.terms import query_terms
+
+metadata = MetaData()
+
+sources_table = Table(
+    "knowledge_sources",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("source_type", String(32), primary_key=True),
+    Column("source_id", String(200), primary_key=True),
+    Column("repo_id", String(200), nullable=False),
+    Column("name", String(200)),
+    Column("description", Text),
+    Column("embedder", JSON, nullable=False),
+    Column("chunking", JSON, nullable=False),
+    Column("dimension", Integer, nullable=False),
+    Column("revision", String(40), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+documents_table = Table(
+    "knowledge_documents",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("source_type", String(32), nullable=False),
+    Column("source_id", String(200), nullable=False),
+    Column("path", String(1000), nullable=False),
+    Column("content_sha256", String(64), nullable=False),
+    Column("settings_sha256", String(64), nullable=False),
+    Column("chunk_count", Integer, nullable=False),
+    UniqueConstraint("tenant_id", "source_type", "source_id", "path", name="uq_knowledge_doc"),
+)
+
+chunks_table = Table(
+    "knowledge_chunks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "document_id",
+        Integer,
+        ForeignKey("knowledge_documents.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("tenant_id", String(64), nullable=False),
+    Column("source_type", String(32), nullable=False),
+    Column("source_id", String(200), nullable=False),
+    Column("ordinal", Integer, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("embedding", LargeBinary, nullable=False),
+    Index("ix_knowledge_chunks_source", "tenant_id", "source_type", "source_id"),
+)
+
+_SQLITE_DDL = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS knowledge_chunks_fts USING fts5("
+    "text, content='knowledge_chunks', content_rowid='id', tokenize='porter unicode61')",
+    "CREATE TRIGGER IF NOT EXISTS knowledge_chunks_ai AFTER INSERT ON knowledge_chunks BEGIN "
+    "INSERT INTO knowledge_chunks_fts(rowid, text) VALUES (new.id, new.text); END",
+    "CREATE TRIGGER IF NOT EXISTS knowledge_chunks_ad AFTER DELETE ON knowledge_chunks BEGIN "
+    "INSERT INTO knowledge_chunks_fts(knowledge_chunks_fts, rowid, text) "
+    "VALUES ('delete', old.id, old.text); END",
+)
+_POSTGRES_DDL = (
+    "ALTER TABLE knowledge_chunks ADD COLUMN IF NOT EXISTS tsv tsvector "
+    "GENERATED ALWAYS AS (to_tsvector('english', text)) STORED",
+    "CREATE INDEX IF NOT EXISTS ix_knowledge_chunks_tsv ON knowledge_chunks USING GIN (tsv)",
+)
+
+
+def create_knowledge_tables(engine: Engine) -> None:
+    """Create the knowledge tables and full-text structures that do not exist yet."""
+    metadata.create_all(engine)
+    ddl = _POSTGRES_DDL if engine.dialect.name == "postgresql" else _SQLITE_DDL
+    with engine.begin() as conn:
+        for statement in ddl:
+            conn.execute(text(statement))
+
+
+def tables_exist(engine: Engine) -> bool:
+    """Whether this database has the knowledge tables (an older catalogue may not)."""
+    return inspect(engine).has_table(sources_table.name)
+
+
+@dataclass(frozen=True)
+class SourceIndex:
+    """What is stored about one indexed source."""
+
+    tenant_id: str
+    source_type: str
+    source_id: str
+    repo_id: str
+    name: str | None
+    description: str | None
+    embedder: dict
+    chunking: dict
+    dimension: int
+    revision: str
+
+
+def list_sources(
+    conn: Connection, tenant_id: str, *, source_type: str | None = None
+) -> list[SourceIndex]:
+    """The indexed sources of a tenant (optionally of one type), by type then id."""
+    query = select(sources_table).where(sources_table.c.tenant_id == tenant_id)
+    if source_type is not None:
+        query = query.where(sources_table.c.source_type == source_type)
+    rows = conn.execute(
+        query.order_by(sources_table.c.source_type, sources_table.c.source_id)
+    ).mappings()
+    return [_source(row) for row in rows]
+
+
+def get_source(
+    conn: Connection, tenant_id: str, source_type: str, source_id: str
+) -> SourceIndex | None:
+    """One indexed source, or None."""
+    row = (
+        conn.execute(
+            select(sources_table).where(
+                sources_table.c.tenant_id == tenant_id,
+                sources_table.c.source_type == source_type,
+                sources_table.c.source_id == source_id,
+            )
+        )
+        .mappings()
+        .first()
+    )
+    return _source(row) if row else None
+
+
+def _source(row) -> SourceIndex:
+    return SourceIndex(**{name: row[name] for name in SourceIndex.__dataclass_fields__})
+
+
+def document_hashes(
+    conn: Connection, tenant_id: str, source_type: str, source_id: str
+) -> dict[str, tuple[str, str]]:
+    """``path -> (content hash, settings hash)`` of a source's indexed documents."""
+    d = documents_table.c
+    rows = conn.execute(
+        select(d.path, d.content_sha256, d.settings_sha256).where(
+            d.tenant_id == tenant_id, d.source_type == source_type, d.source_id == source_id
+        )
+    )
+    return {path: (content, settings) for path, content, settings in rows}
+
+
+def delete_documents(
+    conn: Connection, tenant_id: str, source_type: str, source_id: str, paths: Iterable[str]
+) -> int:
+    """Delete documents (and their chunks, explicitly so the FTS triggers run)."""
+    d = documents_table.c
+    ids = [
+        row[0]
+        for row in conn.execute(
+            select(d.id).where(
+                d.tenant_id == tenant_id,
+                d.source_type == source_type,
+                d.source_id == source_id,
+                d.path.in_(bindparam("paths", expanding=True)),
+            ),
+            {"paths": list(paths)},
+        )
+    ]
+    for start in range(0, len(ids), 500):
+        batch = ids[start : start + 500]
+        conn.execute(delete(chunks_table).where(chunks_table.c.document_id.in_(batch)))
+        conn.execute(delete(documents_table).where(documents_table.c.id.in_(batch)))
+    return len(ids)
+
+
+def insert_document(
+    conn: Connection,
+    *,
+    tenant_id: str,
+    source_type: str,
+    source_id: str,
+    path: str,
+    content_sha256: str,
+    settings_sha256: str,
+    chunks: Sequence[str],
+    vectors: np.ndarray,
+) -> None:
+    """Insert one document with its chunks and their vectors."""
+    result = conn.execute(
+        documents_table.insert().values(
+            tenant_id=tenant_id,
+            source_type=source_type,
+            source_id=source_id,
+            path=path,
+            content_sha256=content_sha256,
+            settings_sha256=settings_sha256,
+            chunk_count=len(chunks),
+        )
+    )
+    document_id = result.inserted_primary_key[0]
+    if chunks:
+        conn.execute(
+            chunks_table.insert(),
+            [
+                {
+                    "document_id": document_id,
+                    "tenant_id": tenant_id,
+                    "source_type": source_type,
+                    "source_id": source_id,
+                    "ordinal": ordinal,
+                    "text": chunk,
+                    "embedding": np.asarray(vector, dtype=np.float32).tobytes(),
+                }
+                for ordinal, (chunk, vector) in enumerate(zip(chunks, vectors, strict=True))
+            ],
+        )
+
+
+def drop_source(conn: Connection, tenant_id: str, source_type: str, source_id: str) -> int:
+    """Delete a whole source's index; returns the number of documents deleted."""
+    paths = document_hashes(conn, tenant_id, source_type, source_id)
+    count = delete_documents(conn, tenant_id, source_type, source_id, paths)
+    conn.execute(
+        delete(sources_table).where(
+            sources_table.c.tenant_id == tenant_id,
+            sources_table.c.source_type == source_type,
+            sources_table.c.source_id == source_id,
+        )
+    )
+    return count
+
+
+# --- search ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A chunk found by one search, with the engine's raw score (higher is better)."""
+
+    chunk_id: int
+    raw: float
+
+
+def keyword_search(
+    conn: Connection,
+    tenant_id: str,
+    source_type: str,
+    source_id: str,
+    query: str,
+    limit: int,
+) -> list[Hit]:
+    """Chunks matching any content word of ``query``, best first (engine's own ranking)."""
+    terms = query_terms(query)
+    if not terms:
+        return []
+    params = {"t": tenant_id, "st": source_type, "sid": source_id, "n": limit}
+    if conn.dialect.name == "postgresql":
+        sql = text(
+            "SELECT c.id, ts_rank_cd(c.tsv, q) AS r "
+            "FROM knowledge_chunks c, to_tsquery('english', :q) q "
+            "WHERE c.tenant_id = :t AND c.source_type = :st AND c.source_id = :sid "
+            "AND c.tsv @@ q ORDER BY r DESC, c.id LIMIT :n"
+        )
+        params["q"] = " | ".join(terms)
+    else:
+        sql = text(
+            "SELECT c.id, -bm25(knowledge_chunks_fts) AS r "
+            "FROM knowledge_chunks_fts JOIN knowledge_chunks c "
+            "ON c.id = knowledge_chunks_fts.rowid "
+            "WHERE knowledge_chunks_fts MATCH :q AND c.tenant_id = :t "
+            "AND c.source_type = :st AND c.source_id = :sid ORDER BY r DESC, c.id LIMIT :n"
+        )
+        params["q"] = " OR ".join(f'"{term}"' for term in terms)
+    return [Hit(int(row[0]), float(row[1])) for row in conn.execute(sql, params)]
+
+
+_VECTOR_LOCK = threading.Lock()
+_VECTORS: dict[tuple[str, str, str, str], tuple[str, np.ndarray, np.ndarray]] = {}
+_VECTOR_CACHE_SOURCES = 256
+
+
+def _vectors(
+    conn: Connection, source: SourceIndex, engine_key: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Chunk ids and the vector matrix of a source, cached until its revision changes."""
+    key = (engine_key, source.tenant_id, source.source_type, source.source_id)
+    with _VECTOR_LOCK:
+        cached = _VECTORS.get(key)
+    if cached is not None and cached[0] == source.revision:
+        return cached[1], cached[2]
+    c = chunks_table.c
+    rows = conn.execute(
+        select(c.id, c.embedding).where(
+            c.tenant_id == source.tenant_id,
+            c.source_type == source.source_type,
+            c.source_id == source.source_id,
+        )
+    ).all()
+    ids = np.array([row[0] for row in rows], dtype=np.int64)
+    matrix = np.zeros((len(rows), source.dimension), dtype=np.float32)
+    for i, row in enumerate(rows):
+        vector = np.frombuffer(row[1], dtype=np.float32)
+        if vector.shape[0] == source.dimension:
+            matrix[i] = vector
+    with _VECTOR_LOCK:
+        if len(_VECTORS) >= _VECTOR_CACHE_SOURCES:
+            _VECTORS.pop(next(iter(_VECTORS)))
+        _VECTORS[key] = (source.revision, ids, matrix)
+    return ids, matrix
+
+
+def semantic_search(
+    conn: Connection, source: SourceIndex, query_vector: np.ndarray, limit: int
+) -> list[Hit]:
+    """The chunks closest to ``query_vector`` (cosine similarity), best first."""
+    ids, matrix = _vectors(conn, source, conn.engine.url.render_as_string(hide_password=True))
+    if not len(ids) or query_vector.shape[-1] != matrix.shape[1]:
+        return []
+    scores = matrix @ query_vector.astype(np.float32)
+    if len(scores) > limit:
+        top = np.argpartition(-scores, limit - 1)[:limit]
+    else:
+        top = np.arange(len(scores))
+    top = top[np.lexsort((ids[top], -scores[top]))]
+    return [Hit(int(ids[i]), float(scores[i])) for i in top]
+
+
+@dataclass(frozen=True)
+class ChunkRow:
+    """A chunk's text and where it comes from."""
+
+    chunk_id: int
+    source_type: str
+    source_id: str
+    path: str
+    ordinal: int
+    text: str
+
+
+def chunk_rows(conn: Connection, chunk_ids: Sequence[int]) -> dict[int, ChunkRow]:
+    """The chunks with these ids, with their document paths."""
+    if not chunk_ids:
+        return {}
+    c, d = chunks_table.c, documents_table.c
+    rows = conn.execute(
+        select(c.id, c.source_type, c.source_id, d.path, c.ordinal, c.text)
+        .join(documents_table, d.id == c.document_id)
+        .where(c.id.in_(bindparam("ids", expanding=True))),
+        {"ids": list(chunk_ids)},
+    )
+    return {row[0]: ChunkRow(*row) for row in rows}
+
+
+def count_chunks(conn: Connection, tenant_id: str) -> int:
+    """How many chunks a tenant has indexed (for tests and benches)."""
+    return conn.execute(
+        select(func.count()).select_from(chunks_table).where(chunks_table.c.tenant_id == tenant_id)
+    ).scalar_one()
