@@ -1,0 +1,104 @@
+"""Backend models of the embedded catalogue: where each one sends its calls.
+
+A backend model's ``connection_config`` holds its provider settings (the fields of
+``schemas.config.BackendSettings``: ``provider``, and for ``openai`` ``base_url``,
+``model``, ``api_key_env``, ``timeout_seconds``) and ``managed_by``, the repo id of
+the ``personas.toml`` that set it.  No config, or no ``provider``, means ``mirror``.
+The API key itself is never stored: only the name of the variable that holds it.
+
+Backend models are global to a catalogue (shared by its tenants), as in ScaiGrid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from catalogue.db import BackendModelRow
+from schemas.config import BackendSettings
+
+SETTING_KEYS = ("provider", "base_url", "model", "api_key_env", "timeout_seconds")
+MANAGED_BY = "managed_by"
+DEFAULT_TIMEOUT = BackendSettings.model_fields["timeout_seconds"].default
+
+
+@dataclass(frozen=True)
+class BackendState:
+    """One backend model's provider settings as stored, and who set them."""
+
+    slug: str
+    settings: dict[str, Any]
+    managed_by: str | None = None
+
+
+def stored_settings(config: dict[str, Any] | None) -> dict[str, Any]:
+    """The provider settings of a stored ``connection_config`` (``mirror`` when none)."""
+    config = config or {}
+    provider = config.get("provider") or "mirror"
+    if provider == "mirror":
+        return {"provider": "mirror"}
+    return {k: config[k] for k in SETTING_KEYS if config.get(k) is not None}
+
+
+def wanted_settings(settings: BackendSettings) -> dict[str, Any]:
+    """The provider settings a ``[backends]`` entry asks for, as they are stored."""
+    if settings.provider == "mirror":
+        return {"provider": "mirror"}
+    return settings.model_dump(include=set(SETTING_KEYS), exclude_none=True)
+
+
+def list_backends(engine: Engine) -> list[BackendState]:
+    """Every backend model of the catalogue, by slug."""
+    with Session(engine) as session:
+        rows = session.execute(select(BackendModelRow).order_by(BackendModelRow.slug)).scalars()
+        return [
+            BackendState(
+                r.slug,
+                stored_settings(r.connection_config),
+                (r.connection_config or {}).get(MANAGED_BY),
+            )
+            for r in rows
+        ]
+
+
+def configure_backend(
+    engine: Engine, slug: str, settings: dict[str, Any], *, managed_by: str | None
+) -> None:
+    """Store ``settings`` as backend model ``slug``'s provider (``KeyError`` if unknown).
+
+    Keys of the config that are not provider settings are kept; ``managed_by``
+    None means "no repo manages it" (the key is removed).
+    """
+    with Session(engine) as session:
+        row = session.execute(
+            select(BackendModelRow).where(BackendModelRow.slug == slug)
+        ).scalar_one_or_none()
+        if row is None:
+            raise KeyError(slug)
+        config = {
+            k: v
+            for k, v in (row.connection_config or {}).items()
+            if k not in SETTING_KEYS and k != MANAGED_BY
+        }
+        config.update(settings)
+        if managed_by is not None:
+            config[MANAGED_BY] = managed_by
+        row.connection_config = config
+        session.add(row)
+        session.commit()
+
+
+def describe(settings: dict[str, Any]) -> str:
+    """Provider settings for people: ``mirror`` or ``openai http://… (model llama3.1)``."""
+    if settings.get("provider", "mirror") == "mirror":
+        return "mirror"
+    text = f"{settings['provider']} {settings.get('base_url', '?')}"
+    extras = [f"model {settings.get('model', '?')}"]
+    if settings.get("api_key_env"):
+        extras.append(f"key from ${settings['api_key_env']}")
+    if settings.get("timeout_seconds") not in (None, DEFAULT_TIMEOUT):
+        extras.append(f"timeout {settings['timeout_seconds']:g}s")
+    return f"{text} ({', '.join(extras)})"

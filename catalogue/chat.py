@@ -1,0 +1,227 @@
+"""The chat use case of the embedded catalogue: resolve a model slug for a caller,
+enrich for a published persona, and pick the backends that answer.
+
+* A published persona's model (``tenant/<t>/<slug>``, the caller's tenant only)
+  runs the persona enricher (``inference.enricher``) with retrieval over the
+  tenant's knowledge index, then dispatches to the backends of the base model it
+  wraps.
+* Any other frontend model the caller sees dispatches directly, its own
+  ``default_params`` under the request's.
+* An unknown model, another tenant's, or a ``tenant/...`` model that is no
+  longer published is ``ModelNotFound`` (404 ``PERSONA_MODEL_NOT_FOUND``).
+
+Backends come from the model's backend links in priority order (lowest
+``priority`` first, then slug); each backend model's ``connection_config`` says
+its provider (``mirror`` until ``personas apply`` configures it, see
+``catalogue.backends``), and an ``api_key_env`` is read from the environment of
+the process at call time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, or_, select
+from sqlalchemy.orm import Session
+
+from catalogue.db import BackendModelRow, FrontendModelRow, ModelBackendLink, PersonaRow, SourceRow
+from catalogue.service import Caller
+from inference.backends import Backend, make_backend
+from inference.chat import ChatCall
+from inference.enricher import (
+    PersonaProfile,
+    RagSettings,
+    Retriever,
+    enrich,
+    merge_params,
+)
+from inference.messages import ChatMessage
+from knowledge.retrieval import Retrieval, SourceRef, retrieve
+from schemas.errors import CatalogueError, ModelNotFound, PersonasError, RetrievalFailed
+
+
+@dataclass
+class ChatRequest:
+    """What a caller asks: a model slug, the conversation and params."""
+
+    model: str
+    messages: list[ChatMessage]
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def _not_found(slug: str, why: str) -> ModelNotFound:
+    return ModelNotFound(f"model {slug!r} {why}", details={"model": slug})
+
+
+def visible_model(session: Session, caller: Caller, slug: str) -> FrontendModelRow:
+    """The frontend model ``slug`` as the caller sees it (global or its tenant's)."""
+    if "\x00" in slug:
+        raise _not_found(slug, "does not exist")
+    row = (
+        session.execute(
+            select(FrontendModelRow).where(
+                FrontendModelRow.slug == slug,
+                or_(
+                    FrontendModelRow.tenant_id.is_(None),
+                    FrontendModelRow.tenant_id == caller.tenant_id,
+                ),
+            )
+        )
+        .scalars()
+        .first()
+    )
+    if row is None:
+        raise _not_found(slug, "does not exist or is not published for this tenant")
+    return row
+
+
+def model_backends(
+    session: Session, model: FrontendModelRow, env: Mapping[str, str] | None = None
+) -> list[Backend]:
+    """The backends of ``model`` in priority order (lowest first, then slug)."""
+    rows = session.execute(
+        select(BackendModelRow)
+        .join(ModelBackendLink, ModelBackendLink.backend_model_id == BackendModelRow.id)
+        .where(ModelBackendLink.frontend_model_id == model.id)
+        .order_by(ModelBackendLink.priority, BackendModelRow.slug)
+    ).scalars()
+    return [make_backend(r.slug, r.connection_config, env=env) for r in rows]
+
+
+def source_refs(rows: Sequence[SourceRow]) -> tuple[SourceRef, ...]:
+    """A persona's catalogue sources as retrieval references."""
+    return tuple(
+        SourceRef(
+            source_type=r.source_type,
+            source_id=r.source_id,
+            weight=r.weight,
+            search_type=str((r.search_config or {}).get("search_type") or "hybrid"),
+            status=r.status,
+        )
+        for r in rows
+    )
+
+
+def persona_profile(row: PersonaRow, sources: Sequence[SourceRow]) -> PersonaProfile:
+    """What the enricher needs of a catalogue persona."""
+    return PersonaProfile(
+        slug=row.slug,
+        system_prompt=row.system_prompt or "",
+        rag=RagSettings(
+            enabled=row.rag_enabled,
+            strategy=row.rag_strategy,
+            top_k=row.rag_top_k,
+            # the catalogue stores 0 for "no minimum" (PUT cannot clear a field)
+            min_score=row.rag_min_score or None,
+            context_template=row.rag_context_template,
+        ),
+        sources=source_refs(sources),
+        default_params=dict(row.default_params or {}),
+    )
+
+
+def index_retriever(engine: Engine, tenant_id: str) -> Retriever:
+    """Retrieval over the tenant's knowledge index in the catalogue database."""
+
+    def run(sources: Sequence[SourceRef], query: str, **options: Any) -> Retrieval:
+        try:
+            return retrieve(engine, tenant_id, sources, query, **options)
+        except CatalogueError:
+            raise
+        except PersonasError as exc:  # e.g. the index's embeddings endpoint is down
+            raise RetrievalFailed(
+                f"retrieval failed: {exc.message}", details={"cause": exc.code}
+            ) from exc
+
+    return run
+
+
+def _published_persona(
+    session: Session, caller: Caller, model: FrontendModelRow
+) -> tuple[PersonaRow, list[SourceRow]] | None:
+    if model.tenant_id is None:
+        return None
+    persona = (
+        session.execute(
+            select(PersonaRow).where(
+                PersonaRow.tenant_id == caller.tenant_id,
+                PersonaRow.published_model_id == model.id,
+                PersonaRow.published.is_(True),
+            )
+        )
+        .scalars()
+        .first()
+    )
+    if persona is None:
+        raise _not_found(model.slug, "is not a published persona of this tenant")
+    sources = list(
+        session.execute(
+            select(SourceRow).where(SourceRow.persona_pk == persona.pk).order_by(SourceRow.pk)
+        ).scalars()
+    )
+    return persona, sources
+
+
+def prepare_chat(
+    engine: Engine, caller: Caller, request: ChatRequest, *, env: Mapping[str, str] | None = None
+) -> ChatCall:
+    """Resolve ``request.model`` for ``caller`` into a call ready to dispatch."""
+    env = os.environ if env is None else env
+    with Session(engine) as session:
+        model = visible_model(session, caller, request.model)
+        found = _published_persona(session, caller, model)
+        if found is None:
+            backends = model_backends(session, model, env)
+            params = merge_params(model.default_params or {}, request.params)
+            return ChatCall(request.model, list(request.messages), params, backends)
+        persona, sources = found
+        profile = persona_profile(persona, sources)
+        backends = model_backends(session, model, env)
+    enrichment = enrich(
+        profile, request.messages, request.params, index_retriever(engine, caller.tenant_id)
+    )
+    return ChatCall(
+        request.model,
+        enrichment.messages,
+        enrichment.params,
+        backends,
+        enrichment=enrichment,
+        notes=list(enrichment.notes),
+    )
+
+
+def prepare_persona_run(
+    engine: Engine,
+    caller: Caller,
+    profile: PersonaProfile,
+    base_model: str,
+    messages: Sequence[ChatMessage],
+    params: Mapping[str, Any],
+    *,
+    system_prompt_override: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> ChatCall:
+    """A call for a persona that is not (necessarily) published -- a repo file or a
+    draft -- on the backends of ``base_model``, with retrieval over the index."""
+    env = os.environ if env is None else env
+    with Session(engine) as session:
+        model = visible_model(session, caller, base_model)
+        backends = model_backends(session, model, env)
+    enrichment = enrich(
+        profile,
+        messages,
+        params,
+        index_retriever(engine, caller.tenant_id),
+        system_prompt_override=system_prompt_override,
+    )
+    return ChatCall(
+        base_model,
+        enrichment.messages,
+        enrichment.params,
+        backends,
+        enrichment=enrichment,
+        notes=list(enrichment.notes),
+    )

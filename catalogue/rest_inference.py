@@ -1,0 +1,181 @@
+"""``POST /v1/inference/chat``: call a model of the catalogue, as ScaiGrid does.
+
+Bearer auth (checked by the app's guard before any body byte is read), the
+app's error envelope, and the body of an OpenAI-style chat call::
+
+    {"model": "tenant/<t>/<slug>", "messages": [{"role", "content"}, ...],
+     "stream": false, "temperature": ..., "max_tokens": ..., ...}
+
+A published persona's model runs the persona enricher (``catalogue.chat``);
+any other frontend model dispatches directly.  The answer is
+``{"data": {"id", "object", "created", "model", "choices", "usage", "retrieval",
+"backend"}}``; with ``"stream": true`` it is server-sent events, OpenAI-style
+``data: {chat.completion.chunk}`` lines ending with ``data: [DONE]`` -- the first
+event carries ``retrieval`` and ``backend``, the last one ``finish_reason`` and
+``usage``.  An error after the stream began arrives as one
+``data: {"error": {...}}`` event before ``[DONE]``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from catalogue.api import _Body
+from catalogue.chat import ChatRequest, prepare_chat
+from catalogue.service import Caller
+from inference.chat import complete, stream
+from inference.messages import ChatMessage
+from schemas.errors import PersonasError
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGES = 500
+MAX_MESSAGE_CHARS = 256 * 1024
+MAX_STOP = 4
+
+StopText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class ChatMessageIn(_Body):
+    """One message of the conversation."""
+
+    role: Literal["system", "user", "assistant"]
+    content: str = Field(max_length=MAX_MESSAGE_CHARS)
+
+
+class ChatBody(BaseModel):
+    """Body of ``POST /v1/inference/chat``."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    model: str = Field(min_length=1, max_length=300, description="Frontend model slug.")
+    messages: list[ChatMessageIn] = Field(min_length=1, max_length=MAX_MESSAGES)
+    stream: bool = False
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    top_p: float | None = Field(default=None, ge=0.0, le=1.0)
+    max_tokens: int | None = Field(default=None, ge=1, le=1_000_000)
+    frequency_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
+    presence_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
+    stop: StopText | list[StopText] | None = Field(default=None)
+    seed: int | None = Field(default=None, ge=-(2**63), le=2**63 - 1)
+
+    def params(self) -> dict[str, Any]:
+        """The inference params the caller set."""
+        return self.model_dump(exclude={"model", "messages", "stream"}, exclude_none=True)
+
+
+class ChatChoiceMessage(BaseModel):
+    role: Literal["assistant"]
+    content: str
+
+
+class ChatChoice(BaseModel):
+    index: int
+    message: ChatChoiceMessage
+    finish_reason: str | None
+
+
+class ChatUsage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class RetrievedRef(BaseModel):
+    """Where one chunk of the injected context came from."""
+
+    source_type: str
+    source_id: str
+    document: str
+    chunk: int
+    score: float
+
+
+class BackendRef(BaseModel):
+    """Which backend answered."""
+
+    provider: str
+    backend_model: str
+    upstream_model: str | None = None
+    base_url: str | None = None
+
+
+class ChatCompletion(BaseModel):
+    """An answer of ``POST /v1/inference/chat``."""
+
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[ChatChoice]
+    usage: ChatUsage
+    retrieval: list[RetrievedRef]
+    backend: BackendRef
+
+
+class ChatData(BaseModel):
+    data: ChatCompletion
+
+
+def _sse(event: Any) -> bytes:
+    return b"data: " + json.dumps(event, ensure_ascii=False).encode() + b"\n\n"
+
+
+def _events(first: dict[str, Any], rest: Iterator[dict[str, Any]]) -> Iterator[bytes]:
+    yield _sse(first)
+    try:
+        for event in rest:
+            yield _sse(event)
+    except PersonasError as exc:
+        yield _sse({"error": exc.to_dict()})
+    except Exception:
+        log.exception("inference stream failed")
+        yield _sse({"error": {"code": "INTERNAL_ERROR", "message": "Internal server error"}})
+    yield b"data: [DONE]\n\n"
+
+
+def inference_routes(get_caller: Any) -> APIRouter:
+    """The router; ``get_caller`` is the app's auth dependency (so the guard sees it)."""
+    r = APIRouter(prefix="/v1/inference", tags=["inference"])
+
+    @r.post(
+        "/chat",
+        response_model=ChatData,
+        responses={
+            200: {
+                "content": {"text/event-stream": {}},
+                "description": "The answer; server-sent events when `stream` is true",
+            },
+            404: {"description": "Unknown or unpublished model (`PERSONA_MODEL_NOT_FOUND`)"},
+            429: {"description": "The backend kept rate-limiting (`BACKEND_RATE_LIMITED`)"},
+            502: {"description": "The backend refused or answered nonsense (`BACKEND_*`)"},
+            503: {"description": "No backend reachable or configured (`BACKEND_*`)"},
+            504: {"description": "The backend timed out (`BACKEND_TIMEOUT`)"},
+        },
+    )
+    def chat(body: ChatBody, request: Request, caller: Caller = Depends(get_caller)) -> Any:
+        """Call a model; a published persona's model runs the persona enricher first."""
+        ask = ChatRequest(
+            model=body.model,
+            messages=[ChatMessage(m.role, m.content) for m in body.messages],
+            params=body.params(),
+        )
+        call = prepare_chat(request.app.state.engine, caller, ask)
+        if not body.stream:
+            return {"data": complete(call).to_dict()}
+        events = stream(call)
+        first = next(events)  # errors before the first event are an error envelope
+        return StreamingResponse(
+            _events(first, events),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    return r

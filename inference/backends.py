@@ -1,0 +1,74 @@
+"""The backend a catalogue's backend model names, built from its ``connection_config``.
+
+``connection_config`` holds ``provider`` (``mirror`` | ``openai``; ``mirror`` when
+absent) and, for ``openai``, ``base_url``, ``model``, ``api_key_env`` (the NAME of
+an environment variable, read at call time) and ``timeout_seconds`` -- the fields
+of ``schemas.config.BackendSettings``, which is what ``personas apply`` stores.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from typing import Any, Protocol
+
+from pydantic import ValidationError
+
+from inference.messages import Answer, BackendInfo, ChatMessage, Delta
+from schemas.config import BackendSettings
+from schemas.errors import BackendNotConfigured
+
+DEFAULT_PROVIDER = "mirror"
+
+
+class Backend(Protocol):
+    """A model endpoint: one whole answer, or the answer as a stream of deltas."""
+
+    info: BackendInfo
+
+    def complete(self, messages: list[ChatMessage], params: dict[str, Any]) -> Answer:
+        """The whole answer."""
+        ...
+
+    def stream(self, messages: list[ChatMessage], params: dict[str, Any]) -> Iterator[Delta]:
+        """The answer piece by piece; the last delta has a ``finish_reason``."""
+        ...
+
+
+def settings_from_config(slug: str, config: Mapping[str, Any] | None) -> BackendSettings:
+    """The stored ``connection_config`` of backend model ``slug`` as settings.
+
+    Keys other than the settings' own (``managed_by``, a starter's ``model`` on a
+    mirror) are ignored; an unreadable config is ``BackendNotConfigured``.
+    """
+    config = dict(config or {})
+    provider = config.get("provider") or DEFAULT_PROVIDER
+    if provider == "mirror":
+        return BackendSettings(provider="mirror")
+    wanted = {
+        k: config[k]
+        for k in ("base_url", "api_key_env", "model", "timeout_seconds")
+        if config.get(k) is not None
+    }
+    try:
+        return BackendSettings.model_validate({"provider": provider, **wanted})
+    except ValidationError as exc:
+        reason = "; ".join(e["msg"] for e in exc.errors()[:3])
+        raise BackendNotConfigured(
+            f"backend model {slug!r} has an unusable configuration ({reason}); set it in "
+            "[backends] of personas.toml and run `personas apply`",
+            details={"backend_model": slug},
+        ) from exc
+
+
+def make_backend(
+    slug: str, config: Mapping[str, Any] | None, *, env: Mapping[str, str] | None = None
+) -> Backend:
+    """The backend for backend model ``slug`` (``env`` supplies the API key variable)."""
+    from inference.mirror import MirrorBackend
+    from inference.openai_compat import OpenAIBackend
+
+    settings = settings_from_config(slug, config)
+    if settings.provider == "mirror":
+        return MirrorBackend(slug)
+    return OpenAIBackend(slug, settings, env=os.environ if env is None else env)
