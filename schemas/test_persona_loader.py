@@ -1,0 +1,196 @@
+"""Load the test persona files of a repo (``test-personas/<slug>.yaml``), reporting
+every problem as ``path:line:col: message``, like persona files.
+
+The same bounded parser (``schemas.yamlsafe``), size caps, path rules and
+secret checks as persona files; cross-file rule: names are unique.  Nothing
+here raises: a failure nobody foresaw becomes a problem of its file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import posixpath
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+
+from schemas.fields import SLUG_RE
+from schemas.files import OversizedFile, PathRefused, RepoFiles, read_limited
+from schemas.loader import (
+    MAX_PROMPT_BYTES,
+    PERSONA_SUFFIXES,
+    _prompt_line,
+    _read_reference,
+    _secret_problems,
+    _validation_problems,
+)
+from schemas.problems import Problem, errors_only
+from schemas.test_persona import TestPersonaFile
+from schemas.yamlsafe import MAX_YAML_BYTES, YamlRefused, locate, parse_yaml
+
+
+@dataclass(frozen=True)
+class LoadedTestPersona:
+    """One valid test persona file, its prompt resolved."""
+
+    __test__ = False  # not a pytest test class
+
+    slug: str
+    path: str
+    name: str
+    description: str | None
+    system_prompt: str
+    headers: dict[str, str]
+    protect: bool
+    prompt_path: str | None = None
+    name_line: int = field(default=1, compare=False)
+
+    @property
+    def referenced_files(self) -> tuple[str, ...]:
+        """The repo files this test persona depends on (itself, its prompt)."""
+        return (self.path, self.prompt_path) if self.prompt_path else (self.path,)
+
+    @property
+    def spec_hash(self) -> str:
+        """sha256 of what is reconciled (so the marker says which version was applied)."""
+        spec = {
+            "name": self.name,
+            "description": self.description or "",
+            "system_prompt": self.system_prompt,
+            "headers": self.headers,
+        }
+        text = json.dumps(spec, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _read(files: RepoFiles, path: str) -> tuple[bytes | None, list[Problem]]:
+    try:
+        return read_limited(files, path, MAX_YAML_BYTES), []
+    except OversizedFile as exc:
+        message = f"file is {exc.size:,} bytes; the limit is {exc.limit:,} bytes"
+        return None, [Problem(path, 1, 1, message, code="file_too_large")]
+    except PathRefused as exc:
+        return None, [Problem(path, 0, 0, str(exc), code="path")]
+    except FileNotFoundError:
+        return None, [Problem(path, 0, 0, "file disappeared while loading", code="io")]
+    except OSError as exc:
+        return None, [Problem(path, 0, 0, f"cannot read: {exc.strerror}", code="io")]
+
+
+def load_test_persona(
+    files: RepoFiles, path: str
+) -> tuple[LoadedTestPersona | None, list[Problem]]:
+    """Parse and validate one test persona file; return it (or None) and its problems."""
+    raw, problems = _read(files, path)
+    if raw is None:
+        return None, problems
+    try:
+        parsed = parse_yaml(raw, path)
+    except YamlRefused as exc:
+        return None, exc.problems
+    node = parsed.node
+    if not isinstance(parsed.data, dict):
+        kind = "empty" if parsed.data is None else type(parsed.data).__name__
+        message = f"a test persona file must be a mapping, not {kind}"
+        return None, [Problem(path, *locate(node, ()), message)]
+    try:
+        spec = TestPersonaFile.model_validate(parsed.data)
+    except ValidationError as exc:
+        return None, _validation_problems(exc, path, node, root=TestPersonaFile)
+
+    slug = posixpath.splitext(posixpath.basename(path))[0]
+    if not SLUG_RE.match(slug) or len(slug) > 64:
+        problems.append(
+            Problem(path, 1, 1, f"file name '{slug}' is not a valid slug; rename the file", "slug")
+        )
+    system_prompt = spec.system_prompt or ""
+    prompt_path = None
+    if spec.system_prompt is not None:
+        problems += _secret_problems(
+            system_prompt, path, lambda f: _prompt_line(node, ("system_prompt",), f.line)
+        )
+    elif spec.system_prompt_file is not None:
+        where = locate(node, ("system_prompt_file",))
+        try:
+            prompt_path, prompt_raw = _read_reference(
+                files, path, spec.system_prompt_file, MAX_PROMPT_BYTES, "system_prompt_file"
+            )
+            system_prompt = prompt_raw.decode("utf-8")
+            problems += _secret_problems(system_prompt, prompt_path, lambda f: (f.line, f.col))
+        except UnicodeDecodeError:
+            problems.append(Problem(path, *where, "prompt file is not UTF-8"))
+        except ValueError as exc:
+            problems.append(Problem(path, *where, str(exc), "path"))
+    if spec.description:
+        problems += _secret_problems(
+            spec.description, path, lambda f: _prompt_line(node, ("description",), f.line)
+        )
+    for name, value in spec.headers.items():
+        problems += _secret_problems(value, path, lambda f, n=name: locate(node, ("headers", n)))
+    if errors_only(problems):
+        return None, problems
+    loaded = LoadedTestPersona(
+        slug=slug,
+        path=path,
+        name=spec.name or slug,
+        description=spec.description,
+        system_prompt=system_prompt,
+        headers=dict(spec.headers),
+        protect=spec.protect,
+        prompt_path=prompt_path,
+        name_line=locate(node, ("name",))[0] if spec.name is not None else 1,
+    )
+    return loaded, problems
+
+
+def _guarded_load(files: RepoFiles, path: str) -> tuple[LoadedTestPersona | None, list[Problem]]:
+    try:
+        return load_test_persona(files, path)
+    except Exception as exc:
+        message = (
+            f"internal error while checking this file ({type(exc).__name__}: {exc}); "
+            "please report it"
+        )
+        return None, [Problem(path, 0, 0, message, code="internal_error")]
+
+
+@dataclass
+class TestPersonaFiles:
+    """The test personas of a repo: valid ones by slug, every file, and the problems."""
+
+    __test__ = False  # not a pytest test class
+
+    personas: dict[str, LoadedTestPersona] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def load_test_personas(files: RepoFiles, directory: str) -> TestPersonaFiles:
+    """Every test persona file under ``directory``; names must be unique."""
+    out = TestPersonaFiles(files=files.list_files(directory, PERSONA_SUFFIXES))
+    names: dict[str, LoadedTestPersona] = {}
+    for path in out.files:
+        loaded, problems = _guarded_load(files, path)
+        out.problems += problems
+        if loaded is None:
+            continue
+        other = names.get(loaded.name) or out.personas.get(loaded.slug)
+        if other is not None:
+            what = "name" if other.name == loaded.name else "slug"
+            shown = loaded.name if what == "name" else loaded.slug
+            out.problems.append(
+                Problem(
+                    path,
+                    loaded.name_line,
+                    1,
+                    f"test persona {what} {shown!r} is already used by {other.path}; "
+                    f"{what}s must be unique",
+                    code=f"duplicate_{what}",
+                )
+            )
+            continue
+        names[loaded.name] = loaded
+        out.personas[loaded.slug] = loaded
+    out.personas = dict(sorted(out.personas.items()))
+    return out
