@@ -73,6 +73,11 @@ class EmbeddedCatalogue:
         with Session(self.engine, expire_on_commit=False) as session:
             return fn(session, self.caller, *args, **kwargs)
 
+    @property
+    def tenant_id(self) -> str:
+        """The tenant's id (what the knowledge index and retrieval are keyed by)."""
+        return self.caller.tenant_id
+
     # --- personas ---
 
     def list_personas(

@@ -101,6 +101,18 @@ def _result_lines(result: ApplyResult) -> Iterator[StyledLine]:
             yield StyledLine(one_line(text), "red")
     for warning in result.warnings:
         yield StyledLine(one_line(f"warning: {warning}"), "yellow")
+    if result.knowledge is not None:
+        k = result.knowledge
+        for line in k.lines:
+            yield StyledLine(one_line(f"ok      knowledge {line}"))
+        if k.ok:
+            yield StyledLine(
+                f"Knowledge indexed: {k.documents_embedded} document(s) embedded "
+                f"({k.chunks_embedded} chunks), {k.documents_deleted} removed."
+            )
+        else:
+            text = f"FAILED  knowledge: {k.error_code}: {k.error}"
+            yield StyledLine(one_line(text), "red")
     ok = sum(1 for r in result.results if r.ok)
     yield StyledLine(f"Apply complete: {ok} persona(s) applied, {len(result.failed)} failed.")
 

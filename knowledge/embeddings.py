@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import httpx
 import numpy as np
 
+from schemas.config import EmbeddingsSettings
 from schemas.errors import PersonasError
 
 WORDLLAMA_MODEL = "l2_supercat_256"
@@ -243,3 +244,15 @@ def embedder_for_identity(identity: Mapping[str, Any]) -> Embedder:
             raise EmbeddingError(f"unknown embeddings provider {provider!r} in the index")
         _CACHE[key] = embedder
         return embedder
+
+
+def embedder_for_settings(settings: EmbeddingsSettings) -> Embedder:
+    """The embedder that ``[knowledge.embeddings]`` of ``personas.toml`` configures."""
+    if settings.provider == "openai":
+        return OpenAIEmbedder(
+            settings.base_url,
+            settings.model,
+            api_key_env=settings.api_key_env,
+            timeout=settings.timeout_seconds,
+        )
+    return WordLlamaEmbedder()

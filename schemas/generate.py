@@ -11,13 +11,23 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from schemas.collection import CollectionFile
 from schemas.config import RepoConfig
 from schemas.persona import PersonaFile
+from schemas.test_persona import TestPersonaFile
 
 SCHEMA_DIR = Path(__file__).parent
 SCHEMAS: dict[str, tuple[type[BaseModel], str]] = {
     "persona.schema.json": (PersonaFile, "A persona file of a personas-as-code repo."),
     "config.schema.json": (RepoConfig, "personas.toml, the repo config of personas-as-code."),
+    "test-persona.schema.json": (
+        TestPersonaFile,
+        "test-personas/<slug>.yaml: a simulated user of personas-as-code persona tests.",
+    ),
+    "collection.schema.json": (
+        CollectionFile,
+        "knowledge/<source_id>/collection.yaml: one knowledge folder of personas-as-code.",
+    ),
 }
 REGENERATE_COMMAND = "python -m schemas.generate"
 

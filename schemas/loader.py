@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import os
 import posixpath
 import tomllib
 import typing
@@ -32,10 +33,15 @@ from schemas.files import (
     join_relative,
     read_limited,
 )
+from schemas.knowledge import KnowledgeFolder, load_knowledge
 from schemas.persona import PersonaFile
 from schemas.problems import Problem, errors_only
 from schemas.secrets import find_secrets
+from schemas.test_persona_config import TEST_PERSONAS_DIR
 from schemas.yamlsafe import MAX_YAML_BYTES, YamlRefused, locate, parse_yaml, value_node
+
+if typing.TYPE_CHECKING:
+    from schemas.test_persona_loader import TestPersonaFiles
 
 PERSONA_SUFFIXES = (".yaml", ".yml")
 MAX_PROMPT_BYTES = 256 * 1024
@@ -89,6 +95,8 @@ class Repo:
     personas: dict[str, LoadedPersona]
     problems: list[Problem]
     persona_files: list[str]
+    knowledge: dict[str, KnowledgeFolder] = field(default_factory=dict)
+    test_personas: TestPersonaFiles = field(default_factory=lambda: _no_test_personas())
 
     @property
     def ok(self) -> bool:
@@ -153,9 +161,11 @@ def load_config(files: RepoFiles, default_id: str) -> tuple[RepoConfig, list[Pro
 # --- pydantic errors -> located problems ------------------------------------
 
 
-def _model_at(loc: tuple[str | int, ...]) -> type[BaseModel] | None:
+def _model_at(
+    loc: tuple[str | int, ...], root: type[BaseModel] = PersonaFile
+) -> type[BaseModel] | None:
     """The file-format model whose fields apply at ``loc`` (for 'did you mean')."""
-    model: Any = PersonaFile
+    model: Any = root
     for part in loc:
         if isinstance(part, int):
             continue
@@ -195,14 +205,16 @@ def _message(err: Any) -> str:
     return message
 
 
-def _validation_problems(exc: ValidationError, path: str, node: Any) -> list[Problem]:
+def _validation_problems(
+    exc: ValidationError, path: str, node: Any, root: type[BaseModel] = PersonaFile
+) -> list[Problem]:
     problems = []
     for err in exc.errors():
         loc = tuple(err["loc"])
         dotted = ".".join(str(p) for p in loc) or "(document)"
         if err["type"] == "extra_forbidden":
             key = str(loc[-1])
-            model = _model_at(loc[:-1])
+            model = _model_at(loc[:-1], root)
             hint = ""
             if model is not None:
                 close = difflib.get_close_matches(key, list(model.model_fields), n=1, cutoff=0.6)
@@ -451,11 +463,17 @@ def load_repo(
     files: RepoFiles | None = None,
     default_id: str | None = None,
     persona_loader: PersonaLoader = load_persona_entry,
+    with_knowledge: bool = True,
+    remote_catalogue: bool | None = None,
 ) -> Repo:
     """Load every persona of a repo (a directory, or any ``RepoFiles``).
 
     ``persona_loader`` loads one file; callers that cache per-file results (the
-    MCP server) pass their own, and the cross-file rules stay here.
+    MCP server) pass their own, and the cross-file rules stay here.  The knowledge
+    folders are loaded and checked too unless ``with_knowledge`` is false; a source
+    with no folder is a warning when the catalogue is embedded (``remote_catalogue``
+    None: decided by ``SCAIGRID_HOST`` and ``SCAIGRID_API_KEY``), since a remote
+    ScaiGrid may hold it.
     """
     root_path = Path(root).resolve() if root is not None else None
     if files is None:
@@ -490,6 +508,19 @@ def load_repo(
                 slug_sites[name] = (path, line)
         if not clash:
             personas[loaded.persona.slug] = loaded.persona
+    knowledge: dict[str, KnowledgeFolder] = {}
+    if with_knowledge:
+        knowledge, knowledge_problems = load_knowledge(files, config.knowledge)
+        problems += knowledge_problems
+        if remote_catalogue is None:
+            remote_catalogue = bool(
+                os.environ.get("SCAIGRID_HOST") and os.environ.get("SCAIGRID_API_KEY")
+            )
+        problems += _source_folder_problems(
+            personas.values(), knowledge, config.knowledge.folder, remote_catalogue
+        )
+    test_personas = _load_test_personas(files, config)
+    problems += test_personas.problems
     problems.sort(key=lambda p: (p.path, p.line, p.col))
     return Repo(
         root=root_path,
@@ -497,4 +528,64 @@ def load_repo(
         personas=dict(sorted(personas.items())),
         problems=problems,
         persona_files=persona_files,
+        knowledge=knowledge,
+        test_personas=test_personas,
     )
+
+
+def _source_folder_problems(
+    personas: typing.Iterable[LoadedPersona],
+    knowledge: dict[str, KnowledgeFolder],
+    folder: str,
+    remote_catalogue: bool,
+) -> list[Problem]:
+    """Warnings for active sources the embedded catalogue has no knowledge for."""
+    problems = []
+    for persona in personas:
+        for source in persona.spec.sources:
+            if source.status == "disabled":
+                continue
+            found = knowledge.get(source.id)
+            declared = found.spec.type if found is not None else None
+            if found is None and not remote_catalogue:
+                message = (
+                    f"source {source.type} '{source.id}' has no folder {folder}/{source.id}/; "
+                    "the embedded catalogue has nothing to retrieve from it"
+                )
+            elif declared is not None and declared != source.type:
+                message = (
+                    f"source {source.type} '{source.id}': {folder}/{source.id}/collection.yaml "
+                    f"declares type {declared}, so it is not indexed as a {source.type}"
+                )
+            else:
+                continue
+            problems.append(
+                Problem(
+                    persona.path,
+                    persona.line_of("sources"),
+                    1,
+                    message,
+                    code="knowledge_missing",
+                    severity="warning",
+                )
+            )
+    return problems
+
+
+# --- test personas (schemas.test_persona_loader imports this module) ---------
+
+
+def _no_test_personas() -> TestPersonaFiles:
+    from schemas.test_persona_loader import TestPersonaFiles
+
+    return TestPersonaFiles()
+
+
+def _load_test_personas(files: RepoFiles, config: RepoConfig) -> TestPersonaFiles:
+    """The test persona files of ``test-personas/`` (or ``[test_personas] dir``)."""
+    from schemas.test_persona_loader import TestPersonaFiles, load_test_personas
+
+    section = config.test_personas
+    if section is not None and not section.enabled:
+        return TestPersonaFiles()
+    return load_test_personas(files, section.dir if section else TEST_PERSONAS_DIR)

@@ -39,6 +39,7 @@ from sync.changes import (
     UploadAvatar,
 )
 from sync.differ import DiffContext, marker_for
+from sync.knowledge import KnowledgeOutcome
 from sync.marker import Marker, with_marker
 from sync.normalize import CLEARABLE_EQUIVALENTS
 from sync.plan import Plan
@@ -65,6 +66,7 @@ class ApplyResult:
 
     results: list[PersonaResult]
     warnings: list[str] = field(default_factory=list)
+    knowledge: KnowledgeOutcome | None = None
 
     @property
     def failed(self) -> list[PersonaResult]:
@@ -72,7 +74,7 @@ class ApplyResult:
 
     @property
     def ok(self) -> bool:
-        return not self.failed
+        return not self.failed and (self.knowledge is None or self.knowledge.ok)
 
     def to_dict(self) -> dict:
         return {
@@ -90,6 +92,7 @@ class ApplyResult:
                 }
                 for r in self.results
             ],
+            "knowledge": self.knowledge.to_dict() if self.knowledge else None,
         }
 
 

@@ -19,6 +19,7 @@ from schemas.problems import errors_only
 from sync.apply import ApplyResult, PersonaResult, apply_plan
 from sync.differ import DiffContext, diff
 from sync.gitinfo import changed_since, head_commit
+from sync.knowledge import apply_knowledge, plan_knowledge
 from sync.plan import Plan
 from sync.reader import read_catalogue
 from sync.state import desired_from_file
@@ -99,7 +100,10 @@ def compute_plan(
     state = read_catalogue(catalogue, repo.config.repo.tenant)
     ctx = _context(repo, state, request)
     desired = [desired_from_file(p) for p in repo.personas.values()]
-    return diff(desired, state.personas, ctx), ctx
+    plan = diff(desired, state.personas, ctx)
+    knowledge = plan_knowledge(repo, catalogue)
+    plan.knowledge, plan.knowledge_note = knowledge.changes, knowledge.note
+    return plan, ctx
 
 
 def apply_repo(
@@ -111,11 +115,12 @@ def apply_repo(
     concurrency: int | None = None,
     on_done: Callable[[PersonaResult], None] | None = None,
 ) -> ApplyResult:
-    """Apply ``plan`` holding the catalogue's apply lock when it has one."""
+    """Apply ``plan`` holding the catalogue's apply lock when it has one: the personas,
+    then (on the embedded catalogue) the knowledge index."""
     lock = getattr(catalogue, "lock", None)
     guard = lock("personas-apply") if callable(lock) else contextlib.nullcontext()
     with guard:
-        return apply_plan(
+        result = apply_plan(
             plan,
             catalogue,
             ctx,
@@ -123,3 +128,6 @@ def apply_repo(
             concurrency=concurrency or repo.config.apply.concurrency,
             on_done=on_done,
         )
+        if plan.knowledge:
+            result.knowledge = apply_knowledge(repo, catalogue)
+        return result

@@ -9,6 +9,7 @@ from typing import Any
 from schemas.config import SafetySection
 from schemas.errors import StalePlan, UnsafePlan
 from sync.changes import PersonaPlan
+from sync.knowledge import KnowledgeChange, changed_count
 from sync.normalize import sha256_of
 
 PLAN_FORMAT_VERSION = 1
@@ -39,6 +40,8 @@ class Plan:
     repo_id: str = ""
     tenant: str = ""
     warnings: list[str] = field(default_factory=list)
+    knowledge: list[KnowledgeChange] = field(default_factory=list)
+    knowledge_note: str | None = None
 
     @property
     def changed(self) -> list[PersonaPlan]:
@@ -51,7 +54,8 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
-        return bool(self.changed)
+        """Whether apply would change anything (personas or the knowledge index)."""
+        return bool(self.changed) or bool(self.knowledge)
 
     def summary(self) -> dict[str, int]:
         """Counts per action and per change kind."""
@@ -70,7 +74,12 @@ class Plan:
             "errors": len(self.errors),
             "orphans_kept": len([o for o in self.orphans if not self._deleting(o.slug)]),
             "unmanaged": len(self.unmanaged),
+            "knowledge_changes": len(self.knowledge),
         }
+
+    def knowledge_summary(self) -> dict[str, int]:
+        """Sources and documents the knowledge changes touch."""
+        return changed_count(self.knowledge)
 
     def _deleting(self, slug: str) -> bool:
         return any(p.slug == slug and p.action == "delete" for p in self.personas)
@@ -99,19 +108,22 @@ class Plan:
             ],
             "unmanaged": list(self.unmanaged),
             "warnings": list(self.warnings),
+            "knowledge": [k.to_dict() for k in self.knowledge],
+            "knowledge_note": self.knowledge_note,
         }
         return {"checksum": self.checksum, **body}
 
     @property
     def checksum(self) -> str:
         """sha256 of the changes, so ``apply --checksum`` runs only what was reviewed."""
-        return sha256_of(
-            [
-                [p.slug, p.action, p.persona_id, [c.to_dict() for c in p.changes]]
-                for p in self.personas
-                if p.has_changes
-            ]
-        )
+        changes: list[Any] = [
+            [p.slug, p.action, p.persona_id, [c.to_dict() for c in p.changes]]
+            for p in self.personas
+            if p.has_changes
+        ]
+        if self.knowledge:  # plans without knowledge changes keep their former checksum
+            changes.append(["knowledge", [k.to_dict() for k in self.knowledge]])
+        return sha256_of(changes)
 
     def verify_checksum(self, expected: str) -> None:
         """Raise ``StalePlan`` when this plan is not the reviewed one."""

@@ -84,6 +84,14 @@ def render_markdown(plan: Plan) -> str:
     if plan.unmanaged:
         out.append(f"Unmanaged catalogue personas (never touched): {len(plan.unmanaged)}")
         out.append("")
+    if plan.knowledge:
+        out += ["**Knowledge** (indexed into the embedded catalogue):", ""]
+        for change in plan.knowledge:
+            out.append(f"- {md_code(change.label)}: {md_text(change.describe())}")
+            out += [f"  - {md_text(line)}" for line in change.path_lines()]
+        out.append("")
+    if plan.knowledge_note:
+        out += [f"Note: {md_text(plan.knowledge_note)}", ""]
     for warning in plan.warnings:
         out.append(f":warning: {md_text(warning)}")
     if plan.changed_since:

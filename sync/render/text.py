@@ -69,10 +69,36 @@ def _persona_lines(plan: Plan) -> Iterator[StyledLine]:
         yield StyledLine("")
 
 
+_KNOWLEDGE_MARK = {"index": "+", "update": "~", "drop": "-"}
+
+
+def _knowledge_lines(plan: Plan) -> Iterator[StyledLine]:
+    for change in plan.knowledge:
+        mark = _KNOWLEDGE_MARK.get(change.action, "~")
+        title = f"{mark} knowledge {change.label}: {change.describe()}"
+        yield StyledLine(one_line(title), _TITLE_STYLE.get(mark, "yellow"))
+        for line in change.path_lines():
+            yield StyledLine("    " + one_line(line), _DIFF_STYLE.get(line[:1], "dim"))
+    if plan.knowledge:
+        yield StyledLine("")
+    if plan.knowledge_note:
+        yield StyledLine(one_line(f"note: {plan.knowledge_note}"))
+        yield StyledLine("")
+
+
+def _knowledge_summary_line(plan: Plan) -> str:
+    k = plan.knowledge_summary()
+    return (
+        f"Knowledge: {k['sources']} source(s) to index ({k['added']} documents added, "
+        f"{k['changed']} changed, {k['removed']} removed)."
+    )
+
+
 def plan_lines(plan: Plan) -> Iterator[StyledLine]:
     """The plan as styled lines, user text shown literally, secrets redacted."""
     plan = redact_plan(plan)
     yield from _persona_lines(plan)
+    yield from _knowledge_lines(plan)
     deleting = {p.slug for p in plan.personas if p.action == "delete"}
     kept = [o for o in plan.orphans if o.slug not in deleting]
     if kept:
@@ -91,6 +117,8 @@ def plan_lines(plan: Plan) -> Iterator[StyledLine]:
         yield StyledLine("No changes. The catalogue matches the repo.")
     else:
         yield StyledLine(_summary_line(plan))
+        if plan.knowledge:
+            yield StyledLine(_knowledge_summary_line(plan))
     if plan.errors:
         count = len(plan.errors)
         yield StyledLine(f"{count} persona(s) cannot be planned; see the errors above.", "red")

@@ -1,0 +1,231 @@
+"""Knowledge changes in the plan, and indexing them on apply.
+
+The repo's knowledge folders (``schemas.knowledge``) are the desired state; the
+embedded catalogue's index (``knowledge.indexer``) is the actual one.  Planning reads
+content hashes only and writes nothing.  A remote ScaiGrid indexes nothing from here:
+the plan says so instead of listing changes.
+
+A folder is indexed as the source type its ``collection.yaml`` declares, else as every
+type the personas name it with, else as a collection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from catalogue.embedded import EmbeddedCatalogue
+from catalogue.protocol import Catalogue
+from knowledge.chunking import ChunkSettings
+from knowledge.embeddings import Embedder, embedder_for_settings
+from knowledge.indexer import (
+    Document,
+    SourceDelta,
+    SourceDocuments,
+    diff_sources,
+    index_sources,
+)
+from schemas.errors import PersonasError
+from schemas.loader import Repo
+
+MAX_LISTED_PATHS = 20
+REMOTE_NOTE = (
+    "knowledge is not indexed on a remote ScaiGrid: {count} knowledge folder(s) in the repo "
+    "are left alone; upload them to the ScaiGrid collections and shares they name"
+)
+
+
+@dataclass(frozen=True)
+class KnowledgeChange:
+    """One source's index change, as the plan shows it."""
+
+    source_type: str
+    source_id: str
+    action: str  # "index" (new), "update", "drop"
+    added: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    unchanged: int = 0
+    reason: str | None = None
+
+    @classmethod
+    def from_delta(cls, delta: SourceDelta) -> KnowledgeChange:
+        action = "drop" if delta.drop else "index" if delta.new_index else "update"
+        return cls(
+            delta.source_type,
+            delta.source_id,
+            action,
+            delta.added,
+            delta.changed,
+            delta.removed,
+            delta.unchanged,
+            delta.reason,
+        )
+
+    @property
+    def label(self) -> str:
+        """``col_x``, or ``shr_x (scaidrive)`` for a share."""
+        suffix = "" if self.source_type == "collection" else f" ({self.source_type})"
+        return f"{self.source_id}{suffix}"
+
+    def describe(self) -> str:
+        """``2 documents changed, 1 added`` (the plan's one-line account)."""
+        if self.action == "drop":
+            return f"folder gone: index dropped ({_count(len(self.removed))} removed)"
+        parts = []
+        if self.action == "index":
+            parts.append(f"new index, {_count(len(self.added))} to embed")
+        else:
+            if self.changed:
+                parts.append(f"{_count(len(self.changed))} changed")
+            if self.added:
+                parts.append(f"{len(self.added)} added")
+            if self.removed:
+                parts.append(f"{len(self.removed)} removed")
+            if not parts:
+                parts.append("name or description changed")
+        if self.reason:
+            parts.append(f"because {self.reason}")
+        return ", ".join(parts)
+
+    def path_lines(self) -> list[str]:
+        """``+ path`` / ``~ path`` / ``- path`` lines, at most ``MAX_LISTED_PATHS``."""
+        lines = [f"+ {p}" for p in self.added] + [f"~ {p}" for p in self.changed]
+        lines += [f"- {p}" for p in self.removed]
+        if len(lines) > MAX_LISTED_PATHS:
+            more = len(lines) - MAX_LISTED_PATHS
+            lines = [*lines[:MAX_LISTED_PATHS], f"… and {more} more"]
+        return lines
+
+    def to_dict(self) -> dict[str, Any]:
+        """The change as plan JSON."""
+        return {
+            "source_type": self.source_type,
+            "source_id": self.source_id,
+            "action": self.action,
+            "added": list(self.added),
+            "changed": list(self.changed),
+            "removed": list(self.removed),
+            "unchanged": self.unchanged,
+            "reason": self.reason,
+        }
+
+
+def _count(n: int) -> str:
+    return f"{n} document{'s' if n != 1 else ''}"
+
+
+def desired_sources(repo: Repo) -> list[SourceDocuments]:
+    """The repo's knowledge folders as the sources to index (one per source type)."""
+    named: dict[str, set[str]] = {}
+    for persona in repo.personas.values():
+        for source in persona.spec.sources:
+            named.setdefault(source.id, set()).add(source.type)
+    sources = []
+    for source_id, folder in sorted(repo.knowledge.items()):
+        spec = folder.spec
+        types = {spec.type} if spec.type else named.get(source_id) or {"collection"}
+        documents = tuple(Document(d.path, d.text, d.sha256) for d in folder.documents)
+        chunking = ChunkSettings(spec.chunking.max_chars, spec.chunking.overlap_chars)
+        for source_type in sorted(types):
+            sources.append(
+                SourceDocuments(
+                    source_type,
+                    source_id,
+                    documents,
+                    name=spec.name,
+                    description=spec.description,
+                    chunking=chunking,
+                )
+            )
+    return sources
+
+
+def embedded_target(catalogue: Catalogue) -> tuple[Any, str] | None:
+    """The embedded catalogue's engine and tenant id, or None for a remote catalogue."""
+    if isinstance(catalogue, EmbeddedCatalogue):
+        return catalogue.engine, catalogue.tenant_id
+    return None
+
+
+@dataclass
+class KnowledgePlan:
+    """The knowledge part of a plan: the changes, or a note saying why there are none."""
+
+    changes: list[KnowledgeChange] = field(default_factory=list)
+    note: str | None = None
+
+
+def plan_knowledge(repo: Repo, catalogue: Catalogue) -> KnowledgePlan:
+    """What apply would index; reads the index's hashes and writes nothing."""
+    target = embedded_target(catalogue)
+    if target is None:
+        if repo.knowledge:
+            return KnowledgePlan(note=REMOTE_NOTE.format(count=len(repo.knowledge)))
+        return KnowledgePlan()
+    engine, tenant_id = target
+    identity = embedder_for_settings(repo.config.knowledge.embeddings).identity
+    deltas = diff_sources(engine, tenant_id, repo.config.repo.id, desired_sources(repo), identity)
+    return KnowledgePlan([KnowledgeChange.from_delta(d) for d in deltas if d.has_changes])
+
+
+@dataclass
+class KnowledgeOutcome:
+    """What apply did to the knowledge index (or why it failed)."""
+
+    lines: list[str] = field(default_factory=list)
+    error: str | None = None
+    error_code: str | None = None
+    documents_embedded: int = 0
+    chunks_embedded: int = 0
+    documents_deleted: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "sources": list(self.lines),
+            "documents_embedded": self.documents_embedded,
+            "chunks_embedded": self.chunks_embedded,
+            "documents_deleted": self.documents_deleted,
+            "error": self.error,
+            "error_code": self.error_code,
+        }
+
+
+def apply_knowledge(
+    repo: Repo, catalogue: Catalogue, embedder: Embedder | None = None
+) -> KnowledgeOutcome | None:
+    """Index the repo's knowledge into the embedded catalogue; None for a remote one."""
+    target = embedded_target(catalogue)
+    if target is None:
+        return None
+    engine, tenant_id = target
+    try:
+        embedder = embedder or embedder_for_settings(repo.config.knowledge.embeddings)
+        stats = index_sources(
+            engine, tenant_id, repo.config.repo.id, desired_sources(repo), embedder
+        )
+    except PersonasError as exc:
+        return KnowledgeOutcome(error=exc.message, error_code=exc.code)
+    return KnowledgeOutcome(
+        [f"{label}: {what}" for label, what in sorted(stats.per_source.items())],
+        documents_embedded=stats.documents_embedded,
+        chunks_embedded=stats.chunks_embedded,
+        documents_deleted=stats.documents_deleted,
+    )
+
+
+def changed_count(changes: Iterable[KnowledgeChange]) -> dict[str, int]:
+    """Sources and documents a set of knowledge changes touches (for summaries)."""
+    changes = list(changes)
+    return {
+        "sources": len(changes),
+        "added": sum(len(c.added) for c in changes),
+        "changed": sum(len(c.changed) for c in changes),
+        "removed": sum(len(c.removed) for c in changes),
+    }
