@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from schemas.fields import Slug
 
@@ -53,6 +53,75 @@ class ApplySection(_Section):
     concurrency: int = Field(default=4, ge=1, le=32)
 
 
+ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
+KNOWLEDGE_MAX_DOCUMENT_BYTES = 8 * 1024 * 1024  # what a repo file read may ever hold
+
+
+class EmbeddingsSettings(_Section):
+    """How knowledge is embedded (``[knowledge.embeddings]``).
+
+    ``wordllama`` is the offline default (its weights ship inside its wheel); ``openai``
+    is any OpenAI-compatible ``/embeddings`` endpoint.  The index records which embedder
+    built it, and queries are embedded by that same one.
+    """
+
+    provider: Literal["wordllama", "openai"] = Field(
+        default="wordllama",
+        description="'wordllama' (offline, built in) or 'openai' (any OpenAI-compatible "
+        "/embeddings endpoint: OpenAI, Ollama, vLLM, LiteLLM).",
+    )
+    base_url: (
+        Annotated[str, StringConstraints(pattern=r"^https?://\S+$", max_length=2000)] | None
+    ) = Field(
+        default=None,
+        description="openai: the API root that /embeddings is under, e.g. "
+        "'http://127.0.0.1:11434/v1' (Ollama).",
+    )
+    model: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
+        default=None, description="openai: the embedding model (e.g. 'nomic-embed-text')."
+    )
+    api_key_env: Annotated[str, StringConstraints(pattern=ENV_NAME_PATTERN)] | None = Field(
+        default=None,
+        description="openai: the NAME of the environment variable holding the API key "
+        "(the key itself is never stored, not even in the index).",
+    )
+    timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+
+    @model_validator(mode="after")
+    def _fits_provider(self) -> Self:
+        if self.provider == "openai":
+            missing = [k for k in ("base_url", "model") if getattr(self, k) is None]
+            if missing:
+                raise ValueError(f"provider 'openai' needs {' and '.join(missing)}")
+        else:
+            given = [k for k in ("base_url", "api_key_env", "model") if getattr(self, k)]
+            if given:
+                raise ValueError(f"provider 'wordllama' takes no {', '.join(given)}")
+        return self
+
+
+class KnowledgeSection(_Section):
+    """Knowledge as code (``[knowledge]``): ``<folder>/<source_id>/`` holds a source's
+    documents, indexed into the embedded catalogue by ``personas apply``."""
+
+    folder: str = Field(default="knowledge", description="Folder holding one folder per source.")
+    max_document_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1,
+        le=KNOWLEDGE_MAX_DOCUMENT_BYTES,
+        description="Largest document (bytes); larger ones are refused by validate.",
+    )
+    max_documents: int = Field(
+        default=5000, ge=1, le=100_000, description="Most documents in one source folder."
+    )
+    max_total_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        ge=1,
+        description="Most bytes of documents in the whole knowledge folder.",
+    )
+    embeddings: EmbeddingsSettings = Field(default_factory=EmbeddingsSettings)
+
+
 class RepoConfig(_Section):
     """The whole ``personas.toml``."""
 
@@ -60,3 +129,4 @@ class RepoConfig(_Section):
     catalogue: CatalogueSection = Field(default_factory=CatalogueSection)
     safety: SafetySection = Field(default_factory=SafetySection)
     apply: ApplySection = Field(default_factory=ApplySection)
+    knowledge: KnowledgeSection = Field(default_factory=KnowledgeSection)
