@@ -516,10 +516,12 @@ def _persona_routes() -> APIRouter:
     @r.get(
         "/scaidrive/shares",
         response_model=ListData[dict[str, Any]],
-        responses={503: {"model": ErrorEnvelope}, 502: {"model": ErrorEnvelope}},
+        responses={502: {"model": ErrorEnvelope}},
     )
-    def scaidrive_shares(request: Request, caller: Caller = Auth) -> ListData[dict[str, Any]]:
-        items = service.scaidrive_shares(request.app.state.scaidrive_base_url)
+    def scaidrive_shares(
+        request: Request, session: Session = Sess, caller: Caller = Auth
+    ) -> ListData[dict[str, Any]]:
+        items = service.scaidrive_shares(session, caller, request.app.state.scaidrive_base_url)
         return ListData[dict[str, Any]](data=items, meta=ListMeta(request_id=_request_id(request)))
 
     return r

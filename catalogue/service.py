@@ -51,13 +51,13 @@ from catalogue.db import (
     utcnow,
 )
 from catalogue.servable import served
+from knowledge import store as knowledge_store
 from schemas.avatar import check_avatar
 from schemas.errors import (
     ModelNotFound,
     NoAvatar,
     PersonaNotFound,
     PersonaNotPublished,
-    ScaiDriveNotConfigured,
     ScaiDriveTokenExchangeFailed,
     SlugConflict,
     SourceDuplicate,
@@ -844,16 +844,34 @@ def count_personas(session: Session, caller: Caller) -> int:
 # --- ScaiDrive -------------------------------------------------------------
 
 
-def scaidrive_shares(base_url: str | None) -> list[dict[str, Any]]:
-    """ScaiDrive shares: 503 until a base URL is configured.
+def scaidrive_shares(
+    session: Session, caller: Caller, base_url: str | None
+) -> list[dict[str, Any]]:
+    """The caller's ScaiDrive shares.
 
-    The embedded catalogue authenticates with API keys only and cannot
-    exchange them for ScaiDrive-scoped tokens, so a configured base URL
-    answers ``SCAIDRIVE_TOKEN_EXCHANGE_FAILED`` (502), as ScaiGrid does for
-    an API key without ScaiDrive scope.
+    Without a ScaiDrive base URL the embedded catalogue is its own ScaiDrive: the
+    shares are the ``scaidrive`` knowledge folders the repo defines and ``apply``
+    indexed for the caller's tenant (an empty list when there are none).  With a base
+    URL, shares live in that ScaiDrive, and the embedded catalogue cannot exchange its
+    API keys for ScaiDrive-scoped tokens: ``SCAIDRIVE_TOKEN_EXCHANGE_FAILED`` (502),
+    as ScaiGrid answers for an API key without ScaiDrive scope.
     """
     if not base_url:
-        raise ScaiDriveNotConfigured("The module has no scaidrive_base_url configured")
+        conn = session.connection()
+        if not knowledge_store.tables_exist(conn.engine):
+            return []
+        counts = knowledge_store.document_counts(conn, caller.tenant_id, "scaidrive")
+        return [
+            {
+                "id": share.source_id,
+                "name": share.name or share.source_id,
+                "description": share.description,
+                "document_count": counts.get(share.source_id, 0),
+            }
+            for share in knowledge_store.list_sources(
+                conn, caller.tenant_id, source_type="scaidrive"
+            )
+        ]
     raise ScaiDriveTokenExchangeFailed(
         "Could not exchange the caller's token for a ScaiDrive token "
         "(API keys of the embedded catalogue carry no ScaiDrive scope)",

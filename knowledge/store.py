@@ -403,3 +403,14 @@ def count_chunks(conn: Connection, tenant_id: str) -> int:
     return conn.execute(
         select(func.count()).select_from(chunks_table).where(chunks_table.c.tenant_id == tenant_id)
     ).scalar_one()
+
+
+def document_counts(conn: Connection, tenant_id: str, source_type: str) -> dict[str, int]:
+    """``source id -> number of indexed documents`` for one source type of a tenant."""
+    d = documents_table.c
+    rows = conn.execute(
+        select(d.source_id, func.count())
+        .where(d.tenant_id == tenant_id, d.source_type == source_type)
+        .group_by(d.source_id)
+    )
+    return {source_id: count for source_id, count in rows}

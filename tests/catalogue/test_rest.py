@@ -331,12 +331,10 @@ def test_avatar_rejections(rest: Rest) -> None:
 # --- ScaiDrive and OpenAPI -------------------------------------------------
 
 
-def test_scaidrive_not_configured(rest: Rest) -> None:
-    assert_error(
-        rest.client.get(f"{P}/scaidrive/shares", headers=rest.auth()),
-        503,
-        "SCAIDRIVE_NOT_CONFIGURED",
-    )
+def test_scaidrive_without_base_url_lists_the_indexed_knowledge_shares(rest: Rest) -> None:
+    # nothing indexed yet: an empty list, not 503 (tests/knowledge covers indexed shares)
+    resp = rest.client.get(f"{P}/scaidrive/shares", headers=rest.auth())
+    assert resp.status_code == 200 and resp.json()["data"] == []
 
 
 def test_scaidrive_configured_cannot_exchange_api_keys(sqlite_url: str) -> None:
