@@ -10,10 +10,6 @@ republish; killed at every write of such an apply, the next run converges.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -25,7 +21,7 @@ from catalogue.db import FrontendModelRow, ModelBackendLink
 from catalogue.protocol import Catalogue
 from sync.changes import Republish
 from tests.sync.conftest import Sync, Target, open_target
-from tests.sync.test_resume import ROOT, Killer, assert_converged
+from tests.sync.test_resume import Killer, apply_until_killed, assert_converged
 
 
 def change_model(root: Path) -> None:
@@ -177,18 +173,7 @@ def test_republish_and_rename_killed_at_every_write_converge(
         change_model(example_repo)
         rename(example_repo)
         killer.at = killer.seen + at
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PERSONAS_DATABASE")}
-        env.update(SCAIGRID_HOST=target.base_url, SCAIGRID_API_KEY=target.key, PYTHONPATH=str(ROOT))
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "apply", "--auto-approve", "--concurrency", "1"],
-            cwd=example_repo,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        killer.pid = proc.pid
-        proc.communicate(timeout=120)
-        assert proc.returncode == -signal.SIGKILL, "the apply was not killed where intended"
+        apply_until_killed(target, example_repo, killer)
         assert_converged(target.catalogue, example_repo)
         assert_published_in_step(target.catalogue)
         slugs = {m.slug for m in target.catalogue.list_models()}

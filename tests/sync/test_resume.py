@@ -22,7 +22,7 @@ import pytest
 
 from catalogue.client import HttpCatalogue
 from sync.engine import apply_repo, compute_plan, load_valid_repo
-from tests.sync.conftest import FAST_RETRY, open_target
+from tests.sync.conftest import FAST_RETRY, Target, open_target
 
 ROOT = Path(__file__).resolve().parents[2]
 WRITES = {"POST", "PUT", "DELETE"}
@@ -107,24 +107,30 @@ def assert_converged(cat, root: Path) -> None:
     assert published == wanted
 
 
+def apply_until_killed(target: Target, root: Path, killer: Killer) -> None:
+    """Run ``personas apply`` (one persona at a time) against ``target`` until ``killer``
+    kills it; fail if it was not killed."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PERSONAS_DATABASE")}
+    env.update(SCAIGRID_HOST=target.base_url, SCAIGRID_API_KEY=target.key, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "apply", "--auto-approve", "--concurrency", "1"],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    killer.pid = proc.pid
+    proc.communicate(timeout=120)
+    assert proc.returncode == -signal.SIGKILL, "the apply was not killed where intended"
+
+
 @pytest.mark.parametrize(
     ("at", "when"), [(1, "after"), (4, "before"), (9, "after"), (14, "before"), (21, "after")]
 )
 def test_apply_killed_mid_run_converges(example_repo: Path, sqlite_url: str, at: int, when: str):
     killer = Killer(at, when)
     with open_target("http", sqlite_url, app_wrapper=killer.wrap) as target:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PERSONAS_DATABASE")}
-        env.update(SCAIGRID_HOST=target.base_url, SCAIGRID_API_KEY=target.key, PYTHONPATH=str(ROOT))
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "apply", "--auto-approve", "--concurrency", "1"],
-            cwd=example_repo,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        killer.pid = proc.pid
-        proc.communicate(timeout=120)
-        assert proc.returncode == -signal.SIGKILL, "the apply was not killed where intended"
+        apply_until_killed(target, example_repo, killer)
         assert_converged(target.catalogue, example_repo)
 
 
