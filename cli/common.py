@@ -3,8 +3,8 @@
 Output never goes through a markup language: user text (prompts, names,
 paths, messages from a catalogue) is printed literally, control characters
 made visible (``sync.render.literal``), and colour, when stdout is a terminal,
-is applied to whole lines as a style.  Writing to a file or a pipe is a plain
-``write``, linear in the size of the output.
+is an ANSI style around whole lines.  Every mode is a plain ``write``, linear
+in the size of the output.
 """
 
 from __future__ import annotations
@@ -47,19 +47,24 @@ def _wants_colour(stream: TextIO) -> bool:
     return bool(os.environ.get("FORCE_COLOR")) or stream.isatty()
 
 
-def write_lines(lines: Iterable[StyledLine], *, err: bool = False) -> None:
-    """Print styled lines literally; coloured only on a terminal."""
-    stream = sys.stderr if err else sys.stdout
-    if not _wants_colour(stream):
-        stream.writelines(visible(line.text) + "\n" for line in lines)
-        stream.flush()
-        return
-    from rich.console import Console  # only terminals pay for rich
-    from rich.text import Text
+# Styles a renderer may give a line, as ANSI SGR parameters.
+_SGR = {"green": "32", "yellow": "33", "red": "31", "bold red": "1;31", "dim": "2"}
 
-    console = Console(file=stream, highlight=False, soft_wrap=True, emoji=False, markup=False)
-    for line in lines:
-        console.print(Text(visible(line.text), style=line.style or ""))
+
+def write_lines(lines: Iterable[StyledLine], *, err: bool = False) -> None:
+    """Print styled lines literally; coloured (whole lines, ANSI SGR) only on a terminal."""
+    stream = sys.stderr if err else sys.stdout
+    if _wants_colour(stream):
+        stream.writelines(_coloured(line) + "\n" for line in lines)
+    else:
+        stream.writelines(visible(line.text) + "\n" for line in lines)
+    stream.flush()
+
+
+def _coloured(line: StyledLine) -> str:
+    code = _SGR.get(line.style or "")
+    text = visible(line.text)
+    return f"\x1b[{code}m{text}\x1b[0m" if code and text else text
 
 
 def say(text: str, *, style: str | None = None, err: bool = False) -> None:
