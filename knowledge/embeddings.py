@@ -105,7 +105,7 @@ class WordLlamaEmbedder:
             return np.zeros((0, 256), dtype=np.float32)
         model = _load_wordllama()
         self.requests += 1
-        vectors = model.embed([t[:MAX_EMBED_CHARS] for t in texts], norm=True, batch_size=64)
+        vectors = model.embed([t[:MAX_EMBED_CHARS] for t in texts], norm=False, batch_size=64)
         return normalise_rows(vectors)
 
 

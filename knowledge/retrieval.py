@@ -45,7 +45,7 @@ from sqlalchemy.engine import Connection
 
 from knowledge import store
 from knowledge.embeddings import embedder_for_identity, identity_key
-from knowledge.terms import query_terms, salient_terms
+from knowledge.terms import query_terms, salient_terms, words
 
 SEARCH_TYPES = ("keyword", "semantic", "hybrid")
 STRATEGIES = ("single_step", "multi_step", "agentic")
@@ -117,6 +117,8 @@ def retrieve(
         return Retrieval([], [], "every source is disabled")
     if not store.tables_exist(engine):
         return Retrieval([], [], "nothing is indexed in this catalogue yet (run apply)")
+    if not words(query):
+        return Retrieval([], [query], "the query has no words to search for")
     with engine.connect() as conn:
         indexed: list[tuple[SourceRef, store.SourceIndex]] = []
         missing: list[str] = []
