@@ -20,9 +20,10 @@ from sqlalchemy.orm import Session
 from catalogue.db import BackendModelRow
 from schemas.config import BackendSettings
 
-SETTING_KEYS = ("provider", "base_url", "model", "api_key_env", "timeout_seconds")
+SETTING_KEYS = ("provider", "base_url", "model", "api_key_env", "timeout_seconds", "max_retries")
 MANAGED_BY = "managed_by"
 DEFAULT_TIMEOUT = BackendSettings.model_fields["timeout_seconds"].default
+DEFAULT_RETRIES = BackendSettings.model_fields["max_retries"].default
 
 
 @dataclass(frozen=True)
@@ -101,4 +102,6 @@ def describe(settings: dict[str, Any]) -> str:
         extras.append(f"key from ${settings['api_key_env']}")
     if settings.get("timeout_seconds") not in (None, DEFAULT_TIMEOUT):
         extras.append(f"timeout {settings['timeout_seconds']:g}s")
+    if settings.get("max_retries") not in (None, DEFAULT_RETRIES):
+        extras.append(f"{settings['max_retries']} retries")
     return f"{text} ({', '.join(extras)})"

@@ -591,6 +591,9 @@ def create_app(
     _install_error_handlers(app)
     app.include_router(_persona_routes())
     app.include_router(_model_routes())
+    from catalogue.rest_inference import inference_routes  # POST /v1/inference/chat
+
+    app.include_router(inference_routes(get_caller))
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, Any]:

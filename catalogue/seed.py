@@ -148,7 +148,8 @@ def ensure_models(session: Session) -> None:
             id=new_id("bm"),
             slug=f"{m.provider}/{name}",
             provider_type=m.provider,
-            connection_config={"model": name},
+            # offline until personas.toml [backends] points it at a provider (catalogue.backends)
+            connection_config={"provider": "mirror", "model": name},
         )
         front = FrontendModelRow(
             id=f"fm_{_suffix(name).replace('.', '_')}",

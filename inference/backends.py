@@ -47,7 +47,7 @@ def settings_from_config(slug: str, config: Mapping[str, Any] | None) -> Backend
         return BackendSettings(provider="mirror")
     wanted = {
         k: config[k]
-        for k in ("base_url", "api_key_env", "model", "timeout_seconds")
+        for k in ("base_url", "api_key_env", "model", "timeout_seconds", "max_retries")
         if config.get(k) is not None
     }
     try:

@@ -73,7 +73,7 @@ class OpenAIBackend:
             )
         self.settings = settings
         self.info = BackendInfo(PROVIDER, backend_model, settings.model, settings.base_url)
-        self.retry = retry or RetryPolicy()
+        self.retry = retry or RetryPolicy(max_attempts=settings.max_retries + 1)
         self.attempts = 0
         self._env = env
         self._sleep = sleep

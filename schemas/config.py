@@ -53,7 +53,65 @@ class ApplySection(_Section):
     concurrency: int = Field(default=4, ge=1, le=32)
 
 
+BACKEND_SLUG_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,99}(/[a-z0-9][a-z0-9._:-]{0,99}){1,3}$"
 ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
+MAX_BACKENDS = 100
+
+BackendSlug = Annotated[str, StringConstraints(pattern=BACKEND_SLUG_PATTERN, max_length=300)]
+
+
+class BackendSettings(_Section):
+    """Where one backend model of the catalogue sends its calls (``[backends."<slug>"]``).
+
+    ``mirror`` is the built-in offline backend (it answers with what it received);
+    ``openai`` is any OpenAI-compatible chat endpoint (OpenAI, Ollama, vLLM, LiteLLM).
+    """
+
+    provider: Literal["mirror", "openai"] = Field(
+        description="'mirror' (offline, answers with what it received) or 'openai' (any "
+        "OpenAI-compatible /chat/completions endpoint)."
+    )
+    base_url: (
+        Annotated[str, StringConstraints(pattern=r"^https?://\S+$", max_length=2000)] | None
+    ) = Field(
+        default=None,
+        description="openai: the API root that /chat/completions is under, e.g. "
+        "'http://127.0.0.1:11434/v1' (Ollama) or 'https://api.openai.com/v1'.",
+    )
+    api_key_env: Annotated[str, StringConstraints(pattern=ENV_NAME_PATTERN)] | None = Field(
+        default=None,
+        description="openai: the NAME of the environment variable holding the API key, read "
+        "when a call is made (the key itself is never written anywhere). Omit it for "
+        "endpoints without keys (Ollama).",
+    )
+    model: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
+        default=None,
+        description="openai: the upstream model name (e.g. 'llama3.1', 'gpt-4o').",
+    )
+    timeout_seconds: float = Field(
+        default=60.0, gt=0, le=600, description="openai: seconds to wait for an answer."
+    )
+    max_retries: int = Field(
+        default=3,
+        ge=0,
+        le=10,
+        description="openai: retries of a 429, 502, 503, 504 or failed connection (with "
+        "backoff, honouring Retry-After) before the call fails.",
+    )
+
+    @model_validator(mode="after")
+    def _fits_provider(self) -> Self:
+        if self.provider == "openai":
+            missing = [k for k in ("base_url", "model") if getattr(self, k) is None]
+            if missing:
+                raise ValueError(f"provider 'openai' needs {' and '.join(missing)}")
+        else:
+            given = [k for k in ("base_url", "api_key_env", "model") if getattr(self, k)]
+            if given:
+                raise ValueError(f"provider 'mirror' takes no {', '.join(given)}")
+        return self
+
+
 KNOWLEDGE_MAX_DOCUMENT_BYTES = 8 * 1024 * 1024  # what a repo file read may ever hold
 
 
@@ -130,3 +188,10 @@ class RepoConfig(_Section):
     safety: SafetySection = Field(default_factory=SafetySection)
     apply: ApplySection = Field(default_factory=ApplySection)
     knowledge: KnowledgeSection = Field(default_factory=KnowledgeSection)
+    backends: dict[BackendSlug, BackendSettings] = Field(
+        default_factory=dict,
+        max_length=MAX_BACKENDS,
+        description="Backend model slug (e.g. 'openai/gpt-4o', see GET /v1/models/{slug}) → "
+        "its provider. Applied to the embedded catalogue by `personas apply`; backends not "
+        "named here answer with the offline 'mirror'.",
+    )

@@ -283,6 +283,13 @@ class BackendBadResponse(BackendError):
     status = 502
 
 
+class RetrievalFailed(CatalogueError):
+    """Retrieval for a persona could not run (e.g. its embeddings endpoint failed)."""
+
+    code = "RETRIEVAL_FAILED"
+    status = 503
+
+
 MAX_REMOTE_MESSAGE = 1000  # a remote error message is shown, so it is bounded
 
 CATALOGUE_ERRORS: dict[str, type[CatalogueError]] = {
@@ -314,6 +321,7 @@ CATALOGUE_ERRORS: dict[str, type[CatalogueError]] = {
         BackendTimeout,
         BackendRateLimited,
         BackendBadResponse,
+        RetrievalFailed,
     )
 }
 

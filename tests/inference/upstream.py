@@ -35,7 +35,7 @@ from starlette.routing import Route
 
 from catalogue.serve import serve_in_thread
 
-SLOW_SECONDS = 3.0
+SLOW_SECONDS = 1.5
 
 
 @dataclass
