@@ -1,0 +1,185 @@
+"""The test-personas section of a plan, for terminals (``section_lines``) and PR
+comments (``section_markdown``).  The section comes from an already redacted plan;
+user text is shown literally, as everywhere else."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from sync.changes import FieldDiff
+from sync.render.common import show, text_diff
+from sync.render.literal import StyledLine, md_code, md_fence, md_text, one_line
+from sync.test_personas import (
+    CreateTestPersona,
+    OwnTestPersona,
+    SetImageSettings,
+    TestPersonaChange,
+    TestPersonaSection,
+    UpdateTestPersona,
+)
+
+_MARK = {"create": "+", "update": "~", "delete": "-", "error": "!"}
+_STYLE = {"+": "green", "~": "yellow", "-": "red", "!": "bold red"}
+_DIFF_STYLE = {"+": "green", "-": "red"}
+
+
+def _multiline(diff: FieldDiff) -> bool:
+    return diff.field == "system_prompt" and any(
+        isinstance(v, str) and "\n" in v for v in (diff.before, diff.after)
+    )
+
+
+def _field_line(diff: FieldDiff) -> str:
+    return f"{diff.field}: {show(diff.before, diff.field)} → {show(diff.after, diff.field)}"
+
+
+def describe(change: TestPersonaChange) -> str:
+    """A sentence for a change (field values shown by the caller)."""
+    if isinstance(change, CreateTestPersona):
+        return "create test persona"
+    if isinstance(change, UpdateTestPersona):
+        return "update " + ", ".join(d.field for d in change.diffs)
+    if isinstance(change, OwnTestPersona):
+        return (
+            f"set ownership marker (path {change.after['path']}, protect {change.after['protect']})"
+        )
+    if isinstance(change, SetImageSettings):
+        after = change.after
+        if after is None:
+            return "image endpoint: none (portraits drawn locally)"
+        return f"image endpoint: {after['base_url']} (model {after['model']})"
+    return f"{change.kind} test persona"
+
+
+def summary_line(section: TestPersonaSection) -> str:
+    """``Test personas: 1 to create, 0 to update, 0 to delete (project p).``"""
+    s = section.summary()
+    settings = f", {s['settings']} settings change" if s["settings"] else ""
+    return (
+        f"Test personas: {s['create']} to create, {s['update']} to update, {s['delete']} to "
+        f"delete{settings} (project {section.project})."
+    )
+
+
+def section_lines(section: TestPersonaSection | None) -> Iterator[StyledLine]:
+    """The section as styled lines (nothing when there is nothing to say)."""
+    if section is None:
+        return
+    for p in section.items:
+        if not (p.has_changes or p.error or p.warnings):
+            continue
+        mark = _MARK.get(p.action, "~")
+        title = f"{mark} test persona {p.slug}" + (f"  [{p.path}]" if p.path else "")
+        yield StyledLine(one_line(title), _STYLE.get(mark, "yellow"))
+        if p.error:
+            yield StyledLine("    " + one_line(f"error: {p.error}"), "red")
+        for change in p.changes:
+            if isinstance(change, UpdateTestPersona):
+                for diff in change.diffs:
+                    if not _multiline(diff):
+                        yield StyledLine("    ~ " + one_line(_field_line(diff)))
+                        continue
+                    yield StyledLine(f"    ~ {diff.field}:")
+                    for line in text_diff(diff.before, diff.after, diff.field):
+                        yield StyledLine(
+                            "        " + one_line(line), _DIFF_STYLE.get(line[:1], "dim")
+                        )
+            elif isinstance(change, CreateTestPersona):
+                yield StyledLine(f"    + {describe(change)}")
+                for name, value in change.fields.items():
+                    if name == "system_prompt" and "\n" in value:
+                        yield StyledLine(f"        {name}: ({value.count(chr(10)) + 1} lines)")
+                    else:
+                        yield StyledLine("        " + one_line(f"{name}: {show(value, name)}"))
+            else:
+                mark_of = "-" if change.kind == "delete" else "~"
+                yield StyledLine("    " + one_line(f"{mark_of} {describe(change)}"))
+        for warning in p.warnings:
+            yield StyledLine("    " + one_line(f"warning: {warning}"), "yellow")
+        yield StyledLine("")
+    for change in section.settings:
+        yield StyledLine("~ " + one_line(f"test personas {describe(change)}"), "yellow")
+        yield StyledLine("")
+    kept = [o for o in section.orphans if not section.deleting(o.persona_id)]
+    if kept:
+        yield StyledLine(
+            "Owned test personas whose file is gone (kept; apply --prune deletes them):"
+        )
+        for o in kept:
+            note = " [protected]" if o.protected else ""
+            yield StyledLine("    " + one_line(f"? {o.slug}{note} (was {o.path})"))
+        yield StyledLine("")
+    if section.unmanaged:
+        names = ", ".join(section.unmanaged)
+        yield StyledLine(one_line(f"Unmanaged test personas (never touched): {names}"))
+        yield StyledLine("")
+    for warning in section.warnings:
+        yield StyledLine(one_line(f"warning: test personas: {warning}"), "yellow")
+    if section.has_changes or section.errors:
+        yield StyledLine(summary_line(section))
+
+
+def section_markdown(section: TestPersonaSection | None) -> list[str]:
+    """The section as PR-comment markdown: a table, then collapsible details."""
+    if section is None:
+        return []
+    shown = [p for p in section.items if p.has_changes or p.error or p.warnings]
+    out: list[str] = []
+    if shown or section.settings:
+        s = section.summary()
+        out += [
+            f"#### test personas ({md_text(section.where)})",
+            "",
+            "| create | update | delete | settings | errors |",
+            "|---:|---:|---:|---:|---:|",
+            f"| {s['create']} | {s['update']} | {s['delete']} | {s['settings']} | {s['errors']} |",
+            "",
+        ]
+    if shown:
+        out += ["| | test persona | file | changes |", "|---|---|---|---|"]
+        for p in shown:
+            what = p.error or "; ".join(describe(c) for c in p.changes) or "warnings"
+            out.append(
+                f"| {_MARK.get(p.action, '~')} | {md_code(p.slug)} | {md_text(p.path or '')} "
+                f"| {md_text(what)} |"
+            )
+        out.append("")
+    for p in shown:
+        out += [f"<details><summary>test persona {md_code(p.slug)} — {p.action}</summary>", ""]
+        if p.error:
+            out.append(f"**Error:** {md_text(p.error)}")
+        for change in p.changes:
+            if isinstance(change, UpdateTestPersona):
+                for diff in change.diffs:
+                    if _multiline(diff):
+                        out += [f"- `{diff.field}`:", ""]
+                        out += md_fence(text_diff(diff.before, diff.after, diff.field), "diff")
+                        out.append("")
+                    else:
+                        out.append(f"- {md_text(_field_line(diff))}")
+            elif isinstance(change, CreateTestPersona):
+                out.append(f"- {describe(change)}")
+                for name, value in change.fields.items():
+                    if name == "system_prompt":
+                        out += ["", *md_fence(str(value).splitlines(), "text"), ""]
+                    else:
+                        out.append(f"  - {name}: {md_text(show(value, name))}")
+            else:
+                out.append(f"- {md_text(describe(change))}")
+        for warning in p.warnings:
+            out.append(f"- :warning: {md_text(warning)}")
+        out += ["", "</details>", ""]
+    for change in section.settings:
+        out += [f"- test personas {md_text(describe(change))}", ""]
+    kept = [o for o in section.orphans if not section.deleting(o.persona_id)]
+    if kept:
+        out.append(
+            "**Owned test personas whose file is gone** (kept; `apply --prune` deletes them): "
+            + ", ".join(md_code(o.slug) + (" (protected)" if o.protected else "") for o in kept)
+        )
+        out.append("")
+    if section.unmanaged:
+        out += [f"Unmanaged test personas (never touched): {len(section.unmanaged)}", ""]
+    for warning in section.warnings:
+        out.append(f":warning: test personas: {md_text(warning)}")
+    return out
