@@ -104,7 +104,7 @@ class HttpCatalogue:
     def __init__(
         self,
         base_url: str,
-        api_key: str,
+        api_key: str | None,
         *,
         timeout: float = 30.0,
         retry: RetryPolicy | None = None,
@@ -120,7 +120,10 @@ class HttpCatalogue:
         self._sleep = sleep
         self._http = httpx.Client(
             base_url=self.base_url,
-            headers={"Authorization": f"Bearer {api_key}", "Accept": "application/json"},
+            headers={
+                "Accept": "application/json",
+                **({"Authorization": f"Bearer {api_key}"} if api_key else {}),
+            },
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             transport=transport,
         )
@@ -222,6 +225,22 @@ class HttpCatalogue:
                     details={"method": method, "path": path, "attempts": attempt},
                 )
             self._sleep(delay)
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        parse: Callable[[httpx.Response], T],
+        idempotent: bool = True,
+        reconcile: Callable[[], T | None] | None = None,
+        **kwargs: Any,
+    ) -> T:
+        """One request to another API of the same server, with this client's retries,
+        answer cap and typed errors (``catalogue.test_persona_store`` uses it)."""
+        return self._call(
+            method, path, parse=parse, idempotent=idempotent, reconcile=reconcile, **kwargs
+        )
 
     # --- helpers ---
 

@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlmodel import Field, SQLModel, create_engine
 
+import catalogue.test_persona_tables  # noqa: F401  (registers the test-persona tables)
 from knowledge.store import create_knowledge_tables
 
 DEFAULT_DATABASE_URL = "sqlite:///.personas/catalogue.db"

@@ -594,6 +594,9 @@ def create_app(
     from catalogue.rest_inference import inference_routes  # POST /v1/inference/chat
 
     app.include_router(inference_routes(get_caller))
+    from catalogue.rest_test_personas import routes_for_test_personas  # /api/projects/...
+
+    app.include_router(routes_for_test_personas(get_caller, get_session))
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, Any]:

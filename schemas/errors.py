@@ -290,6 +290,46 @@ class RetrievalFailed(CatalogueError):
     status = 503
 
 
+# --- test-personas API (/api/projects/{project}/personas) -------------------------
+
+
+class TestPersonaNotFound(CatalogueError):
+    """No test persona with that id in the project (404 "Persona not found")."""
+
+    __test__ = False  # not a pytest test class
+    code = "TEST_PERSONA_NOT_FOUND"
+    status = 404
+
+
+class TestPersonaNameConflict(CatalogueError):
+    """Another test persona of the project has that name (409)."""
+
+    __test__ = False  # not a pytest test class
+    code = "TEST_PERSONA_NAME_CONFLICT"
+    status = 409
+
+
+class ImageNotFound(CatalogueError):
+    """No stored image with that id in the project (404)."""
+
+    code = "IMAGE_NOT_FOUND"
+    status = 404
+
+
+class ImageProviderNotConfigured(CatalogueError):
+    """The project's image endpoint cannot be used (its key variable is not set) (400)."""
+
+    code = "IMAGE_PROVIDER_NOT_CONFIGURED"
+    status = 400
+
+
+class ImageGenerationFailed(CatalogueError):
+    """The image endpoint failed, timed out or answered something that is not an image."""
+
+    code = "IMAGE_GENERATION_FAILED"
+    status = 502
+
+
 MAX_REMOTE_MESSAGE = 1000  # a remote error message is shown, so it is bounded
 
 CATALOGUE_ERRORS: dict[str, type[CatalogueError]] = {
@@ -322,6 +362,11 @@ CATALOGUE_ERRORS: dict[str, type[CatalogueError]] = {
         BackendRateLimited,
         BackendBadResponse,
         RetrievalFailed,
+        TestPersonaNotFound,
+        TestPersonaNameConflict,
+        ImageNotFound,
+        ImageProviderNotConfigured,
+        ImageGenerationFailed,
     )
 }
 
