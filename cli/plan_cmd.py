@@ -113,6 +113,12 @@ def _result_lines(result: ApplyResult) -> Iterator[StyledLine]:
         else:
             text = f"FAILED  knowledge: {k.error_code}: {k.error}"
             yield StyledLine(one_line(text), "red")
+    if result.backends is not None:
+        b = result.backends
+        for line in b.lines:
+            yield StyledLine(one_line(f"ok      backend {line}"))
+        if not b.ok:
+            yield StyledLine(one_line(f"FAILED  backends: {b.error_code}: {b.error}"), "red")
     ok = sum(1 for r in result.results if r.ok)
     yield StyledLine(f"Apply complete: {ok} persona(s) applied, {len(result.failed)} failed.")
 

@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 from typing import Annotated, Literal, Self
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from schemas.fields import Slug
 
@@ -98,6 +106,15 @@ class BackendSettings(_Section):
         description="openai: retries of a 429, 502, 503, 504 or failed connection (with "
         "backoff, honouring Retry-After) before the call fails.",
     )
+
+    @field_validator("base_url")
+    @classmethod
+    def _no_credentials(cls, value: str | None) -> str | None:
+        if value is not None and "@" in urlsplit(value).netloc:
+            raise ValueError(
+                "base_url must not carry credentials; name the key's variable in api_key_env"
+            )
+        return value
 
     @model_validator(mode="after")
     def _fits_provider(self) -> Self:

@@ -11,6 +11,7 @@ import difflib
 import hashlib
 import os
 import posixpath
+import re
 import tomllib
 import typing
 from collections.abc import Callable
@@ -107,11 +108,36 @@ class Repo:
 # --- config -----------------------------------------------------------------
 
 
-def _toml_line(text: str, key: str) -> int:
-    for number, line in enumerate(text.splitlines(), start=1):
-        if line.strip().startswith(f"{key} ") or line.strip().startswith(f"{key}="):
+_TOML_KEY = re.compile(r'"((?:[^"\\]|\\.)*)"|\'([^\']*)\'|([^.\s"\']+)')
+
+
+def _toml_header(line: str) -> tuple[str, ...] | None:
+    """The dotted name of a ``[table]`` / ``[[array]]`` header line, quotes removed."""
+    line = line.strip()
+    if not line.startswith("["):
+        return None
+    name = line.split("#", 1)[0].strip().strip("[]").strip()
+    return tuple(next((g for g in groups if g), "") for groups in _TOML_KEY.findall(name))
+
+
+def _toml_line(text: str, loc: tuple[Any, ...]) -> int:
+    """The line of the value at ``loc``: its ``key =`` line under the deepest table header
+    that names a prefix of ``loc`` (e.g. ``[backends."openai/gpt-4o"]``), else that header."""
+    lines = text.splitlines()
+    path = tuple(str(p) for p in loc)
+    depth, header = 0, 0
+    for number, line in enumerate(lines, start=1):
+        name = _toml_header(line)
+        if name and depth < len(name) <= len(path) and path[: len(name)] == name:
+            depth, header = len(name), number
+    key = path[-1] if path else ""
+    for number in range(header + 1, len(lines) + 1):
+        line = lines[number - 1].strip()
+        if header and _toml_header(line) is not None:
+            break
+        if line.startswith(f"{key} ") or line.startswith(f"{key}="):
             return number
-    return 1
+    return header or 1
 
 
 def load_config(files: RepoFiles, default_id: str) -> tuple[RepoConfig, list[Problem]]:
@@ -151,9 +177,8 @@ def load_config(files: RepoFiles, default_id: str) -> tuple[RepoConfig, list[Pro
         problems = []
         for err in exc.errors():
             dotted = ".".join(str(p) for p in err["loc"])
-            key = str(err["loc"][-1]) if err["loc"] else ""
             problems.append(
-                Problem(CONFIG_FILE, _toml_line(text, key), 1, f"{dotted}: {_message(err)}")
+                Problem(CONFIG_FILE, _toml_line(text, err["loc"]), 1, f"{dotted}: {_message(err)}")
             )
         return fallback, problems
 

@@ -23,6 +23,7 @@ from catalogue.api import (
 )
 from catalogue.protocol import Catalogue
 from schemas.errors import PersonaNotPublished, PersonasError, SourceDuplicate
+from sync.backends import BackendOutcome
 from sync.changes import (
     AddSource,
     Change,
@@ -67,6 +68,7 @@ class ApplyResult:
     results: list[PersonaResult]
     warnings: list[str] = field(default_factory=list)
     knowledge: KnowledgeOutcome | None = None
+    backends: BackendOutcome | None = None
 
     @property
     def failed(self) -> list[PersonaResult]:
@@ -74,7 +76,11 @@ class ApplyResult:
 
     @property
     def ok(self) -> bool:
-        return not self.failed and (self.knowledge is None or self.knowledge.ok)
+        return (
+            not self.failed
+            and (self.knowledge is None or self.knowledge.ok)
+            and (self.backends is None or self.backends.ok)
+        )
 
     def to_dict(self) -> dict:
         return {
@@ -93,6 +99,7 @@ class ApplyResult:
                 for r in self.results
             ],
             "knowledge": self.knowledge.to_dict() if self.knowledge else None,
+            "backends": self.backends.to_dict() if self.backends else None,
         }
 
 

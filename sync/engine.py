@@ -17,6 +17,7 @@ from schemas.errors import RepoInvalid
 from schemas.loader import Repo, load_repo
 from schemas.problems import errors_only
 from sync.apply import ApplyResult, PersonaResult, apply_plan
+from sync.backends import apply_backends, plan_backends
 from sync.differ import DiffContext, diff
 from sync.gitinfo import changed_since, head_commit
 from sync.knowledge import apply_knowledge, plan_knowledge
@@ -103,6 +104,9 @@ def compute_plan(
     plan = diff(desired, state.personas, ctx)
     knowledge = plan_knowledge(repo, catalogue)
     plan.knowledge, plan.knowledge_note = knowledge.changes, knowledge.note
+    backends = plan_backends(repo, catalogue)
+    plan.backends, plan.backends_note = backends.changes, backends.note
+    plan.warnings += backends.warnings
     return plan, ctx
 
 
@@ -130,4 +134,6 @@ def apply_repo(
         )
         if plan.knowledge:
             result.knowledge = apply_knowledge(repo, catalogue)
+        if plan.backends:
+            result.backends = apply_backends(repo, catalogue, plan.backends)
         return result

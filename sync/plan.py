@@ -8,6 +8,7 @@ from typing import Any
 
 from schemas.config import SafetySection
 from schemas.errors import StalePlan, UnsafePlan
+from sync.backends import BackendChange
 from sync.changes import PersonaPlan
 from sync.knowledge import KnowledgeChange, changed_count
 from sync.normalize import sha256_of
@@ -42,6 +43,8 @@ class Plan:
     warnings: list[str] = field(default_factory=list)
     knowledge: list[KnowledgeChange] = field(default_factory=list)
     knowledge_note: str | None = None
+    backends: list[BackendChange] = field(default_factory=list)
+    backends_note: str | None = None
 
     @property
     def changed(self) -> list[PersonaPlan]:
@@ -55,7 +58,7 @@ class Plan:
     @property
     def has_changes(self) -> bool:
         """Whether apply would change anything (personas or the knowledge index)."""
-        return bool(self.changed) or bool(self.knowledge)
+        return bool(self.changed) or bool(self.knowledge) or bool(self.backends)
 
     def summary(self) -> dict[str, int]:
         """Counts per action and per change kind."""
@@ -75,6 +78,7 @@ class Plan:
             "orphans_kept": len([o for o in self.orphans if not self._deleting(o.slug)]),
             "unmanaged": len(self.unmanaged),
             "knowledge_changes": len(self.knowledge),
+            "backend_changes": len(self.backends),
         }
 
     def knowledge_summary(self) -> dict[str, int]:
@@ -110,6 +114,8 @@ class Plan:
             "warnings": list(self.warnings),
             "knowledge": [k.to_dict() for k in self.knowledge],
             "knowledge_note": self.knowledge_note,
+            "backends": [b.to_dict() for b in self.backends],
+            "backends_note": self.backends_note,
         }
         return {"checksum": self.checksum, **body}
 
@@ -123,6 +129,8 @@ class Plan:
         ]
         if self.knowledge:  # plans without knowledge changes keep their former checksum
             changes.append(["knowledge", [k.to_dict() for k in self.knowledge]])
+        if self.backends:
+            changes.append(["backends", [b.to_dict() for b in self.backends]])
         return sha256_of(changes)
 
     def verify_checksum(self, expected: str) -> None:

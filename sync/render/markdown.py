@@ -92,6 +92,13 @@ def render_markdown(plan: Plan) -> str:
         out.append("")
     if plan.knowledge_note:
         out += [f"Note: {md_text(plan.knowledge_note)}", ""]
+    if plan.backends:
+        out += ["**Backends** (where the embedded catalogue's models send calls):", ""]
+        for change in plan.backends:
+            out.append(f"- {md_code(change.backend_model)}: {md_text(change.describe())}")
+        out.append("")
+    if plan.backends_note:
+        out += [f"Note: {md_text(plan.backends_note)}", ""]
     for warning in plan.warnings:
         out.append(f":warning: {md_text(warning)}")
     if plan.changed_since:

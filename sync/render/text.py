@@ -86,6 +86,17 @@ def _knowledge_lines(plan: Plan) -> Iterator[StyledLine]:
         yield StyledLine("")
 
 
+def _backend_lines(plan: Plan) -> Iterator[StyledLine]:
+    for change in plan.backends:
+        title = f"~ backend {change.backend_model}: {change.describe()}"
+        yield StyledLine(one_line(title), _TITLE_STYLE.get("~", "yellow"))
+    if plan.backends:
+        yield StyledLine("")
+    if plan.backends_note:
+        yield StyledLine(one_line(f"note: {plan.backends_note}"))
+        yield StyledLine("")
+
+
 def _knowledge_summary_line(plan: Plan) -> str:
     k = plan.knowledge_summary()
     return (
@@ -99,6 +110,7 @@ def plan_lines(plan: Plan) -> Iterator[StyledLine]:
     plan = redact_plan(plan)
     yield from _persona_lines(plan)
     yield from _knowledge_lines(plan)
+    yield from _backend_lines(plan)
     deleting = {p.slug for p in plan.personas if p.action == "delete"}
     kept = [o for o in plan.orphans if o.slug not in deleting]
     if kept:
@@ -119,6 +131,9 @@ def plan_lines(plan: Plan) -> Iterator[StyledLine]:
         yield StyledLine(_summary_line(plan))
         if plan.knowledge:
             yield StyledLine(_knowledge_summary_line(plan))
+        if plan.backends:
+            count = len(plan.backends)
+            yield StyledLine(f"Backends: {count} backend model(s) to reconfigure.")
     if plan.errors:
         count = len(plan.errors)
         yield StyledLine(f"{count} persona(s) cannot be planned; see the errors above.", "red")

@@ -1,0 +1,133 @@
+"""Backend changes in the plan, and storing them on apply.
+
+``[backends]`` in ``personas.toml`` is the desired state: which provider each of
+the catalogue's backend models calls (``schemas.config.BackendSettings``).  The
+embedded catalogue's backend models are the actual state (``catalogue.backends``).
+Planning only reads.  A backend this repo configured (``managed_by`` its repo id)
+whose entry is gone goes back to ``mirror``; backends nobody configured here are
+left alone.  A remote ScaiGrid configures its providers itself: the plan says the
+section is not applied there.  API keys are never part of this: only the name of
+the variable that holds one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from catalogue.backends import configure_backend, describe, list_backends, wanted_settings
+from catalogue.embedded import EmbeddedCatalogue
+from catalogue.protocol import Catalogue
+from schemas.errors import PersonasError
+from schemas.loader import Repo
+
+MIRROR = {"provider": "mirror"}
+GONE = "no longer in personas.toml"
+REMOTE_NOTE = (
+    "[backends] in personas.toml is not applied to a remote ScaiGrid ({count} backend(s)); "
+    "configure its providers in ScaiGrid"
+)
+
+
+@dataclass(frozen=True)
+class BackendChange:
+    """One backend model's provider change, as the plan shows it."""
+
+    backend_model: str
+    before: dict[str, Any]
+    after: dict[str, Any]
+    reason: str | None = None
+
+    def describe(self) -> str:
+        """``mirror → openai http://127.0.0.1:11434/v1 (model llama3.1)``."""
+        text = f"{describe(self.before)} → {describe(self.after)}"
+        return f"{text} ({self.reason})" if self.reason else text
+
+    def to_dict(self) -> dict[str, Any]:
+        """The change as plan JSON."""
+        return {
+            "backend_model": self.backend_model,
+            "before": dict(self.before),
+            "after": dict(self.after),
+            "reason": self.reason,
+        }
+
+
+@dataclass
+class BackendPlan:
+    """The backend part of a plan: changes, warnings, or a note saying why there are none."""
+
+    changes: list[BackendChange] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    note: str | None = None
+
+
+def plan_backends(repo: Repo, catalogue: Catalogue) -> BackendPlan:
+    """What apply would change in the backend models; reads and writes nothing."""
+    wanted = repo.config.backends
+    if not isinstance(catalogue, EmbeddedCatalogue):
+        return BackendPlan(note=REMOTE_NOTE.format(count=len(wanted)) if wanted else None)
+    states = {s.slug: s for s in list_backends(catalogue.engine)}
+    plan = BackendPlan()
+    for slug, settings in sorted(wanted.items()):
+        state = states.get(slug)
+        if state is None:
+            known = ", ".join(sorted(states)) or "none"
+            plan.warnings.append(
+                f"[backends] names {slug!r}, which is not a backend model of the catalogue "
+                f"(it has: {known}); that entry is not applied"
+            )
+            continue
+        after = wanted_settings(settings)
+        if state.settings != after:
+            plan.changes.append(BackendChange(slug, state.settings, after))
+    repo_id = repo.config.repo.id
+    for slug, state in sorted(states.items()):
+        if slug not in wanted and state.managed_by == repo_id and state.settings != MIRROR:
+            plan.changes.append(BackendChange(slug, state.settings, dict(MIRROR), GONE))
+    return plan
+
+
+@dataclass
+class BackendOutcome:
+    """What apply did to the backend models (or why it failed)."""
+
+    lines: list[str] = field(default_factory=list)
+    error: str | None = None
+    error_code: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "backends": list(self.lines),
+            "error": self.error,
+            "error_code": self.error_code,
+        }
+
+
+def apply_backends(
+    repo: Repo, catalogue: Catalogue, changes: list[BackendChange]
+) -> BackendOutcome:
+    """Store each change's provider settings in its backend model's ``connection_config``."""
+    outcome = BackendOutcome()
+    if not isinstance(catalogue, EmbeddedCatalogue):
+        return outcome
+    for change in changes:
+        managed_by = None if change.reason == GONE else repo.config.repo.id
+        try:
+            configure_backend(
+                catalogue.engine, change.backend_model, change.after, managed_by=managed_by
+            )
+        except KeyError:
+            outcome.error = f"backend model {change.backend_model!r} is gone from the catalogue"
+            outcome.error_code = "NOT_FOUND"
+            return outcome
+        except PersonasError as exc:
+            outcome.error, outcome.error_code = exc.message, exc.code
+            return outcome
+        outcome.lines.append(f"{change.backend_model}: {describe(change.after)}")
+    return outcome
