@@ -47,9 +47,16 @@ def example_repo(tmp_path: Path) -> Path:
     shutil.copy(EXAMPLES / "personas.toml", target / "personas.toml")
     shutil.copy(EXAMPLES / ".gitignore", target / ".gitignore")
     shutil.copytree(EXAMPLES / "personas", target / "personas")
+    shutil.copytree(EXAMPLES / "test-personas", target / "test-personas")
     shutil.copytree(
         EXAMPLES / "schemas",
         target / "schemas",
+        ignore=shutil.ignore_patterns("*.py", "__pycache__"),
+    )
+    # the knowledge folders (the ``knowledge`` package's modules live beside them)
+    shutil.copytree(
+        EXAMPLES / "knowledge",
+        target / "knowledge",
         ignore=shutil.ignore_patterns("*.py", "__pycache__"),
     )
     return target
