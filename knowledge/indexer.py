@@ -59,6 +59,7 @@ class SourceDelta:
     drop: bool = False  # the source left the repo: its whole index goes
     reason: str | None = None  # why every document changes (embedder or chunking changed)
     details_changed: bool = False  # name or description only
+    digest: str = ""  # sha256 over the added and changed documents' paths and content hashes
 
     @property
     def has_changes(self) -> bool:
@@ -121,6 +122,10 @@ def _delta(
             unchanged += 1
     paths = {d.path for d in source.documents}
     removed = sorted(p for p in stored if p not in paths)
+    todo = set(added) | set(changed)
+    digest = hashlib.sha256(
+        "\n".join(f"{d.path}\0{d.sha256}" for d in source.documents if d.path in todo).encode()
+    ).hexdigest()
     reason = None
     if current is not None and stored and any(s != settings for _, s in stored.values()):
         if identity_key(current.embedder) != identity_key(embedder_identity):
@@ -141,6 +146,7 @@ def _delta(
         new_index=current is None,
         reason=reason,
         details_changed=details,
+        digest=digest,
     )
 
 

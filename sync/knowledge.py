@@ -48,6 +48,7 @@ class KnowledgeChange:
     removed: tuple[str, ...] = ()
     unchanged: int = 0
     reason: str | None = None
+    digest: str = ""  # the new content, so the plan checksum changes when a document does
 
     @classmethod
     def from_delta(cls, delta: SourceDelta) -> KnowledgeChange:
@@ -61,6 +62,7 @@ class KnowledgeChange:
             delta.removed,
             delta.unchanged,
             delta.reason,
+            delta.digest,
         )
 
     @property
@@ -109,6 +111,7 @@ class KnowledgeChange:
             "removed": list(self.removed),
             "unchanged": self.unchanged,
             "reason": self.reason,
+            "documents_sha256": self.digest,
         }
 
 
