@@ -37,8 +37,8 @@ def test_plan_and_apply_without_inline_sources(example_repo: Path, sqlite_url: s
         before = cat.request_count
         again, _ = compute_plan(repo, cat)
         assert not again.has_changes, [p.to_dict() for p in again.changed]
-        # 1 list page + one sources read per persona + groups + models
-        assert cat.request_count - before == 1 + len(repo.personas) + 2
+        # 1 list page + one sources read per persona + groups + models + the test personas
+        assert cat.request_count - before == 1 + len(repo.personas) + 2 + 1
 
         path = example_repo / "personas/support-agent.yaml"
         path.write_text(path.read_text().replace("weight: 1.5", "weight: 2.5"))
