@@ -127,9 +127,21 @@ def create_knowledge_tables(engine: Engine) -> None:
             conn.execute(text(statement))
 
 
+_TABLES_SEEN: set[str] = set()
+
+
 def tables_exist(engine: Engine) -> bool:
-    """Whether this database has the knowledge tables (an older catalogue may not)."""
-    return inspect(engine).has_table(sources_table.name)
+    """Whether this database has the knowledge tables (an older catalogue may not).
+
+    Once seen, remembered per database URL: inspecting costs a round trip or more per
+    call, and retrieval asks on every query."""
+    key = engine.url.render_as_string(hide_password=True)
+    if key in _TABLES_SEEN:
+        return True
+    found = inspect(engine).has_table(sources_table.name)
+    if found:
+        _TABLES_SEEN.add(key)
+    return found
 
 
 @dataclass(frozen=True)

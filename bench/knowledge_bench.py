@@ -1,0 +1,207 @@
+"""Knowledge indexing and retrieval figures, SQLite and PostgreSQL.
+
+    .venv/bin/python bench/knowledge_bench.py [--docs 1000] [--queries 200] [--pg-url URL]
+
+* Indexing: ``--docs`` generated documents of about 2 KB each (sentences drawn from a
+  fixed vocabulary, seeded), offline wordllama embeddings.  Printed: seconds,
+  documents/s, and the floor measured in the same run -- the embedder alone on the
+  same chunks.
+* Incremental re-index with nothing changed (must embed nothing).
+* Retrieval p50/p95 over the index for keyword, semantic and hybrid at top_k 5
+  (goal: hybrid p95 <= 30 ms).
+* recall@1 / recall@3 on the labelled handbook set of the tests.
+
+PostgreSQL runs in a throwaway schema on ``--pg-url`` (default
+``PERSONAS_TEST_PG_URL`` or postgresql://postgres@127.0.0.1:5432/test) and is skipped
+when unreachable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import random
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ruamel.yaml import YAML
+from sqlalchemy import Engine, create_engine, text
+
+from knowledge.chunking import chunk_text
+from knowledge.embeddings import WordLlamaEmbedder
+from knowledge.indexer import Document, SourceDocuments, index_sources
+from knowledge.retrieval import SourceRef, retrieve
+
+PG_DEFAULT = os.environ.get(
+    "PERSONAS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+).replace("postgresql://", "postgresql+psycopg://", 1)
+LABELLED = Path(__file__).resolve().parents[1] / "tests" / "data" / "knowledge" / "labelled"
+
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+TOPICS = _words(
+    "billing invoice refund payment plan subscription renewal card tax receipt "
+    "storage quota upload file folder version trash export archive backup restore "
+    "security password login sso badge token key encryption audit access role "
+    "holiday leave salary pension expense travel hotel laptop vpn printer network "
+    "meeting room calendar booking canteen lunch parking office desk chair monitor"
+)
+FILLER = _words("the a of to and in for with on is are be this that each every when after")
+
+
+def generate(count: int, seed: int = 7) -> list[Document]:
+    """``count`` documents of about 2 KB, deterministic."""
+    rng = random.Random(seed)
+    docs = []
+    for i in range(count):
+        title = " ".join(rng.sample(TOPICS, 3))
+        paragraphs = []
+        size = 0
+        while size < 2000:
+            words = [rng.choice(TOPICS if rng.random() < 0.45 else FILLER) for _ in range(14)]
+            sentence = " ".join(words).capitalize() + "."
+            paragraphs.append(sentence)
+            size += len(sentence) + 1
+        body = f"# {title}\n\n" + "\n".join(
+            " ".join(paragraphs[j : j + 4]) + "\n" for j in range(0, len(paragraphs), 4)
+        )
+        docs.append(
+            Document(
+                f"knowledge/col_bench/doc-{i:05d}.md",
+                body,
+                hashlib.sha256(body.encode()).hexdigest(),
+            )
+        )
+    return docs
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
+
+
+def databases(pg_url: str) -> Iterator[tuple[str, Engine]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = create_engine(f"sqlite:///{tmp}/bench.db")
+        yield "sqlite", engine
+        engine.dispose()
+    schema = f"kb_{secrets.token_hex(4)}"
+    try:
+        admin = create_engine(pg_url)
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as exc:
+        print(f"postgresql: skipped ({str(exc).splitlines()[0]})")
+        return
+    sep = "&" if "?" in pg_url else "?"
+    engine = create_engine(f"{pg_url}{sep}options={quote(f'-csearch_path={schema}')}")
+    try:
+        yield "postgresql", engine
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def bench_database(name: str, engine: Engine, docs: list[Document], queries: int) -> None:
+    embedder = WordLlamaEmbedder()
+    embedder.embed(["warm up the model"])
+    source = SourceDocuments("collection", "col_bench", docs)
+    chunks = [c for d in docs for c in chunk_text(d.text, source.chunking)]
+    start = time.perf_counter()
+    embedder.embed(chunks)
+    floor = time.perf_counter() - start
+    start = time.perf_counter()
+    stats = index_sources(engine, "ten_bench", "bench/repo", [source], embedder)
+    took = time.perf_counter() - start
+    print(
+        f"{name}: indexed {len(docs)} documents ({stats.chunks_embedded} chunks) in {took:.2f} s "
+        f"= {len(docs) / took:.0f} documents/s; floor (embedder alone on the same chunks) "
+        f"{floor:.2f} s = {len(docs) / floor:.0f} documents/s"
+    )
+    start = time.perf_counter()
+    again = index_sources(engine, "ten_bench", "bench/repo", [source], embedder)
+    print(
+        f"{name}: re-index, nothing changed: {time.perf_counter() - start:.2f} s, "
+        f"{again.documents_embedded} documents embedded"
+    )
+    rng = random.Random(11)
+    questions = [" ".join(rng.sample(TOPICS, 3)) + "?" for _ in range(queries)]
+    for search_type in ("keyword", "semantic", "hybrid"):
+        ref = [SourceRef("collection", "col_bench", search_type=search_type)]
+        retrieve(engine, "ten_bench", ref, questions[0], top_k=5)  # warm the vector cache
+        timings = []
+        for q in questions:
+            start = time.perf_counter()
+            retrieve(engine, "ten_bench", ref, q, top_k=5)
+            timings.append((time.perf_counter() - start) * 1000)
+        print(
+            f"{name}: retrieval {search_type:8} top_k 5: p50 {statistics.median(timings):.1f} ms, "
+            f"p95 {percentile(timings, 95):.1f} ms over {len(questions)} queries"
+        )
+
+
+def recall() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = create_engine(f"sqlite:///{tmp}/recall.db")
+        docs = []
+        for path in sorted((LABELLED / "col_handbook").glob("*.md")):
+            data = path.read_bytes()
+            docs.append(
+                Document(
+                    f"knowledge/col_handbook/{path.name}",
+                    data.decode(),
+                    hashlib.sha256(data).hexdigest(),
+                )
+            )
+        source = SourceDocuments("collection", "col_handbook", docs)
+        index_sources(engine, "t", "r", [source], WordLlamaEmbedder())
+        rows = YAML(typ="safe").load((LABELLED / "questions.yaml").read_text())
+        for search_type in ("keyword", "semantic", "hybrid"):
+            ref = [SourceRef("collection", "col_handbook", search_type=search_type)]
+            figures = []
+            for k in (1, 3):
+                hits = sum(
+                    f"knowledge/col_handbook/{row['doc']}"
+                    in [c.document for c in retrieve(engine, "t", ref, row["q"], top_k=k).chunks]
+                    for row in rows
+                )
+                figures.append(f"recall@{k} {hits / len(rows):.2f}")
+            print(
+                f"labelled set ({len(rows)} questions, {len(docs)} documents) {search_type:8}: "
+                + ", ".join(figures)
+            )
+        engine.dispose()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--docs", type=int, default=1000)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--pg-url", default=PG_DEFAULT)
+    args = parser.parse_args()
+    docs = generate(args.docs)
+    print(
+        f"{len(docs)} documents, {sum(len(d.text) for d in docs) / len(docs):.0f} bytes on average"
+    )
+    for name, engine in databases(args.pg_url):
+        bench_database(name, engine, docs, args.queries)
+    recall()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
