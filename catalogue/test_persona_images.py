@@ -84,6 +84,15 @@ _BROWS = {
 }
 
 
+# characters XML 1.0 cannot carry (a name may hold them: the API takes any string)
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml_text(text: str) -> str:
+    """``text`` escaped for an XML text node, characters XML cannot hold replaced."""
+    return escape(_NOT_XML.sub("\ufffd", text))
+
+
 def _hex(hue: float, saturation: float, lightness: float) -> str:
     r, g, b = colorsys.hls_to_rgb(hue % 1.0, lightness, saturation)
     return f"#{round(r * 255):02x}{round(g * 255):02x}{round(b * 255):02x}"
@@ -150,7 +159,7 @@ def local_portrait(name: str, system_prompt: str) -> Portrait:
         )
     svg = (
         '<svg xmlns="http://www.w3.org/2000/svg" width="256" height="256" viewBox="0 0 256 256">'
-        f"<title>{escape(name[:200])}</title>"
+        f"<title>{_xml_text(name[:200])}</title>"
         '<defs><linearGradient id="bg" x1="0" y1="0" x2="0" y2="1">'
         f'<stop offset="0" stop-color="{background_top}"/>'
         f'<stop offset="1" stop-color="{background_bottom}"/></linearGradient></defs>'
@@ -165,7 +174,7 @@ def local_portrait(name: str, system_prompt: str) -> Portrait:
         f'<path d="{_MOUTHS[mood]}"/></g>'
         '<circle cx="214" cy="214" r="30" fill="#ffffff" fill-opacity="0.85"/>'
         '<text x="214" y="224" font-family="sans-serif" font-size="26" font-weight="bold" '
-        f'text-anchor="middle" fill="{clothing}">{escape(initials(name))}</text>'
+        f'text-anchor="middle" fill="{clothing}">{_xml_text(initials(name))}</text>'
         "</svg>"
     )
     return Portrait(svg.encode(), "image/svg+xml")

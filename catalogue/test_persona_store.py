@@ -130,9 +130,20 @@ class HttpTestPersonas:
         self._http = HttpCatalogue(
             base_url, api_key, timeout=timeout, retry=retry, transport=transport
         )
+        self._owns_http = True
         self.project = project
         self.where = f"{self._http.base_url}, project {project}"
         self._prefix = f"/api/projects/{quote(project, safe='')}/personas"
+
+    @classmethod
+    def beside(cls, catalogue: HttpCatalogue, project: str) -> HttpTestPersonas:
+        """The test-personas API of the server ``catalogue`` talks to, with its key."""
+        store = cls.__new__(cls)
+        store._http, store._owns_http = catalogue, False
+        store.project = project
+        store.where = f"{catalogue.base_url}, project {project}"
+        store._prefix = f"/api/projects/{quote(project, safe='')}/personas"
+        return store
 
     def _call(self, method: str, path: str, parse: Callable[[httpx.Response], R], **kw) -> R:
         try:
@@ -190,4 +201,5 @@ class HttpTestPersonas:
         raise CatalogueError(f"{self.where}: image settings are set on the server itself")
 
     def close(self) -> None:
-        self._http.close()
+        if self._owns_http:
+            self._http.close()

@@ -48,7 +48,6 @@ from sync.gitinfo import changed_since
 from sync.normalize import normalize_text
 
 MARKER_KEY = "personas_as_code"
-RESULT_PREFIX = "test-persona/"
 FIELDS = ("name", "description", "system_prompt", "headers")
 
 
@@ -331,7 +330,7 @@ def open_store(
     elif isinstance(catalogue, EmbeddedCatalogue):
         store = EmbeddedTestPersonas(catalogue.engine, catalogue.caller, section.project)
     elif isinstance(catalogue, HttpCatalogue):
-        store = HttpTestPersonas(catalogue.base_url, env.get("SCAIGRID_API_KEY"), section.project)
+        store = HttpTestPersonas.beside(catalogue, section.project)
     else:
         raise ConfigError("set [test_personas] url: this catalogue serves no test-personas API")
     try:
@@ -649,8 +648,7 @@ def apply_test_personas(
 ) -> list[PersonaResult]:
     """Apply the section: deletes, updates, creates, then the project's image settings.
 
-    One test persona's failure does not stop the others; each gets a result whose slug is
-    ``test-persona/<slug>``.
+    One test persona's failure does not stop the others; each gets a result.
     """
     settings = section_settings(repo)
     if settings is None or not section.has_changes:
@@ -659,7 +657,7 @@ def apply_test_personas(
     results: list[PersonaResult] = []
     with open_store(repo, catalogue, settings, env) as store:
         for plan in section.changed:
-            result = PersonaResult(RESULT_PREFIX + plan.slug, plan.action)
+            result = PersonaResult(plan.slug, plan.action)
             try:
                 result.done = _apply_one(plan, store, repo_id, commit)
             except PersonasError as exc:
@@ -668,7 +666,7 @@ def apply_test_personas(
                 result.error, result.error_code = f"{type(exc).__name__}: {exc}", "UNEXPECTED"
             results.append(result)
         for change in section.settings:
-            result = PersonaResult(RESULT_PREFIX + "images", "image_settings")
+            result = PersonaResult("(project settings)", "image_settings")
             try:
                 wanted = ImageSettings.model_validate(change.after) if change.after else None
                 store.set_image_settings(wanted, managed_by=repo_id)
