@@ -28,6 +28,8 @@ def validate(
                 "valid": not errors,
                 "personas": len(loaded.personas),
                 "files": len(loaded.persona_files),
+                "test_personas": len(loaded.test_personas.personas),
+                "test_persona_files": len(loaded.test_personas.files),
                 "error_count": len(errors),
                 "warning_count": len(loaded.problems) - len(errors),
                 "problems": [p.to_dict() for p in loaded.problems],
@@ -35,6 +37,9 @@ def validate(
         )
     else:
         write_lines(StyledLine(one_line(str(problem))) for problem in loaded.problems)
+        tests = loaded.test_personas
+        if tests.files:
+            say(f"{len(tests.personas)} of {len(tests.files)} test persona file(s) valid.")
         if errors:
             say(
                 f"{len(errors)} problem(s) in {len(loaded.persona_files)} file(s); "

@@ -177,5 +177,15 @@ class TestPersonaFile(BaseModel):
     @model_validator(mode="after")
     def _one_prompt(self) -> Self:
         if self.system_prompt is not None and self.system_prompt_file is not None:
-            raise ValueError("give either system_prompt or system_prompt_file, not both")
+            error = PydanticCustomError(
+                "persona_rule", "give either system_prompt or system_prompt_file, not both"
+            )
+            raise ValidationError.from_exception_data(
+                "TestPersonaFile",
+                [
+                    InitErrorDetails(
+                        type=error, loc=("system_prompt_file",), input=self.system_prompt_file
+                    )
+                ],
+            )
         return self
