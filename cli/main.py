@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import typer
 
-from cli import catalogue_cmd, export_cmd, import_cmd, mcp_cmd, plan_cmd, preview_cmd, validate_cmd
+from cli import (
+    catalogue_cmd,
+    export_cmd,
+    import_cmd,
+    mcp_cmd,
+    plan_cmd,
+    preview_cmd,
+    run_cmd,
+    validate_cmd,
+)
 
 app = typer.Typer(
     name="personas",
@@ -18,6 +27,7 @@ plan_cmd.register(app)
 import_cmd.register(app)
 mcp_cmd.register(app)
 preview_cmd.register(app)
+run_cmd.register(app)
 export_cmd.register(app)
 app.add_typer(catalogue_cmd.app, name="catalogue")
 

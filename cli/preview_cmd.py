@@ -22,10 +22,22 @@ def preview(
         Path | None, typer.Option(help="Override the system prompt with this file's text.")
     ] = None,
     output: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.text,
+    catalogue: Annotated[
+        bool,
+        typer.Option(
+            "--catalogue/--no-catalogue",
+            help="Retrieve from the embedded catalogue's knowledge index (and use its context "
+            "windows); --no-catalogue opens none and retrieval is not run.",
+        ),
+    ] = True,
 ) -> None:
-    """Render the prompt blocks, token estimate and budget for a persona."""
+    """Render the prompt blocks (retrieved knowledge included), token estimate and budget."""
+    import contextlib
+
     from mcp_server.preview import PreviewRequest, render_text
     from mcp_server.service import PersonaService
+    from schemas.loader import load_repo
+    from sync.engine import open_repo_catalogue
 
     request = PreviewRequest(
         system_prompt_override=(
@@ -34,7 +46,9 @@ def preview(
         overrides={"temperature": temperature, "top_p": top_p, "max_tokens": max_tokens},
         trigger_text=trigger,
     )
-    result = PersonaService(repo).preview(slug, draft, request)
+    with contextlib.ExitStack() as stack:
+        opened = stack.enter_context(open_repo_catalogue(load_repo(repo))) if catalogue else None
+        result = PersonaService(repo, catalogue=opened).preview(slug, draft, request)
     if output is OutputFormat.json:
         print_json(result.model_dump(mode="json"))
     else:

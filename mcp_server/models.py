@@ -270,6 +270,16 @@ class PreviewBlock(BaseModel):
     tokens: int = Field(description="Estimated tokens of this block.")
 
 
+class RetrievedRef(BaseModel):
+    """Where one retrieved chunk came from."""
+
+    source_type: str
+    source_id: str
+    document: str = Field(description="Repo-relative path of the document.")
+    chunk: int = Field(description="Ordinal of the chunk within the document.")
+    score: float
+
+
 class Preview(BaseModel):
     slug: str
     origin: Literal["repo", "draft"]
@@ -287,3 +297,7 @@ class Preview(BaseModel):
     )
     token_estimator: str
     notes: list[str] = Field(default_factory=list)
+    retrieval: list[RetrievedRef] = Field(
+        default_factory=list,
+        description="The chunks in the RAG block, with their provenance (embedded catalogue).",
+    )

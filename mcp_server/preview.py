@@ -2,8 +2,14 @@
 
 Follows Prompt Studio's preview (``reference/prompt-studio-api.txt``): the
 persona's system prompt (priority 100), the RAG context rendered through
-``rag.context_template`` (retrieval is *not* run here; the block lists what would
-be searched), history (priority falling with age) and the trigger (priority 0).
+``rag.context_template`` exactly as the persona enricher renders it
+(``inference.enricher``), history (priority falling with age) and the trigger
+(priority 0).  On the embedded catalogue retrieval really runs over its knowledge
+index for the trigger, and the block holds the chunks with their provenance
+(source, document path, chunk, score; also in ``Preview.retrieval``).  Where it
+cannot run -- no trigger, no catalogue, a remote ScaiGrid, a source without an
+index -- the block says ``[retrieval not run: <why>]`` and lists what would be
+searched.
 Blocks are trimmed lowest priority first (oldest first among equals); the system
 prompt and the trigger are never trimmed.
 """
@@ -11,10 +17,13 @@ prompt and the trigger are never trimmed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from string import Template
 from typing import Any, Literal
 
-from mcp_server.models import HistoryMessage, Preview, PreviewBlock
+from inference.chat import provenance
+from inference.enricher import Retriever, enrich, render_context_block
+from inference.messages import ChatMessage
+from mcp_server.enrichment import profile_of
+from mcp_server.models import HistoryMessage, Preview, PreviewBlock, RetrievedRef
 from mcp_server.tokens import (
     BUILTIN_CONTEXT_WINDOWS,
     DEFAULT_CONTEXT_WINDOW,
@@ -24,13 +33,20 @@ from mcp_server.tokens import (
 )
 from schemas.loader import LoadedPersona
 
-DEFAULT_CONTEXT_TEMPLATE = "Use the following context to answer:\n$context"
-RETRIEVAL_MARKER = "[retrieval not run: no retrieval backend in preview]"
+NOT_REQUESTED = "this preview was built without a catalogue's knowledge index"
 SYSTEM_PRIORITY = 100
 RAG_PRIORITY = 80
 HISTORY_TOP_PRIORITY = 60
 UNTRIMMABLE = ("system:persona", "trigger")
 PARAM_KEYS = ("temperature", "top_p", "max_tokens", "frequency_penalty", "presence_penalty")
+
+
+@dataclass(frozen=True)
+class RetrievalAccess:
+    """A catalogue's retrieval for previews, or (``retriever`` None) why there is none."""
+
+    retriever: Retriever | None
+    reason: str = ""
 
 
 @dataclass
@@ -54,22 +70,12 @@ def context_window(
     return DEFAULT_CONTEXT_WINDOW, "default"
 
 
-def _rag_block(persona: LoadedPersona, notes: list[str]) -> str | None:
+def _would_search(persona: LoadedPersona, headline: str) -> str:
     rag = persona.spec.rag
-    if not rag.enabled:
-        return None
     active = [s for s in persona.spec.sources if s.status == "active"]
     skipped = [s for s in persona.spec.sources if s.status != "active"]
-    if rag.status_messages.mode != "none":
-        notes.append(f"status messages: {rag.status_messages.mode} (shown to the user, not sent)")
-    if not active:
-        notes.append("rag is enabled but no source is active: retrieval would return nothing")
-        return None
     score = f", min_score={rag.min_score}" if rag.min_score is not None else ""
-    lines = [
-        RETRIEVAL_MARKER,
-        f"Would search (strategy={rag.strategy}, top_k={rag.top_k}{score}):",
-    ]
+    lines = [headline, f"Would search (strategy={rag.strategy}, top_k={rag.top_k}{score}):"]
     for source in active:
         search_type = (source.search_config or {}).get("search_type")
         extra = f", {search_type}" if search_type else ""
@@ -78,10 +84,49 @@ def _rag_block(persona: LoadedPersona, notes: list[str]) -> str | None:
     if skipped:
         lines.append("Skipped (disabled):")
         lines += [f"- {s.type}:{s.id}" + (f' "{s.name}"' if s.name else "") for s in skipped]
-    template = Template(rag.context_template or DEFAULT_CONTEXT_TEMPLATE)
+    return "\n".join(lines)
+
+
+def _rag_block(
+    persona: LoadedPersona,
+    request: PreviewRequest,
+    retrieval: RetrievalAccess,
+    notes: list[str],
+) -> tuple[str | None, list[RetrievedRef]]:
+    """The RAG block and its provenance: retrieved chunks, or why retrieval did not run."""
+    rag = persona.spec.rag
+    if not rag.enabled:
+        return None, []
+    if rag.status_messages.mode != "none":
+        notes.append(f"status messages: {rag.status_messages.mode} (shown to the user, not sent)")
+    if not any(s.status == "active" for s in persona.spec.sources):
+        notes.append("rag is enabled but no source is active: retrieval would return nothing")
+        return None, []
     if rag.context_template is None:
         notes.append("no rag.context_template; the default template was used")
-    return template.safe_substitute(context="\n".join(lines))
+    conversation = [ChatMessage(m.role, m.content) for m in request.history]
+    if request.trigger_text is not None:
+        conversation.append(ChatMessage("user", request.trigger_text))
+    reason = retrieval.reason
+    if retrieval.retriever is not None and request.trigger_text is None:
+        reason = "no trigger_text to search for"
+    found = None
+    if reason == "":
+        found = enrich(profile_of(persona), conversation, {}, retrieval.retriever)
+        notes += [n for n in found.notes if not n.startswith("no rag.context_template")]
+        if found.context is not None:
+            return found.context, [RetrievedRef(**r) for r in provenance(found)]
+        missing = next((n for n in found.notes if n.startswith("no index for")), None)
+        if missing and not found.retrieval:
+            reason = f"{missing}; `personas apply` indexes the repo's knowledge/ folders"
+    if found is not None and reason == "":
+        headline = "[retrieval ran and found nothing" + (
+            f" at min_score {rag.min_score}]" if rag.min_score is not None else "]"
+        )
+    else:
+        headline = f"[retrieval not run: {reason}]"
+    context = _would_search(persona, headline)
+    return render_context_block(rag.context_template, context), []
 
 
 def build_preview(
@@ -91,8 +136,13 @@ def build_preview(
     origin: Literal["repo", "draft"] = "repo",
     draft_id: str | None = None,
     catalogue_windows: dict[str, int] | None = None,
+    retrieval: RetrievalAccess | None = None,
 ) -> Preview:
-    """Render the blocks, estimate tokens and decide what would be trimmed."""
+    """Render the blocks, estimate tokens and decide what would be trimmed.
+
+    ``retrieval`` is the catalogue's knowledge retrieval (or why there is none);
+    without it retrieval is not run and the RAG block says so.
+    """
     notes: list[str] = []
     blocks: list[PreviewBlock] = []
 
@@ -113,7 +163,9 @@ def build_preview(
     else:
         notes.append("system prompt overridden")
     add("system", "system:persona", SYSTEM_PRIORITY, prompt)
-    rag = _rag_block(persona, notes)
+    rag, retrieved = _rag_block(
+        persona, request, retrieval or RetrievalAccess(None, NOT_REQUESTED), notes
+    )
     if rag is not None:
         add("system", "rag:context", RAG_PRIORITY, rag)
     count = len(request.history)
@@ -160,6 +212,7 @@ def build_preview(
         would_be_trimmed=trimmed,
         token_estimator=TOKEN_ESTIMATOR,
         notes=notes,
+        retrieval=retrieved,
     )
 
 

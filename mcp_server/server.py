@@ -13,6 +13,7 @@ from mcp_server.service import PersonaService
 from mcp_server.tools_drafts import register_draft_tools
 from mcp_server.tools_plan import register_plan_tool
 from mcp_server.tools_read import register_read_tools
+from mcp_server.tools_run import register_run_tool
 from schemas.errors import PersonasError
 
 INSTRUCTIONS = """\
@@ -56,6 +57,7 @@ def build_server(
     register_read_tools(server, service)
     if with_catalogue:
         register_plan_tool(server, service)
+        register_run_tool(server, service)
     if not read_only:
         register_draft_tools(server, service)
 

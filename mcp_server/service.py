@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from mcp_server.catalogue_state import catalogue_state
 from mcp_server.drafts import DraftStore, DraftTip
+from mcp_server.enrichment import retrieval_for
 from mcp_server.export import write_export
 from mcp_server.ids import (
     MAX_PATCH_BYTES,
@@ -39,8 +40,9 @@ from mcp_server.models import (
     SearchResult,
     ValidationReport,
 )
-from mcp_server.preview import PreviewRequest, build_preview
+from mcp_server.preview import PreviewRequest, RetrievalAccess, build_preview
 from mcp_server.repoload import LoadCache
+from mcp_server.run import RunRequest, RunResult, run_persona
 from mcp_server.yaml_edit import PatchSpec, apply_patch, new_persona_text
 from schemas.errors import DraftConflict, DraftError, NotFound, PersonasError
 from schemas.files import DirectoryFiles, PathRefused, join_relative
@@ -241,7 +243,43 @@ class PersonaService:
         )
 
     def preview(self, slug: str | None, draft_id: str | None, request: PreviewRequest) -> Preview:
-        """The prompt blocks for persona ``slug`` (or draft ``draft_id``)."""
+        """The prompt blocks for persona ``slug`` (or draft ``draft_id``), with real
+        retrieval over the embedded catalogue's knowledge index."""
+        persona, origin = self.loaded_persona(slug, draft_id)
+        check_size("system_prompt_override", request.system_prompt_override, MAX_PROMPT_BYTES)
+        return build_preview(
+            persona,
+            request,
+            origin=origin,  # type: ignore[arg-type]
+            draft_id=draft_id,
+            catalogue_windows=self._context_windows(),
+            retrieval=RetrievalAccess(*retrieval_for(self.catalogue)),
+        )
+
+    def run(
+        self,
+        slug: str | None,
+        draft_id: str | None,
+        request: RunRequest,
+        *,
+        catalogue: Any | None = None,
+    ) -> RunResult:
+        """One real call for persona ``slug`` (or draft ``draft_id``) through ``catalogue``
+        (default: this service's); nothing is published or persisted."""
+        persona, origin = self.loaded_persona(slug, draft_id)
+        check_size("message", request.message, MAX_PROMPT_BYTES)
+        check_size("system_prompt_override", request.system_prompt_override, MAX_PROMPT_BYTES)
+        return run_persona(
+            persona,
+            request,
+            catalogue if catalogue is not None else self.catalogue,
+            origin=origin,  # type: ignore[arg-type]
+            draft_id=draft_id,
+        )
+
+    def loaded_persona(self, slug: str | None, draft_id: str | None) -> tuple[LoadedPersona, str]:
+        """The valid persona ``slug`` of the working tree (or of draft ``draft_id``), and
+        its origin (``repo`` | ``draft``); an invalid one is refused with its problems."""
         if draft_id is not None:
             tip = self.store().get(check_draft_id(draft_id))
             if slug is not None and check_slug(slug) != tip.slug:
@@ -259,14 +297,7 @@ class PersonaService:
                 raise self._not_found(repo, slug, "the repo" if origin == "repo" else "the draft")
             found = [str(p) for p in errors_only(repo.problems) if p.path == path][:5]
             raise InvalidInput(f"persona '{slug}' is invalid, fix it first: " + "; ".join(found))
-        check_size("system_prompt_override", request.system_prompt_override, MAX_PROMPT_BYTES)
-        return build_preview(
-            persona,
-            request,
-            origin=origin,  # type: ignore[arg-type]
-            draft_id=draft_id,
-            catalogue_windows=self._context_windows(),
-        )
+        return persona, origin
 
     # --- drafts ---------------------------------------------------------------
 

@@ -1,0 +1,60 @@
+"""``run_persona``: one real model call for a persona of the working tree or a draft.
+
+Read-only (nothing is published, persisted or written) but open-world: it calls
+a model backend, which may be a service on the network.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from mcp.server.mcpserver import MCPServer
+from mcp.types import ToolAnnotations
+from pydantic import Field
+
+from mcp_server.errors import tool_errors
+from mcp_server.ids import MAX_TEXT_BYTES
+from mcp_server.models import HistoryMessage
+from mcp_server.run import RunRequest, RunResult
+from mcp_server.service import PersonaService
+from mcp_server.tools_plan import _catalogue
+from mcp_server.tools_read import DraftIdArg, SlugArg
+
+RUN = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=False, open_world_hint=True
+)
+
+
+def register_run_tool(server: MCPServer, service: PersonaService) -> None:
+    """Add ``run_persona`` to ``server``."""
+
+    @server.tool(title="Run a persona once", annotations=RUN)
+    def run_persona(
+        message: Annotated[
+            str, Field(min_length=1, max_length=MAX_TEXT_BYTES, description="The user's message.")
+        ],
+        slug: SlugArg = None,
+        draft_id: DraftIdArg = None,
+        history: Annotated[
+            list[HistoryMessage] | None,
+            Field(default=None, max_length=200, description="Earlier messages, oldest first."),
+        ] = None,
+        system_prompt_override: Annotated[
+            str | None, Field(default=None, max_length=256 * 1024)
+        ] = None,
+        temperature: Annotated[float | None, Field(default=None, ge=0.0, le=2.0)] = None,
+        top_p: Annotated[float | None, Field(default=None, ge=0.0, le=1.0)] = None,
+        max_tokens: Annotated[int | None, Field(default=None, ge=1, le=1_000_000)] = None,
+    ) -> RunResult:
+        """Send one message to the persona as the working tree (or draft `draft_id`) has it:
+        its system prompt, knowledge retrieved from the embedded catalogue's index, its
+        default_params under the overrides, dispatched to its base model's backend. Says
+        which backend answered and which chunks were sent. Publishes and persists nothing."""
+        request = RunRequest(
+            message=message,
+            history=history or [],
+            system_prompt_override=system_prompt_override,
+            overrides={"temperature": temperature, "top_p": top_p, "max_tokens": max_tokens},
+        )
+        with tool_errors(), _catalogue(service) as catalogue:
+            return service.run(slug, draft_id, request, catalogue=catalogue)

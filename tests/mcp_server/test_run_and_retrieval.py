@@ -1,0 +1,150 @@
+"""``run_persona`` and ``preview_persona`` with real retrieval, over the real MCP client:
+the example repo applied into an embedded catalogue (knowledge indexed), a draft run
+without touching anything, and a remote catalogue where retrieval is not run here."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from mcp import Client
+
+from catalogue.client import HttpCatalogue
+from catalogue.db import make_engine
+from catalogue.embedded import EmbeddedCatalogue
+from catalogue.rest import create_app
+from catalogue.serve import serve_in_thread
+from mcp_server import build_server
+from sync.engine import apply_repo, compute_plan, load_valid_repo
+from tests.mcp_server.conftest import call, call_error, git
+from tests.sync.conftest import api_key
+
+pytestmark = pytest.mark.anyio
+
+REFUND = "Can I get a refund on my annual plan?"
+
+
+@pytest.fixture
+def applied(git_repo: Path, database_url: str) -> Iterator[EmbeddedCatalogue]:
+    """The example repo applied (personas published, knowledge indexed) into a catalogue."""
+    engine = make_engine(database_url)
+    api_key(engine)
+    catalogue = EmbeddedCatalogue(engine, "acme")
+    repo = load_valid_repo(git_repo)
+    plan, ctx = compute_plan(repo, catalogue)
+    assert apply_repo(repo, catalogue, plan, ctx).ok
+    yield catalogue
+    engine.dispose()
+
+
+@pytest.fixture
+async def on_catalogue(git_repo: Path, applied: EmbeddedCatalogue) -> AsyncIterator[Client]:
+    async with Client(build_server(git_repo, catalogue=applied)) as c:
+        yield c
+
+
+def catalogue_state(catalogue: EmbeddedCatalogue) -> list[tuple]:
+    return [
+        (p.slug, p.updated_at, p.published, p.system_prompt) for p in catalogue.iter_personas()
+    ] + [(m.slug,) for m in catalogue.list_models()]
+
+
+async def test_run_answers_with_prompt_and_knowledge_and_persists_nothing(
+    on_catalogue: Client, applied: EmbeddedCatalogue, git_repo: Path
+) -> None:
+    before = catalogue_state(applied), git(git_repo, "status", "--porcelain")
+    result = await call(
+        on_catalogue, "run_persona", slug="support-agent", message=REFUND, temperature=0.9
+    )
+    assert result["catalogue"] == "embedded" and result["persisted"] is False
+    assert result["backend"]["provider"] == "mirror"
+    assert result["backend"]["backend_model"] == "openai/gpt-4o"
+    assert result["model"] == "scaigrid/gpt-4o"
+    assert result["params"] == {"temperature": 0.9, "max_tokens": 800}
+    assert result["retrieval_ran"] is True
+    assert result["retrieval"][0]["document"] == "knowledge/col_product_docs/refunds.md"
+    answer = result["answer"]
+    assert "You are the support agent for Acme Cloud." in answer
+    assert "full refund within 30 days" in answer and REFUND in answer
+    assert (catalogue_state(applied), git(git_repo, "status", "--porcelain")) == before
+
+
+async def test_run_a_draft_without_touching_the_tree(on_catalogue: Client, git_repo: Path) -> None:
+    draft = await call(
+        on_catalogue,
+        "patch_persona_draft",
+        slug="support-agent",
+        system_prompt="You are the DRAFT support agent.\n",
+    )
+    draft_id = draft["draft"]["draft_id"]
+    result = await call(on_catalogue, "run_persona", draft_id=draft_id, message=REFUND)
+    assert result["origin"] == "draft" and result["draft_id"] == draft_id
+    assert "You are the DRAFT support agent." in result["answer"]
+    assert "DRAFT" not in (git_repo / "personas/support-agent.yaml").read_text()
+
+
+async def test_run_refuses_what_it_cannot_run(on_catalogue: Client) -> None:
+    assert "no persona 'nobody'" in await call_error(
+        on_catalogue, "run_persona", slug="nobody", message="hi"
+    )
+    assert "give a slug or a draft_id" in await call_error(on_catalogue, "run_persona", message="x")
+    tools = {t.name: t for t in (await on_catalogue.list_tools()).tools}
+    hints = tools["run_persona"].annotations
+    assert hints is not None and hints.read_only_hint and hints.open_world_hint
+    assert not hints.destructive_hint and not hints.idempotent_hint
+
+
+async def test_preview_holds_the_retrieved_chunks(on_catalogue: Client) -> None:
+    preview = await call(on_catalogue, "preview_persona", slug="support-agent", trigger_text=REFUND)
+    rag = next(b for b in preview["messages"] if b["source"] == "rag:context")
+    assert rag["content"].startswith("Answer from this context:\n[1] collection:col_product_docs")
+    assert "knowledge/col_product_docs/refunds.md" in rag["content"]
+    assert "full refund within 30 days" in rag["content"]
+    assert "retrieval not run" not in rag["content"]
+    first = preview["retrieval"][0]
+    assert first["document"] == "knowledge/col_product_docs/refunds.md" and first["score"] > 0
+    # without a trigger there is nothing to search for, and the block says so
+    bare = await call(on_catalogue, "preview_persona", slug="support-agent")
+    rag = next(b for b in bare["messages"] if b["source"] == "rag:context")
+    assert "[retrieval not run: no trigger_text to search for]" in rag["content"]
+    assert bare["retrieval"] == []
+
+
+async def test_preview_says_why_when_no_index_exists(git_repo: Path, sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+    api_key(engine)  # a catalogue where nothing was applied: no knowledge index
+    try:
+        async with Client(
+            build_server(git_repo, catalogue=EmbeddedCatalogue(engine, "acme"))
+        ) as client:
+            preview = await call(client, "preview_persona", slug="support-agent", trigger_text="x")
+    finally:
+        engine.dispose()
+    rag = next(b for b in preview["messages"] if b["source"] == "rag:context")
+    assert "[retrieval not run: no index for collection col_product_docs" in rag["content"]
+    assert "personas apply" in rag["content"] and "Would search" in rag["content"]
+
+
+async def test_on_a_remote_catalogue_retrieval_is_not_run_here(
+    git_repo: Path, sqlite_url: str
+) -> None:
+    engine = make_engine(sqlite_url)
+    key = api_key(engine)
+    try:
+        with serve_in_thread(create_app(engine)) as base_url:
+            remote = HttpCatalogue(base_url, key)
+            async with Client(build_server(git_repo, catalogue=remote)) as client:
+                result = await call(client, "run_persona", slug="support-agent", message=REFUND)
+                preview = await call(
+                    client, "preview_persona", slug="support-agent", trigger_text=REFUND
+                )
+            remote.close()
+    finally:
+        engine.dispose()
+    assert result["catalogue"] == "remote" and result["retrieval_ran"] is False
+    assert any("remote ScaiGrid" in n for n in result["notes"])
+    assert result["backend"]["provider"] == "mirror"  # what the remote app's backend is
+    assert "You are the support agent for Acme Cloud." in result["answer"]
+    rag = next(b for b in preview["messages"] if b["source"] == "rag:context")
+    assert "[retrieval not run: the catalogue is a remote ScaiGrid" in rag["content"]
