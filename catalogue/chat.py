@@ -142,27 +142,23 @@ def index_retriever(engine: Engine, tenant_id: str) -> Retriever:
 def _published_persona(
     session: Session, caller: Caller, model: FrontendModelRow
 ) -> tuple[PersonaRow, list[SourceRow]] | None:
+    """The persona published as ``model`` with its sources (one query), or None for a
+    catalogue model; ``ModelNotFound`` for a tenant model no persona is published as."""
     if model.tenant_id is None:
         return None
-    persona = (
-        session.execute(
-            select(PersonaRow).where(
-                PersonaRow.tenant_id == caller.tenant_id,
-                PersonaRow.published_model_id == model.id,
-                PersonaRow.published.is_(True),
-            )
+    rows = session.execute(
+        select(PersonaRow, SourceRow)
+        .outerjoin(SourceRow, SourceRow.persona_pk == PersonaRow.pk)
+        .where(
+            PersonaRow.tenant_id == caller.tenant_id,
+            PersonaRow.published_model_id == model.id,
+            PersonaRow.published.is_(True),
         )
-        .scalars()
-        .first()
-    )
-    if persona is None:
+        .order_by(SourceRow.pk)
+    ).all()
+    if not rows:
         raise _not_found(model.slug, "is not a published persona of this tenant")
-    sources = list(
-        session.execute(
-            select(SourceRow).where(SourceRow.persona_pk == persona.pk).order_by(SourceRow.pk)
-        ).scalars()
-    )
-    return persona, sources
+    return rows[0][0], [source for _, source in rows if source is not None]
 
 
 def prepare_chat(
