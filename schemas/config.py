@@ -15,6 +15,7 @@ from pydantic import (
 )
 
 from schemas.fields import Slug
+from schemas.test_persona_config import TestPersonasSection
 
 CONFIG_FILE = "personas.toml"
 
@@ -211,4 +212,9 @@ class RepoConfig(_Section):
         description="Backend model slug (e.g. 'openai/gpt-4o', see GET /v1/models/{slug}) → "
         "its provider. Applied to the embedded catalogue by `personas apply`; backends not "
         "named here answer with the offline 'mirror'.",
+    )
+    test_personas: TestPersonasSection | None = Field(
+        default=None,
+        description="Where test-personas/ is reconciled; absent: into the catalogue's own "
+        "test-personas API, project 'default', when the folder exists.",
     )
