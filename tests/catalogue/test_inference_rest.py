@@ -311,3 +311,20 @@ def test_a_broken_stream_is_an_error_envelope(sqlite_url: str, upstream: Upstrea
         resp = ask(live, "scaigrid/gpt-4o", stream=True)
     assert resp.status_code == 502
     assert resp.json()["error"]["code"] == "BACKEND_BAD_RESPONSE"
+
+
+def test_the_api_key_is_sent_and_never_shown(
+    sqlite_url: str, upstream: Upstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "sk-test-" + "q" * 40
+    monkeypatch.setenv("PERSONAS_TEST_UPSTREAM_KEY", secret)
+    with serve_live(sqlite_url) as live:
+        point(live, upstream, "echo", api_key_env="PERSONAS_TEST_UPSTREAM_KEY")
+        ok = ask(live, "scaigrid/gpt-4o")
+        point(live, upstream, "refuse", api_key_env="PERSONAS_TEST_UPSTREAM_KEY")
+        refused = ask(live, "scaigrid/gpt-4o")
+        model = live.client.get("/v1/models/scaigrid/gpt-4o", headers=live.auth())
+    assert upstream.calls[0].headers["authorization"] == f"Bearer {secret}"
+    assert ok.status_code == 200 and refused.status_code == 502 and model.status_code == 200
+    for resp in (ok, refused, model):
+        assert secret not in resp.text
