@@ -186,7 +186,10 @@ def test_retries_honour_retry_after_then_errors_are_typed(
     embedder: OpenAIEmbedder,
     embedding_server: EmbeddingServer,
 ) -> None:
-    embedding_server.fail_next = [(429, {"Retry-After": "0"}, b"slow down"), (503, {"Retry-After": "0"}, b"")]
+    embedding_server.fail_next = [
+        (429, {"Retry-After": "0"}, b"slow down"),
+        (503, {"Retry-After": "0"}, b""),
+    ]
     stats = index_sources(engine, TENANT, REPO, [handbook], embedder)
     assert stats.documents_embedded == 12 and stats.embedding_requests == 3
 
