@@ -176,14 +176,16 @@ def test_a_repo_without_test_personas_plans_none(esync: Sync) -> None:
     import shutil
 
     shutil.rmtree(esync.root / "test-personas")
+    _with_config(esync.root, "")
     plan = esync.plan()
     assert plan.test_personas is None
     assert "test_personas" not in json.loads(render_json(plan))
 
 
 def _with_config(root: Path, section: str) -> None:
+    """Replace the example's ``[test_personas]`` (the file's last section) with ``section``."""
     path = root / "personas.toml"
-    path.write_text(path.read_text() + "\n" + section + "\n")
+    path.write_text(path.read_text().split("[test_personas]")[0] + section + "\n")
 
 
 @pytest.fixture
@@ -250,7 +252,8 @@ def test_a_foreign_seed_server_needs_project_ownership(esync: Sync) -> None:
 def test_image_settings_are_applied_to_the_embedded_project(esync: Sync, embedded: Target) -> None:
     _with_config(
         esync.root,
-        '[test_personas.images]\nbase_url = "http://127.0.0.1:9/v1"\nmodel = "gpt-image-1"\n'
+        '[test_personas]\n[test_personas.images]\nbase_url = "http://127.0.0.1:9/v1"\n'
+        'model = "gpt-image-1"\n'
         'api_key_env = "IMAGES_KEY"',
     )
     plan = esync.plan()
