@@ -119,6 +119,16 @@ def _result_lines(result: ApplyResult) -> Iterator[StyledLine]:
             yield StyledLine(one_line(f"ok      backend {line}"))
         if not b.ok:
             yield StyledLine(one_line(f"FAILED  backends: {b.error_code}: {b.error}"), "red")
+    for r in result.test_personas:
+        if r.ok:
+            yield StyledLine(one_line(f"ok      test persona {r.slug}: {r.action}"))
+        else:
+            text = f"FAILED  test persona {r.slug}: {r.action}: {r.error_code}: {r.error}"
+            yield StyledLine(one_line(text), "red")
+    if result.test_personas:
+        done = sum(1 for r in result.test_personas if r.ok)
+        failed = len(result.test_personas_failed)
+        yield StyledLine(f"Test personas: {done} applied, {failed} failed.")
     ok = sum(1 for r in result.results if r.ok)
     yield StyledLine(f"Apply complete: {ok} persona(s) applied, {len(result.failed)} failed.")
 

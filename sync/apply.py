@@ -69,15 +69,21 @@ class ApplyResult:
     warnings: list[str] = field(default_factory=list)
     knowledge: KnowledgeOutcome | None = None
     backends: BackendOutcome | None = None
+    test_personas: list[PersonaResult] = field(default_factory=list)
 
     @property
     def failed(self) -> list[PersonaResult]:
         return [r for r in self.results if not r.ok]
 
     @property
+    def test_personas_failed(self) -> list[PersonaResult]:
+        return [r for r in self.test_personas if not r.ok]
+
+    @property
     def ok(self) -> bool:
         return (
             not self.failed
+            and not self.test_personas_failed
             and (self.knowledge is None or self.knowledge.ok)
             and (self.backends is None or self.backends.ok)
         )
@@ -100,6 +106,16 @@ class ApplyResult:
             ],
             "knowledge": self.knowledge.to_dict() if self.knowledge else None,
             "backends": self.backends.to_dict() if self.backends else None,
+            "test_personas": [
+                {
+                    "slug": r.slug,
+                    "action": r.action,
+                    "done": r.done,
+                    "error": r.error,
+                    "error_code": r.error_code,
+                }
+                for r in self.test_personas
+            ],
         }
 
 

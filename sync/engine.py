@@ -24,6 +24,7 @@ from sync.knowledge import apply_knowledge, plan_knowledge
 from sync.plan import Plan
 from sync.reader import read_catalogue
 from sync.state import desired_from_file
+from sync.test_personas import apply_test_personas, plan_test_personas
 
 
 @dataclass
@@ -107,6 +108,9 @@ def compute_plan(
     backends = plan_backends(repo, catalogue)
     plan.backends, plan.backends_note = backends.changes, backends.note
     plan.warnings += backends.warnings
+    plan.test_personas = plan_test_personas(
+        repo, catalogue, prune=ctx.prune, changed_ref=request.changed_since
+    )
     return plan, ctx
 
 
@@ -136,4 +140,9 @@ def apply_repo(
             result.knowledge = apply_knowledge(repo, catalogue)
         if plan.backends:
             result.backends = apply_backends(repo, catalogue, plan.backends)
+        if plan.test_personas is not None:
+            commit = head_commit(repo.root) if repo.root else None
+            result.test_personas = apply_test_personas(
+                plan.test_personas, repo, catalogue, commit=commit
+            )
         return result

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from schemas.config import SafetySection
 from schemas.errors import StalePlan, UnsafePlan
@@ -12,6 +12,9 @@ from sync.backends import BackendChange
 from sync.changes import PersonaPlan
 from sync.knowledge import KnowledgeChange, changed_count
 from sync.normalize import sha256_of
+
+if TYPE_CHECKING:
+    from sync.test_personas import TestPersonaSection
 
 PLAN_FORMAT_VERSION = 1
 
@@ -45,6 +48,7 @@ class Plan:
     knowledge_note: str | None = None
     backends: list[BackendChange] = field(default_factory=list)
     backends_note: str | None = None
+    test_personas: TestPersonaSection | None = None  # None: the repo manages none
 
     @property
     def changed(self) -> list[PersonaPlan]:
@@ -52,13 +56,16 @@ class Plan:
         return [p for p in self.personas if p.has_changes]
 
     @property
-    def errors(self) -> list[PersonaPlan]:
-        return [p for p in self.personas if p.error]
+    def errors(self) -> list[Any]:
+        """Persona plans (and test persona plans) that cannot be applied."""
+        tests = self.test_personas.errors if self.test_personas else []
+        return [p for p in self.personas if p.error] + tests
 
     @property
     def has_changes(self) -> bool:
-        """Whether apply would change anything (personas or the knowledge index)."""
-        return bool(self.changed) or bool(self.knowledge) or bool(self.backends)
+        """Whether apply would change anything (personas, the knowledge index, test personas)."""
+        tests = self.test_personas is not None and self.test_personas.has_changes
+        return bool(self.changed) or bool(self.knowledge) or tests or bool(self.backends)
 
     def summary(self) -> dict[str, int]:
         """Counts per action and per change kind."""
@@ -117,6 +124,8 @@ class Plan:
             "backends": [b.to_dict() for b in self.backends],
             "backends_note": self.backends_note,
         }
+        if self.test_personas is not None:
+            body["test_personas"] = self.test_personas.to_dict()
         return {"checksum": self.checksum, **body}
 
     @property
@@ -131,6 +140,8 @@ class Plan:
             changes.append(["knowledge", [k.to_dict() for k in self.knowledge]])
         if self.backends:
             changes.append(["backends", [b.to_dict() for b in self.backends]])
+        if self.test_personas is not None and self.test_personas.has_changes:
+            changes.append(["test_personas", self.test_personas.checksum_data()])
         return sha256_of(changes)
 
     def verify_checksum(self, expected: str) -> None:
@@ -174,6 +185,8 @@ class Plan:
         published = self.published_managed_count
         if published and unpublishes >= published:
             reasons.append(f"every published managed persona ({published}) would be unpublished")
+        if self.test_personas is not None:
+            reasons += self.test_personas.unsafe_reasons(safety)
         if reasons:
             raise UnsafePlan(
                 "refusing to apply: " + "; ".join(reasons) + " (use --force if this is intended)",

@@ -9,6 +9,7 @@ from sync.render.common import is_multiline, show, text_diff
 from sync.render.describe import ACTION_SYMBOL, describe, field_line
 from sync.render.literal import md_code, md_fence, md_text
 from sync.render.redact import redact_plan
+from sync.render.test_personas import section_markdown
 
 MARKER = "<!-- personas-plan -->"
 
@@ -20,7 +21,7 @@ def render_markdown(plan: Plan) -> str:
     out = [MARKER, "### personas plan", ""]
     if not plan.has_changes and not plan.errors:
         out.append("**No changes.** The catalogue matches the repo.")
-    else:
+    elif any(p.has_changes or p.error for p in plan.personas):
         out += [
             "| create | update | delete | publish | republish | unpublish | sources | avatars "
             "| errors |",
@@ -92,6 +93,7 @@ def render_markdown(plan: Plan) -> str:
         out.append("")
     if plan.knowledge_note:
         out += [f"Note: {md_text(plan.knowledge_note)}", ""]
+    out += section_markdown(plan.test_personas)
     if plan.backends:
         out += ["**Backends** (where the embedded catalogue's models send calls):", ""]
         for change in plan.backends:

@@ -17,6 +17,7 @@ from sync.render.common import is_multiline, show, text_diff
 from sync.render.describe import ACTION_SYMBOL, describe, field_line, symbol
 from sync.render.literal import StyledLine, one_line, visible
 from sync.render.redact import redact_plan
+from sync.render.test_personas import section_lines
 
 _TITLE_STYLE = {"+": "green", "~": "yellow", "-": "red", "!": "bold red"}
 _DIFF_STYLE = {"+": "green", "-": "red"}
@@ -110,6 +111,7 @@ def plan_lines(plan: Plan) -> Iterator[StyledLine]:
     plan = redact_plan(plan)
     yield from _persona_lines(plan)
     yield from _knowledge_lines(plan)
+    yield from section_lines(plan.test_personas)
     yield from _backend_lines(plan)
     deleting = {p.slug for p in plan.personas if p.action == "delete"}
     kept = [o for o in plan.orphans if o.slug not in deleting]
