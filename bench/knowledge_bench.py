@@ -36,10 +36,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ruamel.yaml import YAML
 from sqlalchemy import Engine, create_engine, text
 
-from knowledge.chunking import chunk_text
-from knowledge.embeddings import WordLlamaEmbedder
-from knowledge.indexer import Document, SourceDocuments, index_sources
-from knowledge.retrieval import SourceRef, retrieve
+from knowledge_index.chunking import chunk_text
+from knowledge_index.embeddings import WordLlamaEmbedder
+from knowledge_index.indexer import Document, SourceDocuments, index_sources
+from knowledge_index.retrieval import SourceRef, retrieve
 
 PG_DEFAULT = os.environ.get(
     "PERSONAS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -39,7 +39,7 @@ from inference.enricher import (
     merge_params,
 )
 from inference.messages import ChatMessage
-from knowledge.retrieval import Retrieval, SourceRef, retrieve
+from knowledge_index.retrieval import Retrieval, SourceRef, retrieve
 from schemas.errors import CatalogueError, ModelNotFound, PersonasError, RetrievalFailed
 
 

@@ -27,7 +27,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Field, SQLModel, create_engine
 
 import catalogue.test_persona_tables  # noqa: F401  (registers the test-persona tables)
-from knowledge.store import create_knowledge_tables
+from knowledge_index.store import create_knowledge_tables
 
 DEFAULT_DATABASE_URL = "sqlite:///.personas/catalogue.db"
 SQLITE_BUSY_TIMEOUT_MS = 30_000

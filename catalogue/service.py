@@ -51,7 +51,7 @@ from catalogue.db import (
     utcnow,
 )
 from catalogue.servable import served
-from knowledge import store as knowledge_store
+from knowledge_index import store as knowledge_store
 from schemas.avatar import check_avatar
 from schemas.errors import (
     ModelNotFound,

@@ -27,13 +27,13 @@ from string import Template
 from typing import Any
 
 from inference.messages import ChatMessage
-from knowledge.retrieval import Retrieval, RetrievedChunk, SourceRef
+from knowledge_index.retrieval import Retrieval, RetrievedChunk, SourceRef
 
 DEFAULT_CONTEXT_TEMPLATE = "Use the following context to answer:\n$context"
 
 Retriever = Callable[..., Retrieval]
 """``retriever(sources, query, *, top_k, min_score, strategy, history) -> Retrieval``:
-``knowledge.retrieval.retrieve`` with the database and tenant already bound."""
+``knowledge_index.retrieval.retrieve`` with the database and tenant already bound."""
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import Any
 from catalogue.chat import index_retriever
 from catalogue.embedded import EmbeddedCatalogue
 from inference.enricher import PersonaProfile, RagSettings, Retriever
-from knowledge.retrieval import SourceRef
+from knowledge_index.retrieval import SourceRef
 from schemas.loader import LoadedPersona
 
 NO_CATALOGUE = "no catalogue is open here (--no-catalogue), so there is no knowledge index"

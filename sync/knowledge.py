@@ -1,7 +1,7 @@
 """Knowledge changes in the plan, and indexing them on apply.
 
 The repo's knowledge folders (``schemas.knowledge``) are the desired state; the
-embedded catalogue's index (``knowledge.indexer``) is the actual one.  Planning reads
+embedded catalogue's index (``knowledge_index.indexer``) is the actual one.  Planning reads
 content hashes only and writes nothing.  A remote ScaiGrid indexes nothing from here:
 the plan says so instead of listing changes.
 
@@ -17,9 +17,9 @@ from typing import Any
 
 from catalogue.embedded import EmbeddedCatalogue
 from catalogue.protocol import Catalogue
-from knowledge.chunking import ChunkSettings
-from knowledge.embeddings import Embedder, embedder_for_settings
-from knowledge.indexer import (
+from knowledge_index.chunking import ChunkSettings
+from knowledge_index.embeddings import Embedder, embedder_for_settings
+from knowledge_index.indexer import (
     Document,
     SourceDelta,
     SourceDocuments,

@@ -53,10 +53,5 @@ def example_repo(tmp_path: Path) -> Path:
         target / "schemas",
         ignore=shutil.ignore_patterns("*.py", "__pycache__"),
     )
-    # the knowledge folders (the ``knowledge`` package's modules live beside them)
-    shutil.copytree(
-        EXAMPLES / "knowledge",
-        target / "knowledge",
-        ignore=shutil.ignore_patterns("*.py", "__pycache__"),
-    )
+    shutil.copytree(EXAMPLES / "knowledge", target / "knowledge")
     return target

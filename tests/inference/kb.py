@@ -1,4 +1,4 @@
-"""Build a small real knowledge index for inference tests (``knowledge.indexer``)."""
+"""Build a small real knowledge index for inference tests (``knowledge_index.indexer``)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import hashlib
 
 from sqlalchemy import Engine
 
-from knowledge.embeddings import WordLlamaEmbedder
-from knowledge.indexer import Document, SourceDocuments, index_sources
+from knowledge_index.embeddings import WordLlamaEmbedder
+from knowledge_index.indexer import Document, SourceDocuments, index_sources
 
 HELP_DOCS = {
     "knowledge/col_help/password.md": (

@@ -17,7 +17,7 @@ from inference.enricher import (
     merge_params,
 )
 from inference.messages import ChatMessage
-from knowledge.retrieval import SourceRef
+from knowledge_index.retrieval import SourceRef
 from tests.inference.kb import HELP_DOCS, SECRET_DOCS, index_docs
 
 TENANT = "ten_test"

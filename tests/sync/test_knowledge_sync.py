@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
 from catalogue.rest import create_app
-from knowledge import store
-from knowledge.retrieval import SourceRef, retrieve
+from knowledge_index import store
+from knowledge_index.retrieval import SourceRef, retrieve
 from sync.render import render_json, render_markdown, render_text
 from tests.catalogue.conftest import make_key
 from tests.sync.conftest import Sync, Target

@@ -1,5 +1,6 @@
-"""Knowledge as code: repo folders of documents, chunked, embedded and indexed into the
-embedded catalogue's database, and retrieved for a persona's sources.
+"""The knowledge index: the repo's knowledge folders (``knowledge/<source_id>/``),
+chunked, embedded and indexed into the embedded catalogue's database, and retrieved
+for a persona's sources.
 
 Modules, one job each: ``terms`` (query words), ``chunking`` (documents -> chunks),
 ``embeddings`` (offline wordllama or an OpenAI-compatible ``/v1/embeddings``),

@@ -49,7 +49,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-from knowledge.terms import query_terms
+from knowledge_index.terms import query_terms
 
 metadata = MetaData()
 

@@ -19,9 +19,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine, update
 
-from knowledge import store
-from knowledge.chunking import ChunkSettings, chunk_text
-from knowledge.embeddings import Embedder, identity_key
+from knowledge_index import store
+from knowledge_index.chunking import ChunkSettings, chunk_text
+from knowledge_index.embeddings import Embedder, identity_key
 
 
 @dataclass(frozen=True)

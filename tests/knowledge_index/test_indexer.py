@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, inspect, select
 
-from knowledge import store
-from knowledge.embeddings import EmbeddingError, OpenAIEmbedder, WordLlamaEmbedder
-from knowledge.indexer import Document, SourceDocuments, diff_sources, index_sources
-from knowledge.retrieval import SourceRef, retrieve
-from tests.knowledge.conftest import TENANT, EmbeddingServer
+from knowledge_index import store
+from knowledge_index.embeddings import EmbeddingError, OpenAIEmbedder, WordLlamaEmbedder
+from knowledge_index.indexer import Document, SourceDocuments, diff_sources, index_sources
+from knowledge_index.retrieval import SourceRef, retrieve
+from tests.knowledge_index.conftest import TENANT, EmbeddingServer
 
 REPO = "acme/personas"
 KEY_ENV = "TEST_EMBEDDINGS_KEY"
@@ -103,7 +103,7 @@ def test_settings_changes_reindex_everything_and_say_why(
     other = OpenAIEmbedder(embedder.base_url, "another-model")
     (delta,) = diff_sources(engine, TENANT, REPO, [handbook], other.identity)
     assert len(delta.changed) == 12 and delta.reason == "the embedder changed"
-    from knowledge.chunking import ChunkSettings
+    from knowledge_index.chunking import ChunkSettings
 
     rechunked = dataclasses.replace(handbook, chunking=ChunkSettings(300, 50))
     (delta,) = diff_sources(engine, TENANT, REPO, [rechunked], embedder.identity)
@@ -159,7 +159,7 @@ def test_another_process_retrieves_with_only_the_database(
     script = (
         "import sys, json\n"
         "from sqlalchemy import create_engine\n"
-        "from knowledge.retrieval import retrieve, SourceRef\n"
+        "from knowledge_index.retrieval import retrieve, SourceRef\n"
         "r = retrieve(create_engine(sys.argv[1]), sys.argv[2],\n"
         "             [SourceRef('collection', 'col_handbook', search_type='semantic')],\n"
         "             'parking permit licence plate', top_k=1)\n"

@@ -43,9 +43,9 @@ import numpy as np
 from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 
-from knowledge import store
-from knowledge.embeddings import embedder_for_identity, identity_key
-from knowledge.terms import query_terms, salient_terms, words
+from knowledge_index import store
+from knowledge_index.embeddings import embedder_for_identity, identity_key
+from knowledge_index.terms import query_terms, salient_terms, words
 
 SEARCH_TYPES = ("keyword", "semantic", "hybrid")
 STRATEGIES = ("single_step", "multi_step", "agentic")

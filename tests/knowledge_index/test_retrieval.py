@@ -8,17 +8,17 @@ import dataclasses
 import pytest
 from sqlalchemy import Engine
 
-from knowledge.embeddings import WordLlamaEmbedder
-from knowledge.indexer import SourceDocuments, index_sources
-from knowledge.retrieval import (
+from knowledge_index.embeddings import WordLlamaEmbedder
+from knowledge_index.indexer import SourceDocuments, index_sources
+from knowledge_index.retrieval import (
     Retrieval,
     SourceRef,
     has_index,
     retrieve,
     sub_questions,
 )
-from knowledge.terms import query_terms, salient_terms
-from tests.knowledge.conftest import TENANT
+from knowledge_index.terms import query_terms, salient_terms
+from tests.knowledge_index.conftest import TENANT
 
 # Twelve short documents on distinct topics, two questions each, most of them
 # paraphrased.  Each search type reaches recall@3 = 1.0 and recall@1 >= 0.9 on it today

@@ -16,7 +16,7 @@ import pytest
 from ruamel.yaml import YAML
 from sqlalchemy import Engine, create_engine
 
-from knowledge.indexer import Document, SourceDocuments
+from knowledge_index.indexer import Document, SourceDocuments
 
 LABELLED = Path(__file__).parents[1] / "data" / "knowledge" / "labelled"
 TENANT = "ten_test"
