@@ -27,8 +27,8 @@ def run(
     """Ask a persona one question: its prompt and retrieved knowledge, sent to its base
     model's backend (mirror until [backends] in personas.toml configures one).
     Publishes and persists nothing."""
-    from mcp_server.run import RunRequest, render_text
     from mcp_server.service import PersonaService
+    from sandbox.run import RunRequest, render_text
     from schemas.loader import load_repo
     from sync.engine import open_repo_catalogue
 

@@ -15,7 +15,7 @@ import posixpath
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from mcp_server.gitfiles import GitTreeFiles
+from sandbox.gitfiles import GitTreeFiles
 from schemas.config import CONFIG_FILE
 from schemas.errors import DraftError
 from schemas.files import PathRefused, RepoFiles, join_relative

@@ -29,10 +29,10 @@ from gitdb.base import IStream
 from gitdb.exc import ODBError
 
 from mcp_server.draft_scope import DraftScope, file_users, personas_folder
-from mcp_server.gitfiles import GitTreeFiles
 from mcp_server.ids import DRAFT_REF_PREFIX, check_draft_id, check_slug
 from mcp_server.models import CommitInfo, DraftRef
 from mcp_server.repoload import LoadCache, load_repo_cached
+from sandbox.gitfiles import GitTreeFiles
 from schemas.errors import DraftConflict, DraftError, NotFound
 from schemas.loader import PERSONA_SUFFIXES, Repo, load_config
 

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sandbox.models import HistoryMessage, RetrievedRef  # noqa: F401  (re-exported for the tools)
 from schemas.fields import (
     MinScore,
     NonEmptyStr,
@@ -255,29 +256,12 @@ class ValidationReport(BaseModel):
 # --- preview ----------------------------------------------------------------
 
 
-class HistoryMessage(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    role: Literal["user", "assistant", "system"]
-    content: str = Field(max_length=64 * 1024)
-
-
 class PreviewBlock(BaseModel):
     role: Literal["system", "user", "assistant"]
     source: str
     priority: int
     content: str
     tokens: int = Field(description="Estimated tokens of this block.")
-
-
-class RetrievedRef(BaseModel):
-    """Where one retrieved chunk came from."""
-
-    source_type: str
-    source_id: str
-    document: str = Field(description="Repo-relative path of the document.")
-    chunk: int = Field(description="Ordinal of the chunk within the document.")
-    score: float
 
 
 class Preview(BaseModel):

@@ -22,7 +22,6 @@ from typing import Any, Literal
 from inference.chat import provenance
 from inference.enricher import Retriever, enrich, render_context_block
 from inference.messages import ChatMessage
-from mcp_server.enrichment import profile_of
 from mcp_server.models import HistoryMessage, Preview, PreviewBlock, RetrievedRef
 from mcp_server.tokens import (
     BUILTIN_CONTEXT_WINDOWS,
@@ -31,6 +30,7 @@ from mcp_server.tokens import (
     TOKEN_ESTIMATOR,
     estimate_tokens,
 )
+from sandbox.enrichment import profile_of
 from schemas.loader import LoadedPersona
 
 NOT_REQUESTED = "this preview was built without a catalogue's knowledge index"

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from mcp_server.gitfiles import blob_id
+from sandbox.gitfiles import blob_id
 from schemas.files import DirectoryFiles, PathRefused, RepoFiles
 from schemas.loader import PersonaLoad, Repo, load_persona_entry, load_repo
 

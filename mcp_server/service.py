@@ -16,7 +16,6 @@ from typing import Any, Literal
 
 from mcp_server.catalogue_state import catalogue_state
 from mcp_server.drafts import DraftStore, DraftTip
-from mcp_server.enrichment import retrieval_for
 from mcp_server.export import write_export
 from mcp_server.ids import (
     MAX_PATCH_BYTES,
@@ -42,8 +41,9 @@ from mcp_server.models import (
 )
 from mcp_server.preview import PreviewRequest, RetrievalAccess, build_preview
 from mcp_server.repoload import LoadCache
-from mcp_server.run import RunRequest, RunResult, run_persona
 from mcp_server.yaml_edit import PatchSpec, apply_patch, new_persona_text
+from sandbox.enrichment import retrieval_for
+from sandbox.run import RunRequest, RunResult, run_persona
 from schemas.errors import DraftConflict, DraftError, NotFound, PersonasError
 from schemas.files import DirectoryFiles, PathRefused, join_relative
 from schemas.loader import LoadedPersona, Repo

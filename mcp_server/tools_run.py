@@ -15,10 +15,10 @@ from pydantic import Field
 from mcp_server.errors import tool_errors
 from mcp_server.ids import MAX_TEXT_BYTES
 from mcp_server.models import HistoryMessage
-from mcp_server.run import RunRequest, RunResult
 from mcp_server.service import PersonaService
 from mcp_server.tools_plan import _catalogue
 from mcp_server.tools_read import DraftIdArg, SlugArg
+from sandbox.run import RunRequest, RunResult
 
 RUN = ToolAnnotations(
     read_only_hint=True, destructive_hint=False, idempotent_hint=False, open_world_hint=True

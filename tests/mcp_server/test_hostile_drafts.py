@@ -14,8 +14,8 @@ import pytest
 from git import Repo as GitRepo
 from mcp import Client, StdioServerParameters
 
-from mcp_server.gitfiles import GitTreeFiles
 from mcp_server.service import PersonaService
+from sandbox.gitfiles import GitTreeFiles
 from schemas.loader import load_repo
 from tests.mcp_server.conftest import call, git
 

@@ -28,8 +28,8 @@ from catalogue.embedded import EmbeddedCatalogue
 from inference.chat import complete, provenance
 from inference.enricher import enrich
 from inference.messages import ChatMessage
-from mcp_server.enrichment import REMOTE, profile_of
-from mcp_server.models import HistoryMessage, RetrievedRef
+from sandbox.enrichment import REMOTE, profile_of
+from sandbox.models import HistoryMessage, RetrievedRef
 from schemas.errors import BackendBadResponse, ConfigError
 from schemas.loader import LoadedPersona
 
