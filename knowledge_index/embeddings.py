@@ -10,10 +10,12 @@ serve``) embeds queries exactly as the index was built.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -61,6 +63,25 @@ _WORDLLAMA_LOCK = threading.Lock()
 _WORDLLAMA: Any = None
 
 
+@contextmanager
+def root_logging_preserved() -> Iterator[None]:
+    """Undo, on exit, whatever the body did to the root logger's handlers and level.
+
+    wordllama calls ``logging.basicConfig(level=INFO)`` when imported, which would
+    print every library's INFO lines (``INFO:httpx:...``) to stderr from then on."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        yield
+    finally:
+        for handler in [h for h in root.handlers if h not in handlers]:
+            root.removeHandler(handler)
+        for handler in handlers:
+            if handler not in root.handlers:
+                root.addHandler(handler)
+        root.setLevel(level)
+
+
 def _load_wordllama() -> Any:
     """The wordllama model from the files inside its wheel; never downloads.
 
@@ -72,11 +93,12 @@ def _load_wordllama() -> Any:
     global _WORDLLAMA
     with _WORDLLAMA_LOCK:
         if _WORDLLAMA is None:
-            import wordllama
-            from wordllama import WordLlama
+            with root_logging_preserved():
+                import wordllama
+                from wordllama import WordLlama
 
-            package = Path(wordllama.__file__).parent
-            _WORDLLAMA = WordLlama.load(cache_dir=package, disable_download=True)
+                package = Path(wordllama.__file__).parent
+                _WORDLLAMA = WordLlama.load(cache_dir=package, disable_download=True)
         return _WORDLLAMA
 
 

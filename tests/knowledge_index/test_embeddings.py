@@ -1,0 +1,49 @@
+"""The offline embedder leaves the process's logging as it found it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parents[2]
+
+_PROBE = """
+import logging, sys
+root = logging.getLogger()
+{setup}
+before = (list(root.handlers), root.level)
+from knowledge_index.embeddings import WordLlamaEmbedder
+vectors = WordLlamaEmbedder().embed(["is the root logger untouched?"])
+assert vectors.shape == (1, 256), vectors.shape
+after = (list(root.handlers), root.level)
+print("same" if before == after else f"changed: {{before}} -> {{after}}")
+logging.getLogger("httpx").info("HTTP Request: GET http://leak.example")
+"""
+
+
+def _run(setup: str) -> subprocess.CompletedProcess[str]:
+    # a fresh interpreter: wordllama configures logging when first imported, which
+    # this test process may already have done
+    return subprocess.run(
+        [sys.executable, "-c", _PROBE.format(setup=setup)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_loading_wordllama_leaves_an_unconfigured_root_logger_alone() -> None:
+    result = _run("")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "same"
+    assert "INFO" not in result.stderr and "leak.example" not in result.stderr
+
+
+def test_loading_wordllama_keeps_the_applications_own_logging() -> None:
+    result = _run("logging.basicConfig(level=logging.WARNING, format='app: %(message)s')")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "same"
+    assert "leak.example" not in result.stderr
