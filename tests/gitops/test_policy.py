@@ -151,12 +151,29 @@ def test_plan_validates_then_plans_changed_personas_and_comments() -> None:
     plan = next(s for s in steps if s.get("id") == "plan")
     assert plan["with"]["args"].startswith("--changed-since origin/")
     assert set(plan["env"]) == {"SCAIGRID_HOST", "SCAIGRID_API_KEY"}
-    comment = steps[-1]
-    assert PLAN_MARKER in comment["run"]
-    # The plan reaches the comment as a file, read by jq, never as script text.
-    assert comment["env"]["PLAN_FILE"] == "${{ steps.plan.outputs.plan-file }}"
-    assert "--rawfile body" in comment["run"]
-    assert "!cancelled()" in comment["if"]
+    assemble, post = steps[-2], steps[-1]
+    assert PLAN_MARKER in assemble["run"] and PLAN_MARKER in post["run"]
+    # The plan and the tests reach the comment as files, read by jq, never as script text.
+    assert assemble["env"]["PLAN_FILE"] == "${{ steps.plan.outputs.plan-file }}"
+    assert assemble["env"]["TESTS_FILE"] == "${{ steps.plan.outputs.tests-file }}"
+    assert post["env"]["BODY_FILE"] == "${{ steps.comment.outputs.body-file }}"
+    assert "--rawfile body" in post["run"]
+    assert "!cancelled()" in assemble["if"] and "!cancelled()" in post["if"]
+
+
+def test_plan_runs_the_persona_tests_against_the_base_branch_in_the_same_comment() -> None:
+    steps = load_workflow("personas-plan.yml")["jobs"]["plan"]["steps"]
+    plan = next(s for s in steps if s.get("id") == "plan")
+    assert plan["with"]["tests"] == "auto"
+    assert plan["with"]["tests-baseline"] == "origin/${{ github.base_ref }}"
+    # Failing cases fail the plan step; the comment is still assembled and posted (it runs
+    # unless cancelled) and judges the plan by the plan's own exit code, not the step's.
+    assert "tests-fail-on" not in plan["with"]
+    assemble = next(s for s in steps if s.get("id") == "comment")
+    assert assemble["env"]["PLAN_EXIT_CODE"] == "${{ steps.plan.outputs.exit-code }}"
+    assert "PLAN_OUTCOME" not in assemble["env"]
+    # Exactly one comment is posted: one step talks to the GitHub API.
+    assert sum("gh api" in s.get("run", "") for s in steps) == 1
 
 
 def test_fetch_depth_allows_changed_since_the_base_branch() -> None:
@@ -239,6 +256,21 @@ def test_action_interface() -> None:
 def test_action_plans_with_markdown_and_detailed_exit_codes() -> None:
     text = ACTION_FILE.read_text(encoding="utf-8")
     assert "plan --format markdown --detailed-exitcode" in text
+
+
+def test_action_runs_the_persona_tests_after_the_plan() -> None:
+    action = load_yaml(ACTION_FILE)
+    inputs = action["inputs"]
+    assert inputs["tests"]["default"] == "auto"
+    assert inputs["tests-baseline"]["default"] == ""
+    assert inputs["tests-fail-on"]["default"] == "failure"
+    assert {"tests-file", "tests-exit-code", "comment-file"} <= set(action["outputs"])
+    steps = action["runs"]["steps"]
+    tests = next(s for s in steps if s.get("id") == "tests")
+    assert steps[-1] is tests  # after the plan, never instead of it
+    assert tests["if"] == "${{ inputs.command == 'plan' && inputs.tests != 'false' }}"
+    assert tests["env"]["PLAN_FILE"] == "${{ steps.run.outputs.plan-file }}"
+    assert 'test --format markdown "${baseline[@]}" "${extra[@]}"' in tests["run"]
 
 
 # --- pre-commit -----------------------------------------------------------------------
