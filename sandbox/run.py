@@ -44,6 +44,9 @@ class RunRequest:
     history: list[HistoryMessage] = field(default_factory=list)
     system_prompt_override: str | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    """HTTP headers merged into the request to a remote catalogue (they win over its
+    defaults); a test persona's headers.  The embedded catalogue has no request to send."""
 
 
 class RunBackend(BaseModel):
@@ -153,7 +156,8 @@ def run_persona(
         "model": persona.spec.model,
         "messages": [m.to_dict() for m in enrichment.messages],
     }
-    answer = catalogue.call("POST", "/v1/inference/chat", json=body, parse=_remote_answer)
+    extra = {"headers": dict(request.headers)} if request.headers else {}
+    answer = catalogue.call("POST", "/v1/inference/chat", json=body, parse=_remote_answer, **extra)
     choice = answer.choices[0]
     usage = answer.usage or RunUsage(prompt_tokens=0, completion_tokens=0, total_tokens=0)
     return RunResult(

@@ -198,6 +198,19 @@ class KnowledgeSection(_Section):
     embeddings: EmbeddingsSettings = Field(default_factory=EmbeddingsSettings)
 
 
+class TestsSection(_Section):
+    """Defaults for ``personas test`` (the cases of ``personas/<slug>.tests.yaml``)."""
+
+    __test__ = False  # not a pytest test class
+
+    judge_backend: BackendSlug | None = Field(
+        default=None,
+        description="Backend model that grades llm_rubric assertions (an entry of [backends] "
+        "or a backend model of the embedded catalogue); without it they are skipped.",
+    )
+    concurrency: int = Field(default=4, ge=1, le=32, description="Cases run at once.")
+
+
 class RepoConfig(_Section):
     """The whole ``personas.toml``."""
 
@@ -213,6 +226,7 @@ class RepoConfig(_Section):
         "its provider. Applied to the embedded catalogue by `personas apply`; backends not "
         "named here answer with the offline 'mirror'.",
     )
+    tests: TestsSection = Field(default_factory=TestsSection)
     test_personas: TestPersonasSection | None = Field(
         default=None,
         description="Where test-personas/ is reconciled; absent: into the catalogue's own "

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from schemas.collection import CollectionFile
 from schemas.config import RepoConfig
 from schemas.persona import PersonaFile
+from schemas.persona_tests import PersonaTestsFile
 from schemas.test_persona import TestPersonaFile
 
 SCHEMA_DIR = Path(__file__).parent
@@ -23,6 +24,10 @@ SCHEMAS: dict[str, tuple[type[BaseModel], str]] = {
     "test-persona.schema.json": (
         TestPersonaFile,
         "test-personas/<slug>.yaml: a simulated user of personas-as-code persona tests.",
+    ),
+    "persona-tests.schema.json": (
+        PersonaTestsFile,
+        "personas/<slug>.tests.yaml: the test cases of one persona of personas-as-code.",
     ),
     "collection.schema.json": (
         CollectionFile,

@@ -36,12 +36,14 @@ from schemas.files import (
 )
 from schemas.knowledge import KnowledgeFolder, load_knowledge
 from schemas.persona import PersonaFile
+from schemas.persona_tests import is_tests_file
 from schemas.problems import Problem, errors_only
 from schemas.secrets import find_secrets
 from schemas.test_persona_config import TEST_PERSONAS_DIR
 from schemas.yamlsafe import MAX_YAML_BYTES, YamlRefused, locate, parse_yaml, value_node
 
 if typing.TYPE_CHECKING:
+    from schemas.persona_tests_loader import PersonaTestsFiles
     from schemas.test_persona_loader import TestPersonaFiles
 
 PERSONA_SUFFIXES = (".yaml", ".yml")
@@ -98,6 +100,7 @@ class Repo:
     persona_files: list[str]
     knowledge: dict[str, KnowledgeFolder] = field(default_factory=dict)
     test_personas: TestPersonaFiles = field(default_factory=lambda: _no_test_personas())
+    persona_tests: PersonaTestsFiles = field(default_factory=lambda: _no_persona_tests())
 
     @property
     def ok(self) -> bool:
@@ -506,7 +509,11 @@ def load_repo(
             raise ValueError("give a root directory or a RepoFiles")
         files = DirectoryFiles(root_path)
     config, problems = load_config(files, default_id or (root_path.name if root_path else "repo"))
-    persona_files = files.list_files(config.repo.personas_dir, PERSONA_SUFFIXES)
+    persona_files = [
+        path
+        for path in files.list_files(config.repo.personas_dir, PERSONA_SUFFIXES)
+        if not is_tests_file(path)
+    ]
     personas: dict[str, LoadedPersona] = {}
     slug_sites: dict[str, tuple[str, int]] = {}
     for path in persona_files:
@@ -546,6 +553,8 @@ def load_repo(
         )
     test_personas = _load_test_personas(files, config)
     problems += test_personas.problems
+    persona_tests = _load_persona_tests(files, config, personas, test_personas, persona_files)
+    problems += persona_tests.problems
     problems.sort(key=lambda p: (p.path, p.line, p.col))
     return Repo(
         root=root_path,
@@ -555,6 +564,7 @@ def load_repo(
         persona_files=persona_files,
         knowledge=knowledge,
         test_personas=test_personas,
+        persona_tests=persona_tests,
     )
 
 
@@ -614,3 +624,28 @@ def _load_test_personas(files: RepoFiles, config: RepoConfig) -> TestPersonaFile
     if section is not None and not section.enabled:
         return TestPersonaFiles()
     return load_test_personas(files, section.dir if section else TEST_PERSONAS_DIR)
+
+
+# --- persona tests (schemas.persona_tests_loader imports this module) ---------
+
+
+def _no_persona_tests() -> PersonaTestsFiles:
+    from schemas.persona_tests_loader import PersonaTestsFiles
+
+    return PersonaTestsFiles()
+
+
+def _load_persona_tests(
+    files: RepoFiles,
+    config: RepoConfig,
+    personas: dict[str, LoadedPersona],
+    test_personas: TestPersonaFiles,
+    persona_files: list[str],
+) -> PersonaTestsFiles:
+    """The ``<slug>.tests.yaml`` files of the personas folder, checked against the repo."""
+    from schemas.persona_tests_loader import check_references, load_all_persona_tests
+
+    tests = load_all_persona_tests(files, config.repo.personas_dir)
+    file_slugs = {posixpath.splitext(posixpath.basename(p))[0] for p in persona_files}
+    tests.problems += check_references(tests, personas, test_personas.personas, file_slugs)
+    return tests

@@ -33,5 +33,7 @@ def test_examples_exercise_the_format(example_repo: Path) -> None:
 
 
 def test_example_files_carry_the_schema_modeline(example_repo: Path) -> None:
+    tests_modeline = MODELINE.replace("persona.schema.json", "persona-tests.schema.json")
     for path in (example_repo / "personas").glob("*.yaml"):
-        assert path.read_text().splitlines()[0] == MODELINE, path.name
+        expected = tests_modeline if path.name.endswith(".tests.yaml") else MODELINE
+        assert path.read_text().splitlines()[0] == expected, path.name

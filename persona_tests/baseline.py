@@ -1,0 +1,48 @@
+"""Another commit's personas, read from git without touching the working tree or the
+index (``sandbox.gitfiles.GitTreeFiles``), to run the same cases against them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import git
+
+from sandbox.gitfiles import GitTreeFiles
+from schemas.errors import ConfigError
+from schemas.loader import Repo, load_repo
+
+
+def load_ref(root: str | Path, ref: str) -> Repo:
+    """The repo at ``root`` as commit ``ref`` has it (``ConfigError`` for a bad ref)."""
+    root = Path(root).resolve()
+    try:
+        repo = git.Repo(root, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise ConfigError(f"--baseline needs a git repository; {root} is not one") from None
+    try:
+        files = GitTreeFiles(repo, ref)
+    except (git.BadName, ValueError) as exc:
+        raise ConfigError(f"--baseline: unknown git ref {ref!r} ({exc})") from None
+    top = Path(repo.working_tree_dir or root).resolve()
+    prefix = root.relative_to(top).as_posix()
+    if prefix != ".":
+        files = _Subdir(files, prefix)  # type: ignore[assignment]
+    return load_repo(root, files=files, with_knowledge=False)
+
+
+class _Subdir:
+    """``RepoFiles`` of a folder inside a git tree (the persona repo below the git root)."""
+
+    def __init__(self, inner: GitTreeFiles, prefix: str) -> None:
+        self.inner = inner
+        self.prefix = prefix.rstrip("/") + "/"
+
+    def list_files(self, directory: str, suffixes: tuple[str, ...]) -> list[str]:
+        found = self.inner.list_files(self.prefix + directory, suffixes)
+        return [p[len(self.prefix) :] for p in found]
+
+    def size(self, path: str) -> int:
+        return self.inner.size(self.prefix + path)
+
+    def read(self, path: str) -> bytes:
+        return self.inner.read(self.prefix + path)

@@ -1,0 +1,68 @@
+"""Plain model calls a test makes besides the persona's own: the simulated user's turns
+and the judge's grading.  On the embedded catalogue they go to a model's backends in
+priority order (``mirror`` until ``[backends]`` configures one); on a remote ScaiGrid
+to its ``POST /v1/inference/chat``, with the test persona's headers merged in."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from catalogue.chat import model_backends, visible_model
+from catalogue.db import BackendModelRow
+from catalogue.embedded import EmbeddedCatalogue
+from inference.backends import Backend, make_backend
+from inference.chat import ChatCall, complete
+from inference.messages import ChatMessage
+from sandbox.run import _remote_answer
+from schemas.config import RepoConfig
+from schemas.errors import ConfigError
+
+
+def ask_model(
+    catalogue: Any,
+    model: str,
+    messages: Sequence[ChatMessage],
+    *,
+    headers: Mapping[str, str] | None = None,
+) -> tuple[str, str]:
+    """One plain call to frontend model ``model``: the answer and the provider that gave it."""
+    if isinstance(catalogue, EmbeddedCatalogue):
+        with Session(catalogue.engine) as session:
+            row = visible_model(session, catalogue.caller, model)
+            backends = model_backends(session, row)
+        result = complete(ChatCall(model, list(messages), {}, backends))
+        return result.answer.content, result.answer.backend.provider
+    if catalogue is None or not hasattr(catalogue, "call"):
+        raise ConfigError("persona tests need a catalogue (the embedded one or a remote ScaiGrid)")
+    body = {"model": model, "messages": [m.to_dict() for m in messages]}
+    extra = {"headers": dict(headers)} if headers else {}
+    answer = catalogue.call("POST", "/v1/inference/chat", json=body, parse=_remote_answer, **extra)
+    provider = answer.backend.provider if answer.backend else "scaigrid"
+    return answer.choices[0].message.content or "", provider
+
+
+def judge_backend(config: RepoConfig, catalogue: Any) -> tuple[Backend | None, str]:
+    """The backend ``[tests] judge_backend`` names, or None and why there is none."""
+    slug = config.tests.judge_backend
+    if slug is None:
+        return None, "no judge model is configured ([tests] judge_backend in personas.toml)"
+    settings = config.backends.get(slug)
+    if settings is not None:
+        backend = make_backend(slug, settings.model_dump(mode="json", exclude_none=True))
+    elif isinstance(catalogue, EmbeddedCatalogue):
+        with Session(catalogue.engine) as session:
+            row = session.execute(
+                select(BackendModelRow).where(BackendModelRow.slug == slug)
+            ).scalar_one_or_none()
+        if row is None:
+            return None, f"judge_backend {slug!r} is neither in [backends] nor in the catalogue"
+        backend = make_backend(slug, row.connection_config)
+    else:
+        return None, f"judge_backend {slug!r} is not in [backends] of personas.toml"
+    if backend.info.provider == "mirror":
+        return None, f"the judge backend {slug!r} is the offline mirror, which cannot grade"
+    return backend, ""

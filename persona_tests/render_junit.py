@@ -1,0 +1,77 @@
+"""``personas test --format junit``: JUnit XML for CI test tabs.
+
+One ``testsuite`` per persona, one ``testcase`` per case (``classname`` the persona),
+with ``failure``, ``skipped`` or ``error`` elements and the answer in ``system-out``.
+User text is escaped by the XML writer; characters XML 1.0 cannot hold (control
+characters, lone surrogates) are shown as escapes first, so the document always parses.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from itertools import groupby
+
+from persona_tests.report import CaseResult, TestReport
+from sync.render.literal import visible
+
+_NOT_XML = re.compile("[\ufffe\uffff\ud800-\udfff]")
+
+
+def xml_text(text: str) -> str:
+    """``text`` as characters XML 1.0 can hold (controls and surrogates made visible)."""
+    return _NOT_XML.sub(lambda m: f"\\u{ord(m.group()):04x}", visible(text))
+
+
+def _seconds(result: CaseResult) -> str:
+    return f"{(result.latency_ms or 0) / 1000:.3f}"
+
+
+def _testcase(result: CaseResult) -> ET.Element:
+    case = ET.Element(
+        "testcase",
+        classname=xml_text(result.persona),
+        name=xml_text(result.case),
+        time=_seconds(result),
+        file=xml_text(result.path),
+        line=str(result.line),
+    )
+    failed = [a for a in result.assertions if a.passed is False]
+    if result.status == "error":
+        error = ET.SubElement(case, "error", message=xml_text(result.error or "could not run"))
+        error.text = xml_text(result.error or "")
+    elif result.status == "failed":
+        first = failed[0]
+        failure = ET.SubElement(
+            case, "failure", message=xml_text(f"{first.kind}: {first.message}"), type=first.kind
+        )
+        failure.text = xml_text("\n".join(f"{a.kind}: {a.message}" for a in failed))
+    elif result.status == "skipped":
+        reasons = "; ".join(f"{a.kind}: {a.message}" for a in result.assertions)
+        ET.SubElement(case, "skipped", message=xml_text(reasons or "skipped"))
+    if result.answer:
+        ET.SubElement(case, "system-out").text = xml_text(result.answer)
+    return case
+
+
+def junit_xml(report: TestReport) -> str:
+    """The report as a JUnit XML document."""
+    root = ET.Element("testsuites", name="personas test")
+    for persona, group in groupby(report.results, key=lambda r: r.persona):
+        results = list(group)
+        suite = ET.SubElement(
+            root,
+            "testsuite",
+            name=xml_text(persona),
+            tests=str(len(results)),
+            failures=str(sum(r.status == "failed" for r in results)),
+            errors=str(sum(r.status == "error" for r in results)),
+            skipped=str(sum(r.status == "skipped" for r in results)),
+            time=f"{sum((r.latency_ms or 0) for r in results) / 1000:.3f}",
+        )
+        suite.extend(_testcase(r) for r in results)
+    for key, status in (("tests", None), ("failures", "failed"), ("errors", "error")):
+        count = len(report.results) if status is None else report.count(status)  # type: ignore[arg-type]
+        root.set(key, str(count))
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

@@ -1,0 +1,126 @@
+"""``personas test --format markdown``: the persona tests part of the pull-request comment.
+
+It starts with the marker line ``<!-- personas-tests -->`` (the workflow puts it under
+the plan in the same comment), then a summary, then per persona -- personas with
+regressions first -- a table of cases, regressions (pass→fail) first, and for each
+failing or changed case the answers in a collapsible ``<details>``: a diff of the
+baseline's answer against this branch's, and both answers in full.
+
+All user text goes through ``sync.render.literal`` (``md_text`` inline, ``md_code`` in
+cells, ``md_fence`` for answers and diffs), so no answer can close a fence, open an HTML
+element or end the comment.  The output is bounded (``MAX_MARKDOWN_CHARS``; answers cut
+at ``MAX_ANSWER_CHARS``), as the comment also holds the plan.
+"""
+
+from __future__ import annotations
+
+import difflib
+from itertools import groupby
+
+from persona_tests.render_text import summary
+from persona_tests.report import CaseResult, TestReport
+from sync.render.literal import md_code, md_fence, md_text
+
+MARKER = "<!-- personas-tests -->"
+MAX_MARKDOWN_CHARS = 30_000
+MAX_ANSWER_CHARS = 4_000
+_ICON = {"passed": "✅", "failed": "❌", "skipped": "⏭️", "error": "💥"}
+_CHANGE = {
+    "pass->fail": "**pass→fail**",
+    "fail->pass": "fail→pass",
+    "same": "same",
+    "new": "new persona",
+    "removed": "case removed",
+}
+_RANK = {"pass->fail": 0, "fail->pass": 2}
+_STATUS_RANK = {"error": 1, "failed": 1, "skipped": 3, "passed": 4}
+
+
+def _rank(result: CaseResult) -> int:
+    if result.change in _RANK:
+        return _RANK[result.change or ""]
+    return _STATUS_RANK[result.status]
+
+
+def _cut(answer: str) -> list[str]:
+    if len(answer) <= MAX_ANSWER_CHARS:
+        return answer.splitlines()
+    extra = len(answer) - MAX_ANSWER_CHARS
+    return [*answer[:MAX_ANSWER_CHARS].splitlines(), f"[... {extra:,} more characters]"]
+
+
+def _table(results: list[CaseResult], with_baseline: bool) -> list[str]:
+    if with_baseline:
+        lines = ["| | case | this branch | baseline | change |", "|---|---|---|---|---|"]
+    else:
+        lines = ["| | case | status | checks |", "|---|---|---|---|"]
+    for r in results:
+        checks = sum(a.passed is True for a in r.assertions)
+        if with_baseline:
+            base = r.baseline.status if r.baseline else "—"
+            change = _CHANGE.get(r.change or "", "—")
+            lines.append(
+                f"| {_ICON[r.status]} | {md_text(r.case)} | {r.status} | {base} | {change} |"
+            )
+        else:
+            lines.append(
+                f"| {_ICON[r.status]} | {md_text(r.case)} | {r.status} | "
+                f"{checks}/{len(r.assertions)} |"
+            )
+    return lines
+
+
+def _details(result: CaseResult) -> list[str]:
+    """The collapsible answers of a case that failed, errored or changed."""
+    title = f"{md_text(result.case)}: {result.status}"
+    if result.change in ("pass->fail", "fail->pass"):
+        title += f" ({_CHANGE[result.change or '']})"
+    lines = ["<details>", f"<summary>{title}</summary>", ""]
+    if result.error:
+        lines += [f"Could not run: {md_code(result.error)}", ""]
+    for check in result.assertions:
+        if check.passed is False:
+            lines.append(f"- ✗ `{check.kind}`: {md_text(check.message)}")
+        elif check.passed is None:
+            lines.append(f"- skipped `{check.kind}`: {md_text(check.message)}")
+    base = result.baseline
+    if base is not None and base.answer and result.answer and base.answer != result.answer:
+        diff = difflib.unified_diff(
+            _cut(base.answer), _cut(result.answer), "baseline", "this branch", lineterm="", n=2
+        )
+        lines += ["", "Answer, baseline → this branch:", "", *md_fence(list(diff), "diff")]
+        lines += ["", "Baseline answer:", "", *md_fence(_cut(base.answer))]
+    if result.answer:
+        lines += ["", "This branch's answer:", "", *md_fence(_cut(result.answer))]
+    lines += ["", "</details>", ""]
+    return lines
+
+
+def markdown(report: TestReport) -> str:
+    """The persona tests section of the PR comment."""
+    with_baseline = report.baseline_ref is not None
+    head = [MARKER, "### personas test", ""]
+    where = f" (baseline {md_code(report.baseline_ref or '')})" if with_baseline else ""
+    head += [f"**{md_text(summary(report))}**{where}", ""]
+    if not report.results:
+        head.append("No persona test cases ran.")
+    groups = [
+        (persona, sorted(group, key=_rank))
+        for persona, group in groupby(report.results, key=lambda r: r.persona)
+    ]
+    groups.sort(key=lambda g: min(_rank(r) for r in g[1]))
+    body: list[str] = []
+    for shown, (persona, results) in enumerate(groups):
+        section = [f"#### {md_text(persona)}", "", *_table(results, with_baseline), ""]
+        for result in results:
+            changed = result.change in ("pass->fail", "fail->pass")
+            if result.status in ("failed", "error") or changed:
+                section += _details(result)
+        size = sum(len(line) + 1 for line in body + section)
+        if size > MAX_MARKDOWN_CHARS and shown:
+            left = len(groups) - shown
+            body += [f"*{left} more persona(s) not shown here: see the job log.*", ""]
+            break
+        body += section
+    body += [md_text(note) for note in report.notes]
+    return "\n".join(head + body).rstrip("\n") + "\n"

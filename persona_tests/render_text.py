@@ -1,0 +1,61 @@
+"""``personas test`` for people: one line per case, the failed checks under it, a summary.
+
+Lines are ``StyledLine``s for ``cli.common.write_lines``, which prints user text
+literally (control characters made visible) and colours only on a terminal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from persona_tests.report import CaseResult, TestReport
+from sync.render.literal import StyledLine, one_line
+
+ANSWER_LINES = 12
+_MARK = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP", "error": "ERROR"}
+_STYLE = {"passed": "green", "failed": "red", "skipped": "yellow", "error": "bold red"}
+_CHANGE = {"pass->fail": "pass→fail", "fail->pass": "fail→pass"}
+
+
+def case_line(result: CaseResult) -> StyledLine:
+    """The one line of a case (also the progress line)."""
+    took = f" ({result.latency_ms} ms)" if result.latency_ms is not None else ""
+    change = _CHANGE.get(result.change or "")
+    tag = f"  [{change} since baseline]" if change else ""
+    text = f"{_MARK[result.status]:5} {result.persona} / {one_line(result.case)}{took}{tag}"
+    return StyledLine(text, _STYLE[result.status])
+
+
+def summary(report: TestReport) -> str:
+    """The counts, and the baseline's regressions and fixes when one ran."""
+    text = (
+        f"{report.count('passed')} passed, {report.count('failed')} failed, "
+        f"{report.count('skipped')} skipped, {report.count('error')} errors."
+    )
+    if report.baseline_ref is not None:
+        fixed = sum(1 for r in report.results if r.change == "fail->pass")
+        text += (
+            f" Against {report.baseline_ref}: {len(report.regressions)} pass→fail, "
+            f"{fixed} fail→pass."
+        )
+    return text
+
+
+def text_lines(report: TestReport) -> Iterator[StyledLine]:
+    """The whole text report."""
+    for result in report.results:
+        yield case_line(result)
+        if result.error:
+            yield StyledLine(f"      {one_line(result.error)}", "red")
+        for check in result.assertions:
+            if check.passed is False:
+                yield StyledLine(f"      ✗ {check.kind}: {one_line(check.message)}", "red")
+            elif check.passed is None:
+                yield StyledLine(f"      - {check.kind}: {one_line(check.message)}", "yellow")
+        if result.status == "failed":
+            yield StyledLine(f"      at {result.path}:{result.line}; the answer began:", "dim")
+            for line in result.answer.splitlines()[:ANSWER_LINES]:
+                yield StyledLine(f"      | {line}", "dim")
+    for note in report.notes:
+        yield StyledLine(f"note: {one_line(note)}", "yellow")
+    yield StyledLine(summary(report), "bold red" if report.exit_code else "green")

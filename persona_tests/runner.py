@@ -1,0 +1,251 @@
+"""Run persona test cases: the Python API behind ``personas test`` and the MCP
+``test_persona`` tool.
+
+``run_tests(repo, catalogue)`` runs every case of ``personas/<slug>.tests.yaml``
+against the repo's personas through the sandbox run path (``sandbox.run``: the
+embedded catalogue's inference, or a remote ScaiGrid's), at most ``concurrency`` at
+once, and returns a ``TestReport``.  With ``baseline`` (another commit's repo, see
+``persona_tests.baseline``) each case also runs against that commit's persona, and the
+report says per case whether it went from pass to fail or back.  Nothing is persisted.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from inference.messages import ChatMessage
+from persona_tests.assertions import Judge, Outcome, check_all
+from persona_tests.conversation import converse
+from persona_tests.models import ask_model, judge_backend
+from persona_tests.report import (
+    AssertionResult,
+    BaselineResult,
+    CaseResult,
+    Status,
+    TestReport,
+    change_between,
+    status_of,
+)
+from sandbox.run import RunRequest, run_persona
+from schemas.errors import NotFound, PersonasError
+from schemas.files import RepoFiles
+from schemas.loader import LoadedPersona, Repo, load_repo
+from schemas.persona_tests_loader import LoadedCase
+
+Progress = Callable[[int, int, CaseResult], None]
+"""Called after each case with (cases done, cases in all, its result)."""
+
+JUDGE_BRIEF = (
+    "You grade an AI assistant's answer against a rubric. Reply with PASS or FAIL on the "
+    "first line, then one sentence saying why."
+)
+
+
+@dataclass(frozen=True)
+class _Side:
+    """One persona version a case runs against (this branch's or the baseline's)."""
+
+    persona: LoadedPersona | None
+    origin: str
+
+
+@dataclass(frozen=True)
+class _Ran:
+    status: Status
+    answer: str
+    assertions: tuple[AssertionResult, ...]
+    latency_ms: int | None
+    retrieval: tuple[dict[str, Any], ...]
+    transcript: tuple[dict[str, str], ...]
+    error: str | None
+
+
+def as_repo(repo: Repo | RepoFiles | str | Path) -> Repo:
+    """A loaded repo from a ``Repo``, a directory or any ``RepoFiles``."""
+    if isinstance(repo, Repo):
+        return repo
+    if isinstance(repo, str | Path):
+        return load_repo(repo)
+    return load_repo(files=repo)
+
+
+def select_slugs(repo: Repo, slugs: Iterable[str] | None) -> list[str]:
+    """The personas to test: those named (each must be a persona), or every one with tests."""
+    if slugs is None:
+        return [s for s in repo.persona_tests.by_slug if s in repo.personas]
+    chosen = list(dict.fromkeys(slugs))
+    unknown = [s for s in chosen if s not in repo.personas]
+    if unknown:
+        raise NotFound(
+            f"no valid persona {', '.join(repr(s) for s in unknown)} in the repo",
+            details={"slugs": unknown},
+        )
+    return chosen
+
+
+def run_tests(
+    repo: Repo | RepoFiles | str | Path,
+    catalogue: Any,
+    *,
+    slugs: Iterable[str] | None = None,
+    baseline: Repo | None = None,
+    baseline_ref: str | None = None,
+    concurrency: int = 4,
+    progress: Progress | None = None,
+) -> TestReport:
+    """Run the cases of ``slugs`` (default: every persona with a tests file)."""
+    loaded = as_repo(repo)
+    chosen = select_slugs(loaded, slugs)
+    report = TestReport(baseline_ref=baseline_ref)
+    for slug in chosen:
+        if slug not in loaded.persona_tests.by_slug:
+            report.notes.append(f"persona {slug!r} has no tests file (personas/{slug}.tests.yaml)")
+    judge = _judge(loaded, catalogue)
+    work: list[tuple[str, LoadedCase]] = [
+        (slug, item)
+        for slug in chosen
+        if slug in loaded.persona_tests.by_slug
+        for item in loaded.persona_tests.by_slug[slug].cases
+    ]
+    total = len(work) + sum(len(_removed(loaded, baseline, s)) for s in chosen)
+    done = 0
+
+    def one(entry: tuple[str, LoadedCase]) -> CaseResult:
+        slug, item = entry
+        path = loaded.persona_tests.by_slug[slug].path
+        here = _run_case(loaded, _Side(loaded.personas[slug], "repo"), item, catalogue, judge)
+        base = None
+        if baseline is not None:
+            persona = baseline.personas.get(slug)
+            if persona is None:
+                base = BaselineResult("skipped", "", "new")
+            else:
+                ran = _run_case(loaded, _Side(persona, "baseline"), item, catalogue, judge)
+                base = BaselineResult(
+                    ran.status, ran.answer, change_between(ran.status, here.status), ran.assertions
+                )
+        return CaseResult(
+            persona=slug,
+            case=item.case.name,
+            status=here.status,
+            answer=here.answer,
+            assertions=here.assertions,
+            latency_ms=here.latency_ms,
+            retrieval=here.retrieval,
+            transcript=here.transcript,
+            error=here.error,
+            path=path,
+            line=item.line,
+            baseline=base,
+        )
+
+    results: list[CaseResult] = []
+    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, 32))) as pool:
+        for result in pool.map(one, work):
+            results.append(result)
+            done += 1
+            if progress is not None:
+                progress(done, total, result)
+    for slug in chosen:
+        for name, line, path in _removed(loaded, baseline, slug):
+            result = CaseResult(
+                persona=slug,
+                case=name,
+                status="skipped",
+                answer="",
+                assertions=(AssertionResult("case", None, "removed on this branch"),),
+                path=path,
+                line=line,
+                baseline=BaselineResult("skipped", "", "removed"),
+            )
+            results.append(result)
+            done += 1
+            if progress is not None:
+                progress(done, total, result)
+    order = {slug: n for n, slug in enumerate(chosen)}
+    results.sort(key=lambda r: order[r.persona])  # stable: file order within a persona
+    report.results = results
+    return report
+
+
+def _removed(loaded: Repo, baseline: Repo | None, slug: str) -> list[tuple[str, int, str]]:
+    """Cases the baseline's tests file of ``slug`` has and this branch's does not."""
+    if baseline is None or slug not in baseline.persona_tests.by_slug:
+        return []
+    here = loaded.persona_tests.by_slug.get(slug)
+    names = {c.case.name for c in here.cases} if here else set()
+    old = baseline.persona_tests.by_slug[slug]
+    return [(c.case.name, c.line, old.path) for c in old.cases if c.case.name not in names]
+
+
+def _run_case(repo: Repo, side: _Side, item: LoadedCase, catalogue: Any, judge: Judge) -> _Ran:
+    """One case against one persona version; a failure to run is an ``error`` result."""
+    persona = side.persona
+    assert persona is not None
+    case = item.case
+    transcript: tuple[dict[str, str], ...] = ()
+    try:
+        if case.conversation is not None:
+            user = repo.test_personas.personas[case.conversation.test_persona]
+            turns = converse(
+                case.conversation,
+                user,
+                lambda messages: ask_model(
+                    catalogue, persona.spec.model, messages, headers=user.headers
+                )[0],
+                lambda request: run_persona(persona, request, catalogue),
+            )
+            result, latency_ms = turns.last, turns.latency_ms
+            transcript = tuple(turns.transcript)
+        else:
+            started = time.perf_counter()
+            result = run_persona(persona, RunRequest(message=case.message or ""), catalogue)
+            latency_ms = round((time.perf_counter() - started) * 1000)
+        retrieval = tuple(r.model_dump(mode="json") for r in result.retrieval)
+        outcome = Outcome(result.answer, result.usage.completion_tokens, latency_ms, retrieval)
+        assertions = check_all(case.assertions, outcome, judge)
+    except PersonasError as exc:
+        return _Ran("error", "", (), None, (), transcript, f"{exc.code}: {exc.message}")
+    except Exception as exc:  # one case's surprise must not stop the others
+        message = f"INTERNAL_ERROR: unexpected {type(exc).__name__}: {exc}"
+        return _Ran("error", "", (), None, (), transcript, message)
+    return _Ran(
+        status_of(assertions),
+        result.answer,
+        assertions,
+        latency_ms,
+        retrieval,
+        transcript,
+        None,
+    )
+
+
+def _judge(repo: Repo, catalogue: Any) -> Judge:
+    """The ``llm_rubric`` grader: the configured judge model, or one that skips and says why."""
+    try:
+        backend, reason = judge_backend(repo.config, catalogue)
+    except PersonasError as exc:
+        backend, reason = None, f"the judge is unusable: {exc.message}"
+
+    def grade(rubric: str, answer: str) -> AssertionResult:
+        if backend is None:
+            return AssertionResult("llm_rubric", None, f"skipped: {reason}")
+        messages = [
+            ChatMessage("system", JUDGE_BRIEF),
+            ChatMessage("user", f"Rubric:\n{rubric}\n\nAnswer to grade:\n{answer}"),
+        ]
+        verdict = backend.complete(messages, {"temperature": 0}).content.strip()
+        first = verdict.splitlines()[0].strip().upper() if verdict else ""
+        why = verdict[:300]
+        if first.startswith("PASS"):
+            return AssertionResult("llm_rubric", True, f"judge: {why}")
+        if first.startswith("FAIL"):
+            return AssertionResult("llm_rubric", False, f"judge: {why}")
+        return AssertionResult("llm_rubric", False, f"the judge gave no PASS/FAIL verdict: {why}")
+
+    return grade
