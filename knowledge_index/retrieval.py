@@ -35,6 +35,7 @@ and sources without an index are skipped (``Retrieval.note`` says which had no i
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -146,8 +147,17 @@ def retrieve(
     return Retrieval(chunks, queries, note)
 
 
+Scored = dict[int, tuple[float, int]]
+"""``chunk id -> (weighted score, rank within its source)``; higher score wins, then
+lower rank (so ties keep each search's own order)."""
+
+
+def _better(a: tuple[float, int], b: tuple[float, int] | None) -> bool:
+    return b is None or a[0] > b[0] or (a[0] == b[0] and a[1] < b[1])
+
+
 class _Searcher:
-    """Runs one query over the indexed sources; returns ``{chunk id: weighted score}``."""
+    """Runs one query over the indexed sources; returns the chunks' weighted scores."""
 
     def __init__(
         self,
@@ -161,68 +171,116 @@ class _Searcher:
         self.sources = sources
         self.depth = max(4 * top_k, 20)
         self.best_chunk: int | None = None
+        self._embedded: dict[str, np.ndarray] = {}
 
-    def _query_vectors(self, query: str) -> dict[str, np.ndarray]:
-        vectors: dict[str, np.ndarray] = {}
-        for ref, index in self.sources:
-            if ref.search_type == "keyword":
-                continue
-            key = identity_key(index.embedder)
-            if key not in vectors:
-                vectors[key] = embedder_for_identity(index.embedder).embed([query])[0]
-        return vectors
+    def _query_vector(self, query: str, index: store.SourceIndex) -> np.ndarray:
+        key = identity_key(index.embedder)
+        if key not in self._embedded:
+            self._embedded[key] = embedder_for_identity(index.embedder).embed([query])[0]
+        return self._embedded[key]
 
-    def run(self, query: str) -> dict[int, float]:
-        vectors = self._query_vectors(query)
-        keyword_raw: dict[tuple[str, str], list[store.Hit]] = {}
-        for ref, _index in self.sources:
-            if ref.search_type != "semantic":
-                keyword_raw[(ref.source_type, ref.source_id)] = store.keyword_search(
-                    self.conn, self.tenant_id, ref.source_type, ref.source_id, query, self.depth
-                )
-        best_raw = max((h.raw for hits in keyword_raw.values() for h in hits), default=0.0)
-        scores: dict[int, float] = {}
+    def run(self, query: str) -> Scored:
+        self._embedded = {}
+        terms = query_terms(query)
+        scores: Scored = {}
         for ref, index in self.sources:
-            key = (ref.source_type, ref.source_id)
-            semantic: list[store.Hit] = []
-            if ref.search_type != "keyword":
-                vector = vectors[identity_key(index.embedder)]
-                semantic = store.semantic_search(self.conn, index, vector, self.depth)
-            keyword = keyword_raw.get(key, [])
-            if ref.search_type == "keyword":
-                found = {h.chunk_id: h.raw / best_raw for h in keyword if best_raw > 0}
-            elif ref.search_type == "semantic":
-                found = {h.chunk_id: min(max(h.raw, 0.0), 1.0) for h in semantic}
-            else:
-                found = _fuse(keyword, semantic)
-            for chunk_id, score in found.items():
-                weighted = score * ref.weight
-                if weighted > scores.get(chunk_id, -1.0):
+            for rank, (chunk_id, score) in enumerate(self._source(ref, index, query, terms)):
+                weighted = (score * ref.weight, rank)
+                if _better(weighted, scores.get(chunk_id)):
                     scores[chunk_id] = weighted
-        if scores:
-            self.best_chunk = max(scores, key=lambda c: (scores[c], -c))
+        self.best_chunk = _best(scores)
         return scores
 
+    def _source(
+        self, ref: SourceRef, index: store.SourceIndex, query: str, terms: list[str]
+    ) -> list[tuple[int, float]]:
+        """One source's chunks for the query, in the search's order, with 0..1 scores."""
+        keyword: list[int] = []
+        if ref.search_type != "semantic":
+            hits = store.keyword_search(
+                self.conn, self.tenant_id, ref.source_type, ref.source_id, query, self.depth
+            )
+            keyword = [h.chunk_id for h in hits]
+        if ref.search_type == "keyword":
+            coverage = _coverage(self.conn, index, keyword, terms)
+            # the engine's order breaks ties between chunks covering as much of the query
+            ordered = sorted(keyword, key=lambda c: -coverage.get(c, 0.0))
+            return [(c, coverage.get(c, 0.0)) for c in ordered]
+        semantic = store.SemanticScores(self.conn, index, self._query_vector(query, index))
+        nearest = semantic.best(self.depth)
+        if ref.search_type == "semantic":
+            return [(h.chunk_id, _clip(h.raw)) for h in nearest]
+        candidates = list(dict.fromkeys([*keyword, *(h.chunk_id for h in nearest)]))
+        coverage = _coverage(self.conn, index, candidates, terms)
+        cosine = semantic.of(candidates)
+        keyword.sort(key=lambda c: -coverage.get(c, 0.0))
+        fused = _fuse(keyword, [h.chunk_id for h in nearest])
+        blend = [(_clip(cosine.get(c, 0.0)) + coverage.get(c, 0.0)) / 2 for c in fused]
+        return list(zip(fused, _non_increasing(blend), strict=True))
 
-def _fuse(keyword: list[store.Hit], semantic: list[store.Hit]) -> dict[int, float]:
-    """Reciprocal rank fusion of two ranked lists, scaled so first in both is 1.0."""
+
+def _clip(value: float) -> float:
+    return min(max(value, 0.0), 1.0)
+
+
+def _coverage(
+    conn: Connection, index: store.SourceIndex, chunk_ids: list[int], terms: list[str]
+) -> dict[int, float]:
+    """The IDF-weighted share of the query's content words each chunk contains (0..1)."""
+    if not terms or not chunk_ids:
+        return {}
+    counts = store.term_chunk_counts(conn, index, terms)
+    size = counts.pop("")
+    idf = {t: math.log(1 + (size - n + 0.5) / (n + 0.5)) for t, n in counts.items()}
+    total = sum(idf.values())
+    matched = store.matched_terms(conn, chunk_ids, terms)
+    return {c: sum(idf[t] for t in ts) / total for c, ts in matched.items()}
+
+
+def _fuse(keyword: list[int], semantic: list[int]) -> list[int]:
+    """Reciprocal rank fusion of two ranked lists: ``1/(60 + rank)`` summed, best first."""
     fused: dict[int, float] = {}
-    for hits in (keyword, semantic):
-        for rank, hit in enumerate(hits, start=1):
-            fused[hit.chunk_id] = fused.get(hit.chunk_id, 0.0) + 1.0 / (RRF_K + rank)
-    top = 2.0 / (RRF_K + 1)
-    return {chunk_id: value / top for chunk_id, value in fused.items()}
+    for ranked in (keyword, semantic):
+        for rank, chunk_id in enumerate(ranked, start=1):
+            fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank)
+    return sorted(fused, key=lambda c: (-fused[c], c))
 
 
-def _merge(into: dict[int, float], more: dict[int, float]) -> None:
-    for chunk_id, score in more.items():
-        if score > into.get(chunk_id, -1.0):
-            into[chunk_id] = score
+def _non_increasing(values: list[float]) -> list[float]:
+    """The non-increasing sequence closest to ``values`` (least squares: neighbours out
+    of order share their mean -- isotonic regression by pooling adjacent violators)."""
+    blocks: list[list[float]] = []  # [mean, count]
+    for value in values:
+        blocks.append([value, 1.0])
+        while len(blocks) > 1 and blocks[-2][0] < blocks[-1][0]:
+            mean, count = blocks.pop()
+            total = blocks[-1][1] + count
+            blocks[-1][0] = (blocks[-1][0] * blocks[-1][1] + mean * count) / total
+            blocks[-1][1] = total
+    return [mean for mean, count in blocks for _ in range(int(count))]
+
+
+def _best(scores: Scored) -> int | None:
+    best: int | None = None
+    for chunk_id, value in scores.items():
+        if (
+            best is None
+            or _better(value, scores[best])
+            or (value == scores[best] and chunk_id < best)
+        ):
+            best = chunk_id
+    return best
+
+
+def _merge(into: Scored, more: Scored) -> None:
+    for chunk_id, value in more.items():
+        if _better(value, into.get(chunk_id)):
+            into[chunk_id] = value
 
 
 def _multi_step(
     searcher: _Searcher, query: str, history: Sequence[str]
-) -> tuple[list[str], dict[int, float], set[int]]:
+) -> tuple[list[str], Scored, set[int]]:
     scored = searcher.run(query)
     extra: list[str] = [h[:MAX_QUERY_CHARS] for h in list(history)[-2:] if h.strip()]
     if searcher.best_chunk is not None:
@@ -255,11 +313,11 @@ def sub_questions(query: str) -> list[str]:
     return parts[:MAX_SUB_QUESTIONS] or [query]
 
 
-def _agentic(searcher: _Searcher, query: str) -> tuple[list[str], dict[int, float], set[int]]:
+def _agentic(searcher: _Searcher, query: str) -> tuple[list[str], Scored, set[int]]:
     parts = sub_questions(query)
     if len(parts) == 1:
         return [query], searcher.run(query), set()
-    scored: dict[int, float] = {}
+    scored: Scored = {}
     pinned: set[int] = set()
     for part in parts:
         found = searcher.run(part)
@@ -271,17 +329,21 @@ def _agentic(searcher: _Searcher, query: str) -> tuple[list[str], dict[int, floa
 
 def _finish(
     conn: Connection,
-    scored: dict[int, float],
+    scored: Scored,
     pinned: set[int],
     top_k: int,
     min_score: float | None,
 ) -> list[RetrievedChunk]:
     floor = min_score or 0.0
-    passing = {c: s for c, s in scored.items() if s >= floor}
-    ranked = sorted(passing, key=lambda c: (-passing[c], c))
+    passing = {c: v for c, v in scored.items() if v[0] >= floor}
+
+    def order(c: int) -> tuple[float, int, int]:
+        return (-passing[c][0], passing[c][1], c)
+
+    ranked = sorted(passing, key=order)
     keep = [c for c in ranked if c in pinned][:top_k]
     keep += [c for c in ranked if c not in keep][: top_k - len(keep)]
-    keep.sort(key=lambda c: (-passing[c], c))
+    keep.sort(key=order)
     rows = store.chunk_rows(conn, keep)
     return [
         RetrievedChunk(
@@ -289,7 +351,7 @@ def _finish(
             rows[c].source_id,
             rows[c].path,
             rows[c].ordinal,
-            round(passing[c], 6),
+            round(passing[c][0], 6),
             rows[c].text,
         )
         for c in keep

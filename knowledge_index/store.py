@@ -308,14 +308,19 @@ def keyword_search(
     query: str,
     limit: int,
 ) -> list[Hit]:
-    """Chunks matching any content word of ``query``, best first (engine's own ranking)."""
+    """Chunks matching any content word of ``query``, best first by the engine's own rank.
+
+    ``raw`` is the engine's rank (SQLite ``bm25``, PostgreSQL ``ts_rank``): only its
+    order means anything, and only within one query.  PostgreSQL ranks with
+    ``ts_rank`` rather than ``ts_rank_cd``: the cover-density rank reads every
+    matching chunk's positions and cost four times as much on broad queries."""
     terms = query_terms(query)
     if not terms:
         return []
     params = {"t": tenant_id, "st": source_type, "sid": source_id, "n": limit}
     if conn.dialect.name == "postgresql":
         sql = text(
-            "SELECT c.id, ts_rank_cd(c.tsv, q) AS r "
+            "SELECT c.id, ts_rank(c.tsv, q) AS r "
             "FROM knowledge_chunks c, to_tsquery('english', :q) q "
             "WHERE c.tenant_id = :t AND c.source_type = :st AND c.source_id = :sid "
             "AND c.tsv @@ q ORDER BY r DESC, c.id LIMIT :n"
@@ -333,6 +338,103 @@ def keyword_search(
     return [Hit(int(row[0]), float(row[1])) for row in conn.execute(sql, params)]
 
 
+def matched_terms(
+    conn: Connection, chunk_ids: Sequence[int], terms: Sequence[str]
+) -> dict[int, set[str]]:
+    """``chunk id -> the terms it contains``, as the full-text engine matches them
+    (stemmed: "payslips" matches "payslip"); chunks matching none are absent."""
+    if not chunk_ids or not terms:
+        return {}
+    params: dict[str, object] = {f"q{i}": term for i, term in enumerate(terms)}
+    if conn.dialect.name == "postgresql":
+        each = " UNION ALL ".join(
+            f"SELECT c.id, {i} FROM knowledge_chunks c WHERE c.id IN :ids "
+            f"AND c.tsv @@ plainto_tsquery('english', :q{i})"
+            for i in range(len(terms))
+        )
+    else:
+        params = {name: f'"{term}"' for name, term in params.items()}
+        each = " UNION ALL ".join(
+            f"SELECT rowid, {i} FROM knowledge_chunks_fts "
+            f"WHERE knowledge_chunks_fts MATCH :q{i} AND rowid IN :ids"
+            for i in range(len(terms))
+        )
+    params["ids"] = [int(c) for c in chunk_ids]
+    found: dict[int, set[str]] = {}
+    for chunk_id, term in conn.execute(
+        text(each).bindparams(bindparam("ids", expanding=True)), params
+    ):
+        found.setdefault(int(chunk_id), set()).add(terms[int(term)])
+    return found
+
+
+_DF_LOCK = threading.Lock()
+_DF: dict[tuple[str, str, str, str, str], dict[str, int]] = {}
+_DF_CACHE_SOURCES = 256
+_DF_CACHE_TERMS = 20_000
+
+
+def term_chunk_counts(
+    conn: Connection, source: SourceIndex, terms: Sequence[str]
+) -> dict[str, int]:
+    """``term -> how many chunks of the source contain it`` (as the engine matches it),
+    and ``"" -> how many chunks the source has``; cached until its revision changes."""
+    key = (
+        conn.engine.url.render_as_string(hide_password=True),
+        source.tenant_id,
+        source.source_type,
+        source.source_id,
+        source.revision,
+    )
+    with _DF_LOCK:
+        known = dict(_DF.get(key, {}))
+    if "" not in known:
+        c = chunks_table.c
+        known[""] = conn.execute(
+            select(func.count()).where(
+                c.tenant_id == source.tenant_id,
+                c.source_type == source.source_type,
+                c.source_id == source.source_id,
+            )
+        ).scalar_one()
+    missing = [t for t in dict.fromkeys(terms) if t and t not in known]
+    if missing:
+        params: dict[str, object] = {f"q{i}": t for i, t in enumerate(missing)}
+        params.update(t=source.tenant_id, st=source.source_type, sid=source.source_id)
+        if conn.dialect.name == "postgresql":
+            counts = ", ".join(
+                f"count(*) FILTER (WHERE tsv @@ plainto_tsquery('english', :q{i}))"
+                for i in range(len(missing))
+            )
+            row = conn.execute(
+                text(
+                    f"SELECT {counts} FROM knowledge_chunks "
+                    "WHERE tenant_id = :t AND source_type = :st AND source_id = :sid"
+                    " AND tsv @@ to_tsquery('english', :any)"
+                ),
+                {**params, "any": " | ".join(missing)},
+            ).one()
+            found = dict(zip(missing, (int(n) for n in row), strict=True))
+        else:
+            params = {name: (f'"{v}"' if name.startswith("q") else v) for name, v in params.items()}
+            each = " UNION ALL ".join(
+                f"SELECT {i} AS term, count(*) AS n FROM knowledge_chunks_fts "
+                "JOIN knowledge_chunks c ON c.id = knowledge_chunks_fts.rowid "
+                f"WHERE knowledge_chunks_fts MATCH :q{i} AND c.tenant_id = :t "
+                "AND c.source_type = :st AND c.source_id = :sid"
+                for i in range(len(missing))
+            )
+            found = {missing[int(i)]: int(n) for i, n in conn.execute(text(each), params)}
+        known.update({t: found.get(t, 0) for t in missing})
+        with _DF_LOCK:
+            if len(_DF) >= _DF_CACHE_SOURCES:
+                _DF.pop(next(iter(_DF)))
+            cached = _DF.setdefault(key, {})
+            if len(cached) < _DF_CACHE_TERMS:
+                cached.update(known)
+    return {t: known[t] for t in ["", *terms]}
+
+
 _VECTOR_LOCK = threading.Lock()
 _VECTORS: dict[tuple[str, str, str, str], tuple[str, np.ndarray, np.ndarray]] = {}
 _VECTOR_CACHE_SOURCES = 256
@@ -341,7 +443,8 @@ _VECTOR_CACHE_SOURCES = 256
 def _vectors(
     conn: Connection, source: SourceIndex, engine_key: str
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Chunk ids and the vector matrix of a source, cached until its revision changes."""
+    """Chunk ids (ascending) and the vector matrix of a source, cached until its
+    revision changes."""
     key = (engine_key, source.tenant_id, source.source_type, source.source_id)
     with _VECTOR_LOCK:
         cached = _VECTORS.get(key)
@@ -349,11 +452,13 @@ def _vectors(
         return cached[1], cached[2]
     c = chunks_table.c
     rows = conn.execute(
-        select(c.id, c.embedding).where(
+        select(c.id, c.embedding)
+        .where(
             c.tenant_id == source.tenant_id,
             c.source_type == source.source_type,
             c.source_id == source.source_id,
         )
+        .order_by(c.id)
     ).all()
     ids = np.array([row[0] for row in rows], dtype=np.int64)
     matrix = np.zeros((len(rows), source.dimension), dtype=np.float32)
@@ -368,20 +473,53 @@ def _vectors(
     return ids, matrix
 
 
+class SemanticScores:
+    """The cosine similarity of one query vector with every chunk of a source.
+
+    The stored vectors are unit rows (the embedders normalise them), so one
+    matrix-vector product gives every chunk's cosine; the query vector is
+    normalised here."""
+
+    def __init__(self, conn: Connection, source: SourceIndex, query_vector: np.ndarray) -> None:
+        ids, matrix = _vectors(conn, source, conn.engine.url.render_as_string(hide_password=True))
+        vector = np.asarray(query_vector, dtype=np.float32).ravel()
+        norm = float(np.linalg.norm(vector))
+        self.ids = ids
+        if not len(ids) or vector.shape[0] != matrix.shape[1] or norm == 0:
+            self.scores = np.zeros(len(ids), dtype=np.float32)
+            self.ids = ids[:0]
+        else:
+            # einsum, not BLAS: OpenBLAS's threads spin after a product and steal the
+            # core the database needs next (this doubled PostgreSQL's latency)
+            self.scores = np.einsum("ij,j->i", matrix, vector / norm)
+
+    def best(self, limit: int) -> list[Hit]:
+        """The ``limit`` chunks closest to the query, best first (ties by id)."""
+        ids, scores = self.ids, self.scores[: len(self.ids)]
+        if len(scores) > limit:
+            top = np.argpartition(-scores, limit - 1)[:limit]
+        else:
+            top = np.arange(len(scores))
+        top = top[np.lexsort((ids[top], -scores[top]))]
+        return [Hit(int(ids[i]), float(scores[i])) for i in top]
+
+    def of(self, chunk_ids: Sequence[int]) -> dict[int, float]:
+        """The cosine of each of these chunks (ids not in the source are absent)."""
+        wanted = np.asarray(list(chunk_ids), dtype=np.int64)
+        if not len(wanted) or not len(self.ids):
+            return {}
+        at = np.minimum(np.searchsorted(self.ids, wanted), len(self.ids) - 1)
+        found = self.ids[at] == wanted
+        return {
+            int(c): float(self.scores[i]) for c, i, ok in zip(wanted, at, found, strict=True) if ok
+        }
+
+
 def semantic_search(
     conn: Connection, source: SourceIndex, query_vector: np.ndarray, limit: int
 ) -> list[Hit]:
     """The chunks closest to ``query_vector`` (cosine similarity), best first."""
-    ids, matrix = _vectors(conn, source, conn.engine.url.render_as_string(hide_password=True))
-    if not len(ids) or query_vector.shape[-1] != matrix.shape[1]:
-        return []
-    scores = matrix @ query_vector.astype(np.float32)
-    if len(scores) > limit:
-        top = np.argpartition(-scores, limit - 1)[:limit]
-    else:
-        top = np.arange(len(scores))
-    top = top[np.lexsort((ids[top], -scores[top]))]
-    return [Hit(int(ids[i]), float(scores[i])) for i in top]
+    return SemanticScores(conn, source, query_vector).best(limit)
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
 # Small English stop list: these words match nearly every chunk, so they only slow the
 # full-text engines down and blur the ranking (PostgreSQL drops them by itself).
 STOPWORDS = frozenset(
-    """a about above after again all am an and any are as at be because been before being
-    below between both but by can could did do does doing down during each few for from
+    """a about above after again against all am an and any are as at be because been before being
+    below between both but by can could did do does doing don down during each few for from
     further had has have having he her here hers herself him himself his how i if in into is
     it its itself just me more most my myself no nor not now of off on once only or other
     our ours ourselves out over own same she should so some such than that the their theirs

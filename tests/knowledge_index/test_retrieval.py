@@ -65,12 +65,55 @@ def test_keyword_needs_shared_words_and_semantic_does_not(indexed: Engine) -> No
     assert best.document == "knowledge/col_handbook/payroll.md" and best.score == 1.0
 
 
-def test_hybrid_fuses_both_rankings(indexed: Engine) -> None:
-    hybrid = SourceRef("collection", "col_handbook", search_type="hybrid")
-    chunks = _ask(indexed, "canteen lunch vegan dishes", hybrid, top_k=3).chunks
+def test_hybrid_orders_by_rank_fusion(indexed: Engine) -> None:
+    query = "canteen lunch vegan dishes"
+    ref = SourceRef("collection", "col_handbook")
+    orders = {}
+    for search_type in ("keyword", "semantic"):
+        found = _ask(indexed, query, dataclasses.replace(ref, search_type=search_type), top_k=20)
+        orders[search_type] = [(c.document, c.chunk) for c in found.chunks]
+    fused: dict[tuple[str, int], float] = {}
+    for ranked in orders.values():
+        for rank, chunk in enumerate(ranked, start=1):
+            fused[chunk] = fused.get(chunk, 0.0) + 1 / (60 + rank)
+    expected = sorted(fused, key=lambda c: -fused[c])[:5]
+    chunks = _ask(indexed, query, ref, top_k=5).chunks
+    assert [(c.document, c.chunk) for c in chunks] == expected
     assert chunks[0].document == "knowledge/col_handbook/lunch.md"
-    assert chunks[0].score == pytest.approx(1.0)  # first in both lists
-    assert all(0 < c.score <= 1.0 for c in chunks)
+
+
+def test_hybrid_scores_blend_the_chunks_own_scores(indexed: Engine) -> None:
+    query = "canteen lunch vegan dishes"
+    ref = SourceRef("collection", "col_handbook")
+    own = {}
+    for search_type in ("keyword", "semantic"):
+        top = _ask(indexed, query, dataclasses.replace(ref, search_type=search_type), top_k=1)
+        own[search_type] = top.chunks[0]
+    best = _ask(indexed, query, ref, top_k=1).chunks[0]
+    assert own["keyword"].document == own["semantic"].document == best.document
+    assert best.score == pytest.approx((own["keyword"].score + own["semantic"].score) / 2)
+    assert best.score < 1.0  # first in both lists is not a perfect match by itself
+
+
+@pytest.mark.parametrize("search_type", ["keyword", "semantic", "hybrid"])
+def test_a_poor_match_scores_low_even_when_it_is_the_best(
+    indexed: Engine, search_type: str
+) -> None:
+    # nothing in the handbook is about whales; "parking" is one word of five
+    ref = SourceRef("collection", "col_handbook", search_type=search_type)
+    unrelated = _ask(indexed, "Where do blue whales migrate in winter?", ref).chunks
+    assert all(c.score < 0.25 for c in unrelated)
+    weak = _ask(indexed, "parking for humpback whales near glaciers", ref, top_k=1).chunks
+    assert weak and weak[0].score < 0.5
+
+
+def test_scores_are_absolute_so_min_score_means_the_same_everywhere(indexed: Engine) -> None:
+    ref = SourceRef("collection", "col_handbook")
+    for search_type in ("keyword", "semantic", "hybrid"):
+        typed = dataclasses.replace(ref, search_type=search_type)
+        good = _ask(indexed, "How do I get a parking permit?", typed, min_score=0.35).chunks
+        assert good and good[0].document == "knowledge/col_handbook/parking.md", search_type
+        assert not _ask(indexed, "blue whales migrate", typed, min_score=0.35).chunks
 
 
 def test_provenance_travels_with_every_chunk(indexed: Engine) -> None:
