@@ -12,6 +12,7 @@ from cli import (
     plan_cmd,
     preview_cmd,
     run_cmd,
+    test_cmd,
     validate_cmd,
 )
 
@@ -28,6 +29,7 @@ import_cmd.register(app)
 mcp_cmd.register(app)
 preview_cmd.register(app)
 run_cmd.register(app)
+test_cmd.register(app)
 export_cmd.register(app)
 app.add_typer(catalogue_cmd.app, name="catalogue")
 

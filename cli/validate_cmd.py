@@ -30,6 +30,8 @@ def validate(
                 "files": len(loaded.persona_files),
                 "test_personas": len(loaded.test_personas.personas),
                 "test_persona_files": len(loaded.test_personas.files),
+                "persona_tests": len(loaded.persona_tests.by_slug),
+                "persona_tests_files": len(loaded.persona_tests.files),
                 "error_count": len(errors),
                 "warning_count": len(loaded.problems) - len(errors),
                 "problems": [p.to_dict() for p in loaded.problems],
@@ -40,6 +42,9 @@ def validate(
         tests = loaded.test_personas
         if tests.files:
             say(f"{len(tests.personas)} of {len(tests.files)} test persona file(s) valid.")
+        cases = loaded.persona_tests
+        if cases.files:
+            say(f"{len(cases.by_slug)} of {len(cases.files)} persona tests file(s) valid.")
         if errors:
             say(
                 f"{len(errors)} problem(s) in {len(loaded.persona_files)} file(s); "

@@ -1,0 +1,146 @@
+"""``personas test``: run the persona test cases (``personas/<slug>.tests.yaml``)."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from cli.common import RepoOption, fail_line, say, write_lines
+from schemas.errors import PersonasError
+
+EXIT_ERRORS = 2
+
+
+class TestFormat(StrEnum):
+    """Report formats of ``personas test``."""
+
+    __test__ = False  # not a pytest test class
+
+    text = "text"
+    json = "json"
+    junit = "junit"
+    markdown = "markdown"
+
+
+def _exit_2_on_errors(func: Callable[..., None]) -> Callable[..., None]:
+    """Any failure to run the tests at all is one ``error CODE: message`` line and exit 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            func(*args, **kwargs)
+        except PersonasError as exc:
+            fail_line(exc.code, exc.message)
+            raise typer.Exit(EXIT_ERRORS) from None
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            fail_line("INTERRUPTED", "interrupted")
+            raise typer.Exit(130) from None
+        except Exception as exc:
+            if os.environ.get("PERSONAS_DEBUG") == "1":
+                raise
+            detail = (str(exc) or "no message").splitlines()[0]
+            fail_line(
+                "INTERNAL_ERROR",
+                f"unexpected {type(exc).__name__}: {detail} (this is a bug; run with "
+                "PERSONAS_DEBUG=1 for the traceback)",
+            )
+            raise typer.Exit(EXIT_ERRORS) from None
+
+    return wrapper
+
+
+def test(
+    slugs: Annotated[
+        list[str] | None, typer.Argument(help="Personas to test (default: all with tests).")
+    ] = None,
+    repo: RepoOption = Path("."),
+    changed_since: Annotated[
+        str | None,
+        typer.Option(
+            "--changed-since",
+            help="Only personas whose files (persona, prompt, tests, knowledge, test "
+            "personas) changed since this git ref.",
+        ),
+    ] = None,
+    baseline: Annotated[
+        str | None,
+        typer.Option(
+            "--baseline",
+            help="Also run the same cases against this git ref's personas and report "
+            "pass→fail / fail→pass with the answers diffed.",
+        ),
+    ] = None,
+    fmt: Annotated[TestFormat, typer.Option("--format", "-f")] = TestFormat.text,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write the report here instead of stdout."),
+    ] = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(min=1, max=32, help="Cases run at once (default: [tests] concurrency)."),
+    ] = None,
+) -> None:
+    """Run the persona test cases against the working tree's personas (nothing persisted).
+    Exit 0 when all pass (skips allowed), 1 on failures, 2 when a case could not run."""
+    from persona_tests.baseline import load_ref
+    from persona_tests.render_junit import junit_xml
+    from persona_tests.render_markdown import markdown
+    from persona_tests.render_text import case_line, summary, text_lines
+    from persona_tests.report import CaseResult
+    from persona_tests.runner import run_tests
+    from persona_tests.selection import changed_personas
+    from sync.engine import load_valid_repo, open_repo_catalogue
+
+    loaded = load_valid_repo(repo)
+    chosen: list[str] | None = list(slugs) if slugs else None
+    if changed_since is not None:
+        changed = changed_personas(loaded, repo, changed_since)
+        chosen = changed if chosen is None else [s for s in chosen if s in changed]
+    base = load_ref(repo, baseline) if baseline is not None else None
+
+    def progress(done: int, total: int, result: CaseResult) -> None:
+        line = case_line(result)
+        write_lines([line._replace(text=f"[{done}/{total}] {line.text}")], err=True)
+
+    with open_repo_catalogue(loaded) as catalogue:
+        report = run_tests(
+            loaded,
+            catalogue,
+            slugs=chosen,
+            baseline=base,
+            baseline_ref=baseline,
+            concurrency=concurrency or loaded.config.tests.concurrency,
+            progress=progress if sys.stderr.isatty() else None,
+        )
+    if fmt is TestFormat.text and output is None:
+        write_lines(text_lines(report))
+    else:
+        if fmt is TestFormat.json:
+            rendered = json.dumps(report.to_dict(), indent=2) + "\n"
+        elif fmt is TestFormat.junit:
+            rendered = junit_xml(report)
+        elif fmt is TestFormat.markdown:
+            rendered = markdown(report)
+        else:
+            rendered = "\n".join(line.text for line in text_lines(report)) + "\n"
+        if output is None:
+            sys.stdout.write(rendered)
+        else:
+            output.write_text(rendered, encoding="utf-8")
+            say(summary(report), err=True)
+    raise typer.Exit(report.exit_code)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``test`` to the CLI."""
+    app.command("test")(_exit_2_on_errors(test))
