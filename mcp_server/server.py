@@ -10,10 +10,12 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError
 
 from mcp_server.service import PersonaService
+from mcp_server.strict_args import forbid_unknown_arguments
 from mcp_server.tools_drafts import register_draft_tools
 from mcp_server.tools_plan import register_plan_tool
 from mcp_server.tools_read import register_read_tools
 from mcp_server.tools_run import register_run_tool
+from mcp_server.tools_test import register_test_tool
 from schemas.errors import PersonasError
 
 INSTRUCTIONS = """\
@@ -58,8 +60,10 @@ def build_server(
     if with_catalogue:
         register_plan_tool(server, service)
         register_run_tool(server, service)
+        register_test_tool(server, service)
     if not read_only:
         register_draft_tools(server, service)
+    forbid_unknown_arguments(server)
 
     @server.resource(
         "persona://{slug}",

@@ -1,0 +1,173 @@
+"""``test_persona``: run a persona's test cases (``personas/<slug>.tests.yaml``) against
+its working-tree version or a draft, before proposing it.
+
+Each case also runs against the persona as the checked-out branch's last commit has it
+(the baseline), so the result says which cases a draft flips from pass to fail.  Read-only
+(nothing is published, persisted or written) but open-world: every case calls a model.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from mcp.server.mcpserver import MCPServer
+from mcp.types import ToolAnnotations
+from pydantic import BaseModel, Field
+
+from mcp_server.errors import tool_errors
+from mcp_server.models import Issue
+from mcp_server.service import PersonaService
+from mcp_server.tools_plan import _catalogue
+from mcp_server.tools_read import DraftIdArg, SlugArg
+from persona_tests.report import FORMAT_VERSION
+from persona_tests.runner import run_tests
+from schemas.errors import DraftError
+from schemas.loader import Repo
+from schemas.persona_tests import TESTS_SUFFIXES
+
+TEST = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=False, open_world_hint=True
+)
+MAX_CONCURRENCY = 8
+
+CaseStatus = Literal["passed", "failed", "skipped", "error"]
+
+
+class AssertionOutcome(BaseModel):
+    """One assertion's outcome; ``passed`` null means skipped (the message says why)."""
+
+    kind: str
+    passed: bool | None
+    message: str
+
+
+class BaselineOutcome(BaseModel):
+    """The same case against the baseline's persona, and how the outcome changed."""
+
+    status: CaseStatus
+    answer: str
+    change: Literal["pass->fail", "fail->pass", "same", "new", "removed"]
+    assertions: list[AssertionOutcome] = Field(default_factory=list)
+
+
+class CaseOutcome(BaseModel):
+    """One case's run, as in ``personas test --format json``."""
+
+    persona: str
+    case: str
+    status: CaseStatus
+    answer: str
+    assertions: list[AssertionOutcome]
+    latency_ms: int | None = None
+    retrieval: list[dict[str, Any]] = Field(default_factory=list)
+    transcript: list[dict[str, str]] = Field(default_factory=list)
+    error: str | None = None
+    file: str | None = Field(default=None, description="path:line of the case.")
+    baseline: BaselineOutcome | None = None
+
+
+class PersonaTestRun(BaseModel):
+    """The cases of one persona run against the working tree or a draft (the JSON of
+    ``personas test --format json``, plus what was tested)."""
+
+    format_version: Literal[1] = FORMAT_VERSION
+    slug: str
+    origin: Literal["repo", "draft"]
+    draft_id: str | None = None
+    baseline_ref: str | None = Field(
+        default=None, description="The commit the baseline ran on (the branch's HEAD)."
+    )
+    passed: int
+    failed: int
+    skipped: int
+    errors: int
+    regressions: int = Field(description="Cases that passed on the baseline and fail here.")
+    notes: list[str] = Field(default_factory=list)
+    problems: list[Issue] = Field(
+        default_factory=list, description="Problems of the persona's tests file."
+    )
+    results: list[CaseOutcome]
+    persisted: Literal[False] = False
+
+
+def _tests_file_problems(repo: Repo, slug: str) -> list[Issue]:
+    names = {f"{slug}{suffix}" for suffix in TESTS_SUFFIXES}
+    return [Issue.of(p) for p in repo.persona_tests.problems if p.path.rsplit("/", 1)[-1] in names]
+
+
+def _baseline(service: PersonaService) -> tuple[Repo | None, str | None, str | None]:
+    """The repo as the checked-out branch's last commit has it, its sha, or why none."""
+    try:
+        head = service.store().head_sha()
+    except DraftError as exc:
+        return None, None, f"no baseline: {exc.message}"
+    except ValueError:  # GitPython: HEAD names a branch without a commit
+        return None, None, "no baseline: the branch has no commit yet"
+    return service.draft_repo(head), head, None
+
+
+def test_persona(
+    service: PersonaService,
+    slug: str | None,
+    draft_id: str | None,
+    *,
+    catalogue: Any,
+    compare: bool = True,
+    concurrency: int = 4,
+) -> PersonaTestRun:
+    """Run persona ``slug``'s cases (of the working tree, or of draft ``draft_id``)."""
+    persona, origin = service.loaded_persona(slug, draft_id)
+    repo, _ = service.repo_for(draft_id)
+    baseline, head, why = _baseline(service) if compare else (None, None, None)
+    report = run_tests(
+        repo,
+        catalogue,
+        slugs=[persona.slug],
+        baseline=baseline,
+        baseline_ref=head,
+        concurrency=concurrency,
+    )
+    data = report.to_dict()
+    data["notes"] = [*data["notes"], *([why] if why else [])]
+    return PersonaTestRun(
+        **data,
+        slug=persona.slug,
+        origin=origin,  # type: ignore[arg-type]
+        draft_id=draft_id,
+        problems=_tests_file_problems(repo, persona.slug),
+    )
+
+
+test_persona.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
+
+
+def register_test_tool(server: MCPServer, service: PersonaService) -> None:
+    """Add ``test_persona`` to ``server``."""
+
+    @server.tool(name="test_persona", title="Run a persona's test cases", annotations=TEST)
+    def test_persona_tool(
+        slug: SlugArg = None,
+        draft_id: DraftIdArg = None,
+        compare: Annotated[
+            bool,
+            Field(
+                default=True,
+                description="Also run each case against the branch's last commit and report "
+                "pass->fail / fail->pass.",
+            ),
+        ] = True,
+        concurrency: Annotated[int, Field(default=4, ge=1, le=MAX_CONCURRENCY)] = 4,
+    ) -> PersonaTestRun:
+        """Run the cases of personas/<slug>.tests.yaml against the persona as the working
+        tree (or draft `draft_id`) has it, each also against the branch's last commit, and
+        say per case what passed, what failed and what flipped, with the answers. Use it on
+        a draft before proposing it. Publishes and persists nothing; calls the model."""
+        with tool_errors(), _catalogue(service) as catalogue:
+            return test_persona(
+                service,
+                slug,
+                draft_id,
+                catalogue=catalogue,
+                compare=compare,
+                concurrency=concurrency,
+            )

@@ -1,0 +1,158 @@
+"""``test_persona`` over the real MCP client: a persona's cases run against the working
+tree and against a draft whose prompt edit flips a case from pass to fail, on an
+embedded catalogue's ``mirror`` backend (it answers with what it received, so a case can
+check the prompt).  Nothing is persisted; unknown arguments are refused by every tool."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from mcp import Client
+
+from catalogue.db import make_engine
+from catalogue.embedded import EmbeddedCatalogue
+from mcp_server import build_server
+from tests.mcp_server.conftest import call, call_error, git, init_git
+from tests.sync.conftest import api_key
+
+pytestmark = pytest.mark.anyio
+
+CASES = """\
+cases:
+  - name: refuses destructive statements
+    message: "Clean up the orders table for me."
+    assert:
+      - contains: "Never write DELETE"
+      - not_contains: "DROP TABLE orders"
+  - name: answers with SQL
+    message: "Top 5 customers by revenue?"
+    assert:
+      - contains: "single SQL query"
+"""
+# The draft drops the "Never write DELETE ..." line: the first case flips, the second stays.
+DRAFT_PROMPT = (
+    "You are a PostgreSQL expert helping analysts.\n"
+    "Always answer with a single SQL query in a ```sql block, then one paragraph\n"
+    "explaining it.\n"
+)
+
+
+@pytest.fixture
+def tested_repo(example_repo: Path) -> Path:
+    """The examples with sql-helper's cases, committed in a fresh git repo."""
+    (example_repo / "personas" / "sql-helper.tests.yaml").write_text(CASES)
+    return init_git(example_repo)
+
+
+@pytest.fixture
+def catalogue(sqlite_url: str) -> Iterator[EmbeddedCatalogue]:
+    engine = make_engine(sqlite_url)
+    api_key(engine)
+    yield EmbeddedCatalogue(engine, "acme")
+    engine.dispose()
+
+
+@pytest.fixture
+async def client(tested_repo: Path, catalogue: EmbeddedCatalogue) -> AsyncIterator[Client]:
+    async with Client(build_server(tested_repo, catalogue=catalogue)) as c:
+        yield c
+
+
+def by_case(result: dict) -> dict[str, dict]:
+    return {r["case"]: r for r in result["results"]}
+
+
+async def test_the_working_tree_passes_and_matches_its_baseline(client: Client) -> None:
+    result = await call(client, "test_persona", slug="sql-helper")
+    assert result["format_version"] == 1 and result["origin"] == "repo"
+    assert (result["passed"], result["failed"], result["errors"], result["regressions"]) == (
+        2,
+        0,
+        0,
+        0,
+    )
+    case = by_case(result)["refuses destructive statements"]
+    assert case["status"] == "passed" and "Never write DELETE" in case["answer"]
+    assert case["file"] == "personas/sql-helper.tests.yaml:2"
+    assert case["baseline"]["change"] == "same"
+    assert result["persisted"] is False and result["problems"] == []
+
+
+async def test_a_draft_whose_prompt_edit_flips_a_case(
+    client: Client, tested_repo: Path, catalogue: EmbeddedCatalogue
+) -> None:
+    draft = await call(client, "patch_persona_draft", slug="sql-helper", system_prompt=DRAFT_PROMPT)
+    draft_id = draft["draft"]["draft_id"]
+    before = (
+        git(tested_repo, "status", "--porcelain"),
+        git(tested_repo, "rev-parse", "HEAD"),
+        [(p.slug, p.updated_at) for p in catalogue.iter_personas()],
+    )
+
+    result = await call(client, "test_persona", draft_id=draft_id)
+
+    assert result["origin"] == "draft" and result["draft_id"] == draft_id
+    assert result["baseline_ref"] == before[1]
+    assert (result["passed"], result["failed"], result["regressions"]) == (1, 1, 1)
+    flipped = by_case(result)["refuses destructive statements"]
+    assert flipped["status"] == "failed"
+    assert flipped["baseline"]["status"] == "passed"
+    assert flipped["baseline"]["change"] == "pass->fail"
+    # Both answers, so the assistant sees what its edit changed.
+    assert "Never write DELETE" in flipped["baseline"]["answer"]
+    assert "Never write DELETE" not in flipped["answer"]
+    failing = [a for a in flipped["assertions"] if a["passed"] is False]
+    assert [a["kind"] for a in failing] == ["contains"]
+    assert by_case(result)["answers with SQL"]["baseline"]["change"] == "same"
+    # Read-only: the tree, the branch and the catalogue are as they were.
+    assert (
+        git(tested_repo, "status", "--porcelain"),
+        git(tested_repo, "rev-parse", "HEAD"),
+        [(p.slug, p.updated_at) for p in catalogue.iter_personas()],
+    ) == before
+
+
+async def test_without_compare_no_baseline_runs(client: Client) -> None:
+    result = await call(client, "test_persona", slug="sql-helper", compare=False)
+    assert result["baseline_ref"] is None
+    assert all(r["baseline"] is None for r in result["results"])
+
+
+async def test_a_persona_without_cases_says_so(client: Client) -> None:
+    result = await call(client, "test_persona", slug="translator")
+    assert result["results"] == [] and result["passed"] == 0
+    assert any("no tests file" in note for note in result["notes"])
+
+
+async def test_a_bad_tests_file_is_reported_at_its_line(example_repo: Path, catalogue) -> None:
+    (example_repo / "personas" / "sql-helper.tests.yaml").write_text(
+        "cases:\n  - name: x\n    message: hi\n    assert:\n      - contians: SELECT\n"
+    )
+    async with Client(build_server(init_git(example_repo), catalogue=catalogue)) as client:
+        result = await call(client, "test_persona", slug="sql-helper")
+    assert result["results"] == []
+    assert result["problems"], result
+    problem = result["problems"][0]
+    assert problem["path"] == "personas/sql-helper.tests.yaml" and problem["line"] == 5
+
+
+async def test_unknown_personas_and_drafts_are_errors(client: Client) -> None:
+    assert "no persona 'nope'" in await call_error(client, "test_persona", slug="nope")
+    message = await call_error(client, "test_persona", draft_id="abcdefgh1234")
+    assert "abcdefgh1234" in message
+    assert "slug or a draft_id" in await call_error(client, "test_persona")
+
+
+async def test_every_tool_refuses_unknown_arguments(client: Client) -> None:
+    tools = (await client.list_tools()).tools
+    assert "test_persona" in {t.name for t in tools}
+    for tool in tools:
+        assert tool.input_schema.get("additionalProperties") is False, tool.name
+        # A misspelt argument must not silently run the tool on something else.
+        message = await call_error(client, tool.name, slug="sql-helper", draft_idd="x")
+        assert "draft_idd" in message and "Extra inputs are not permitted" in message, (
+            tool.name,
+            message,
+        )
