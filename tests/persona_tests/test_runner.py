@@ -1,0 +1,187 @@
+"""``run_tests`` over the example repo on a real embedded catalogue: every example case
+passes on the offline mirror, simulated conversations on the mirror, on a loopback
+OpenAI-compatible server and through a remote ScaiGrid (test persona headers sent),
+errors per case, and nothing persisted."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from catalogue.client import HttpCatalogue
+from catalogue.db import make_engine
+from catalogue.embedded import EmbeddedCatalogue
+from catalogue.rest import create_app
+from catalogue.serve import serve_in_thread
+from persona_tests.conversation import MAX_TURN_CHARS, OPENING
+from persona_tests.runner import run_tests
+from schemas.errors import NotFound
+from schemas.loader import load_repo
+from tests.inference.upstream import Upstream, serve_upstream
+from tests.mcp_server.conftest import git
+from tests.persona_tests.conftest import apply_into, copy_examples
+from tests.sync.conftest import api_key
+
+CHAT_CASE = """\
+cases:
+  - name: a short chat
+    conversation: {test_persona: impatient-user, turns: 3}
+    assert:
+      - contains: "echo:"
+"""
+
+
+def state(catalogue: EmbeddedCatalogue) -> list[tuple]:
+    return [(p.slug, p.updated_at, p.published) for p in catalogue.iter_personas()]
+
+
+def test_example_cases_pass_on_the_mirror_and_persist_nothing(
+    applied: tuple[Path, EmbeddedCatalogue],
+) -> None:
+    root, catalogue = applied
+    before = state(catalogue)
+    report = run_tests(root, catalogue, concurrency=4)
+    data = report.to_dict()
+    assert data["format_version"] == 1
+    assert data["failed"] == data["errors"] == 0, json.dumps(data, indent=1)[:3000]
+    assert data["passed"] >= 6
+    assert {r["persona"] for r in data["results"]} == {
+        "legal-reviewer",
+        "sql-helper",
+        "support-agent",
+    }
+    refund = next(r for r in data["results"] if r["case"].startswith("refund question"))
+    assert {r["source_id"] for r in refund["retrieval"]} >= {"col_product_docs"}
+    assert refund["baseline"] is None and refund["latency_ms"] >= 0
+    assert report.exit_code == 0
+    assert state(catalogue) == before
+    assert git(root, "status", "--porcelain") == ""
+
+
+def test_a_simulated_conversation_on_the_mirror_is_deterministic_and_bounded(
+    applied: tuple[Path, EmbeddedCatalogue],
+) -> None:
+    root, catalogue = applied
+    first, second = (run_tests(root, catalogue, slugs=["support-agent"]).results for _ in range(2))
+    chat = next(r for r in first if r.case == "an impatient user gets short answers")
+    again = next(r for r in second if r.case == chat.case)
+    assert chat.status == "passed"
+    assert [m["role"] for m in chat.transcript] == ["user", "assistant"] * 2
+    # the simulated user is the test persona's prompt driving the same (mirror) backend
+    assert "You are an impatient user" in chat.transcript[0]["content"]
+    assert chat.transcript[2]["content"] in chat.answer[: len(chat.answer)]
+    assert chat.transcript == again.transcript and chat.answer == again.answer
+    assert all(len(m["content"]) <= MAX_TURN_CHARS + 40 for m in chat.transcript[::2])
+
+
+@pytest.fixture
+def on_upstream(tmp_path: Path) -> Iterator[tuple[Path, EmbeddedCatalogue, Upstream]]:
+    """The example repo whose gpt-4o backend is a loopback OpenAI-compatible server."""
+    with serve_upstream() as upstream:
+        root = copy_examples(tmp_path / "repo")
+        with (root / "personas.toml").open("a") as toml:
+            toml.write(
+                '\n[backends."openai/gpt-4o"]\nprovider = "openai"\n'
+                f'base_url = "{upstream.base_url}"\nmodel = "echo"\n'
+            )
+        (root / "personas" / "support-agent.tests.yaml").write_text(CHAT_CASE)
+        engine = make_engine(f"sqlite:///{tmp_path / 'catalogue.db'}")
+        api_key(engine)
+        yield root, apply_into(root, engine), upstream
+        engine.dispose()
+
+
+def test_a_simulated_conversation_on_a_loopback_openai_server(
+    on_upstream: tuple[Path, EmbeddedCatalogue, Upstream],
+) -> None:
+    root, catalogue, upstream = on_upstream
+    report = run_tests(root, catalogue, slugs=["support-agent"])
+    (result,) = report.results
+    assert result.status == "passed", result
+    calls = [c.body for c in upstream.calls]
+    assert len(calls) == 6  # 3 turns: the simulated user, then the persona, each time
+    user_side, persona_side = calls[0::2], calls[1::2]
+    assert all(c["messages"][0]["content"].startswith("You are an impatient") for c in user_side)
+    assert all("You are the support agent" in c["messages"][0]["content"] for c in persona_side)
+    # what the simulated user said is the persona's last user message, turn after turn
+    said = [m["content"] for m in result.transcript[0::2]]
+    assert said[0] == f"echo: {OPENING}"
+    assert [c["messages"][-1]["content"] for c in persona_side] == said
+    # the user side sees the persona's answers as the other party (roles swapped)
+    answered = result.transcript[1]["content"]
+    assert user_side[1]["messages"][-1] == {"role": "user", "content": answered}
+    assert result.answer == f"echo: {said[-1]}"
+
+
+def test_through_a_remote_scaigrid_the_test_persona_headers_are_sent(
+    tmp_path: Path, applied: tuple[Path, EmbeddedCatalogue]
+) -> None:
+    root = copy_examples(tmp_path / "repo")
+    (root / "personas" / "support-agent.tests.yaml").write_text(
+        CHAT_CASE.replace("turns: 3", "turns: 2").replace('"echo:"', '"mirror backend"')
+    )
+    engine = make_engine(f"sqlite:///{tmp_path / 'remote.db'}")
+    key = api_key(engine)
+    seen: list[tuple[str, dict[str, str]]] = []
+    app = create_app(engine)
+
+    async def recording(scope, receive, send):  # a real ASGI layer in front of the app
+        if scope["type"] == "http":
+            headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+            seen.append((scope["path"], headers))
+        await app(scope, receive, send)
+
+    try:
+        with serve_in_thread(recording) as base_url:
+            remote = HttpCatalogue(base_url, key)
+            try:
+                report = run_tests(load_repo(root), remote, slugs=["support-agent"])
+            finally:
+                remote.close()
+    finally:
+        engine.dispose()
+    (result,) = report.results
+    assert result.status == "passed", result
+    chats = [h for path, h in seen if path == "/v1/inference/chat"]
+    assert len(chats) == 4
+    assert all(h.get("x-user-language") == "en" for h in chats)
+    assert all(h["authorization"] == f"Bearer {key}" for h in chats)
+
+
+def test_a_case_that_cannot_run_is_an_error_and_the_others_still_run(
+    tmp_path: Path,
+) -> None:
+    with serve_upstream() as upstream:
+        root = copy_examples(tmp_path / "repo")
+        with (root / "personas.toml").open("a") as toml:
+            toml.write(
+                '\n[backends."openai/gpt-4o"]\nprovider = "openai"\n'
+                f'base_url = "{upstream.base_url}"\nmodel = "refuse"\n'
+            )
+        engine = make_engine(f"sqlite:///{tmp_path / 'catalogue.db'}")
+        api_key(engine)
+        catalogue = apply_into(root, engine)
+        report = run_tests(root, catalogue)
+        engine.dispose()
+    by_persona = {r.persona: r.status for r in report.results}
+    assert by_persona["support-agent"] == "error"  # gpt-4o refuses
+    assert by_persona["sql-helper"] == by_persona["legal-reviewer"] == "passed"
+    error = next(r for r in report.results if r.status == "error")
+    assert error.error and error.error.startswith("BACKEND_") and error.answer == ""
+    assert report.exit_code == 2 and report.to_dict()["errors"] == 3
+
+
+def test_an_unknown_slug_is_refused(applied: tuple[Path, EmbeddedCatalogue]) -> None:
+    root, catalogue = applied
+    with pytest.raises(NotFound, match="no-such"):
+        run_tests(root, catalogue, slugs=["no-such"])
+
+
+def test_a_persona_without_tests_is_noted(applied: tuple[Path, EmbeddedCatalogue]) -> None:
+    root, catalogue = applied
+    report = run_tests(root, catalogue, slugs=["translator"])
+    assert report.results == [] and "no tests file" in report.notes[0]
+    assert report.exit_code == 0
