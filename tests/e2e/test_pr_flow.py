@@ -27,6 +27,8 @@ from catalogue.db import make_engine
 from catalogue.rest import create_app
 from catalogue.serve import serve_in_thread
 from mcp_server import build_server
+from tests.gitops.conftest import load_workflow
+from tests.gitops.steps import Runner, StepRun, action_step
 from tests.sync.conftest import api_key
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,6 +91,10 @@ class World:
 
     def slugs(self) -> set[str]:
         return {p.slug for p in self.catalogue.iter_personas()}
+
+
+def plan_job_steps() -> list[dict]:
+    return load_workflow("personas-plan.yml")["jobs"]["plan"]["steps"]
 
 
 def table_rows(markdown: str) -> dict[str, str]:
@@ -200,3 +206,146 @@ def test_an_assistant_draft_goes_through_the_same_flow(world: World) -> None:
         sql.system_prompt
         == "You are a PostgreSQL expert.\nAnswer with one query and one paragraph."
     )
+
+
+# --- persona tests in the pull request comment ---------------------------------------
+
+SUPPORT_CASES = """\
+cases:
+  - name: keeps answers short
+    message: "How do I reset my password?"
+    assert:
+      - contains: "Keep answers short"
+  - name: never promises refunds
+    message: "Will you refund me?"
+    assert:
+      - contains: "Never promise refunds"
+"""
+
+
+def ci_plan_comment(world: World, branch: str) -> tuple[str, StepRun]:
+    """What the plan workflow posts for a PR from ``branch`` into main: the action's
+    validate, plan and tests steps, then the workflow's "Assemble the plan comment"
+    step, each script run as written in action.yml and personas-plan.yml."""
+    workdir = world.ci_checkout(branch)
+    runner = Runner(world.tmp / f"runner-{world.runs}", {**world.env, "GITHUB_BASE_REF": "main"})
+    run_step = action_step("run")
+    workflow = {s.get("id") or s["name"]: s for s in plan_job_steps()}
+    assert workflow["Validate persona files"]["with"] == {"command": "validate"}
+    validate = runner.run(
+        run_step["run"], {"COMMAND": "validate", "ARGS": "", "WORKDIR": "."}, workdir
+    )
+    assert validate.code == 0, validate.log
+
+    with_ = workflow["plan"]["with"]
+    assert with_["args"] == "--changed-since origin/${{ github.base_ref }}"
+    plan = runner.run(
+        run_step["run"],
+        {"COMMAND": "plan", "ARGS": "--changed-since origin/main", "WORKDIR": "."},
+        workdir,
+    )
+    assert plan.code == 0 and plan.outputs["exit-code"] == "2", plan.log
+
+    assert (with_["tests"], with_["tests-baseline"]) == ("auto", "origin/${{ github.base_ref }}")
+    tests_step = action_step("tests")
+    tests_env = {
+        "TESTS": with_["tests"],
+        "BASELINE": "origin/main",
+        "TESTS_ARGS": "",
+        "FAIL_ON": "failure",
+        "PLAN_FILE": plan.outputs["plan-file"],
+    }
+    assert set(tests_env) == set(tests_step["env"])
+    tests = runner.run(tests_step["run"], tests_env, workdir)
+
+    assemble = workflow["comment"]
+    comment_env = {
+        "HEAD_SHA": git.Repo(workdir).head.commit.hexsha,
+        "PLAN_EXIT_CODE": plan.outputs["exit-code"],
+        "PLAN_FILE": plan.outputs["plan-file"],
+        "TESTS_FILE": tests.outputs.get("tests-file", ""),
+        "HAS_CATALOGUE": "true",
+        "RUN_URL": "https://github.example/acme/personas/actions/runs/1",
+    }
+    assert set(comment_env) == set(assemble["env"])
+    body = runner.run(assemble["run"], comment_env, workdir)
+    assert body.code == 0, body.log
+    return Path(body.outputs["body-file"]).read_text(encoding="utf-8"), tests
+
+
+def details_of(markdown: str, case: str) -> str:
+    """The collapsible section of one case in the tests report."""
+    match = re.search(rf"<details>\n<summary>{re.escape(case)}: .*?</details>", markdown, re.S)
+    assert match, markdown
+    return match.group(0)
+
+
+def test_a_prompt_edit_shows_the_plan_and_the_flipped_case_in_one_comment(world: World) -> None:
+    dev_root = Path(world.dev.working_tree_dir)
+    for old in (dev_root / "personas").glob("*.tests.yaml"):
+        old.unlink()  # only this test's cases, so the flip below is the only change
+    (dev_root / "personas/support-agent.tests.yaml").write_text(SUPPORT_CASES)
+    world.dev.git.add(A=True)
+    world.dev.index.commit("Support agent cases")
+    world.dev.git.push("origin", "main")
+    world.ci_apply()
+
+    world.dev.git.checkout("-b", "feature/chatty-support")
+    support = dev_root / "personas/support-agent.yaml"
+    support.write_text(
+        support.read_text().replace(
+            "Keep answers short: three sentences", "Answer in as much detail as you like"
+        )
+    )
+    world.dev.git.commit("-am", "Support agent: longer answers")
+    world.dev.git.push("origin", "feature/chatty-support")
+
+    comment, tests = ci_plan_comment(world, "feature/chatty-support")
+
+    # The check fails (a case that passed on main fails here), after the report is written.
+    assert tests.code == 1 and tests.outputs["tests-exit-code"] == "1", tests.log
+    assert "::error::personas test exited with 1" in tests.log
+    # One comment: the plan, then the tests report under it, then the footer.
+    assert comment.startswith("<!-- personas-plan -->\n### personas plan")
+    assert comment.count("<!-- personas-plan -->") == 1
+    plan_part, tests_part = comment.split("<!-- personas-tests -->\n", 1)
+    assert table_rows(plan_part) == {"support-agent": "~"}
+    assert "+- Answer in as much detail as you like" in plan_part
+    assert "-- Keep answers short: three sentences" in plan_part
+    assert "### personas test" in tests_part and "(baseline <code>origin/main</code>)" in tests_part
+    assert "| ❌ | keeps answers short | failed | passed | **pass→fail** |" in tests_part
+    assert "| ✅ | never promises refunds | passed | passed | same |" in tests_part
+    assert tests_part.index("keeps answers short") < tests_part.index("never promises refunds")
+    # The flipped case's two answers, baseline and branch, together in its details.
+    flipped = details_of(tests_part, "keeps answers short")
+    assert "(**pass→fail**)" in flipped
+    assert "Answer, baseline → this branch:" in flipped
+    assert "-- Keep answers short: three sentences" in flipped
+    assert "+- Answer in as much detail as you like" in flipped
+    baseline_answer, branch_answer = flipped.split("Baseline answer:", 1)[1].split(
+        "This branch's answer:", 1
+    )
+    assert (
+        "Keep answers short" in baseline_answer and "How do I reset my password?" in baseline_answer
+    )
+    assert "Answer in as much detail" in branch_answer and "Keep answers short" not in branch_answer
+    assert "never promises refunds:" not in tests_part.split("</details>")[-1]
+    assert comment.rstrip().endswith("</sub>")
+
+    # The author restores the line and pushes again: the next run's comment (the same
+    # comment, edited in place by the post step) has no regression and the check passes.
+    support.write_text(
+        support.read_text().replace(
+            "Answer in as much detail as you like", "Keep answers short: three sentences"
+        )
+    )
+    support.write_text(support.read_text().replace("open a ticket", "open a support ticket"))
+    world.dev.git.commit("-am", "Support agent: short answers again")
+    world.dev.git.push("origin", "feature/chatty-support")
+    comment, tests = ci_plan_comment(world, "feature/chatty-support")
+    assert tests.code == 0 and tests.outputs["tests-exit-code"] == "0", tests.log
+    tests_part = comment.split("<!-- personas-tests -->\n", 1)[1]
+    assert "| ✅ | keeps answers short | passed | passed | same |" in tests_part
+    assert "| ✅ | never promises refunds | passed | passed | same |" in tests_part
+    assert "pass→fail**" not in tests_part and "<details>" not in tests_part
+    assert "+  offer to open a support ticket." in comment.split("<!-- personas-tests -->")[0]
