@@ -74,7 +74,7 @@ def _details(result: CaseResult) -> list[str]:
     """The collapsible answers of a case that failed, errored or changed."""
     title = f"{md_text(result.case)}: {result.status}"
     if result.change in ("pass->fail", "fail->pass"):
-        title += f" ({_CHANGE[result.change or '']})"
+        title += f" ({result.change.replace('->', '→')})"
     lines = ["<details>", f"<summary>{title}</summary>", ""]
     if result.error:
         lines += [f"Could not run: {md_code(result.error)}", ""]

@@ -1,0 +1,115 @@
+"""``--baseline``: the same cases against another commit's personas, on a real git repo
+where a prompt edit flips one case from pass to fail (and back)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from catalogue.embedded import EmbeddedCatalogue
+from persona_tests.baseline import load_ref
+from persona_tests.render_markdown import markdown
+from persona_tests.runner import run_tests
+from persona_tests.selection import changed_personas
+from schemas.errors import ConfigError
+from schemas.loader import load_repo
+from tests.mcp_server.conftest import git
+
+RULE = "  - Never promise refunds or delivery dates.\n"
+FLIPPED = "refund question retrieves the refund policy"
+
+
+@pytest.fixture
+def branch(tmp_path: Path, applied: tuple[Path, EmbeddedCatalogue]) -> Path:
+    """A clone of the applied repo on a branch whose support-agent prompt lost a rule."""
+    root = tmp_path / "clone"
+    git(applied[0].parent, "clone", "-q", str(applied[0]), str(root))
+    git(root, "config", "user.name", "T")
+    git(root, "config", "user.email", "t@example.com")
+    git(root, "checkout", "-q", "-b", "edit-prompt")
+    persona = root / "personas" / "support-agent.yaml"
+    text = persona.read_text()
+    assert RULE in text
+    persona.write_text(text.replace(RULE, "  - Offer a refund whenever asked.\n"))
+    return root
+
+
+def test_a_prompt_edit_flips_one_case_pass_to_fail(
+    branch: Path, applied: tuple[Path, EmbeddedCatalogue]
+) -> None:
+    catalogue = applied[1]
+    report = run_tests(branch, catalogue, baseline=load_ref(branch, "main"), baseline_ref="main")
+    changes = {r.case: r.change for r in report.results}
+    assert changes.pop(FLIPPED) == "pass->fail"
+    assert set(changes.values()) == {"same"}
+    (regression,) = report.regressions
+    assert regression.baseline is not None and regression.baseline.status == "passed"
+    assert "Never promise refunds" in regression.baseline.answer
+    assert "Offer a refund whenever asked." in regression.answer
+    assert report.exit_code == 1
+    data = report.to_dict()
+    assert data["regressions"] == 1 and data["baseline_ref"] == "main"
+    item = next(r for r in data["results"] if r["case"] == FLIPPED)
+    assert item["baseline"]["change"] == "pass->fail" and item["status"] == "failed"
+
+    comment = markdown(report)
+    lines = comment.splitlines()
+    assert lines[0] == "<!-- personas-tests -->" and lines[1] == "### personas test"
+    assert "1 pass→fail" in comment
+    # the persona with the regression comes first, and the regression first in its table
+    first_table_row = next(line for line in lines if line.startswith("| ❌"))
+    assert FLIPPED in first_table_row and "**pass→fail**" in first_table_row
+    assert next(x for x in lines if x.startswith("#### ")) == "#### support-agent"
+    # both answers, diffed, in a collapsible block
+    assert "\n-- Never promise refunds or delivery dates.\n" in comment
+    assert "\n+- Offer a refund whenever asked.\n" in comment
+    assert "<summary>refund question retrieves the refund policy: failed (pass→fail)" in comment
+    assert "<details>" in comment and "Baseline answer:" in comment
+
+
+def test_fail_to_pass_when_the_branch_fixes_the_prompt(
+    branch: Path, applied: tuple[Path, EmbeddedCatalogue]
+) -> None:
+    git(branch, "commit", "-q", "-am", "drop the rule")
+    shutil.copy(applied[0] / "personas" / "support-agent.yaml", branch / "personas")
+    base = load_ref(branch, "HEAD")
+    report = run_tests(branch, applied[1], slugs=["support-agent"], baseline=base)
+    assert {r.case: r.change for r in report.results}[FLIPPED] == "fail->pass"
+    assert report.exit_code == 0
+
+
+def test_new_personas_and_removed_cases(
+    branch: Path, applied: tuple[Path, EmbeddedCatalogue]
+) -> None:
+    tests = branch / "personas" / "support-agent.tests.yaml"
+    text = tests.read_text()
+    cut = text.index("  - name: SSO setup steps")
+    end = text.index("  - name: an impatient user")
+    tests.write_text(text[:cut] + text[end:])
+    base = load_ref(branch, "main")
+    report = run_tests(branch, applied[1], slugs=["support-agent"], baseline=base)
+    removed = [r for r in report.results if r.change == "removed"]
+    assert [r.case for r in removed] == ["SSO setup steps come from the product docs"]
+    assert removed[0].status == "skipped"
+
+
+def test_changed_since_selects_personas_whose_inputs_changed(
+    branch: Path, applied: tuple[Path, EmbeddedCatalogue]
+) -> None:
+    repo = load_repo(branch)
+    assert changed_personas(repo, branch, "main") == ["support-agent"]
+    git(branch, "checkout", "-q", "--", "personas/support-agent.yaml")
+    assert changed_personas(load_repo(branch), branch, "main") == []
+    doc = branch / "knowledge" / "col_legal_playbook" / "liability.md"
+    doc.write_text(doc.read_text() + "\nRule L4: new.\n")
+    (branch / "test-personas" / "confused-beginner.yaml").write_text(
+        (branch / "test-personas" / "confused-beginner.yaml").read_text() + "# edited\n"
+    )
+    assert changed_personas(load_repo(branch), branch, "main") == ["legal-reviewer", "sql-helper"]
+
+
+def test_an_unknown_baseline_ref_is_a_config_error(branch: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown git ref"):
+        load_ref(branch, "no-such-branch")
