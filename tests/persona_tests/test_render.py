@@ -1,0 +1,141 @@
+"""The report formats: the PR comment's structure and its escaping of hostile answers and
+names, the JUnit XML parsed by a real JUnit parser, the JSON shape, the text lines."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from junitparser import Error, Failure, JUnitXml, Skipped
+
+from persona_tests.render_junit import junit_xml
+from persona_tests.render_markdown import MARKER, markdown
+from persona_tests.render_text import text_lines
+from persona_tests.report import AssertionResult, BaselineResult, CaseResult, TestReport
+
+SNAPSHOT = Path(__file__).parent / "snapshots" / "report.md"
+HOSTILE = (
+    "```\n</details>\n<!-- end -->\n<img src=x onerror=alert(1)> @everyone **bold** "
+    "| pipe |\n\x1b[31mred\x1b[0m \u202eevil\x00 ~~~\n````"
+)
+
+
+def hostile_report() -> TestReport:
+    ok = AssertionResult("contains", True, "contains 'reset'")
+    bad = AssertionResult("contains", False, "does not contain '<b>x</b>'")
+    skip = AssertionResult("llm_rubric", None, "skipped: no judge model is configured")
+    return TestReport(
+        results=[
+            CaseResult("alpha", "fine", "passed", "all good", (ok,), 10, baseline=None),
+            CaseResult(
+                "beta",
+                "<script>alert(1)</script> | `tick`",
+                "failed",
+                HOSTILE,
+                (ok, bad),
+                20,
+                path="personas/beta.tests.yaml",
+                line=3,
+                baseline=BaselineResult("passed", "was fine\n```\nstill", "pass->fail", (ok,)),
+            ),
+            CaseResult("beta", "rubric", "skipped", "x", (skip,), 5),
+            CaseResult(
+                "beta", "down", "error", "", (), None, error="BACKEND_UNAVAILABLE: \x1b[2Jgone"
+            ),
+        ],
+        baseline_ref="main",
+    )
+
+
+def test_markdown_structure_and_snapshot() -> None:
+    comment = markdown(hostile_report())
+    lines = comment.splitlines()
+    assert lines[:2] == [MARKER, "### personas test"]
+    assert lines[3].startswith("**1 passed, 1 failed, 1 skipped, 1 errors.")
+    # the persona with the regression first, its regression first in the table
+    headings = [line for line in lines if line.startswith("#### ")]
+    assert headings == ["#### beta", "#### alpha"]
+    rows = [line for line in lines if line.startswith("| ") and "case" not in line]
+    assert "**pass→fail**" in rows[0]
+    if not SNAPSHOT.exists():  # written once, then compared: a change must be deliberate
+        SNAPSHOT.parent.mkdir(exist_ok=True)
+        SNAPSHOT.write_text(comment, encoding="utf-8")
+    assert comment == SNAPSHOT.read_text(encoding="utf-8")
+
+
+def test_hostile_text_cannot_break_out_of_the_comment() -> None:
+    comment = markdown(hostile_report())
+    outside, inside, fence = [], [], None
+    for line in comment.splitlines():
+        if fence is None and line.startswith("```"):
+            fence = line.removesuffix("diff")
+            continue
+        if fence is not None and line == fence:
+            fence = None
+            continue
+        (inside if fence else outside).append(line)
+    assert fence is None  # every fence closed by its own closing line
+    prose = "\n".join(outside)
+    assert "<script>" not in prose and "&lt;script&gt;" in prose
+    assert "<img" not in prose and "<b>" not in prose
+    assert "@everyone" not in prose
+    assert prose.count("<details>") == prose.count("</details>") == 2
+    assert "\x1b" not in comment and "\u202e" not in comment and "\x00" not in comment
+    assert "\\x1b[2J" in comment  # the error is shown, made visible
+    # the answer is inside a fence longer than its longest backtick run
+    assert "````" in "\n".join(inside)
+    assert any(line.startswith("`````") for line in comment.splitlines())
+
+
+def test_junit_parses_with_a_real_parser() -> None:
+    xml = junit_xml(hostile_report())
+    suites = {s.name: s for s in JUnitXml.fromstring(xml)}
+    assert set(suites) == {"alpha", "beta"}
+    beta = suites["beta"]
+    assert (beta.tests, beta.failures, beta.errors, beta.skipped) == (3, 1, 1, 1)
+    cases = {c.name: c for c in beta}
+    hostile = cases["<script>alert(1)</script> | `tick`"]
+    assert hostile.classname == "beta"
+    (failure,) = hostile.result
+    assert isinstance(failure, Failure) and "<b>x</b>" in failure.message
+    assert "\\x1b[31mred" in hostile.system_out and "</details>" in hostile.system_out
+    assert isinstance(cases["rubric"].result[0], Skipped)
+    (error,) = cases["down"].result
+    assert isinstance(error, Error) and error.message == "BACKEND_UNAVAILABLE: \\x1b[2Jgone"
+    assert suites["alpha"].tests == 1 and next(iter(suites["alpha"])).is_passed
+
+
+def test_json_shape() -> None:
+    data = json.loads(json.dumps(hostile_report().to_dict()))
+    assert data["format_version"] == 1
+    assert (data["passed"], data["failed"], data["skipped"], data["errors"]) == (1, 1, 1, 1)
+    item = data["results"][1]
+    assert set(item) >= {
+        "persona",
+        "case",
+        "status",
+        "answer",
+        "assertions",
+        "latency_ms",
+        "retrieval",
+        "baseline",
+    }
+    assert item["assertions"][1] == {
+        "kind": "contains",
+        "passed": False,
+        "message": "does not contain '<b>x</b>'",
+    }
+    assert item["baseline"]["change"] == "pass->fail" and item["baseline"]["status"] == "passed"
+    assert data["results"][0]["baseline"] is None
+
+
+def test_text_lines_show_failures_literally() -> None:
+    text = "\n".join(line.text for line in text_lines(hostile_report()))
+    name = "<script>alert(1)</script> | `tick`"
+    assert f"FAIL  beta / {name} (20 ms)  [pass→fail since baseline]" in text
+    assert "✗ contains: does not contain '<b>x</b>'" in text
+    assert "at personas/beta.tests.yaml:3" in text
+    assert "ERROR beta / down" in text and "BACKEND_UNAVAILABLE" in text
+    assert text.splitlines()[-1] == (
+        "1 passed, 1 failed, 1 skipped, 1 errors. Against main: 1 pass→fail, 0 fail→pass."
+    )
