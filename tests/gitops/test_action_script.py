@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.gitops.conftest import ACTION_FILE, ROOT, load_yaml
+from tests.gitops.steps import Runner, StepRun
 
 PERSONAS = Path(sys.executable).parent / "personas"
 
@@ -63,8 +64,11 @@ def run_action(
 
 def copy_repo(tmp_path: Path) -> Path:
     repo = tmp_path / "personas-repo"
-    shutil.copytree(ROOT / "personas", repo / "personas")
+    # What an adopter's persona repo holds: personas, test personas, knowledge, config.
+    for folder in ("personas", "test-personas", "knowledge"):
+        shutil.copytree(ROOT / folder, repo / folder)
     shutil.copy(ROOT / "personas.toml", repo / "personas.toml")
+    shutil.copy(ROOT / ".gitignore", repo / ".gitignore")
     return repo
 
 
@@ -122,3 +126,115 @@ def test_plan_on_an_empty_catalogue_reports_changes_without_failing(tmp_path: Pa
     if "checksum" in plan_file.read_text().lower():
         assert len(outputs["checksum"]) == 64, outputs
         assert outputs["checksum"] in plan_file.read_text()
+
+
+# --- the persona tests step (after plan) ----------------------------------------------
+
+PASSING_CASE = """\
+cases:
+  - name: answers with SQL
+    message: "Top 5 customers by revenue?"
+    assert:
+      - contains: "single SQL query"
+"""
+FAILING_CASE = PASSING_CASE.replace("single SQL query", "a sentence the prompt lacks")
+
+
+def repo_with_cases(tmp_path: Path, cases: str | None) -> Path:
+    """The examples with only ``cases`` as persona tests, as a git repo whose
+    ``origin/main`` is its first commit (what a PR checkout with fetch-depth 0 has)."""
+    repo = copy_repo(tmp_path)
+    for old in (repo / "personas").glob("*.tests.yaml"):
+        old.unlink()
+    if cases is not None:
+        (repo / "personas" / "sql-helper.tests.yaml").write_text(cases)
+    git = ["git", "-c", "user.name=CI", "-c", "user.email=ci@example.com"]
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "base"]):
+        subprocess.run([*git, *args], cwd=repo, check=True, capture_output=True)
+    subprocess.run(["git", "update-ref", "refs/remotes/origin/main", "HEAD"], cwd=repo, check=True)
+    return repo
+
+
+def plan_then_test(
+    tmp_path: Path, repo: Path, base_ref: str = "main", **inputs: str
+) -> tuple[StepRun, StepRun]:
+    """The action's plan step, then its tests step with ``inputs`` (defaults as in action.yml)."""
+    runner = Runner(tmp_path, {"GITHUB_BASE_REF": base_ref} if base_ref else {})
+    plan = runner.run(
+        action_step("run")["run"], {"COMMAND": "plan", "ARGS": "", "WORKDIR": "."}, repo
+    )
+    assert plan.code == 0, plan.log
+    defaults = {k: str(v.get("default", "")) for k, v in load_yaml(ACTION_FILE)["inputs"].items()}
+    env = {
+        "TESTS": inputs.get("tests", defaults["tests"]),
+        "BASELINE": inputs.get("tests_baseline", defaults["tests-baseline"]),
+        "TESTS_ARGS": inputs.get("tests_args", defaults["tests-args"]),
+        "FAIL_ON": inputs.get("tests_fail_on", defaults["tests-fail-on"]),
+        "PLAN_FILE": plan.outputs["plan-file"],
+    }
+    return plan, runner.run(action_step("tests")["run"], env, repo)
+
+
+def test_auto_without_tests_files_skips_and_the_comment_is_the_plan(tmp_path: Path) -> None:
+    plan, tests = plan_then_test(tmp_path, repo_with_cases(tmp_path, None))
+    assert tests.code == 0, tests.log
+    assert "No persona tests (*.tests.yaml) found" in tests.log
+    assert "tests-file" not in tests.outputs
+    plan_text = Path(plan.outputs["plan-file"]).read_text()
+    assert Path(tests.outputs["comment-file"]).read_text() == plan_text
+
+
+def test_passing_cases_go_under_the_plan_with_the_base_branch_as_baseline(tmp_path: Path) -> None:
+    plan, tests = plan_then_test(tmp_path, repo_with_cases(tmp_path, PASSING_CASE))
+    assert tests.code == 0, tests.log
+    assert tests.outputs["tests-exit-code"] == "0"
+    report = Path(tests.outputs["tests-file"]).read_text()
+    assert report.startswith("<!-- personas-tests -->")
+    assert "(baseline <code>origin/main</code>)" in report
+    assert "| ✅ | answers with SQL | passed | passed | same |" in report
+    comment = Path(tests.outputs["comment-file"]).read_text()
+    assert comment == Path(plan.outputs["plan-file"]).read_text() + "\n" + report
+    assert tests.summary == report
+
+
+def test_a_failing_case_fails_the_step_after_writing_the_report(tmp_path: Path) -> None:
+    _, tests = plan_then_test(tmp_path, repo_with_cases(tmp_path, FAILING_CASE))
+    assert tests.code == 1, tests.log
+    assert tests.outputs["tests-exit-code"] == "1"
+    assert "::error::personas test exited with 1" in tests.log
+    comment = Path(tests.outputs["comment-file"]).read_text()
+    assert "| ❌ | answers with SQL | failed | failed | same |" in comment
+
+
+def test_fail_on_never_only_reports(tmp_path: Path) -> None:
+    _, tests = plan_then_test(
+        tmp_path, repo_with_cases(tmp_path, FAILING_CASE), tests_fail_on="never"
+    )
+    assert tests.code == 0, tests.log
+    assert tests.outputs["tests-exit-code"] == "1"
+
+
+def test_a_missing_base_ref_warns_and_runs_without_a_baseline(tmp_path: Path) -> None:
+    repo = repo_with_cases(tmp_path, PASSING_CASE)
+    _, tests = plan_then_test(tmp_path, repo, base_ref="release/1.x")
+    assert tests.code == 0, tests.log
+    assert "::warning::origin/release/1.x is not in the checkout" in tests.log
+    report = Path(tests.outputs["tests-file"]).read_text()
+    assert "baseline" not in report and "| ✅ | answers with SQL | passed | 1/1 |" in report
+
+
+def test_a_tests_run_that_cannot_start_says_so_in_the_comment(tmp_path: Path) -> None:
+    repo = repo_with_cases(tmp_path, PASSING_CASE)
+    _, tests = plan_then_test(tmp_path, repo, tests_baseline="no-such-ref")
+    assert tests.code == 2, tests.log
+    assert tests.outputs["tests-exit-code"] == "2"
+    comment = Path(tests.outputs["comment-file"]).read_text()
+    assert "<!-- personas-tests -->\n### personas test: could not run" in comment
+
+
+def test_bad_tests_inputs_are_refused(tmp_path: Path) -> None:
+    repo = repo_with_cases(tmp_path, PASSING_CASE)
+    _, tests = plan_then_test(tmp_path / "a", repo, tests="yes")
+    assert tests.code == 1 and "unknown tests value 'yes'" in tests.log
+    _, tests = plan_then_test(tmp_path / "b", repo, tests_fail_on="sometimes")
+    assert tests.code == 1 and "unknown tests-fail-on value 'sometimes'" in tests.log
