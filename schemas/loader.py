@@ -245,7 +245,8 @@ def _validation_problems(
             model = _model_at(loc[:-1], root)
             hint = ""
             if model is not None:
-                close = difflib.get_close_matches(key, list(model.model_fields), n=1, cutoff=0.6)
+                names = [f.alias or name for name, f in model.model_fields.items()]
+                close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
                 if close:
                     parent = ".".join(str(p) for p in loc[:-1])
                     hint = f"; did you mean '{parent + '.' if parent else ''}{close[0]}'?"

@@ -29,7 +29,7 @@ class LoadedCase:
 
     case: TestCase
     line: int
-    test_persona_line: int = 0
+    test_persona_at: tuple[int, int] = (0, 0)
 
 
 @dataclass(frozen=True)
@@ -91,8 +91,8 @@ def load_persona_tests(
             )
             continue
         seen[case.name] = line
-        tp_line = locate(node, ("cases", index, "conversation", "test_persona"))[0]
-        cases.append(LoadedCase(case, line, tp_line if case.conversation else 0))
+        where = locate(node, ("cases", index, "conversation", "test_persona"))
+        cases.append(LoadedCase(case, line, where if case.conversation else (0, 0)))
     if problems:
         return None, problems
     return LoadedPersonaTests(slug, path, tuple(cases)), []
@@ -157,8 +157,7 @@ def check_references(
                 problems.append(
                     Problem(
                         loaded.path,
-                        item.test_persona_line,
-                        1,
+                        *item.test_persona_at,
                         f"case {item.case.name!r}: no test persona '{conversation.test_persona}' "
                         "under test-personas/",
                         code="unknown_test_persona",
