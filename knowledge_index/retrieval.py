@@ -1,21 +1,34 @@
 """A persona's retrieval over the knowledge index.
 
 ``retrieve`` searches every active source of a persona and returns the best chunks
-with their provenance.  Per source, ``search_type`` picks the search:
+with their provenance.  Every score is absolute -- it says how well the chunk matches
+the query, whatever else was found -- and lies in 0..1 before weighting, so scores
+compare across sources and search types and ``min_score`` means the same everywhere.
+Per source, ``search_type`` picks the search:
 
-* ``keyword``: the database's full-text engine (SQLite FTS5 ``bm25``, PostgreSQL
-  ``ts_rank_cd``) over the query's content words, any of which may match; the raw
-  scores are divided by the best raw score of the query across all keyword-searched
-  sources, so the best keyword match scores 1.0;
-* ``semantic``: cosine similarity between the query's embedding (made by the same
-  embedder the index was built with) and the chunks' embeddings, clipped to 0..1;
-* ``hybrid`` (the default): reciprocal rank fusion of the two lists
-  (``1/(60 + rank)`` summed), divided by its maximum ``2/61``, so a chunk ranked first
-  by both scores 1.0 and one ranked first by only one scores 0.5.
+* ``semantic``: the cosine similarity between the query's embedding (made by the same
+  embedder the index was built with) and the chunk's, clipped to 0..1.  With the
+  offline wordllama model a chunk that answers the question typically scores
+  0.45-0.8 and an unrelated one below 0.3.
+* ``keyword``: the database's full-text engine (SQLite FTS5, PostgreSQL ``tsvector``;
+  stemmed, so "payslips" matches "payslip") finds the chunks containing any content
+  word of the query and ranks them (``bm25`` / ``ts_rank``) to pick the candidates.
+  The score is the share of the query's content words the chunk contains, each word
+  weighted by its rarity in the source (``idf = ln(1 + (N - n + 0.5) / (n + 0.5))``,
+  ``N`` chunks, ``n`` of them containing the word): 1.0 when it contains every word,
+  0.5 when it contains words worth half the query.  Chunks are ordered by score, the
+  engine's rank breaking ties.
+* ``hybrid`` (the default): the two candidate lists are fused by reciprocal rank
+  fusion (``1/(60 + rank)`` summed over both lists) and the fused order is the order
+  within the source.  The score is the mean of the chunk's own semantic and keyword
+  scores (each computed for every candidate, 0 when the chunk has none of the words),
+  smoothed to be non-increasing along the fused order (neighbours out of order share
+  their mean); so a chunk first in both lists but matching poorly still scores low.
 
-The source's ``weight`` multiplies the score; ``min_score`` drops chunks whose
-weighted score is below it; ``top_k`` is taken across all sources.  Disabled sources
-and sources without an index are skipped (``Retrieval.note`` says which had no index).
+The source's ``weight`` multiplies the score (so a weighted score may exceed 1);
+``min_score`` drops chunks whose weighted score is below it; ``top_k`` is taken across
+all sources, best weighted score first.  Disabled sources and sources without an
+index are skipped (``Retrieval.note`` says which had no index).
 
 ``strategy`` decides which queries run:
 

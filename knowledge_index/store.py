@@ -12,11 +12,13 @@ the catalogue's tables, so this package stands alone):
 
 Keyword search runs in the database's own full-text engine: an FTS5 table kept in
 step by triggers on SQLite (``bm25``), a generated ``tsvector`` column with a GIN
-index on PostgreSQL (``ts_rank_cd``).  Semantic search is cosine similarity computed
-with numpy over the source's vectors, which are cached per process and reloaded when
-the source's revision changes.  (This Python's ``sqlite3`` cannot load extensions,
-so sqlite-vec is not used, and the PostgreSQL here has no pgvector: the float32 blobs
-are the documented fallback and work on both.)
+index on PostgreSQL (``ts_rank``); the same engine says which query words a chunk
+contains and in how many chunks of a source a word occurs (cached per source
+revision), from which retrieval computes its scores.  Semantic search is cosine
+similarity computed with numpy over the source's vectors, which are cached per
+process and reloaded when the source's revision changes.  (This Python's ``sqlite3``
+cannot load extensions, so sqlite-vec is not used, and the PostgreSQL here has no
+pgvector: the float32 blobs are the documented fallback and work on both.)
 """
 
 from __future__ import annotations
@@ -329,7 +331,7 @@ def keyword_search(
     else:
         sql = text(
             "SELECT c.id, -bm25(knowledge_chunks_fts) AS r "
-            "FROM knowledge_chunks_fts JOIN knowledge_chunks c "
+            "FROM knowledge_chunks_fts CROSS JOIN knowledge_chunks c "
             "ON c.id = knowledge_chunks_fts.rowid "
             "WHERE knowledge_chunks_fts MATCH :q AND c.tenant_id = :t "
             "AND c.source_type = :st AND c.source_id = :sid ORDER BY r DESC, c.id LIMIT :n"
@@ -356,7 +358,7 @@ def matched_terms(
         params = {name: f'"{term}"' for name, term in params.items()}
         each = " UNION ALL ".join(
             f"SELECT rowid, {i} FROM knowledge_chunks_fts "
-            f"WHERE knowledge_chunks_fts MATCH :q{i} AND rowid IN :ids"
+            f"WHERE knowledge_chunks_fts MATCH :q{i} AND +rowid IN :ids"
             for i in range(len(terms))
         )
     params["ids"] = [int(c) for c in chunk_ids]
@@ -372,6 +374,14 @@ _DF_LOCK = threading.Lock()
 _DF: dict[tuple[str, str, str, str, str], dict[str, int]] = {}
 _DF_CACHE_SOURCES = 256
 _DF_CACHE_TERMS = 20_000
+
+
+def clear_caches() -> None:
+    """Forget the cached vectors and word counts (benches measure cold queries with it)."""
+    with _DF_LOCK:
+        _DF.clear()
+    with _VECTOR_LOCK:
+        _VECTORS.clear()
 
 
 def term_chunk_counts(
@@ -402,29 +412,22 @@ def term_chunk_counts(
         params: dict[str, object] = {f"q{i}": t for i, t in enumerate(missing)}
         params.update(t=source.tenant_id, st=source.source_type, sid=source.source_id)
         if conn.dialect.name == "postgresql":
-            counts = ", ".join(
-                f"count(*) FILTER (WHERE tsv @@ plainto_tsquery('english', :q{i}))"
+            each = " UNION ALL ".join(
+                f"SELECT {i}, count(*) FROM knowledge_chunks WHERE tenant_id = :t "
+                "AND source_type = :st AND source_id = :sid "
+                f"AND tsv @@ plainto_tsquery('english', :q{i})"
                 for i in range(len(missing))
             )
-            row = conn.execute(
-                text(
-                    f"SELECT {counts} FROM knowledge_chunks "
-                    "WHERE tenant_id = :t AND source_type = :st AND source_id = :sid"
-                    " AND tsv @@ to_tsquery('english', :any)"
-                ),
-                {**params, "any": " | ".join(missing)},
-            ).one()
-            found = dict(zip(missing, (int(n) for n in row), strict=True))
         else:
             params = {name: (f'"{v}"' if name.startswith("q") else v) for name, v in params.items()}
             each = " UNION ALL ".join(
-                f"SELECT {i} AS term, count(*) AS n FROM knowledge_chunks_fts "
-                "JOIN knowledge_chunks c ON c.id = knowledge_chunks_fts.rowid "
+                f"SELECT {i}, count(*) FROM knowledge_chunks_fts "
+                "CROSS JOIN knowledge_chunks c ON c.id = knowledge_chunks_fts.rowid "
                 f"WHERE knowledge_chunks_fts MATCH :q{i} AND c.tenant_id = :t "
                 "AND c.source_type = :st AND c.source_id = :sid"
                 for i in range(len(missing))
             )
-            found = {missing[int(i)]: int(n) for i, n in conn.execute(text(each), params)}
+        found = {missing[int(i)]: int(n) for i, n in conn.execute(text(each), params)}
         known.update({t: found.get(t, 0) for t in missing})
         with _DF_LOCK:
             if len(_DF) >= _DF_CACHE_SOURCES:

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine
 
 from knowledge_index.embeddings import WordLlamaEmbedder
-from knowledge_index.indexer import SourceDocuments, index_sources
+from knowledge_index.indexer import Document, SourceDocuments, index_sources
 from knowledge_index.retrieval import (
     Retrieval,
     SourceRef,
@@ -250,3 +250,21 @@ def test_hostile_queries_are_plain_text(indexed: Engine) -> None:
             assert isinstance(r.chunks, list)
     with pytest.raises(ValueError, match="strategy"):
         _ask(indexed, "x", ref, strategy="psychic")
+
+
+def test_word_rarity_follows_a_re_index(indexed: Engine, handbook: SourceDocuments) -> None:
+    ref = SourceRef("collection", "col_handbook", search_type="keyword")
+    query = "payslip parking"
+    before = _ask(indexed, query, ref, top_k=1).chunks[0]
+    assert before.document == "knowledge/col_handbook/payroll.md" and 0.3 < before.score < 1.0
+    # payslips become common in the source: the word is worth less than "parking" now
+    notes = [
+        Document(f"knowledge/col_handbook/note-{i}.md", f"Payslip note {i}.", f"{i:064x}")
+        for i in range(8)
+    ]
+    grown = dataclasses.replace(handbook, documents=[*handbook.documents, *notes])
+    index_sources(indexed, TENANT, "acme/personas", [grown], WordLlamaEmbedder())
+    after = _ask(indexed, query, ref, top_k=12).chunks
+    payroll = next(c for c in after if c.document == before.document)
+    assert payroll.score < before.score
+    assert after[0].document == "knowledge/col_handbook/parking.md"
