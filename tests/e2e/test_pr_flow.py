@@ -304,7 +304,10 @@ def test_a_prompt_edit_shows_the_plan_and_the_flipped_case_in_one_comment(world:
 
     # The check fails (a case that passed on main fails here), after the report is written.
     assert tests.code == 1 and tests.outputs["tests-exit-code"] == "1", tests.log
-    assert "::error::personas test exited with 1" in tests.log
+    assert tests.outputs["tests-regressions"] == "1"
+    assert (
+        "::error::persona tests failed (personas test exited with 1; regressions: 1)" in tests.log
+    )
     # One comment: the plan, then the tests report under it, then the footer.
     assert comment.startswith("<!-- personas-plan -->\n### personas plan")
     assert comment.count("<!-- personas-plan -->") == 1
@@ -318,7 +321,7 @@ def test_a_prompt_edit_shows_the_plan_and_the_flipped_case_in_one_comment(world:
     assert tests_part.index("keeps answers short") < tests_part.index("never promises refunds")
     # The flipped case's two answers, baseline and branch, together in its details.
     flipped = details_of(tests_part, "keeps answers short")
-    assert "(**pass→fail**)" in flipped
+    assert "pass→fail" in flipped.split("</summary>", 1)[0]
     assert "Answer, baseline → this branch:" in flipped
     assert "-- Keep answers short: three sentences" in flipped
     assert "+- Answer in as much detail as you like" in flipped
@@ -344,6 +347,7 @@ def test_a_prompt_edit_shows_the_plan_and_the_flipped_case_in_one_comment(world:
     world.dev.git.push("origin", "feature/chatty-support")
     comment, tests = ci_plan_comment(world, "feature/chatty-support")
     assert tests.code == 0 and tests.outputs["tests-exit-code"] == "0", tests.log
+    assert tests.outputs["tests-regressions"] == "0"
     tests_part = comment.split("<!-- personas-tests -->\n", 1)[1]
     assert "| ✅ | keeps answers short | passed | passed | same |" in tests_part
     assert "| ✅ | never promises refunds | passed | passed | same |" in tests_part

@@ -140,9 +140,10 @@ cases:
 FAILING_CASE = PASSING_CASE.replace("single SQL query", "a sentence the prompt lacks")
 
 
-def repo_with_cases(tmp_path: Path, cases: str | None) -> Path:
+def repo_with_cases(tmp_path: Path, cases: str | None, branch_prompt: str | None = None) -> Path:
     """The examples with only ``cases`` as persona tests, as a git repo whose
-    ``origin/main`` is its first commit (what a PR checkout with fetch-depth 0 has)."""
+    ``origin/main`` is its first commit (what a PR checkout with fetch-depth 0 has); with
+    ``branch_prompt``, HEAD is a second commit giving sql-helper that system prompt."""
     repo = copy_repo(tmp_path)
     for old in (repo / "personas").glob("*.tests.yaml"):
         old.unlink()
@@ -152,6 +153,12 @@ def repo_with_cases(tmp_path: Path, cases: str | None) -> Path:
     for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "base"]):
         subprocess.run([*git, *args], cwd=repo, check=True, capture_output=True)
     subprocess.run(["git", "update-ref", "refs/remotes/origin/main", "HEAD"], cwd=repo, check=True)
+    if branch_prompt is not None:
+        persona = repo / "personas" / "sql-helper.yaml"
+        text = persona.read_text()
+        start, end = text.index("system_prompt: |"), text.index("publish:")
+        persona.write_text(text[:start] + f"system_prompt: {branch_prompt!r}\n" + text[end:])
+        subprocess.run([*git, "commit", "-qam", "branch"], cwd=repo, check=True)
     return repo
 
 
@@ -197,21 +204,38 @@ def test_passing_cases_go_under_the_plan_with_the_base_branch_as_baseline(tmp_pa
     assert tests.summary == report
 
 
-def test_a_failing_case_fails_the_step_after_writing_the_report(tmp_path: Path) -> None:
-    _, tests = plan_then_test(tmp_path, repo_with_cases(tmp_path, FAILING_CASE))
+def test_a_regression_fails_the_step_after_writing_the_report(tmp_path: Path) -> None:
+    repo = repo_with_cases(tmp_path, PASSING_CASE, branch_prompt="Answer with prose only.")
+    _, tests = plan_then_test(tmp_path, repo)
     assert tests.code == 1, tests.log
-    assert tests.outputs["tests-exit-code"] == "1"
-    assert "::error::personas test exited with 1" in tests.log
+    assert (tests.outputs["tests-exit-code"], tests.outputs["tests-regressions"]) == ("1", "1")
+    assert "::error::persona tests failed (personas test exited with 1; regressions: 1)" in (
+        tests.log
+    )
+    comment = Path(tests.outputs["comment-file"]).read_text()
+    assert "| ❌ | answers with SQL | failed | passed | **pass→fail** |" in comment
+
+
+def test_a_case_failing_on_the_base_too_is_shown_but_does_not_fail(tmp_path: Path) -> None:
+    _, tests = plan_then_test(tmp_path, repo_with_cases(tmp_path, FAILING_CASE))
+    assert tests.code == 0, tests.log
+    assert (tests.outputs["tests-exit-code"], tests.outputs["tests-regressions"]) == ("1", "0")
+    assert "::notice::personas test exited with 1, with no regression" in tests.log
     comment = Path(tests.outputs["comment-file"]).read_text()
     assert "| ❌ | answers with SQL | failed | failed | same |" in comment
 
 
+def test_fail_on_failure_fails_on_any_failing_case(tmp_path: Path) -> None:
+    repo = repo_with_cases(tmp_path, FAILING_CASE)
+    _, tests = plan_then_test(tmp_path, repo, tests_fail_on="failure")
+    assert tests.code == 1, tests.log
+
+
 def test_fail_on_never_only_reports(tmp_path: Path) -> None:
-    _, tests = plan_then_test(
-        tmp_path, repo_with_cases(tmp_path, FAILING_CASE), tests_fail_on="never"
-    )
+    repo = repo_with_cases(tmp_path, PASSING_CASE, branch_prompt="Answer with prose only.")
+    _, tests = plan_then_test(tmp_path, repo, tests_fail_on="never")
     assert tests.code == 0, tests.log
-    assert tests.outputs["tests-exit-code"] == "1"
+    assert (tests.outputs["tests-exit-code"], tests.outputs["tests-regressions"]) == ("1", "1")
 
 
 def test_a_missing_base_ref_warns_and_runs_without_a_baseline(tmp_path: Path) -> None:
@@ -221,12 +245,20 @@ def test_a_missing_base_ref_warns_and_runs_without_a_baseline(tmp_path: Path) ->
     assert "::warning::origin/release/1.x is not in the checkout" in tests.log
     report = Path(tests.outputs["tests-file"]).read_text()
     assert "baseline" not in report and "| ✅ | answers with SQL | passed | 1/1 |" in report
+    assert tests.outputs["tests-regressions"] == ""
+
+
+def test_without_a_baseline_any_failing_case_fails(tmp_path: Path) -> None:
+    repo = repo_with_cases(tmp_path, FAILING_CASE)
+    _, tests = plan_then_test(tmp_path, repo, base_ref="")
+    assert tests.code == 1, tests.log
+    assert "regressions: no baseline" in tests.log
 
 
 def test_a_tests_run_that_cannot_start_says_so_in_the_comment(tmp_path: Path) -> None:
     repo = repo_with_cases(tmp_path, PASSING_CASE)
     _, tests = plan_then_test(tmp_path, repo, tests_baseline="no-such-ref")
-    assert tests.code == 2, tests.log
+    assert tests.code == 1, tests.log
     assert tests.outputs["tests-exit-code"] == "2"
     comment = Path(tests.outputs["comment-file"]).read_text()
     assert "<!-- personas-tests -->\n### personas test: could not run" in comment

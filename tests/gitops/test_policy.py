@@ -166,7 +166,7 @@ def test_plan_runs_the_persona_tests_against_the_base_branch_in_the_same_comment
     plan = next(s for s in steps if s.get("id") == "plan")
     assert plan["with"]["tests"] == "auto"
     assert plan["with"]["tests-baseline"] == "origin/${{ github.base_ref }}"
-    # Failing cases fail the plan step; the comment is still assembled and posted (it runs
+    # Regressions fail the plan step; the comment is still assembled and posted (it runs
     # unless cancelled) and judges the plan by the plan's own exit code, not the step's.
     assert "tests-fail-on" not in plan["with"]
     assemble = next(s for s in steps if s.get("id") == "comment")
@@ -263,8 +263,9 @@ def test_action_runs_the_persona_tests_after_the_plan() -> None:
     inputs = action["inputs"]
     assert inputs["tests"]["default"] == "auto"
     assert inputs["tests-baseline"]["default"] == ""
-    assert inputs["tests-fail-on"]["default"] == "failure"
-    assert {"tests-file", "tests-exit-code", "comment-file"} <= set(action["outputs"])
+    assert inputs["tests-fail-on"]["default"] == "regression"
+    outputs = {"tests-file", "tests-exit-code", "tests-regressions", "comment-file"}
+    assert outputs <= set(action["outputs"])
     steps = action["runs"]["steps"]
     tests = next(s for s in steps if s.get("id") == "tests")
     assert steps[-1] is tests  # after the plan, never instead of it
