@@ -20,9 +20,11 @@ from schemas.errors import PersonasError
 
 INSTRUCTIONS = """\
 Personas are YAML files in a git repo. Read with get_persona / search_personas,
-check with validate_personas and preview_persona. Propose changes with
-patch_persona_draft: each draft is a git branch that a human reviews as a pull
-request; nothing here changes the catalogue or the checked-out branch. Patch an
+check with validate_personas and preview_persona; run_persona asks the model
+once and test_persona runs the persona's test cases (on a draft: which ones the
+draft flips). Propose changes with patch_persona_draft: each draft is a git
+branch that a human reviews as a pull request; nothing here changes the
+catalogue or the checked-out branch. Patch an
 existing draft with its draft_id and expected_version (the version returned by
 the previous patch)."""
 
