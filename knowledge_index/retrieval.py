@@ -187,17 +187,19 @@ class _Searcher:
         self._embedded: dict[str, np.ndarray] = {}
 
     def _query_vector(self, query: str, index: store.SourceIndex) -> np.ndarray:
-        key = identity_key(index.embedder)
+        key = identity_key(index.embedder) + "\0" + query
         if key not in self._embedded:
             self._embedded[key] = embedder_for_identity(index.embedder).embed([query])[0]
         return self._embedded[key]
 
-    def run(self, query: str) -> Scored:
+    def run(self, query: str, scoring: str | None = None) -> Scored:
+        """Search with ``query``; score (and order) what it finds as answers to
+        ``scoring`` (default: the query itself)."""
         self._embedded = {}
-        terms = query_terms(query)
         scores: Scored = {}
         for ref, index in self.sources:
-            for rank, (chunk_id, score) in enumerate(self._source(ref, index, query, terms)):
+            found = self._source(ref, index, query, scoring or query)
+            for rank, (chunk_id, score) in enumerate(found):
                 weighted = (score * ref.weight, rank)
                 if _better(weighted, scores.get(chunk_id)):
                     scores[chunk_id] = weighted
@@ -205,9 +207,11 @@ class _Searcher:
         return scores
 
     def _source(
-        self, ref: SourceRef, index: store.SourceIndex, query: str, terms: list[str]
+        self, ref: SourceRef, index: store.SourceIndex, query: str, scoring: str
     ) -> list[tuple[int, float]]:
-        """One source's chunks for the query, in the search's order, with 0..1 scores."""
+        """One source's chunks found by ``query``, in the search's order, with their
+        0..1 scores against ``scoring``."""
+        terms = query_terms(scoring)
         keyword: list[int] = []
         if ref.search_type != "semantic":
             hits = store.keyword_search(
@@ -219,15 +223,18 @@ class _Searcher:
             # the engine's order breaks ties between chunks covering as much of the query
             ordered = sorted(keyword, key=lambda c: -coverage.get(c, 0.0))
             return [(c, coverage.get(c, 0.0)) for c in ordered]
-        semantic = store.SemanticScores(self.conn, index, self._query_vector(query, index))
-        nearest = semantic.best(self.depth)
+        found = store.SemanticScores(self.conn, index, self._query_vector(query, index))
+        nearest = [h.chunk_id for h in found.best(self.depth)]
+        semantic = found
+        if scoring != query:
+            semantic = store.SemanticScores(self.conn, index, self._query_vector(scoring, index))
+        cosine = semantic.of([*keyword, *nearest])
+        nearest.sort(key=lambda c: -cosine.get(c, 0.0))
         if ref.search_type == "semantic":
-            return [(h.chunk_id, _clip(h.raw)) for h in nearest]
-        candidates = list(dict.fromkeys([*keyword, *(h.chunk_id for h in nearest)]))
-        coverage = _coverage(self.conn, index, candidates, terms)
-        cosine = semantic.of(candidates)
+            return [(c, _clip(cosine.get(c, 0.0))) for c in nearest]
+        coverage = _coverage(self.conn, index, list(dict.fromkeys([*keyword, *nearest])), terms)
         keyword.sort(key=lambda c: -coverage.get(c, 0.0))
-        fused = _fuse(keyword, [h.chunk_id for h in nearest])
+        fused = _fuse(keyword, nearest)
         blend = [(_clip(cosine.get(c, 0.0)) + coverage.get(c, 0.0)) / 2 for c in fused]
         return list(zip(fused, _non_increasing(blend), strict=True))
 
@@ -295,7 +302,8 @@ def _multi_step(
     searcher: _Searcher, query: str, history: Sequence[str]
 ) -> tuple[list[str], Scored, set[int]]:
     scored = searcher.run(query)
-    extra: list[str] = [h[:MAX_QUERY_CHARS] for h in list(history)[-2:] if h.strip()]
+    history_used = [h[:MAX_QUERY_CHARS] for h in list(history)[-2:] if h.strip()]
+    extra: list[str] = list(history_used)
     if searcher.best_chunk is not None:
         rows = store.chunk_rows(searcher.conn, [searcher.best_chunk])
         known = set(query_terms(" ".join([query, *extra])))
@@ -303,7 +311,10 @@ def _multi_step(
     if not extra:
         return [query], scored, set()
     expanded = " ".join([query, *extra])
-    _merge(scored, searcher.run(expanded))
+    # the expansion finds candidates; they are scored as answers to the user's own
+    # words (the query and the history): the first pass's best chunk would otherwise
+    # match its own words and score high however poorly it answers
+    _merge(scored, searcher.run(expanded, scoring=" ".join([query, *history_used])))
     return [query, expanded], scored, set()
 
 

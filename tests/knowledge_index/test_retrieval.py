@@ -268,3 +268,17 @@ def test_word_rarity_follows_a_re_index(indexed: Engine, handbook: SourceDocumen
     payroll = next(c for c in after if c.document == before.document)
     assert payroll.score < before.score
     assert after[0].document == "knowledge/col_handbook/parking.md"
+
+
+@pytest.mark.parametrize("search_type", ["keyword", "semantic", "hybrid"])
+def test_multi_step_expansion_does_not_lift_a_poor_match(indexed: Engine, search_type: str) -> None:
+    # the second pass searches with the first pass's best chunk's own words; scoring
+    # it against those words would make that chunk look like a near-perfect answer
+    ref = SourceRef("collection", "col_handbook", search_type=search_type)
+    question = "Where do blue whales migrate in winter?"
+    single = _ask(indexed, question, ref, top_k=3).chunks
+    multi = _ask(indexed, question, ref, top_k=3, strategy="multi_step")
+    assert all(c.score < 0.25 for c in multi.chunks)
+    assert max((c.score for c in multi.chunks), default=0) <= max(
+        (c.score for c in single), default=0
+    )
