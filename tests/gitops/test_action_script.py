@@ -1,65 +1,25 @@
-"""The composite action's scripts, run locally with bash the way the runner runs them:
-the same env variables, ``GITHUB_OUTPUT`` and ``GITHUB_STEP_SUMMARY`` files, and the
-installed ``personas`` command standing in for the action's private venv."""
+"""The composite action's scripts, run locally with bash the way the runner runs them
+(``tests.gitops.steps``): validate, plan, and the persona tests step after the plan."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.gitops.conftest import ACTION_FILE, ROOT, load_yaml
-from tests.gitops.steps import Runner, StepRun
-
-PERSONAS = Path(sys.executable).parent / "personas"
-
-
-def action_step(name: str) -> dict:
-    steps = load_yaml(ACTION_FILE)["runs"]["steps"]
-    return next(step for step in steps if step.get("id") == name or step.get("name") == name)
-
-
-def bash_is_available() -> None:
-    if shutil.which("bash") is None:
-        pytest.skip("bash is not installed")
+from tests.gitops.steps import PERSONAS, Runner, StepRun, action_step
 
 
 def run_action(
     tmp_path: Path, command: str, args: str = "", workdir: Path = ROOT
 ) -> tuple[int, dict[str, str], str, str]:
-    """Run the action's command step; return exit code, outputs, summary, stdout."""
-    bash_is_available()
-    runner_temp = tmp_path / "runner-temp"
-    venv_bin = runner_temp / "personas-as-code" / "venv" / "bin"
-    venv_bin.mkdir(parents=True)
-    (venv_bin / "personas").symlink_to(PERSONAS)
-    (venv_bin / "python").symlink_to(sys.executable)
-    output, summary = tmp_path / "output", tmp_path / "summary"
-    output.touch()
-    summary.touch()
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(tmp_path),
-        "RUNNER_TEMP": str(runner_temp),
-        "GITHUB_OUTPUT": str(output),
-        "GITHUB_STEP_SUMMARY": str(summary),
-        "COMMAND": command,
-        "ARGS": args,
-        "WORKDIR": "personas-repo",
-    }
-    result = subprocess.run(
-        ["bash", "--noprofile", "--norc", "-e", "-o", "pipefail", "-c", action_step("run")["run"]],
-        cwd=workdir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    outputs = dict(line.split("=", 1) for line in output.read_text().splitlines() if "=" in line)
-    return result.returncode, outputs, summary.read_text(), result.stdout + result.stderr
+    """Run the action's command step; return exit code, outputs, summary, log."""
+    env = {"COMMAND": command, "ARGS": args, "WORKDIR": "personas-repo"}
+    run = Runner(tmp_path).run(action_step("run")["run"], env, workdir)
+    return run.code, run.outputs, run.summary, run.log
 
 
 def copy_repo(tmp_path: Path) -> Path:
