@@ -1,7 +1,8 @@
 """``test_persona`` over the real MCP client: a persona's cases run against the working
-tree and against a draft whose prompt edit flips a case from pass to fail, on an
-embedded catalogue's ``mirror`` backend (it answers with what it received, so a case can
-check the prompt).  Nothing is persisted; unknown arguments are refused by every tool."""
+tree and against a draft whose prompt edit flips a case from pass to fail, on the
+``mirror`` backend (it answers with what it received, so a case can check the prompt)
+of an embedded catalogue and of a remote one over loopback HTTP.  Nothing is persisted;
+unknown arguments are refused by every tool."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
+from catalogue.client import HttpCatalogue
 from catalogue.db import make_engine
 from catalogue.embedded import EmbeddedCatalogue
+from catalogue.rest import create_app
+from catalogue.serve import serve_in_thread
 from mcp_server import build_server
 from tests.mcp_server.conftest import call, call_error, git, init_git
 from tests.sync.conftest import api_key
@@ -156,3 +160,22 @@ async def test_every_tool_refuses_unknown_arguments(client: Client) -> None:
             tool.name,
             message,
         )
+
+
+async def test_a_draft_on_a_remote_catalogue_over_http(tested_repo: Path, sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+    key = api_key(engine)
+    with (
+        serve_in_thread(create_app(engine)) as base_url,
+        HttpCatalogue(base_url, key) as remote,
+    ):
+        async with Client(build_server(tested_repo, catalogue=remote)) as client:
+            draft = await call(
+                client, "patch_persona_draft", slug="sql-helper", system_prompt=DRAFT_PROMPT
+            )
+            result = await call(client, "test_persona", draft_id=draft["draft"]["draft_id"])
+    engine.dispose()
+    assert (result["passed"], result["failed"], result["regressions"]) == (1, 1, 1)
+    flipped = by_case(result)["refuses destructive statements"]
+    assert flipped["baseline"]["change"] == "pass->fail"
+    assert "Never write DELETE" in flipped["baseline"]["answer"]
