@@ -207,7 +207,12 @@ def _run_case(repo: Repo, side: _Side, item: LoadedCase, catalogue: Any, judge: 
             result = run_persona(persona, RunRequest(message=case.message or ""), catalogue)
             latency_ms = round((time.perf_counter() - started) * 1000)
         retrieval = tuple(r.model_dump(mode="json") for r in result.retrieval)
-        outcome = Outcome(result.answer, result.usage.completion_tokens, latency_ms, retrieval)
+        note = None
+        if not result.retrieval_ran and result.catalogue == "remote":
+            note = "retrieval is not run here on a remote ScaiGrid, so citations cannot be seen"
+        outcome = Outcome(
+            result.answer, result.usage.completion_tokens, latency_ms, retrieval, note
+        )
         assertions = check_all(case.assertions, outcome, judge)
     except PersonasError as exc:
         return _Ran("error", "", (), None, (), transcript, f"{exc.code}: {exc.message}")

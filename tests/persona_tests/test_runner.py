@@ -122,6 +122,7 @@ def test_through_a_remote_scaigrid_the_test_persona_headers_are_sent(
     root = copy_examples(tmp_path / "repo")
     (root / "personas" / "support-agent.tests.yaml").write_text(
         CHAT_CASE.replace("turns: 3", "turns: 2").replace('"echo:"', '"mirror backend"')
+        + "      - cites: col_product_docs\n"
     )
     engine = make_engine(f"sqlite:///{tmp_path / 'remote.db'}")
     key = api_key(engine)
@@ -148,6 +149,8 @@ def test_through_a_remote_scaigrid_the_test_persona_headers_are_sent(
     chats = [h for path, h in seen if path == "/v1/inference/chat"]
     assert len(chats) == 4
     assert all(h.get("x-user-language") == "en" for h in chats)
+    cites = result.assertions[-1]
+    assert cites.kind == "cites" and cites.passed is None and "remote ScaiGrid" in cites.message
     assert all(h["authorization"] == f"Bearer {key}" for h in chats)
 
 
