@@ -24,6 +24,15 @@ from tests.sync.seed_server import seed_server
 EXAMPLE_NAMES = ["confused-beginner", "impatient-user", "non-native-speaker"]
 
 
+@pytest.fixture(autouse=True)
+def _without_persona_tests(example_repo: Path) -> None:
+    """These tests delete and rename the example's test personas, which the example's
+    persona tests (``personas/*.tests.yaml``) hold conversations with: a repo whose tests
+    name a test persona it no longer has is invalid, and that is not what these test."""
+    for path in (example_repo / "personas").glob("*.tests.yaml"):
+        path.unlink()
+
+
 def server_personas(sync: Sync) -> list[ServerTestPersona]:
     repo = sync.load()
     section = section_settings(repo)
