@@ -20,6 +20,7 @@ from typing import Any
 
 from inference.messages import ChatMessage
 from persona_tests.assertions import Judge, Outcome, check_all
+from persona_tests.baseline import load_ref
 from persona_tests.conversation import converse
 from persona_tests.models import ask_model, judge_backend
 from persona_tests.report import (
@@ -32,7 +33,7 @@ from persona_tests.report import (
     status_of,
 )
 from sandbox.run import RunRequest, run_persona
-from schemas.errors import NotFound, PersonasError
+from schemas.errors import ConfigError, NotFound, PersonasError
 from schemas.files import RepoFiles
 from schemas.loader import LoadedPersona, Repo, load_repo
 from schemas.persona_tests_loader import LoadedCase
@@ -93,13 +94,25 @@ def run_tests(
     catalogue: Any,
     *,
     slugs: Iterable[str] | None = None,
-    baseline: Repo | None = None,
+    baseline: Repo | str | None = None,
     baseline_ref: str | None = None,
     concurrency: int = 4,
     progress: Progress | None = None,
 ) -> TestReport:
-    """Run the cases of ``slugs`` (default: every persona with a tests file)."""
+    """Run the cases of ``slugs`` (default: every persona with a tests file).
+
+    ``baseline`` is another version of the repo (a ``Repo``, or a git ref of the repo's
+    own git repository, loaded with ``persona_tests.baseline.load_ref``).
+    """
     loaded = as_repo(repo)
+    base_repo: Repo | None
+    if isinstance(baseline, str):
+        if loaded.root is None:
+            raise ConfigError("a baseline given as a git ref needs a repo on disk")
+        baseline_ref = baseline_ref or baseline
+        base_repo = load_ref(loaded.root, baseline)
+    else:
+        base_repo = baseline
     chosen = select_slugs(loaded, slugs)
     report = TestReport(baseline_ref=baseline_ref)
     for slug in chosen:
@@ -112,7 +125,7 @@ def run_tests(
         if slug in loaded.persona_tests.by_slug
         for item in loaded.persona_tests.by_slug[slug].cases
     ]
-    total = len(work) + sum(len(_removed(loaded, baseline, s)) for s in chosen)
+    total = len(work) + sum(len(_removed(loaded, base_repo, s)) for s in chosen)
     done = 0
 
     def one(entry: tuple[str, LoadedCase]) -> CaseResult:
@@ -120,8 +133,8 @@ def run_tests(
         path = loaded.persona_tests.by_slug[slug].path
         here = _run_case(loaded, _Side(loaded.personas[slug], "repo"), item, catalogue, judge)
         base = None
-        if baseline is not None:
-            persona = baseline.personas.get(slug)
+        if base_repo is not None:
+            persona = base_repo.personas.get(slug)
             if persona is None:
                 base = BaselineResult("skipped", "", "new")
             else:
@@ -152,7 +165,7 @@ def run_tests(
             if progress is not None:
                 progress(done, total, result)
     for slug in chosen:
-        for name, line, path in _removed(loaded, baseline, slug):
+        for name, line, path in _removed(loaded, base_repo, slug):
             result = CaseResult(
                 persona=slug,
                 case=name,
