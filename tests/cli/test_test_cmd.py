@@ -4,7 +4,11 @@ formats on stdout and in --output, --baseline and --changed-since on a git repo.
 from __future__ import annotations
 
 import json
+import os
+import pty
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -102,3 +106,33 @@ def test_baseline_markdown_to_a_file_shows_the_flip(clone: Path) -> None:
     assert "#### support-agent" in comment and "#### sql-helper" not in comment  # changed only
     assert "**pass→fail**" in comment and "+- Offer refunds freely." in comment
     assert git(clone, "status", "--porcelain") == "M personas/support-agent.yaml\n?? tests.md"
+
+
+def test_progress_is_shown_on_a_terminal_only(clone: Path) -> None:
+    leader, follower = pty.openpty()
+    root = Path(__file__).resolve().parents[2]
+    env = {"PYTHONPATH": str(root), "NO_COLOR": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "cli.main", "test", "sql-helper"],
+        cwd=clone,
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        text=True,
+        env=env,
+    )
+    os.close(follower)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+    assert proc.returncode == 0
+    progress = shown.decode().splitlines()
+    assert progress[0].startswith("[1/2] PASS  sql-helper / ")
+    assert progress[1].startswith("[2/2] PASS  sql-helper / ")
+    assert "[1/2]" not in proc.stdout  # the report itself is unchanged
