@@ -130,7 +130,9 @@ def check_references(
     test_personas: Collection[str],
     persona_files: Collection[str],
 ) -> list[Problem]:
-    """Problems of tests files that name a persona or a test persona the repo lacks.
+    """Problems of tests files that name a persona or a test persona the repo lacks: an
+    orphan tests file (its persona deleted or renamed) is a warning, a case naming a
+    missing test persona an error.
 
     A tests file whose persona file exists but is invalid is left to that file's own
     problems (``persona_files``: every persona file's slug by file name).
@@ -143,9 +145,12 @@ def check_references(
                     loaded.path,
                     1,
                     1,
-                    f"no persona '{slug}' for these tests: a tests file is named after its "
-                    f"persona's file ({slug}.yaml beside it)",
+                    f"no persona '{slug}' for these tests, so they are not run: a tests file "
+                    f"is named after its persona's file ({slug}.yaml beside it)",
                     code="unknown_persona",
+                    # a persona deleted or renamed leaves its tests behind; that must not
+                    # stop the plan of the others (validate shows it, `personas test` skips it)
+                    severity="warning",
                 )
             )
             del tests.by_slug[slug]
