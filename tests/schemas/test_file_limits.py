@@ -35,11 +35,13 @@ def test_huge_sparse_files_are_refused_by_size_with_little_memory(repo: RepoBuil
     repo.persona("pictured", MINIMAL + "avatar: avatars/a.png\n")
     project = Path(__file__).resolve().parents[2]
     script = (
-        "import json, resource, sys\n"
+        "import json, sys\n"
         "from schemas.loader import load_repo\n"
         "problems = [str(p) for p in load_repo(sys.argv[1]).problems]\n"
-        "peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-        "print(json.dumps({'problems': problems, 'peak_mib': peak_kib // 1024}))\n"
+        # VmHWM belongs to this process image; ru_maxrss would carry the forking parent's
+        # peak (pytest's, hundreds of MiB late in a run) across exec
+        "status = open('/proc/self/status').read().split('VmHWM:')[1].split()[0]\n"
+        "print(json.dumps({'problems': problems, 'peak_mib': int(status) // 1024}))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", script, str(repo.root)],
