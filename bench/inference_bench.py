@@ -46,12 +46,11 @@ GOAL = 1.5
 
 
 def example_copy(target: Path) -> Path:
-    """The example repo (personas, config, knowledge folders) under ``target``."""
+    """The example repo (personas and their tests, test personas, config, knowledge
+    folders) under ``target``."""
     shutil.copy(ROOT / "personas.toml", target / "personas.toml")
-    shutil.copytree(ROOT / "personas", target / "personas")
-    shutil.copytree(
-        ROOT / "knowledge", target / "knowledge", ignore=shutil.ignore_patterns("*.py", "__*")
-    )
+    for folder in ("personas", "test-personas", "knowledge"):
+        shutil.copytree(ROOT / folder, target / folder)
     return target
 
 
