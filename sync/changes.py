@@ -31,9 +31,15 @@ class Change:
         return {"kind": self.kind}
 
 
+def diff_dicts(diffs: tuple[FieldDiff, ...]) -> list[dict[str, Any]]:
+    """Field diffs as ``{"field", "before", "after"}`` dicts (for ``to_dict``)."""
+    return [{"field": d.field, "before": d.before, "after": d.after} for d in diffs]
+
+
 @dataclass(frozen=True)
-class CreatePersona(Change):
-    kind: ClassVar[str] = "create"
+class CreateWithFields(Change):
+    """Base of the create kinds: the fields of a new catalogue object."""
+
     fields: dict[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
@@ -41,31 +47,44 @@ class CreatePersona(Change):
 
 
 @dataclass(frozen=True)
-class UpdateFields(Change):
-    """PUT of changed fields; a ``slug`` diff is a rename."""
+class UpdateWithDiffs(Change):
+    """Base of the field-update kinds: a PUT of the changed fields."""
 
-    kind: ClassVar[str] = "update"
     diffs: tuple[FieldDiff, ...]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "fields": [
-                {"field": d.field, "before": d.before, "after": d.after} for d in self.diffs
-            ],
-        }
+        return {"kind": self.kind, "fields": diff_dicts(self.diffs)}
 
 
 @dataclass(frozen=True)
-class UpdateOwnership(Change):
-    """Only the ownership marker changes (file moved, protect toggled, adoption)."""
+class SetMarker(Change):
+    """Base of the ownership kinds: only the marker changes (file moved, protect
+    toggled, adoption)."""
 
-    kind: ClassVar[str] = "ownership"
     before: dict[str, Any] | None
     after: dict[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "before": self.before, "after": self.after}
+
+
+@dataclass(frozen=True)
+class CreatePersona(CreateWithFields):
+    kind: ClassVar[str] = "create"
+
+
+@dataclass(frozen=True)
+class UpdateFields(UpdateWithDiffs):
+    """PUT of changed fields; a ``slug`` diff is a rename."""
+
+    kind: ClassVar[str] = "update"
+
+
+@dataclass(frozen=True)
+class UpdateOwnership(SetMarker):
+    """Only the ownership marker changes (file moved, protect toggled, adoption)."""
+
+    kind: ClassVar[str] = "ownership"
 
 
 def _source_dict(source: SourceState) -> dict[str, Any]:
@@ -99,9 +118,7 @@ class UpdateSource(Change):
         return {
             "kind": self.kind,
             "source": f"{self.source.source_type}:{self.source.source_id}",
-            "fields": [
-                {"field": d.field, "before": d.before, "after": d.after} for d in self.diffs
-            ],
+            "fields": diff_dicts(self.diffs),
         }
 
 

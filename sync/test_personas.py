@@ -43,7 +43,7 @@ from schemas.loader import Repo
 from schemas.test_persona_config import TEST_PERSONAS_DIR, ImageSettings, TestPersonasSection
 from schemas.test_persona_loader import LoadedTestPersona
 from sync.apply import PersonaResult
-from sync.changes import FieldDiff
+from sync.changes import Change, CreateWithFields, FieldDiff, SetMarker, UpdateWithDiffs
 from sync.gitinfo import changed_since
 from sync.normalize import normalize_text
 
@@ -84,49 +84,27 @@ def read_marker(metadata: dict[str, Any] | None) -> TestPersonaMarker | None:
 
 
 @dataclass(frozen=True)
-class TestPersonaChange:
+class TestPersonaChange(Change):
     """Base of the test-persona change kinds."""
 
     __test__: ClassVar[bool] = False  # not a pytest test class
-    kind: ClassVar[str] = "change"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind}
 
 
 @dataclass(frozen=True)
-class CreateTestPersona(TestPersonaChange):
+class CreateTestPersona(CreateWithFields, TestPersonaChange):
     kind: ClassVar[str] = "create"
-    fields: dict[str, Any]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "fields": self.fields}
 
 
 @dataclass(frozen=True)
-class UpdateTestPersona(TestPersonaChange):
+class UpdateTestPersona(UpdateWithDiffs, TestPersonaChange):
     kind: ClassVar[str] = "update"
-    diffs: tuple[FieldDiff, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "fields": [
-                {"field": d.field, "before": d.before, "after": d.after} for d in self.diffs
-            ],
-        }
 
 
 @dataclass(frozen=True)
-class OwnTestPersona(TestPersonaChange):
+class OwnTestPersona(SetMarker, TestPersonaChange):
     """Only the ownership marker changes (file moved, protect toggled, first marker)."""
 
     kind: ClassVar[str] = "ownership"
-    before: dict[str, Any] | None
-    after: dict[str, Any]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "before": self.before, "after": self.after}
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,10 @@ from sync.changes import (
     Publish,
     RemoveSource,
     Republish,
+    SetMarker,
     Unpublish,
-    UpdateFields,
-    UpdateOwnership,
     UpdateSource,
+    UpdateWithDiffs,
     UploadAvatar,
 )
 from sync.render.common import show
@@ -44,9 +44,9 @@ def describe(change: Change) -> str:
     """A human sentence for a change (field values shown by the caller)."""
     if isinstance(change, CreatePersona):
         return "create persona"
-    if isinstance(change, UpdateFields):
+    if isinstance(change, UpdateWithDiffs):
         return "update " + ", ".join(d.field for d in change.diffs)
-    if isinstance(change, UpdateOwnership):
+    if isinstance(change, SetMarker):
         return (
             f"set ownership marker (path {change.after['path']}, protect {change.after['protect']})"
         )

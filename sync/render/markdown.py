@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from schemas.secrets import redact
-from sync.changes import CreatePersona, UpdateFields
 from sync.plan import Plan
-from sync.render.common import is_multiline, show, text_diff
-from sync.render.describe import ACTION_SYMBOL, describe, field_line
-from sync.render.literal import md_code, md_fence, md_text
+from sync.render.change_lines import change_markdown
+from sync.render.describe import ACTION_SYMBOL, describe
+from sync.render.literal import md_code, md_text
 from sync.render.redact import redact_plan
 from sync.render.test_personas import section_markdown
 
@@ -51,23 +50,7 @@ def render_markdown(plan: Plan) -> str:
         if p.error:
             out.append(f"**Error:** {md_text(p.error)}")
         for change in p.changes:
-            if isinstance(change, UpdateFields):
-                for diff in change.diffs:
-                    if is_multiline(diff):
-                        out += [f"- `{diff.field}`:", ""]
-                        out += md_fence(text_diff(diff.before, diff.after, diff.field), "diff")
-                        out.append("")
-                    else:
-                        out.append(f"- {md_text(field_line(diff))}")
-            elif isinstance(change, CreatePersona):
-                out.append(f"- {describe(change)}")
-                for name, value in change.fields.items():
-                    if name == "system_prompt":
-                        out += ["", *md_fence(redact(value).splitlines(), "text"), ""]
-                    else:
-                        out.append(f"  - {name}: {md_text(show(value, name))}")
-            else:
-                out.append(f"- {md_text(describe(change))}")
+            out += change_markdown(change, describe, redact)
         for warning in p.warnings:
             out.append(f"- :warning: {md_text(warning)}")
         out += ["", "</details>", ""]

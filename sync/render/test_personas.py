@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from sync.changes import FieldDiff
-from sync.render.common import show, text_diff
-from sync.render.literal import StyledLine, md_code, md_fence, md_text, one_line
+from sync.render.change_lines import change_lines, change_markdown
+from sync.render.describe import describe as describe_change
+from sync.render.literal import StyledLine, md_code, md_text, one_line
 from sync.test_personas import (
     CreateTestPersona,
     OwnTestPersona,
@@ -20,29 +20,14 @@ from sync.test_personas import (
 
 _MARK = {"create": "+", "update": "~", "delete": "-", "error": "!"}
 _STYLE = {"+": "green", "~": "yellow", "-": "red", "!": "bold red"}
-_DIFF_STYLE = {"+": "green", "-": "red"}
-
-
-def _multiline(diff: FieldDiff) -> bool:
-    return diff.field == "system_prompt" and any(
-        isinstance(v, str) and "\n" in v for v in (diff.before, diff.after)
-    )
-
-
-def _field_line(diff: FieldDiff) -> str:
-    return f"{diff.field}: {show(diff.before, diff.field)} → {show(diff.after, diff.field)}"
 
 
 def describe(change: TestPersonaChange) -> str:
     """A sentence for a change (field values shown by the caller)."""
     if isinstance(change, CreateTestPersona):
         return "create test persona"
-    if isinstance(change, UpdateTestPersona):
-        return "update " + ", ".join(d.field for d in change.diffs)
-    if isinstance(change, OwnTestPersona):
-        return (
-            f"set ownership marker (path {change.after['path']}, protect {change.after['protect']})"
-        )
+    if isinstance(change, UpdateTestPersona | OwnTestPersona):
+        return describe_change(change)
     if isinstance(change, SetImageSettings):
         after = change.after
         if after is None:
@@ -74,26 +59,7 @@ def section_lines(section: TestPersonaSection | None) -> Iterator[StyledLine]:
         if p.error:
             yield StyledLine("    " + one_line(f"error: {p.error}"), "red")
         for change in p.changes:
-            if isinstance(change, UpdateTestPersona):
-                for diff in change.diffs:
-                    if not _multiline(diff):
-                        yield StyledLine("    ~ " + one_line(_field_line(diff)))
-                        continue
-                    yield StyledLine(f"    ~ {diff.field}:")
-                    for line in text_diff(diff.before, diff.after, diff.field):
-                        yield StyledLine(
-                            "        " + one_line(line), _DIFF_STYLE.get(line[:1], "dim")
-                        )
-            elif isinstance(change, CreateTestPersona):
-                yield StyledLine(f"    + {describe(change)}")
-                for name, value in change.fields.items():
-                    if name == "system_prompt" and "\n" in value:
-                        yield StyledLine(f"        {name}: ({value.count(chr(10)) + 1} lines)")
-                    else:
-                        yield StyledLine("        " + one_line(f"{name}: {show(value, name)}"))
-            else:
-                mark_of = "-" if change.kind == "delete" else "~"
-                yield StyledLine("    " + one_line(f"{mark_of} {describe(change)}"))
+            yield from change_lines(change, describe)
         for warning in p.warnings:
             yield StyledLine("    " + one_line(f"warning: {warning}"), "yellow")
         yield StyledLine("")
@@ -149,23 +115,7 @@ def section_markdown(section: TestPersonaSection | None) -> list[str]:
         if p.error:
             out.append(f"**Error:** {md_text(p.error)}")
         for change in p.changes:
-            if isinstance(change, UpdateTestPersona):
-                for diff in change.diffs:
-                    if _multiline(diff):
-                        out += [f"- `{diff.field}`:", ""]
-                        out += md_fence(text_diff(diff.before, diff.after, diff.field), "diff")
-                        out.append("")
-                    else:
-                        out.append(f"- {md_text(_field_line(diff))}")
-            elif isinstance(change, CreateTestPersona):
-                out.append(f"- {describe(change)}")
-                for name, value in change.fields.items():
-                    if name == "system_prompt":
-                        out += ["", *md_fence(str(value).splitlines(), "text"), ""]
-                    else:
-                        out.append(f"  - {name}: {md_text(show(value, name))}")
-            else:
-                out.append(f"- {md_text(describe(change))}")
+            out += change_markdown(change, describe, str)
         for warning in p.warnings:
             out.append(f"- :warning: {md_text(warning)}")
         out += ["", "</details>", ""]

@@ -11,16 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from sync.changes import CreatePersona, UpdateFields
 from sync.plan import Plan
-from sync.render.common import is_multiline, show, text_diff
-from sync.render.describe import ACTION_SYMBOL, describe, field_line, symbol
+from sync.render.change_lines import DIFF_STYLE, change_lines
+from sync.render.describe import ACTION_SYMBOL, describe
 from sync.render.literal import StyledLine, one_line, visible
 from sync.render.redact import redact_plan
 from sync.render.test_personas import section_lines
 
 _TITLE_STYLE = {"+": "green", "~": "yellow", "-": "red", "!": "bold red"}
-_DIFF_STYLE = {"+": "green", "-": "red"}
 
 
 def _summary_line(plan: Plan) -> str:
@@ -46,25 +44,7 @@ def _persona_lines(plan: Plan) -> Iterator[StyledLine]:
         if p.error:
             yield StyledLine("    " + one_line(f"error: {p.error}"), "red")
         for change in p.changes:
-            if isinstance(change, UpdateFields):
-                for diff in change.diffs:
-                    if not is_multiline(diff):
-                        yield StyledLine("    ~ " + one_line(field_line(diff)))
-                        continue
-                    yield StyledLine(f"    ~ {diff.field}:")
-                    for line in text_diff(diff.before, diff.after, diff.field):
-                        style = _DIFF_STYLE.get(line[:1], "dim")
-                        yield StyledLine("        " + one_line(line), style)
-            elif isinstance(change, CreatePersona):
-                yield StyledLine(f"    + {describe(change)}")
-                for name, value in change.fields.items():
-                    if name == "system_prompt" and "\n" in value:
-                        lines = value.count("\n") + 1
-                        yield StyledLine(f"        {name}: ({lines} lines)")
-                    else:
-                        yield StyledLine("        " + one_line(f"{name}: {show(value, name)}"))
-            else:
-                yield StyledLine("    " + one_line(f"{symbol(change)} {describe(change)}"))
+            yield from change_lines(change, describe)
         for warning in p.warnings:
             yield StyledLine("    " + one_line(f"warning: {warning}"), "yellow")
         yield StyledLine("")
@@ -79,7 +59,7 @@ def _knowledge_lines(plan: Plan) -> Iterator[StyledLine]:
         title = f"{mark} knowledge {change.label}: {change.describe()}"
         yield StyledLine(one_line(title), _TITLE_STYLE.get(mark, "yellow"))
         for line in change.path_lines():
-            yield StyledLine("    " + one_line(line), _DIFF_STYLE.get(line[:1], "dim"))
+            yield StyledLine("    " + one_line(line), DIFF_STYLE.get(line[:1], "dim"))
     if plan.knowledge:
         yield StyledLine("")
     if plan.knowledge_note:

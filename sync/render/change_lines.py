@@ -1,0 +1,62 @@
+"""How one change of a persona or test persona is shown: the field diffs of an
+update, the fields of a create, a sentence for the rest.  Shared by the plan's
+text and markdown renderers and the test-personas section."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from sync.changes import Change, CreateWithFields, UpdateWithDiffs
+from sync.render.common import is_multiline, show, text_diff
+from sync.render.describe import field_line, symbol
+from sync.render.literal import StyledLine, md_fence, md_text, one_line
+
+DIFF_STYLE = {"+": "green", "-": "red"}
+
+
+def change_lines(change: Change, describe: Callable[[Change], str]) -> Iterator[StyledLine]:
+    """The indented terminal lines for ``change``; ``describe`` gives its sentence."""
+    if isinstance(change, UpdateWithDiffs):
+        for diff in change.diffs:
+            if not is_multiline(diff):
+                yield StyledLine("    ~ " + one_line(field_line(diff)))
+                continue
+            yield StyledLine(f"    ~ {diff.field}:")
+            for line in text_diff(diff.before, diff.after, diff.field):
+                yield StyledLine("        " + one_line(line), DIFF_STYLE.get(line[:1], "dim"))
+    elif isinstance(change, CreateWithFields):
+        yield StyledLine(f"    + {describe(change)}")
+        for name, value in change.fields.items():
+            if name == "system_prompt" and "\n" in value:
+                yield StyledLine(f"        {name}: ({value.count(chr(10)) + 1} lines)")
+            else:
+                yield StyledLine("        " + one_line(f"{name}: {show(value, name)}"))
+    else:
+        yield StyledLine("    " + one_line(f"{symbol(change)} {describe(change)}"))
+
+
+def change_markdown(
+    change: Change, describe: Callable[[Change], str], prompt_text: Callable[[Any], str]
+) -> list[str]:
+    """The PR-comment list items for ``change``; ``prompt_text`` gives the text of a
+    created ``system_prompt`` as it is fenced."""
+    out: list[str] = []
+    if isinstance(change, UpdateWithDiffs):
+        for diff in change.diffs:
+            if is_multiline(diff):
+                out += [f"- `{diff.field}`:", ""]
+                out += md_fence(text_diff(diff.before, diff.after, diff.field), "diff")
+                out.append("")
+            else:
+                out.append(f"- {md_text(field_line(diff))}")
+    elif isinstance(change, CreateWithFields):
+        out.append(f"- {describe(change)}")
+        for name, value in change.fields.items():
+            if name == "system_prompt":
+                out += ["", *md_fence(prompt_text(value).splitlines(), "text"), ""]
+            else:
+                out.append(f"  - {name}: {md_text(show(value, name))}")
+    else:
+        out.append(f"- {md_text(describe(change))}")
+    return out
