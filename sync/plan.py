@@ -12,6 +12,7 @@ from sync.backends import BackendChange
 from sync.changes import PersonaPlan
 from sync.knowledge import KnowledgeChange, changed_count
 from sync.normalize import sha256_of
+from sync.safety import threshold_reasons
 
 if TYPE_CHECKING:
     from sync.test_personas import TestPersonaSection
@@ -156,7 +157,6 @@ class Plan:
         """Refuse plans that update or delete too much (octoDNS-style), unless forced."""
         if force:
             return
-        reasons = []
         updates = sum(1 for p in self.changed if p.action in ("update", "rename"))
         deletes = sum(1 for p in self.changed if p.action == "delete")
         unpublishes = sum(
@@ -166,22 +166,14 @@ class Plan:
             if c.kind in ("unpublish", "delete")
             and (c.kind == "unpublish" or getattr(c, "published", False))
         )
-        managed = self.managed_count
-        if managed >= safety.min_existing and managed > 0:
-            if 100.0 * updates / managed > safety.max_update_percent:
-                reasons.append(
-                    f"{updates} of {managed} managed personas would be updated "
-                    f"(limit {safety.max_update_percent:g}%)"
-                )
-            if 100.0 * deletes / managed > safety.max_delete_percent:
-                reasons.append(
-                    f"{deletes} of {managed} managed personas would be deleted "
-                    f"(limit {safety.max_delete_percent:g}%)"
-                )
-        if deletes > safety.max_deletes:
-            reasons.append(f"{deletes} deletions exceed the cap of {safety.max_deletes}")
-        if managed and deletes >= managed:
-            reasons.append(f"every managed persona ({managed}) would be deleted")
+        reasons = threshold_reasons(
+            safety,
+            updates=updates,
+            deletes=deletes,
+            managed=self.managed_count,
+            noun="persona",
+            deletions="deletions",
+        )
         published = self.published_managed_count
         if published and unpublishes >= published:
             reasons.append(f"every published managed persona ({published}) would be unpublished")

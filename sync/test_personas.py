@@ -46,6 +46,7 @@ from sync.apply import PersonaResult
 from sync.changes import Change, CreateWithFields, FieldDiff, SetMarker, UpdateWithDiffs
 from sync.gitinfo import changed_since
 from sync.normalize import normalize_text
+from sync.safety import threshold_reasons
 
 MARKER_KEY = "personas_as_code"
 FIELDS = ("name", "description", "system_prompt", "headers")
@@ -250,26 +251,14 @@ class TestPersonaSection:
         """Why applying this section would cross a safety threshold (empty: safe)."""
         updates = sum(1 for p in self.changed if p.action == "update")
         deletes = sum(1 for p in self.changed if p.action == "delete")
-        managed = self.managed_count
-        reasons = []
-        if managed >= safety.min_existing and managed > 0:
-            if 100.0 * updates / managed > safety.max_update_percent:
-                reasons.append(
-                    f"{updates} of {managed} managed test personas would be updated "
-                    f"(limit {safety.max_update_percent:g}%)"
-                )
-            if 100.0 * deletes / managed > safety.max_delete_percent:
-                reasons.append(
-                    f"{deletes} of {managed} managed test personas would be deleted "
-                    f"(limit {safety.max_delete_percent:g}%)"
-                )
-        if deletes > safety.max_deletes:
-            reasons.append(
-                f"{deletes} test persona deletions exceed the cap of {safety.max_deletes}"
-            )
-        if managed and deletes >= managed:
-            reasons.append(f"every managed test persona ({managed}) would be deleted")
-        return reasons
+        return threshold_reasons(
+            safety,
+            updates=updates,
+            deletes=deletes,
+            managed=self.managed_count,
+            noun="test persona",
+            deletions="test persona deletions",
+        )
 
 
 # --- where the test personas go ----------------------------------------------------
