@@ -77,12 +77,13 @@ def fail_line(code: str, message: str) -> None:
     say(f"error {code}: {one_line(message)}", style="red", err=True)
 
 
-def guarded(func: Callable[P, R]) -> Callable[P, R]:
+def guarded(func: Callable[P, R], *, exit_code: int | None = None) -> Callable[P, R]:
     """Map every failure to one line and an exit code; never a traceback.
 
     ``PersonasError`` → its code and exit code; anything unexpected →
     ``INTERNAL_ERROR`` and exit 1 (``PERSONAS_DEBUG=1`` shows the traceback);
-    Ctrl-C → exit 130.
+    Ctrl-C → exit 130.  A given ``exit_code`` replaces both exit codes (a command
+    whose own exit codes mean something else, like ``personas test``).
     """
 
     @functools.wraps(func)
@@ -91,7 +92,7 @@ def guarded(func: Callable[P, R]) -> Callable[P, R]:
             return func(*args, **kwargs)
         except PersonasError as exc:
             fail_line(exc.code, exc.message)
-            raise typer.Exit(exc.exit_code) from None
+            raise typer.Exit(exc.exit_code if exit_code is None else exit_code) from None
         except (typer.Exit, typer.Abort, SystemExit):
             raise
         except KeyboardInterrupt:
@@ -109,7 +110,7 @@ def guarded(func: Callable[P, R]) -> Callable[P, R]:
                     f"unexpected {type(exc).__name__}: {detail} (this is a bug; run with "
                     "PERSONAS_DEBUG=1 for the traceback)",
                 )
-            raise typer.Exit(1) from None
+            raise typer.Exit(1 if exit_code is None else exit_code) from None
 
     return wrapper
 

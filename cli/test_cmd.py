@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import functools
 import json
-import os
 import sys
-from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from cli.common import RepoOption, fail_line, say, write_lines
-from schemas.errors import PersonasError
+from cli.common import RepoOption, guarded, say, write_lines
 
 EXIT_ERRORS = 2
 
@@ -28,35 +24,6 @@ class TestFormat(StrEnum):
     json = "json"
     junit = "junit"
     markdown = "markdown"
-
-
-def _exit_2_on_errors(func: Callable[..., None]) -> Callable[..., None]:
-    """Any failure to run the tests at all is one ``error CODE: message`` line and exit 2."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        try:
-            func(*args, **kwargs)
-        except PersonasError as exc:
-            fail_line(exc.code, exc.message)
-            raise typer.Exit(EXIT_ERRORS) from None
-        except (typer.Exit, typer.Abort, SystemExit):
-            raise
-        except KeyboardInterrupt:
-            fail_line("INTERRUPTED", "interrupted")
-            raise typer.Exit(130) from None
-        except Exception as exc:
-            if os.environ.get("PERSONAS_DEBUG") == "1":
-                raise
-            detail = (str(exc) or "no message").splitlines()[0]
-            fail_line(
-                "INTERNAL_ERROR",
-                f"unexpected {type(exc).__name__}: {detail} (this is a bug; run with "
-                "PERSONAS_DEBUG=1 for the traceback)",
-            )
-            raise typer.Exit(EXIT_ERRORS) from None
-
-    return wrapper
 
 
 def test(
@@ -143,4 +110,4 @@ def test(
 
 def register(app: typer.Typer) -> None:
     """Add ``test`` to the CLI."""
-    app.command("test")(_exit_2_on_errors(test))
+    app.command("test")(guarded(test, exit_code=EXIT_ERRORS))
