@@ -8,11 +8,12 @@ the catalogue cannot tell (avatar hash, groups the catalogue skipped).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 MARKER_KEY = "personas_as_code"
+M = TypeVar("M", bound=BaseModel)
 
 
 class Marker(BaseModel):
@@ -29,15 +30,20 @@ class Marker(BaseModel):
     skipped_groups: list[str] = Field(default_factory=list)
 
 
-def read_marker(metadata: dict[str, Any] | None) -> Marker | None:
-    """The marker in ``metadata``, or None when absent or unreadable."""
+def read_marker_as(metadata: dict[str, Any] | None, model: type[M]) -> M | None:
+    """The marker in ``metadata`` read as ``model``, or None when absent or unreadable."""
     raw = (metadata or {}).get(MARKER_KEY)
     if not isinstance(raw, dict):
         return None
     try:
-        return Marker.model_validate(raw)
+        return model.model_validate(raw)
     except ValueError:
         return None
+
+
+def read_marker(metadata: dict[str, Any] | None) -> Marker | None:
+    """The persona marker in ``metadata``, or None when absent or unreadable."""
+    return read_marker_as(metadata, Marker)
 
 
 def user_metadata(metadata: dict[str, Any] | None) -> dict[str, Any]:

@@ -45,10 +45,10 @@ from schemas.test_persona_loader import LoadedTestPersona
 from sync.apply import PersonaResult
 from sync.changes import Change, CreateWithFields, FieldDiff, SetMarker, UpdateWithDiffs
 from sync.gitinfo import changed_since
+from sync.marker import MARKER_KEY, read_marker_as
 from sync.normalize import normalize_text
 from sync.safety import threshold_reasons
 
-MARKER_KEY = "personas_as_code"
 FIELDS = ("name", "description", "system_prompt", "headers")
 
 
@@ -72,13 +72,7 @@ class TestPersonaMarker(BaseModel):
 
 def read_marker(metadata: dict[str, Any] | None) -> TestPersonaMarker | None:
     """The marker in ``metadata``, or None when absent or unreadable."""
-    raw = (metadata or {}).get(MARKER_KEY)
-    if not isinstance(raw, dict):
-        return None
-    try:
-        return TestPersonaMarker.model_validate(raw)
-    except ValueError:
-        return None
+    return read_marker_as(metadata, TestPersonaMarker)
 
 
 # --- changes -----------------------------------------------------------------------
