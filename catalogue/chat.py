@@ -24,11 +24,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, or_, select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from catalogue.db import BackendModelRow, FrontendModelRow, ModelBackendLink, PersonaRow, SourceRow
-from catalogue.service import Caller
+from catalogue.service import Caller, find_visible_model
 from inference.backends import Backend, make_backend
 from inference.chat import ChatCall
 from inference.enricher import (
@@ -60,19 +60,7 @@ def visible_model(session: Session, caller: Caller, slug: str) -> FrontendModelR
     """The frontend model ``slug`` as the caller sees it (global or its tenant's)."""
     if "\x00" in slug:
         raise _not_found(slug, "does not exist")
-    row = (
-        session.execute(
-            select(FrontendModelRow).where(
-                FrontendModelRow.slug == slug,
-                or_(
-                    FrontendModelRow.tenant_id.is_(None),
-                    FrontendModelRow.tenant_id == caller.tenant_id,
-                ),
-            )
-        )
-        .scalars()
-        .first()
-    )
+    row = find_visible_model(session, caller, slug)
     if row is None:
         raise _not_found(slug, "does not exist or is not published for this tenant")
     return row

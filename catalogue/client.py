@@ -13,15 +13,12 @@ exceptions of ``schemas.errors``.
 
 from __future__ import annotations
 
-import email.utils
 import json
 import os
-import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 from urllib.parse import quote
 
@@ -40,6 +37,8 @@ from catalogue.api import (
     SourceUpdate,
 )
 from catalogue.protocol import iter_all_personas
+from inference.retry import RetryPolicy as BackendRetryPolicy
+from inference.retry import parse_retry_after
 from schemas.errors import (
     CatalogueBadResponse,
     CatalogueError,
@@ -63,36 +62,12 @@ MAX_RESPONSE_BYTES = 128 * 1024 * 1024
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
-    """How hard the client tries before giving up."""
+class RetryPolicy(BackendRetryPolicy):
+    """How hard the client tries before giving up: a backend's policy with the catalogue's
+    defaults (a ``Retry-After`` is waited in full, within ``total_timeout``)."""
 
     max_attempts: int = 5
-    backoff_base: float = 0.5
-    backoff_max: float = 8.0
     total_timeout: float = 60.0
-    jitter: float = 0.5
-    retry_statuses: frozenset[int] = field(default_factory=lambda: frozenset({429, 502, 503, 504}))
-
-    def backoff(self, attempt: int) -> float:
-        """Delay before attempt ``attempt + 1``: exponential, capped, jittered."""
-        delay = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
-        return delay * (1 - self.jitter) + random.uniform(0, delay * self.jitter)
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 class HttpCatalogue:

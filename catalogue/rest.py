@@ -51,6 +51,7 @@ from catalogue.api import (
 )
 from catalogue.db import make_engine
 from catalogue.guard import BodyCap, RequestGuard, new_request_id
+from catalogue.image_response import image_response
 from catalogue.seed import bootstrap
 from catalogue.servable import servable_json
 from catalogue.service import API_PREFIX, Caller
@@ -502,16 +503,9 @@ def _persona_routes() -> APIRouter:
     )
     def get_avatar(persona_id: str, request: Request, session: Session = Sess) -> Response:
         data, content_type, sha = service.get_avatar(session, persona_id)
-        headers = {
-            "Cache-Control": "public, max-age=3600",
-            "ETag": f'"{sha}"',
-            "X-Content-Type-Options": "nosniff",
-        }
-        if content_type == "image/svg+xml":
-            headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
-        if request.headers.get("if-none-match") == headers["ETag"]:
-            return Response(status_code=304, headers=headers)
-        return Response(content=data, media_type=content_type, headers=headers)
+        return image_response(
+            request, data, content_type, sha, cache_control="public, max-age=3600"
+        )
 
     @r.get(
         "/scaidrive/shares",

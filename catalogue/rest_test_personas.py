@@ -29,6 +29,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from catalogue import test_persona_service as service
+from catalogue.image_response import image_response
 from catalogue.service import Caller
 from catalogue.test_persona_api import (
     MAX_IMAGE_ID_CHARS,
@@ -157,15 +158,8 @@ def routes_for_test_personas(
         caller: Caller = Auth,
     ) -> Response:
         data, content_type, sha = service.get_image(session, caller, project, image_id)
-        headers = {
-            "Cache-Control": "private, max-age=3600",
-            "ETag": f'"{sha}"',
-            "X-Content-Type-Options": "nosniff",
-        }
-        if content_type == "image/svg+xml":
-            headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
-        if request.headers.get("if-none-match") == headers["ETag"]:
-            return Response(status_code=304, headers=headers)
-        return Response(content=data, media_type=content_type, headers=headers)
+        return image_response(
+            request, data, content_type, sha, cache_control="private, max-age=3600"
+        )
 
     return r

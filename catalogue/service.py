@@ -299,8 +299,9 @@ def _persona_row(session: Session, caller: Caller, persona_id: str) -> PersonaRo
     return row
 
 
-def _model_by_slug(session: Session, caller: Caller, slug: str) -> FrontendModelRow:
-    row = (
+def find_visible_model(session: Session, caller: Caller, slug: str) -> FrontendModelRow | None:
+    """The frontend model ``slug`` the caller may see (global or its tenant's), or None."""
+    return (
         session.execute(
             select(FrontendModelRow).where(
                 FrontendModelRow.slug == slug,
@@ -313,6 +314,10 @@ def _model_by_slug(session: Session, caller: Caller, slug: str) -> FrontendModel
         .scalars()
         .first()
     )
+
+
+def _model_by_slug(session: Session, caller: Caller, slug: str) -> FrontendModelRow:
+    row = find_visible_model(session, caller, slug)
     if row is None:
         raise ModelNotFound(
             f"model_slug {slug!r} does not resolve to a frontend model",

@@ -194,6 +194,15 @@ class OpenAIBackend:
             details=self._details(timeout_seconds=self.settings.timeout_seconds),
         )
 
+    def _lost(self, exc: httpx.TransportError, what: str) -> BackendTimeout | BackendUnavailable:
+        """The error for a transport failure while reading the ``what``: a timeout or a drop."""
+        if isinstance(exc, httpx.TimeoutException):
+            return self._timeout()
+        return BackendUnavailable(
+            f"backend {self.info.backend_model} dropped the {what}: {type(exc).__name__}",
+            details=self._details(),
+        )
+
     def _read(self, resp: httpx.Response, cap: int, *, deadline: float | None = None) -> bytes:
         """The body, refused past ``cap`` bytes or ``deadline`` seconds of trickling."""
         start = time.monotonic()
@@ -210,13 +219,8 @@ class OpenAIBackend:
                 chunks.append(chunk)
                 if deadline is not None and time.monotonic() - start > deadline:
                     raise self._timeout()
-        except httpx.TimeoutException as exc:
-            raise self._timeout() from exc
-        except httpx.TransportError as exc:
-            raise BackendUnavailable(
-                f"backend {self.info.backend_model} dropped the connection: {type(exc).__name__}",
-                details=self._details(),
-            ) from exc
+        except httpx.TransportError as exc:  # a timeout is one too
+            raise self._lost(exc, "connection") from exc
         return b"".join(chunks)
 
     def _error_text(self, resp: httpx.Response) -> str:
@@ -266,13 +270,8 @@ class OpenAIBackend:
                 line = next(lines)
             except StopIteration:
                 break
-            except httpx.TimeoutException as exc:
-                raise self._timeout() from exc
-            except httpx.TransportError as exc:
-                raise BackendUnavailable(
-                    f"backend {self.info.backend_model} dropped the stream: {type(exc).__name__}",
-                    details=self._details(),
-                ) from exc
+            except httpx.TransportError as exc:  # a timeout is one too
+                raise self._lost(exc, "stream") from exc
             size += len(line) + 1
             if size > MAX_ANSWER_BYTES:
                 raise self._malformed(f"the stream is longer than {MAX_ANSWER_BYTES:,} bytes")

@@ -40,6 +40,15 @@ DraftIdArg = Annotated[
     str | None,
     Field(default=None, pattern=DRAFT_ID_PATTERN, description="Draft id from a draft tool."),
 ]
+# the call parameters preview_persona and run_persona share
+HistoryArg = Annotated[
+    list[HistoryMessage] | None,
+    Field(default=None, max_length=200, description="Earlier messages, oldest first."),
+]
+SystemPromptOverrideArg = Annotated[str | None, Field(default=None, max_length=256 * 1024)]
+TemperatureArg = Annotated[float | None, Field(default=None, ge=0.0, le=2.0)]
+TopPArg = Annotated[float | None, Field(default=None, ge=0.0, le=1.0)]
+MaxTokensArg = Annotated[int | None, Field(default=None, ge=1, le=1_000_000)]
 Query = Annotated[
     str,
     Field(
@@ -126,16 +135,11 @@ def register_read_tools(server: MCPServer, service: PersonaService) -> None:
             str | None,
             Field(default=None, max_length=MAX_TEXT_BYTES, description="The user's message."),
         ] = None,
-        history: Annotated[
-            list[HistoryMessage] | None,
-            Field(default=None, max_length=200, description="Earlier messages, oldest first."),
-        ] = None,
-        system_prompt_override: Annotated[
-            str | None, Field(default=None, max_length=256 * 1024)
-        ] = None,
-        temperature: Annotated[float | None, Field(default=None, ge=0.0, le=2.0)] = None,
-        top_p: Annotated[float | None, Field(default=None, ge=0.0, le=1.0)] = None,
-        max_tokens: Annotated[int | None, Field(default=None, ge=1, le=1_000_000)] = None,
+        history: HistoryArg = None,
+        system_prompt_override: SystemPromptOverrideArg = None,
+        temperature: TemperatureArg = None,
+        top_p: TopPArg = None,
+        max_tokens: MaxTokensArg = None,
         frequency_penalty: Annotated[float | None, Field(default=None, ge=-2.0, le=2.0)] = None,
         presence_penalty: Annotated[float | None, Field(default=None, ge=-2.0, le=2.0)] = None,
     ) -> Preview:

@@ -14,10 +14,17 @@ from pydantic import Field
 
 from mcp_server.errors import tool_errors
 from mcp_server.ids import MAX_TEXT_BYTES
-from mcp_server.models import HistoryMessage
 from mcp_server.service import PersonaService
 from mcp_server.tools_plan import _catalogue
-from mcp_server.tools_read import DraftIdArg, SlugArg
+from mcp_server.tools_read import (
+    DraftIdArg,
+    HistoryArg,
+    MaxTokensArg,
+    SlugArg,
+    SystemPromptOverrideArg,
+    TemperatureArg,
+    TopPArg,
+)
 from sandbox.run import RunRequest, RunResult
 
 RUN = ToolAnnotations(
@@ -35,16 +42,11 @@ def register_run_tool(server: MCPServer, service: PersonaService) -> None:
         ],
         slug: SlugArg = None,
         draft_id: DraftIdArg = None,
-        history: Annotated[
-            list[HistoryMessage] | None,
-            Field(default=None, max_length=200, description="Earlier messages, oldest first."),
-        ] = None,
-        system_prompt_override: Annotated[
-            str | None, Field(default=None, max_length=256 * 1024)
-        ] = None,
-        temperature: Annotated[float | None, Field(default=None, ge=0.0, le=2.0)] = None,
-        top_p: Annotated[float | None, Field(default=None, ge=0.0, le=1.0)] = None,
-        max_tokens: Annotated[int | None, Field(default=None, ge=1, le=1_000_000)] = None,
+        history: HistoryArg = None,
+        system_prompt_override: SystemPromptOverrideArg = None,
+        temperature: TemperatureArg = None,
+        top_p: TopPArg = None,
+        max_tokens: MaxTokensArg = None,
     ) -> RunResult:
         """Send one message to the persona as the working tree (or draft `draft_id`) has it:
         its system prompt, knowledge retrieved from the embedded catalogue's index, its

@@ -69,6 +69,18 @@ MAX_BACKENDS = 100
 BackendSlug = Annotated[str, StringConstraints(pattern=BACKEND_SLUG_PATTERN, max_length=300)]
 
 
+def _check_provider_fields(section: BackendSettings | EmbeddingsSettings) -> None:
+    """An ``openai`` section names its endpoint and model; the offline one takes neither."""
+    if section.provider == "openai":
+        missing = [k for k in ("base_url", "model") if getattr(section, k) is None]
+        if missing:
+            raise ValueError(f"provider 'openai' needs {' and '.join(missing)}")
+    else:
+        given = [k for k in ("base_url", "api_key_env", "model") if getattr(section, k)]
+        if given:
+            raise ValueError(f"provider '{section.provider}' takes no {', '.join(given)}")
+
+
 class BackendSettings(_Section):
     """Where one backend model of the catalogue sends its calls (``[backends."<slug>"]``).
 
@@ -119,14 +131,7 @@ class BackendSettings(_Section):
 
     @model_validator(mode="after")
     def _fits_provider(self) -> Self:
-        if self.provider == "openai":
-            missing = [k for k in ("base_url", "model") if getattr(self, k) is None]
-            if missing:
-                raise ValueError(f"provider 'openai' needs {' and '.join(missing)}")
-        else:
-            given = [k for k in ("base_url", "api_key_env", "model") if getattr(self, k)]
-            if given:
-                raise ValueError(f"provider 'mirror' takes no {', '.join(given)}")
+        _check_provider_fields(self)
         return self
 
 
@@ -165,14 +170,7 @@ class EmbeddingsSettings(_Section):
 
     @model_validator(mode="after")
     def _fits_provider(self) -> Self:
-        if self.provider == "openai":
-            missing = [k for k in ("base_url", "model") if getattr(self, k) is None]
-            if missing:
-                raise ValueError(f"provider 'openai' needs {' and '.join(missing)}")
-        else:
-            given = [k for k in ("base_url", "api_key_env", "model") if getattr(self, k)]
-            if given:
-                raise ValueError(f"provider 'wordllama' takes no {', '.join(given)}")
+        _check_provider_fields(self)
         return self
 
 

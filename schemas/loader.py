@@ -289,6 +289,36 @@ def _secret_problems(text: str, path: str, where: Any) -> list[Problem]:
     return problems
 
 
+def _resolve_system_prompt(
+    files: RepoFiles, path: str, node: Any, inline: str | None, prompt_file: str | None
+) -> tuple[str, str | None, list[Problem]]:
+    """The system prompt of ``path`` (inline, or read from ``prompt_file``), the file it
+    came from (or None) and its problems: a secret in it, an unreadable prompt file."""
+    if inline is not None:
+        problems = _secret_problems(
+            inline, path, lambda f: _prompt_line(node, ("system_prompt",), f.line)
+        )
+        return inline, None, problems
+    if prompt_file is None:
+        return "", None, []
+    at = locate(node, ("system_prompt_file",))
+    prompt_path = None
+    try:
+        prompt_path, prompt_raw = _read_reference(
+            files, path, prompt_file, MAX_PROMPT_BYTES, "system_prompt_file"
+        )
+        system_prompt = prompt_raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "", prompt_path, [Problem(path, *at, "prompt file is not UTF-8")]
+    except ValueError as exc:
+        return "", prompt_path, [Problem(path, *at, str(exc), "path")]
+    return (
+        system_prompt,
+        prompt_path,
+        _secret_problems(system_prompt, prompt_path, lambda f: (f.line, f.col)),
+    )
+
+
 def _read_reference(
     files: RepoFiles, persona_path: str, reference: str, limit: int, what: str
 ) -> tuple[str, bytes]:
@@ -374,27 +404,10 @@ def load_persona(
             )
         )
 
-    system_prompt = spec.system_prompt or ""
-    prompt_path = None
-    if spec.system_prompt is not None:
-        problems += _secret_problems(
-            system_prompt,
-            path,
-            lambda f: _prompt_line(node, ("system_prompt",), f.line),
-        )
-    elif spec.system_prompt_file is not None:
-        try:
-            prompt_path, prompt_raw = _read_reference(
-                files, path, spec.system_prompt_file, MAX_PROMPT_BYTES, "system_prompt_file"
-            )
-            system_prompt = prompt_raw.decode("utf-8")
-            problems += _secret_problems(system_prompt, prompt_path, lambda f: (f.line, f.col))
-        except UnicodeDecodeError:
-            problems.append(
-                Problem(path, *locate(node, ("system_prompt_file",)), "prompt file is not UTF-8")
-            )
-        except ValueError as exc:
-            problems.append(Problem(path, *locate(node, ("system_prompt_file",)), str(exc), "path"))
+    system_prompt, prompt_path, prompt_problems = _resolve_system_prompt(
+        files, path, node, spec.system_prompt, spec.system_prompt_file
+    )
+    problems += prompt_problems
     if spec.rag.context_template:
         problems += _secret_problems(
             spec.rag.context_template, path, lambda f: locate(node, ("rag", "context_template"))

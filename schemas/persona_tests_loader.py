@@ -19,8 +19,8 @@ from schemas.files import RepoFiles
 from schemas.loader import PERSONA_SUFFIXES, _validation_problems
 from schemas.persona_tests import PersonaTestsFile, TestCase, is_tests_file, tests_slug
 from schemas.problems import Problem
-from schemas.test_persona_loader import _read
-from schemas.yamlsafe import YamlRefused, locate, parse_yaml
+from schemas.test_persona_loader import read_yaml_mapping
+from schemas.yamlsafe import locate
 
 
 @dataclass(frozen=True)
@@ -54,18 +54,11 @@ def load_persona_tests(
     files: RepoFiles, path: str
 ) -> tuple[LoadedPersonaTests | None, list[Problem]]:
     """Parse and validate one tests file; return it (or None) and its problems."""
-    raw, problems = _read(files, path)
-    if raw is None:
+    must_be = "a persona tests file must be a mapping with 'cases'"
+    parsed, problems = read_yaml_mapping(files, path, must_be, code="type")
+    if parsed is None:
         return None, problems
-    try:
-        parsed = parse_yaml(raw, path)
-    except YamlRefused as exc:
-        return None, exc.problems
     node = parsed.node
-    if not isinstance(parsed.data, dict):
-        kind = "empty" if parsed.data is None else type(parsed.data).__name__
-        message = f"a persona tests file must be a mapping with 'cases', not {kind}"
-        return None, [Problem(path, *locate(node, ()), message, code="type")]
     try:
         spec = PersonaTestsFile.model_validate(parsed.data)
     except ValidationError as exc:

@@ -18,16 +18,15 @@ from pydantic import ValidationError
 from schemas.fields import SLUG_RE
 from schemas.files import OversizedFile, PathRefused, RepoFiles, read_limited
 from schemas.loader import (
-    MAX_PROMPT_BYTES,
     PERSONA_SUFFIXES,
     _prompt_line,
-    _read_reference,
+    _resolve_system_prompt,
     _secret_problems,
     _validation_problems,
 )
 from schemas.problems import Problem, errors_only
 from schemas.test_persona import TestPersonaFile
-from schemas.yamlsafe import MAX_YAML_BYTES, YamlRefused, locate, parse_yaml
+from schemas.yamlsafe import MAX_YAML_BYTES, ParsedYaml, YamlRefused, locate, parse_yaml
 
 
 @dataclass(frozen=True)
@@ -78,10 +77,11 @@ def _read(files: RepoFiles, path: str) -> tuple[bytes | None, list[Problem]]:
         return None, [Problem(path, 0, 0, f"cannot read: {exc.strerror}", code="io")]
 
 
-def load_test_persona(
-    files: RepoFiles, path: str
-) -> tuple[LoadedTestPersona | None, list[Problem]]:
-    """Parse and validate one test persona file; return it (or None) and its problems."""
+def read_yaml_mapping(
+    files: RepoFiles, path: str, must_be: str, *, code: str = "invalid"
+) -> tuple[ParsedYaml | None, list[Problem]]:
+    """Read (size-capped) and parse one YAML file that must hold a mapping; return it
+    (or None) and its problems.  ``must_be`` starts the message when it is no mapping."""
     raw, problems = _read(files, path)
     if raw is None:
         return None, problems
@@ -89,11 +89,21 @@ def load_test_persona(
         parsed = parse_yaml(raw, path)
     except YamlRefused as exc:
         return None, exc.problems
-    node = parsed.node
     if not isinstance(parsed.data, dict):
         kind = "empty" if parsed.data is None else type(parsed.data).__name__
-        message = f"a test persona file must be a mapping, not {kind}"
-        return None, [Problem(path, *locate(node, ()), message)]
+        message = f"{must_be}, not {kind}"
+        return None, [Problem(path, *locate(parsed.node, ()), message, code=code)]
+    return parsed, []
+
+
+def load_test_persona(
+    files: RepoFiles, path: str
+) -> tuple[LoadedTestPersona | None, list[Problem]]:
+    """Parse and validate one test persona file; return it (or None) and its problems."""
+    parsed, problems = read_yaml_mapping(files, path, "a test persona file must be a mapping")
+    if parsed is None:
+        return None, problems
+    node = parsed.node
     try:
         spec = TestPersonaFile.model_validate(parsed.data)
     except ValidationError as exc:
@@ -104,24 +114,10 @@ def load_test_persona(
         problems.append(
             Problem(path, 1, 1, f"file name '{slug}' is not a valid slug; rename the file", "slug")
         )
-    system_prompt = spec.system_prompt or ""
-    prompt_path = None
-    if spec.system_prompt is not None:
-        problems += _secret_problems(
-            system_prompt, path, lambda f: _prompt_line(node, ("system_prompt",), f.line)
-        )
-    elif spec.system_prompt_file is not None:
-        where = locate(node, ("system_prompt_file",))
-        try:
-            prompt_path, prompt_raw = _read_reference(
-                files, path, spec.system_prompt_file, MAX_PROMPT_BYTES, "system_prompt_file"
-            )
-            system_prompt = prompt_raw.decode("utf-8")
-            problems += _secret_problems(system_prompt, prompt_path, lambda f: (f.line, f.col))
-        except UnicodeDecodeError:
-            problems.append(Problem(path, *where, "prompt file is not UTF-8"))
-        except ValueError as exc:
-            problems.append(Problem(path, *where, str(exc), "path"))
+    system_prompt, prompt_path, prompt_problems = _resolve_system_prompt(
+        files, path, node, spec.system_prompt, spec.system_prompt_file
+    )
+    problems += prompt_problems
     if spec.description:
         problems += _secret_problems(
             spec.description, path, lambda f: _prompt_line(node, ("description",), f.line)
