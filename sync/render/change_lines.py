@@ -1,11 +1,12 @@
-"""How one change of a persona or test persona is shown: the field diffs of an
-update, the fields of a create, a sentence for the rest.  Shared by the plan's
-text and markdown renderers and the test-personas section."""
+"""How a persona's or test persona's changes are shown: the field diffs of an
+update, the fields of a create, a sentence for the rest; the PR-comment block of
+one item; the owned-but-gone and unmanaged lists.  Shared by the plan's text and
+markdown renderers and the test-personas section."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Protocol
 
 from sync.changes import Change, CreateWithFields, UpdateWithDiffs
 from sync.render.common import is_multiline, show, text_diff
@@ -60,3 +61,52 @@ def change_markdown(
     else:
         out.append(f"- {md_text(describe(change))}")
     return out
+
+
+class _Item(Protocol):
+    action: str
+    error: str | None
+    changes: Sequence[Change]
+    warnings: Sequence[str]
+
+
+class _Orphan(Protocol):
+    slug: str
+    path: str | None
+    protected: bool
+
+
+def details_markdown(
+    title: str,
+    item: _Item,
+    describe: Callable[[Change], str],
+    prompt_text: Callable[[Any], str],
+) -> list[str]:
+    """A persona's (or test persona's) collapsible PR-comment block: error, changes,
+    warnings; ``title`` is already markdown."""
+    out = [f"<details><summary>{title} — {item.action}</summary>", ""]
+    if item.error:
+        out.append(f"**Error:** {md_text(item.error)}")
+    for change in item.changes:
+        out += change_markdown(change, describe, prompt_text)
+    for warning in item.warnings:
+        out.append(f"- :warning: {md_text(warning)}")
+    out += ["", "</details>", ""]
+    return out
+
+
+def leftover_lines(
+    kept: Sequence[_Orphan], unmanaged: Sequence[str], *, owned: str, others: str
+) -> Iterator[StyledLine]:
+    """The terminal lines for owned objects whose file is gone (``owned``: what they
+    are) and for the unmanaged ones (``others``)."""
+    if kept:
+        yield StyledLine(f"Owned {owned} whose file is gone (kept; apply --prune deletes them):")
+        for o in kept:
+            note = " [protected]" if o.protected else ""
+            yield StyledLine("    " + one_line(f"? {o.slug}{note} (was {o.path})"))
+        yield StyledLine("")
+    if unmanaged:
+        names = ", ".join(unmanaged)
+        yield StyledLine(one_line(f"Unmanaged {others} (never touched): {names}"))
+        yield StyledLine("")

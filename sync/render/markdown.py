@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from schemas.secrets import redact
 from sync.plan import Plan
-from sync.render.change_lines import change_markdown
+from sync.render.change_lines import details_markdown
 from sync.render.describe import ACTION_SYMBOL, describe
 from sync.render.literal import md_code, md_text
 from sync.render.redact import redact_plan
@@ -46,14 +46,7 @@ def render_markdown(plan: Plan) -> str:
     for p in plan.personas:
         if not (p.has_changes or p.error or p.warnings):
             continue
-        out += [f"<details><summary>{md_code(p.slug)} — {p.action}</summary>", ""]
-        if p.error:
-            out.append(f"**Error:** {md_text(p.error)}")
-        for change in p.changes:
-            out += change_markdown(change, describe, redact)
-        for warning in p.warnings:
-            out.append(f"- :warning: {md_text(warning)}")
-        out += ["", "</details>", ""]
+        out += details_markdown(md_code(p.slug), p, describe, redact)
     kept = [
         o
         for o in plan.orphans

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from sync.render.change_lines import change_lines, change_markdown
+from sync.render.change_lines import change_lines, details_markdown, leftover_lines
 from sync.render.describe import describe as describe_change
 from sync.render.literal import StyledLine, md_code, md_text, one_line
 from sync.test_personas import (
@@ -67,18 +67,9 @@ def section_lines(section: TestPersonaSection | None) -> Iterator[StyledLine]:
         yield StyledLine("~ " + one_line(f"test personas {describe(change)}"), "yellow")
         yield StyledLine("")
     kept = [o for o in section.orphans if not section.deleting(o.persona_id)]
-    if kept:
-        yield StyledLine(
-            "Owned test personas whose file is gone (kept; apply --prune deletes them):"
-        )
-        for o in kept:
-            note = " [protected]" if o.protected else ""
-            yield StyledLine("    " + one_line(f"? {o.slug}{note} (was {o.path})"))
-        yield StyledLine("")
-    if section.unmanaged:
-        names = ", ".join(section.unmanaged)
-        yield StyledLine(one_line(f"Unmanaged test personas (never touched): {names}"))
-        yield StyledLine("")
+    yield from leftover_lines(
+        kept, section.unmanaged, owned="test personas", others="test personas"
+    )
     for warning in section.warnings:
         yield StyledLine(one_line(f"warning: test personas: {warning}"), "yellow")
     if section.has_changes or section.errors:
@@ -111,14 +102,7 @@ def section_markdown(section: TestPersonaSection | None) -> list[str]:
             )
         out.append("")
     for p in shown:
-        out += [f"<details><summary>test persona {md_code(p.slug)} — {p.action}</summary>", ""]
-        if p.error:
-            out.append(f"**Error:** {md_text(p.error)}")
-        for change in p.changes:
-            out += change_markdown(change, describe, str)
-        for warning in p.warnings:
-            out.append(f"- :warning: {md_text(warning)}")
-        out += ["", "</details>", ""]
+        out += details_markdown(f"test persona {md_code(p.slug)}", p, describe, str)
     for change in section.settings:
         out += [f"- test personas {md_text(describe(change))}", ""]
     kept = [o for o in section.orphans if not section.deleting(o.persona_id)]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from sync.plan import Plan
-from sync.render.change_lines import DIFF_STYLE, change_lines
+from sync.render.change_lines import DIFF_STYLE, change_lines, leftover_lines
 from sync.render.describe import ACTION_SYMBOL, describe
 from sync.render.literal import StyledLine, one_line, visible
 from sync.render.redact import redact_plan
@@ -95,16 +95,7 @@ def plan_lines(plan: Plan) -> Iterator[StyledLine]:
     yield from _backend_lines(plan)
     deleting = {p.slug for p in plan.personas if p.action == "delete"}
     kept = [o for o in plan.orphans if o.slug not in deleting]
-    if kept:
-        yield StyledLine("Owned personas whose file is gone (kept; apply --prune deletes them):")
-        for o in kept:
-            note = " [protected]" if o.protected else ""
-            yield StyledLine("    " + one_line(f"? {o.slug}{note} (was {o.path})"))
-        yield StyledLine("")
-    if plan.unmanaged:
-        names = ", ".join(plan.unmanaged)
-        yield StyledLine(one_line(f"Unmanaged catalogue personas (never touched): {names}"))
-        yield StyledLine("")
+    yield from leftover_lines(kept, plan.unmanaged, owned="personas", others="catalogue personas")
     for warning in plan.warnings:
         yield StyledLine(one_line(f"warning: {warning}"), "yellow")
     if not plan.has_changes and not plan.errors:
