@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from sync.changes import Change, CreateWithFields, UpdateWithDiffs
 from sync.render.common import is_multiline, show, text_diff
 from sync.render.describe import field_line, symbol
-from sync.render.literal import StyledLine, md_fence, md_text, one_line
+from sync.render.literal import StyledLine, md_code, md_fence, md_text, one_line
 
 DIFF_STYLE = {"+": "green", "-": "red"}
 
@@ -110,3 +110,20 @@ def leftover_lines(
         names = ", ".join(unmanaged)
         yield StyledLine(one_line(f"Unmanaged {others} (never touched): {names}"))
         yield StyledLine("")
+
+
+def leftover_markdown(
+    kept: Sequence[_Orphan], unmanaged: Sequence[str], *, owned: str, others: str
+) -> list[str]:
+    """``leftover_lines`` for a PR comment: the owned-but-gone ones by slug, the
+    unmanaged ones counted."""
+    out: list[str] = []
+    if kept:
+        out += [
+            f"**Owned {owned} whose file is gone** (kept; `apply --prune` deletes them): "
+            + ", ".join(md_code(o.slug) + (" (protected)" if o.protected else "") for o in kept),
+            "",
+        ]
+    if unmanaged:
+        out += [f"Unmanaged {others} (never touched): {len(unmanaged)}", ""]
+    return out

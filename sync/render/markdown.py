@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from schemas.secrets import redact
 from sync.plan import Plan
-from sync.render.change_lines import details_markdown
+from sync.render.change_lines import details_markdown, leftover_markdown
 from sync.render.describe import ACTION_SYMBOL, describe
 from sync.render.literal import md_code, md_text
 from sync.render.redact import redact_plan
@@ -52,15 +52,7 @@ def render_markdown(plan: Plan) -> str:
         for o in plan.orphans
         if not any(p.slug == o.slug and p.action == "delete" for p in plan.personas)
     ]
-    if kept:
-        out.append(
-            "**Owned personas whose file is gone** (kept; `apply --prune` deletes them): "
-            + ", ".join(md_code(o.slug) + (" (protected)" if o.protected else "") for o in kept)
-        )
-        out.append("")
-    if plan.unmanaged:
-        out.append(f"Unmanaged catalogue personas (never touched): {len(plan.unmanaged)}")
-        out.append("")
+    out += leftover_markdown(kept, plan.unmanaged, owned="personas", others="catalogue personas")
     if plan.knowledge:
         out += ["**Knowledge** (indexed into the embedded catalogue):", ""]
         for change in plan.knowledge:

@@ -6,7 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from sync.render.change_lines import change_lines, details_markdown, leftover_lines
+from sync.render.change_lines import (
+    change_lines,
+    details_markdown,
+    leftover_lines,
+    leftover_markdown,
+)
 from sync.render.describe import describe as describe_change
 from sync.render.literal import StyledLine, md_code, md_text, one_line
 from sync.test_personas import (
@@ -106,14 +111,7 @@ def section_markdown(section: TestPersonaSection | None) -> list[str]:
     for change in section.settings:
         out += [f"- test personas {md_text(describe(change))}", ""]
     kept = [o for o in section.orphans if not section.deleting(o.persona_id)]
-    if kept:
-        out.append(
-            "**Owned test personas whose file is gone** (kept; `apply --prune` deletes them): "
-            + ", ".join(md_code(o.slug) + (" (protected)" if o.protected else "") for o in kept)
-        )
-        out.append("")
-    if section.unmanaged:
-        out += [f"Unmanaged test personas (never touched): {len(section.unmanaged)}", ""]
+    out += leftover_markdown(kept, section.unmanaged, owned="test personas", others="test personas")
     for warning in section.warnings:
         out.append(f":warning: test personas: {md_text(warning)}")
     return out
