@@ -113,3 +113,19 @@ def test_markdown_shows_persona_warnings_when_nothing_changes(esync: Sync) -> No
     assert "**No changes.**" in md
     assert "<details><summary><code>legal-reviewer</code>" in md
     assert "context\\_template was removed from the file" in md
+
+
+def test_owned_personas_whose_file_is_gone_are_listed_not_deleted(esync: Sync) -> None:
+    esync.apply()
+    (esync.root / "personas" / "translator.yaml").unlink()
+    (esync.root / "personas" / "legacy-faq-bot.yaml").unlink()
+    plan = esync.plan()
+    assert [p.slug for p in plan.personas if p.action == "delete"] == []
+    md = render_markdown(plan)
+    assert (
+        "**Owned personas whose file is gone** (kept; `apply --prune` deletes them): "
+        "<code>legacy-faq-bot</code>, <code>translator</code>"
+    ) in md
+    text = render_text(plan)
+    assert "Owned personas whose file is gone (kept; apply --prune deletes them):" in text
+    assert "    ? translator (was personas/translator.yaml)" in text
