@@ -37,6 +37,26 @@ def change_lines(change: Change, describe: Callable[[Change], str]) -> Iterator[
         yield StyledLine("    " + one_line(f"{symbol(change)} {describe(change)}"))
 
 
+class _Item(Protocol):
+    changes: Sequence[Change]
+    warnings: Sequence[str]
+    error: str | None
+
+
+def item_lines(
+    item: _Item, title: str, style: str, describe: Callable[[Change], str]
+) -> Iterator[StyledLine]:
+    """One persona's or test persona's block: its title, error, changes and warnings."""
+    yield StyledLine(one_line(title), style)
+    if item.error:
+        yield StyledLine("    " + one_line(f"error: {item.error}"), "red")
+    for change in item.changes:
+        yield from change_lines(change, describe)
+    for warning in item.warnings:
+        yield StyledLine("    " + one_line(f"warning: {warning}"), "yellow")
+    yield StyledLine("")
+
+
 def change_markdown(
     change: Change, describe: Callable[[Change], str], prompt_text: Callable[[Any], str]
 ) -> list[str]:

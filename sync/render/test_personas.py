@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from sync.render.change_lines import (
-    change_lines,
     details_markdown,
+    item_lines,
     leftover_lines,
     leftover_markdown,
 )
@@ -60,14 +60,7 @@ def section_lines(section: TestPersonaSection | None) -> Iterator[StyledLine]:
             continue
         mark = _MARK.get(p.action, "~")
         title = f"{mark} test persona {p.slug}" + (f"  [{p.path}]" if p.path else "")
-        yield StyledLine(one_line(title), _STYLE.get(mark, "yellow"))
-        if p.error:
-            yield StyledLine("    " + one_line(f"error: {p.error}"), "red")
-        for change in p.changes:
-            yield from change_lines(change, describe)
-        for warning in p.warnings:
-            yield StyledLine("    " + one_line(f"warning: {warning}"), "yellow")
-        yield StyledLine("")
+        yield from item_lines(p, title, _STYLE.get(mark, "yellow"), describe)
     for change in section.settings:
         yield StyledLine("~ " + one_line(f"test personas {describe(change)}"), "yellow")
         yield StyledLine("")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from sync.plan import Plan
-from sync.render.change_lines import DIFF_STYLE, change_lines, leftover_lines
+from sync.render.change_lines import DIFF_STYLE, item_lines, leftover_lines
 from sync.render.describe import ACTION_SYMBOL, describe
 from sync.render.literal import StyledLine, one_line, visible
 from sync.render.redact import redact_plan
@@ -40,14 +40,7 @@ def _persona_lines(plan: Plan) -> Iterator[StyledLine]:
             title += f" (renamed from {p.previous_slug})"
         if p.path:
             title += f"  [{p.path}]"
-        yield StyledLine(one_line(title), _TITLE_STYLE.get(mark, "yellow"))
-        if p.error:
-            yield StyledLine("    " + one_line(f"error: {p.error}"), "red")
-        for change in p.changes:
-            yield from change_lines(change, describe)
-        for warning in p.warnings:
-            yield StyledLine("    " + one_line(f"warning: {warning}"), "yellow")
-        yield StyledLine("")
+        yield from item_lines(p, title, _TITLE_STYLE.get(mark, "yellow"), describe)
 
 
 _KNOWLEDGE_MARK = {"index": "+", "update": "~", "drop": "-"}
