@@ -26,16 +26,15 @@ from urllib.parse import quote
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from personas_as_code.catalogue.api import PersonaCreate
+from personas_as_code.catalogue.client import HttpCatalogue
+from personas_as_code.catalogue.db import make_engine
+from personas_as_code.catalogue.embedded import EmbeddedCatalogue
+from personas_as_code.catalogue.protocol import Catalogue
+from personas_as_code.catalogue.rest import create_app
+from personas_as_code.catalogue.seed import add_api_key, seed_starter
+from personas_as_code.catalogue.serve import serve_in_thread
 from sqlalchemy.orm import Session
-
-from catalogue.api import PersonaCreate
-from catalogue.client import HttpCatalogue
-from catalogue.db import make_engine
-from catalogue.embedded import EmbeddedCatalogue
-from catalogue.protocol import Catalogue
-from catalogue.rest import create_app
-from catalogue.seed import add_api_key, seed_starter
-from catalogue.serve import serve_in_thread
 
 PG_DEFAULT = os.environ.get(
     "PERSONAS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

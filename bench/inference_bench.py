@@ -31,14 +31,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
+from personas_as_code.catalogue.db import make_engine
+from personas_as_code.catalogue.embedded import EmbeddedCatalogue
+from personas_as_code.catalogue.rest import create_app
+from personas_as_code.catalogue.seed import add_api_key, bootstrap, seed_starter
+from personas_as_code.catalogue.serve import serve_in_thread
+from personas_as_code.sync.engine import apply_repo, compute_plan, load_valid_repo
 from sqlalchemy.orm import Session
-
-from catalogue.db import make_engine
-from catalogue.embedded import EmbeddedCatalogue
-from catalogue.rest import create_app
-from catalogue.seed import add_api_key, bootstrap, seed_starter
-from catalogue.serve import serve_in_thread
-from sync.engine import apply_repo, compute_plan, load_valid_repo
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTION = "Can I get a refund on my annual plan?"

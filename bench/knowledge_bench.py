@@ -35,14 +35,13 @@ from urllib.parse import quote
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from personas_as_code.knowledge_index import store
+from personas_as_code.knowledge_index.chunking import chunk_text
+from personas_as_code.knowledge_index.embeddings import WordLlamaEmbedder
+from personas_as_code.knowledge_index.indexer import Document, SourceDocuments, index_sources
+from personas_as_code.knowledge_index.retrieval import SourceRef, retrieve
 from ruamel.yaml import YAML
 from sqlalchemy import Engine, create_engine, text
-
-from knowledge_index import store
-from knowledge_index.chunking import chunk_text
-from knowledge_index.embeddings import WordLlamaEmbedder
-from knowledge_index.indexer import Document, SourceDocuments, index_sources
-from knowledge_index.retrieval import SourceRef, retrieve
 
 PG_DEFAULT = os.environ.get(
     "PERSONAS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

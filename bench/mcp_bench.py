@@ -22,11 +22,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mcp_server.models import HistoryMessage, SearchFilters
-from mcp_server.preview import PreviewRequest
-from mcp_server.service import PersonaService
-from mcp_server.yaml_edit import PatchSpec
-from schemas.loader import load_repo
+from personas_as_code.mcp_server.models import HistoryMessage, SearchFilters
+from personas_as_code.mcp_server.preview import PreviewRequest
+from personas_as_code.mcp_server.service import PersonaService
+from personas_as_code.mcp_server.yaml_edit import PatchSpec
+from personas_as_code.schemas.loader import load_repo
 
 MODELS = [
     "scaigrid/gpt-4o",

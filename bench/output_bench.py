@@ -57,7 +57,7 @@ def run_apply(repo: Path, extra: list[str], env_extra: dict[str, str]) -> tuple[
                 str(stats_path),
                 sys.executable,
                 "-m",
-                "cli.main",
+                "personas_as_code.cli.main",
                 "apply",
                 "--auto-approve",
                 *extra,

@@ -29,10 +29,10 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from catalogue.client import HttpCatalogue  # noqa: E402
-from catalogue.embedded import EmbeddedCatalogue  # noqa: E402
-from schemas.loader import load_repo  # noqa: E402
-from sync.engine import apply_repo, compute_plan, load_valid_repo  # noqa: E402
+from personas_as_code.catalogue.client import HttpCatalogue  # noqa: E402
+from personas_as_code.catalogue.embedded import EmbeddedCatalogue  # noqa: E402
+from personas_as_code.schemas.loader import load_repo  # noqa: E402
+from personas_as_code.sync.engine import apply_repo, compute_plan, load_valid_repo  # noqa: E402
 
 KEY = "sk_bench_" + "x" * 32
 MODELS = ["scaigrid/gpt-4o", "scaigrid/gpt-4o-mini", "scaigrid/claude-sonnet-4"]
@@ -96,7 +96,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="sync-bench-"))
     generate(work, count)
     db = f"sqlite:///{work / 'catalogue.db'}"
-    personas_cli = [sys.executable, "-m", "cli.main"]
+    personas_cli = [sys.executable, "-m", "personas_as_code.cli.main"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     subprocess.run(
         [

@@ -14,10 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-from pydantic_core import PydanticCustomError
-
-from schemas.fields import (
+from personas_as_code.schemas.fields import (
     MinScore,
     NonEmptyStr,
     PersonaStatus,
@@ -29,7 +26,9 @@ from schemas.fields import (
     TopK,
     Weight,
 )
-from schemas.jsonvalue import dotted, json_problems
+from personas_as_code.schemas.jsonvalue import dotted, json_problems
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 T = TypeVar("T")
 

@@ -14,11 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from personas_as_code.catalogue.db import BackendModelRow
+from personas_as_code.schemas.config import BackendSettings
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
-
-from catalogue.db import BackendModelRow
-from schemas.config import BackendSettings
 
 SETTING_KEYS = ("provider", "base_url", "model", "api_key_env", "timeout_seconds", "max_retries")
 MANAGED_BY = "managed_by"

@@ -24,23 +24,33 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session
-
-from catalogue.db import BackendModelRow, FrontendModelRow, ModelBackendLink, PersonaRow, SourceRow
-from catalogue.service import Caller, find_visible_model
-from inference.backends import Backend, make_backend
-from inference.chat import ChatCall
-from inference.enricher import (
+from personas_as_code.catalogue.db import (
+    BackendModelRow,
+    FrontendModelRow,
+    ModelBackendLink,
+    PersonaRow,
+    SourceRow,
+)
+from personas_as_code.catalogue.service import Caller, find_visible_model
+from personas_as_code.inference.backends import Backend, make_backend
+from personas_as_code.inference.chat import ChatCall
+from personas_as_code.inference.enricher import (
     PersonaProfile,
     RagSettings,
     Retriever,
     enrich,
     merge_params,
 )
-from inference.messages import ChatMessage
-from knowledge_index.retrieval import Retrieval, SourceRef, retrieve
-from schemas.errors import CatalogueError, ModelNotFound, PersonasError, RetrievalFailed
+from personas_as_code.inference.messages import ChatMessage
+from personas_as_code.knowledge_index.retrieval import Retrieval, SourceRef, retrieve
+from personas_as_code.schemas.errors import (
+    CatalogueError,
+    ModelNotFound,
+    PersonasError,
+    RetrievalFailed,
+)
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
 
 @dataclass

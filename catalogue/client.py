@@ -23,8 +23,7 @@ from typing import Any, Literal, TypeVar
 from urllib.parse import quote
 
 import httpx
-
-from catalogue.api import (
+from personas_as_code.catalogue.api import (
     API_PREFIX,
     FrontendModel,
     ModelGroup,
@@ -36,10 +35,10 @@ from catalogue.api import (
     SourceCreate,
     SourceUpdate,
 )
-from catalogue.protocol import iter_all_personas
-from inference.retry import RetryPolicy as BackendRetryPolicy
-from inference.retry import parse_retry_after
-from schemas.errors import (
+from personas_as_code.catalogue.protocol import iter_all_personas
+from personas_as_code.inference.retry import RetryPolicy as BackendRetryPolicy
+from personas_as_code.inference.retry import parse_retry_after
+from personas_as_code.schemas.errors import (
     CatalogueBadResponse,
     CatalogueError,
     CatalogueUnavailable,
@@ -49,7 +48,7 @@ from schemas.errors import (
     SourceNotFound,
     catalogue_error_from_envelope,
 )
-from schemas.fields import AVATAR_MIME_BY_EXTENSION, slugify
+from personas_as_code.schemas.fields import AVATAR_MIME_BY_EXTENSION, slugify
 
 T = TypeVar("T")
 _EXT_BY_MIME = {mime: ext for ext, mime in AVATAR_MIME_BY_EXTENSION.items()}

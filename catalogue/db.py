@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import personas_as_code.catalogue.test_persona_tables  # noqa: F401  (registers the test-persona tables)
+from personas_as_code.knowledge_index.store import create_knowledge_tables
 from sqlalchemy import (
     JSON,
     Column,
@@ -25,9 +27,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import make_url
 from sqlmodel import Field, SQLModel, create_engine
-
-import catalogue.test_persona_tables  # noqa: F401  (registers the test-persona tables)
-from knowledge_index.store import create_knowledge_tables
 
 DEFAULT_DATABASE_URL = "sqlite:///.personas/catalogue.db"
 SQLITE_BUSY_TIMEOUT_MS = 30_000

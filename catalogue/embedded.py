@@ -10,11 +10,8 @@ import contextlib
 from collections.abc import Callable, Iterator
 from typing import Literal, TypeVar
 
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session
-
-from catalogue import service
-from catalogue.api import (
+from personas_as_code.catalogue import service
+from personas_as_code.catalogue.api import (
     FrontendModel,
     ModelGroup,
     Page,
@@ -25,11 +22,13 @@ from catalogue.api import (
     SourceCreate,
     SourceUpdate,
 )
-from catalogue.db import make_engine
-from catalogue.locks import named_lock
-from catalogue.protocol import iter_all_personas
-from catalogue.seed import open_for_tenant
-from catalogue.service import Caller, Role
+from personas_as_code.catalogue.db import make_engine
+from personas_as_code.catalogue.locks import named_lock
+from personas_as_code.catalogue.protocol import iter_all_personas
+from personas_as_code.catalogue.seed import open_for_tenant
+from personas_as_code.catalogue.service import Caller, Role
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 R = TypeVar("R")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from catalogue.client import HttpCatalogue
-from catalogue.embedded import EmbeddedCatalogue
-from catalogue.protocol import Catalogue
+from personas_as_code.catalogue.client import HttpCatalogue
+from personas_as_code.catalogue.embedded import EmbeddedCatalogue
+from personas_as_code.catalogue.protocol import Catalogue
 
 
 def open_catalogue(

@@ -30,10 +30,9 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from anyio import to_thread
+from personas_as_code.schemas.errors import CatalogueError
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from schemas.errors import CatalogueError
 
 
 def new_request_id() -> str:

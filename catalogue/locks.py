@@ -17,12 +17,11 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, timedelta
 
+from personas_as_code.catalogue.db import LockRow, is_postgres, sqlite_path, utcnow
+from personas_as_code.schemas.errors import LockHeld
 from sqlalchemy import Engine, delete, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-
-from catalogue.db import LockRow, is_postgres, sqlite_path, utcnow
-from schemas.errors import LockHeld
 
 _PG_KEY = "hashtextextended(current_schema() || ':' || :name, 0)"
 _HOST = socket.gethostname()

@@ -12,7 +12,7 @@ import itertools
 from collections.abc import Iterator
 from typing import Literal, Protocol, runtime_checkable
 
-from catalogue.api import (
+from personas_as_code.catalogue.api import (
     FrontendModel,
     ModelGroup,
     Page,
@@ -23,7 +23,7 @@ from catalogue.api import (
     SourceCreate,
     SourceUpdate,
 )
-from schemas.errors import PaginationRunaway
+from personas_as_code.schemas.errors import PaginationRunaway
 
 
 @runtime_checkable

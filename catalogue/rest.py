@@ -29,15 +29,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel
-from sqlalchemy import Engine
-from sqlalchemy.exc import DataError
-from sqlalchemy.orm import Session
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import BaseRoute, Match
-
-from catalogue import service
-from catalogue.api import (
+from personas_as_code.catalogue import service
+from personas_as_code.catalogue.api import (
     AvatarUploaded,
     FrontendModel,
     ModelGroup,
@@ -49,14 +42,20 @@ from catalogue.api import (
     SourceCreate,
     SourceUpdate,
 )
-from catalogue.db import make_engine
-from catalogue.guard import BodyCap, RequestGuard, new_request_id
-from catalogue.image_response import image_response
-from catalogue.seed import bootstrap
-from catalogue.servable import servable_json
-from catalogue.service import API_PREFIX, Caller
-from schemas.errors import CatalogueError, FileTooLarge, PayloadTooLarge
-from schemas.fields import AVATAR_MAX_BYTES
+from personas_as_code.catalogue.db import make_engine
+from personas_as_code.catalogue.guard import BodyCap, RequestGuard, new_request_id
+from personas_as_code.catalogue.image_response import image_response
+from personas_as_code.catalogue.seed import bootstrap
+from personas_as_code.catalogue.servable import servable_json
+from personas_as_code.catalogue.service import API_PREFIX, Caller
+from personas_as_code.schemas.errors import CatalogueError, FileTooLarge, PayloadTooLarge
+from personas_as_code.schemas.fields import AVATAR_MAX_BYTES
+from pydantic import BaseModel
+from sqlalchemy import Engine
+from sqlalchemy.exc import DataError
+from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -585,10 +584,14 @@ def create_app(
     _install_error_handlers(app)
     app.include_router(_persona_routes())
     app.include_router(_model_routes())
-    from catalogue.rest_inference import inference_routes  # POST /v1/inference/chat
+    from personas_as_code.catalogue.rest_inference import (
+        inference_routes,  # POST /v1/inference/chat
+    )
 
     app.include_router(inference_routes(get_caller))
-    from catalogue.rest_test_personas import routes_for_test_personas  # /api/projects/...
+    from personas_as_code.catalogue.rest_test_personas import (
+        routes_for_test_personas,  # /api/projects/...
+    )
 
     app.include_router(routes_for_test_personas(get_caller, get_session))
 

@@ -25,14 +25,13 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
+from personas_as_code.catalogue.api import _Body
+from personas_as_code.catalogue.chat import ChatRequest, prepare_chat
+from personas_as_code.catalogue.service import Caller
+from personas_as_code.inference.chat import complete, stream
+from personas_as_code.inference.messages import ChatMessage
+from personas_as_code.schemas.errors import PersonasError
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-
-from catalogue.api import _Body
-from catalogue.chat import ChatRequest, prepare_chat
-from catalogue.service import Caller
-from inference.chat import complete, stream
-from inference.messages import ChatMessage
-from schemas.errors import PersonasError
 
 log = logging.getLogger(__name__)
 

@@ -26,18 +26,17 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
-from sqlalchemy.orm import Session
-
-from catalogue import test_persona_service as service
-from catalogue.image_response import image_response
-from catalogue.service import Caller
-from catalogue.test_persona_api import (
+from personas_as_code.catalogue import test_persona_service as service
+from personas_as_code.catalogue.image_response import image_response
+from personas_as_code.catalogue.service import Caller
+from personas_as_code.catalogue.test_persona_api import (
     MAX_IMAGE_ID_CHARS,
     TestPersona,
     TestPersonaCreate,
     TestPersonaUpdate,
 )
-from schemas.test_persona_config import PROJECT_PATTERN
+from personas_as_code.schemas.test_persona_config import PROJECT_PATTERN
+from sqlalchemy.orm import Session
 
 PREFIX = "/api/projects/{project}"
 

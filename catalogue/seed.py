@@ -19,11 +19,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import Engine, inspect, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
-
-from catalogue.db import (
+from personas_as_code.catalogue.db import (
     ROLES,
     ApiKey,
     BackendModelRow,
@@ -37,10 +33,13 @@ from catalogue.db import (
     new_id,
     sqlite_path,
 )
-from catalogue.locks import bootstrap_lock
-from catalogue.service import hash_key
-from schemas.errors import CatalogueNotInitialised, UnknownTenant
-from schemas.fields import SLUG_RE
+from personas_as_code.catalogue.locks import bootstrap_lock
+from personas_as_code.catalogue.service import hash_key
+from personas_as_code.schemas.errors import CatalogueNotInitialised, UnknownTenant
+from personas_as_code.schemas.fields import SLUG_RE
+from sqlalchemy import Engine, inspect, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 DEFAULT_PARTNER = "default"
 

@@ -22,9 +22,8 @@ import re
 import sys
 from typing import Any, TypeVar
 
+from personas_as_code.schemas.jsonvalue import MAX_JSON_DEPTH, json_problems
 from pydantic import BaseModel, ValidationError
-
-from schemas.jsonvalue import MAX_JSON_DEPTH, json_problems
 
 M = TypeVar("M", bound=BaseModel)
 log = logging.getLogger(__name__)

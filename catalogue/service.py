@@ -17,12 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel
-from sqlalchemy import delete, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
-
-from catalogue.api import (
+from personas_as_code.catalogue.api import (
     API_PREFIX,
     BackendLink,
     FrontendModel,
@@ -36,7 +31,7 @@ from catalogue.api import (
     SourceUpdate,
     published_model_slug,
 )
-from catalogue.db import (
+from personas_as_code.catalogue.db import (
     ApiKey,
     AvatarRow,
     BackendModelRow,
@@ -50,10 +45,10 @@ from catalogue.db import (
     new_id,
     utcnow,
 )
-from catalogue.servable import served
-from knowledge_index import store as knowledge_store
-from schemas.avatar import check_avatar
-from schemas.errors import (
+from personas_as_code.catalogue.servable import served
+from personas_as_code.knowledge_index import store as knowledge_store
+from personas_as_code.schemas.avatar import check_avatar
+from personas_as_code.schemas.errors import (
     ModelNotFound,
     NoAvatar,
     PersonaNotFound,
@@ -65,8 +60,12 @@ from schemas.errors import (
     Unauthorized,
     ValidationFailed,
 )
-from schemas.fields import slugify
-from schemas.jsonvalue import dotted, json_problems
+from personas_as_code.schemas.fields import slugify
+from personas_as_code.schemas.jsonvalue import dotted, json_problems
+from pydantic import BaseModel
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 Role = Literal["tenant_admin", "partner_admin", "super_admin"]
 Order = Literal["asc", "desc"]

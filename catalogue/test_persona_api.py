@@ -17,17 +17,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_serializer
-from pydantic.alias_generators import to_camel
-
-from catalogue.api import _Body
-from schemas.jsonvalue import JsonObject
-from schemas.test_persona import (
+from personas_as_code.catalogue.api import _Body
+from personas_as_code.schemas.jsonvalue import JsonObject
+from personas_as_code.schemas.test_persona import (
     MAX_DESCRIPTION_CHARS,
     MAX_NAME_CHARS,
     MAX_SYSTEM_PROMPT_CHARS,
     Headers,
 )
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_serializer
+from pydantic.alias_generators import to_camel
 
 MAX_IMAGE_ID_CHARS = 100
 

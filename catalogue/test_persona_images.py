@@ -31,11 +31,14 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 import httpx
-
-from schemas.avatar import check_avatar, sniff_mime
-from schemas.errors import CatalogueError, ImageGenerationFailed, ImageProviderNotConfigured
-from schemas.fields import AVATAR_MAX_BYTES
-from schemas.test_persona_config import ImageSettings
+from personas_as_code.schemas.avatar import check_avatar, sniff_mime
+from personas_as_code.schemas.errors import (
+    CatalogueError,
+    ImageGenerationFailed,
+    ImageProviderNotConfigured,
+)
+from personas_as_code.schemas.fields import AVATAR_MAX_BYTES
+from personas_as_code.schemas.test_persona_config import ImageSettings
 
 MAX_IMAGE_PROMPT_CHARS = 1000
 # base64 of the largest image accepted, plus room for the JSON around it

@@ -15,22 +15,34 @@ import os
 import uuid
 from collections.abc import Mapping
 
-from sqlalchemy import delete, func, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
-
-from catalogue.db import utcnow
-from catalogue.service import Caller
-from catalogue.test_persona_api import TestPersona, TestPersonaCreate, TestPersonaUpdate
-from catalogue.test_persona_images import Portrait, image_prompt, local_portrait, openai_portrait
-from catalogue.test_persona_tables import TestPersonaImageRow, TestPersonaProjectRow, TestPersonaRow
-from schemas.errors import (
+from personas_as_code.catalogue.db import utcnow
+from personas_as_code.catalogue.service import Caller
+from personas_as_code.catalogue.test_persona_api import (
+    TestPersona,
+    TestPersonaCreate,
+    TestPersonaUpdate,
+)
+from personas_as_code.catalogue.test_persona_images import (
+    Portrait,
+    image_prompt,
+    local_portrait,
+    openai_portrait,
+)
+from personas_as_code.catalogue.test_persona_tables import (
+    TestPersonaImageRow,
+    TestPersonaProjectRow,
+    TestPersonaRow,
+)
+from personas_as_code.schemas.errors import (
     ImageNotFound,
     TestPersonaNameConflict,
     TestPersonaNotFound,
     ValidationFailed,
 )
-from schemas.test_persona_config import ImageSettings
+from personas_as_code.schemas.test_persona_config import ImageSettings
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 MAX_PER_PROJECT = 1000
 """The most test personas one project holds (the list is not paginated)."""

@@ -19,20 +19,23 @@ from typing import Protocol, TypeVar
 from urllib.parse import quote
 
 import httpx
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session
-
-from catalogue import test_persona_service as service
-from catalogue.client import HttpCatalogue, RetryPolicy
-from catalogue.service import Caller
-from catalogue.test_persona_api import TestPersona, TestPersonaCreate, TestPersonaUpdate
-from schemas.errors import (
+from personas_as_code.catalogue import test_persona_service as service
+from personas_as_code.catalogue.client import HttpCatalogue, RetryPolicy
+from personas_as_code.catalogue.service import Caller
+from personas_as_code.catalogue.test_persona_api import (
+    TestPersona,
+    TestPersonaCreate,
+    TestPersonaUpdate,
+)
+from personas_as_code.schemas.errors import (
     CatalogueBadResponse,
     CatalogueError,
     TestPersonaNameConflict,
     TestPersonaNotFound,
 )
-from schemas.test_persona_config import ImageSettings
+from personas_as_code.schemas.test_persona_config import ImageSettings
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 R = TypeVar("R")
 MAX_LISTED = 10_000

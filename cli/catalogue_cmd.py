@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from personas_as_code.catalogue.db import DEFAULT_DATABASE_URL, ROLES, make_engine, normalise_url
+from personas_as_code.catalogue.seed import add_api_key, bootstrap
+from personas_as_code.cli.common import guarded
 from sqlalchemy.orm import Session
-
-from catalogue.db import DEFAULT_DATABASE_URL, ROLES, make_engine, normalise_url
-from catalogue.seed import add_api_key, bootstrap
-from cli.common import guarded
 
 app = typer.Typer(
     help="Serve and administer the embedded ScaiPersona-compatible catalogue.",
@@ -98,8 +97,7 @@ def serve(
 ) -> None:
     """Serve the ScaiPersona-compatible REST API (OpenAPI at /docs and /openapi.json)."""
     import uvicorn
-
-    from catalogue.rest import create_app
+    from personas_as_code.catalogue.rest import create_app
 
     limits = {"max_body_bytes": max_body_bytes} if max_body_bytes else {}
     app_ = create_app(normalise_url(database), scaidrive_base_url=scaidrive_url, **limits)

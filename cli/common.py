@@ -19,9 +19,8 @@ from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TextIO, TypeVar
 
 import typer
-
-from schemas.errors import PersonasError
-from sync.render.literal import StyledLine, one_line, visible
+from personas_as_code.schemas.errors import PersonasError
+from personas_as_code.sync.render.literal import StyledLine, one_line, visible
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-
-from cli.common import RepoOption, guarded, say
+from personas_as_code.cli.common import RepoOption, guarded, say
 
 
 class ExportFormat(StrEnum):
@@ -33,12 +32,11 @@ def export(
     published: Annotated[bool | None, typer.Option("--published/--unpublished")] = None,
 ) -> None:
     """Export matching personas (one row each; sources and groups flattened)."""
+    from personas_as_code.mcp_server.export import render
+    from personas_as_code.mcp_server.ids import InvalidInput
+    from personas_as_code.mcp_server.models import SearchFilters
+    from personas_as_code.mcp_server.service import PersonaService
     from pydantic import ValidationError
-
-    from mcp_server.export import render
-    from mcp_server.ids import InvalidInput
-    from mcp_server.models import SearchFilters
-    from mcp_server.service import PersonaService
 
     try:
         filters = SearchFilters.pick(locals())

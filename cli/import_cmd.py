@@ -6,12 +6,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-
-from cli.common import RepoOption, guarded, say
-from schemas.errors import ConfigError, ImportRefused
-from schemas.loader import load_repo
-from sync.engine import open_repo_catalogue
-from sync.importer import import_personas
+from personas_as_code.cli.common import RepoOption, guarded, say
+from personas_as_code.schemas.errors import ConfigError, ImportRefused
+from personas_as_code.schemas.loader import load_repo
+from personas_as_code.sync.engine import open_repo_catalogue
+from personas_as_code.sync.importer import import_personas
 
 
 def import_(

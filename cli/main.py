@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import typer
-
-from cli import (
+from personas_as_code.cli import (
     catalogue_cmd,
     export_cmd,
     import_cmd,

@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-
-from cli.common import RepoOption, guarded, say
-from schemas.loader import load_repo
-from sync.engine import open_repo_catalogue
+from personas_as_code.cli.common import RepoOption, guarded, say
+from personas_as_code.schemas.loader import load_repo
+from personas_as_code.sync.engine import open_repo_catalogue
 
 
 class Transport(StrEnum):
@@ -47,8 +46,8 @@ def mcp(
     ] = True,
 ) -> None:
     """Serve get/search/draft/preview/export/validate/plan tools over MCP (stdio by default)."""
-    from mcp_server.http import http_app, serve_http
-    from mcp_server.server import build_server
+    from personas_as_code.mcp_server.http import http_app, serve_http
+    from personas_as_code.mcp_server.server import build_server
 
     with contextlib.ExitStack() as stack:
         opened = None

@@ -9,16 +9,21 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from personas_as_code.cli.common import RepoOption, guarded, print_json, say, write_lines
+from personas_as_code.schemas.errors import ConfigError
+from personas_as_code.sync.apply import ApplyResult, PersonaResult
+from personas_as_code.sync.engine import (
+    PlanRequest,
+    apply_repo,
+    compute_plan,
+    load_valid_repo,
+    open_repo_catalogue,
+)
+from personas_as_code.sync.render import render_json, render_markdown, render_text
+from personas_as_code.sync.render.literal import StyledLine, one_line
+from personas_as_code.sync.render.text import plan_lines
 from rich.console import Console
 from rich.progress import Progress
-
-from cli.common import RepoOption, guarded, print_json, say, write_lines
-from schemas.errors import ConfigError
-from sync.apply import ApplyResult, PersonaResult
-from sync.engine import PlanRequest, apply_repo, compute_plan, load_valid_repo, open_repo_catalogue
-from sync.render import render_json, render_markdown, render_text
-from sync.render.literal import StyledLine, one_line
-from sync.render.text import plan_lines
 
 
 class PlanFormat(StrEnum):

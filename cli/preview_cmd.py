@@ -6,8 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-
-from cli.common import OutputFormat, RepoOption, guarded, print_json, say
+from personas_as_code.cli.common import OutputFormat, RepoOption, guarded, print_json, say
 
 
 def preview(
@@ -34,10 +33,10 @@ def preview(
     """Render the prompt blocks (retrieved knowledge included), token estimate and budget."""
     import contextlib
 
-    from mcp_server.preview import PreviewRequest, render_text
-    from mcp_server.service import PersonaService
-    from schemas.loader import load_repo
-    from sync.engine import open_repo_catalogue
+    from personas_as_code.mcp_server.preview import PreviewRequest, render_text
+    from personas_as_code.mcp_server.service import PersonaService
+    from personas_as_code.schemas.loader import load_repo
+    from personas_as_code.sync.engine import open_repo_catalogue
 
     request = PreviewRequest(
         system_prompt_override=(

@@ -6,8 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-
-from cli.common import OutputFormat, RepoOption, guarded, print_json, say
+from personas_as_code.cli.common import OutputFormat, RepoOption, guarded, print_json, say
 
 
 def run(
@@ -27,10 +26,10 @@ def run(
     """Ask a persona one question: its prompt and retrieved knowledge, sent to its base
     model's backend (mirror until [backends] in personas.toml configures one).
     Publishes and persists nothing."""
-    from mcp_server.service import PersonaService
-    from sandbox.run import RunRequest, render_text
-    from schemas.loader import load_repo
-    from sync.engine import open_repo_catalogue
+    from personas_as_code.mcp_server.service import PersonaService
+    from personas_as_code.sandbox.run import RunRequest, render_text
+    from personas_as_code.schemas.loader import load_repo
+    from personas_as_code.sync.engine import open_repo_catalogue
 
     request = RunRequest(
         message=message,

@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-
-from cli.common import RepoOption, guarded, say, write_lines
+from personas_as_code.cli.common import RepoOption, guarded, say, write_lines
 
 EXIT_ERRORS = 2
 
@@ -59,14 +58,14 @@ def test(
 ) -> None:
     """Run the persona test cases against the working tree's personas (nothing persisted).
     Exit 0 when all pass (skips allowed), 1 on failures, 2 when a case could not run."""
-    from persona_tests.baseline import load_ref
-    from persona_tests.render_junit import junit_xml
-    from persona_tests.render_markdown import markdown
-    from persona_tests.render_text import case_line, summary, text_lines
-    from persona_tests.report import CaseResult
-    from persona_tests.runner import run_tests
-    from persona_tests.selection import changed_personas
-    from sync.engine import load_valid_repo, open_repo_catalogue
+    from personas_as_code.persona_tests.baseline import load_ref
+    from personas_as_code.persona_tests.render_junit import junit_xml
+    from personas_as_code.persona_tests.render_markdown import markdown
+    from personas_as_code.persona_tests.render_text import case_line, summary, text_lines
+    from personas_as_code.persona_tests.report import CaseResult
+    from personas_as_code.persona_tests.runner import run_tests
+    from personas_as_code.persona_tests.selection import changed_personas
+    from personas_as_code.sync.engine import load_valid_repo, open_repo_catalogue
 
     loaded = load_valid_repo(repo)
     chosen: list[str] | None = list(slugs) if slugs else None

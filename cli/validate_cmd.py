@@ -6,11 +6,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-
-from cli.common import OutputFormat, RepoOption, guarded, print_json, say, write_lines
-from schemas.loader import load_repo
-from schemas.problems import errors_only
-from sync.render.literal import StyledLine, one_line
+from personas_as_code.cli.common import (
+    OutputFormat,
+    RepoOption,
+    guarded,
+    print_json,
+    say,
+    write_lines,
+)
+from personas_as_code.schemas.loader import load_repo
+from personas_as_code.schemas.problems import errors_only
+from personas_as_code.sync.render.literal import StyledLine, one_line
 
 
 def validate(

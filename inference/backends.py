@@ -12,11 +12,10 @@ import os
 from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
+from personas_as_code.inference.messages import Answer, BackendInfo, ChatMessage, Delta
+from personas_as_code.schemas.config import BackendSettings
+from personas_as_code.schemas.errors import BackendNotConfigured
 from pydantic import ValidationError
-
-from inference.messages import Answer, BackendInfo, ChatMessage, Delta
-from schemas.config import BackendSettings
-from schemas.errors import BackendNotConfigured
 
 DEFAULT_PROVIDER = "mirror"
 
@@ -65,8 +64,8 @@ def make_backend(
     slug: str, config: Mapping[str, Any] | None, *, env: Mapping[str, str] | None = None
 ) -> Backend:
     """The backend for backend model ``slug`` (``env`` supplies the API key variable)."""
-    from inference.mirror import MirrorBackend
-    from inference.openai_compat import OpenAIBackend
+    from personas_as_code.inference.mirror import MirrorBackend
+    from personas_as_code.inference.openai_compat import OpenAIBackend
 
     settings = settings_from_config(slug, config)
     if settings.provider == "mirror":

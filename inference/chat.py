@@ -17,10 +17,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from inference.backends import Backend
-from inference.enricher import Enrichment
-from inference.messages import Answer, BackendInfo, ChatMessage, Delta, Usage
-from schemas.errors import (
+from personas_as_code.inference.backends import Backend
+from personas_as_code.inference.enricher import Enrichment
+from personas_as_code.inference.messages import Answer, BackendInfo, ChatMessage, Delta, Usage
+from personas_as_code.schemas.errors import (
     BackendError,
     BackendNotConfigured,
     BackendRateLimited,

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from string import Template
 from typing import Any
 
-from inference.messages import ChatMessage
-from knowledge_index.retrieval import Retrieval, RetrievedChunk, SourceRef
+from personas_as_code.inference.messages import ChatMessage
+from personas_as_code.knowledge_index.retrieval import Retrieval, RetrievedChunk, SourceRef
 
 DEFAULT_CONTEXT_TEMPLATE = "Use the following context to answer:\n$context"
 

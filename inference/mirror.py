@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from inference.messages import (
+from personas_as_code.inference.messages import (
     Answer,
     BackendInfo,
     ChatMessage,

@@ -26,8 +26,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import httpx
-
-from inference.messages import (
+from personas_as_code.inference.messages import (
     Answer,
     BackendInfo,
     ChatMessage,
@@ -36,9 +35,9 @@ from inference.messages import (
     estimate_prompt_tokens,
     estimate_tokens,
 )
-from inference.retry import RetryPolicy
-from schemas.config import BackendSettings
-from schemas.errors import (
+from personas_as_code.inference.retry import RetryPolicy
+from personas_as_code.schemas.config import BackendSettings
+from personas_as_code.schemas.errors import (
     BackendBadResponse,
     BackendError,
     BackendNotConfigured,

@@ -21,9 +21,8 @@ from typing import Any, Protocol
 
 import httpx
 import numpy as np
-
-from schemas.config import EmbeddingsSettings
-from schemas.errors import PersonasError
+from personas_as_code.schemas.config import EmbeddingsSettings
+from personas_as_code.schemas.errors import PersonasError
 
 WORDLLAMA_MODEL = "l2_supercat_256"
 OPENAI_BATCH = 64

@@ -17,11 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from personas_as_code.knowledge_index import store
+from personas_as_code.knowledge_index.chunking import ChunkSettings, chunk_text
+from personas_as_code.knowledge_index.embeddings import Embedder, identity_key
 from sqlalchemy import Engine, update
-
-from knowledge_index import store
-from knowledge_index.chunking import ChunkSettings, chunk_text
-from knowledge_index.embeddings import Embedder, identity_key
 
 
 @dataclass(frozen=True)

@@ -54,12 +54,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from personas_as_code.knowledge_index import store
+from personas_as_code.knowledge_index.embeddings import embedder_for_identity, identity_key
+from personas_as_code.knowledge_index.terms import query_terms, salient_terms, words
 from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
-
-from knowledge_index import store
-from knowledge_index.embeddings import embedder_for_identity, identity_key
-from knowledge_index.terms import query_terms, salient_terms, words
 
 SEARCH_TYPES = ("keyword", "semantic", "hybrid")
 STRATEGIES = ("single_step", "multi_step", "agentic")

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from personas_as_code.knowledge_index.terms import query_terms
 from sqlalchemy import (
     JSON,
     Column,
@@ -50,8 +51,6 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Connection
-
-from knowledge_index.terms import query_terms
 
 metadata = MetaData()
 

@@ -15,12 +15,12 @@ import posixpath
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from sandbox.gitfiles import GitTreeFiles
-from schemas.config import CONFIG_FILE
-from schemas.errors import DraftError
-from schemas.files import PathRefused, RepoFiles, join_relative
-from schemas.loader import PERSONA_SUFFIXES, Repo
-from schemas.yamlsafe import MAX_YAML_BYTES, YamlRefused, parse_yaml
+from personas_as_code.sandbox.gitfiles import GitTreeFiles
+from personas_as_code.schemas.config import CONFIG_FILE
+from personas_as_code.schemas.errors import DraftError
+from personas_as_code.schemas.files import PathRefused, RepoFiles, join_relative
+from personas_as_code.schemas.loader import PERSONA_SUFFIXES, Repo
+from personas_as_code.schemas.yamlsafe import MAX_YAML_BYTES, YamlRefused, parse_yaml
 
 _REFERENCE_KEYS = ("system_prompt_file", "avatar")
 

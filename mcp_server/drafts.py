@@ -27,14 +27,13 @@ from git.objects import Tree
 from git.objects.fun import tree_to_stream
 from gitdb.base import IStream
 from gitdb.exc import ODBError
-
-from mcp_server.draft_scope import DraftScope, file_users, personas_folder
-from mcp_server.ids import DRAFT_REF_PREFIX, check_draft_id, check_slug
-from mcp_server.models import CommitInfo, DraftRef
-from mcp_server.repoload import LoadCache, load_repo_cached
-from sandbox.gitfiles import GitTreeFiles
-from schemas.errors import DraftConflict, DraftError, NotFound
-from schemas.loader import PERSONA_SUFFIXES, Repo, load_config
+from personas_as_code.mcp_server.draft_scope import DraftScope, file_users, personas_folder
+from personas_as_code.mcp_server.ids import DRAFT_REF_PREFIX, check_draft_id, check_slug
+from personas_as_code.mcp_server.models import CommitInfo, DraftRef
+from personas_as_code.mcp_server.repoload import LoadCache, load_repo_cached
+from personas_as_code.sandbox.gitfiles import GitTreeFiles
+from personas_as_code.schemas.errors import DraftConflict, DraftError, NotFound
+from personas_as_code.schemas.loader import PERSONA_SUFFIXES, Repo, load_config
 
 ZERO_SHA = "0" * 40
 TREE_MODE = 0o040000

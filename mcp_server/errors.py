@@ -6,8 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from mcp.server.mcpserver.exceptions import ToolError
-
-from schemas.errors import PersonasError
+from personas_as_code.schemas.errors import PersonasError
 
 
 @contextmanager

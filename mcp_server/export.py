@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from mcp_server.ids import InvalidInput
-from mcp_server.models import ExportResult
-from schemas.loader import LoadedPersona
-from sync.safe_write import write_inside
+from personas_as_code.mcp_server.ids import InvalidInput
+from personas_as_code.mcp_server.models import ExportResult
+from personas_as_code.schemas.loader import LoadedPersona
+from personas_as_code.sync.safe_write import write_inside
 
 EXPORT_DIR = ".personas/exports"
 INLINE_LIMIT = 64 * 1024

@@ -12,8 +12,7 @@ from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
-
-from schemas.errors import ConfigError
+from personas_as_code.schemas.errors import ConfigError
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 import secrets
 
-from schemas.errors import DraftError, NotFound, PersonasError
-from schemas.fields import SLUG_MAX_LENGTH, SLUG_RE
+from personas_as_code.schemas.errors import DraftError, NotFound, PersonasError
+from personas_as_code.schemas.fields import SLUG_MAX_LENGTH, SLUG_RE
 
 DRAFT_ID_PATTERN = r"^[a-z0-9]{8,32}$"
 DRAFT_ID_RE = re.compile(DRAFT_ID_PATTERN)

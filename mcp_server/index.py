@@ -18,10 +18,16 @@ from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
 
-from mcp_server.models import FacetCount, SearchFilters, SearchHit, SearchResult, Snippet
-from mcp_server.repoload import HashedDirectoryFiles, LoadCache, load_repo_cached
-from schemas.config import CONFIG_FILE
-from schemas.loader import LoadedPersona, Repo
+from personas_as_code.mcp_server.models import (
+    FacetCount,
+    SearchFilters,
+    SearchHit,
+    SearchResult,
+    Snippet,
+)
+from personas_as_code.mcp_server.repoload import HashedDirectoryFiles, LoadCache, load_repo_cached
+from personas_as_code.schemas.config import CONFIG_FILE
+from personas_as_code.schemas.loader import LoadedPersona, Repo
 
 FACETS = ("status", "model", "rag", "source_type", "source_id", "group", "published")
 # field -> weight of a match there; the best field per term counts

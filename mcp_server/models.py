@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from sandbox.models import HistoryMessage, RetrievedRef  # noqa: F401  (re-exported for the tools)
-from schemas.fields import (
+from personas_as_code.sandbox.models import HistoryMessage, RetrievedRef  # noqa: F401  (re-exported for the tools)
+from personas_as_code.schemas.fields import (
     MinScore,
     NonEmptyStr,
     PersonaStatus,
@@ -18,7 +16,8 @@ from schemas.fields import (
     TopK,
     Weight,
 )
-from schemas.problems import Problem
+from personas_as_code.schemas.problems import Problem
+from pydantic import BaseModel, ConfigDict, Field
 
 # --- shared -----------------------------------------------------------------
 

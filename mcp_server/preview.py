@@ -19,19 +19,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from inference.chat import provenance
-from inference.enricher import Retriever, enrich, render_context_block
-from inference.messages import ChatMessage
-from mcp_server.models import HistoryMessage, Preview, PreviewBlock, RetrievedRef
-from mcp_server.tokens import (
+from personas_as_code.inference.chat import provenance
+from personas_as_code.inference.enricher import Retriever, enrich, render_context_block
+from personas_as_code.inference.messages import ChatMessage
+from personas_as_code.mcp_server.models import HistoryMessage, Preview, PreviewBlock, RetrievedRef
+from personas_as_code.mcp_server.tokens import (
     BUILTIN_CONTEXT_WINDOWS,
     DEFAULT_CONTEXT_WINDOW,
     DEFAULT_REPLY_RESERVATION,
     TOKEN_ESTIMATOR,
     estimate_tokens,
 )
-from sandbox.enrichment import profile_of
-from schemas.loader import LoadedPersona
+from personas_as_code.sandbox.enrichment import profile_of
+from personas_as_code.schemas.loader import LoadedPersona
 
 NOT_REQUESTED = "this preview was built without a catalogue's knowledge index"
 SYSTEM_PRIORITY = 100

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from sandbox.gitfiles import blob_id
-from schemas.files import DirectoryFiles, PathRefused, RepoFiles
-from schemas.loader import PersonaLoad, Repo, load_persona_entry, load_repo
+from personas_as_code.sandbox.gitfiles import blob_id
+from personas_as_code.schemas.files import DirectoryFiles, PathRefused, RepoFiles
+from personas_as_code.schemas.loader import PersonaLoad, Repo, load_persona_entry, load_repo
 
 
 class HashedFiles(RepoFiles, Protocol):

@@ -8,15 +8,14 @@ from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError
-
-from mcp_server.service import PersonaService
-from mcp_server.strict_args import forbid_unknown_arguments
-from mcp_server.tools_drafts import register_draft_tools
-from mcp_server.tools_plan import register_plan_tool
-from mcp_server.tools_read import register_read_tools
-from mcp_server.tools_run import register_run_tool
-from mcp_server.tools_test import register_test_tool
-from schemas.errors import PersonasError
+from personas_as_code.mcp_server.service import PersonaService
+from personas_as_code.mcp_server.strict_args import forbid_unknown_arguments
+from personas_as_code.mcp_server.tools_drafts import register_draft_tools
+from personas_as_code.mcp_server.tools_plan import register_plan_tool
+from personas_as_code.mcp_server.tools_read import register_read_tools
+from personas_as_code.mcp_server.tools_run import register_run_tool
+from personas_as_code.mcp_server.tools_test import register_test_tool
+from personas_as_code.schemas.errors import PersonasError
 
 INSTRUCTIONS = """\
 Personas are YAML files in a git repo. Read with get_persona / search_personas,

@@ -14,10 +14,10 @@ import threading
 from pathlib import Path
 from typing import Any, Literal
 
-from mcp_server.catalogue_state import catalogue_state
-from mcp_server.drafts import DraftStore, DraftTip
-from mcp_server.export import write_export
-from mcp_server.ids import (
+from personas_as_code.mcp_server.catalogue_state import catalogue_state
+from personas_as_code.mcp_server.drafts import DraftStore, DraftTip
+from personas_as_code.mcp_server.export import write_export
+from personas_as_code.mcp_server.ids import (
     MAX_PATCH_BYTES,
     MAX_PROMPT_BYTES,
     InvalidInput,
@@ -26,8 +26,8 @@ from mcp_server.ids import (
     check_slug,
     new_draft_id,
 )
-from mcp_server.index import RepoIndex, Snapshot, filtered, search
-from mcp_server.models import (
+from personas_as_code.mcp_server.index import RepoIndex, Snapshot, filtered, search
+from personas_as_code.mcp_server.models import (
     DiscardResult,
     DraftList,
     DraftResult,
@@ -39,16 +39,16 @@ from mcp_server.models import (
     SearchResult,
     ValidationReport,
 )
-from mcp_server.preview import PreviewRequest, RetrievalAccess, build_preview
-from mcp_server.repoload import LoadCache
-from mcp_server.yaml_edit import PatchSpec, apply_patch, new_persona_text
-from sandbox.enrichment import retrieval_for
-from sandbox.run import RunRequest, RunResult, run_persona
-from schemas.errors import DraftConflict, DraftError, NotFound, PersonasError
-from schemas.files import DirectoryFiles, PathRefused, join_relative
-from schemas.loader import LoadedPersona, Repo
-from schemas.problems import Problem, errors_only
-from schemas.yamlsafe import YamlRefused, parse_yaml
+from personas_as_code.mcp_server.preview import PreviewRequest, RetrievalAccess, build_preview
+from personas_as_code.mcp_server.repoload import LoadCache
+from personas_as_code.mcp_server.yaml_edit import PatchSpec, apply_patch, new_persona_text
+from personas_as_code.sandbox.enrichment import retrieval_for
+from personas_as_code.sandbox.run import RunRequest, RunResult, run_persona
+from personas_as_code.schemas.errors import DraftConflict, DraftError, NotFound, PersonasError
+from personas_as_code.schemas.files import DirectoryFiles, PathRefused, join_relative
+from personas_as_code.schemas.loader import LoadedPersona, Repo
+from personas_as_code.schemas.problems import Problem, errors_only
+from personas_as_code.schemas.yamlsafe import YamlRefused, parse_yaml
 
 SCHEMA_PATH = "schemas/persona.schema.json"
 _UNSET_RE = re.compile(r"^[A-Za-z0-9_-]{1,100}(\.[A-Za-z0-9_-]{1,100}){0,9}$")

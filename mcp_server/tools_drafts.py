@@ -6,21 +6,20 @@ from typing import Annotated, Any
 
 from mcp.server.mcpserver import MCPServer
 from mcp.types import ToolAnnotations
-from pydantic import Field
-
-from mcp_server.errors import tool_errors
-from mcp_server.ids import DRAFT_ID_PATTERN, MAX_PROMPT_BYTES
-from mcp_server.models import (
+from personas_as_code.mcp_server.errors import tool_errors
+from personas_as_code.mcp_server.ids import DRAFT_ID_PATTERN, MAX_PROMPT_BYTES
+from personas_as_code.mcp_server.models import (
     DiscardResult,
     DraftResult,
     PublishPatch,
     RagPatch,
     SourceInput,
 )
-from mcp_server.service import PersonaService
-from mcp_server.yaml_edit import PatchSpec
-from schemas.fields import PersonaStatus, Slug
-from schemas.persona import DefaultParams
+from personas_as_code.mcp_server.service import PersonaService
+from personas_as_code.mcp_server.yaml_edit import PatchSpec
+from personas_as_code.schemas.fields import PersonaStatus, Slug
+from personas_as_code.schemas.persona import DefaultParams
+from pydantic import Field
 
 PATCH = ToolAnnotations(
     read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False

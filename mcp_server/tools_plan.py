@@ -11,17 +11,16 @@ from collections.abc import Iterator
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import MCPServer
+from personas_as_code.catalogue.protocol import Catalogue
+from personas_as_code.mcp_server.errors import tool_errors
+from personas_as_code.mcp_server.models import Issue
+from personas_as_code.mcp_server.service import PersonaService
+from personas_as_code.mcp_server.tools_read import READ_ONLY, DraftIdArg
+from personas_as_code.schemas.problems import errors_only
+from personas_as_code.sync.engine import PlanRequest, compute_plan, open_repo_catalogue
+from personas_as_code.sync.render import render_text
+from personas_as_code.sync.render.redact import redact_plan
 from pydantic import BaseModel, Field
-
-from catalogue.protocol import Catalogue
-from mcp_server.errors import tool_errors
-from mcp_server.models import Issue
-from mcp_server.service import PersonaService
-from mcp_server.tools_read import READ_ONLY, DraftIdArg
-from schemas.problems import errors_only
-from sync.engine import PlanRequest, compute_plan, open_repo_catalogue
-from sync.render import render_text
-from sync.render.redact import redact_plan
 
 
 class PlannedPersona(BaseModel):

@@ -6,11 +6,9 @@ from typing import Annotated, Literal
 
 from mcp.server.mcpserver import MCPServer
 from mcp.types import ToolAnnotations
-from pydantic import Field
-
-from mcp_server.errors import tool_errors
-from mcp_server.ids import DRAFT_ID_PATTERN, MAX_QUERY_CHARS, MAX_TEXT_BYTES
-from mcp_server.models import (
+from personas_as_code.mcp_server.errors import tool_errors
+from personas_as_code.mcp_server.ids import DRAFT_ID_PATTERN, MAX_QUERY_CHARS, MAX_TEXT_BYTES
+from personas_as_code.mcp_server.models import (
     DraftList,
     ExportResult,
     HistoryMessage,
@@ -20,9 +18,10 @@ from mcp_server.models import (
     SearchResult,
     ValidationReport,
 )
-from mcp_server.preview import PreviewRequest
-from mcp_server.service import PersonaService
-from schemas.fields import PersonaStatus, SourceType
+from personas_as_code.mcp_server.preview import PreviewRequest
+from personas_as_code.mcp_server.service import PersonaService
+from personas_as_code.schemas.fields import PersonaStatus, SourceType
+from pydantic import Field
 
 READ_ONLY = ToolAnnotations(
     read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False

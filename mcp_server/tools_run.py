@@ -10,13 +10,11 @@ from typing import Annotated
 
 from mcp.server.mcpserver import MCPServer
 from mcp.types import ToolAnnotations
-from pydantic import Field
-
-from mcp_server.errors import tool_errors
-from mcp_server.ids import MAX_TEXT_BYTES
-from mcp_server.service import PersonaService
-from mcp_server.tools_plan import _catalogue
-from mcp_server.tools_read import (
+from personas_as_code.mcp_server.errors import tool_errors
+from personas_as_code.mcp_server.ids import MAX_TEXT_BYTES
+from personas_as_code.mcp_server.service import PersonaService
+from personas_as_code.mcp_server.tools_plan import _catalogue
+from personas_as_code.mcp_server.tools_read import (
     DraftIdArg,
     HistoryArg,
     MaxTokensArg,
@@ -25,7 +23,8 @@ from mcp_server.tools_read import (
     TemperatureArg,
     TopPArg,
 )
-from sandbox.run import RunRequest, RunResult
+from personas_as_code.sandbox.run import RunRequest, RunResult
+from pydantic import Field
 
 RUN = ToolAnnotations(
     read_only_hint=True, destructive_hint=False, idempotent_hint=False, open_world_hint=True

@@ -12,18 +12,17 @@ from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import MCPServer
 from mcp.types import ToolAnnotations
+from personas_as_code.mcp_server.errors import tool_errors
+from personas_as_code.mcp_server.models import Issue
+from personas_as_code.mcp_server.service import PersonaService
+from personas_as_code.mcp_server.tools_plan import _catalogue
+from personas_as_code.mcp_server.tools_read import DraftIdArg, SlugArg
+from personas_as_code.persona_tests.report import FORMAT_VERSION
+from personas_as_code.persona_tests.runner import run_tests
+from personas_as_code.schemas.errors import DraftError
+from personas_as_code.schemas.loader import Repo
+from personas_as_code.schemas.persona_tests import TESTS_SUFFIXES
 from pydantic import BaseModel, Field
-
-from mcp_server.errors import tool_errors
-from mcp_server.models import Issue
-from mcp_server.service import PersonaService
-from mcp_server.tools_plan import _catalogue
-from mcp_server.tools_read import DraftIdArg, SlugArg
-from persona_tests.report import FORMAT_VERSION
-from persona_tests.runner import run_tests
-from schemas.errors import DraftError
-from schemas.loader import Repo
-from schemas.persona_tests import TESTS_SUFFIXES
 
 TEST = ToolAnnotations(
     read_only_hint=True, destructive_hint=False, idempotent_hint=False, open_world_hint=True

@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from personas_as_code.schemas.errors import DraftError
+from personas_as_code.schemas.yamlsafe import YamlRefused, parse_yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
@@ -22,9 +24,6 @@ from ruamel.yaml.scalarstring import (
     SingleQuotedScalarString,
 )
 from ruamel.yaml.util import load_yaml_guess_indent
-
-from schemas.errors import DraftError
-from schemas.yamlsafe import YamlRefused, parse_yaml
 
 # the order new keys are inserted in (after the closest preceding existing key)
 KEY_ORDER = (

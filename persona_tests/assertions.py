@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import regex
-
-from persona_tests.report import AssertionResult
-from schemas.persona_tests import MAX_MATCH_CHARS, REGEX_TIMEOUT_S, Assertion
+from personas_as_code.persona_tests.report import AssertionResult
+from personas_as_code.schemas.persona_tests import MAX_MATCH_CHARS, REGEX_TIMEOUT_S, Assertion
 
 Judge = Callable[[str, str], AssertionResult]
 """Grades ``(rubric, answer)`` for an ``llm_rubric`` assertion."""

@@ -6,10 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import git
-
-from sandbox.gitfiles import GitTreeFiles
-from schemas.errors import ConfigError
-from schemas.loader import Repo, load_repo
+from personas_as_code.sandbox.gitfiles import GitTreeFiles
+from personas_as_code.schemas.errors import ConfigError
+from personas_as_code.schemas.loader import Repo, load_repo
 
 
 def load_ref(root: str | Path, ref: str) -> Repo:

@@ -8,18 +8,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from personas_as_code.catalogue.chat import model_backends, visible_model
+from personas_as_code.catalogue.db import BackendModelRow
+from personas_as_code.catalogue.embedded import EmbeddedCatalogue
+from personas_as_code.inference.backends import Backend, make_backend
+from personas_as_code.inference.chat import ChatCall, complete
+from personas_as_code.inference.messages import ChatMessage
+from personas_as_code.sandbox.run import _remote_answer
+from personas_as_code.schemas.config import RepoConfig
+from personas_as_code.schemas.errors import ConfigError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-
-from catalogue.chat import model_backends, visible_model
-from catalogue.db import BackendModelRow
-from catalogue.embedded import EmbeddedCatalogue
-from inference.backends import Backend, make_backend
-from inference.chat import ChatCall, complete
-from inference.messages import ChatMessage
-from sandbox.run import _remote_answer
-from schemas.config import RepoConfig
-from schemas.errors import ConfigError
 
 
 def ask_model(

@@ -12,8 +12,8 @@ import re
 import xml.etree.ElementTree as ET
 from itertools import groupby
 
-from persona_tests.report import CaseResult, TestReport
-from sync.render.literal import visible
+from personas_as_code.persona_tests.report import CaseResult, TestReport
+from personas_as_code.sync.render.literal import visible
 
 _NOT_XML = re.compile("[\ufffe\uffff\ud800-\udfff]")
 

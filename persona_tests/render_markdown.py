@@ -17,9 +17,9 @@ from __future__ import annotations
 import difflib
 from itertools import groupby
 
-from persona_tests.render_text import summary
-from persona_tests.report import CaseResult, TestReport
-from sync.render.literal import md_code, md_fence, md_text
+from personas_as_code.persona_tests.render_text import summary
+from personas_as_code.persona_tests.report import CaseResult, TestReport
+from personas_as_code.sync.render.literal import md_code, md_fence, md_text
 
 MARKER = "<!-- personas-tests -->"
 MAX_MARKDOWN_CHARS = 30_000

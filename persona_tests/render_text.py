@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from persona_tests.report import CaseResult, TestReport
-from sync.render.literal import StyledLine, one_line
+from personas_as_code.persona_tests.report import CaseResult, TestReport
+from personas_as_code.sync.render.literal import StyledLine, one_line
 
 ANSWER_LINES = 12
 _MARK = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP", "error": "ERROR"}

@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from inference.messages import ChatMessage
-from persona_tests.assertions import Judge, Outcome, check_all
-from persona_tests.baseline import load_ref
-from persona_tests.conversation import converse
-from persona_tests.models import ask_model, judge_backend
-from persona_tests.report import (
+from personas_as_code.inference.messages import ChatMessage
+from personas_as_code.persona_tests.assertions import Judge, Outcome, check_all
+from personas_as_code.persona_tests.baseline import load_ref
+from personas_as_code.persona_tests.conversation import converse
+from personas_as_code.persona_tests.models import ask_model, judge_backend
+from personas_as_code.persona_tests.report import (
     AssertionResult,
     BaselineResult,
     CaseResult,
@@ -32,11 +32,11 @@ from persona_tests.report import (
     change_between,
     status_of,
 )
-from sandbox.run import RunRequest, run_persona
-from schemas.errors import ConfigError, NotFound, PersonasError
-from schemas.files import RepoFiles
-from schemas.loader import LoadedPersona, Repo, load_repo
-from schemas.persona_tests_loader import LoadedCase
+from personas_as_code.sandbox.run import RunRequest, run_persona
+from personas_as_code.schemas.errors import ConfigError, NotFound, PersonasError
+from personas_as_code.schemas.files import RepoFiles
+from personas_as_code.schemas.loader import LoadedPersona, Repo, load_repo
+from personas_as_code.schemas.persona_tests_loader import LoadedCase
 
 Progress = Callable[[int, int, CaseResult], None]
 """Called after each case with (cases done, cases in all, its result)."""

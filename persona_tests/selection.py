@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from schemas.loader import Repo
-from sync.gitinfo import changed_since
+from personas_as_code.schemas.loader import Repo
+from personas_as_code.sync.gitinfo import changed_since
 
 
 def persona_inputs(repo: Repo, slug: str) -> set[str]:

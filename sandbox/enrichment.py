@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from catalogue.chat import index_retriever
-from catalogue.embedded import EmbeddedCatalogue
-from inference.enricher import PersonaProfile, RagSettings, Retriever
-from knowledge_index.retrieval import SourceRef
-from schemas.loader import LoadedPersona
+from personas_as_code.catalogue.chat import index_retriever
+from personas_as_code.catalogue.embedded import EmbeddedCatalogue
+from personas_as_code.inference.enricher import PersonaProfile, RagSettings, Retriever
+from personas_as_code.knowledge_index.retrieval import SourceRef
+from personas_as_code.schemas.loader import LoadedPersona
 
 NO_CATALOGUE = "no catalogue is open here (--no-catalogue), so there is no knowledge index"
 REMOTE = (

@@ -10,8 +10,7 @@ from typing import Literal
 
 import git
 from git.objects import Blob, Tree
-
-from schemas.files import PathRefused
+from personas_as_code.schemas.files import PathRefused
 
 _REGULAR_MODES = (0o100644, 0o100755)
 

@@ -21,17 +21,16 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import httpx
+from personas_as_code.catalogue.chat import prepare_persona_run
+from personas_as_code.catalogue.embedded import EmbeddedCatalogue
+from personas_as_code.inference.chat import complete, provenance
+from personas_as_code.inference.enricher import enrich
+from personas_as_code.inference.messages import ChatMessage
+from personas_as_code.sandbox.enrichment import REMOTE, profile_of
+from personas_as_code.sandbox.models import HistoryMessage, RetrievedRef
+from personas_as_code.schemas.errors import BackendBadResponse, ConfigError
+from personas_as_code.schemas.loader import LoadedPersona
 from pydantic import BaseModel, Field, ValidationError
-
-from catalogue.chat import prepare_persona_run
-from catalogue.embedded import EmbeddedCatalogue
-from inference.chat import complete, provenance
-from inference.enricher import enrich
-from inference.messages import ChatMessage
-from sandbox.enrichment import REMOTE, profile_of
-from sandbox.models import HistoryMessage, RetrievedRef
-from schemas.errors import BackendBadResponse, ConfigError
-from schemas.loader import LoadedPersona
 
 REMOTE_PROVIDER = "scaigrid"
 

@@ -8,10 +8,10 @@ unescaping); an unsafe one is refused rather than "cleaned".
 
 from __future__ import annotations
 
-from schemas.errors import FileTooLarge, InvalidFileType
-from schemas.fields import AVATAR_MAX_BYTES, AVATAR_MIME_TYPES
-from schemas.imagetype import sniff_mime
-from schemas.svg import svg_problems
+from personas_as_code.schemas.errors import FileTooLarge, InvalidFileType
+from personas_as_code.schemas.fields import AVATAR_MAX_BYTES, AVATAR_MIME_TYPES
+from personas_as_code.schemas.imagetype import sniff_mime
+from personas_as_code.schemas.svg import svg_problems
 
 __all__ = ["check_avatar", "sniff_mime", "svg_problems"]
 

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from typing import Annotated, Self
 
+from personas_as_code.schemas.fields import SourceType
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-from schemas.fields import SourceType
 
 COLLECTION_FILE = "collection.yaml"
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Literal, Self
 from urllib.parse import urlsplit
 
+from personas_as_code.schemas.fields import Slug
+from personas_as_code.schemas.test_persona_config import TestPersonasSection
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -13,9 +15,6 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-
-from schemas.fields import Slug
-from schemas.test_persona_config import TestPersonasSection
 
 CONFIG_FILE = "personas.toml"
 

@@ -9,13 +9,12 @@ import json
 import sys
 from pathlib import Path
 
+from personas_as_code.schemas.collection import CollectionFile
+from personas_as_code.schemas.config import RepoConfig
+from personas_as_code.schemas.persona import PersonaFile
+from personas_as_code.schemas.persona_tests import PersonaTestsFile
+from personas_as_code.schemas.test_persona import TestPersonaFile
 from pydantic import BaseModel
-
-from schemas.collection import CollectionFile
-from schemas.config import RepoConfig
-from schemas.persona import PersonaFile
-from schemas.persona_tests import PersonaTestsFile
-from schemas.test_persona import TestPersonaFile
 
 SCHEMA_DIR = Path(__file__).parent
 SCHEMAS: dict[str, tuple[type[BaseModel], str]] = {

@@ -13,13 +13,12 @@ import hashlib
 import posixpath
 from dataclasses import dataclass, field
 
+from personas_as_code.schemas.collection import COLLECTION_FILE, CollectionFile
+from personas_as_code.schemas.config import KnowledgeSection
+from personas_as_code.schemas.files import OversizedFile, PathRefused, RepoFiles, read_limited
+from personas_as_code.schemas.problems import Problem
+from personas_as_code.schemas.yamlsafe import MAX_YAML_BYTES, YamlRefused, locate, parse_yaml
 from pydantic import ValidationError
-
-from schemas.collection import COLLECTION_FILE, CollectionFile
-from schemas.config import KnowledgeSection
-from schemas.files import OversizedFile, PathRefused, RepoFiles, read_limited
-from schemas.problems import Problem
-from schemas.yamlsafe import MAX_YAML_BYTES, YamlRefused, locate, parse_yaml
 
 DOCUMENT_SUFFIXES = (".md", ".markdown", ".txt")
 _YAML_SUFFIXES = (".yaml", ".yml")

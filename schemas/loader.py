@@ -19,14 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
-from ruamel.yaml.nodes import MappingNode, ScalarNode
-
-from schemas.avatar import check_avatar
-from schemas.config import CONFIG_FILE, RepoConfig, RepoSection
-from schemas.errors import CatalogueError
-from schemas.fields import AVATAR_MAX_BYTES, AVATAR_MIME_BY_EXTENSION, SLUG_RE
-from schemas.files import (
+from personas_as_code.schemas.avatar import check_avatar
+from personas_as_code.schemas.config import CONFIG_FILE, RepoConfig, RepoSection
+from personas_as_code.schemas.errors import CatalogueError
+from personas_as_code.schemas.fields import AVATAR_MAX_BYTES, AVATAR_MIME_BY_EXTENSION, SLUG_RE
+from personas_as_code.schemas.files import (
     DirectoryFiles,
     OversizedFile,
     PathRefused,
@@ -34,17 +31,25 @@ from schemas.files import (
     join_relative,
     read_limited,
 )
-from schemas.knowledge import KnowledgeFolder, load_knowledge
-from schemas.persona import PersonaFile
-from schemas.persona_tests import is_tests_file
-from schemas.problems import Problem, errors_only
-from schemas.secrets import find_secrets
-from schemas.test_persona_config import TEST_PERSONAS_DIR
-from schemas.yamlsafe import MAX_YAML_BYTES, YamlRefused, locate, parse_yaml, value_node
+from personas_as_code.schemas.knowledge import KnowledgeFolder, load_knowledge
+from personas_as_code.schemas.persona import PersonaFile
+from personas_as_code.schemas.persona_tests import is_tests_file
+from personas_as_code.schemas.problems import Problem, errors_only
+from personas_as_code.schemas.secrets import find_secrets
+from personas_as_code.schemas.test_persona_config import TEST_PERSONAS_DIR
+from personas_as_code.schemas.yamlsafe import (
+    MAX_YAML_BYTES,
+    YamlRefused,
+    locate,
+    parse_yaml,
+    value_node,
+)
+from pydantic import BaseModel, ValidationError
+from ruamel.yaml.nodes import MappingNode, ScalarNode
 
 if typing.TYPE_CHECKING:
-    from schemas.persona_tests_loader import PersonaTestsFiles
-    from schemas.test_persona_loader import TestPersonaFiles
+    from personas_as_code.schemas.persona_tests_loader import PersonaTestsFiles
+    from personas_as_code.schemas.test_persona_loader import TestPersonaFiles
 
 PERSONA_SUFFIXES = (".yaml", ".yml")
 MAX_PROMPT_BYTES = 256 * 1024
@@ -625,14 +630,14 @@ def _source_folder_problems(
 
 
 def _no_test_personas() -> TestPersonaFiles:
-    from schemas.test_persona_loader import TestPersonaFiles
+    from personas_as_code.schemas.test_persona_loader import TestPersonaFiles
 
     return TestPersonaFiles()
 
 
 def _load_test_personas(files: RepoFiles, config: RepoConfig) -> TestPersonaFiles:
     """The test persona files of ``test-personas/`` (or ``[test_personas] dir``)."""
-    from schemas.test_persona_loader import TestPersonaFiles, load_test_personas
+    from personas_as_code.schemas.test_persona_loader import TestPersonaFiles, load_test_personas
 
     section = config.test_personas
     if section is not None and not section.enabled:
@@ -644,7 +649,7 @@ def _load_test_personas(files: RepoFiles, config: RepoConfig) -> TestPersonaFile
 
 
 def _no_persona_tests() -> PersonaTestsFiles:
-    from schemas.persona_tests_loader import PersonaTestsFiles
+    from personas_as_code.schemas.persona_tests_loader import PersonaTestsFiles
 
     return PersonaTestsFiles()
 
@@ -657,7 +662,10 @@ def _load_persona_tests(
     persona_files: list[str],
 ) -> PersonaTestsFiles:
     """The ``<slug>.tests.yaml`` files of the personas folder, checked against the repo."""
-    from schemas.persona_tests_loader import check_references, load_all_persona_tests
+    from personas_as_code.schemas.persona_tests_loader import (
+        check_references,
+        load_all_persona_tests,
+    )
 
     tests = load_all_persona_tests(files, config.repo.personas_dir)
     file_slugs = {posixpath.splitext(posixpath.basename(p))[0] for p in persona_files}

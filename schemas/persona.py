@@ -9,10 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from pydantic_core import InitErrorDetails, PydanticCustomError
-
-from schemas.fields import (
+from personas_as_code.schemas.fields import (
     CONTEXT_PLACEHOLDER,
     MinScore,
     NonEmptyStr,
@@ -25,7 +22,9 @@ from schemas.fields import (
     TopK,
     Weight,
 )
-from schemas.jsonvalue import JsonObject, json_problems
+from personas_as_code.schemas.jsonvalue import JsonObject, json_problems
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 
 def _fail_at(model: str, loc: tuple[str | int, ...], message: str, value: Any) -> ValidationError:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Self
 
 import regex
+from personas_as_code.schemas.fields import NonEmptyStr, Slug
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -24,8 +25,6 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-
-from schemas.fields import NonEmptyStr, Slug
 
 TESTS_SUFFIXES = (".tests.yaml", ".tests.yml")
 MAX_CASES = 200

@@ -12,15 +12,19 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
+from personas_as_code.schemas.fields import SLUG_RE
+from personas_as_code.schemas.files import RepoFiles
+from personas_as_code.schemas.loader import PERSONA_SUFFIXES, _validation_problems
+from personas_as_code.schemas.persona_tests import (
+    PersonaTestsFile,
+    TestCase,
+    is_tests_file,
+    tests_slug,
+)
+from personas_as_code.schemas.problems import Problem
+from personas_as_code.schemas.test_persona_loader import read_yaml_mapping
+from personas_as_code.schemas.yamlsafe import locate
 from pydantic import ValidationError
-
-from schemas.fields import SLUG_RE
-from schemas.files import RepoFiles
-from schemas.loader import PERSONA_SUFFIXES, _validation_problems
-from schemas.persona_tests import PersonaTestsFile, TestCase, is_tests_file, tests_slug
-from schemas.problems import Problem
-from schemas.test_persona_loader import read_yaml_mapping
-from schemas.yamlsafe import locate
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+from personas_as_code.schemas.fields import NonEmptyStr
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-
-from schemas.fields import NonEmptyStr
 
 TEST_PERSONAS_DIR = "test-personas"
 # the pattern of schemas.config's env names (that module imports this one)

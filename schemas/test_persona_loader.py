@@ -13,20 +13,25 @@ import json
 import posixpath
 from dataclasses import dataclass, field
 
-from pydantic import ValidationError
-
-from schemas.fields import SLUG_RE
-from schemas.files import OversizedFile, PathRefused, RepoFiles, read_limited
-from schemas.loader import (
+from personas_as_code.schemas.fields import SLUG_RE
+from personas_as_code.schemas.files import OversizedFile, PathRefused, RepoFiles, read_limited
+from personas_as_code.schemas.loader import (
     PERSONA_SUFFIXES,
     _prompt_line,
     _resolve_system_prompt,
     _secret_problems,
     _validation_problems,
 )
-from schemas.problems import Problem, errors_only
-from schemas.test_persona import TestPersonaFile
-from schemas.yamlsafe import MAX_YAML_BYTES, ParsedYaml, YamlRefused, locate, parse_yaml
+from personas_as_code.schemas.problems import Problem, errors_only
+from personas_as_code.schemas.test_persona import TestPersonaFile
+from personas_as_code.schemas.yamlsafe import (
+    MAX_YAML_BYTES,
+    ParsedYaml,
+    YamlRefused,
+    locate,
+    parse_yaml,
+)
+from pydantic import ValidationError
 
 
 @dataclass(frozen=True)

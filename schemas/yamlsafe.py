@@ -20,6 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from personas_as_code.schemas.jsonvalue import dotted, json_problems
+from personas_as_code.schemas.problems import Problem
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import (
@@ -34,9 +36,6 @@ from ruamel.yaml.events import (
     StreamStartEvent,
 )
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-
-from schemas.jsonvalue import dotted, json_problems
-from schemas.problems import Problem
 
 MAX_YAML_BYTES = 256 * 1024
 MAX_EXPANDED_NODES = 20_000

@@ -14,17 +14,17 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
-from catalogue.api import (
+from personas_as_code.catalogue.api import (
     PersonaCreate,
     PersonaUpdate,
     SourceCreate,
     SourceUpdate,
     published_model_slug,
 )
-from catalogue.protocol import Catalogue
-from schemas.errors import PersonaNotPublished, PersonasError, SourceDuplicate
-from sync.backends import BackendOutcome
-from sync.changes import (
+from personas_as_code.catalogue.protocol import Catalogue
+from personas_as_code.schemas.errors import PersonaNotPublished, PersonasError, SourceDuplicate
+from personas_as_code.sync.backends import BackendOutcome
+from personas_as_code.sync.changes import (
     AddSource,
     Change,
     CreatePersona,
@@ -39,11 +39,11 @@ from sync.changes import (
     UpdateSource,
     UploadAvatar,
 )
-from sync.differ import DiffContext, marker_for
-from sync.knowledge import KnowledgeOutcome
-from sync.marker import Marker, with_marker
-from sync.normalize import CLEARABLE_EQUIVALENTS
-from sync.plan import Plan
+from personas_as_code.sync.differ import DiffContext, marker_for
+from personas_as_code.sync.knowledge import KnowledgeOutcome
+from personas_as_code.sync.marker import Marker, with_marker
+from personas_as_code.sync.normalize import CLEARABLE_EQUIVALENTS
+from personas_as_code.sync.plan import Plan
 
 
 @dataclass

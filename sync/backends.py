@@ -15,11 +15,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from catalogue.backends import configure_backend, describe, list_backends, wanted_settings
-from catalogue.embedded import EmbeddedCatalogue
-from catalogue.protocol import Catalogue
-from schemas.errors import PersonasError
-from schemas.loader import Repo
+from personas_as_code.catalogue.backends import (
+    configure_backend,
+    describe,
+    list_backends,
+    wanted_settings,
+)
+from personas_as_code.catalogue.embedded import EmbeddedCatalogue
+from personas_as_code.catalogue.protocol import Catalogue
+from personas_as_code.schemas.errors import PersonasError
+from personas_as_code.schemas.loader import Repo
 
 MIRROR = {"provider": "mirror"}
 GONE = "no longer in personas.toml"

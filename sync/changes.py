@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from sync.state import SourceState
+from personas_as_code.sync.state import SourceState
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from catalogue.api import published_model_slug
-from sync.changes import (
+from personas_as_code.catalogue.api import published_model_slug
+from personas_as_code.sync.changes import (
     AddSource,
     CreatePersona,
     DeletePersona,
@@ -25,10 +25,10 @@ from sync.changes import (
     UpdateSource,
     UploadAvatar,
 )
-from sync.marker import Marker
-from sync.normalize import UNCLEARABLE_FIELDS, comparable
-from sync.plan import Orphan, Plan
-from sync.state import FIELDS, ActualPersona, DesiredPersona, SourceState
+from personas_as_code.sync.marker import Marker
+from personas_as_code.sync.normalize import UNCLEARABLE_FIELDS, comparable
+from personas_as_code.sync.plan import Orphan, Plan
+from personas_as_code.sync.state import FIELDS, ActualPersona, DesiredPersona, SourceState
 
 
 @dataclass

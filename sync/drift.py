@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from catalogue.protocol import Catalogue
-from schemas.loader import Repo
-from sync.changes import PersonaPlan, UpdateFields
-from sync.differ import DiffContext, diff
-from sync.reader import read_catalogue
-from sync.state import desired_from_file
+from personas_as_code.catalogue.protocol import Catalogue
+from personas_as_code.schemas.loader import Repo
+from personas_as_code.sync.changes import PersonaPlan, UpdateFields
+from personas_as_code.sync.differ import DiffContext, diff
+from personas_as_code.sync.reader import read_catalogue
+from personas_as_code.sync.state import desired_from_file
 
 
 @dataclass

@@ -11,20 +11,20 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from catalogue.factory import open_catalogue
-from catalogue.protocol import Catalogue
-from schemas.errors import RepoInvalid
-from schemas.loader import Repo, load_repo
-from schemas.problems import errors_only
-from sync.apply import ApplyResult, PersonaResult, apply_plan
-from sync.backends import apply_backends, plan_backends
-from sync.differ import DiffContext, diff
-from sync.gitinfo import changed_since, head_commit
-from sync.knowledge import apply_knowledge, plan_knowledge
-from sync.plan import Plan
-from sync.reader import read_catalogue
-from sync.state import desired_from_file
-from sync.test_personas import apply_test_personas, plan_test_personas
+from personas_as_code.catalogue.factory import open_catalogue
+from personas_as_code.catalogue.protocol import Catalogue
+from personas_as_code.schemas.errors import RepoInvalid
+from personas_as_code.schemas.loader import Repo, load_repo
+from personas_as_code.schemas.problems import errors_only
+from personas_as_code.sync.apply import ApplyResult, PersonaResult, apply_plan
+from personas_as_code.sync.backends import apply_backends, plan_backends
+from personas_as_code.sync.differ import DiffContext, diff
+from personas_as_code.sync.gitinfo import changed_since, head_commit
+from personas_as_code.sync.knowledge import apply_knowledge, plan_knowledge
+from personas_as_code.sync.plan import Plan
+from personas_as_code.sync.reader import read_catalogue
+from personas_as_code.sync.state import desired_from_file
+from personas_as_code.sync.test_personas import apply_test_personas, plan_test_personas
 
 
 @dataclass

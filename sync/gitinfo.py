@@ -6,8 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import git
-
-from schemas.errors import ConfigError
+from personas_as_code.schemas.errors import ConfigError
 
 
 def _open(root: Path) -> git.Repo | None:

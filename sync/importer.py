@@ -12,19 +12,18 @@ import posixpath
 from dataclasses import dataclass, field
 from typing import Any
 
+from personas_as_code.catalogue.api import Persona, PersonaUpdate, published_model_slug
+from personas_as_code.catalogue.protocol import Catalogue
+from personas_as_code.schemas.avatar import check_avatar
+from personas_as_code.schemas.errors import CatalogueError, NotFound, PersonasError, WriteRefused
+from personas_as_code.schemas.fields import AVATAR_MIME_BY_EXTENSION, SLUG_MAX_LENGTH, SLUG_RE
+from personas_as_code.schemas.loader import Repo
+from personas_as_code.sync.marker import Marker, read_marker, user_metadata, with_marker
+from personas_as_code.sync.normalize import normalize_text
+from personas_as_code.sync.safe_write import write_inside
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import LiteralScalarString
-
-from catalogue.api import Persona, PersonaUpdate, published_model_slug
-from catalogue.protocol import Catalogue
-from schemas.avatar import check_avatar
-from schemas.errors import CatalogueError, NotFound, PersonasError, WriteRefused
-from schemas.fields import AVATAR_MIME_BY_EXTENSION, SLUG_MAX_LENGTH, SLUG_RE
-from schemas.loader import Repo
-from sync.marker import Marker, read_marker, user_metadata, with_marker
-from sync.normalize import normalize_text
-from sync.safe_write import write_inside
 
 MODELINE = "yaml-language-server: $schema=../schemas/persona.schema.json"
 _EXTENSION = {mime: ext for ext, mime in reversed(AVATAR_MIME_BY_EXTENSION.items())}

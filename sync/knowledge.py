@@ -15,19 +15,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from catalogue.embedded import EmbeddedCatalogue
-from catalogue.protocol import Catalogue
-from knowledge_index.chunking import ChunkSettings
-from knowledge_index.embeddings import Embedder, embedder_for_settings
-from knowledge_index.indexer import (
+from personas_as_code.catalogue.embedded import EmbeddedCatalogue
+from personas_as_code.catalogue.protocol import Catalogue
+from personas_as_code.knowledge_index.chunking import ChunkSettings
+from personas_as_code.knowledge_index.embeddings import Embedder, embedder_for_settings
+from personas_as_code.knowledge_index.indexer import (
     Document,
     SourceDelta,
     SourceDocuments,
     diff_sources,
     index_sources,
 )
-from schemas.errors import PersonasError
-from schemas.loader import Repo
+from personas_as_code.schemas.errors import PersonasError
+from personas_as_code.schemas.loader import Repo
 
 MAX_LISTED_PATHS = 20
 REMOTE_NOTE = (

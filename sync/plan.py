@@ -6,16 +6,16 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from schemas.config import SafetySection
-from schemas.errors import StalePlan, UnsafePlan
-from sync.backends import BackendChange
-from sync.changes import PersonaPlan
-from sync.knowledge import KnowledgeChange, changed_count
-from sync.normalize import sha256_of
-from sync.safety import threshold_reasons
+from personas_as_code.schemas.config import SafetySection
+from personas_as_code.schemas.errors import StalePlan, UnsafePlan
+from personas_as_code.sync.backends import BackendChange
+from personas_as_code.sync.changes import PersonaPlan
+from personas_as_code.sync.knowledge import KnowledgeChange, changed_count
+from personas_as_code.sync.normalize import sha256_of
+from personas_as_code.sync.safety import threshold_reasons
 
 if TYPE_CHECKING:
-    from sync.test_personas import TestPersonaSection
+    from personas_as_code.sync.test_personas import TestPersonaSection
 
 PLAN_FORMAT_VERSION = 1
 

@@ -11,9 +11,9 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from catalogue.api import Persona, published_model_slug
-from catalogue.protocol import Catalogue
-from sync.state import ActualPersona, actual_from_catalogue
+from personas_as_code.catalogue.api import Persona, published_model_slug
+from personas_as_code.catalogue.protocol import Catalogue
+from personas_as_code.sync.state import ActualPersona, actual_from_catalogue
 
 
 @dataclass

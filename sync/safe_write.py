@@ -15,7 +15,7 @@ import os
 import secrets
 from pathlib import Path
 
-from schemas.errors import WriteRefused
+from personas_as_code.schemas.errors import WriteRefused
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
 _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from schemas.config import SafetySection
+from personas_as_code.schemas.config import SafetySection
 
 
 def threshold_reasons(

@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from catalogue.api import FrontendModel, Persona
-from schemas.loader import Avatar, LoadedPersona
-from sync.marker import Marker, read_marker, user_metadata
-from sync.normalize import normalize_text, sha256_of
+from personas_as_code.catalogue.api import FrontendModel, Persona
+from personas_as_code.schemas.loader import Avatar, LoadedPersona
+from personas_as_code.sync.marker import Marker, read_marker, user_metadata
+from personas_as_code.sync.normalize import normalize_text, sha256_of
 
 # Persona fields the engine manages, in the order plans show them.
 FIELDS: tuple[str, ...] = (

@@ -30,24 +30,41 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from personas_as_code.catalogue.client import HttpCatalogue
+from personas_as_code.catalogue.embedded import EmbeddedCatalogue
+from personas_as_code.catalogue.protocol import Catalogue
+from personas_as_code.catalogue.test_persona_api import (
+    TestPersona,
+    TestPersonaCreate,
+    TestPersonaUpdate,
+)
+from personas_as_code.catalogue.test_persona_store import (
+    EmbeddedTestPersonas,
+    HttpTestPersonas,
+    TestPersonaStore,
+)
+from personas_as_code.schemas.config import SafetySection
+from personas_as_code.schemas.errors import ConfigError, PersonasError
+from personas_as_code.schemas.loader import Repo
+from personas_as_code.schemas.test_persona_config import (
+    TEST_PERSONAS_DIR,
+    ImageSettings,
+    TestPersonasSection,
+)
+from personas_as_code.schemas.test_persona_loader import LoadedTestPersona
+from personas_as_code.sync.apply import PersonaResult
+from personas_as_code.sync.changes import (
+    Change,
+    CreateWithFields,
+    FieldDiff,
+    SetMarker,
+    UpdateWithDiffs,
+)
+from personas_as_code.sync.gitinfo import changed_since
+from personas_as_code.sync.marker import MARKER_KEY, read_marker_as
+from personas_as_code.sync.normalize import normalize_text
+from personas_as_code.sync.safety import threshold_reasons
 from pydantic import BaseModel, ConfigDict
-
-from catalogue.client import HttpCatalogue
-from catalogue.embedded import EmbeddedCatalogue
-from catalogue.protocol import Catalogue
-from catalogue.test_persona_api import TestPersona, TestPersonaCreate, TestPersonaUpdate
-from catalogue.test_persona_store import EmbeddedTestPersonas, HttpTestPersonas, TestPersonaStore
-from schemas.config import SafetySection
-from schemas.errors import ConfigError, PersonasError
-from schemas.loader import Repo
-from schemas.test_persona_config import TEST_PERSONAS_DIR, ImageSettings, TestPersonasSection
-from schemas.test_persona_loader import LoadedTestPersona
-from sync.apply import PersonaResult
-from sync.changes import Change, CreateWithFields, FieldDiff, SetMarker, UpdateWithDiffs
-from sync.gitinfo import changed_since
-from sync.marker import MARKER_KEY, read_marker_as
-from sync.normalize import normalize_text
-from sync.safety import threshold_reasons
 
 FIELDS = ("name", "description", "system_prompt", "headers")
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = "personas_as_code"
 LAYERS = [
     "cli",
     "mcp_server",
@@ -43,11 +44,31 @@ def test_no_import_runs_back_up(package: str) -> None:
         f"{path.relative_to(ROOT)} imports {module}"
         for path in sorted((ROOT / package).rglob("*.py"))
         for module in _imports(path)
-        if rank.get(module.split(".")[0], len(LAYERS)) < rank[package]
+        if rank.get(_layer(module), len(LAYERS)) < rank[package]
     ]
     assert upward == []
 
 
+def _layer(module: str) -> str:
+    """The layer a module belongs to: ``personas_as_code.sync.plan`` -> ``sync``."""
+    parts = module.split(".")
+    return parts[1] if parts[0] == PACKAGE and len(parts) > 1 else ""
+
+
+def test_nothing_imports_a_folder_by_its_bare_name() -> None:
+    """Installed, the folders exist only as ``personas_as_code.<folder>``: a bare
+    ``import sync`` would work in a checkout and fail (or import another
+    distribution's ``catalogue``) once installed."""
+    bare = [
+        f"{path.relative_to(ROOT)} imports {module}"
+        for folder in [*LAYERS, "tests", "bench"]
+        for path in sorted((ROOT / folder).rglob("*.py"))
+        for module in _imports(path)
+        if module.split(".")[0] in LAYERS
+    ]
+    assert bare == []
+
+
 def test_every_package_has_a_layer() -> None:
     packages = {p.parent.name for p in ROOT.glob("*/__init__.py")}
-    assert packages - {"tests", "bench"} == set(LAYERS)
+    assert packages - {"tests", "bench", PACKAGE} == set(LAYERS)

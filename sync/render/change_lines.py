@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
-from sync.changes import Change, CreateWithFields, UpdateWithDiffs
-from sync.render.common import is_multiline, show, text_diff
-from sync.render.describe import field_line, symbol
-from sync.render.literal import StyledLine, md_code, md_fence, md_text, one_line
+from personas_as_code.sync.changes import Change, CreateWithFields, UpdateWithDiffs
+from personas_as_code.sync.render.common import is_multiline, show, text_diff
+from personas_as_code.sync.render.describe import field_line, symbol
+from personas_as_code.sync.render.literal import StyledLine, md_code, md_fence, md_text, one_line
 
 DIFF_STYLE = {"+": "green", "-": "red"}
 

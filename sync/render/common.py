@@ -6,8 +6,8 @@ import difflib
 import json
 from typing import Any
 
-from schemas.secrets import redact, redact_data
-from sync.changes import FieldDiff
+from personas_as_code.schemas.secrets import redact, redact_data
+from personas_as_code.sync.changes import FieldDiff
 
 MULTILINE_FIELDS = {"system_prompt", "rag_context_template"}
 

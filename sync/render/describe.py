@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sync.changes import (
+from personas_as_code.sync.changes import (
     AddSource,
     Change,
     CreatePersona,
@@ -17,7 +17,7 @@ from sync.changes import (
     UpdateWithDiffs,
     UploadAvatar,
 )
-from sync.render.common import show
+from personas_as_code.sync.render.common import show
 
 ACTION_SYMBOL = {"create": "+", "update": "~", "rename": "~", "delete": "-", "error": "!"}
 CHANGE_SYMBOL = {

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from sync.plan import Plan
-from sync.render.redact import redact_plan
+from personas_as_code.sync.plan import Plan
+from personas_as_code.sync.render.redact import redact_plan
 
 
 def render_json(plan: Plan) -> str:

@@ -18,9 +18,9 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from schemas.secrets import redact_data
-from sync.changes import FieldDiff, PersonaPlan
-from sync.plan import Plan
+from personas_as_code.schemas.secrets import redact_data
+from personas_as_code.sync.changes import FieldDiff, PersonaPlan
+from personas_as_code.sync.plan import Plan
 
 
 @dataclass

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from sync.render.change_lines import (
+from personas_as_code.sync.render.change_lines import (
     details_markdown,
     item_lines,
     leftover_lines,
     leftover_markdown,
 )
-from sync.render.describe import describe as describe_change
-from sync.render.literal import StyledLine, md_code, md_text, one_line
-from sync.test_personas import (
+from personas_as_code.sync.render.describe import describe as describe_change
+from personas_as_code.sync.render.literal import StyledLine, md_code, md_text, one_line
+from personas_as_code.sync.test_personas import (
     CreateTestPersona,
     OwnTestPersona,
     SetImageSettings,

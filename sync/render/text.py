@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from sync.plan import Plan
-from sync.render.change_lines import DIFF_STYLE, item_lines, leftover_lines
-from sync.render.describe import ACTION_SYMBOL, describe
-from sync.render.literal import StyledLine, one_line, visible
-from sync.render.redact import redact_plan
-from sync.render.test_personas import section_lines
+from personas_as_code.sync.plan import Plan
+from personas_as_code.sync.render.change_lines import DIFF_STYLE, item_lines, leftover_lines
+from personas_as_code.sync.render.describe import ACTION_SYMBOL, describe
+from personas_as_code.sync.render.literal import StyledLine, one_line, visible
+from personas_as_code.sync.render.redact import redact_plan
+from personas_as_code.sync.render.test_personas import section_lines
 
 _TITLE_STYLE = {"+": "green", "~": "yellow", "-": "red", "!": "bold red"}
 

@@ -11,17 +11,16 @@ from typing import Any
 
 import httpx
 import pytest
+from personas_as_code.catalogue.client import HttpCatalogue, RetryPolicy
+from personas_as_code.catalogue.db import make_engine
+from personas_as_code.catalogue.embedded import EmbeddedCatalogue
+from personas_as_code.catalogue.protocol import Catalogue
+from personas_as_code.catalogue.rest import create_app
+from personas_as_code.catalogue.seed import add_api_key, seed_starter
+from personas_as_code.catalogue.serve import serve_in_thread
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
-
-from catalogue.client import HttpCatalogue, RetryPolicy
-from catalogue.db import make_engine
-from catalogue.embedded import EmbeddedCatalogue
-from catalogue.protocol import Catalogue
-from catalogue.rest import create_app
-from catalogue.seed import add_api_key, seed_starter
-from catalogue.serve import serve_in_thread
 
 FAST_RETRY = RetryPolicy(max_attempts=3, backoff_base=0.01, backoff_max=0.05, total_timeout=5)
 

@@ -11,13 +11,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
+from personas_as_code.catalogue.api import PersonaCreate, SourceCreate
+from personas_as_code.catalogue.client import HttpCatalogue, RetryPolicy, parse_retry_after
+from personas_as_code.catalogue.db import make_engine
+from personas_as_code.catalogue.rest import create_app
+from personas_as_code.catalogue.serve import serve_in_thread
+from personas_as_code.schemas.errors import CatalogueUnavailable, PersonaNotFound, RateLimited
 
-from catalogue.api import PersonaCreate, SourceCreate
-from catalogue.client import HttpCatalogue, RetryPolicy, parse_retry_after
-from catalogue.db import make_engine
-from catalogue.rest import create_app
-from catalogue.serve import serve_in_thread
-from schemas.errors import CatalogueUnavailable, PersonaNotFound, RateLimited
 from tests.catalogue.conftest import make_key
 
 FAST = RetryPolicy(max_attempts=4, backoff_base=0.02, backoff_max=0.1, total_timeout=3)

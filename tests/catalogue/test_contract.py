@@ -6,13 +6,10 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from catalogue.api import PersonaCreate, PersonaUpdate, SourceCreate, SourceUpdate
-from catalogue.db import ModelBackendLink
-from catalogue.protocol import Catalogue
-from schemas.errors import (
+from personas_as_code.catalogue.api import PersonaCreate, PersonaUpdate, SourceCreate, SourceUpdate
+from personas_as_code.catalogue.db import ModelBackendLink
+from personas_as_code.catalogue.protocol import Catalogue
+from personas_as_code.schemas.errors import (
     FileTooLarge,
     InvalidFileType,
     ModelNotFound,
@@ -23,6 +20,9 @@ from schemas.errors import (
     SourceDuplicate,
     SourceNotFound,
 )
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from tests.catalogue.conftest import Kit
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64

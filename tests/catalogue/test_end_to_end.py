@@ -13,9 +13,8 @@ import time
 from pathlib import Path
 
 import httpx
+from personas_as_code.cli.catalogue_cmd import app
 from typer.testing import CliRunner
-
-from cli.catalogue_cmd import app
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,10 +12,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, inspect, select
-from sqlalchemy.orm import Session
-
-from catalogue.db import (
+from personas_as_code.catalogue.db import (
     ApiKey,
     FrontendModelRow,
     ModelGroupRow,
@@ -24,9 +21,12 @@ from catalogue.db import (
     Tenant,
     make_engine,
 )
-from catalogue.embedded import EmbeddedCatalogue
-from catalogue.seed import STARTER_MODELS, bootstrap
-from schemas.errors import CatalogueNotInitialised, UnknownTenant
+from personas_as_code.catalogue.embedded import EmbeddedCatalogue
+from personas_as_code.catalogue.seed import STARTER_MODELS, bootstrap
+from personas_as_code.schemas.errors import CatalogueNotInitialised, UnknownTenant
+from sqlalchemy import func, inspect, select
+from sqlalchemy.orm import Session
+
 from tests.repos import example_repo  # noqa: F401
 from tests.sync.test_cli import personas
 

@@ -6,12 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from personas_as_code.catalogue.guard import BodyCap, RequestGuard, bearer_token
+from personas_as_code.schemas.errors import PayloadTooLarge, Unauthorized
 from starlette.datastructures import Headers
 from starlette.testclient import TestClient
 from starlette.types import Receive, Scope, Send
-
-from catalogue.guard import BodyCap, RequestGuard, bearer_token
-from schemas.errors import PayloadTooLarge, Unauthorized
 
 CAP = BodyCap(16, lambda size, limit: PayloadTooLarge("too big", details={"limit": limit}))
 

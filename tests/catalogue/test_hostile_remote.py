@@ -11,14 +11,14 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from personas_as_code.catalogue.client import HttpCatalogue
+from personas_as_code.catalogue.serve import serve_in_thread
+from personas_as_code.schemas.errors import CatalogueBadResponse, CatalogueError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from catalogue.client import HttpCatalogue
-from catalogue.serve import serve_in_thread
-from schemas.errors import CatalogueBadResponse, CatalogueError
 from tests.catalogue.conftest import FAST_RETRY
 from tests.repos import example_repo  # noqa: F401
 from tests.sync.test_cli import personas

@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from personas_as_code.catalogue.api import PersonaCreate, SourceCreate, SourceUpdate
+from personas_as_code.catalogue.backends import configure_backend
+from personas_as_code.catalogue.embedded import EmbeddedCatalogue
 from sqlalchemy import Engine
 
-from catalogue.api import PersonaCreate, SourceCreate, SourceUpdate
-from catalogue.backends import configure_backend
-from catalogue.embedded import EmbeddedCatalogue
 from tests.catalogue.conftest import Live, make_key, serve_live
 from tests.catalogue.rawhttp import chunked, endless, exchange, head
 from tests.inference.kb import HELP_DOCS, SECRET_DOCS, index_docs

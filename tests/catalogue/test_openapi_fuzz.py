@@ -11,12 +11,12 @@ from __future__ import annotations
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
+from personas_as_code.catalogue.api import PersonaCreate
+from personas_as_code.catalogue.db import make_engine
+from personas_as_code.catalogue.embedded import EmbeddedCatalogue
+from personas_as_code.catalogue.rest import create_app
 from schemathesis import GenerationMode
 
-from catalogue.api import PersonaCreate
-from catalogue.db import make_engine
-from catalogue.embedded import EmbeddedCatalogue
-from catalogue.rest import create_app
 from tests.catalogue.conftest import make_key
 
 MAX_EXAMPLES = 20

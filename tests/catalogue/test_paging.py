@@ -11,15 +11,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from personas_as_code.catalogue import protocol
+from personas_as_code.catalogue.client import HttpCatalogue
+from personas_as_code.catalogue.serve import serve_in_thread
+from personas_as_code.schemas.errors import PaginationRunaway
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from catalogue import protocol
-from catalogue.client import HttpCatalogue
-from catalogue.serve import serve_in_thread
-from schemas.errors import PaginationRunaway
 from tests.catalogue.conftest import FAST_RETRY
 from tests.repos import example_repo  # noqa: F401
 from tests.sync.test_cli import personas

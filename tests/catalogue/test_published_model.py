@@ -16,10 +16,10 @@ from typing import Any
 
 import httpx
 import pytest
+from personas_as_code.catalogue.db import make_engine
+from personas_as_code.catalogue.rest import create_app
+from personas_as_code.catalogue.serve import serve_in_thread
 
-from catalogue.db import make_engine
-from catalogue.rest import create_app
-from catalogue.serve import serve_in_thread
 from tests.catalogue.conftest import make_key
 from tests.catalogue.test_rest import assert_error
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import httpx
 import pytest
+from personas_as_code.catalogue.rest import create_app
 
-from catalogue.rest import create_app
 from tests.catalogue.conftest import Rest, make_key
 from tests.catalogue.test_contract import EVIL_SVG, GIF, PNG, SAFE_SVG
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from personas_as_code.catalogue.rest import DEFAULT_MAX_BODY_BYTES
+from personas_as_code.schemas.fields import AVATAR_MAX_BYTES
 
-from catalogue.rest import DEFAULT_MAX_BODY_BYTES
-from schemas.fields import AVATAR_MAX_BYTES
 from tests.catalogue.conftest import Live, serve_live
 from tests.catalogue.rawhttp import MiB, RawResponse, chunked, endless, exchange, head
 from tests.catalogue.test_contract import PNG
@@ -168,7 +168,7 @@ def test_streamed_avatar_is_cut_at_the_cap(live: Live) -> None:
 
 
 def test_body_cap_must_be_positive(sqlite_url: str) -> None:
-    from catalogue.rest import create_app
+    from personas_as_code.catalogue.rest import create_app
 
     with pytest.raises(ValueError, match="max_body_bytes"):
         create_app(sqlite_url, max_body_bytes=0)

@@ -15,13 +15,13 @@ from typing import Any
 
 import httpx
 import pytest
+from personas_as_code.catalogue.api import PersonaCreate
+from personas_as_code.catalogue.client import HttpCatalogue
+from personas_as_code.catalogue.db import is_postgres
+from personas_as_code.catalogue.embedded import EmbeddedCatalogue
+from personas_as_code.schemas.errors import ValidationFailed
 from sqlalchemy import text
 
-from catalogue.api import PersonaCreate
-from catalogue.client import HttpCatalogue
-from catalogue.db import is_postgres
-from catalogue.embedded import EmbeddedCatalogue
-from schemas.errors import ValidationFailed
 from tests.catalogue.conftest import FAST_RETRY, Live
 from tests.catalogue.test_contract import PNG
 from tests.catalogue.test_rest import assert_error

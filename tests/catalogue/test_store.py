@@ -10,11 +10,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-
-from catalogue.client import HttpCatalogue
-from catalogue.db import (
+from personas_as_code.catalogue.client import HttpCatalogue
+from personas_as_code.catalogue.db import (
     FrontendModelRow,
     LockRow,
     ModelBackendLink,
@@ -24,10 +21,12 @@ from catalogue.db import (
     normalise_url,
     utcnow,
 )
-from catalogue.embedded import EmbeddedCatalogue
-from catalogue.factory import open_catalogue
-from catalogue.seed import STARTER_MODELS, bootstrap
-from schemas.errors import ConfigError, LockHeld
+from personas_as_code.catalogue.embedded import EmbeddedCatalogue
+from personas_as_code.catalogue.factory import open_catalogue
+from personas_as_code.catalogue.seed import STARTER_MODELS, bootstrap
+from personas_as_code.schemas.errors import ConfigError, LockHeld
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 _SPAWN = multiprocessing.get_context("spawn")
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from personas_as_code.catalogue import test_persona_images as images
+from personas_as_code.catalogue.service import caller_for_tenant
+from personas_as_code.catalogue.test_persona_service import set_project_image_settings
+from personas_as_code.schemas.avatar import check_avatar, svg_problems
+from personas_as_code.schemas.test_persona_config import ImageSettings
 from sqlalchemy.orm import Session
 
-from catalogue import test_persona_images as images
-from catalogue.service import caller_for_tenant
-from catalogue.test_persona_service import set_project_image_settings
-from schemas.avatar import check_avatar, svg_problems
-from schemas.test_persona_config import ImageSettings
 from tests.catalogue.conftest import Live, serve_live
 from tests.catalogue.image_server import ImageServer, image_server
 

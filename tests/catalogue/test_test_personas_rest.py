@@ -9,8 +9,8 @@ from typing import Any
 
 import httpx
 import pytest
+from personas_as_code.schemas.avatar import check_avatar
 
-from schemas.avatar import check_avatar
 from tests.catalogue.conftest import Live, make_key
 
 BASE = "/api/projects/demo/personas"

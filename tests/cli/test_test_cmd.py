@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 from junitparser import JUnitXml
+from personas_as_code.catalogue.embedded import EmbeddedCatalogue
 
-from catalogue.embedded import EmbeddedCatalogue
 from tests.cli.test_validate_cmd import run
 from tests.mcp_server.conftest import git
 from tests.persona_tests.conftest import applied  # noqa: F401  (fixture)
@@ -113,7 +113,7 @@ def test_progress_is_shown_on_a_terminal_only(clone: Path) -> None:
     root = Path(__file__).resolve().parents[2]
     env = {"PYTHONPATH": str(root), "NO_COLOR": "1"}
     proc = subprocess.run(
-        [sys.executable, "-m", "cli.main", "test", "sql-helper"],
+        [sys.executable, "-m", "personas_as_code.cli.main", "test", "sql-helper"],
         cwd=clone,
         stdout=subprocess.PIPE,
         stderr=follower,

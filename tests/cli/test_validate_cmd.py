@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tests.repos import DATA, RepoBuilder
 
-PERSONAS = [sys.executable, "-m", "cli.main"]
+PERSONAS = [sys.executable, "-m", "personas_as_code.cli.main"]
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -21,12 +21,12 @@ import anyio
 import git
 import pytest
 from mcp import Client
+from personas_as_code.catalogue.client import HttpCatalogue
+from personas_as_code.catalogue.db import make_engine
+from personas_as_code.catalogue.rest import create_app
+from personas_as_code.catalogue.serve import serve_in_thread
+from personas_as_code.mcp_server import build_server
 
-from catalogue.client import HttpCatalogue
-from catalogue.db import make_engine
-from catalogue.rest import create_app
-from catalogue.serve import serve_in_thread
-from mcp_server import build_server
 from tests.gitops.conftest import load_workflow
 from tests.gitops.steps import Runner, StepRun, action_step
 from tests.sync.conftest import api_key
@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def cli() -> list[str]:
     script = Path(sys.executable).parent / "personas"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "cli.main"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "personas_as_code.cli.main"]
 
 
 @dataclass

@@ -17,7 +17,9 @@ QUESTION = "Can I get a refund on my annual plan?"
 
 def personas(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     script = Path(sys.executable).parent / "personas"
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "cli.main"]
+    command = (
+        [str(script)] if script.exists() else [sys.executable, "-m", "personas_as_code.cli.main"]
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SCAIGRID_", "PERSONAS_"))}
     return subprocess.run(
         [*command, *args], cwd=root, env=env, capture_output=True, text=True, timeout=300

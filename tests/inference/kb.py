@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import hashlib
 
+from personas_as_code.knowledge_index.embeddings import WordLlamaEmbedder
+from personas_as_code.knowledge_index.indexer import Document, SourceDocuments, index_sources
 from sqlalchemy import Engine
-
-from knowledge_index.embeddings import WordLlamaEmbedder
-from knowledge_index.indexer import Document, SourceDocuments, index_sources
 
 HELP_DOCS = {
     "knowledge/col_help/password.md": (

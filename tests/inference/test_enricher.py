@@ -5,19 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine
-
-from catalogue.chat import index_retriever
-from catalogue.db import make_engine
-from inference.enricher import (
+from personas_as_code.catalogue.chat import index_retriever
+from personas_as_code.catalogue.db import make_engine
+from personas_as_code.inference.enricher import (
     DEFAULT_CONTEXT_TEMPLATE,
     PersonaProfile,
     RagSettings,
     enrich,
     merge_params,
 )
-from inference.messages import ChatMessage
-from knowledge_index.retrieval import SourceRef
+from personas_as_code.inference.messages import ChatMessage
+from personas_as_code.knowledge_index.retrieval import SourceRef
+from sqlalchemy import Engine
+
 from tests.inference.kb import HELP_DOCS, SECRET_DOCS, index_docs
 
 TENANT = "ten_test"

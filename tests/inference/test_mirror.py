@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from inference.backends import make_backend
-from inference.messages import ChatMessage
-from inference.mirror import MirrorBackend
+from personas_as_code.inference.backends import make_backend
+from personas_as_code.inference.messages import ChatMessage
+from personas_as_code.inference.mirror import MirrorBackend
 
 MESSAGES = [
     ChatMessage("system", "You are terse.\nNever guess."),

@@ -7,19 +7,19 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-
-from inference.backends import make_backend
-from inference.messages import ChatMessage
-from inference.openai_compat import OpenAIBackend
-from inference.retry import RetryPolicy, parse_retry_after
-from schemas.config import BackendSettings
-from schemas.errors import (
+from personas_as_code.inference.backends import make_backend
+from personas_as_code.inference.messages import ChatMessage
+from personas_as_code.inference.openai_compat import OpenAIBackend
+from personas_as_code.inference.retry import RetryPolicy, parse_retry_after
+from personas_as_code.schemas.config import BackendSettings
+from personas_as_code.schemas.errors import (
     BackendBadResponse,
     BackendError,
     BackendNotConfigured,
     BackendTimeout,
     BackendUnavailable,
 )
+
 from tests.inference.upstream import Upstream
 
 ASK = [ChatMessage("system", "Be brief."), ChatMessage("user", "hello there")]

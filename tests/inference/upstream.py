@@ -28,12 +28,11 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from personas_as_code.catalogue.serve import serve_in_thread
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
-
-from catalogue.serve import serve_in_thread
 
 SLOW_SECONDS = 1.5
 

@@ -13,10 +13,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from personas_as_code.knowledge_index.indexer import Document, SourceDocuments
 from ruamel.yaml import YAML
 from sqlalchemy import Engine, create_engine
-
-from knowledge_index.indexer import Document, SourceDocuments
 
 LABELLED = Path(__file__).parents[1] / "data" / "knowledge" / "labelled"
 TENANT = "ten_test"

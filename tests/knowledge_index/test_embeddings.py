@@ -13,7 +13,7 @@ import logging, sys
 root = logging.getLogger()
 {setup}
 before = (list(root.handlers), root.level)
-from knowledge_index.embeddings import WordLlamaEmbedder
+from personas_as_code.knowledge_index.embeddings import WordLlamaEmbedder
 vectors = WordLlamaEmbedder().embed(["is the root logger untouched?"])
 assert vectors.shape == (1, 256), vectors.shape
 after = (list(root.handlers), root.level)

@@ -8,13 +8,13 @@ import hashlib
 from pathlib import Path
 
 import pytest
+from personas_as_code.knowledge_index.chunking import ChunkSettings
+from personas_as_code.knowledge_index.embeddings import WordLlamaEmbedder
+from personas_as_code.knowledge_index.indexer import Document, SourceDocuments, index_sources
+from personas_as_code.knowledge_index.retrieval import SourceRef, retrieve
 from ruamel.yaml import YAML
 from sqlalchemy import Engine
 
-from knowledge_index.chunking import ChunkSettings
-from knowledge_index.embeddings import WordLlamaEmbedder
-from knowledge_index.indexer import Document, SourceDocuments, index_sources
-from knowledge_index.retrieval import SourceRef, retrieve
 from tests.knowledge_index.conftest import TENANT
 
 ROOT = Path(__file__).parents[2]

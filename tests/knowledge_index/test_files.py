@@ -8,9 +8,9 @@ import os
 from pathlib import Path
 
 import pytest
+from personas_as_code.schemas.loader import load_repo
+from personas_as_code.schemas.problems import Problem
 
-from schemas.loader import load_repo
-from schemas.problems import Problem
 from tests.repos import DATA, RepoBuilder, repo  # noqa: F401
 
 PERSONA = """name: Docs bot

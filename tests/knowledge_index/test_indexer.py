@@ -11,12 +11,21 @@ import sys
 from pathlib import Path
 
 import pytest
+from personas_as_code.knowledge_index import store
+from personas_as_code.knowledge_index.embeddings import (
+    EmbeddingError,
+    OpenAIEmbedder,
+    WordLlamaEmbedder,
+)
+from personas_as_code.knowledge_index.indexer import (
+    Document,
+    SourceDocuments,
+    diff_sources,
+    index_sources,
+)
+from personas_as_code.knowledge_index.retrieval import SourceRef, retrieve
 from sqlalchemy import Engine, func, inspect, select
 
-from knowledge_index import store
-from knowledge_index.embeddings import EmbeddingError, OpenAIEmbedder, WordLlamaEmbedder
-from knowledge_index.indexer import Document, SourceDocuments, diff_sources, index_sources
-from knowledge_index.retrieval import SourceRef, retrieve
 from tests.knowledge_index.conftest import TENANT, EmbeddingServer
 
 REPO = "acme/personas"
@@ -103,7 +112,7 @@ def test_settings_changes_reindex_everything_and_say_why(
     other = OpenAIEmbedder(embedder.base_url, "another-model")
     (delta,) = diff_sources(engine, TENANT, REPO, [handbook], other.identity)
     assert len(delta.changed) == 12 and delta.reason == "the embedder changed"
-    from knowledge_index.chunking import ChunkSettings
+    from personas_as_code.knowledge_index.chunking import ChunkSettings
 
     rechunked = dataclasses.replace(handbook, chunking=ChunkSettings(300, 50))
     (delta,) = diff_sources(engine, TENANT, REPO, [rechunked], embedder.identity)

@@ -6,18 +6,18 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from sqlalchemy import Engine
-
-from knowledge_index.embeddings import WordLlamaEmbedder
-from knowledge_index.indexer import Document, SourceDocuments, index_sources
-from knowledge_index.retrieval import (
+from personas_as_code.knowledge_index.embeddings import WordLlamaEmbedder
+from personas_as_code.knowledge_index.indexer import Document, SourceDocuments, index_sources
+from personas_as_code.knowledge_index.retrieval import (
     Retrieval,
     SourceRef,
     has_index,
     retrieve,
     sub_questions,
 )
-from knowledge_index.terms import query_terms, salient_terms
+from personas_as_code.knowledge_index.terms import query_terms, salient_terms
+from sqlalchemy import Engine
+
 from tests.knowledge_index.conftest import TENANT
 
 # Twelve short documents on distinct topics, two questions each, most of them

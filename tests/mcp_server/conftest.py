@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from mcp import Client
+from personas_as_code.mcp_server import build_server
 
-from mcp_server import build_server
 from tests.repos import example_repo, repo  # noqa: F401
 
 

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 from mcp import Client
+from personas_as_code.mcp_server import build_server
+from personas_as_code.mcp_server.ids import check_draft_id, check_slug
+from personas_as_code.mcp_server.service import PersonaService
+from personas_as_code.mcp_server.yaml_edit import PatchSpec
+from personas_as_code.schemas.errors import DraftError, NotFound, PersonasError
 
-from mcp_server import build_server
-from mcp_server.ids import check_draft_id, check_slug
-from mcp_server.service import PersonaService
-from mcp_server.yaml_edit import PatchSpec
-from schemas.errors import DraftError, NotFound, PersonasError
 from tests.mcp_server.conftest import call, call_error
 
 pytestmark = pytest.mark.anyio
@@ -113,7 +113,7 @@ def test_invalid_file_is_reported_not_fatal(git_repo: Path) -> None:
     assert view.valid is False and view.fields is None and view.issues
     assert service.search().invalid_files == 1
     with pytest.raises(PersonasError, match="invalid"):
-        from mcp_server.preview import PreviewRequest
+        from personas_as_code.mcp_server.preview import PreviewRequest
 
         service.preview("broken", None, PreviewRequest())
     with pytest.raises(NotFound):

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from mcp import Client, StdioServerParameters
+from personas_as_code.mcp_server import build_server
 
-from mcp_server import build_server
 from tests.catalogue.test_first_use import counts, init, set_tenant
 from tests.mcp_server.conftest import call, call_error
 from tests.mcp_server.test_transports import PERSONAS

@@ -7,11 +7,10 @@ import io
 import json
 from pathlib import Path
 
+from personas_as_code.cli.main import app
+from personas_as_code.mcp_server.service import PersonaService
+from personas_as_code.mcp_server.yaml_edit import PatchSpec
 from typer.testing import CliRunner
-
-from cli.main import app
-from mcp_server.service import PersonaService
-from mcp_server.yaml_edit import PatchSpec
 
 runner = CliRunner()
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 from mcp import Client
+from personas_as_code.mcp_server.draft_scope import DraftPathRefused
+from personas_as_code.mcp_server.service import PersonaService
+from personas_as_code.mcp_server.yaml_edit import PatchSpec
 
-from mcp_server.draft_scope import DraftPathRefused
-from mcp_server.service import PersonaService
-from mcp_server.yaml_edit import PatchSpec
 from tests.mcp_server.conftest import call, call_error, git
 
 pytestmark = pytest.mark.anyio
@@ -106,7 +106,7 @@ def test_commit_level_rule_allows_own_files(tree: Path) -> None:
 
 async def test_issue_reproduction_workflow_prompt_file(tree: Path) -> None:
     """The issue: point system_prompt_file at a workflow, then patch system_prompt."""
-    from mcp_server import build_server
+    from personas_as_code.mcp_server import build_server
 
     async with Client(build_server(tree)) as client:
         message = await call_error(
@@ -129,7 +129,7 @@ async def test_committed_foreign_prompt_file_is_not_written(tree: Path) -> None:
         text[:start] + "system_prompt_file: ../.github/workflows/apply.yml\n" + text[end:]
     )
     commit_all(tree, "translator reads its prompt from a workflow")
-    from mcp_server import build_server
+    from personas_as_code.mcp_server import build_server
 
     async with Client(build_server(tree)) as client:
         message = await call_error(

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from git import Repo as GitRepo
 from mcp import Client, StdioServerParameters
+from personas_as_code.mcp_server.service import PersonaService
+from personas_as_code.sandbox.gitfiles import GitTreeFiles
+from personas_as_code.schemas.loader import load_repo
 
-from mcp_server.service import PersonaService
-from sandbox.gitfiles import GitTreeFiles
-from schemas.loader import load_repo
 from tests.mcp_server.conftest import call, git
 
 pytestmark = pytest.mark.anyio

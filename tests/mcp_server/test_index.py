@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from mcp_server.drafts import DraftStore
-from mcp_server.index import RepoIndex
-from mcp_server.repoload import HashedDirectoryFiles, LoadCache, load_repo_cached
-from schemas.loader import load_repo
+from personas_as_code.mcp_server.drafts import DraftStore
+from personas_as_code.mcp_server.index import RepoIndex
+from personas_as_code.mcp_server.repoload import HashedDirectoryFiles, LoadCache, load_repo_cached
+from personas_as_code.schemas.loader import load_repo
+
 from tests.mcp_server.conftest import git
 
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 from mcp import Client
+from personas_as_code.catalogue.api import PersonaUpdate
+from personas_as_code.catalogue.embedded import EmbeddedCatalogue
+from personas_as_code.mcp_server import build_server
+from personas_as_code.sync.engine import apply_repo, compute_plan, load_valid_repo
 
-from catalogue.api import PersonaUpdate
-from catalogue.embedded import EmbeddedCatalogue
-from mcp_server import build_server
-from sync.engine import apply_repo, compute_plan, load_valid_repo
 from tests.repos import DATA
 from tests.sync.test_redaction import FILE_SECRETS
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
+from personas_as_code.mcp_server import build_server
 
-from mcp_server import build_server
 from tests.mcp_server.conftest import call, call_error
 
 pytestmark = pytest.mark.anyio

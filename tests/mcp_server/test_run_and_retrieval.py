@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 from mcp import Client
+from personas_as_code.catalogue.client import HttpCatalogue
+from personas_as_code.catalogue.db import make_engine
+from personas_as_code.catalogue.embedded import EmbeddedCatalogue
+from personas_as_code.catalogue.rest import create_app
+from personas_as_code.catalogue.serve import serve_in_thread
+from personas_as_code.mcp_server import build_server
+from personas_as_code.sync.engine import apply_repo, compute_plan, load_valid_repo
 
-from catalogue.client import HttpCatalogue
-from catalogue.db import make_engine
-from catalogue.embedded import EmbeddedCatalogue
-from catalogue.rest import create_app
-from catalogue.serve import serve_in_thread
-from mcp_server import build_server
-from sync.engine import apply_repo, compute_plan, load_valid_repo
 from tests.mcp_server.conftest import call, call_error, git
 from tests.sync.conftest import api_key
 

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from personas_as_code.catalogue.db import make_engine
+from personas_as_code.catalogue.embedded import EmbeddedCatalogue
+from personas_as_code.sync.engine import apply_repo, compute_plan, load_valid_repo
 from sqlalchemy import Engine
 
-from catalogue.db import make_engine
-from catalogue.embedded import EmbeddedCatalogue
-from sync.engine import apply_repo, compute_plan, load_valid_repo
 from tests.mcp_server.conftest import git, init_git
 from tests.repos import EXAMPLES, example_repo, repo  # noqa: F401  (fixtures)
 from tests.sync.conftest import api_key

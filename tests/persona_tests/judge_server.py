@@ -8,12 +8,11 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from personas_as_code.catalogue.serve import serve_in_thread
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-
-from catalogue.serve import serve_in_thread
 
 
 def _app(seen: list[dict]) -> Starlette:

@@ -7,14 +7,14 @@ import shutil
 from pathlib import Path
 
 import pytest
+from personas_as_code.catalogue.embedded import EmbeddedCatalogue
+from personas_as_code.persona_tests.baseline import load_ref
+from personas_as_code.persona_tests.render_markdown import markdown
+from personas_as_code.persona_tests.runner import run_tests
+from personas_as_code.persona_tests.selection import changed_personas
+from personas_as_code.schemas.errors import ConfigError
+from personas_as_code.schemas.loader import load_repo
 
-from catalogue.embedded import EmbeddedCatalogue
-from persona_tests.baseline import load_ref
-from persona_tests.render_markdown import markdown
-from persona_tests.runner import run_tests
-from persona_tests.selection import changed_personas
-from schemas.errors import ConfigError
-from schemas.loader import load_repo
 from tests.mcp_server.conftest import git
 
 RULE = "  - Never promise refunds or delivery dates.\n"

@@ -7,11 +7,15 @@ import json
 from pathlib import Path
 
 from junitparser import Error, Failure, JUnitXml, Skipped
-
-from persona_tests.render_junit import junit_xml
-from persona_tests.render_markdown import MARKER, markdown
-from persona_tests.render_text import text_lines
-from persona_tests.report import AssertionResult, BaselineResult, CaseResult, TestReport
+from personas_as_code.persona_tests.render_junit import junit_xml
+from personas_as_code.persona_tests.render_markdown import MARKER, markdown
+from personas_as_code.persona_tests.render_text import text_lines
+from personas_as_code.persona_tests.report import (
+    AssertionResult,
+    BaselineResult,
+    CaseResult,
+    TestReport,
+)
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "report.md"
 HOSTILE = (

@@ -10,16 +10,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from personas_as_code.catalogue.client import HttpCatalogue
+from personas_as_code.catalogue.db import make_engine
+from personas_as_code.catalogue.embedded import EmbeddedCatalogue
+from personas_as_code.catalogue.rest import create_app
+from personas_as_code.catalogue.serve import serve_in_thread
+from personas_as_code.persona_tests.conversation import MAX_TURN_CHARS, OPENING
+from personas_as_code.persona_tests.runner import run_tests
+from personas_as_code.schemas.errors import NotFound
+from personas_as_code.schemas.loader import load_repo
 
-from catalogue.client import HttpCatalogue
-from catalogue.db import make_engine
-from catalogue.embedded import EmbeddedCatalogue
-from catalogue.rest import create_app
-from catalogue.serve import serve_in_thread
-from persona_tests.conversation import MAX_TURN_CHARS, OPENING
-from persona_tests.runner import run_tests
-from schemas.errors import NotFound
-from schemas.loader import load_repo
 from tests.inference.upstream import Upstream, serve_upstream
 from tests.mcp_server.conftest import git
 from tests.persona_tests.conftest import apply_into, copy_examples

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from personas_as_code.schemas.loader import load_repo
 
-from schemas.loader import load_repo
 from tests.repos import DATA, MINIMAL, RepoBuilder
 
 # (file under tests/data/bad, expected line, expected message fragment)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from schemas.loader import load_repo
+from personas_as_code.schemas.loader import load_repo
+
 from tests.repos import RepoBuilder
 
 

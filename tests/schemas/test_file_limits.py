@@ -9,9 +9,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from personas_as_code.schemas.files import (
+    MAX_READ_BYTES,
+    DirectoryFiles,
+    OversizedFile,
+    read_limited,
+)
+from personas_as_code.schemas.loader import load_repo
 
-from schemas.files import MAX_READ_BYTES, DirectoryFiles, OversizedFile, read_limited
-from schemas.loader import load_repo
 from tests.repos import MINIMAL, RepoBuilder
 
 SPARSE = 2**31  # 2 GiB that take no disk space

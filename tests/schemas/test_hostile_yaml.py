@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from personas_as_code.schemas.loader import load_repo
+from personas_as_code.schemas.yamlsafe import MAX_DEPTH, MAX_YAML_BYTES, YamlRefused, parse_yaml
 
-from schemas.loader import load_repo
-from schemas.yamlsafe import MAX_DEPTH, MAX_YAML_BYTES, YamlRefused, parse_yaml
 from tests.repos import MINIMAL, RepoBuilder
 
 HEAD = "name: Deep\nmodel: scaigrid/gpt-4o\n"
@@ -52,7 +52,7 @@ DEEP_SHAPES: dict[str, tuple[str, str]] = {
 def run_validate(root: Path) -> subprocess.CompletedProcess[str]:
     project = Path(__file__).resolve().parents[2]
     return subprocess.run(
-        [sys.executable, "-m", "cli.main", "validate", "--repo", str(root)],
+        [sys.executable, "-m", "personas_as_code.cli.main", "validate", "--repo", str(root)],
         cwd=root,
         capture_output=True,
         text=True,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from schemas.generate import REGENERATE_COMMAND, expected_files
+from personas_as_code.schemas.generate import REGENERATE_COMMAND, expected_files
 
 
 def test_committed_schemas_are_current() -> None:

@@ -7,9 +7,8 @@ import datetime
 import math
 
 import pytest
+from personas_as_code.schemas.persona import DefaultParams, PersonaFile
 from pydantic import ValidationError
-
-from schemas.persona import DefaultParams, PersonaFile
 
 BASE = {"name": "P", "model": "scaigrid/gpt-4o"}
 

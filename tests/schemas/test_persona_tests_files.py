@@ -8,8 +8,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from personas_as_code.schemas.loader import load_repo
 
-from schemas.loader import load_repo
 from tests.cli.test_validate_cmd import run
 from tests.persona_tests.conftest import copy_examples
 from tests.repos import DATA

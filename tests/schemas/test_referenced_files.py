@@ -7,8 +7,8 @@ import struct
 import zlib
 
 import pytest
+from personas_as_code.schemas.loader import load_repo
 
-from schemas.loader import load_repo
 from tests.repos import MINIMAL, RepoBuilder
 
 

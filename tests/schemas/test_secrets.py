@@ -5,9 +5,15 @@ from __future__ import annotations
 import time
 
 import pytest
+from personas_as_code.schemas.loader import load_repo
+from personas_as_code.schemas.secrets import (
+    REDACTED,
+    find_secrets,
+    is_secret_key,
+    redact,
+    redact_data,
+)
 
-from schemas.loader import load_repo
-from schemas.secrets import REDACTED, find_secrets, is_secret_key, redact, redact_data
 from tests.repos import DATA, MINIMAL, RepoBuilder
 
 SECRETS = DATA / "secrets"

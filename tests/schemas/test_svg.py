@@ -10,15 +10,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from personas_as_code.catalogue.db import make_engine
+from personas_as_code.catalogue.rest import create_app
+from personas_as_code.schemas.avatar import check_avatar
+from personas_as_code.schemas.errors import InvalidFileType
+from personas_as_code.schemas.loader import load_repo
+from personas_as_code.schemas.svg import MAX_DEPTH, MAX_PROBLEMS, css_unescape, svg_problems
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
-from catalogue.db import make_engine
-from catalogue.rest import create_app
-from schemas.avatar import check_avatar
-from schemas.errors import InvalidFileType
-from schemas.loader import load_repo
-from schemas.svg import MAX_DEPTH, MAX_PROBLEMS, css_unescape, svg_problems
 from tests.catalogue.conftest import make_key
 from tests.repos import MINIMAL, RepoBuilder
 

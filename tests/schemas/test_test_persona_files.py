@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from personas_as_code.schemas.generate import expected_files
+from personas_as_code.schemas.loader import load_repo
 
-from schemas.generate import expected_files
-from schemas.loader import load_repo
 from tests.repos import DATA, EXAMPLES, RepoBuilder
 
 FINE = "name: fine\nsystem_prompt: You are a fine user.\n"
@@ -139,7 +139,7 @@ def test_validate_reports_test_persona_problems(repo: RepoBuilder) -> None:
         repo, "sneaky", (DATA / "bad" / "test-personas" / "credential_header.yaml").read_text()
     )
     done = subprocess.run(
-        [sys.executable, "-m", "cli.main", "validate", "--repo", str(repo.root)],
+        [sys.executable, "-m", "personas_as_code.cli.main", "validate", "--repo", str(repo.root)],
         capture_output=True,
         text=True,
         cwd=Path(__file__).resolve().parents[2],

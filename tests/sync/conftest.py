@@ -12,19 +12,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from personas_as_code.catalogue.client import HttpCatalogue, RetryPolicy
+from personas_as_code.catalogue.db import make_engine
+from personas_as_code.catalogue.embedded import EmbeddedCatalogue
+from personas_as_code.catalogue.protocol import Catalogue
+from personas_as_code.catalogue.rest import create_app
+from personas_as_code.catalogue.seed import add_api_key, bootstrap, seed_starter
+from personas_as_code.catalogue.serve import serve_in_thread
+from personas_as_code.schemas.loader import Repo
+from personas_as_code.sync.engine import PlanRequest, apply_repo, compute_plan, load_valid_repo
+from personas_as_code.sync.plan import Plan
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from catalogue.client import HttpCatalogue, RetryPolicy
-from catalogue.db import make_engine
-from catalogue.embedded import EmbeddedCatalogue
-from catalogue.protocol import Catalogue
-from catalogue.rest import create_app
-from catalogue.seed import add_api_key, bootstrap, seed_starter
-from catalogue.serve import serve_in_thread
-from schemas.loader import Repo
-from sync.engine import PlanRequest, apply_repo, compute_plan, load_valid_repo
-from sync.plan import Plan
 from tests.repos import example_repo, repo  # noqa: F401
 
 FAST_RETRY = RetryPolicy(max_attempts=4, backoff_base=0.01, backoff_max=0.05, total_timeout=10)

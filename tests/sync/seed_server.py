@@ -12,12 +12,11 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from personas_as_code.catalogue.serve import serve_in_thread
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-
-from catalogue.serve import serve_in_thread
 
 SEED_FIELDS = ("name", "description", "systemPrompt")
 

@@ -20,7 +20,7 @@ def personas(*args: str, cwd: Path, env: dict[str, str] | None = None, stdin: st
     full_env["PYTHONPATH"] = str(ROOT)
     full_env.update(env or {})
     return subprocess.run(
-        [sys.executable, "-m", "cli.main", *args],
+        [sys.executable, "-m", "personas_as_code.cli.main", *args],
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -119,8 +119,8 @@ def test_import_adopts_existing_catalogue_personas(repo_dir: Path, tmp_path: Pat
     skipped = personas("import", "--all", cwd=fresh, env=env)
     assert skipped.returncode == 0 and "managed by repo 'acme/personas'" in skipped.stdout
     # a hand-made persona is imported and adopted
-    from catalogue.api import PersonaCreate, SourceCreate
-    from catalogue.embedded import EmbeddedCatalogue
+    from personas_as_code.catalogue.api import PersonaCreate, SourceCreate
+    from personas_as_code.catalogue.embedded import EmbeddedCatalogue
 
     with EmbeddedCatalogue.open(env["PERSONAS_DATABASE_URL"], "acme") as cat:
         made = cat.create_persona(
@@ -161,7 +161,7 @@ def _run_on_terminal(cwd: Path, answer: bytes) -> tuple[int, str]:
     }
     env.update(PYTHONPATH=str(ROOT), COLUMNS="200")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "apply"],
+        [sys.executable, "-m", "personas_as_code.cli.main", "apply"],
         cwd=cwd,
         env=env,
         stdin=terminal,

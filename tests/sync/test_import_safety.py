@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from personas_as_code.catalogue.api import PersonaCreate
+from personas_as_code.catalogue.db import AvatarRow, PersonaRow, Tenant, make_engine, new_id
+from personas_as_code.catalogue.embedded import EmbeddedCatalogue
+from personas_as_code.catalogue.rest import create_app
+from personas_as_code.catalogue.serve import serve_in_thread
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from catalogue.api import PersonaCreate
-from catalogue.db import AvatarRow, PersonaRow, Tenant, make_engine, new_id
-from catalogue.embedded import EmbeddedCatalogue
-from catalogue.rest import create_app
-from catalogue.serve import serve_in_thread
 from tests.sync.conftest import api_key
 from tests.sync.test_cli import ROOT, personas
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 
+from personas_as_code.catalogue.rest import create_app
+from personas_as_code.knowledge_index import store
+from personas_as_code.knowledge_index.retrieval import SourceRef, retrieve
+from personas_as_code.sync.render import render_json, render_markdown, render_text
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
-from catalogue.rest import create_app
-from knowledge_index import store
-from knowledge_index.retrieval import SourceRef, retrieve
-from sync.render import render_json, render_markdown, render_text
 from tests.catalogue.conftest import make_key
 from tests.sync.conftest import Sync, Target
 

@@ -13,11 +13,11 @@ import re
 from pathlib import Path
 
 import pytest
+from personas_as_code.cli.common import guarded
+from personas_as_code.sync.render import render_json, render_markdown, render_text
+from personas_as_code.sync.render.literal import md_fence, md_text, visible
 from ruamel.yaml import YAML
 
-from cli.common import guarded
-from sync.render import render_json, render_markdown, render_text
-from sync.render.literal import md_fence, md_text, visible
 from tests.sync.conftest import Sync
 from tests.sync.test_cli import personas
 
@@ -153,8 +153,7 @@ def test_apply_output_keeps_every_file_path_with_many_personas(repo, tmp_path: P
 
 def test_errors_are_one_literal_line_and_never_a_traceback(capsys) -> None:
     import typer
-
-    from schemas.errors import ConfigError
+    from personas_as_code.schemas.errors import ConfigError
 
     @guarded
     def boom_known() -> None:

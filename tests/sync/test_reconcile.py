@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from catalogue.api import PersonaUpdate, SourceUpdate
+from personas_as_code.catalogue.api import PersonaUpdate, SourceUpdate
+
 from tests.sync.conftest import Sync
 
 

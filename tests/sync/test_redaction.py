@@ -13,11 +13,11 @@ import shutil
 from collections.abc import Callable
 
 import pytest
+from personas_as_code.catalogue.api import PersonaUpdate
+from personas_as_code.sync.plan import Plan
+from personas_as_code.sync.render import render_json, render_markdown, render_text
+from personas_as_code.sync.render.redact import RedactedPlan, redact_plan
 
-from catalogue.api import PersonaUpdate
-from sync.plan import Plan
-from sync.render import render_json, render_markdown, render_text
-from sync.render.redact import RedactedPlan, redact_plan
 from tests.repos import DATA
 from tests.sync.conftest import Sync
 

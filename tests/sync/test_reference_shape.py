@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from catalogue.api import Page, Persona
-from catalogue.client import HttpCatalogue
-from sync.engine import apply_repo, compute_plan, load_valid_repo
+from personas_as_code.catalogue.api import Page, Persona
+from personas_as_code.catalogue.client import HttpCatalogue
+from personas_as_code.sync.engine import apply_repo, compute_plan, load_valid_repo
+
 from tests.sync.conftest import FAST_RETRY, open_target
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 
-from catalogue.api import PersonaUpdate
-from sync.render import render_json, render_markdown, render_text
-from sync.render.markdown import MARKER
+from personas_as_code.catalogue.api import PersonaUpdate
+from personas_as_code.sync.render import render_json, render_markdown, render_text
+from personas_as_code.sync.render.markdown import MARKER
+
 from tests.sync.conftest import Sync
 
 LEAK = "sk-proj-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"

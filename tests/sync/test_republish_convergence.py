@@ -13,13 +13,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from personas_as_code.catalogue.api import PersonaUpdate
+from personas_as_code.catalogue.db import FrontendModelRow, ModelBackendLink
+from personas_as_code.catalogue.protocol import Catalogue
+from personas_as_code.sync.changes import Republish
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from catalogue.api import PersonaUpdate
-from catalogue.db import FrontendModelRow, ModelBackendLink
-from catalogue.protocol import Catalogue
-from sync.changes import Republish
 from tests.sync.conftest import Sync, Target, open_target
 from tests.sync.test_resume import Killer, apply_until_killed, assert_converged
 

@@ -19,9 +19,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from personas_as_code.catalogue.client import HttpCatalogue
+from personas_as_code.sync.engine import apply_repo, compute_plan, load_valid_repo
 
-from catalogue.client import HttpCatalogue
-from sync.engine import apply_repo, compute_plan, load_valid_repo
 from tests.sync.conftest import FAST_RETRY, Target, open_target
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -113,7 +113,15 @@ def apply_until_killed(target: Target, root: Path, killer: Killer) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PERSONAS_DATABASE")}
     env.update(SCAIGRID_HOST=target.base_url, SCAIGRID_API_KEY=target.key, PYTHONPATH=str(ROOT))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "apply", "--auto-approve", "--concurrency", "1"],
+        [
+            sys.executable,
+            "-m",
+            "personas_as_code.cli.main",
+            "apply",
+            "--auto-approve",
+            "--concurrency",
+            "1",
+        ],
         cwd=root,
         env=env,
         stdout=subprocess.PIPE,

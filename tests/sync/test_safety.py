@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from personas_as_code.catalogue.api import PersonaCreate, PersonaUpdate
+from personas_as_code.schemas.config import SafetySection
+from personas_as_code.schemas.errors import LockHeld, StalePlan, UnsafePlan
+from personas_as_code.sync.engine import apply_repo, compute_plan
+from personas_as_code.sync.marker import MARKER_KEY
 
-from catalogue.api import PersonaCreate, PersonaUpdate
-from schemas.config import SafetySection
-from schemas.errors import LockHeld, StalePlan, UnsafePlan
-from sync.engine import apply_repo, compute_plan
-from sync.marker import MARKER_KEY
 from tests.sync.conftest import Sync
 
 
