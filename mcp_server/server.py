@@ -29,7 +29,7 @@ the previous patch)."""
 
 
 def _schema_text() -> str:
-    return resources.files("schemas").joinpath("persona.schema.json").read_text("utf-8")
+    return resources.files("personas_as_code.schemas").joinpath("persona.schema.json").read_text("utf-8")
 
 
 def build_server(
