@@ -50,7 +50,6 @@ from personas_as_code.schemas.loader import LoadedPersona, Repo
 from personas_as_code.schemas.problems import Problem, errors_only
 from personas_as_code.schemas.yamlsafe import YamlRefused, parse_yaml
 
-SCHEMA_PATH = "schemas/persona.schema.json"
 _UNSET_RE = re.compile(r"^[A-Za-z0-9_-]{1,100}(\.[A-Za-z0-9_-]{1,100}){0,9}$")
 
 
@@ -412,8 +411,7 @@ class PersonaService:
         notes: list[str] = []
         changes: dict[str, bytes] = {}
         if raw is None:
-            schema_ref = posixpath.relpath(SCHEMA_PATH, posixpath.dirname(path) or ".")
-            text, notes = new_persona_text(patch, schema_ref)
+            text, notes = new_persona_text(patch, path)
             changes[path] = text.encode("utf-8")
             return changes, notes
         current = raw.decode("utf-8", errors="replace")

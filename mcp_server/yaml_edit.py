@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from personas_as_code.schemas.errors import DraftError
+from personas_as_code.schemas.modeline import modeline_comment
 from personas_as_code.schemas.yamlsafe import YamlRefused, parse_yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -220,9 +221,9 @@ def apply_patch(text: str, patch: PatchSpec) -> tuple[str, list[str]]:
     return out.getvalue(), notes
 
 
-def new_persona_text(patch: PatchSpec, schema_ref: str) -> tuple[str, list[str]]:
-    """The text of a new persona file holding ``patch``'s fields."""
-    header = f"# yaml-language-server: $schema={schema_ref}\n"
+def new_persona_text(patch: PatchSpec, path: str) -> tuple[str, list[str]]:
+    """The text of a new persona file at repo path ``path`` holding ``patch``'s fields."""
+    header = modeline_comment(path)
     text, notes = apply_patch(header + "{}\n", patch)
     if text.startswith("{}"):
         text = header

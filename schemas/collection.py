@@ -45,10 +45,14 @@ class CollectionFile(BaseModel):
     name: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
         default=None, description="Display name of the collection or share."
     )
-    description: Annotated[str, Field(max_length=2000)] | None = None
+    description: Annotated[str, Field(max_length=2000)] | None = Field(
+        default=None, description="What the documents are about."
+    )
     type: SourceType | None = Field(
         default=None,
         description="Index the folder as this source type only. By default it is indexed "
         "as every type the personas name it with (a collection when none does).",
     )
-    chunking: Chunking = Field(default_factory=Chunking)
+    chunking: Chunking = Field(
+        default_factory=Chunking, description="How documents are cut into chunks."
+    )

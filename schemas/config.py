@@ -46,8 +46,12 @@ class CatalogueSection(_Section):
 class SafetySection(_Section):
     """Thresholds that make ``apply`` refuse without ``--force`` (octoDNS-style)."""
 
-    max_update_percent: float = Field(default=30.0, ge=0, le=100)
-    max_delete_percent: float = Field(default=30.0, ge=0, le=100)
+    max_update_percent: float = Field(
+        default=30.0, ge=0, le=100, description="Refuse when more than this share would change."
+    )
+    max_delete_percent: float = Field(
+        default=30.0, ge=0, le=100, description="Refuse when more than this share would be deleted."
+    )
     min_existing: int = Field(
         default=10, ge=0, description="Percentage thresholds apply from this many managed personas."
     )
@@ -58,7 +62,7 @@ class SafetySection(_Section):
 class ApplySection(_Section):
     """Defaults for ``personas apply``."""
 
-    concurrency: int = Field(default=4, ge=1, le=32)
+    concurrency: int = Field(default=4, ge=1, le=32, description="Personas applied at once.")
 
 
 BACKEND_SLUG_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,99}(/[a-z0-9][a-z0-9._:-]{0,99}){1,3}$"
@@ -165,7 +169,9 @@ class EmbeddingsSettings(_Section):
         description="openai: the NAME of the environment variable holding the API key "
         "(the key itself is never stored, not even in the index).",
     )
-    timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    timeout_seconds: float = Field(
+        default=30.0, gt=0, le=600, description="openai: seconds to wait for an answer."
+    )
 
     @model_validator(mode="after")
     def _fits_provider(self) -> Self:
@@ -192,7 +198,9 @@ class KnowledgeSection(_Section):
         ge=1,
         description="Most bytes of documents in the whole knowledge folder.",
     )
-    embeddings: EmbeddingsSettings = Field(default_factory=EmbeddingsSettings)
+    embeddings: EmbeddingsSettings = Field(
+        default_factory=EmbeddingsSettings, description="How knowledge is embedded."
+    )
 
 
 class TestsSection(_Section):
@@ -211,11 +219,17 @@ class TestsSection(_Section):
 class RepoConfig(_Section):
     """The whole ``personas.toml``."""
 
-    repo: RepoSection
-    catalogue: CatalogueSection = Field(default_factory=CatalogueSection)
-    safety: SafetySection = Field(default_factory=SafetySection)
-    apply: ApplySection = Field(default_factory=ApplySection)
-    knowledge: KnowledgeSection = Field(default_factory=KnowledgeSection)
+    repo: RepoSection = Field(description="Who this repo is: its id, tenant and personas folder.")
+    catalogue: CatalogueSection = Field(
+        default_factory=CatalogueSection, description="The embedded catalogue's database."
+    )
+    safety: SafetySection = Field(
+        default_factory=SafetySection, description="Thresholds that make apply refuse."
+    )
+    apply: ApplySection = Field(default_factory=ApplySection, description="Defaults of apply.")
+    knowledge: KnowledgeSection = Field(
+        default_factory=KnowledgeSection, description="Knowledge folders and their indexing."
+    )
     backends: dict[BackendSlug, BackendSettings] = Field(
         default_factory=dict,
         max_length=MAX_BACKENDS,
@@ -223,7 +237,9 @@ class RepoConfig(_Section):
         "its provider. Applied to the embedded catalogue by `personas apply`; backends not "
         "named here answer with the offline 'mirror'.",
     )
-    tests: TestsSection = Field(default_factory=TestsSection)
+    tests: TestsSection = Field(
+        default_factory=TestsSection, description="Defaults of personas test."
+    )
     test_personas: TestPersonasSection | None = Field(
         default=None,
         description="Where test-personas/ is reconciled; absent: into the catalogue's own "

@@ -1,5 +1,7 @@
-"""Generate the JSON Schema files editors use: ``python -m schemas.generate``.
+"""Generate the JSON Schema files editors use: ``python -m personas_as_code.schemas.generate``.
 
+Each schema carries a stable ``$id`` (``urn:personas-as-code:schema:<name>``) that
+does not change between releases, so tools can key caches and catalogues on it.
 ``tests/schemas/test_json_schema.py`` fails when the committed files are stale.
 """
 
@@ -33,14 +35,21 @@ SCHEMAS: dict[str, tuple[type[BaseModel], str]] = {
         "knowledge/<source_id>/collection.yaml: one knowledge folder of personas-as-code.",
     ),
 }
-REGENERATE_COMMAND = "python -m schemas.generate"
+REGENERATE_COMMAND = "python -m personas_as_code.schemas.generate"
+SCHEMA_ID_PREFIX = "urn:personas-as-code:schema:"
 
 
-def render(model: type[BaseModel], description: str) -> str:
+def schema_id(file_name: str) -> str:
+    """The stable ``$id`` of a schema file: ``persona.schema.json`` -> ``urn:...:persona``."""
+    return SCHEMA_ID_PREFIX + file_name.removesuffix(".schema.json")
+
+
+def render(model: type[BaseModel], description: str, file_name: str) -> str:
     """The JSON Schema of ``model`` as stable, pretty-printed text."""
     schema = model.model_json_schema(mode="validation")
     schema = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": schema_id(file_name),
         "description": description,
         **schema,
     }
@@ -49,7 +58,7 @@ def render(model: type[BaseModel], description: str) -> str:
 
 def expected_files() -> dict[Path, str]:
     """Each schema file's path and the content it should have."""
-    return {SCHEMA_DIR / name: render(model, desc) for name, (model, desc) in SCHEMAS.items()}
+    return {SCHEMA_DIR / name: render(model, desc, name) for name, (model, desc) in SCHEMAS.items()}
 
 
 def main() -> int:

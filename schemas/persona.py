@@ -42,7 +42,11 @@ class _FileModel(BaseModel):
 class StatusMessages(_FileModel):
     """How RAG progress is reported to the user; ``custom`` needs ``messages``."""
 
-    mode: StatusMessagesMode = "standard"
+    mode: StatusMessagesMode = Field(
+        default="standard",
+        description="standard: the built-in progress messages; custom: the 'messages' map; "
+        "none: no progress messages.",
+    )
     messages: dict[str, str] | None = Field(
         default=None, description="Status key -> template; required when mode is custom."
     )
@@ -62,14 +66,22 @@ class StatusMessages(_FileModel):
 class Rag(_FileModel):
     """Retrieval settings (``rag_*`` fields of the API)."""
 
-    enabled: bool = False
-    strategy: RagStrategy = "single_step"
-    top_k: TopK = 5
-    min_score: MinScore | None = None
+    enabled: bool = Field(default=False, description="Search the sources before answering.")
+    strategy: RagStrategy = Field(
+        default="single_step",
+        description="How retrieval runs: single_step (one search per question), multi_step "
+        "or agentic.",
+    )
+    top_k: TopK = Field(default=5, description="Most chunks put into the context (1-50).")
+    min_score: MinScore | None = Field(
+        default=None, description="Chunks scoring below this relevance (0-1) are left out."
+    )
     context_template: str | None = Field(
         default=None, description="Template for retrieved context; must contain $context."
     )
-    status_messages: StatusMessages = Field(default_factory=StatusMessages)
+    status_messages: StatusMessages = Field(
+        default_factory=StatusMessages, description="How retrieval progress is shown to the user."
+    )
 
     @field_validator("context_template")
     @classmethod
@@ -82,19 +94,25 @@ class Rag(_FileModel):
 class Source(_FileModel):
     """A knowledge source, identified by ``(type, id)``."""
 
-    type: SourceType
-    id: NonEmptyStr
+    type: SourceType = Field(description="Kind of knowledge source (e.g. collection, scaidrive).")
+    id: NonEmptyStr = Field(description="The source's id in its system (with type, its identity).")
     name: str | None = Field(default=None, description="Display label used in RAG context.")
-    weight: Weight = 1.0
-    search_config: JsonObject | None = None
-    status: SourceStatus = "active"
+    weight: Weight = Field(default=1.0, description="Relative weight of its chunks (0-10).")
+    search_config: JsonObject | None = Field(
+        default=None, description="Search options passed to the source (e.g. search_type)."
+    )
+    status: SourceStatus = Field(
+        default="active", description="active: searched; disabled: kept but not searched."
+    )
 
 
 class Publish(_FileModel):
     """Whether the persona is published as a model, and into which model groups."""
 
-    enabled: bool = False
-    groups: list[NonEmptyStr] = Field(default_factory=list)
+    enabled: bool = Field(default=False, description="Publish the persona as a model.")
+    groups: list[NonEmptyStr] = Field(
+        default_factory=list, description="Model group ids the published model joins."
+    )
 
     @model_validator(mode="after")
     def _unique_groups(self) -> Self:
@@ -109,11 +127,21 @@ class DefaultParams(BaseModel):
 
     model_config = ConfigDict(extra="allow", allow_inf_nan=False)
 
-    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
-    top_p: float | None = Field(default=None, ge=0.0, le=1.0)
-    max_tokens: int | None = Field(default=None, ge=1, le=1_000_000)
-    frequency_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
-    presence_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
+    temperature: float | None = Field(
+        default=None, ge=0.0, le=2.0, description="Sampling temperature (0-2); lower is steadier."
+    )
+    top_p: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="Nucleus sampling probability mass (0-1)."
+    )
+    max_tokens: int | None = Field(
+        default=None, ge=1, le=1_000_000, description="Most tokens in one answer."
+    )
+    frequency_penalty: float | None = Field(
+        default=None, ge=-2.0, le=2.0, description="Penalty on tokens by how often they appeared."
+    )
+    presence_penalty: float | None = Field(
+        default=None, ge=-2.0, le=2.0, description="Penalty on tokens that appeared at all."
+    )
 
     @model_validator(mode="after")
     def _extras_are_json(self) -> Self:
@@ -128,24 +156,38 @@ class DefaultParams(BaseModel):
 class PersonaFile(_FileModel):
     """One persona file, as written by people in pull requests."""
 
-    name: NonEmptyStr
+    name: NonEmptyStr = Field(description="Display name of the persona.")
     slug: Slug | None = Field(default=None, description="Defaults to the file name.")
     previous_slugs: list[Slug] = Field(
         default_factory=list, description="Former slugs, so a rename is not delete + create."
     )
     model: NonEmptyStr = Field(description="model_slug of the frontend model to wrap.")
-    description: str | None = None
-    system_prompt: str | None = None
+    description: str | None = Field(
+        default=None, description="What the persona is for, shown to people choosing one."
+    )
+    system_prompt: str | None = Field(
+        default=None, description="The system prompt (or give system_prompt_file instead)."
+    )
     system_prompt_file: str | None = Field(
         default=None, description="Path of the prompt, relative to this file, inside the repo."
     )
-    status: PersonaStatus = "draft"
-    publish: Publish = Field(default_factory=Publish)
-    rag: Rag = Field(default_factory=Rag)
-    sources: list[Source] = Field(default_factory=list)
-    default_params: DefaultParams = Field(default_factory=DefaultParams)
+    status: PersonaStatus = Field(
+        default="draft", description="Lifecycle state: draft, active or archived."
+    )
+    publish: Publish = Field(
+        default_factory=Publish, description="Publishing the persona as a model, and its groups."
+    )
+    rag: Rag = Field(default_factory=Rag, description="Retrieval over the sources.")
+    sources: list[Source] = Field(
+        default_factory=list, description="Knowledge sources searched when rag is enabled."
+    )
+    default_params: DefaultParams = Field(
+        default_factory=DefaultParams, description="Default inference parameters."
+    )
     avatar: str | None = Field(default=None, description="Image path relative to this file.")
-    metadata: JsonObject = Field(default_factory=dict)
+    metadata: JsonObject = Field(
+        default_factory=dict, description="Free-form JSON kept with the persona (e.g. team)."
+    )
     protect: bool = Field(default=False, description="Refuse to delete this persona.")
 
     @model_validator(mode="after")

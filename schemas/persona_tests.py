@@ -176,9 +176,13 @@ class TestCase(BaseModel):
     __test__ = False  # not a pytest test class
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
+        description="The case's name, shown in the report."
+    )
     message: Message | None = Field(None, description="One user message.")
-    conversation: Conversation | None = None
+    conversation: Conversation | None = Field(
+        None, description="A conversation with a simulated user (a test persona)."
+    )
     assertions: list[Assertion] = Field(
         alias="assert", min_length=1, max_length=MAX_ASSERTIONS, description="The checks."
     )
@@ -196,4 +200,6 @@ class PersonaTestsFile(BaseModel):
     __test__ = False  # not a pytest test class
     model_config = ConfigDict(extra="forbid")
 
-    cases: list[TestCase] = Field(min_length=1, max_length=MAX_CASES)
+    cases: list[TestCase] = Field(
+        min_length=1, max_length=MAX_CASES, description="The test cases of this persona."
+    )

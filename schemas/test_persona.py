@@ -164,7 +164,9 @@ class TestPersonaFile(BaseModel):
     name: Name | None = Field(
         default=None, description="Unique in the repo; defaults to the file name (the slug)."
     )
-    description: Annotated[str, StringConstraints(max_length=MAX_DESCRIPTION_CHARS)] | None = None
+    description: Annotated[str, StringConstraints(max_length=MAX_DESCRIPTION_CHARS)] | None = Field(
+        default=None, description="Who this simulated user is."
+    )
     system_prompt: str | None = Field(
         default=None, description="How the simulated user behaves (the model playing it)."
     )

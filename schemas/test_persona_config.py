@@ -24,7 +24,9 @@ class ImageSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    provider: Literal["openai"] = "openai"
+    provider: Literal["openai"] = Field(
+        default="openai", description="An OpenAI-compatible /images/generations endpoint."
+    )
     base_url: Annotated[str, StringConstraints(pattern=_HTTP_URL, max_length=2000)] = Field(
         description="The API root that /images/generations is under, e.g. "
         "'https://api.openai.com/v1'."
@@ -35,8 +37,12 @@ class ImageSettings(BaseModel):
         description="The NAME of the environment variable holding the key, read by the "
         "catalogue server when an image is generated (the key is never stored).",
     )
-    size: Literal["256x256", "512x512", "1024x1024"] = "1024x1024"
-    timeout_seconds: float = Field(default=120.0, gt=0, le=600)
+    size: Literal["256x256", "512x512", "1024x1024"] = Field(
+        default="1024x1024", description="Size of the generated portrait."
+    )
+    timeout_seconds: float = Field(
+        default=120.0, gt=0, le=600, description="Seconds to wait for an image."
+    )
 
 
 class TestPersonasSection(BaseModel):

@@ -18,6 +18,7 @@ from personas_as_code.schemas.avatar import check_avatar
 from personas_as_code.schemas.errors import CatalogueError, NotFound, PersonasError, WriteRefused
 from personas_as_code.schemas.fields import AVATAR_MIME_BY_EXTENSION, SLUG_MAX_LENGTH, SLUG_RE
 from personas_as_code.schemas.loader import Repo
+from personas_as_code.schemas.modeline import modeline
 from personas_as_code.sync.marker import Marker, read_marker, user_metadata, with_marker
 from personas_as_code.sync.normalize import normalize_text
 from personas_as_code.sync.safe_write import write_inside
@@ -25,7 +26,6 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import LiteralScalarString
 
-MODELINE = "yaml-language-server: $schema=../schemas/persona.schema.json"
 _EXTENSION = {mime: ext for ext, mime in reversed(AVATAR_MIME_BY_EXTENSION.items())}
 
 
@@ -51,8 +51,11 @@ def _flow_map(data: dict[str, Any]) -> CommentedMap:
     return mapping
 
 
-def persona_document(persona: Persona, groups: list[str], avatar: str | None) -> CommentedMap:
-    """The persona file's content for a catalogue persona, in the file format's key order."""
+def persona_document(
+    persona: Persona, groups: list[str], avatar: str | None, path: str
+) -> CommentedMap:
+    """The content of the persona file at repo path ``path`` for a catalogue persona, in
+    the file format's key order."""
     doc = CommentedMap()
     doc["name"] = persona.name
     doc["model"] = persona.model_slug
@@ -97,7 +100,7 @@ def persona_document(persona: Persona, groups: list[str], avatar: str | None) ->
         doc["avatar"] = avatar
     if metadata:
         doc["metadata"] = CommentedMap(metadata)
-    doc.yaml_set_start_comment(MODELINE)
+    doc.yaml_set_start_comment(modeline(path))
     return doc
 
 
@@ -191,7 +194,7 @@ def import_personas(
             result.refused[slug] = f"its avatar is refused: {exc.message}; nothing written"
             continue
         groups = groups_of.get(published_model_slug(tenant, slug), [])
-        text = dump_yaml(persona_document(persona, groups, avatar[0] if avatar else None))
+        text = dump_yaml(persona_document(persona, groups, avatar[0] if avatar else None, rel))
         try:
             if avatar is not None:
                 write_inside(repo.root, avatar[1], avatar[2])
