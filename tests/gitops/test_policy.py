@@ -220,8 +220,12 @@ def test_drift_is_scheduled_and_manual_and_keeps_one_labelled_issue() -> None:
     assert 'label="persona-drift"' in issue_step["run"]
     assert "--body-file" in issue_step["run"]
     fail = steps[-1]
-    assert fail["if"] == "steps.plan.outputs.has-changes == 'true'"
+    configured = "steps.catalogue.outputs.configured == 'true'"
+    assert fail["if"] == f"{configured} && steps.plan.outputs.has-changes == 'true'"
     assert "exit 1" in fail["run"]
+    # Without the catalogue secrets nothing after the check runs (tests/gitops/test_templates).
+    assert plan["if"] == configured
+    assert issue_step["if"] == f"{configured} && steps.plan.outcome == 'success'"
 
 
 # --- the project's CI -----------------------------------------------------------------
