@@ -1,6 +1,6 @@
 """The house is layered: no import runs back up.
 
-cli → mcp_server → persona_tests → sandbox → sync → catalogue → inference →
+cli → scaffold → mcp_server → persona_tests → sandbox → sync → catalogue → inference →
 knowledge_index → schemas.  A module may import its own package and those to its
 right, never one to its left.
 """
@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "personas_as_code"
 LAYERS = [
     "cli",
+    "scaffold",
     "mcp_server",
     "persona_tests",
     "sandbox",

@@ -1,0 +1,1 @@
+"""A new persona repository: ``personas init`` and the schema files it writes."""
