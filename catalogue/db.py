@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import personas_as_code.catalogue.test_persona_tables  # noqa: F401  (registers the test-persona tables)
+from personas_as_code.catalogue.defaults import DEFAULT_DATABASE_URL, ROLES  # noqa: F401  (re-exported)
 from personas_as_code.knowledge_index.store import create_knowledge_tables
 from sqlalchemy import (
     JSON,
@@ -28,10 +29,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlmodel import Field, SQLModel, create_engine
 
-DEFAULT_DATABASE_URL = "sqlite:///.personas/catalogue.db"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
-ROLES = ("tenant_admin", "partner_admin", "super_admin")
 SCOPES = ("global", "partner", "tenant")
 
 

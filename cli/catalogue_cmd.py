@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from personas_as_code.catalogue.db import DEFAULT_DATABASE_URL, ROLES, make_engine, normalise_url
-from personas_as_code.catalogue.seed import add_api_key, bootstrap
-from personas_as_code.cli.common import guarded
-from sqlalchemy.orm import Session
+from personas_as_code.catalogue.defaults import DEFAULT_DATABASE_URL, ROLES
+from personas_as_code.cli.common import FullHelpGroup, guarded
 
 app = typer.Typer(
+    cls=FullHelpGroup,
     help="Serve and administer the embedded ScaiPersona-compatible catalogue.",
     no_args_is_help=True,
 )
@@ -50,6 +49,10 @@ def init(
     """
     if role not in ROLES:
         raise typer.BadParameter(f"role must be one of {', '.join(ROLES)}", param_hint="--role")
+    from personas_as_code.catalogue.db import make_engine, normalise_url
+    from personas_as_code.catalogue.seed import add_api_key, bootstrap
+    from sqlalchemy.orm import Session
+
     url = normalise_url(database)
     engine = make_engine(url)
     try:
@@ -97,6 +100,7 @@ def serve(
 ) -> None:
     """Serve the ScaiPersona-compatible REST API (OpenAPI at /docs and /openapi.json)."""
     import uvicorn
+    from personas_as_code.catalogue.db import normalise_url
     from personas_as_code.catalogue.rest import create_app
 
     limits = {"max_body_bytes": max_body_bytes} if max_body_bytes else {}

@@ -16,11 +16,14 @@ import sys
 from collections.abc import Callable, Iterable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TextIO, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TextIO, TypeVar
 
 import typer
 from personas_as_code.schemas.errors import PersonasError
 from personas_as_code.sync.render.literal import StyledLine, one_line, visible
+
+if TYPE_CHECKING:  # typer vendors its click; these name its types
+    from typer._click import Context, HelpFormatter
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -38,6 +41,25 @@ class OutputFormat(StrEnum):
 
     text = "text"
     json = "json"
+
+
+class FullHelpGroup(typer.core.TyperGroup):
+    """A command group whose help lists each command's whole first sentence.
+
+    Click cuts a command's summary to what fits the line and ends it with ``...``;
+    here the summary wraps instead, so help read through a pipe loses nothing.
+    """
+
+    def format_commands(self, ctx: Context, formatter: HelpFormatter) -> None:
+        """Write the ``Commands`` section, summaries wrapped, never cut."""
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=10_000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
 
 def _wants_colour(stream: TextIO) -> bool:

@@ -7,10 +7,6 @@ from typing import Annotated
 
 import typer
 from personas_as_code.cli.common import RepoOption, guarded, say
-from personas_as_code.schemas.errors import ConfigError, ImportRefused
-from personas_as_code.schemas.loader import load_repo
-from personas_as_code.sync.engine import open_repo_catalogue
-from personas_as_code.sync.importer import import_personas
 
 
 def import_(
@@ -22,6 +18,11 @@ def import_(
     repo: RepoOption = Path("."),
 ) -> None:
     """Write catalogue personas as YAML files (avatars as files) and adopt them."""
+    from personas_as_code.schemas.errors import ConfigError, ImportRefused
+    from personas_as_code.schemas.loader import load_repo
+    from personas_as_code.sync.engine import open_repo_catalogue
+    from personas_as_code.sync.importer import import_personas
+
     if not slugs and not all_:
         raise ConfigError("name the slugs to import, or pass --all")
     loaded = load_repo(repo)

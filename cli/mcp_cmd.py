@@ -9,8 +9,6 @@ from typing import Annotated
 
 import typer
 from personas_as_code.cli.common import RepoOption, guarded, say
-from personas_as_code.schemas.loader import load_repo
-from personas_as_code.sync.engine import open_repo_catalogue
 
 
 class Transport(StrEnum):
@@ -48,6 +46,8 @@ def mcp(
     """Serve get/search/draft/preview/export/validate/plan tools over MCP (stdio by default)."""
     from personas_as_code.mcp_server.http import http_app, serve_http
     from personas_as_code.mcp_server.server import build_server
+    from personas_as_code.schemas.loader import load_repo
+    from personas_as_code.sync.engine import open_repo_catalogue
 
     with contextlib.ExitStack() as stack:
         opened = None

@@ -6,24 +6,15 @@ import sys
 from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from personas_as_code.cli.common import RepoOption, guarded, print_json, say, write_lines
-from personas_as_code.schemas.errors import ConfigError
-from personas_as_code.sync.apply import ApplyResult, PersonaResult
-from personas_as_code.sync.engine import (
-    PlanRequest,
-    apply_repo,
-    compute_plan,
-    load_valid_repo,
-    open_repo_catalogue,
-)
-from personas_as_code.sync.render import render_json, render_markdown, render_text
 from personas_as_code.sync.render.literal import StyledLine, one_line
-from personas_as_code.sync.render.text import plan_lines
-from rich.console import Console
-from rich.progress import Progress
+
+if TYPE_CHECKING:
+    from personas_as_code.sync.apply import ApplyResult
+    from personas_as_code.sync.plan import Plan
 
 
 class PlanFormat(StrEnum):
@@ -41,7 +32,9 @@ PruneOption = Annotated[
 ]
 
 
-def _render(plan, fmt: PlanFormat) -> str:
+def _render(plan: Plan, fmt: PlanFormat) -> str:
+    from personas_as_code.sync.render import render_json, render_markdown, render_text
+
     if fmt is PlanFormat.json:
         return render_json(plan)
     if fmt is PlanFormat.markdown:
@@ -74,6 +67,14 @@ def plan(
     ] = None,
 ) -> None:
     """Show what apply would change in the catalogue."""
+    from personas_as_code.sync.engine import (
+        PlanRequest,
+        compute_plan,
+        load_valid_repo,
+        open_repo_catalogue,
+    )
+    from personas_as_code.sync.render.text import plan_lines
+
     loaded = load_valid_repo(repo)
     with open_repo_catalogue(loaded) as catalogue:
         the_plan, _ = compute_plan(loaded, catalogue, PlanRequest(prune, changed_since))
@@ -161,6 +162,19 @@ def apply(
     ] = PlanFormat.text,
 ) -> None:
     """Reconcile the catalogue with the repo: create, update, publish, sync, prune."""
+    from personas_as_code.schemas.errors import ConfigError
+    from personas_as_code.sync.apply import ApplyResult, PersonaResult
+    from personas_as_code.sync.engine import (
+        PlanRequest,
+        apply_repo,
+        compute_plan,
+        load_valid_repo,
+        open_repo_catalogue,
+    )
+    from personas_as_code.sync.render.text import plan_lines
+    from rich.console import Console
+    from rich.progress import Progress
+
     loaded = load_valid_repo(repo)
     as_json = fmt is PlanFormat.json
     with open_repo_catalogue(loaded) as catalogue:

@@ -14,9 +14,10 @@ from personas_as_code.cli.common import (
     say,
     write_lines,
 )
-from personas_as_code.schemas.loader import load_repo
-from personas_as_code.schemas.problems import errors_only
 from personas_as_code.sync.render.literal import StyledLine, one_line
+
+# ``validate --format json`` shape; bumped only when a member changes meaning or goes.
+VALIDATE_FORMAT_VERSION = 1
 
 
 def validate(
@@ -26,11 +27,23 @@ def validate(
     ] = OutputFormat.text,
 ) -> None:
     """Validate the persona files; exit 0 when valid, 1 when not."""
+    from personas_as_code.schemas.config import CONFIG_FILE
+    from personas_as_code.schemas.errors import ConfigError
+    from personas_as_code.schemas.loader import load_repo
+    from personas_as_code.schemas.problems import errors_only
+
     loaded = load_repo(repo)
+    if any(problem.code == "config_missing" for problem in loaded.problems):
+        raise ConfigError(
+            f"{repo.resolve() / CONFIG_FILE} not found: not a persona repository "
+            f"(run in the folder holding {CONFIG_FILE}, pass --repo, or create one with "
+            "`personas init`)"
+        )
     errors = errors_only(loaded.problems)
     if output is OutputFormat.json:
         print_json(
             {
+                "format_version": VALIDATE_FORMAT_VERSION,
                 "valid": not errors,
                 "personas": len(loaded.personas),
                 "files": len(loaded.persona_files),
