@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,25 @@ ZIZMOR_CONFIG = ROOT / ".github" / "zizmor.yml"
 DOCS_FILE = ROOT / "docs" / "gitops.md"
 
 WORKFLOW_FILES = sorted(WORKFLOWS_DIR.glob("*.yml"))
+
+# What `personas init` writes into a new persona repo (file under scaffold/templates/ ->
+# path in the new repo).
+TEMPLATES_DIR = ROOT / "scaffold" / "templates"
+TEMPLATE_DESTINATIONS = {
+    "workflows/personas-plan.yml": ".github/workflows/personas-plan.yml",
+    "workflows/personas-apply.yml": ".github/workflows/personas-apply.yml",
+    "workflows/personas-drift.yml": ".github/workflows/personas-drift.yml",
+    "pre-commit-config.yaml": ".pre-commit-config.yaml",
+}
+TEMPLATE_WORKFLOWS = sorted((TEMPLATES_DIR / "workflows").glob("*.yml"))
+PRE_COMMIT_TEMPLATE = TEMPLATES_DIR / "pre-commit-config.yaml"
+# How the templates reference the action: a placeholder owner and commit that lint clean.
+TEMPLATE_ACTION = "OWNER/personas-as-code@" + "0" * 40
+PROJECT_VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"][
+    "version"
+]
+# The action step line of the templates: the placeholder, with the version it pins.
+TEMPLATE_ACTION_LINE = f"uses: {TEMPLATE_ACTION} # v{PROJECT_VERSION}"
 
 
 def load_yaml(path: Path) -> Any:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.gitops.conftest import ACTION_FILE, load_workflow, load_yaml
+from tests.gitops.conftest import ACTION_FILE, ROOT, load_workflow, load_yaml
 
 PERSONAS = Path(sys.executable).parent / "personas"
 
@@ -53,7 +53,15 @@ class Runner:
         venv_bin.mkdir(parents=True)
         (venv_bin / "personas").symlink_to(PERSONAS)
         (venv_bin / "python").symlink_to(sys.executable)
-        self.base_env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), **(base_env or {})}
+        # What the action's install step records, so that step (run by run_job, with
+        # setup-python's python-path standing in as this interpreter) reuses this venv.
+        (venv_bin.parent.parent / "installed").write_text(f"{sys.executable} {ROOT}")
+        self.base_env = {
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(tmp_path),
+            "RUNNER_OS": "Linux",
+            **(base_env or {}),
+        }
         self.steps = 0
 
     def run(self, script: str, env: dict[str, str], cwd: Path) -> StepRun:
