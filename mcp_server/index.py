@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from itertools import chain
+from operator import itemgetter
 from pathlib import Path
 
 from personas_as_code.mcp_server.models import (
@@ -26,8 +27,15 @@ from personas_as_code.mcp_server.models import (
     Snippet,
 )
 from personas_as_code.mcp_server.repoload import HashedDirectoryFiles, LoadCache, load_repo_cached
+from personas_as_code.mcp_server.search_index import (
+    Entry,
+    SearchIndex,
+    checked_in_python,
+    query_terms,
+    required_pairs,
+)
 from personas_as_code.schemas.config import CONFIG_FILE
-from personas_as_code.schemas.loader import LoadedPersona, Repo
+from personas_as_code.schemas.loader import Repo
 
 FACETS = ("status", "model", "rag", "source_type", "source_id", "group", "published")
 # field -> weight of a match there; the best field per term counts
@@ -37,85 +45,36 @@ _SNIPPET_RADIUS = 40
 _MAX_SNIPPETS = 3
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One persona, denormalised for search and export."""
-
-    persona: LoadedPersona
-    texts: dict[str, str]
-    lowered: dict[str, str]
-    facets: dict[str, tuple[str, ...]]
-    pairs: tuple[tuple[str, str], ...]
-    blob: str = ""
-
-    @classmethod
-    def of(cls, persona: LoadedPersona) -> Entry:
-        spec = persona.spec
-        sources = "\n".join(f"{s.type}:{s.id} {s.name or ''}".strip() for s in spec.sources)
-        texts = {
-            "name": spec.name,
-            "slug": persona.slug,
-            "description": spec.description or "",
-            "sources": sources,
-            "prompt": persona.system_prompt,
-        }
-        facets = {
-            "status": (spec.status,),
-            "model": (spec.model,),
-            "rag": ("on" if spec.rag.enabled else "off",),
-            "source_type": tuple(sorted({s.type for s in spec.sources})),
-            "source_id": tuple(sorted({s.id for s in spec.sources})),
-            "group": tuple(spec.publish.groups),
-            "published": ("true" if spec.publish.enabled else "false",),
-        }
-        pairs = tuple((name, value) for name, values in facets.items() for value in values)
-        lowered = {k: v.lower() for k, v in texts.items()}
-        return cls(persona, texts, lowered, facets, pairs, "\x00".join(lowered.values()))
-
-    def passes(self, filters: SearchFilters) -> bool:
-        """True when the entry matches every given filter."""
-        spec = self.persona.spec
-        if filters.status is not None and spec.status != filters.status:
-            return False
-        if filters.model is not None and spec.model != filters.model:
-            return False
-        if filters.rag is not None and spec.rag.enabled != filters.rag:
-            return False
-        if (
-            filters.source_type is not None
-            and filters.source_type not in self.facets["source_type"]
-        ):
-            return False
-        if filters.source_id is not None and filters.source_id not in self.facets["source_id"]:
-            return False
-        if filters.group is not None and filters.group not in spec.publish.groups:
-            return False
-        return filters.published is None or spec.publish.enabled == filters.published
-
-
 @dataclass
 class Snapshot:
-    """The loaded repo at one fingerprint, with search entries."""
+    """The loaded repo at one fingerprint, with search entries (in slug order)."""
 
     repo: Repo
     entries: list[Entry] = field(default_factory=list)
     by_slug: dict[str, Entry] = field(default_factory=dict)
     all_facets: dict[str, list[FacetCount]] | None = None
+    text_index: SearchIndex | None = None
 
     @classmethod
-    def of(cls, repo: Repo) -> Snapshot:
-        entries = [Entry.of(p) for p in repo.personas.values()]
-        return cls(repo, entries, {e.persona.slug: e for e in entries})
+    def of(cls, repo: Repo, text_index: SearchIndex | None = None) -> Snapshot:
+        """The snapshot of ``repo``; its entries come from (and update) ``text_index``."""
+        text_index = text_index or SearchIndex()
+        entries = text_index.update(repo.personas.values())
+        return cls(repo, entries, {e.persona.slug: e for e in entries}, text_index=text_index)
 
     def matching(self, query: str) -> list[tuple[Entry, float, list[str]]]:
         """Entries containing every query term, with a score (best field weight per term)."""
-        terms = query.replace("\x00", " ").lower().split()[:20]
+        terms = query_terms(query)
         if not terms:
             return [(e, 0.0, terms) for e in self.entries]
+        assert self.text_index is not None
+        rows = self.text_index.rows_matching(terms)
+        pool = self.entries if rows is None else [e for e in self.entries if e.rowid in rows]
+        unindexed = [t for t in terms if checked_in_python(t)]
         found = []
-        for entry in self.entries:
+        for entry in pool:
             blob = entry.blob
-            for term in terms:
+            for term in unindexed:
                 if term not in blob:
                     break
             else:
@@ -165,9 +124,10 @@ def search(
         if snapshot.all_facets is None:
             snapshot.all_facets = facet_counts(snapshot.entries)
         facets = snapshot.all_facets
-    hits = [m for m in matched if m[0].passes(filters)]
-    if query.strip():
-        hits.sort(key=lambda m: (-m[1], m[0].persona.slug))
+    required = required_pairs(filters)
+    hits = [m for m in matched if required <= m[0].pair_set]
+    if query.strip():  # matched is in slug order and the sort is stable: ties stay by slug
+        hits.sort(key=itemgetter(1), reverse=True)
     page = hits[page_offset : page_offset + page_size]
     return SearchResult(
         query=query,
@@ -182,7 +142,8 @@ def search(
 
 def filtered(snapshot: Snapshot, query: str, filters: SearchFilters) -> list[Entry]:
     """Every entry matching ``query`` and ``filters`` (sorted by slug), for export."""
-    return [m[0] for m in snapshot.matching(query) if m[0].passes(filters)]
+    required = required_pairs(filters)
+    return [m[0] for m in snapshot.matching(query) if required <= m[0].pair_set]
 
 
 def _hit(entry: Entry, score: float, terms: list[str]) -> SearchHit:
@@ -223,6 +184,7 @@ class RepoIndex:
         self._fingerprint: object = None
         self._extra: tuple[str, ...] = ()
         self._snapshot: Snapshot | None = None
+        self.text_index = SearchIndex()
         self.reloads = 0
 
     def _stat_tree(self, directory: Path, out: list[tuple[str, int, int]]) -> None:
@@ -271,7 +233,7 @@ class RepoIndex:
         before = self.fingerprint(personas_dir, self._extra) if personas_dir else None
         files = HashedDirectoryFiles(self.root)
         repo = load_repo_cached(files, self.cache, root=self.root, default_id=self.root.name)
-        snap = Snapshot.of(repo)
+        snap = Snapshot.of(repo, self.text_index)
         prefix = repo.config.repo.personas_dir.rstrip("/") + "/"
         extra = tuple(
             sorted(

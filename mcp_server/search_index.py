@@ -1,0 +1,183 @@
+"""The personas' text in an SQLite FTS5 index, updated persona by persona.
+
+Search semantics are those of ``search_personas``: every whitespace-separated
+term must occur, case-insensitively, as a substring of a persona's name, slug,
+description, sources or prompt.  The ``trigram`` tokenizer answers exactly that
+for terms of three characters or more; shorter terms (which no index of
+substrings can narrow) and the tail of very long terms are checked in Python on
+the index's candidates only.  User text never reaches FTS5 as query syntax:
+each term is one quoted string.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from personas_as_code.mcp_server.models import SearchFilters
+from personas_as_code.schemas.loader import LoadedPersona
+
+TEXT_FIELDS = ("name", "slug", "description", "sources", "prompt")
+# the longest prefix of a term the index looks up; the rest is checked in Python
+MAX_INDEXED_TERM = 64
+MAX_TERMS = 20
+_MIN_INDEXED_TERM = 3  # a trigram index cannot narrow shorter terms
+
+
+@dataclass(frozen=True, eq=False)
+class Entry:
+    """One persona, denormalised for search and export."""
+
+    persona: LoadedPersona
+    texts: dict[str, str]
+    lowered: dict[str, str]
+    facets: dict[str, tuple[str, ...]]
+    pairs: tuple[tuple[str, str], ...]
+    blob: str = ""
+    rowid: int = 0
+    pair_set: frozenset[tuple[str, str]] = field(default_factory=frozenset)
+
+    @classmethod
+    def of(cls, persona: LoadedPersona, rowid: int = 0) -> Entry:
+        """The entry of ``persona``, stored under ``rowid`` in the text index."""
+        spec = persona.spec
+        sources = "\n".join(f"{s.type}:{s.id} {s.name or ''}".strip() for s in spec.sources)
+        texts = {
+            "name": spec.name,
+            "slug": persona.slug,
+            "description": spec.description or "",
+            "sources": sources,
+            "prompt": persona.system_prompt,
+        }
+        facets = {
+            "status": (spec.status,),
+            "model": (spec.model,),
+            "rag": ("on" if spec.rag.enabled else "off",),
+            "source_type": tuple(sorted({s.type for s in spec.sources})),
+            "source_id": tuple(sorted({s.id for s in spec.sources})),
+            "group": tuple(spec.publish.groups),
+            "published": ("true" if spec.publish.enabled else "false",),
+        }
+        pairs = tuple((name, value) for name, values in facets.items() for value in values)
+        lowered = {k: v.lower() for k, v in texts.items()}
+        blob = "\x00".join(lowered.values())
+        return cls(persona, texts, lowered, facets, pairs, blob, rowid, frozenset(pairs))
+
+    def passes(self, filters: SearchFilters) -> bool:
+        """True when the entry matches every given filter."""
+        return required_pairs(filters) <= self.pair_set
+
+
+def required_pairs(filters: SearchFilters) -> frozenset[tuple[str, str]]:
+    """The (facet, value) pairs an entry must have to pass ``filters``."""
+    wanted = {
+        "status": filters.status,
+        "model": filters.model,
+        "rag": None if filters.rag is None else ("on" if filters.rag else "off"),
+        "source_type": filters.source_type,
+        "source_id": filters.source_id,
+        "group": filters.group,
+        "published": None if filters.published is None else str(filters.published).lower(),
+    }
+    return frozenset((name, str(value)) for name, value in wanted.items() if value is not None)
+
+
+def query_terms(query: str) -> list[str]:
+    """The lower-cased terms of ``query`` (at most ``MAX_TERMS``)."""
+    return query.replace("\x00", " ").lower().split()[:MAX_TERMS]
+
+
+def fts_phrase(term: str) -> str:
+    """``term`` (its indexed prefix) as one FTS5 string: never query syntax."""
+    return '"' + term[:MAX_INDEXED_TERM].replace('"', '""') + '"'
+
+
+def indexed(term: str) -> bool:
+    """True when the index can look ``term`` up (fully or by its prefix)."""
+    return len(term) >= _MIN_INDEXED_TERM
+
+
+def checked_in_python(term: str) -> bool:
+    """True when a candidate must still be checked for ``term`` after the index lookup."""
+    return not _MIN_INDEXED_TERM <= len(term) <= MAX_INDEXED_TERM
+
+
+class SearchIndex:
+    """Entries of the current personas and an in-memory FTS5 index of their text.
+
+    ``update`` re-indexes only personas that changed (a persona whose loaded value is
+    unchanged keeps its entry and row).  Row ids are never reused, so a row id always
+    names the same entry; index writes are applied lazily by the first text lookup,
+    so reads that never search text do not pay for indexing.
+    """
+
+    def __init__(self) -> None:
+        self._db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+        columns = ", ".join(TEXT_FIELDS)
+        self._db.execute(f"CREATE VIRTUAL TABLE text USING fts5({columns}, tokenize='trigram')")
+        self._lock = threading.Lock()
+        self._by_slug: dict[str, Entry] = {}
+        self._next_rowid = 1
+        self._pending_add: dict[int, Entry] = {}
+        self._pending_delete: set[int] = set()
+        self.indexed_rows = 0  # rows written to FTS5 so far (for tests and benches)
+
+    def update(self, personas: Iterable[LoadedPersona]) -> list[Entry]:
+        """The entries of ``personas`` (in their order), re-indexing only changed ones."""
+        with self._lock:
+            old = self._by_slug
+            new: dict[str, Entry] = {}
+            for persona in personas:
+                entry = old.get(persona.slug)
+                if entry is None or not _same(entry.persona, persona):
+                    if entry is not None:
+                        self._forget(entry.rowid)
+                    entry = Entry.of(persona, self._next_rowid)
+                    self._next_rowid += 1
+                    self._pending_add[entry.rowid] = entry
+                new[persona.slug] = entry
+            for slug, entry in old.items():
+                if slug not in new:
+                    self._forget(entry.rowid)
+            self._by_slug = new
+            return list(new.values())
+
+    def _forget(self, rowid: int) -> None:
+        if self._pending_add.pop(rowid, None) is None:
+            self._pending_delete.add(rowid)
+
+    def _flush(self) -> None:
+        if not (self._pending_add or self._pending_delete):
+            return
+        db = self._db
+        db.execute("BEGIN")
+        db.executemany("DELETE FROM text WHERE rowid = ?", ((r,) for r in self._pending_delete))
+        db.executemany(
+            f"INSERT INTO text(rowid, {', '.join(TEXT_FIELDS)}) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                (rowid, *(entry.texts[name] for name in TEXT_FIELDS))
+                for rowid, entry in self._pending_add.items()
+            ),
+        )
+        db.execute("COMMIT")
+        self.indexed_rows += len(self._pending_add)
+        self._pending_add.clear()
+        self._pending_delete.clear()
+
+    def rows_matching(self, terms: list[str]) -> set[int] | None:
+        """Row ids whose text holds every indexable term (by its indexed prefix); None
+        when no term is indexable (every row is a candidate)."""
+        phrases = [fts_phrase(t) for t in terms if indexed(t)]
+        if not phrases:
+            return None
+        with self._lock:
+            self._flush()
+            match = " ".join(phrases)
+            cursor = self._db.execute("SELECT rowid FROM text WHERE text MATCH ?", (match,))
+            return {row[0] for row in cursor}
+
+
+def _same(a: LoadedPersona, b: LoadedPersona) -> bool:
+    return a is b or a == b
