@@ -38,6 +38,10 @@ COLUMNS = (
     "path",
 )
 _FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+# ``export --format json`` shape; bumped only when a member changes meaning or goes.
+EXPORT_FORMAT_VERSION = 1
+# What makes a spreadsheet read a cell as a formula (OWASP "CSV injection").
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _source(source: Any) -> str:
@@ -79,15 +83,24 @@ def row(persona: LoadedPersona) -> dict[str, Any]:
     }
 
 
+def formula_safe(value: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text: a string that would start a formula
+    (``= + - @``, tab, carriage return) gets a leading ``'``; other values pass as they are."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def render(personas: list[LoadedPersona], fmt: Literal["csv", "json"]) -> str:
-    """The export document for ``personas``."""
+    """The export document for ``personas``: JSON ``{format_version, personas}`` or CSV."""
     rows = [row(p) for p in personas]
     if fmt == "json":
-        return json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
+        document = {"format_version": EXPORT_FORMAT_VERSION, "personas": rows}
+        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({k: formula_safe(v) for k, v in r.items()} for r in rows)
     return buffer.getvalue()
 
 

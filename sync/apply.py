@@ -45,6 +45,9 @@ from personas_as_code.sync.marker import Marker, with_marker
 from personas_as_code.sync.normalize import CLEARABLE_EQUIVALENTS
 from personas_as_code.sync.plan import Plan
 
+# ``apply --format json`` shape; bumped only when a member changes meaning or goes.
+APPLY_FORMAT_VERSION = 1
+
 
 @dataclass
 class PersonaResult:
@@ -89,7 +92,9 @@ class ApplyResult:
         )
 
     def to_dict(self) -> dict:
+        """The result as the stable JSON shape (``format_version`` 1)."""
         return {
+            "format_version": APPLY_FORMAT_VERSION,
             "ok": self.ok,
             "applied": sum(1 for r in self.results if r.ok),
             "failed": len(self.failed),

@@ -47,6 +47,8 @@ def test_export_to_stdout_and_file(git_repo: Path, tmp_path: Path) -> None:
     out = tmp_path / "out.json"
     args = ["export", "--repo", str(git_repo), "-f", "json", "-o", str(out), "--group", "mg_qa"]
     assert runner.invoke(app, args).exit_code == 0
-    assert {r["slug"] for r in json.loads(out.read_text())} == {"legal-reviewer", "translator"}
+    document = json.loads(out.read_text())
+    assert document["format_version"] == 1
+    assert {r["slug"] for r in document["personas"]} == {"legal-reviewer", "translator"}
     bad = runner.invoke(app, ["export", "--repo", str(git_repo), "--status", "weird"])
     assert bad.exit_code == 1 and "INVALID_INPUT" in bad.output

@@ -131,7 +131,8 @@ async def test_export_csv_and_json(client: Client, git_repo: Path) -> None:
 
     as_json = await call(client, "export_personas", format="json", file_name="all.json")
     assert as_json["relative_path"] == ".personas/exports/all.json"
-    assert len(json.loads(as_json["content"])) == 7
+    document = json.loads(as_json["content"])
+    assert document["format_version"] == 1 and len(document["personas"]) == 7
     bad = await call_error(client, "export_personas", file_name="../escape.csv")
     assert "INVALID_INPUT" in bad
 
