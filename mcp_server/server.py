@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.exceptions import ResourceNotFoundError
+from personas_as_code.mcp_server.client_log import register_client_log
+from personas_as_code.mcp_server.completion import register_completion
+from personas_as_code.mcp_server.prompts import register_prompts
+from personas_as_code.mcp_server.resources import SlugIndex, register_resources
 from personas_as_code.mcp_server.service import PersonaService
 from personas_as_code.mcp_server.strict_args import forbid_unknown_arguments
 from personas_as_code.mcp_server.tools_drafts import register_draft_tools
@@ -15,7 +17,6 @@ from personas_as_code.mcp_server.tools_plan import register_plan_tool
 from personas_as_code.mcp_server.tools_read import register_read_tools
 from personas_as_code.mcp_server.tools_run import register_run_tool
 from personas_as_code.mcp_server.tools_test import register_test_tool
-from personas_as_code.schemas.errors import PersonasError
 
 INSTRUCTIONS = """\
 Personas are YAML files in a git repo. Read with get_persona / search_personas,
@@ -26,10 +27,6 @@ branch that a human reviews as a pull request; nothing here changes the
 catalogue or the checked-out branch. Patch an
 existing draft with its draft_id and expected_version (the version returned by
 the previous patch)."""
-
-
-def _schema_text() -> str:
-    return resources.files("personas_as_code.schemas").joinpath("persona.schema.json").read_text("utf-8")
 
 
 def build_server(
@@ -66,26 +63,11 @@ def build_server(
         register_draft_tools(server, service)
     forbid_unknown_arguments(server)
 
-    @server.resource(
-        "persona://{slug}",
-        name="persona",
-        description="A persona file as YAML (working tree).",
-        mime_type="text/yaml",
-    )
-    def persona_file(slug: str) -> str:
-        try:
-            return service.persona_yaml(slug)
-        except PersonasError as exc:
-            raise ResourceNotFoundError(f"persona://{slug}: {exc.message}") from exc
-
-    @server.resource(
-        "schema://persona",
-        name="persona-schema",
-        description="JSON Schema of a persona file.",
-        mime_type="application/schema+json",
-    )
-    def persona_schema() -> str:
-        return _schema_text()
+    slugs = SlugIndex(service)
+    register_resources(server, service, slugs)
+    register_prompts(server, service)
+    register_completion(server, slugs)
+    register_client_log(server)
 
     server.service = service  # type: ignore[attr-defined]
     return server
