@@ -17,7 +17,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 from urllib.parse import quote
@@ -35,7 +35,11 @@ from personas_as_code.catalogue.api import (
     SourceCreate,
     SourceUpdate,
 )
-from personas_as_code.catalogue.protocol import iter_all_personas
+from personas_as_code.catalogue.protocol import (
+    MODEL_PAGE_SIZE,
+    iter_all_personas,
+    models_matching,
+)
 from personas_as_code.inference.retry import RetryPolicy as BackendRetryPolicy
 from personas_as_code.inference.retry import parse_retry_after
 from personas_as_code.schemas.errors import (
@@ -49,8 +53,10 @@ from personas_as_code.schemas.errors import (
     catalogue_error_from_envelope,
 )
 from personas_as_code.schemas.fields import AVATAR_MIME_BY_EXTENSION, slugify
+from pydantic import BaseModel
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 _EXT_BY_MIME = {mime: ext for ext, mime in AVATAR_MIME_BY_EXTENSION.items()}
 # Connection failures where the request cannot have reached the server.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -239,16 +245,7 @@ class HttpCatalogue:
         if cursor:
             params["cursor"] = cursor
 
-        def parse(resp: httpx.Response) -> Page[Persona]:
-            body = resp.json()
-            meta = body.get("meta") or {}
-            return Page[Persona](
-                items=[Persona.model_validate(p) for p in body["data"]],
-                next_cursor=meta.get("next_cursor"),
-                has_more=bool(meta.get("has_more")),
-            )
-
-        return self._call("GET", self._p("/personas"), params=params, parse=parse)
+        return self._call("GET", self._p("/personas"), params=params, parse=_page_of(Persona))
 
     def iter_personas(self, *, page_size: int = 200) -> Iterator[Persona]:
         """Every persona of the tenant, following cursors."""
@@ -374,12 +371,26 @@ class HttpCatalogue:
 
     # --- models ---
 
-    def list_models(self) -> list[FrontendModel]:
-        return self._call(
-            "GET",
-            "/v1/models",
-            parse=lambda r: [FrontendModel.model_validate(m) for m in r.json()["data"]],
-        )
+    def list_models_page(
+        self,
+        *,
+        limit: int = MODEL_PAGE_SIZE,
+        cursor: str | None = None,
+        slugs: Sequence[str] = (),
+        ids: Sequence[str] = (),
+    ) -> Page[FrontendModel]:
+        """One page of models; a server that does not page answers the whole list, with
+        no cursor, which reads as the only page."""
+        params: list[tuple[str, str | int]] = [("limit", max(1, min(limit, 200)))]
+        params += [("cursor", cursor)] if cursor else []
+        params += [("slug", s) for s in slugs] + [("id", i) for i in ids]
+        return self._call("GET", "/v1/models", params=params, parse=_page_of(FrontendModel))
+
+    def list_models(
+        self, *, slugs: Iterable[str] | None = None, ids: Iterable[str] | None = None
+    ) -> list[FrontendModel]:
+        """Every model the caller sees, or only those matching ``slugs``/``ids``."""
+        return models_matching(self, slugs, ids)
 
     def get_model(self, slug: str) -> FrontendModel:
         return self._call(
@@ -403,6 +414,21 @@ class HttpCatalogue:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _page_of(model: type[M]) -> Callable[[httpx.Response], Page[M]]:
+    """A parser of a list answer: ``data`` items and the ``meta`` cursor (absent: one page)."""
+
+    def parse(resp: httpx.Response) -> Page[M]:
+        body = resp.json()
+        meta = body.get("meta") or {}
+        return Page[model](  # type: ignore[valid-type]
+            items=[model.model_validate(item) for item in body["data"]],
+            next_cursor=meta.get("next_cursor"),
+            has_more=bool(meta.get("has_more")),
+        )
+
+    return parse
 
 
 def _too_large(method: str, path: str, limit: int) -> CatalogueBadResponse:

@@ -7,7 +7,7 @@ database session per call, so it is safe to share across threads.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Literal, TypeVar
 
 from personas_as_code.catalogue import service
@@ -24,7 +24,7 @@ from personas_as_code.catalogue.api import (
 )
 from personas_as_code.catalogue.db import make_engine
 from personas_as_code.catalogue.locks import named_lock
-from personas_as_code.catalogue.protocol import iter_all_personas
+from personas_as_code.catalogue.protocol import MODEL_PAGE_SIZE, iter_all_personas, models_matching
 from personas_as_code.catalogue.seed import open_for_tenant
 from personas_as_code.catalogue.service import Caller, Role
 from sqlalchemy import Engine
@@ -135,8 +135,22 @@ class EmbeddedCatalogue:
 
     # --- models ---
 
-    def list_models(self) -> list[FrontendModel]:
-        return self._run(service.list_models)
+    def list_models_page(
+        self,
+        *,
+        limit: int = MODEL_PAGE_SIZE,
+        cursor: str | None = None,
+        slugs: Sequence[str] = (),
+        ids: Sequence[str] = (),
+    ) -> Page[FrontendModel]:
+        """One page of the models the caller sees (only those matching ``slugs``/``ids``)."""
+        return self._run(service.list_models, limit=limit, cursor=cursor, slugs=slugs, ids=ids)
+
+    def list_models(
+        self, *, slugs: Iterable[str] | None = None, ids: Iterable[str] | None = None
+    ) -> list[FrontendModel]:
+        """Every model the caller sees, or only those matching ``slugs``/``ids``."""
+        return models_matching(self, slugs, ids)
 
     def list_model_groups(self) -> list[ModelGroup]:
         return self._run(service.list_model_groups)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Iterator
-from typing import Literal, Protocol, runtime_checkable
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Literal, Protocol, TypeVar, runtime_checkable
 
 from personas_as_code.catalogue.api import (
     FrontendModel,
@@ -24,6 +24,8 @@ from personas_as_code.catalogue.api import (
     SourceUpdate,
 )
 from personas_as_code.schemas.errors import PaginationRunaway
+
+T = TypeVar("T")
 
 
 @runtime_checkable
@@ -66,7 +68,24 @@ class Catalogue(Protocol):
         """The avatar's bytes and content type."""
         ...
 
-    def list_models(self) -> list[FrontendModel]: ...
+    def list_models_page(
+        self,
+        *,
+        limit: int = 200,
+        cursor: str | None = None,
+        slugs: Sequence[str] = (),
+        ids: Sequence[str] = (),
+    ) -> Page[FrontendModel]:
+        """One page of the models the caller sees, keyed on slug; with ``slugs`` or
+        ``ids``, only the models matching one of them (a server may ignore the filter)."""
+        ...
+
+    def list_models(
+        self, *, slugs: Iterable[str] | None = None, ids: Iterable[str] | None = None
+    ) -> list[FrontendModel]:
+        """Every model the caller sees, following cursors; with ``slugs`` or ``ids``, only
+        the models matching one of them, in a few small requests (``models_matching``)."""
+        ...
 
     def list_model_groups(self) -> list[ModelGroup]: ...
 
@@ -87,11 +106,27 @@ def max_pages(page_size: int) -> int:
     return 2 * -(-MAX_CATALOGUE_PERSONAS // max(1, page_size)) + 1
 
 
+MODEL_PAGE_SIZE = 200
+"""The page size ``list_models`` reads the model list in."""
+MODEL_FILTER_CHUNK = 100
+"""The most slugs and ids one filtered model request names (the query string stays short)."""
+
+
 def iter_all_personas(catalogue: Catalogue, page_size: int) -> Iterator[Persona]:
-    """Every persona of ``catalogue``'s tenant, following cursors page by page.
+    """Every persona of ``catalogue``'s tenant, following cursors page by page
+    (``iter_pages``)."""
+    return iter_pages(
+        lambda cursor: catalogue.list_personas(limit=page_size, cursor=cursor), page_size
+    )
+
+
+def iter_pages(
+    fetch: Callable[[str | None], Page[T]], page_size: int, what: str = "personas"
+) -> Iterator[T]:
+    """Every item of a cursor-paginated list, ``fetch(cursor)`` page by page.
 
     A server that repeats a cursor, answers more than ``MAX_CATALOGUE_PERSONAS``
-    personas or more than ``max_pages(page_size)`` pages is refused with
+    items or more than ``max_pages(page_size)`` pages is refused with
     ``PaginationRunaway``, so a broken or hostile catalogue cannot loop forever.
     """
     cursor: str | None = None
@@ -99,13 +134,13 @@ def iter_all_personas(catalogue: Catalogue, page_size: int) -> Iterator[Persona]
     count = 0
     limit = max_pages(page_size)
     for pages in itertools.count(1):
-        page = catalogue.list_personas(limit=page_size, cursor=cursor)
+        page = fetch(cursor)
         count += len(page.items)
         if count > MAX_CATALOGUE_PERSONAS:
             raise PaginationRunaway(
-                f"the catalogue listed more than {MAX_CATALOGUE_PERSONAS:,} personas; "
+                f"the catalogue listed more than {MAX_CATALOGUE_PERSONAS:,} {what}; "
                 "refusing to read further",
-                details={"pages": pages, "personas": count},
+                details={"pages": pages, what: count},
             )
         yield from page.items
         if not page.has_more or not page.next_cursor:
@@ -116,12 +151,58 @@ def iter_all_personas(catalogue: Catalogue, page_size: int) -> Iterator[Persona]
             raise PaginationRunaway(
                 f"the catalogue answered the cursor {cursor[:80]!r} twice (page {pages}): "
                 "its paging loops; refusing to read further",
-                details={"pages": pages, "personas": count},
+                details={"pages": pages, what: count},
             )
         if pages >= limit:
             raise PaginationRunaway(
                 f"the catalogue is still paging after {pages:,} pages of {page_size}; "
                 "refusing to read further",
-                details={"pages": pages, "personas": count},
+                details={"pages": pages, what: count},
             )
         seen.add(digest)
+
+
+def all_models(catalogue: Catalogue) -> list[FrontendModel]:
+    """Every model the caller sees, following cursors (a server that does not page
+    answers the whole list at once, which is one page)."""
+    return list(
+        iter_pages(
+            lambda cursor: catalogue.list_models_page(limit=MODEL_PAGE_SIZE, cursor=cursor),
+            MODEL_PAGE_SIZE,
+            "models",
+        )
+    )
+
+
+def models_matching(
+    catalogue: Catalogue, slugs: Iterable[str] | None, ids: Iterable[str] | None
+) -> list[FrontendModel]:
+    """The models whose slug is in ``slugs`` or id in ``ids`` (``list_models``).
+
+    The filter goes to the server ``MODEL_FILTER_CHUNK`` values per request.  A server
+    that ignores it (it answers a model outside the filter) is read whole once and
+    filtered here, so the answer is right either way.
+    """
+    if slugs is None and ids is None:
+        return all_models(catalogue)
+    want_slugs, want_ids = set(slugs or ()), set(ids or ())
+    values = [("slug", v) for v in sorted(want_slugs)] + [("id", v) for v in sorted(want_ids)]
+    found: dict[str, FrontendModel] = {}
+    for start in range(0, len(values), MODEL_FILTER_CHUNK):
+        chunk = values[start : start + MODEL_FILTER_CHUNK]
+        chunk_slugs = [v for kind, v in chunk if kind == "slug"]
+        chunk_ids = [v for kind, v in chunk if kind == "id"]
+        for model in iter_pages(
+            lambda cursor, s=chunk_slugs, i=chunk_ids: catalogue.list_models_page(
+                limit=MODEL_PAGE_SIZE, cursor=cursor, slugs=s, ids=i
+            ),
+            MODEL_PAGE_SIZE,
+            "models",
+        ):
+            if model.slug not in chunk_slugs and model.id not in chunk_ids:
+                # the server ignored the filter: read the list once, filter it here
+                return [
+                    m for m in all_models(catalogue) if m.slug in want_slugs or m.id in want_ids
+                ]
+            found[model.id] = model
+    return sorted(found.values(), key=lambda m: m.slug)

@@ -525,10 +525,33 @@ def _model_routes() -> APIRouter:
 
     @r.get("", response_model=ListData[FrontendModel])
     def list_models(
-        request: Request, session: Session = Sess, caller: Caller = Auth
+        request: Request,
+        limit: int = Query(50, ge=1, le=service.MAX_PAGE_SIZE),
+        cursor: str | None = Query(None, max_length=1024),
+        order: Literal["asc", "desc"] = Query("asc"),
+        slugs: list[str] = Query(
+            [],
+            alias="slug",
+            max_length=service.MAX_MODEL_FILTERS,
+            description="Only the models with one of these slugs (repeatable)",
+        ),
+        ids: list[str] = Query(
+            [],
+            alias="id",
+            max_length=service.MAX_MODEL_FILTERS,
+            description="Only the models with one of these ids (repeatable; or a slug above)",
+        ),
+        session: Session = Sess,
+        caller: Caller = Auth,
     ) -> ListData[FrontendModel]:
-        items = service.list_models(session, caller)
-        return ListData[FrontendModel](data=items, meta=ListMeta(request_id=_request_id(request)))
+        """The models the caller sees, by slug, cursor-paginated like ``GET /personas``."""
+        page = service.list_models(
+            session, caller, limit=limit, cursor=cursor, order=order, slugs=slugs, ids=ids
+        )
+        meta = ListMeta(
+            next_cursor=page.next_cursor, has_more=page.has_more, request_id=_request_id(request)
+        )
+        return ListData[FrontendModel](data=page.items, meta=meta)
 
     @r.get("/groups", response_model=ListData[ModelGroup])
     def list_model_groups(

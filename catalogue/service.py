@@ -12,7 +12,7 @@ import base64
 import binascii
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -69,6 +69,13 @@ from sqlalchemy.orm import Session
 
 Role = Literal["tenant_admin", "partner_admin", "super_admin"]
 Order = Literal["asc", "desc"]
+
+MAX_PAGE_SIZE = 200
+"""The longest page a list answers (personas, models)."""
+MAX_MODEL_FILTERS = 200
+"""The most slugs and ids one ``GET /v1/models`` may filter on."""
+MAX_FILTER_CHARS = 512
+"""The longest slug or id a filter or cursor may name."""
 
 
 @dataclass(frozen=True)
@@ -221,18 +228,33 @@ def _model_out(row: FrontendModelRow) -> FrontendModel:
 # --- cursors ---------------------------------------------------------------
 
 
-def encode_cursor(pk: int, order: Order) -> str:
-    """An opaque cursor: the last row's key and the order it was read in."""
-    raw = json.dumps({"k": pk, "o": order}, separators=(",", ":")).encode()
+def encode_cursor(key: int | str, order: Order) -> str:
+    """An opaque cursor: the last row's key (a persona's ``pk``, a model's slug) and the
+    order it was read in."""
+    raw = json.dumps({"k": key, "o": order}, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str, order: Order) -> int:
-    """The key encoded in ``cursor``; ``ValidationFailed`` when it is not ours.
+    """The integer key encoded in ``cursor``; ``ValidationFailed`` when it is not ours.
 
     Anything but what ``encode_cursor`` makes is refused: a cursor is
     client-held input, and its key goes into a query.
     """
+    # bool is an int to Python, not to the database
+    return _cursor_key(cursor, order, lambda k: type(k) is int and 0 <= k < 2**63)
+
+
+def decode_text_cursor(cursor: str, order: Order) -> str:
+    """The text key (a model slug) encoded in ``cursor``; ``ValidationFailed`` otherwise."""
+    return _cursor_key(
+        cursor,
+        order,
+        lambda k: isinstance(k, str) and _valid_id(k) and len(k) <= MAX_FILTER_CHARS,
+    )
+
+
+def _cursor_key(cursor: str, order: Order, valid: Callable[[Any], bool]) -> Any:
     invalid = ValidationFailed("invalid cursor", details={"fields": ["cursor"]})
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
@@ -241,15 +263,21 @@ def decode_cursor(cursor: str, order: Order) -> int:
         raise invalid from exc
     if not isinstance(data, dict) or set(data) != {"k", "o"}:
         raise invalid
-    pk, cursor_order = data["k"], data["o"]
-    # bool is an int to Python, not to the database
-    if type(pk) is not int or not 0 <= pk < 2**63 or cursor_order not in ("asc", "desc"):
+    key, cursor_order = data["k"], data["o"]
+    if not valid(key) or cursor_order not in ("asc", "desc"):
         raise invalid
     if cursor_order != order:
         raise ValidationFailed(
             "cursor does not match this listing (order changed?)", details={"fields": ["cursor"]}
         )
-    return pk
+    return key
+
+
+def _check_limit(limit: int) -> None:
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise ValidationFailed(
+            f"limit must be between 1 and {MAX_PAGE_SIZE}", details={"fields": ["limit"]}
+        )
 
 
 # --- input hygiene ---------------------------------------------------------
@@ -357,8 +385,7 @@ def list_personas(
     order: Order = "asc",
 ) -> Page[Persona]:
     """One page of the tenant's personas, keyed on creation order."""
-    if not 1 <= limit <= 200:
-        raise ValidationFailed("limit must be between 1 and 200", details={"fields": ["limit"]})
+    _check_limit(limit)
     q = select(PersonaRow).where(PersonaRow.tenant_id == caller.tenant_id)
     if cursor:
         after = decode_cursor(cursor, order)
@@ -759,19 +786,52 @@ def get_avatar(session: Session, persona_id: str) -> tuple[bytes, str, str]:
 # --- models and groups -----------------------------------------------------
 
 
-def list_models(session: Session, caller: Caller) -> list[FrontendModel]:
-    """Frontend models the caller sees: global ones plus the tenant's own."""
-    rows = session.execute(
-        select(FrontendModelRow)
-        .where(
+def list_models(
+    session: Session,
+    caller: Caller,
+    *,
+    limit: int = 50,
+    cursor: str | None = None,
+    order: Order = "asc",
+    slugs: Sequence[str] = (),
+    ids: Sequence[str] = (),
+) -> Page[FrontendModel]:
+    """One page of the frontend models the caller sees (global ones plus the tenant's
+    own), keyed on slug; with ``slugs`` or ``ids``, only the models matching one of them."""
+    _check_limit(limit)
+    wanted = [*slugs, *ids]
+    if len(wanted) > MAX_MODEL_FILTERS:
+        raise ValidationFailed(
+            f"at most {MAX_MODEL_FILTERS} slugs and ids per request",
+            details={"fields": ["slug" if slugs else "id"]},
+        )
+    if any(len(v) > MAX_FILTER_CHARS for v in wanted):
+        raise ValidationFailed(
+            f"a slug or id is longer than {MAX_FILTER_CHARS} characters",
+            details={"fields": ["slug" if slugs else "id"]},
+        )
+    q = select(FrontendModelRow).where(
+        or_(FrontendModelRow.tenant_id.is_(None), FrontendModelRow.tenant_id == caller.tenant_id)
+    )
+    if wanted:
+        q = q.where(
             or_(
-                FrontendModelRow.tenant_id.is_(None),
-                FrontendModelRow.tenant_id == caller.tenant_id,
+                FrontendModelRow.slug.in_([s for s in slugs if _valid_id(s)]),
+                FrontendModelRow.id.in_([i for i in ids if _valid_id(i)]),
             )
         )
-        .order_by(FrontendModelRow.slug)
-    ).scalars()
-    return [_model_out(r) for r in rows]
+    if cursor:
+        after = decode_text_cursor(cursor, order)
+        slug = FrontendModelRow.slug
+        q = q.where(slug > after if order == "asc" else slug < after)
+    q = q.order_by(FrontendModelRow.slug.asc() if order == "asc" else FrontendModelRow.slug.desc())
+    rows = list(session.execute(q.limit(limit + 1)).scalars())
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = encode_cursor(rows[-1].slug, order) if has_more and rows else None
+    return Page[FrontendModel](
+        items=[_model_out(r) for r in rows], next_cursor=next_cursor, has_more=has_more
+    )
 
 
 def get_model(session: Session, caller: Caller, slug: str) -> FrontendModel:

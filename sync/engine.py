@@ -99,7 +99,8 @@ def compute_plan(
 ) -> tuple[Plan, DiffContext]:
     """The plan that reconciles ``catalogue`` with ``repo``, and the context it used."""
     request = request or PlanRequest()
-    state = read_catalogue(catalogue, repo.config.repo.tenant)
+    model_slugs = {p.spec.model for p in repo.personas.values()}
+    state = read_catalogue(catalogue, repo.config.repo.tenant, model_slugs=model_slugs)
     ctx = _context(repo, state, request)
     desired = [desired_from_file(p) for p in repo.personas.values()]
     plan = diff(desired, state.personas, ctx)

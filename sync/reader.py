@@ -8,6 +8,7 @@ number of concurrent reads.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -26,10 +27,16 @@ class CatalogueState:
 
 
 def read_catalogue(
-    catalogue: Catalogue, tenant: str, *, read_concurrency: int = 8, page_size: int = 200
+    catalogue: Catalogue,
+    tenant: str,
+    *,
+    read_concurrency: int = 8,
+    page_size: int = 200,
+    model_slugs: Iterable[str] | None = None,
 ) -> CatalogueState:
     """Read every persona (with sources and its published model), the model slugs and
-    the model groups."""
+    the model groups.  With ``model_slugs`` (the slugs a plan checks) only those models
+    and the published ones are read, not the whole model list."""
     personas: list[Persona] = list(catalogue.iter_personas(page_size=page_size))
     missing = [p for p in personas if p.sources is None]
     if missing:
@@ -43,7 +50,12 @@ def read_catalogue(
     for group in groups:
         for slug in group.model_slugs:
             membership[slug].append(group.id)
-    models = catalogue.list_models()
+    published_ids = {p.published_model_id for p in personas if p.published_model_id}
+    models = (
+        catalogue.list_models()
+        if model_slugs is None
+        else catalogue.list_models(slugs=model_slugs, ids=published_ids)
+    )
     by_id = {m.id: m for m in models}
     actual = []
     for persona in personas:
