@@ -52,6 +52,7 @@ if typing.TYPE_CHECKING:
     from personas_as_code.schemas.test_persona_loader import TestPersonaFiles
 
 PERSONA_SUFFIXES = (".yaml", ".yml")
+INTERNAL_ERROR = "internal_error"  # the code of a problem that is a bug of ours, not the file's
 MAX_PROMPT_BYTES = 256 * 1024
 MAX_CONFIG_BYTES = 64 * 1024
 
@@ -355,34 +356,47 @@ def load_persona(
     files: RepoFiles, path: str, raw: bytes | None = None
 ) -> tuple[LoadedPersona | None, list[Problem], Any]:
     """Parse and validate one persona file; return it (or None), its problems and its node."""
+    persona, problems, node, _data = _load_persona(files, path, raw)
+    return persona, problems, node
+
+
+def _load_persona(
+    files: RepoFiles, path: str, raw: bytes | None
+) -> tuple[LoadedPersona | None, list[Problem], Any, Any]:
+    """``load_persona`` plus the parsed mapping the persona was validated from (or None)."""
     try:
         raw = read_limited(files, path, MAX_YAML_BYTES) if raw is None else raw
     except OversizedFile as exc:
         message = f"file is {exc.size:,} bytes; the limit is {exc.limit:,} bytes"
-        return None, [Problem(path, 1, 1, message, code="file_too_large")], None
+        return None, [Problem(path, 1, 1, message, code="file_too_large")], None, None
     except PathRefused as exc:
-        return None, [Problem(path, 0, 0, str(exc), code="path")], None
+        return None, [Problem(path, 0, 0, str(exc), code="path")], None, None
     except FileNotFoundError:
-        return None, [Problem(path, 0, 0, "file disappeared while loading", code="io")], None
+        problem = Problem(path, 0, 0, "file disappeared while loading", code="io")
+        return None, [problem], None, None
     except OSError as exc:
-        return None, [Problem(path, 0, 0, f"cannot read: {exc.strerror}", code="io")], None
+        return None, [Problem(path, 0, 0, f"cannot read: {exc.strerror}", code="io")], None, None
     try:
         parsed = parse_yaml(raw, path)
     except YamlRefused as exc:
-        return None, exc.problems, None
+        return None, exc.problems, None, None
     node = parsed.node
     if not isinstance(parsed.data, dict):
         kind = "empty" if parsed.data is None else type(parsed.data).__name__
-        return (
-            None,
-            [Problem(path, *locate(node, ()), f"a persona file must be a mapping, not {kind}")],
-            node,
-        )
+        problem = Problem(path, *locate(node, ()), f"a persona file must be a mapping, not {kind}")
+        return None, [problem], node, None
     try:
         spec = PersonaFile.model_validate(parsed.data)
     except ValidationError as exc:
-        return None, _validation_problems(exc, path, node), node
+        return None, _validation_problems(exc, path, node), node, None
+    persona, problems = _check_persona(files, path, raw, spec, node)
+    return persona, problems, node, parsed.data
 
+
+def _check_persona(
+    files: RepoFiles, path: str, raw: bytes, spec: PersonaFile, node: Any
+) -> tuple[LoadedPersona | None, list[Problem]]:
+    """The rules past the file format: slug and file name, referenced files, secrets."""
     problems: list[Problem] = []
     stem = posixpath.splitext(posixpath.basename(path))[0]
     slug = spec.slug or stem
@@ -448,7 +462,7 @@ def load_persona(
                 )
 
     if errors_only(problems):
-        return None, problems, node
+        return None, problems
     persona = LoadedPersona(
         slug=slug,
         path=path,
@@ -459,7 +473,7 @@ def load_persona(
         file_sha256=hashlib.sha256(raw).hexdigest(),
         key_lines=_key_lines(node),
     )
-    return persona, problems, node
+    return persona, problems
 
 
 # --- the whole repo ---------------------------------------------------------
@@ -484,8 +498,17 @@ def load_persona_entry(files: RepoFiles, path: str) -> PersonaLoad:
     Never raises: a failure nobody foresaw becomes a problem of this file, so one
     file cannot stop the others from being checked.
     """
+    return load_persona_outcome(files, path)[0]
+
+
+def load_persona_outcome(
+    files: RepoFiles, path: str, raw: bytes | None = None
+) -> tuple[PersonaLoad, Any]:
+    """``load_persona_entry`` (of ``raw`` when given, the bytes of ``path``) and the parsed
+    mapping the persona was validated from (None when there is no persona): what a
+    cache needs to rebuild the same result."""
     try:
-        persona, problems, node = load_persona(files, path)
+        persona, problems, node, data = _load_persona(files, path, raw)
     except Exception as exc:
         problem = Problem(
             path,
@@ -493,15 +516,20 @@ def load_persona_entry(files: RepoFiles, path: str) -> PersonaLoad:
             0,
             f"internal error while checking this file ({type(exc).__name__}: {exc}); "
             "please report it",
-            code="internal_error",
+            code=INTERNAL_ERROR,
         )
-        return PersonaLoad(None, (problem,), ())
-    names: list[tuple[str, int]] = []
-    if persona is not None:
-        names.append((persona.slug, locate(node, ("slug",))[0] if persona.spec.slug else 1))
-        previous_line = locate(node, ("previous_slugs",))[0]
-        names += [(old, previous_line) for old in persona.spec.previous_slugs]
-    return PersonaLoad(persona, tuple(problems), tuple(names))
+        return PersonaLoad(None, (problem,), ()), None
+    if persona is None:
+        return PersonaLoad(None, tuple(problems), ()), None
+    return PersonaLoad(persona, tuple(problems), claimed_names(persona, node)), data
+
+
+def claimed_names(persona: LoadedPersona, node: Any) -> tuple[tuple[str, int], ...]:
+    """The slugs ``persona`` claims (its slug, then its previous slugs), each with its line."""
+    names = [(persona.slug, locate(node, ("slug",))[0] if persona.spec.slug else 1)]
+    previous_line = locate(node, ("previous_slugs",))[0]
+    names += [(old, previous_line) for old in persona.spec.previous_slugs]
+    return tuple(names)
 
 
 def load_repo(

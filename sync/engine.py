@@ -15,6 +15,7 @@ from personas_as_code.catalogue.factory import open_catalogue
 from personas_as_code.catalogue.protocol import Catalogue
 from personas_as_code.schemas.errors import RepoInvalid
 from personas_as_code.schemas.loader import Repo, load_repo
+from personas_as_code.schemas.parse_cache import repo_parse_cache
 from personas_as_code.schemas.problems import errors_only
 from personas_as_code.sync.apply import ApplyResult, PersonaResult, apply_plan
 from personas_as_code.sync.backends import apply_backends, plan_backends
@@ -60,8 +61,13 @@ def open_repo_catalogue(repo: Repo, env: Mapping[str, str] = os.environ) -> Iter
 
 
 def load_valid_repo(root: str | Path) -> Repo:
-    """Load the repo; raise ``RepoInvalid`` listing the problems when it has errors."""
-    repo = load_repo(root)
+    """Load the repo; raise ``RepoInvalid`` listing the problems when it has errors.
+
+    Persona files are loaded through the repo's parse cache (``.personas/``), which
+    serves a file's earlier result only when every byte it depends on is unchanged.
+    """
+    with repo_parse_cache(root) as cache:
+        repo = load_repo(root, persona_loader=cache.load)
     errors = errors_only(repo.problems)
     if errors:
         lines = [str(p) for p in errors]

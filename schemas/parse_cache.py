@@ -1,0 +1,421 @@
+"""A persona file's load result, cached by the content hash of every file it read.
+
+``load_persona_outcome`` depends only on the bytes of the files it reads: the
+persona file, its prompt file and its avatar (or their absence).  An entry is
+keyed by the persona file's path and content id and records what the loader saw
+of every other file; a lookup re-reads and re-hashes those files and serves the
+entry only when all of them are unchanged.  Sizes and mtimes are never trusted.
+
+Content ids are the SHA-256 of the bytes, or the git blob id when the files come
+from a git tree (``blob_id``): a draft's files are named by the tree without
+reading them.  One ``ParseCache`` serves the CLI (``personas plan``/``apply``)
+and the MCP server.
+
+``ParseCache.for_repo`` persists the SHA-256 entries to ``.personas/parse-cache.json``
+so the next run starts warm.  That file is only trusted when its HMAC checks out
+under a random key kept in the user's cache folder (a cache committed to a pull
+request cannot forge a result), and when it was written by the same tool version
+and the same validation code (a fingerprint of the ``schemas`` package): anything
+else, including a truncated or corrupt file, is ignored as if there were no cache.
+Writes go to a temporary file renamed into place, so concurrent writers never
+leave a half-written cache.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import sys
+import tempfile
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from personas_as_code.schemas.files import PathRefused, RepoFiles, read_limited
+from personas_as_code.schemas.loader import (
+    INTERNAL_ERROR,
+    Avatar,
+    LoadedPersona,
+    PersonaLoad,
+    load_persona_entry,
+    load_persona_outcome,
+)
+from personas_as_code.schemas.persona import PersonaFile
+from personas_as_code.schemas.problems import Problem
+from personas_as_code.schemas.yamlsafe import MAX_YAML_BYTES
+
+CACHE_FILE = Path(".personas") / "parse-cache.json"
+FORMAT = 1
+KEY_BYTES = 32
+
+# One observation of a file: ("read", content id) or ("size", "123"), or the same
+# operation's refusal ("read", "!PathRefused: ...").
+Observation = tuple[str, str]
+
+
+def sha256_id(data: bytes) -> str:
+    """The content id of bytes read from a directory."""
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _git_blob_id(data: bytes) -> str:
+    header = b"blob %d\0" % len(data)
+    return "git:" + hashlib.sha1(header + data, usedforsecurity=False).hexdigest()
+
+
+def _refusal(exc: Exception) -> str:
+    return f"!{type(exc).__name__}: {exc}"
+
+
+class _Uncacheable(Exception):
+    """A read failed for a reason that may not last (permissions, I/O)."""
+
+
+class _Recording:
+    """``RepoFiles`` that notes the last observation of every path the loader touches."""
+
+    def __init__(self, inner: RepoFiles, content_id: Any) -> None:
+        self.inner = inner
+        self.content_id = content_id
+        self.seen: dict[str, Observation] = {}
+        self.cacheable = True
+
+    def list_files(self, directory: str, suffixes: tuple[str, ...]) -> list[str]:
+        return self.inner.list_files(directory, suffixes)
+
+    def size(self, path: str) -> int:
+        try:
+            size = self.inner.size(path)
+        except (FileNotFoundError, PathRefused) as exc:
+            self.seen[path] = ("size", _refusal(exc))
+            raise
+        except OSError:
+            self.cacheable = False
+            raise
+        self.seen[path] = ("size", str(size))
+        return size
+
+    def read(self, path: str) -> bytes:
+        try:
+            data = self.inner.read(path)
+        except (FileNotFoundError, PathRefused) as exc:
+            self.seen[path] = ("read", _refusal(exc))
+            raise
+        except OSError:
+            self.cacheable = False
+            raise
+        self.seen[path] = ("read", self.content_id(data))
+        return data
+
+
+def _observe(files: RepoFiles, path: str, op: str, content_id: Any) -> tuple[str, bytes | None]:
+    """Repeat one observation: its result now, and the bytes when it was a read."""
+    try:
+        if op == "size":
+            return str(files.size(path)), None
+        data = files.read(path)
+    except (FileNotFoundError, PathRefused) as exc:
+        return _refusal(exc), None
+    except OSError:
+        raise _Uncacheable from None
+    return content_id(data), data
+
+
+@dataclass
+class _Entry:
+    """One cached load: what the loader saw of other files, and its result as JSON data
+    (``record``) and, once rebuilt or computed, as objects (``load``)."""
+
+    reads: tuple[tuple[str, str, str], ...]  # (path, op, result)
+    record: dict[str, Any] | None
+    load: PersonaLoad | None = None
+
+
+def _problem_row(problem: Problem) -> list[Any]:
+    p = problem
+    return [p.path, p.line, p.col, p.message, p.code, p.severity]
+
+
+def _record(load: PersonaLoad, data: Any) -> dict[str, Any]:
+    """The JSON form of a load; the persona is kept as the mapping it was validated from."""
+    persona = load.persona
+    return {
+        "problems": [_problem_row(p) for p in load.problems],
+        "names": [list(n) for n in load.names],
+        "persona": None
+        if persona is None
+        else {
+            "slug": persona.slug,
+            "data": data,
+            "prompt_path": persona.prompt_path,
+            "avatar": None
+            if persona.avatar is None
+            else {"path": persona.avatar.path, "mime": persona.avatar.mime},
+            "file_sha256": persona.file_sha256,
+            "key_lines": persona.key_lines,
+        },
+    }
+
+
+def _rebuild(record: dict[str, Any], path: str, contents: dict[str, bytes]) -> PersonaLoad:
+    """The ``PersonaLoad`` of a record, with the referenced files' verified ``contents``."""
+    problems = tuple(Problem(*row) for row in record["problems"])
+    names = tuple((str(name), int(line)) for name, line in record["names"])
+    saved = record["persona"]
+    if saved is None:
+        return PersonaLoad(None, problems, names)
+    spec = PersonaFile.model_validate(saved["data"])
+    prompt_path = saved["prompt_path"]
+    system_prompt = spec.system_prompt if spec.system_prompt is not None else ""
+    if prompt_path is not None:
+        system_prompt = contents[prompt_path].decode("utf-8")
+    avatar = None
+    if saved["avatar"] is not None:
+        data = contents[saved["avatar"]["path"]]
+        avatar = Avatar(
+            saved["avatar"]["path"], saved["avatar"]["mime"], data, hashlib.sha256(data).hexdigest()
+        )
+    persona = LoadedPersona(
+        slug=saved["slug"],
+        path=path,
+        spec=spec,
+        system_prompt=system_prompt,
+        prompt_path=prompt_path,
+        avatar=avatar,
+        file_sha256=saved["file_sha256"],
+        key_lines={str(k): int(v) for k, v in saved["key_lines"].items()},
+    )
+    return PersonaLoad(persona, problems, names)
+
+
+class ParseCache:
+    """Persona-file load results by content hash of every file read; a ``PersonaLoader``.
+
+    ``load`` gives exactly what ``load_persona_entry`` gives.  In memory the entries
+    form a bounded LRU; ``save`` writes the SHA-256 ones used since ``open`` to
+    ``path`` (when given).
+    """
+
+    def __init__(self, path: Path | None = None, max_entries: int = 50_000) -> None:
+        self.path = path
+        self.max_entries = max_entries
+        self._entries: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
+        self._used: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
+        self._dirty = False
+        self.hits = 0
+        self.misses = 0
+        if path is not None:
+            self._read_file(path)
+
+    @classmethod
+    def for_repo(cls, root: str | Path) -> ParseCache:
+        """The cache persisted under ``root``'s ``.personas/`` folder."""
+        return cls(Path(root) / CACHE_FILE)
+
+    # --- lookups ------------------------------------------------------------------
+
+    def load(self, files: RepoFiles, path: str) -> PersonaLoad:
+        """The load result of ``path`` in ``files``: cached when every file it read is
+        unchanged, else computed (and cached)."""
+        blob_id = getattr(files, "blob_id", None)
+        raw: bytes | None = None
+        if callable(blob_id):
+            name = blob_id(path)
+            if name is None:  # not a regular file: the loader says why
+                return load_persona_entry(files, path)
+            file_id, content_id = "git:" + name, _git_blob_id
+        else:
+            try:
+                raw = read_limited(files, path, MAX_YAML_BYTES)
+            except (OSError, PathRefused):
+                return load_persona_entry(files, path)
+            file_id, content_id = sha256_id(raw), sha256_id
+        key = (path, file_id)
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is not None:
+            load = self._serve(files, path, entry, content_id)
+            if load is not None:
+                with self._lock:
+                    self._entries.move_to_end(key)
+                    self._used.add(key)
+                    self.hits += 1
+                return load
+        recording = _Recording(files, content_id)
+        load, data = load_persona_outcome(recording, path, raw)
+        with self._lock:
+            self.misses += 1
+            if recording.cacheable and not any(p.code == INTERNAL_ERROR for p in load.problems):
+                reads = tuple(
+                    (p, op, result) for p, (op, result) in recording.seen.items() if p != path
+                )
+                self._entries[key] = _Entry(reads, _record(load, data), load)
+                self._entries.move_to_end(key)
+                self._used.add(key)
+                self._dirty = True
+                while len(self._entries) > self.max_entries:
+                    self._entries.popitem(last=False)
+        return load
+
+    def _serve(
+        self, files: RepoFiles, path: str, entry: _Entry, content_id: Any
+    ) -> PersonaLoad | None:
+        """The entry's load when every other file it read is unchanged, else None."""
+        contents: dict[str, bytes] = {}
+        try:
+            for other, op, result in entry.reads:
+                now, data = _observe(files, other, op, content_id)
+                if now != result:
+                    return None
+                if data is not None:
+                    contents[other] = data
+        except _Uncacheable:
+            return None
+        if entry.load is not None:
+            return entry.load
+        try:
+            assert entry.record is not None
+            entry.load = _rebuild(entry.record, path, contents)
+        except Exception:  # a record this code cannot rebuild: recompute instead
+            return None
+        return entry.load
+
+    # --- persistence --------------------------------------------------------------
+
+    def _read_file(self, path: Path) -> None:
+        """Take the entries of a cache file we wrote; ignore anything else."""
+        key = _secret_key(create=False)
+        if key is None:
+            return
+        try:
+            blob = path.read_bytes()
+        except OSError:
+            return
+        mac, _, body = blob.partition(b"\n")
+        expected = hmac.new(key, body, hashlib.sha256).hexdigest().encode()
+        if not hmac.compare_digest(mac, expected):
+            return
+        try:
+            document = json.loads(body)
+            if document.get("header") != _header():
+                return
+            for row in document["entries"]:
+                file_path, file_id = str(row["path"]), str(row["id"])
+                reads = tuple((str(p), str(op), str(r)) for p, op, r in row["reads"])
+                self._entries[(file_path, file_id)] = _Entry(reads, row["record"])
+        except (ValueError, TypeError, KeyError, AttributeError):
+            self._entries.clear()
+
+    def save(self) -> None:
+        """Write the SHA-256 entries used since opening to the cache file, when anything
+        changed; a cache that cannot be written is simply not written."""
+        if self.path is None:
+            return
+        with self._lock:
+            stale = any(k not in self._used for k in self._entries if k[1].startswith("sha256:"))
+            if not (self._dirty or stale):
+                return
+            rows = [
+                {"path": p, "id": i, "reads": entry.reads, "record": entry.record}
+                for (p, i), entry in self._entries.items()
+                if (p, i) in self._used and i.startswith("sha256:") and entry.record is not None
+            ]
+            self._dirty = False
+        key = _secret_key(create=True)
+        if key is None:
+            return
+        body = json.dumps(
+            {"header": _header(), "entries": rows}, separators=(",", ":"), ensure_ascii=False
+        ).encode()
+        mac = hmac.new(key, body, hashlib.sha256).hexdigest().encode()
+        with contextlib.suppress(OSError):
+            _write_atomically(self.path, mac + b"\n" + body)
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            stream.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+# --- what makes a cache file trustworthy ---------------------------------------------
+
+_HEADER: dict[str, Any] | None = None
+
+
+def _header() -> dict[str, Any]:
+    """The tool version and a fingerprint of the code that produced the results."""
+    global _HEADER
+    if _HEADER is None:
+        package = Path(__file__).resolve().parent
+        digest = hashlib.sha256()
+        for source in sorted(package.glob("*.py")) + sorted(package.glob("*.json")):
+            digest.update(source.name.encode() + b"\0" + source.read_bytes() + b"\0")
+        for dist in ("personas-as-code", "pydantic", "pydantic-core", "ruamel.yaml"):
+            digest.update(f"{dist}={_version(dist)}\0".encode())
+        digest.update(sys.version.encode())
+        _HEADER = {"format": FORMAT, "code": digest.hexdigest()}
+    return _HEADER
+
+
+def _version(dist: str) -> str:
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def key_file() -> Path:
+    """Where the HMAC key of cache files lives: the user's cache folder, outside any repo."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "personas-as-code" / "parse-cache.key"
+
+
+def _secret_key(*, create: bool) -> bytes | None:
+    """The user's HMAC key (made once, atomically, when ``create``), or None."""
+    path = key_file()
+    with contextlib.suppress(OSError):
+        key = path.read_bytes()
+        if len(key) == KEY_BYTES:
+            return key
+        if not create:
+            return None
+        path.unlink()  # a damaged key: its caches are not trusted anyway
+    if not create:
+        return None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".key.")
+        with os.fdopen(fd, "wb") as stream:
+            stream.write(secrets.token_bytes(KEY_BYTES))
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)  # the first writer wins; everyone then reads its key
+        os.unlink(tmp)
+        key = path.read_bytes()
+    except OSError:
+        return None
+    return key if len(key) == KEY_BYTES else None
+
+
+@contextlib.contextmanager
+def repo_parse_cache(root: str | Path) -> Iterator[ParseCache]:
+    """The persisted cache of ``root``, saved when the block ends without an error."""
+    cache = ParseCache.for_repo(root)
+    yield cache
+    cache.save()
