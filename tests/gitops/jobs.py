@@ -107,9 +107,13 @@ def run_job(
     job = workflow["jobs"][job_id]
     context: dict[str, Any] = {"secrets": secrets, "github": github, "steps": {}, "inputs": {}}
     run, failed = JobRun(), False
+    job_runs = Evaluator(context, status_functions(False)).condition(job.get("if"))
     for index, step in enumerate(job["steps"]):
         name = step.get("name") or step.get("id") or f"step {index}"
         evaluator = Evaluator(context, status_functions(failed))
+        if not job_runs:
+            run.status[name] = "skipped"
+            continue
         record: dict[str, Any] = {"outputs": {}, "outcome": "skipped"}
         uses = step.get("uses", "")
         if not evaluator.condition(step.get("if")):

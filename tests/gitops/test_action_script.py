@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,33 @@ def test_an_unknown_command_fails(tmp_path: Path) -> None:
     assert code == 1
     assert outputs["exit-code"] == "1"
     assert "unknown command 'destroy'" in log
+
+
+def install_env(tmp_path: Path) -> dict[str, str]:
+    """The install step's env as the runner fills it for this checkout."""
+    step = action_step("Install personas-as-code")
+    env = {"ACTION_PATH": str(ROOT), "PACKAGE": "", "PYTHON_PATH": sys.executable}
+    assert set(env) == set(step["env"])
+    return env
+
+
+def test_the_install_step_reuses_the_venv_and_names_its_bin_dir(tmp_path: Path) -> None:
+    runner = Runner(tmp_path)
+    run = runner.run(
+        action_step("Install personas-as-code")["run"], install_env(tmp_path), tmp_path
+    )
+    assert run.code == 0, run.log
+    assert "personas-as-code already installed" in run.log
+    assert run.outputs["bin-dir"] == str(runner.temp / "personas-as-code" / "venv" / "bin")
+
+
+def test_the_install_step_refuses_a_windows_runner(tmp_path: Path) -> None:
+    runner = Runner(tmp_path, {"RUNNER_OS": "Windows"})
+    script = action_step("Install personas-as-code")["run"]
+    run = runner.run(script, install_env(tmp_path), tmp_path)
+    assert run.code == 1
+    assert "::error title=Unsupported runner::" in run.log and "Linux and macOS" in run.log
+    assert run.outputs == {}
 
 
 def plan_is_available() -> None:

@@ -5,7 +5,6 @@ filters match the personas folder, and they lint clean where a new repo puts the
 from __future__ import annotations
 
 import re
-import shutil
 import tomllib
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from tests.gitops.conftest import (
     WORKFLOWS_DIR,
     load_yaml,
 )
+from tests.gitops.layout import copy_templates
 from tests.gitops.linters import describe, run_actionlint, run_zizmor
 
 
@@ -94,17 +94,9 @@ def test_the_pre_commit_files_pattern_is_the_configured_personas_folder() -> Non
     assert hook["files"] == load_yaml(HOOKS_FILE)[0]["files"]
 
 
-def new_repo_with_templates(tmp_path: Path) -> Path:
-    """A directory holding the templates where `personas init` puts them."""
-    repo = tmp_path / "new-persona-repo"
-    for source, destination in TEMPLATE_DESTINATIONS.items():
-        (repo / destination).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(TEMPLATES_DIR / source, repo / destination)
-    return repo
-
-
 def test_the_templates_lint_clean_in_a_new_repo(tmp_path: Path) -> None:
-    repo = new_repo_with_templates(tmp_path)
+    repo = tmp_path / "new-persona-repo"
+    copy_templates(repo)
     workflows = sorted((repo / ".github" / "workflows").glob("*.yml"))
     assert len(workflows) == 3
     assert (findings := run_actionlint(*workflows, cwd=repo)) == [], describe(findings)
