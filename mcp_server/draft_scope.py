@@ -15,7 +15,7 @@ import posixpath
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from personas_as_code.sandbox.gitfiles import GitTreeFiles
+from personas_as_code.mcp_server.commit_files import CommitFiles
 from personas_as_code.schemas.config import CONFIG_FILE
 from personas_as_code.schemas.errors import DraftError
 from personas_as_code.schemas.files import PathRefused, RepoFiles, join_relative
@@ -141,7 +141,7 @@ class DraftScope:
             )
         return path
 
-    def check_write(self, paths: Iterable[str], tree: GitTreeFiles) -> None:
+    def check_write(self, paths: Iterable[str], tree: CommitFiles) -> None:
         """Refuse the commit unless every path in ``paths`` is this persona's own file.
 
         ``tree`` is the commit the draft commit builds on: nothing on the way to a
@@ -163,7 +163,7 @@ class DraftScope:
         return None
 
     @staticmethod
-    def _tree_shape(path: str, tree: GitTreeFiles) -> str | None:
+    def _tree_shape(path: str, tree: CommitFiles) -> str | None:
         parts = path.split("/")
         for depth in range(1, len(parts)):
             above = "/".join(parts[:depth])

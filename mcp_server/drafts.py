@@ -18,26 +18,29 @@ import io
 import posixpath
 import re
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import git
-from git.objects import Tree
-from git.objects.fun import tree_to_stream
 from gitdb.base import IStream
 from gitdb.exc import ODBError
+from personas_as_code.mcp_server.commit_files import REGULAR_MODES, CommitFiles
 from personas_as_code.mcp_server.draft_scope import DraftScope, file_users, personas_folder
 from personas_as_code.mcp_server.ids import DRAFT_REF_PREFIX, check_draft_id, check_slug
 from personas_as_code.mcp_server.models import CommitInfo, DraftRef
 from personas_as_code.mcp_server.repoload import LoadCache, load_repo_cached
-from personas_as_code.sandbox.gitfiles import GitTreeFiles
 from personas_as_code.schemas.errors import DraftConflict, DraftError, NotFound
 from personas_as_code.schemas.loader import PERSONA_SUFFIXES, Repo, load_config
 
 ZERO_SHA = "0" * 40
-TREE_MODE = 0o040000
 FILE_MODE = 0o100644
+_TREE = b"40000"
+_FILE_MODES = (b"100644", b"100755")
+# one entry of a raw git tree object: "<mode> <name>\0<20-byte id>"
+_TREE_ENTRY = re.compile(rb"(\d+) ([^\0]*)\0(.{20})", re.DOTALL)
 DEFAULT_ACTOR = git.Actor("personas-mcp", "personas-mcp@localhost")
 _TRAILER = re.compile(r"^(Draft-[A-Za-z]+): (.+)$", re.MULTILINE)
 
@@ -126,7 +129,8 @@ class DraftStore:
         self._repos: OrderedDict[str, Repo] = OrderedDict()
         # per base commit: the personas folder and who uses which file
         self._users: OrderedDict[str, tuple[str, dict[str, frozenset[str]]]] = OrderedDict()
-        self._files: OrderedDict[str, GitTreeFiles] = OrderedDict()
+        self._files: OrderedDict[str, CommitFiles] = OrderedDict()
+        self._trees: OrderedDict[bytes, dict[bytes, tuple[bytes, bytes]]] = OrderedDict()
         self._memo_lock = threading.Lock()
 
     # --- reading --------------------------------------------------------------
@@ -136,19 +140,28 @@ class DraftStore:
         with self.lock:
             return self.repo.head.commit.hexsha
 
-    def files_at(self, sha: str) -> GitTreeFiles:
-        """The files of commit ``sha`` (memoised: a commit's tree listings are parsed once)."""
+    def files_at(self, sha: str) -> CommitFiles:
+        """The files of commit ``sha`` (memoised: a commit's tree is listed once; a draft
+        commit written here is derived from its parent's listing)."""
         with self._memo_lock:
             files = self._files.get(sha)
             if files is not None:
                 self._files.move_to_end(sha)
                 return files
-        files = GitTreeFiles(self.repo, sha, self.lock)
+        try:
+            resolved = self.repo.rev_parse(sha).hexsha if len(sha) != 40 else sha
+        except (git.BadName, ValueError):
+            raise DraftError(f"commit {sha[:40]!r} is not in the repository") from None
+        files = CommitFiles.listed(self.repo, resolved, self.lock)
+        self._keep_files(sha, files)
+        return files
+
+    def _keep_files(self, sha: str, files: CommitFiles) -> None:
         with self._memo_lock:
             self._files[sha] = files
+            self._files.move_to_end(sha)
             while len(self._files) > 8:
                 self._files.popitem(last=False)
-        return files
 
     def repo_at(self, sha: str) -> Repo:
         """The repo as loaded at commit ``sha`` (memoised; commits are immutable)."""
@@ -246,9 +259,8 @@ class DraftStore:
 
     def diff(self, base: str, head: str) -> tuple[list[str], str]:
         """Changed paths and a unified diff of commit ``head`` against ``base``."""
-        with self.lock:
-            changes = self.repo.commit(base).diff(self.repo.commit(head))
-            paths = sorted({d.b_path or d.a_path for d in changes if d.b_path or d.a_path})
+        old_files, new_files = self.files_at(base), self.files_at(head)
+        paths = sorted({p for p, _ in old_files.entries.items() ^ new_files.entries.items()})
         chunks = []
         for path in paths:
             old, new = self.read(base, path), self.read(head, path)
@@ -298,28 +310,68 @@ class DraftStore:
     def _store(self, kind: str, data: bytes) -> bytes:
         return self.repo.odb.store(IStream(kind, len(data), io.BytesIO(data))).binsha
 
-    def _tree_with(self, tree: Tree | None, changes: dict[tuple[str, ...], bytes]) -> bytes:
-        entries: dict[str, tuple[bytes, int, str]] = {}
-        if tree is not None:
-            for item in tree:
-                entries[item.name] = (item.binsha, item.mode, item.name)
-        nested: dict[str, dict[tuple[str, ...], bytes]] = {}
-        for parts, data in changes.items():
-            if len(parts) == 1:
-                old = entries.get(parts[0])
-                mode = old[1] if old and old[1] in (FILE_MODE, 0o100755) else FILE_MODE
-                entries[parts[0]] = (self._store("blob", data), mode, parts[0])
+    def _tree_entries(self, binsha: bytes) -> dict[bytes, tuple[bytes, bytes]]:
+        """Name -> (mode, object id) of tree ``binsha`` (memoised; trees are immutable)."""
+        with self._memo_lock:
+            entries = self._trees.get(binsha)
+        if entries is None:
+            data = self.repo.odb.stream(binsha).read()
+            entries = {name: (mode, sha) for mode, name, sha in _TREE_ENTRY.findall(data)}
+            self._remember_tree(binsha, entries)
+        return entries
+
+    def _remember_tree(self, binsha: bytes, entries: dict[bytes, tuple[bytes, bytes]]) -> None:
+        with self._memo_lock:
+            self._trees[binsha] = entries
+            self._trees.move_to_end(binsha)
+            while len(self._trees) > 64:
+                self._trees.popitem(last=False)
+
+    def _write_tree(
+        self, binsha: bytes | None, changes: dict[tuple[str, ...], bytes | None]
+    ) -> bytes | None:
+        """Tree ``binsha`` with ``changes`` (path parts -> blob id, None: delete) applied.
+
+        Only the trees on the changed paths are rewritten; every other entry keeps
+        its object id.  None when the tree ends up empty (git has no empty folders).
+        """
+        entries = dict(self._tree_entries(binsha)) if binsha is not None else {}
+        nested: dict[bytes, dict[tuple[str, ...], bytes | None]] = {}
+        for parts, blob in changes.items():
+            name = parts[0].encode("utf-8")
+            if len(parts) > 1:
+                nested.setdefault(name, {})[parts[1:]] = blob
+            elif blob is None:
+                entries.pop(name, None)
             else:
-                nested.setdefault(parts[0], {})[parts[1:]] = data
+                old = entries.get(name)
+                mode = old[0] if old and old[0] in _FILE_MODES else b"100644"
+                entries[name] = (mode, blob)
         for name, sub in nested.items():
-            subtree = None
-            if tree is not None and name in entries and entries[name][1] == TREE_MODE:
-                subtree = tree[name]
-            entries[name] = (self._tree_with(subtree, sub), TREE_MODE, name)
-        ordered = sorted(entries.values(), key=lambda e: e[2] + ("/" if e[1] == TREE_MODE else ""))
-        buffer = io.BytesIO()
-        tree_to_stream(ordered, buffer.write)
-        return self._store("tree", buffer.getvalue())
+            old = entries.get(name)
+            subtree = self._write_tree(old[1] if old and old[0] == _TREE else None, sub)
+            if subtree is None:
+                entries.pop(name, None)
+            else:
+                entries[name] = (_TREE, subtree)
+        if not entries:
+            return None
+        ordered = sorted(
+            entries.items(), key=lambda item: item[0] + b"/" if item[1][0] == _TREE else item[0]
+        )
+        body = b"".join(mode + b" " + name + b"\0" + sha for name, (mode, sha) in ordered)
+        tree = self._store("tree", body)
+        self._remember_tree(tree, entries)
+        return tree
+
+    def _commit(self, tree: bytes, parent: str, message: str, actor: git.Actor) -> tuple[str, int]:
+        """Store a commit of ``tree`` on ``parent`` by ``actor``; its sha and time."""
+        now = int(time.time())
+        offset = time.localtime(now).tm_gmtoff
+        zone = f"{'-' if offset < 0 else '+'}{abs(offset) // 3600:02d}{abs(offset) // 60 % 60:02d}"
+        who = f"{actor.name} <{actor.email}> {now} {zone}"
+        text = f"tree {tree.hex()}\nparent {parent}\nauthor {who}\ncommitter {who}\n\n{message}"
+        return self._store("commit", text.encode("utf-8")).hex(), now
 
     def write(
         self,
@@ -329,39 +381,39 @@ class DraftStore:
         parent: DraftTip | None,
         base: str,
         path: str,
-        changes: dict[str, bytes],
+        changes: dict[str, bytes | None],
         new_persona: bool,
         summary: str,
+        actor: git.Actor | None = None,
+        trailers: dict[str, str] | None = None,
     ) -> Written:
-        """Commit ``changes`` on top of ``parent`` (or ``base``) and move the ref by CAS."""
+        """Commit ``changes`` (path -> content, None: delete) on top of ``parent`` (or
+        ``base``) and move the ref by CAS."""
         check_slug(slug)
         check_draft_id(draft_id)
         ref = f"{DRAFT_REF_PREFIX}{slug}/{draft_id}"
         version = (parent.version if parent else 0) + 1
+        extra = "".join(f"{key}: {value}\n" for key, value in (trailers or {}).items())
         message = (
             f"{summary}\n\n"
             f"Draft-Version: {version}\nDraft-Base: {base}\nDraft-Slug: {slug}\n"
-            f"Draft-Path: {path}\n"
+            f"Draft-Path: {path}\n{extra}"
         )
         with self.lock:
-            parent_commit = self.repo.commit(parent.head if parent else base)
-            self.scope(base, slug, path).check_write(changes, self.files_at(parent_commit.hexsha))
-            split = {tuple(p.split("/")): data for p, data in changes.items()}
-            tree_sha = self._tree_with(parent_commit.tree, split)
-            commit = git.Commit.create_from_tree(
-                self.repo,
-                Tree(self.repo, tree_sha),
-                message,
-                parent_commits=[parent_commit],
-                head=False,
-                author=self.actor,
-                committer=self.actor,
-            )
+            parent_sha = parent.head if parent else base
+            parent_files = self.files_at(parent_sha)
+            self.scope(base, slug, path).check_write(changes, parent_files)
+            blobs = {
+                p: (self._store("blob", d) if d is not None else None) for p, d in changes.items()
+            }
+            root = self._tree_of(parent_sha)
+            tree = self._write_tree(root, {tuple(p.split("/")): b for p, b in blobs.items()})
+            if tree is None:
+                raise DraftError("the draft would leave the repository empty")
+            head, when = self._commit(tree, parent_sha, message, actor or self.actor)
             old = parent.head if parent else ZERO_SHA
             try:
-                self.repo.git.update_ref(
-                    "-m", f"personas draft v{version}", ref, commit.hexsha, old
-                )
+                self.repo.git.update_ref("-m", f"personas draft v{version}", ref, head, old)
             except git.GitCommandError:
                 current = self._current_version(ref)
                 raise DraftConflict(
@@ -369,7 +421,26 @@ class DraftStore:
                     f"this patch was based on version {version - 1}; re-read it and retry",
                     details={"draft_id": draft_id, "current_version": current},
                 ) from None
-            return Written(self._tip(ref, commit.hexsha), parent is None, new_persona)
+            self._keep_files(
+                head, parent_files.derived(head, _listing_changes(parent_files, blobs))
+            )
+            tip = DraftTip(
+                draft_id=draft_id,
+                slug=slug,
+                ref=ref,
+                head=head,
+                version=version,
+                base=base,
+                path=path,
+                updated_at=datetime.fromtimestamp(when).astimezone().isoformat(),
+                summary=summary,
+            )
+            return Written(tip, parent is None, new_persona)
+
+    def _tree_of(self, commit: str) -> bytes:
+        """The root tree id of ``commit``."""
+        data = self.repo.odb.stream(bytes.fromhex(commit)).read()
+        return bytes.fromhex(data[5:45].decode("ascii"))
 
     def _current_version(self, ref: str) -> int | None:
         refs = self._refs(ref)
@@ -391,3 +462,16 @@ class DraftStore:
                     f"draft '{draft_id}' changed while discarding it; re-read it and retry"
                 ) from None
             return tip
+
+
+def _listing_changes(
+    parent: CommitFiles, blobs: dict[str, bytes | None]
+) -> dict[str, tuple[int, str] | None]:
+    """What a commit of ``blobs`` (path -> blob id, None: deleted) changes in ``parent``'s
+    listing: the mode ``_write_tree`` keeps, and the new blob id."""
+    out: dict[str, tuple[int, str] | None] = {}
+    for path, blob in blobs.items():
+        old = parent.entries.get(path)
+        mode = old[0] if old and old[0] in REGULAR_MODES else FILE_MODE
+        out[path] = None if blob is None else (mode, blob.hex())
+    return out

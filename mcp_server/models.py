@@ -86,8 +86,16 @@ class PersonaView(BaseModel):
     """One persona as the repo (or a draft) has it."""
 
     slug: str
+    persona_exists: bool = Field(
+        description="True when the file exists (in the working tree, or in the draft)."
+    )
+    can_edit: bool = Field(description="True when drafts can be made here (see disabled_reason).")
+    disabled_reason: str | None = Field(default=None, description="Why can_edit is false.")
     origin: Literal["repo", "draft"]
     draft: DraftRef | None = None
+    draft_version: int | None = Field(
+        default=None, description="The draft's version when reading a draft; else null."
+    )
     path: str
     yaml_text: str
     fields: dict[str, Any] | None = Field(
@@ -215,8 +223,13 @@ class SourceInput(BaseModel):
 
 
 class DraftResult(BaseModel):
-    """The outcome of one patch."""
+    """The outcome of one draft commit (patch, duplicate or delete)."""
 
+    success: bool = Field(description="True: the draft commit was written (it may be invalid).")
+    draft_id: str
+    new_version: int = Field(description="The draft's version after this commit.")
+    message: str = Field(description="One sentence: what happened and what to do next.")
+    branch: str = Field(description="The draft's branch, e.g. persona-drafts/<slug>/<draft_id>.")
     draft: DraftRef
     created: bool = Field(description="True when this patch created the draft.")
     new_persona: bool = Field(description="True when the persona does not exist at the base.")
@@ -225,11 +238,27 @@ class DraftResult(BaseModel):
     issues: list[Issue]
     diff: str = Field(description="Unified diff of the draft against its base commit.")
     notes: list[str] = Field(default_factory=list)
+    needs_prune: bool = Field(
+        default=False,
+        description="True when the draft deletes a persona file: applying it needs prune.",
+    )
 
 
 class DraftList(BaseModel):
     drafts: list[DraftRef]
     total_count: int
+
+
+class ProposeResult(BaseModel):
+    """A draft branch pushed to the repository's remote."""
+
+    success: bool
+    draft_id: str
+    branch: str
+    remote: str = Field(description="The git remote the branch was pushed to.")
+    head: str = Field(description="The commit sha that was pushed.")
+    version: int
+    message: str
 
 
 class DiscardResult(BaseModel):

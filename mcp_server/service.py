@@ -14,8 +14,9 @@ import threading
 from pathlib import Path
 from typing import Any, Literal
 
+from personas_as_code.mcp_server.authors import DraftAuthors
 from personas_as_code.mcp_server.catalogue_state import catalogue_state
-from personas_as_code.mcp_server.drafts import DraftStore, DraftTip
+from personas_as_code.mcp_server.drafts import DraftStore, DraftTip, Written
 from personas_as_code.mcp_server.export import write_export
 from personas_as_code.mcp_server.ids import (
     MAX_PATCH_BYTES,
@@ -68,7 +69,12 @@ class PersonaService:
     """Read, search, draft, preview, export and validate the personas of one repo."""
 
     def __init__(
-        self, root: str | Path, *, catalogue: Any | None = None, max_staleness: float = 0.5
+        self,
+        root: str | Path,
+        *,
+        catalogue: Any | None = None,
+        max_staleness: float = 0.5,
+        draft_author: str | None = None,
     ) -> None:
         self.root = Path(root).resolve()
         if not self.root.is_dir():
@@ -79,6 +85,7 @@ class PersonaService:
         self._store: DraftStore | None = None
         self._store_lock = threading.Lock()
         self._windows: dict[str, int] | None = None
+        self.authors = DraftAuthors(draft_author)
 
     # --- plumbing -------------------------------------------------------------
 
@@ -137,10 +144,13 @@ class PersonaService:
 
     # --- get ------------------------------------------------------------------
 
-    def get_persona(self, slug: str | None = None, draft_id: str | None = None) -> PersonaView:
-        """The persona ``slug`` in the working tree, or as draft ``draft_id`` has it."""
+    def get_persona(
+        self, slug: str | None = None, draft_id: str | None = None, *, writable: bool = True
+    ) -> PersonaView:
+        """The persona ``slug`` in the working tree, or as draft ``draft_id`` has it;
+        ``writable`` is false when the server offers no draft tools (read-only)."""
         if draft_id is not None:
-            return self._get_draft(slug, draft_id)
+            return self._get_draft(slug, draft_id, writable)
         if slug is None:
             raise InvalidInput("give a slug or a draft_id")
         check_slug(slug)
@@ -154,6 +164,8 @@ class PersonaService:
         paths = set(persona.referenced_files) if persona else {path}
         return PersonaView(
             slug=slug,
+            persona_exists=True,
+            **_editable(writable, store is not None),
             origin="repo",
             path=path,
             yaml_text=text,
@@ -166,21 +178,24 @@ class PersonaService:
             catalogue=catalogue_state(self.catalogue, repo, slug),
         )
 
-    def _get_draft(self, slug: str | None, draft_id: str) -> PersonaView:
+    def _get_draft(self, slug: str | None, draft_id: str, writable: bool) -> PersonaView:
         store = self.store()
         tip = store.get(check_draft_id(draft_id))
         if slug is not None and check_slug(slug) != tip.slug:
             raise InvalidInput(f"draft '{draft_id}' is a draft of '{tip.slug}', not '{slug}'")
         repo = self.draft_repo(tip.head)
         persona = repo.personas.get(tip.slug)
-        raw = store.read(tip.head, tip.path) or b""
+        raw = store.read(tip.head, tip.path)
         paths = set(persona.referenced_files) if persona else {tip.path}
         return PersonaView(
             slug=tip.slug,
+            persona_exists=raw is not None,
+            **_editable(writable, True),
             origin="draft",
             draft=tip.to_ref(store.head_sha()),
+            draft_version=tip.version,
             path=tip.path,
-            yaml_text=raw.decode("utf-8", errors="replace"),
+            yaml_text=(raw or b"").decode("utf-8", errors="replace"),
             fields=persona.spec.model_dump(mode="json") if persona else None,
             system_prompt=persona.system_prompt if persona else None,
             prompt_path=persona.prompt_path if persona else None,
@@ -323,8 +338,10 @@ class PersonaService:
         expected_version: int | None = None,
         new_persona: bool = False,
         message: str | None = None,
+        client: str | None = None,
     ) -> DraftResult:
-        """Create a draft or add one patch commit to it; validate; diff against the base."""
+        """Create a draft or add one patch commit to it; validate; diff against the base.
+        ``client`` is the MCP client's declared name (the commit's author)."""
         check_slug(slug)
         _check_patch(patch)
         store = self.store()
@@ -384,23 +401,59 @@ class PersonaService:
                 changes=changes,
                 new_persona=is_new,
                 summary=summary.splitlines()[0][:200],
+                actor=self.authors.actor(client),
+                trailers=self.authors.trailers(client),
             )
-            head = store.head_sha()
+        return self._draft_result(store, written, path, notes)
+
+    def _draft_result(
+        self,
+        store: DraftStore,
+        written: Written,
+        path: str,
+        notes: list[str],
+        *,
+        deletes: bool = False,
+    ) -> DraftResult:
+        """Validate the draft commit ``written`` and describe it (its diff against the base)."""
         tip = written.tip
         changed, diff = store.diff(tip.base, tip.head)
         repo = self.draft_repo(tip.head)
-        persona = repo.personas.get(slug)
+        persona = repo.personas.get(tip.slug)
         paths = set(changed) | ({path} | set(persona.referenced_files) if persona else {path})
         issues = _issues(repo.problems, paths)
+        valid = not any(i.severity == "error" for i in issues)
+        if deletes:
+            message = (
+                f"draft {tip.draft_id} deletes persona '{tip.slug}' ({', '.join(changed)}); "
+                "applying it needs prune (personas apply --prune, or [safety] prune = true): "
+                "without it the plan only lists the persona as owned with its file gone"
+            )
+        elif valid:
+            message = (
+                f"draft {tip.draft_id} of '{tip.slug}' is at version {tip.version} and valid; "
+                "propose_persona_draft pushes it for review"
+            )
+        else:
+            message = (
+                f"draft {tip.draft_id} of '{tip.slug}' is saved at version {tip.version} but "
+                f"invalid ({len(issues)} issue(s)); patch it with expected_version={tip.version}"
+            )
         return DraftResult(
-            draft=tip.to_ref(head),
+            success=True,
+            draft_id=tip.draft_id,
+            new_version=tip.version,
+            message=message,
+            branch=tip.branch,
+            draft=tip.to_ref(store.head_sha()),
             created=written.created,
-            new_persona=is_new,
+            new_persona=written.new_persona,
             changed_files=changed,
-            valid=not any(i.severity == "error" for i in issues),
+            valid=valid,
             issues=issues,
             diff=diff,
             notes=notes,
+            needs_prune=deletes,
         )
 
     def _changes(
@@ -441,6 +494,17 @@ class PersonaService:
             notes.append("the patch changed nothing; the commit records an unchanged file")
             changes[path] = raw
         return changes, notes
+
+
+def _editable(writable: bool, is_git: bool) -> dict[str, Any]:
+    """``can_edit`` and ``disabled_reason`` of a persona view."""
+    if not writable:
+        reason: str | None = "the MCP server runs --read-only: it offers no draft tools"
+    elif not is_git:
+        reason = "the repo is not a git repository; drafts are git branches"
+    else:
+        reason = None
+    return {"can_edit": reason is None, "disabled_reason": reason}
 
 
 def _prompt_file(text: str) -> str | None:

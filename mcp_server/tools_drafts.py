@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ToolAnnotations
 from personas_as_code.mcp_server.errors import tool_errors
 from personas_as_code.mcp_server.ids import DRAFT_ID_PATTERN, MAX_PROMPT_BYTES
@@ -28,6 +28,16 @@ DISCARD = ToolAnnotations(
     read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False
 )
 Text = Annotated[str | None, Field(default=None, max_length=10_000)]
+
+
+def client_name(ctx: Context | None) -> str | None:
+    """The name the MCP client declared in ``initialize`` (unsanitised), if any."""
+    try:
+        params = ctx.session.client_params if ctx is not None else None
+    except (AttributeError, LookupError, ValueError):
+        return None
+    info = params.client_info if params is not None else None
+    return info.name if info is not None else None
 
 
 def build_patch(
@@ -138,6 +148,7 @@ def register_draft_tools(server: MCPServer, service: PersonaService) -> None:
         message: Annotated[
             str | None, Field(default=None, max_length=500, description="Commit summary.")
         ] = None,
+        ctx: Context | None = None,
     ) -> DraftResult:
         """Create a draft of a persona, or patch one (give draft_id and expected_version).
         The draft is a git branch; the working tree and current branch are untouched.
@@ -168,6 +179,7 @@ def register_draft_tools(server: MCPServer, service: PersonaService) -> None:
                 expected_version=expected_version,
                 new_persona=new_persona,
                 message=message,
+                client=client_name(ctx),
             )
 
     @server.tool(title="Discard a persona draft", annotations=DISCARD)

@@ -81,9 +81,12 @@ def register_read_tools(server: MCPServer, service: PersonaService) -> None:
     @server.tool(title="Get a persona", annotations=READ_ONLY)
     def get_persona(slug: SlugArg = None, draft_id: DraftIdArg = None) -> PersonaView:
         """The persona as the repo has it (or as draft `draft_id` has it): YAML text, parsed
-        fields, path, last commit and, when configured, its catalogue state."""
+        fields, path, last commit and, when configured, its catalogue state; whether it
+        exists, whether drafts can be made here (can_edit) and the draft's version."""
+        # read-only servers register no draft tools: that is what can_edit reports
+        writable = server._tool_manager.get_tool("patch_persona_draft") is not None
         with tool_errors():
-            return service.get_persona(slug, draft_id)
+            return service.get_persona(slug, draft_id, writable=writable)
 
     @server.tool(title="Search personas", annotations=READ_ONLY)
     def search_personas(
