@@ -15,8 +15,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from itertools import chain
-from operator import itemgetter
+from itertools import chain, filterfalse
 from pathlib import Path
 
 from personas_as_code.mcp_server.models import (
@@ -32,6 +31,7 @@ from personas_as_code.mcp_server.search_index import (
     SearchIndex,
     checked_in_python,
     query_terms,
+    relevance,
     required_pairs,
 )
 from personas_as_code.schemas.config import CONFIG_FILE
@@ -54,6 +54,8 @@ class Snapshot:
     by_slug: dict[str, Entry] = field(default_factory=dict)
     all_facets: dict[str, list[FacetCount]] | None = None
     text_index: SearchIndex | None = None
+    _all_pairs: Counter[tuple[str, str]] = field(default_factory=Counter)
+    _by_rowid: dict[int, Entry] | None = None
 
     @classmethod
     def of(cls, repo: Repo, text_index: SearchIndex | None = None) -> Snapshot:
@@ -62,31 +64,52 @@ class Snapshot:
         entries = text_index.update(repo.personas.values())
         return cls(repo, entries, {e.persona.slug: e for e in entries}, text_index=text_index)
 
-    def matching(self, query: str) -> list[tuple[Entry, float, list[str]]]:
-        """Entries containing every query term, with a score (best field weight per term)."""
+    def by_rowid(self) -> dict[int, Entry]:
+        """Entries by their text-index row id (built once per snapshot)."""
+        if self._by_rowid is None:
+            self._by_rowid = {e.rowid: e for e in self.entries}
+        return self._by_rowid
+
+    def matching(self, query: str) -> Matched:
+        """Entries (in slug order) containing every query term, with their scores."""
         terms = query_terms(query)
         if not terms:
-            return [(e, 0.0, terms) for e in self.entries]
+            return Matched(self.entries, None, terms)
         assert self.text_index is not None
         rows = self.text_index.rows_matching(terms)
-        pool = self.entries if rows is None else [e for e in self.entries if e.rowid in rows]
-        unindexed = [t for t in terms if checked_in_python(t)]
-        found = []
-        for entry in pool:
-            blob = entry.blob
-            for term in unindexed:
-                if term not in blob:
-                    break
-            else:
-                score = 0.0
-                lowered = entry.lowered
-                for term in terms:
-                    for name in _FIELD_ORDER:  # ordered by weight: the first hit is the best
-                        if term in lowered[name]:
-                            score += _FIELD_WEIGHTS[name]
-                            break
-                found.append((entry, score, terms))
-        return found
+        if rows is None:
+            pool = self.entries
+        else:
+            by_rowid = self.by_rowid()
+            found = {by_rowid[r] for r in rows if r in by_rowid}
+            pool = list(filter(found.__contains__, self.entries))
+        for term in filter(checked_in_python, terms):
+            pool = [e for e in pool if term in e.blob]
+        return Matched(pool, relevance(pool, terms), terms)
+
+    def facets(self, matched: list[Entry]) -> dict[str, list[FacetCount]]:
+        """Facet counts over ``matched`` (counting the smaller side of the snapshot)."""
+        if self.all_facets is None:
+            self._all_pairs = Counter(chain.from_iterable(e.pairs for e in self.entries))
+            self.all_facets = facet_lists(self._all_pairs)
+        if len(matched) == len(self.entries):
+            return self.all_facets
+        if 2 * len(matched) <= len(self.entries):
+            return facet_lists(Counter(chain.from_iterable(e.pairs for e in matched)))
+        matched_set = set(matched)
+        unmatched = filterfalse(matched_set.__contains__, self.entries)
+        counts = self._all_pairs.copy()
+        counts.subtract(chain.from_iterable(e.pairs for e in unmatched))
+        return facet_lists(+counts)
+
+
+@dataclass(frozen=True)
+class Matched:
+    """The entries a query matches, in slug order; their scores (None: no text query)."""
+
+    entries: list[Entry]
+    scores: Counter[Entry] | None
+    terms: list[str]
 
 
 def _snippet(text: str, at: int) -> str:
@@ -96,9 +119,8 @@ def _snippet(text: str, at: int) -> str:
     return ("…" if start else "") + piece + ("…" if end < len(text) else "")
 
 
-def facet_counts(entries: list[Entry]) -> dict[str, list[FacetCount]]:
-    """Counts of every filter value over ``entries`` (most frequent first, top 50)."""
-    counter: Counter[tuple[str, str]] = Counter(chain.from_iterable(e.pairs for e in entries))
+def facet_lists(counter: Counter[tuple[str, str]]) -> dict[str, list[FacetCount]]:
+    """Counts of every filter value (most frequent first, top 50 per filter)."""
     grouped: dict[str, list[tuple[int, str]]] = {name: [] for name in FACETS}
     for (name, value), count in counter.items():
         grouped[name].append((-count, value))
@@ -116,25 +138,23 @@ def search(
     page_offset: int = 0,
 ) -> SearchResult:
     """Free-text search with filters, facets and pagination."""
-    filters = filters or SearchFilters()
     matched = snapshot.matching(query)
-    if query.strip():
-        facets = facet_counts([m[0] for m in matched])
-    else:  # the whole set: computed once per snapshot
-        if snapshot.all_facets is None:
-            snapshot.all_facets = facet_counts(snapshot.entries)
-        facets = snapshot.all_facets
-    required = required_pairs(filters)
-    hits = [m for m in matched if required <= m[0].pair_set]
-    if query.strip():  # matched is in slug order and the sort is stable: ties stay by slug
-        hits.sort(key=itemgetter(1), reverse=True)
+    facets = snapshot.facets(matched.entries)
+    required = required_pairs(filters or SearchFilters())
+    hits = [e for e in matched.entries if required <= e.pair_set]
+    scores = matched.scores
+    if scores is not None:  # hits are in slug order and the sort is stable: ties stay by slug
+        hits.sort(key=scores.__getitem__, reverse=True)
     page = hits[page_offset : page_offset + page_size]
     return SearchResult(
         query=query,
         total_count=len(hits),
         page_size=page_size,
         page_offset=page_offset,
-        results=[_hit(entry, score, terms) for entry, score, terms in page],
+        results=[
+            _hit(entry, 0.0 if scores is None else float(scores[entry]), matched.terms)
+            for entry in page
+        ],
         facets=facets,
         invalid_files=len(snapshot.repo.persona_files) - len(snapshot.repo.personas),
     )
@@ -143,7 +163,7 @@ def search(
 def filtered(snapshot: Snapshot, query: str, filters: SearchFilters) -> list[Entry]:
     """Every entry matching ``query`` and ``filters`` (sorted by slug), for export."""
     required = required_pairs(filters)
-    return [m[0] for m in snapshot.matching(query) if required <= m[0].pair_set]
+    return [e for e in snapshot.matching(query).entries if required <= e.pair_set]
 
 
 def _hit(entry: Entry, score: float, terms: list[str]) -> SearchHit:

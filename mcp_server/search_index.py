@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import chain, filterfalse
 
 from personas_as_code.mcp_server.models import SearchFilters
 from personas_as_code.schemas.loader import LoadedPersona
@@ -38,6 +40,7 @@ class Entry:
     blob: str = ""
     rowid: int = 0
     pair_set: frozenset[tuple[str, str]] = field(default_factory=frozenset)
+    head: str = ""  # lower-cased name and slug: the fields of the highest weight
 
     @classmethod
     def of(cls, persona: LoadedPersona, rowid: int = 0) -> Entry:
@@ -63,7 +66,8 @@ class Entry:
         pairs = tuple((name, value) for name, values in facets.items() for value in values)
         lowered = {k: v.lower() for k, v in texts.items()}
         blob = "\x00".join(lowered.values())
-        return cls(persona, texts, lowered, facets, pairs, blob, rowid, frozenset(pairs))
+        head = lowered["name"] + "\x00" + lowered["slug"]
+        return cls(persona, texts, lowered, facets, pairs, blob, rowid, frozenset(pairs), head)
 
     def passes(self, filters: SearchFilters) -> bool:
         """True when the entry matches every given filter."""
@@ -102,6 +106,26 @@ def indexed(term: str) -> bool:
 def checked_in_python(term: str) -> bool:
     """True when a candidate must still be checked for ``term`` after the index lookup."""
     return not _MIN_INDEXED_TERM <= len(term) <= MAX_INDEXED_TERM
+
+
+def relevance(pool: list[Entry], terms: list[str]) -> Counter[Entry]:
+    """Each entry's relevance: per term, the weight of the best field holding it (name or
+    slug 5, description 3, sources 2, prompt 1), summed.  Every entry of ``pool`` holds
+    every term somewhere; the loops are set operations and comprehensions, not calls
+    per entry."""
+    total: Counter[Entry] = Counter()
+    for _ in terms:
+        total.update(pool)  # at least the prompt's weight, 1, per term
+    for term in terms:
+        in_head = {e for e in pool if term in e.head}
+        rest = list(filterfalse(in_head.__contains__, pool))
+        in_description = {e for e in rest if term in e.lowered["description"]}
+        rest = list(filterfalse(in_description.__contains__, rest))
+        in_sources = [e for e in rest if term in e.lowered["sources"]]
+        # the weight above 1: +4, +2, +1 (counted by Counter.update in C)
+        total.update(chain(in_head, in_head, in_head, in_head, in_description, in_description))
+        total.update(in_sources)
+    return total
 
 
 class SearchIndex:
