@@ -61,14 +61,16 @@ KEY_BYTES = 32
 Observation = tuple[str, str]
 
 
-def sha256_id(data: bytes) -> str:
-    """The content id of bytes read from a directory."""
-    return "sha256:" + hashlib.sha256(data).hexdigest()
+def content_ids(data: bytes) -> tuple[str, str]:
+    """The SHA-256 and the git blob id of ``data``: a working tree and a git tree name
+    the same bytes the same way, so one entry serves both."""
+    sha1 = hashlib.sha1(b"blob %d\0" % len(data), usedforsecurity=False)
+    sha1.update(data)
+    return "sha256:" + hashlib.sha256(data).hexdigest(), "git:" + sha1.hexdigest()
 
 
-def _git_blob_id(data: bytes) -> str:
-    header = b"blob %d\0" % len(data)
-    return "git:" + hashlib.sha1(header + data, usedforsecurity=False).hexdigest()
+def _content_token(data: bytes) -> str:
+    return " ".join(content_ids(data))
 
 
 def _refusal(exc: Exception) -> str:
@@ -82,9 +84,8 @@ class _Uncacheable(Exception):
 class _Recording:
     """``RepoFiles`` that notes the last observation of every path the loader touches."""
 
-    def __init__(self, inner: RepoFiles, content_id: Any) -> None:
+    def __init__(self, inner: RepoFiles) -> None:
         self.inner = inner
-        self.content_id = content_id
         self.seen: dict[str, Observation] = {}
         self.cacheable = True
 
@@ -112,11 +113,11 @@ class _Recording:
         except OSError:
             self.cacheable = False
             raise
-        self.seen[path] = ("read", self.content_id(data))
+        self.seen[path] = ("read", _content_token(data))
         return data
 
 
-def _observe(files: RepoFiles, path: str, op: str, content_id: Any) -> tuple[str, bytes | None]:
+def _observe(files: RepoFiles, path: str, op: str) -> tuple[str, bytes | None]:
     """Repeat one observation: its result now, and the bytes when it was a read."""
     try:
         if op == "size":
@@ -126,7 +127,7 @@ def _observe(files: RepoFiles, path: str, op: str, content_id: Any) -> tuple[str
         return _refusal(exc), None
     except OSError:
         raise _Uncacheable from None
-    return content_id(data), data
+    return _content_token(data), data
 
 
 @dataclass
@@ -134,6 +135,8 @@ class _Entry:
     """One cached load: what the loader saw of other files, and its result as JSON data
     (``record``) and, once rebuilt or computed, as objects (``load``)."""
 
+    key: tuple[str, str]  # (path, SHA-256 content id)
+    git: str  # the git blob id of the same bytes
     reads: tuple[tuple[str, str, str], ...]  # (path, op, result)
     record: dict[str, Any] | None
     load: PersonaLoad | None = None
@@ -227,30 +230,19 @@ class ParseCache:
         """The load result of ``path`` in ``files``: cached when every file it read is
         unchanged, else computed (and cached)."""
         blob_id = getattr(files, "blob_id", None)
-        raw: bytes | None = None
-        if callable(blob_id):
-            name = blob_id(path)
-            if name is None:  # not a regular file: the loader says why
-                return load_persona_entry(files, path)
-            file_id, content_id = "git:" + name, _git_blob_id
-        else:
-            try:
-                raw = read_limited(files, path, MAX_YAML_BYTES)
-            except (OSError, PathRefused):
-                return load_persona_entry(files, path)
-            file_id, content_id = sha256_id(raw), sha256_id
-        key = (path, file_id)
-        with self._lock:
-            entry = self._entries.get(key)
-        if entry is not None:
-            load = self._serve(files, path, entry, content_id)
+        if callable(blob_id):  # a git tree names its files without reading them
+            load = self._lookup(files, path, (path, f"git:{blob_id(path)}"))
             if load is not None:
-                with self._lock:
-                    self._entries.move_to_end(key)
-                    self._used.add(key)
-                    self.hits += 1
                 return load
-        recording = _Recording(files, content_id)
+        try:
+            raw = read_limited(files, path, MAX_YAML_BYTES)
+        except (OSError, PathRefused):  # the loader says what is wrong
+            return load_persona_entry(files, path)
+        sha256, git = content_ids(raw)
+        load = self._lookup(files, path, (path, sha256))
+        if load is not None:
+            return load
+        recording = _Recording(files)
         load, data = load_persona_outcome(recording, path, raw)
         with self._lock:
             self.misses += 1
@@ -258,22 +250,38 @@ class ParseCache:
                 reads = tuple(
                     (p, op, result) for p, (op, result) in recording.seen.items() if p != path
                 )
-                self._entries[key] = _Entry(reads, _record(load, data), load)
-                self._entries.move_to_end(key)
-                self._used.add(key)
+                self._add(_Entry((path, sha256), git, reads, _record(load, data), load))
                 self._dirty = True
-                while len(self._entries) > self.max_entries:
-                    self._entries.popitem(last=False)
         return load
 
-    def _serve(
-        self, files: RepoFiles, path: str, entry: _Entry, content_id: Any
-    ) -> PersonaLoad | None:
+    def _lookup(self, files: RepoFiles, path: str, key: tuple[str, str]) -> PersonaLoad | None:
+        """The entry at ``key`` when it is still valid, counted as a hit; else None."""
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is None:
+            return None
+        load = self._serve(files, path, entry)
+        if load is not None:
+            with self._lock:
+                self._entries.move_to_end(key)
+                self._used.add(entry.key)
+                self.hits += 1
+        return load
+
+    def _add(self, entry: _Entry) -> None:
+        """Index ``entry`` by both of its content ids; drop the least recently used."""
+        self._entries[entry.key] = entry
+        self._entries[(entry.key[0], entry.git)] = entry
+        self._used.add(entry.key)
+        while len(self._entries) > 2 * self.max_entries:
+            self._entries.popitem(last=False)
+
+    def _serve(self, files: RepoFiles, path: str, entry: _Entry) -> PersonaLoad | None:
         """The entry's load when every other file it read is unchanged, else None."""
         contents: dict[str, bytes] = {}
         try:
             for other, op, result in entry.reads:
-                now, data = _observe(files, other, op, content_id)
+                now, data = _observe(files, other, op)
                 if now != result:
                     return None
                 if data is not None:
@@ -309,25 +317,26 @@ class ParseCache:
             if document.get("header") != _header():
                 return
             for row in document["entries"]:
-                file_path, file_id = str(row["path"]), str(row["id"])
+                key = (str(row["path"]), str(row["sha256"]))
                 reads = tuple((str(p), str(op), str(r)) for p, op, r in row["reads"])
-                self._entries[(file_path, file_id)] = _Entry(reads, row["record"])
+                entry = _Entry(key, str(row["git"]), reads, row["record"])
+                self._entries[key] = self._entries[(key[0], entry.git)] = entry
         except (ValueError, TypeError, KeyError, AttributeError):
             self._entries.clear()
 
     def save(self) -> None:
-        """Write the SHA-256 entries used since opening to the cache file, when anything
-        changed; a cache that cannot be written is simply not written."""
+        """Write the entries used since opening to the cache file, when anything changed;
+        a cache that cannot be written is simply not written."""
         if self.path is None:
             return
         with self._lock:
-            stale = any(k not in self._used for k in self._entries if k[1].startswith("sha256:"))
-            if not (self._dirty or stale):
+            kept = {e.key: e for e in self._entries.values() if e.key in self._used}
+            if not self._dirty and 2 * len(kept) == len(self._entries):
                 return
             rows = [
-                {"path": p, "id": i, "reads": entry.reads, "record": entry.record}
-                for (p, i), entry in self._entries.items()
-                if (p, i) in self._used and i.startswith("sha256:") and entry.record is not None
+                {"path": p, "sha256": i, "git": e.git, "reads": e.reads, "record": e.record}
+                for (p, i), e in kept.items()
+                if e.record is not None
             ]
             self._dirty = False
         key = _secret_key(create=True)
