@@ -42,7 +42,11 @@ def repo(tmp_path: Path) -> RepoBuilder:
 @pytest.fixture
 def example_repo(tmp_path: Path) -> Path:
     """A copy of the shipped example repo."""
-    target = tmp_path / "examples"
+    return copy_examples(tmp_path / "examples")
+
+
+def copy_examples(target: Path) -> Path:
+    """Copy the shipped example repo into the new directory ``target``."""
     target.mkdir()
     shutil.copy(EXAMPLES / "personas.toml", target / "personas.toml")
     shutil.copy(EXAMPLES / ".gitignore", target / ".gitignore")
