@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 from personas_as_code.scaffold.init import starter_files
 from personas_as_code.scaffold.schema_files import packaged_schemas
 
+from tests.gitops.conftest import require_tool
 from tests.gitops.test_lint import describe, run_actionlint, run_zizmor
 from tests.scaffold.conftest import modeline_target, personas, tree
 
@@ -134,6 +136,15 @@ def test_the_workflows_it_writes_lint_clean(new_repo: Path) -> None:
     ]
     assert (findings := run_actionlint(*workflows, cwd=new_repo)) == [], describe(findings)
     assert (findings := run_zizmor(*workflows, cwd=new_repo)) == [], describe(findings)
+    # the adopter repo has no zizmor config of its own: the defaults pass too
+    bare = subprocess.run(
+        [require_tool("zizmor", "zizmor"), "--offline", "--no-progress", "--no-config", "."],
+        cwd=new_repo,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bare.returncode == 0, bare.stdout + bare.stderr
 
 
 def test_schema_write_restores_the_schemas(new_repo: Path) -> None:
