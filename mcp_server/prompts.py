@@ -59,9 +59,14 @@ Check that the prompt:
 - has no contradictions, vague wording or instructions a user could talk it out of;
 - fits the model's context window and the default parameters.
 {issues}
-List concrete problems, each with a suggested rewrite. If you change anything, propose
+List concrete problems, each with a suggested rewrite. {ending}"""
+
+PROPOSE_WITH_DRAFT = """If you change anything, propose
 it with patch_persona_draft (slug '{slug}', system_prompt) and show the resulting diff;
 do not edit files directly."""
+
+PROPOSE_IN_ANSWER = """This server is read-only: give the
+rewritten prompt in your answer for a person to apply."""
 
 
 def _invalid(message: str) -> MCPError:
@@ -81,14 +86,10 @@ def _embedded(uri: str, text: str, mime_type: str) -> UserMessage:
     )
 
 
-def register_prompts(server: MCPServer, service: PersonaService) -> None:
-    """Add the prompts and answer ``prompts/get`` strictly."""
+def register_prompts(server: MCPServer, service: PersonaService, *, read_only: bool) -> None:
+    """Add the prompts (no drafting prompt when ``read_only``); answer ``prompts/get`` strictly."""
+    ending = PROPOSE_IN_ANSWER if read_only else PROPOSE_WITH_DRAFT
 
-    @server.prompt(
-        name="draft_new_persona",
-        title="Draft a new persona",
-        description="Guide the assistant to draft a new persona as a reviewable git branch.",
-    )
     def draft_new_persona(
         purpose: Annotated[str, Field(description="What the persona is for, in a sentence.")],
         audience: Annotated[str, Field(description="Who talks to it (optional).")] = "",
@@ -105,6 +106,13 @@ def register_prompts(server: MCPServer, service: PersonaService) -> None:
             UserMessage(text),
             _embedded("schema://persona", schema_text(), "application/schema+json"),
         ]
+
+    if not read_only:
+        server.prompt(
+            name="draft_new_persona",
+            title="Draft a new persona",
+            description="Guide the assistant to draft a new persona as a reviewable git branch.",
+        )(draft_new_persona)
 
     @server.prompt(
         name="review_persona_prompt",
@@ -127,6 +135,7 @@ def register_prompts(server: MCPServer, service: PersonaService) -> None:
             path=view.path,
             prompt_note=f", and its prompt file {view.prompt_path}" if view.prompt_path else "",
             issues=issues + "\n" if issues else "",
+            ending=ending.format(slug=slug),
         )
         messages: list[Message] = [
             UserMessage(text),

@@ -65,7 +65,7 @@ def build_server(
 
     slugs = SlugIndex(service)
     register_resources(server, service, slugs)
-    register_prompts(server, service)
+    register_prompts(server, service, read_only=read_only)
     register_completion(server, slugs)
     register_client_log(server)
 

@@ -129,6 +129,16 @@ async def test_review_prompt_embeds_the_persona_file_and_its_prompt_file(
     assert prompt.content.resource.text == prompt_file.read_text()  # type: ignore[union-attr]
 
 
+async def test_read_only_server_offers_no_drafting_prompt(git_repo: Path) -> None:
+    async with Client(build_server(git_repo, read_only=True)) as c:
+        names = [p.name for p in (await c.list_prompts()).prompts]
+        assert names == ["review_persona_prompt"]
+        review = await c.get_prompt("review_persona_prompt", {"slug": "translator"})
+        text = review.messages[0].content.text  # type: ignore[union-attr]
+        assert "read-only" in text and "patch_persona_draft" not in text
+        await expect_invalid_params(c.get_prompt("draft_new_persona", {"purpose": "x"}))
+
+
 async def test_review_prompt_of_an_inline_prompt_embeds_only_the_file(client: Client) -> None:
     result = await client.get_prompt("review_persona_prompt", {"slug": "sql-helper"})
     assert [m.content.type for m in result.messages] == ["text", "resource"]
@@ -224,6 +234,8 @@ async def test_completing_what_the_server_does_not_have_is_invalid_params(
 # --- logging -------------------------------------------------------------------
 
 
+# logging/setLevel is deprecated from protocol 2026-07-28 on; 2025-era clients still send it.
+@pytest.mark.filterwarnings("ignore::mcp.shared.exceptions.MCPDeprecationWarning")
 async def test_logging_set_level_is_advertised_and_honoured(git_repo: Path) -> None:
     received: list[tuple[str, str]] = []
 
