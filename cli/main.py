@@ -76,4 +76,4 @@ app.add_typer(catalogue_cmd.app, name="catalogue")
 
 
 if __name__ == "__main__":  # pragma: no cover
-    app()
+    app(prog_name="personas")

@@ -98,7 +98,9 @@ def render(personas: list[LoadedPersona], fmt: Literal["csv", "json"]) -> str:
         document = {"format_version": EXPORT_FORMAT_VERSION, "personas": rows}
         return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    # RFC 4180 line ends: the writer quotes a cell holding any lineterminator character,
+    # so with "\r\n" a carriage return inside a cell is quoted too (with "\n" it was not).
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\r\n")
     writer.writeheader()
     writer.writerows({k: formula_safe(v) for k, v in r.items()} for r in rows)
     return buffer.getvalue()

@@ -6,9 +6,15 @@ package, so installing the tool adds no generic top-level import name such as
 ``catalogue`` or ``sync`` that another distribution may own.
 """
 
-from importlib.metadata import PackageNotFoundError, version
 
-try:
-    __version__ = version("personas-as-code")
-except PackageNotFoundError:  # running from a checkout that was never installed
-    __version__ = "0+unknown"
+def __getattr__(name: str) -> str:
+    # ``__version__`` is read from the installed metadata on first use: importlib.metadata
+    # (and the email parser behind it) costs more than a fast command's whole start.
+    if name != "__version__":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("personas-as-code")
+    except PackageNotFoundError:  # running from a checkout that was never installed
+        return "0+unknown"

@@ -53,7 +53,7 @@ async def test_symlinked_export_file_is_replaced_not_followed(
     os.symlink(victim, git_repo / ".personas" / "exports" / "out.csv")
     result = await call(client, "export_personas", file_name="out.csv")
     written = git_repo / ".personas" / "exports" / "out.csv"
-    assert not written.is_symlink() and written.read_text() == result["content"]
+    assert not written.is_symlink() and written.read_bytes() == result["content"].encode()
     assert victim.read_text() == "precious\n"
     assert sorted(p.name for p in written.parent.iterdir()) == ["out.csv"]  # no temp left
 
