@@ -7,7 +7,9 @@ repo-relative POSIX strings; anything that would leave the repo is refused.
 
 from __future__ import annotations
 
+import os
 import posixpath
+import stat
 from pathlib import Path
 from typing import Protocol
 
@@ -85,8 +87,46 @@ class DirectoryFiles:
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root).resolve()
+        self._root = str(self.root)
+        self._folders: dict[str, str | None] = {}
 
     def _resolve(self, path: str) -> Path:
+        return Path(self._resolve_str(path))
+
+    def _resolve_str(self, path: str) -> str:
+        """The real path of ``path`` inside the repo, checked; string operations only,
+        with each folder's real path remembered (a file is one ``lstat``)."""
+        folder, _, name = path.rpartition("/")
+        real_folder = self._folders.get(folder)
+        if real_folder is None and folder not in self._folders:
+            real_folder = self._real_folder(folder)
+            self._folders[folder] = real_folder
+        if real_folder is not None and name not in ("", ".", ".."):
+            target = os.path.join(real_folder, name)
+            try:
+                mode = os.lstat(target).st_mode
+            except FileNotFoundError:
+                raise FileNotFoundError(path) from None
+            except OSError:
+                mode = None
+            if mode is not None and not stat.S_ISLNK(mode):
+                if not stat.S_ISREG(mode):
+                    raise PathRefused(f"path '{path}' is not a regular file")
+                return target
+        return self._resolve_slowly(path)
+
+    def _real_folder(self, folder: str) -> str | None:
+        """The real path of a folder inside the repo, or None to take the slow path."""
+        if folder.startswith("/") or ".." in folder.split("/") or "\x00" in folder:
+            return None
+        try:
+            real = os.path.realpath(os.path.join(self._root, folder), strict=True)
+        except (OSError, ValueError):
+            return None
+        inside = real == self._root or real.startswith(self._root.rstrip("/") + "/")
+        return real if inside and os.path.isdir(real) else None
+
+    def _resolve_slowly(self, path: str) -> str:
         try:
             target = (self.root / path).resolve()
         except (OSError, RuntimeError):  # RuntimeError: a symlink loop (Python 3.11)
@@ -97,26 +137,36 @@ class DirectoryFiles:
             raise FileNotFoundError(path)
         if not target.is_file():
             raise PathRefused(f"path '{path}' is not a regular file")
-        return target
+        return str(target)
 
     def list_files(self, directory: str, suffixes: tuple[str, ...]) -> list[str]:
         base = self.root / directory
         if not base.is_dir():
             return []
+        prefix = base.relative_to(self.root).as_posix()
+        if any(part.startswith(".") for part in prefix.split("/") if part != "."):
+            return []
+        prefix = "" if prefix == "." else prefix + "/"
         found = []
-        for p in base.rglob("*"):
-            rel = p.relative_to(self.root)
-            if any(part.startswith(".") for part in rel.parts):
-                continue
-            if p.suffix in suffixes and p.is_file():
-                found.append(rel.as_posix())
+        # like rglob("*"): symlinked folders are listed, not entered; hidden parts skipped
+        for folder, subfolders, names in os.walk(base):
+            subfolders[:] = [d for d in subfolders if not d.startswith(".")]
+            rel = os.path.relpath(folder, base)
+            rel = prefix if rel == "." else prefix + rel.replace(os.sep, "/") + "/"
+            for name in names:
+                if name.startswith("."):
+                    continue
+                dot = name.rfind(".")
+                suffix = name[dot:] if 0 < dot < len(name) - 1 else ""
+                if suffix in suffixes and os.path.isfile(os.path.join(folder, name)):
+                    found.append(rel + name)
         return sorted(found)
 
     def size(self, path: str) -> int:
-        return self._resolve(path).stat().st_size
+        return os.stat(self._resolve_str(path)).st_size
 
     def read(self, path: str) -> bytes:
-        with self._resolve(path).open("rb") as stream:
+        with open(self._resolve_str(path), "rb") as stream:
             data = stream.read(MAX_READ_BYTES + 1)
         if len(data) > MAX_READ_BYTES:
             raise OversizedFile(path, self.size(path), MAX_READ_BYTES)
