@@ -181,3 +181,29 @@ class CommitFiles:
         found = [p for p in window if p.endswith(suffixes)]
         self._listed[key] = found
         return list(found)
+
+
+class FocusedFiles:
+    """``files`` with the persona folder narrowed to the persona (and tests) files in
+    ``keep``: loading it checks those files exactly as a whole-repo load would, as long
+    as ``keep`` holds every file that claims one of their slugs."""
+
+    def __init__(self, files: CommitFiles, personas_dir: str, keep: set[str]) -> None:
+        self.files = files
+        self.personas_dir = personas_dir
+        self.keep = keep
+
+    def list_files(self, directory: str, suffixes: tuple[str, ...]) -> list[str]:
+        listed = self.files.list_files(directory, suffixes)
+        if posixpath.normpath(directory.strip("/") or ".") != (self.personas_dir or "."):
+            return listed
+        return [path for path in listed if path in self.keep]
+
+    def read(self, path: str) -> bytes:
+        return self.files.read(path)
+
+    def size(self, path: str) -> int:
+        return self.files.size(path)
+
+    def blob_id(self, path: str) -> str | None:
+        return self.files.blob_id(path)

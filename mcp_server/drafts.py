@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import difflib
 import io
+import os
 import posixpath
 import re
 import threading
@@ -26,14 +27,16 @@ from pathlib import Path
 
 import git
 from gitdb.base import IStream
+from gitdb.db import LooseObjectDB
 from gitdb.exc import ODBError
-from personas_as_code.mcp_server.commit_files import REGULAR_MODES, CommitFiles
+from personas_as_code.mcp_server.commit_files import REGULAR_MODES, CommitFiles, FocusedFiles
 from personas_as_code.mcp_server.draft_scope import DraftScope, file_users, personas_folder
 from personas_as_code.mcp_server.ids import DRAFT_REF_PREFIX, check_draft_id, check_slug
 from personas_as_code.mcp_server.models import CommitInfo, DraftRef
 from personas_as_code.mcp_server.repoload import LoadCache, load_repo_cached
 from personas_as_code.schemas.errors import DraftConflict, DraftError, NotFound
 from personas_as_code.schemas.loader import PERSONA_SUFFIXES, Repo, load_config
+from personas_as_code.schemas.persona_tests import TESTS_SUFFIXES, is_tests_file
 
 ZERO_SHA = "0" * 40
 FILE_MODE = 0o100644
@@ -125,11 +128,13 @@ class DraftStore:
         self.root_name = Path(root).resolve().name
         self.actor = actor
         self.lock = threading.RLock()
+        self._loose = LooseObjectDB(os.path.join(self.repo.common_dir, "objects"))
         self.cache = cache or LoadCache()
         self._repos: OrderedDict[str, Repo] = OrderedDict()
         # per base commit: the personas folder and who uses which file
         self._users: OrderedDict[str, tuple[str, dict[str, frozenset[str]]]] = OrderedDict()
         self._files: OrderedDict[str, CommitFiles] = OrderedDict()
+        self._claims: OrderedDict[str, dict[str, tuple[str, ...]]] = OrderedDict()
         self._trees: OrderedDict[bytes, dict[bytes, tuple[bytes, bytes]]] = OrderedDict()
         self._memo_lock = threading.Lock()
 
@@ -175,8 +180,47 @@ class DraftStore:
                     self._repos.popitem(last=False)
         return repo
 
-    def scope(self, base: str, slug: str, path: str) -> DraftScope:
-        """What a draft of ``slug`` (file ``path``) based on commit ``base`` may write."""
+    def claims_at(self, base: str) -> dict[str, tuple[str, ...]]:
+        """Which persona files claim which slug (their slug or a previous slug) at commit
+        ``base``, as the loader's cross-file check sees them (memoised per commit)."""
+        with self._memo_lock:
+            claims = self._claims.get(base)
+        if claims is None:
+            files = self.files_at(base)
+            found: dict[str, list[str]] = {}
+            for path in self.repo_at(base).persona_files:
+                for name, _ in self.cache.load(files, path).names:
+                    found.setdefault(name, []).append(path)
+            claims = {name: tuple(paths) for name, paths in found.items()}
+            with self._memo_lock:
+                self._claims[base] = claims
+                while len(self._claims) > 4:
+                    self._claims.popitem(last=False)
+        return claims
+
+    def focused_repo(self, base: str, head: str, changed: list[str]) -> Repo:
+        """The repo at draft commit ``head`` loaded only as far as the ``changed`` files
+        need: those persona files, every file claiming one of their slugs, and their
+        tests files.  Their problems are those a whole-repo load reports for them."""
+        files = self.files_at(head)
+        folder, _ = self.scope_folder(base)
+        own = [p for p in changed if p.endswith(PERSONA_SUFFIXES) and not is_tests_file(p)]
+        claims = self.claims_at(base)
+        keep = set(own)
+        for path in own:
+            stem = posixpath.splitext(posixpath.basename(path))[0]
+            keep.update(_tests_paths(path, stem))
+            if files.blob_id(path) is None:
+                continue
+            load = self.cache.load(files, path)
+            for name, _ in load.names:
+                keep.update(claims.get(name, ()))
+                keep.update(_tests_paths(path, name))
+        focused = FocusedFiles(files, folder, keep)
+        return load_repo_cached(focused, self.cache, default_id=self.root_name)
+
+    def scope_folder(self, base: str) -> tuple[str, dict[str, frozenset[str]]]:
+        """The personas folder and who uses which file at commit ``base`` (memoised)."""
         with self._memo_lock:
             known = self._users.get(base)
         if known is None:
@@ -194,7 +238,11 @@ class DraftStore:
                 self._users[base] = known
                 while len(self._users) > 16:
                     self._users.popitem(last=False)
-        return DraftScope(slug, path, *known)
+        return known
+
+    def scope(self, base: str, slug: str, path: str) -> DraftScope:
+        """What a draft of ``slug`` (file ``path``) based on commit ``base`` may write."""
+        return DraftScope(slug, path, *self.scope_folder(base))
 
     def _tip(self, ref: str, sha: str) -> DraftTip:
         commit = self.repo.commit(sha)
@@ -308,7 +356,8 @@ class DraftStore:
     # --- writing --------------------------------------------------------------
 
     def _store(self, kind: str, data: bytes) -> bytes:
-        return self.repo.odb.store(IStream(kind, len(data), io.BytesIO(data))).binsha
+        # written as a loose object in-process: the repo's odb would spawn git hash-object
+        return self._loose.store(IStream(kind, len(data), io.BytesIO(data))).binsha
 
     def _tree_entries(self, binsha: bytes) -> dict[bytes, tuple[bytes, bytes]]:
         """Name -> (mode, object id) of tree ``binsha`` (memoised; trees are immutable)."""
@@ -475,3 +524,9 @@ def _listing_changes(
         mode = old[0] if old and old[0] in REGULAR_MODES else FILE_MODE
         out[path] = None if blob is None else (mode, blob.hex())
     return out
+
+
+def _tests_paths(persona_path: str, slug: str) -> list[str]:
+    """Where the tests file of persona ``slug`` (file ``persona_path``) may be."""
+    folder = posixpath.dirname(persona_path)
+    return [posixpath.join(folder, slug + suffix) for suffix in TESTS_SUFFIXES]

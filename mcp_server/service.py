@@ -354,7 +354,7 @@ class PersonaService:
                         "omit expected_version to start a new draft"
                     )
                 draft_id, base = new_draft_id(), store.head_sha()
-                hint = self.snapshot().repo.personas.get(slug)
+                hint = store.repo_at(base).personas.get(slug)
                 path = store.persona_path(base, slug, hint.path if hint else None)
                 if path is None and not new_persona:
                     raise NotFound(
@@ -418,7 +418,7 @@ class PersonaService:
         """Validate the draft commit ``written`` and describe it (its diff against the base)."""
         tip = written.tip
         changed, diff = store.diff(tip.base, tip.head)
-        repo = self.draft_repo(tip.head)
+        repo = store.focused_repo(tip.base, tip.head, changed)
         persona = repo.personas.get(tip.slug)
         paths = set(changed) | ({path} | set(persona.referenced_files) if persona else {path})
         issues = _issues(repo.problems, paths)

@@ -24,7 +24,6 @@ from ruamel.yaml.scalarstring import (
     LiteralScalarString,
     SingleQuotedScalarString,
 )
-from ruamel.yaml.util import load_yaml_guess_indent
 
 # the order new keys are inserted in (after the closest preceding existing key)
 KEY_ORDER = (
@@ -63,10 +62,7 @@ class PatchSpec:
 
 def guess_indent(text: str) -> tuple[int, int, int]:
     """(mapping, sequence, offset) indentation used by ``text``; defaults 2, 4, 2."""
-    try:
-        _, indent, block_seq = load_yaml_guess_indent(text)
-    except YAMLError:
-        indent, block_seq = None, None
+    indent, block_seq = _scan_indent(text)
     lines = text.splitlines()
     mapping = None
     for line, following in itertools.pairwise(lines):
@@ -79,6 +75,37 @@ def guess_indent(text: str) -> tuple[int, int, int]:
         mapping = mapping or indent or 2
         return mapping, mapping + 2, mapping
     return mapping or 2, indent or (block_seq + 2), block_seq
+
+
+def _leading_spaces(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def _scan_indent(text: str) -> tuple[int | None, int | None]:
+    """(indent, block sequence indent) as ruamel's ``load_yaml_guess_indent`` guesses them,
+    from the lines alone (that function also parses the whole document, a second time)."""
+    map_indent = indent = block_seq = None
+    prev_key_only: int | None = None
+    key_indent = 0
+    for line in text.splitlines():
+        rline = line.rstrip()
+        if rline.lstrip().startswith("- "):
+            spaces = _leading_spaces(line)
+            block_seq = spaces - key_indent
+            after = _leading_spaces(rline[spaces + 1 :]) + spaces + 1
+            if rline[after] == "#":  # a comment after the dash
+                continue
+            indent = after - key_indent
+            break
+        if map_indent is None and prev_key_only is not None and rline:
+            depth = len(line) - len(line.lstrip(" -"))
+            if depth > prev_key_only:
+                map_indent = depth - prev_key_only
+        if rline.endswith(":"):
+            key_indent = prev_key_only = _leading_spaces(line)
+            continue
+        prev_key_only = None
+    return (indent if indent is not None else map_indent), block_seq
 
 
 def _yaml(text: str) -> YAML:
