@@ -45,6 +45,7 @@ def test_a_failure_exits_one_and_json_says_which(clone: Path) -> None:
     result = run("test", "support-agent", "--format", "json", cwd=clone)
     assert result.returncode == 1, result.stderr
     data = json.loads(result.stdout)
+    assert data["format_version"] == 1
     assert (data["passed"], data["failed"], data["errors"]) == (2, 1, 0)
     (failed,) = [r for r in data["results"] if r["status"] == "failed"]
     assert failed["case"] == "refund question retrieves the refund policy"
