@@ -65,6 +65,21 @@ class ApplySection(_Section):
     concurrency: int = Field(default=4, ge=1, le=32, description="Personas applied at once.")
 
 
+RemoteName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]
+
+
+class DraftsSection(_Section):
+    """MCP drafts: where propose_persona_draft pushes, and who draft commits are by."""
+
+    remote: RemoteName = Field(
+        default="origin", description="Git remote that proposed drafts are pushed to."
+    )
+    author: Annotated[str, StringConstraints(max_length=200)] | None = Field(
+        default=None,
+        description="Author of draft commits ('Name <email>'); default: the MCP client's name.",
+    )
+
+
 BACKEND_SLUG_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,99}(/[a-z0-9][a-z0-9._:-]{0,99}){1,3}$"
 ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
 MAX_BACKENDS = 100
@@ -227,6 +242,9 @@ class RepoConfig(_Section):
         default_factory=SafetySection, description="Thresholds that make apply refuse."
     )
     apply: ApplySection = Field(default_factory=ApplySection, description="Defaults of apply.")
+    drafts: DraftsSection = Field(
+        default_factory=DraftsSection, description="MCP drafts: push remote and commit author."
+    )
     knowledge: KnowledgeSection = Field(
         default_factory=KnowledgeSection, description="Knowledge folders and their indexing."
     )
