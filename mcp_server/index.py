@@ -14,8 +14,10 @@ import os
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import chain, filterfalse
+from operator import attrgetter
 from pathlib import Path
 
 from personas_as_code.mcp_server.models import (
@@ -27,6 +29,7 @@ from personas_as_code.mcp_server.models import (
 )
 from personas_as_code.mcp_server.repoload import HashedDirectoryFiles, LoadCache, load_repo_cached
 from personas_as_code.mcp_server.search_index import (
+    PAIRS,
     Entry,
     SearchIndex,
     checked_in_python,
@@ -54,7 +57,7 @@ class Snapshot:
     by_slug: dict[str, Entry] = field(default_factory=dict)
     all_facets: dict[str, list[FacetCount]] | None = None
     text_index: SearchIndex | None = None
-    _all_pairs: Counter[tuple[str, str]] = field(default_factory=Counter)
+    _all_pairs: Counter[int] = field(default_factory=Counter)
     _by_rowid: dict[int, Entry] | None = None
 
     @classmethod
@@ -81,7 +84,7 @@ class Snapshot:
             pool = self.entries
         else:
             by_rowid = self.by_rowid()
-            found = {by_rowid[r] for r in rows if r in by_rowid}
+            found = set(map(by_rowid.get, rows))
             pool = list(filter(found.__contains__, self.entries))
         for term in filter(checked_in_python, terms):
             pool = [e for e in pool if term in e.blob]
@@ -90,17 +93,19 @@ class Snapshot:
     def facets(self, matched: list[Entry]) -> dict[str, list[FacetCount]]:
         """Facet counts over ``matched`` (counting the smaller side of the snapshot)."""
         if self.all_facets is None:
-            self._all_pairs = Counter(chain.from_iterable(e.pairs for e in self.entries))
+            self._all_pairs = _count_pairs(self.entries)
             self.all_facets = facet_lists(self._all_pairs)
         if len(matched) == len(self.entries):
             return self.all_facets
         if 2 * len(matched) <= len(self.entries):
-            return facet_lists(Counter(chain.from_iterable(e.pairs for e in matched)))
+            return facet_lists(_count_pairs(matched))
         matched_set = set(matched)
-        unmatched = filterfalse(matched_set.__contains__, self.entries)
-        counts = self._all_pairs.copy()
-        counts.subtract(chain.from_iterable(e.pairs for e in unmatched))
-        return facet_lists(+counts)
+        missing = _count_pairs(filterfalse(matched_set.__contains__, self.entries))
+        return facet_lists(Counter({k: n - missing[k] for k, n in self._all_pairs.items()}))
+
+
+def _count_pairs(entries: Iterable[Entry]) -> Counter[int]:
+    return Counter(chain.from_iterable(map(attrgetter("pair_ids"), entries)))
 
 
 @dataclass(frozen=True)
@@ -119,11 +124,14 @@ def _snippet(text: str, at: int) -> str:
     return ("…" if start else "") + piece + ("…" if end < len(text) else "")
 
 
-def facet_lists(counter: Counter[tuple[str, str]]) -> dict[str, list[FacetCount]]:
-    """Counts of every filter value (most frequent first, top 50 per filter)."""
+def facet_lists(counter: Counter[int]) -> dict[str, list[FacetCount]]:
+    """Counts of every filter value by ``pair_id`` as lists per filter (most frequent
+    first, top 50 each)."""
     grouped: dict[str, list[tuple[int, str]]] = {name: [] for name in FACETS}
-    for (name, value), count in counter.items():
-        grouped[name].append((-count, value))
+    for pair, count in counter.items():
+        if count > 0:
+            name, value = PAIRS[pair]
+            grouped[name].append((-count, value))
     return {
         name: [FacetCount(value=v, count=-c) for c, v in sorted(items)[:50]]
         for name, items in grouped.items()
@@ -152,7 +160,11 @@ def search(
         page_size=page_size,
         page_offset=page_offset,
         results=[
-            _hit(entry, 0.0 if scores is None else float(scores[entry]), matched.terms)
+            _hit(
+                entry,
+                0.0 if scores is None else float(len(matched.terms) + scores[entry]),
+                matched.terms,
+            )
             for entry in page
         ],
         facets=facets,

@@ -41,6 +41,7 @@ class Entry:
     rowid: int = 0
     pair_set: frozenset[tuple[str, str]] = field(default_factory=frozenset)
     head: str = ""  # lower-cased name and slug: the fields of the highest weight
+    pair_ids: tuple[int, ...] = ()  # ``pairs`` as ``pair_id``s, cheap to count
 
     @classmethod
     def of(cls, persona: LoadedPersona, rowid: int = 0) -> Entry:
@@ -67,11 +68,29 @@ class Entry:
         lowered = {k: v.lower() for k, v in texts.items()}
         blob = "\x00".join(lowered.values())
         head = lowered["name"] + "\x00" + lowered["slug"]
-        return cls(persona, texts, lowered, facets, pairs, blob, rowid, frozenset(pairs), head)
+        ids = tuple(pair_id(p) for p in pairs)
+        return cls(persona, texts, lowered, facets, pairs, blob, rowid, frozenset(pairs), head, ids)
 
     def passes(self, filters: SearchFilters) -> bool:
         """True when the entry matches every given filter."""
         return required_pairs(filters) <= self.pair_set
+
+
+_PAIR_IDS: dict[tuple[str, str], int] = {}
+PAIRS: list[tuple[str, str]] = []  # pair_id -> (facet, value)
+_PAIRS_LOCK = threading.Lock()
+
+
+def pair_id(pair: tuple[str, str]) -> int:
+    """A small integer naming the (facet, value) ``pair`` in this process (``PAIRS[id]``)."""
+    found = _PAIR_IDS.get(pair)
+    if found is None:
+        with _PAIRS_LOCK:
+            found = _PAIR_IDS.get(pair)
+            if found is None:
+                found = _PAIR_IDS[pair] = len(PAIRS)
+                PAIRS.append(pair)
+    return found
 
 
 def required_pairs(filters: SearchFilters) -> frozenset[tuple[str, str]]:
@@ -109,20 +128,18 @@ def checked_in_python(term: str) -> bool:
 
 
 def relevance(pool: list[Entry], terms: list[str]) -> Counter[Entry]:
-    """Each entry's relevance: per term, the weight of the best field holding it (name or
-    slug 5, description 3, sources 2, prompt 1), summed.  Every entry of ``pool`` holds
-    every term somewhere; the loops are set operations and comprehensions, not calls
-    per entry."""
-    total: Counter[Entry] = Counter()
-    for _ in terms:
-        total.update(pool)  # at least the prompt's weight, 1, per term
+    """Each entry's relevance above the floor of ``len(terms)``: per term, the weight of
+    the best field holding it (name or slug 5, description 3, sources 2, prompt 1) minus
+    1, summed.  Every entry of ``pool`` holds every term somewhere; the work is set
+    operations and comprehensions, not a call per entry."""
+    total: Counter[Entry] = Counter(dict.fromkeys(pool, 0))
     for term in terms:
         in_head = {e for e in pool if term in e.head}
         rest = list(filterfalse(in_head.__contains__, pool))
         in_description = {e for e in rest if term in e.lowered["description"]}
         rest = list(filterfalse(in_description.__contains__, rest))
         in_sources = [e for e in rest if term in e.lowered["sources"]]
-        # the weight above 1: +4, +2, +1 (counted by Counter.update in C)
+        # +4, +2 and +1 over the prompt's 1, counted in C by Counter.update
         total.update(chain(in_head, in_head, in_head, in_head, in_description, in_description))
         total.update(in_sources)
     return total
@@ -200,7 +217,7 @@ class SearchIndex:
             self._flush()
             match = " ".join(phrases)
             cursor = self._db.execute("SELECT rowid FROM text WHERE text MATCH ?", (match,))
-            return {row[0] for row in cursor}
+            return set(chain.from_iterable(cursor))
 
 
 def _same(a: LoadedPersona, b: LoadedPersona) -> bool:

@@ -1,0 +1,140 @@
+"""search_personas over the FTS5 index: substring semantics, ranking, facets, hostile
+queries and incremental re-indexing."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from mcp import Client
+from personas_as_code.mcp_server import build_server
+from personas_as_code.mcp_server.models import SearchFilters
+from personas_as_code.mcp_server.service import PersonaService
+
+from tests.mcp_server.conftest import call
+from tests.repos import RepoBuilder
+
+LONG_WORD = "supercalifragilistic" * 4  # 80 characters: longer than the indexed prefix
+
+PERSONAS = {
+    "alpha": ("Refund Helper", "Answers invoices.", "You help with travel.", "col_a"),
+    "bravo": ("Travel Desk", "Handles refund questions.", "Be brief.", "col_b"),
+    "charlie": ("Charlie", "General help.", "Mention the refund policy.", "col_refund"),
+    "delta": ("Delta", "Plain persona.", 'Quote: "exact" NEAR(a b) * a OR b ^x', "col_d"),
+    "echo": ("Echo", "Another one.", f"The word {LONG_WORD} is long.", "col_e"),
+    "foxtrot": ("Foxtrot", "Für Übersetzungen.", "Ünïcode prompt about refunds.", "col_f"),
+}
+
+
+def persona_yaml(name: str, description: str, prompt: str, source: str, i: int) -> str:
+    status = ["active", "draft", "archived"][i % 3]
+    return (
+        f"name: {name}\nmodel: scaigrid/m{i % 2}\ndescription: {description}\n"
+        f"status: {status}\nsystem_prompt: {prompt!r}\n"
+        f"publish: {{enabled: {str(i % 2 == 0).lower()}, groups: [mg_{i % 3}]}}\n"
+        f"sources: [{{type: collection, id: {source}, name: {source} docs}}]\n"
+    )
+
+
+def build(repo: RepoBuilder) -> Path:
+    for i, (slug, (name, description, prompt, source)) in enumerate(PERSONAS.items()):
+        repo.persona(slug, persona_yaml(name, description, prompt, source, i))
+    return repo.root
+
+
+def oracle(service: PersonaService, query: str) -> set[str]:
+    """Slugs whose name, slug, description, sources or prompt hold every term."""
+    terms = query.replace("\x00", " ").lower().split()[:20]
+    found = set()
+    for slug, persona in service.snapshot().repo.personas.items():
+        spec = persona.spec
+        sources = " ".join(f"{s.type}:{s.id} {s.name or ''}" for s in spec.sources)
+        fields = [spec.name, slug, spec.description or "", sources, persona.system_prompt]
+        if all(any(t in f.lower() for f in fields) for t in terms):
+            found.add(slug)
+    return found
+
+
+def slugs(result) -> list[str]:  # type: ignore[no-untyped-def]
+    return [hit.slug for hit in result.results]
+
+
+def test_terms_match_as_substrings_of_any_field(repo: RepoBuilder) -> None:
+    service = PersonaService(build(repo))
+    for query in ["refund", "REFUND", "fund", "elp", "re", "e", "col_", "collection:col_b",
+                  "travel refund", "über", "ÜNÏCODE", LONG_WORD, LONG_WORD[:-1] + "x",
+                  "supercalifragilistic", "nothing-here", "refund zzz"]:  # fmt: skip
+        result = service.search(query, page_size=100)
+        assert set(slugs(result)) == oracle(service, query), query
+        assert result.total_count == len(oracle(service, query))
+    assert slugs(service.search(LONG_WORD)) == ["echo"]
+    assert slugs(service.search(LONG_WORD[:-1] + "x")) == []
+
+
+def test_ranking_follows_the_field_weights(repo: RepoBuilder) -> None:
+    service = PersonaService(build(repo))
+    result = service.search("refund")
+    # name 5 > description 3 > sources 2 > prompt 1; foxtrot's prompt says "refunds"
+    assert slugs(result) == ["alpha", "bravo", "charlie", "foxtrot"]
+    assert [hit.score for hit in result.results] == [5.0, 3.0, 2.0, 1.0]
+    two = service.search("refund travel")
+    assert [(h.slug, h.score) for h in two.results] == [("bravo", 8.0), ("alpha", 6.0)]
+    fields = {s.field for s in result.results[0].snippets}
+    assert "name" in fields and "prompt" not in fields
+    page = service.search("refund", page_size=2, page_offset=2)
+    assert slugs(page) == ["charlie", "foxtrot"] and page.total_count == 4
+
+
+def test_facets_and_filters_over_the_matched_set(repo: RepoBuilder) -> None:
+    service = PersonaService(build(repo))
+    for query in ["", "e", "refund", "o"]:  # all, most (counted from the rest), some
+        matched = oracle(service, query)
+        result = service.search(query, page_size=100)
+        personas = service.snapshot().repo.personas
+        expected = Counter(personas[s].spec.status for s in matched)
+        assert {f.value: f.count for f in result.facets["status"]} == expected, query
+        active = service.search(query, SearchFilters(status="active"), page_size=100)
+        assert set(slugs(active)) == {s for s in matched if personas[s].spec.status == "active"}
+        assert active.facets == result.facets  # facets are counted before the filters
+
+
+@pytest.mark.anyio
+async def test_hostile_queries_are_plain_text(repo: RepoBuilder) -> None:
+    root = build(repo)
+    service = PersonaService(root)
+    hostile = ['"', '""', "NEAR(", "NEAR(a b)", "*", "a OR", "OR", "AND NOT", "^x", "-",
+               "name:refund", "{name}: refund", "'", "\x00", "refund\x00travel",
+               "x" * 10_000, ("refund " * 2_000).strip(), "é" * 3_000]  # fmt: skip
+    for query in hostile:
+        result = service.search(query, page_size=100)
+        assert set(slugs(result)) == oracle(service, query), repr(query[:20])
+    assert slugs(service.search('"exact"')) == ["delta"]
+    assert slugs(service.search("NEAR(a")) == ["delta"]
+    assert slugs(service.search("name:refund")) == []
+    async with Client(build_server(root)) as client:
+        for query in ['"', "NEAR(", "*", "a OR", "x" * 500]:
+            result = await call(client, "search_personas", query=query)
+            assert {r["slug"] for r in result["results"]} == oracle(service, query)
+
+
+def test_only_changed_personas_are_reindexed(repo: RepoBuilder) -> None:
+    root = build(repo)
+    service = PersonaService(root, max_staleness=0)
+    assert slugs(service.search("travel")) == ["bravo", "alpha"]
+    text_index = service.index.text_index
+    assert text_index.indexed_rows == len(PERSONAS)
+
+    path = root / "personas/charlie.yaml"
+    path.write_text(path.read_text().replace("General help.", "Travel help."))
+    os.utime(path, ns=(1, 1))
+    assert slugs(service.search("travel")) == ["bravo", "charlie", "alpha"]
+    assert text_index.indexed_rows == len(PERSONAS) + 1  # charlie alone
+
+    (root / "personas/bravo.yaml").unlink()
+    repo.persona("golf", persona_yaml("Golf", "Travel agent.", "Hi.", "col_g", 7))
+    assert slugs(service.search("travel")) == ["charlie", "golf", "alpha"]
+    assert slugs(service.search("brief")) == []  # bravo's prompt is gone
+    assert text_index.indexed_rows == len(PERSONAS) + 2
+    assert set(slugs(service.search("", page_size=100))) == set(PERSONAS) - {"bravo"} | {"golf"}
