@@ -36,6 +36,7 @@ from ruamel.yaml.events import (
     StreamStartEvent,
 )
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.tag import Tag
 
 MAX_YAML_BYTES = 256 * 1024
 MAX_EXPANDED_NODES = 20_000
@@ -118,6 +119,7 @@ class _Composition:
     def __init__(self, path: str, resolver: Any) -> None:
         self.path = path
         self.resolver = resolver
+        self.implicit = _implicit_resolvers(resolver)
         self.root: Node | None = None
         self.documents = 0
         self.expanded = 0
@@ -126,6 +128,7 @@ class _Composition:
         self.open_ids: set[int] = set()
         self.finished: dict[int, tuple[int, int]] = {}  # id -> (size, height)
         self.nodes: list[tuple[Node, str]] = []
+        self.aliased = False
 
     def place(self, node: Node, size: int, height: int, mark: Any) -> None:
         """Put ``node`` (``size`` nodes, ``height`` levels) into the open collection."""
@@ -169,14 +172,24 @@ class _Composition:
                 "yaml_recursive_alias",
             )
         size, height = self.finished.get(id(node), (1, 0))
+        self.aliased = True
         self.place(node, size, height, event.start_mark)
 
     def scalar(self, event: ScalarEvent) -> None:
+        value = event.value
         tag = event.ctag
-        if tag is None or str(tag) == "!":
-            tag = self.resolver.resolve(ScalarNode, event.value, event.implicit)
-        node = ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style)
-        self.register(node, event.anchor)
+        name = None if tag is None else str(tag)
+        if name is None or name == "!":
+            name = _STR_TAG
+            if event.implicit[0]:  # what ``resolver.resolve`` does, without its overhead
+                by_first, anywhere = self.implicit
+                for candidate, regexp in by_first.get(value[:1], anywhere):
+                    if regexp.match(value):
+                        name = candidate
+                        break
+            tag = _tag(name)
+        node = ScalarNode(tag, value, event.start_mark, event.end_mark, style=event.style)
+        self.register(node, event.anchor, name)
         self.place(node, 1, 0, event.start_mark)
 
     def start(self, event: SequenceStartEvent | MappingStartEvent) -> None:
@@ -190,16 +203,16 @@ class _Composition:
             )
         kind = SequenceNode if sequence else MappingNode
         node = kind(tag, [], event.start_mark, None, flow_style=event.flow_style)
-        self.register(node, event.anchor)
+        self.register(node, event.anchor, str(node.ctag))
         self.place(node, 1, 0, event.start_mark)
         self.open.append(_Open(node))
         self.open_ids.add(id(node))
 
-    def register(self, node: Node, anchor: str | None) -> None:
+    def register(self, node: Node, anchor: str | None, tag: str) -> None:
         node.anchor = anchor
         if anchor is not None:
             self.anchors[anchor] = node
-        self.nodes.append((node, str(node.ctag)))
+        self.nodes.append((node, tag))
 
     def end(self, event: Any) -> None:
         done = self.open.pop()
@@ -220,6 +233,29 @@ class _Composition:
                 "a second YAML document ('---'); a persona file holds exactly one",
             )
         self.anchors = {}
+
+
+def _implicit_resolvers(resolver: Any) -> _Implicit:
+    """The resolver's implicit (tag, regexp) candidates by a scalar's first character
+    (``""`` for the empty scalar) and for any character, in the order
+    ``resolver.resolve`` tries them; built once per YAML version."""
+    version = resolver.processing_version
+    cached = _IMPLICIT.get(version)
+    if cached is None:
+        table = resolver.versioned_resolver
+        anywhere = tuple((str(tag), regexp) for tag, regexp in table.get(None, []))
+        by_first = {
+            first: tuple((str(tag), regexp) for tag, regexp in candidates) + anywhere
+            for first, candidates in table.items()
+            if first is not None
+        }
+        by_first[""] = tuple((str(t), r) for t, r in table.get("", [])) + anywhere
+        cached = _IMPLICIT[version] = (by_first, anywhere)
+    return cached
+
+
+_Implicit = tuple[dict[str, tuple[tuple[str, Any], ...]], tuple[tuple[str, Any], ...]]
+_IMPLICIT: dict[Any, _Implicit] = {}
 
 
 def _compose(parser: Any, resolver: Any, path: str) -> _Composition:
@@ -370,15 +406,79 @@ def _unconstructible_scalar(nodes: list[tuple[Node, str]]) -> tuple[Node, str] |
         parser.dispose()
 
 
+_TAGS: dict[str, Tag] = {}
+
+
+def _tag(name: str) -> Tag:
+    """One shared ``Tag`` per name: ruamel decodes a tag's text once per ``Tag`` object."""
+    tag = _TAGS.get(name)
+    if tag is None:
+        tag = _TAGS[name] = Tag(suffix=name)
+    return tag
+
+
+class _NeedsRuamel(Exception):
+    """The document has a merge key: only ruamel's constructor flattens those."""
+
+
+def _construct(composed: _Composition, constructor: Any) -> Any:
+    """The Python value of the composed document: built here from the node tree for
+    plain documents (the same values ruamel's ``construct_document`` gives, each
+    scalar through ruamel's constructor for its tag), by ruamel when the document
+    has aliases or merge keys (shared objects, flattening)."""
+    root = composed.root
+    if not composed.aliased:
+        tags = {id(node): tag for node, tag in composed.nodes}
+        scalars = constructor.yaml_constructors
+        try:
+            return _build(root, tags, scalars, constructor)
+        except _NeedsRuamel:
+            pass
+    return constructor.construct_document(root)
+
+
+def _build(node: Node, tags: dict[int, str], scalars: Any, constructor: Any) -> Any:
+    """One node's value (recursion is bounded: the tree is at most MAX_DEPTH deep)."""
+    if isinstance(node, ScalarNode):
+        tag = tags[id(node)]
+        return node.value if tag == _STR_TAG else scalars[tag](constructor, node)
+    if isinstance(node, SequenceNode):
+        return [_build(item, tags, scalars, constructor) for item in node.value]
+    mapping = {}
+    for key, value in node.value:
+        if tags[id(key)] == _MERGE_TAG:
+            raise _NeedsRuamel
+        mapping[key.value] = _build(value, tags, scalars, constructor)
+    return mapping
+
+
+_LOADER_CLASS: list[type] = []
+
+
+def _loader(text: str) -> tuple[Any, Any, Any]:
+    """The constructor, parser and resolver of ``YAML(typ="safe")`` for ``text``.
+
+    With the C parser (ruamel.yaml.clib) they are one object of a class ruamel builds
+    on every call; the class is built once here and instantiated per document.
+    """
+    if _LOADER_CLASS:
+        loader = _LOADER_CLASS[0](text)
+        return loader, loader, loader
+    yaml = YAML(typ="safe")
+    constructor, parser = yaml.get_constructor_parser(text)
+    if constructor is parser and hasattr(constructor, "resolve"):
+        _LOADER_CLASS.append(type(constructor))
+    resolver = constructor if hasattr(constructor, "resolve") else yaml.resolver
+    return constructor, parser, resolver
+
+
 def parse_yaml(raw: bytes, path: str) -> ParsedYaml:
     """Parse one YAML document safely into JSON values; raise ``YamlRefused`` with
     located problems.  No input, of any shape, raises anything else."""
     text = _decode(raw, path)
-    yaml = YAML(typ="safe")  # the C parser (ruamel.yaml.clib) when installed
     parser = None
     try:
-        constructor, parser = yaml.get_constructor_parser(text)
-        resolver = constructor if hasattr(constructor, "resolve") else yaml.resolver
+        constructor, parser, resolver = _loader(text)
         composed = _compose(parser, resolver, path)
     except YAMLError as exc:
         raise YamlRefused(_syntax_problem(exc, path)) from None
@@ -396,7 +496,7 @@ def parse_yaml(raw: bytes, path: str) -> ParsedYaml:
     if refused:
         raise YamlRefused(refused)
     try:
-        data = constructor.construct_document(node)
+        data = _construct(composed, constructor)
     except MarkedYAMLError as exc:
         where = _at(exc.problem_mark) if exc.problem_mark else _mark(node)
         raise YamlRefused(
