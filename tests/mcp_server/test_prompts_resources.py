@@ -129,6 +129,16 @@ async def test_review_prompt_embeds_the_persona_file_and_its_prompt_file(
     assert prompt.content.resource.text == prompt_file.read_text()  # type: ignore[union-attr]
 
 
+async def test_review_prompt_of_an_invalid_file_names_its_issues(
+    client: Client, git_repo: Path
+) -> None:
+    (git_repo / "personas/broken.yaml").write_text("name: Broken\nmodel: [not, a, string]\n")
+    result = await client.get_prompt("review_persona_prompt", {"slug": "broken"})
+    text = result.messages[0].content.text  # type: ignore[union-attr]
+    assert "validation error at personas/broken.yaml:2" in text
+    assert [m.content.type for m in result.messages] == ["text", "resource"]
+
+
 async def test_read_only_server_offers_no_drafting_prompt(git_repo: Path) -> None:
     async with Client(build_server(git_repo, read_only=True)) as c:
         names = [p.name for p in (await c.list_prompts()).prompts]
