@@ -4,8 +4,9 @@ The client's name (``clientInfo.name`` of ``initialize``) is whatever the peer
 says, so it is sanitised before it goes into a commit header: control
 characters, angle brackets and line breaks are dropped, whitespace collapsed,
 the length bounded.  A configured identity (``PERSONAS_DRAFT_AUTHOR`` or the
-``draft_author`` argument, as ``Name <email>`` or ``Name``) wins over it; the
-client's name is then still recorded in a ``Draft-Client`` trailer.
+``draft_author`` argument, then personas.toml ``[drafts] author``; ``Name <email>``
+or ``Name``) wins over it; the client's name is then still recorded in a
+``Draft-Client`` trailer.
 """
 
 from __future__ import annotations
@@ -51,10 +52,14 @@ class DraftAuthors:
         text = configured if configured is not None else os.environ.get(AUTHOR_ENV)
         self.configured = parse_identity(text) if text else None
 
-    def actor(self, client: str | None) -> git.Actor:
-        """The configured identity, else the client's declared name, else personas-mcp."""
+    def actor(self, client: str | None, repo_identity: str | None = None) -> git.Actor:
+        """The configured identity (argument or environment, then the repo's ``[drafts]
+        author``), else the client's declared name, else personas-mcp."""
         if self.configured is not None:
             return self.configured
+        from_repo = parse_identity(repo_identity) if repo_identity else None
+        if from_repo is not None:
+            return from_repo
         name = clean_name(client)
         return git.Actor(name, DEFAULT_EMAIL) if name else git.Actor(DEFAULT_NAME, DEFAULT_EMAIL)
 

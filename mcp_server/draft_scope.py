@@ -156,8 +156,12 @@ class DraftScope:
                     details={"path": path, "slug": self.slug},
                 )
 
+    def others(self, path: str) -> list[str]:
+        """The other personas that use ``path`` (their file, prompt or avatar)."""
+        return sorted(self.users.get(path, frozenset()) - {self.slug})
+
     def _foreign(self, path: str) -> str | None:
-        others = sorted(self.users.get(path, frozenset()) - {self.slug})
+        others = self.others(path)
         if others:
             return f"it is used by {', '.join(others)}"
         return None

@@ -11,11 +11,19 @@ import json
 import posixpath
 import re
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
 from personas_as_code.mcp_server.authors import DraftAuthors
 from personas_as_code.mcp_server.catalogue_state import catalogue_state
+from personas_as_code.mcp_server.draft_ops import (
+    DraftFiles,
+    delete_files,
+    draft_remote,
+    duplicate_files,
+    push_draft,
+)
 from personas_as_code.mcp_server.drafts import DraftStore, DraftTip, Written
 from personas_as_code.mcp_server.export import write_export
 from personas_as_code.mcp_server.ids import (
@@ -36,6 +44,7 @@ from personas_as_code.mcp_server.models import (
     Issue,
     PersonaView,
     Preview,
+    ProposeResult,
     SearchFilters,
     SearchResult,
     ValidationReport,
@@ -47,7 +56,7 @@ from personas_as_code.sandbox.enrichment import retrieval_for
 from personas_as_code.sandbox.run import RunRequest, RunResult, run_persona
 from personas_as_code.schemas.errors import DraftConflict, DraftError, NotFound, PersonasError
 from personas_as_code.schemas.files import DirectoryFiles, PathRefused, join_relative
-from personas_as_code.schemas.loader import LoadedPersona, Repo
+from personas_as_code.schemas.loader import LoadedPersona, Repo, load_config
 from personas_as_code.schemas.problems import Problem, errors_only
 from personas_as_code.schemas.yamlsafe import YamlRefused, parse_yaml
 
@@ -80,7 +89,7 @@ class PersonaService:
         if not self.root.is_dir():
             raise PersonasError(f"repo directory {self.root} does not exist")
         self.catalogue = catalogue
-        self.cache = LoadCache()
+        self.cache = LoadCache.for_repo(self.root)  # starts warm from .personas/
         self.index = RepoIndex(self.root, self.cache, max_staleness)
         self._store: DraftStore | None = None
         self._store_lock = threading.Lock()
@@ -329,6 +338,100 @@ class PersonaService:
             draft_id=tip.draft_id, branch=tip.branch, discarded_version=tip.version, head=tip.head
         )
 
+    def _new_draft(
+        self,
+        slug: str,
+        build: Callable[[DraftStore, str], DraftFiles],
+        *,
+        summary: str,
+        new_persona: bool,
+        client: str | None,
+        deletes: bool = False,
+    ) -> DraftResult:
+        """A new draft of ``slug`` from HEAD holding the files ``build(store, base)`` gives."""
+        store = self.store()
+        with store.lock:
+            base = store.head_sha()
+            built = build(store, base)
+            written = store.write(
+                slug=slug,
+                draft_id=new_draft_id(),
+                parent=None,
+                base=base,
+                path=built.path,
+                changes=built.changes,
+                new_persona=new_persona,
+                summary=summary.splitlines()[0][:200],
+                actor=self.authors.actor(client, self._configured_author(store, base)),
+                trailers=self.authors.trailers(client),
+            )
+        return self._draft_result(store, written, built.path, built.notes, deletes=deletes)
+
+    def duplicate_draft(
+        self,
+        slug: str,
+        new_slug: str,
+        *,
+        name: str | None = None,
+        message: str | None = None,
+        client: str | None = None,
+    ) -> DraftResult:
+        """A draft of a new persona ``new_slug``: a copy of ``slug`` with its prompt and
+        avatar copied, its name (and explicit slug) updated."""
+        check_slug(slug)
+        check_slug(new_slug)
+        return self._new_draft(
+            new_slug,
+            lambda store, base: duplicate_files(store, base, slug, new_slug, name),
+            summary=message or f"draft({new_slug}): duplicate of {slug}",
+            new_persona=True,
+            client=client,
+        )
+
+    def delete_draft(
+        self, slug: str, *, message: str | None = None, client: str | None = None
+    ) -> DraftResult:
+        """A draft that deletes persona ``slug``'s file (and the prompt and avatar only it
+        uses); applying it needs prune."""
+        check_slug(slug)
+        return self._new_draft(
+            slug,
+            lambda store, base: delete_files(store, base, slug),
+            summary=message or f"draft({slug}): delete the persona",
+            new_persona=False,
+            client=client,
+            deletes=True,
+        )
+
+    def propose_draft(self, draft_id: str, expected_version: int | None = None) -> ProposeResult:
+        """Push draft ``draft_id``'s branch to the configured remote (``[drafts] remote``)."""
+        store = self.store()
+        tip = store.get(check_draft_id(draft_id))
+        if expected_version is not None and expected_version != tip.version:
+            raise DraftConflict(
+                f"draft '{draft_id}' is at version {tip.version}, not {expected_version}",
+                details={"draft_id": draft_id, "current_version": tip.version},
+            )
+        remote = draft_remote(store)
+        push_draft(store, tip, remote)
+        return ProposeResult(
+            success=True,
+            draft_id=tip.draft_id,
+            branch=tip.branch,
+            remote=remote,
+            head=tip.head,
+            version=tip.version,
+            message=(
+                f"pushed {tip.branch} (version {tip.version}) to '{remote}'; open a pull "
+                "request from that branch to review and merge it"
+            ),
+        )
+
+    def _configured_author(self, store: DraftStore, base: str) -> str | None:
+        """``[drafts] author`` of personas.toml at commit ``base``."""
+        config, _ = load_config(store.files_at(base), "repo")
+        return config.drafts.author
+
     def patch_draft(
         self,
         slug: str,
@@ -401,7 +504,7 @@ class PersonaService:
                 changes=changes,
                 new_persona=is_new,
                 summary=summary.splitlines()[0][:200],
-                actor=self.authors.actor(client),
+                actor=self.authors.actor(client, self._configured_author(store, base)),
                 trailers=self.authors.trailers(client),
             )
         return self._draft_result(store, written, path, notes)

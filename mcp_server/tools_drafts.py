@@ -1,4 +1,5 @@
-"""Write tools: patch and discard drafts (git branches; never the working tree)."""
+"""Write tools: patch, duplicate, delete, propose and discard drafts (git branches; never
+the working tree)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from personas_as_code.mcp_server.ids import DRAFT_ID_PATTERN, MAX_PROMPT_BYTES
 from personas_as_code.mcp_server.models import (
     DiscardResult,
     DraftResult,
+    ProposeResult,
     PublishPatch,
     RagPatch,
     SourceInput,
@@ -27,6 +29,16 @@ PATCH = ToolAnnotations(
 DISCARD = ToolAnnotations(
     read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False
 )
+DELETE = ToolAnnotations(
+    read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False
+)
+PROPOSE = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+)
+SlugArg = Annotated[str, Field(max_length=64, description="Persona slug.")]
+MessageArg = Annotated[
+    str | None, Field(default=None, max_length=500, description="Commit summary.")
+]
 Text = Annotated[str | None, Field(default=None, max_length=10_000)]
 
 
@@ -181,6 +193,50 @@ def register_draft_tools(server: MCPServer, service: PersonaService) -> None:
                 message=message,
                 client=client_name(ctx),
             )
+
+    @server.tool(title="Duplicate a persona (as a draft)", annotations=PATCH)
+    def duplicate_persona(
+        slug: SlugArg,
+        new_slug: Annotated[str, Field(max_length=64, description="Slug of the copy.")],
+        name: Annotated[
+            str | None,
+            Field(
+                default=None, min_length=1, max_length=200, description="Default: '<name> (copy)'."
+            ),
+        ] = None,
+        message: MessageArg = None,
+        ctx: Context | None = None,
+    ) -> DraftResult:
+        """Draft a new persona `new_slug` as a copy of `slug`: the persona file, its prompt
+        file and avatar are copied under the new slug, the name (and an explicit slug) set,
+        previous_slugs dropped. The draft is a git branch, validated like a patch."""
+        with tool_errors():
+            return service.duplicate_draft(
+                slug, new_slug, name=name, message=message, client=client_name(ctx)
+            )
+
+    @server.tool(title="Draft a persona's deletion", annotations=DELETE)
+    def delete_persona(
+        slug: SlugArg, message: MessageArg = None, ctx: Context | None = None
+    ) -> DraftResult:
+        """Draft the deletion of persona `slug`: a git branch without its file (and without
+        the prompt file and avatar no other persona uses). Nothing is deleted until the
+        branch is merged and applied with prune (needs_prune is true): without prune the
+        plan only lists the persona as owned with its file gone."""
+        with tool_errors():
+            return service.delete_draft(slug, message=message, client=client_name(ctx))
+
+    @server.tool(title="Propose a persona draft", annotations=PROPOSE)
+    def propose_persona_draft(
+        draft_id: Annotated[str, Field(pattern=DRAFT_ID_PATTERN)],
+        expected_version: Annotated[
+            int | None, Field(default=None, ge=0, description="Refuse unless at this version.")
+        ] = None,
+    ) -> ProposeResult:
+        """Push the draft's branch to the repository's git remote (personas.toml [drafts]
+        remote, default origin) so a pull request can be opened from it."""
+        with tool_errors():
+            return service.propose_draft(draft_id, expected_version)
 
     @server.tool(title="Discard a persona draft", annotations=DISCARD)
     def discard_persona_draft(
