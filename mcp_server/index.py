@@ -3,9 +3,11 @@
 ``RepoIndex.snapshot()`` returns the loaded repo, reloading only when a cheap
 stat fingerprint (path, size, mtime of every file under the personas folder,
 the config and referenced files elsewhere) changes; unchanged files come from
-the ``LoadCache``.  The fingerprint is checked at most every ``max_staleness``
-seconds (0.5 s by default; about 10 ms for 2,000 files), so a change on disk is
-seen within that delay.
+the ``LoadCache`` (persisted in ``.personas/`` when that folder exists, so a
+restarted server does not parse again).  The fingerprint is checked at most
+every ``max_staleness`` seconds (0.5 s by default; about 10 ms for 2,000 files),
+so a change on disk is seen within that delay.  Free text is looked up in the
+snapshot's FTS5 index (``search_index``), which re-indexes changed personas only.
 """
 
 from __future__ import annotations
@@ -218,6 +220,7 @@ class RepoIndex:
         self._snapshot: Snapshot | None = None
         self.text_index = SearchIndex()
         self.reloads = 0
+        self._saved_misses = 0
 
     def _stat_tree(self, directory: Path, out: list[tuple[str, int, int]]) -> None:
         try:
@@ -283,4 +286,28 @@ class RepoIndex:
         self._fingerprint = before
         self._snapshot = snap
         self.reloads += 1
+        self._save_cache_soon()
         return snap
+
+    def _save_cache_soon(self) -> None:
+        """Persist the parse cache after a load that parsed files, in a thread so the
+        request does not wait (the interpreter waits for it at exit).  Only into an
+        existing ``.personas/`` folder: a read-only server creates no files."""
+        misses = self.cache.misses
+        path = self.cache.path
+        if path is None or misses == self._saved_misses or not _own_folder(self.root, path):
+            return
+        self._saved_misses = misses
+        threading.Thread(target=self.cache.save, name="parse-cache-save").start()
+
+
+def _own_folder(root: Path, path: Path) -> bool:
+    """True when ``path``'s folder is a real directory inside ``root`` (a committed
+    ``.personas`` symlink must not make us write elsewhere)."""
+    folder = path.parent
+    return (
+        folder.is_dir()
+        and not folder.is_symlink()
+        and folder.resolve().is_relative_to(root)
+        and not path.is_symlink()
+    )

@@ -4,6 +4,7 @@ queries and incremental re-indexing."""
 from __future__ import annotations
 
 import os
+import threading
 from collections import Counter
 from pathlib import Path
 
@@ -138,3 +139,44 @@ def test_only_changed_personas_are_reindexed(repo: RepoBuilder) -> None:
     assert slugs(service.search("brief")) == []  # bravo's prompt is gone
     assert text_index.indexed_rows == len(PERSONAS) + 2
     assert set(slugs(service.search("", page_size=100))) == set(PERSONAS) - {"bravo"} | {"golf"}
+
+
+def wait_for_cache_saves() -> None:
+    for thread in threading.enumerate():
+        if thread.name == "parse-cache-save":
+            thread.join()
+
+
+def test_a_restarted_server_starts_from_the_saved_parse_cache(
+    repo: RepoBuilder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
+    root = build(repo)
+    first = PersonaService(root)
+    first.search("refund")
+    wait_for_cache_saves()
+    assert not (root / ".personas").exists()  # a read-only server creates no folder
+
+    (root / ".personas").mkdir()
+    first.index.max_staleness = 0
+    repo.persona("golf", persona_yaml("Golf", "Travel agent.", "Hi.", "col_g", 7))
+    first.search("refund")
+    wait_for_cache_saves()
+    assert (root / ".personas/parse-cache.json").is_file()
+
+    restarted = PersonaService(root)
+    assert slugs(restarted.search("refund")) == ["alpha", "bravo", "charlie", "foxtrot"]
+    assert (restarted.cache.hits, restarted.cache.misses) == (len(PERSONAS) + 1, 0)
+
+
+def test_the_parse_cache_is_not_written_through_a_symlink(
+    repo: RepoBuilder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
+    root = build(repo)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (root / ".personas").symlink_to(outside)
+    PersonaService(root).search("refund")
+    wait_for_cache_saves()
+    assert list(outside.iterdir()) == []
