@@ -489,6 +489,11 @@ class PersonaService:
                     )
                 base, path = parent.base, parent.path
                 is_new = store.read(base, path) is None
+                if not is_new and store.read(parent.head, path) is None:
+                    raise InvalidInput(
+                        f"draft '{draft_id}' deletes '{slug}'; there is nothing to patch "
+                        "(discard_persona_draft drops the draft)"
+                    )
             scope = store.scope(base, slug, path)
             for field in ("system_prompt_file", "avatar"):
                 if isinstance(patch.set.get(field), str):

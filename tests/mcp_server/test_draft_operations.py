@@ -198,6 +198,15 @@ async def test_delete_keeps_a_prompt_another_persona_uses(client: Client, git_re
     assert any("coach-two" in note for note in result["notes"])
     assert "personas/prompts/onboarding-coach.md" in tree(git_repo, result["branch"])
     assert "NOT_FOUND" in await call_error(client, "delete_persona", slug="nobody")
+    patched = await call_error(
+        client,
+        "patch_persona_draft",
+        slug="onboarding-coach",
+        draft_id=result["draft_id"],
+        expected_version=1,
+        name="Back",
+    )
+    assert "nothing to patch" in patched
 
 
 # --- propose ------------------------------------------------------------------
