@@ -1,158 +1,269 @@
-"""Catalogue throughput: REST over loopback vs. the embedded baseline, SQLite vs. PostgreSQL.
+"""Benchmark of the catalogue's REST server against floors measured in the same run (issue 13).
 
-    .venv/bin/python bench/catalogue_bench.py [--quick] [--pg-url URL]
+    .venv/bin/python bench/catalogue_bench.py [--sizes 2000,10000] [--gets 2000]
 
-Per database it creates N personas, publishes them, and lists 2N personas
-page by page (limit 50 and 200), once through the REST API (``HttpCatalogue``
-against uvicorn on a loopback port, server and client in this process) and
-once in-process (``EmbeddedCatalogue``, the baseline).  Figures are
-operations (= requests for REST) per second.  PostgreSQL runs in a throwaway
-schema on ``--pg-url`` (default ``PERSONAS_TEST_PG_URL`` or
-postgresql://postgres@127.0.0.1:5432/test) and is skipped when unreachable.
+Per size N (a generated repo of N personas, two in three published; SQLite):
+
+- full apply from empty: ``personas apply --auto-approve`` run as CI does (a
+  subprocess, stdout to a file), once in-process (the embedded catalogue: the
+  floor) and once over HTTP against ``personas catalogue serve`` in its own
+  process (goal <= 1.5x);
+- server CPU per ``GET /personas/{id}`` (the server process's own CPU time over
+  sequential keep-alive requests) against a bare FastAPI route doing the same
+  bearer-key check and answering the same body from memory (goal <= 2x);
+- ``GET /v1/models`` read whole (every page), against what the plan reads: the
+  model slugs it checks (one small request) and the published models it
+  compares with their personas.
+
+The apply concurrency is the CLI's default.  Keep 10,000 for one run at the end:
+it takes several minutes.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
+import json
 import os
-import secrets
+import random
+import socket
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import httpx
 
-from personas_as_code.catalogue.api import PersonaCreate
-from personas_as_code.catalogue.client import HttpCatalogue
-from personas_as_code.catalogue.db import make_engine
-from personas_as_code.catalogue.embedded import EmbeddedCatalogue
-from personas_as_code.catalogue.protocol import Catalogue
-from personas_as_code.catalogue.rest import create_app
-from personas_as_code.catalogue.seed import add_api_key, seed_starter
-from personas_as_code.catalogue.serve import serve_in_thread
-from sqlalchemy.orm import Session
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
-PG_DEFAULT = os.environ.get(
-    "PERSONAS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
+from personas_as_code.catalogue.client import HttpCatalogue  # noqa: E402
+from sync_bench import MODELS, generate  # noqa: E402
+
+KEY = "sk_bench_" + "c" * 32
+CLI = [sys.executable, "-m", "personas_as_code.cli.main"]
+P = "/v1/modules/scaipersona"
+TICKS = os.sysconf("SC_CLK_TCK")
+
+# The floor of a GET: FastAPI, the same bearer scheme, a sha256 of the key looked up
+# in memory, and the answer's bytes from memory; served by uvicorn like ours.
+BARE_APP = """
+import hashlib, os, uvicorn
+from fastapi import Depends, FastAPI, HTTPException
+from fastapi.responses import Response
+from fastapi.security import HTTPBearer
+
+KEYS = {os.environ["BARE_KEY_HASH"]: "acme"}
+BODY = open(os.environ["BARE_BODY"], "rb").read()
+bearer = HTTPBearer(auto_error=False)
+app = FastAPI()
+
+def caller(credentials=Depends(bearer)):
+    tenant = credentials and KEYS.get(hashlib.sha256(credentials.credentials.encode()).hexdigest())
+    if not tenant:
+        raise HTTPException(401)
+    return tenant
+
+@app.get("/v1/modules/scaipersona/personas/{persona_id}")
+def get_persona(persona_id: str, tenant: str = Depends(caller)):
+    return Response(BODY, media_type="application/json")
+
+@app.get("/healthz")
+def healthz():
+    return {"ok": True}
+
+uvicorn.run(app, host="127.0.0.1", port=int(os.environ["BARE_PORT"]), log_level="info")
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SCAIGRID_", "PERSONAS_"))}
+    env["PYTHONPATH"] = str(ROOT)
+    env.update(extra)
+    return env
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of process ``pid`` so far (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 @contextlib.contextmanager
-def sqlite_db() -> Iterator[str]:
-    with tempfile.TemporaryDirectory() as tmp:
-        yield f"sqlite:///{tmp}/bench.db"
-
-
-@contextlib.contextmanager
-def pg_db(url: str) -> Iterator[str]:
-    import psycopg
-
-    url = url.replace("postgresql://", "postgresql+psycopg://", 1)
-    libpq = url.replace("postgresql+psycopg://", "postgresql://", 1)
-    schema = f"bench_{secrets.token_hex(4)}"
-    with psycopg.connect(libpq, autocommit=True, connect_timeout=3) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-        try:
-            sep = "&" if "?" in url else "?"
-            yield f"{url}{sep}options={quote(f'-csearch_path={schema}')}"
-        finally:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-
-
-def rate(n: int, fn: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    fn()
-    return n / (time.perf_counter() - start)
-
-
-def workload(cat: Catalogue, n: int, tag: str) -> dict[str, float]:
-    """Create n, publish n, then list 2n (n more are created untimed first)."""
-    ids: list[str] = []
-
-    def create() -> None:
-        for i in range(n):
-            body = PersonaCreate(name=f"{tag} {i}", model_slug="scaigrid/gpt-4o", system_prompt="x")
-            ids.append(cat.create_persona(body).id)
-
-    def publish() -> None:
-        for pid in ids:
-            cat.publish_persona(pid, ["mg_internal_chat"])
-
-    out = {"create": rate(n, create), "publish": rate(n, publish)}
-    for i in range(n):
-        cat.create_persona(PersonaCreate(name=f"{tag} extra {i}", model_slug="scaigrid/gpt-4o"))
-    for limit in (50, 200):
-        pages = 0
-
-        def walk(limit: int = limit) -> None:
-            nonlocal pages
-            cursor, seen = None, 0
-            while True:
-                page = cat.list_personas(limit=limit, cursor=cursor)
-                pages += 1
-                seen += len(page.items)
-                if not page.has_more:
+def process(command: list[str], env: dict[str, str], port: int, log: Path) -> Iterator[int]:
+    """Run a server command until its ``/healthz`` answers; yield its pid."""
+    with log.open("w") as out:
+        proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
                     break
-                cursor = page.next_cursor
-            assert seen == 2 * n, seen
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"server did not start: {log.read_text()[-2000:]}")
+            time.sleep(0.1)
+        yield proc.pid
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
-        start = time.perf_counter()
-        walk()
-        elapsed = time.perf_counter() - start
-        out[f"list pages (limit {limit})"] = pages / elapsed
-        out[f"list personas/s (limit {limit})"] = 2 * n / elapsed
+
+def timed_cli(args: list[str], env: dict[str, str], out: Path) -> float:
+    start = time.perf_counter()
+    with out.open("w") as stream:
+        done = subprocess.run([*CLI, *args], env=env, stdout=stream, stderr=subprocess.PIPE)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"personas {' '.join(args)} failed: {done.stderr.decode()[-2000:]}")
+    return elapsed
+
+
+def server_cpu_per_get(base: str, pid: int, ids: list[str], count: int) -> float:
+    """Seconds of server CPU per ``GET /personas/{id}``, sequential, over keep-alive."""
+    headers = {"Authorization": f"Bearer {KEY}"}
+    picks = [random.choice(ids) for _ in range(count)]
+    with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
+        for pid_ in picks[:200]:  # warm up
+            assert client.get(f"{P}/personas/{pid_}").status_code == 200
+        before = cpu_seconds(pid)
+        for pid_ in picks:
+            client.get(f"{P}/personas/{pid_}")
+        return (cpu_seconds(pid) - before) / count
+
+
+class Counting(httpx.HTTPTransport):
+    """A transport that adds up the bytes of the answers it receives."""
+
+    bytes = 0
+    requests = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle_request(request)
+        self.requests += 1
+        self.bytes += int(response.headers.get("content-length", 0))
+        return response
+
+
+def model_reads(base: str, published_ids: list[str]) -> dict[str, tuple[float, int, int]]:
+    """(seconds, bytes, requests) of reading the model list whole, the plan's slug check and
+    the plan's read of the published models."""
+    out = {}
+    reads = {
+        "GET /v1/models, whole (every page)": lambda c: c.list_models(),
+        "plan's model-slug check": lambda c: c.list_models(slugs=MODELS),
+        "plan's published-model read": lambda c: c.list_models(ids=published_ids),
+    }
+    for name, read in reads.items():
+        transport = Counting()
+        with HttpCatalogue(base, KEY, transport=transport) as cat:
+            start = time.perf_counter()
+            read(cat)
+            out[name] = (time.perf_counter() - start, transport.bytes, transport.requests)
     return out
 
 
-def run(url: str, n: int) -> dict[str, dict[str, float]]:
-    engine = make_engine(url)
-    try:
-        app = create_app(engine)
-        with Session(engine, expire_on_commit=False) as s:
-            rest_key = add_api_key(s, seed_starter(s, "rest"))
-            seed_starter(s, "embedded")
-        results = {}
-        with serve_in_thread(app) as base:
-            client = HttpCatalogue(base, rest_key)
-            results["REST"] = workload(client, n, "R")
-            results["REST"]["(requests sent)"] = float(client.request_count)
-            client.close()
-        results["embedded"] = workload(EmbeddedCatalogue(engine, "embedded"), n, "E")
-        return results
-    finally:
-        engine.dispose()
+def run_size(count: int, gets: int, tmp: Path) -> list[tuple[str, str, str, str]]:
+    repo = tmp / f"repo-{count}"
+    generate(repo, count)
+    rows: list[tuple[str, str, str, str]] = []
+
+    t_inproc = timed_cli(
+        ["apply", "--auto-approve", "--repo", str(repo)],
+        cli_env(PERSONAS_DATABASE_URL=f"sqlite:///{tmp}/inproc-{count}.db"),
+        tmp / "apply-inproc.txt",
+    )
+    database = f"sqlite:///{tmp}/http-{count}.db"
+    timed_cli(
+        ["catalogue", "init", "--database", database, "--tenant", "acme", "--api-key", KEY],
+        cli_env(),
+        tmp / "init.txt",
+    )
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    serve = [*CLI, "catalogue", "serve", "--database", database, "--port", str(port)]
+    with process(serve, cli_env(), port, tmp / "serve.log") as server_pid:
+        t_http = timed_cli(
+            ["apply", "--auto-approve", "--repo", str(repo)],
+            cli_env(SCAIGRID_HOST=base, SCAIGRID_API_KEY=KEY),
+            tmp / "apply-http.txt",
+        )
+        rows.append(
+            (
+                "full apply from empty, HTTP (CLI)",
+                f"{t_http:.2f} s",
+                f"in-process (CLI) {t_inproc:.2f} s",
+                f"{t_http / t_inproc:.2f}x (goal <= 1.5x)",
+            )
+        )
+        with HttpCatalogue(base, KEY) as cat:
+            personas = list(cat.iter_personas())
+        ids = [p.id for p in personas]
+        published = [p.published_model_id for p in personas if p.published_model_id]
+        ours = server_cpu_per_get(base, server_pid, ids, gets)
+        body = httpx.get(
+            f"{base}{P}/personas/{ids[0]}", headers={"Authorization": f"Bearer {KEY}"}
+        ).content
+        reads = model_reads(base, published)
+    (tmp / "body.json").write_bytes(body)
+    bare_port = free_port()
+    bare_env = cli_env(
+        BARE_KEY_HASH=hashlib.sha256(KEY.encode()).hexdigest(),
+        BARE_BODY=str(tmp / "body.json"),
+        BARE_PORT=str(bare_port),
+    )
+    bare_cmd = [sys.executable, "-c", BARE_APP]
+    with process(bare_cmd, bare_env, bare_port, tmp / "bare.log") as bare_pid:
+        bare = server_cpu_per_get(f"http://127.0.0.1:{bare_port}", bare_pid, ids, gets)
+    rows.append(
+        (
+            "server CPU per GET /personas/{id}",
+            f"{ours * 1000:.3f} ms",
+            f"bare FastAPI route + bearer check {bare * 1000:.3f} ms",
+            f"{ours / bare:.2f}x (goal <= 2x)",
+        )
+    )
+    whole = reads["GET /v1/models, whole (every page)"]
+    for name, (seconds, size, requests) in reads.items():
+        rows.append(
+            (
+                name,
+                f"{size / 1e6:.3f} MB, {seconds * 1000:.0f} ms, {requests} req",
+                "the whole list" if name.startswith("GET") else "",
+                "" if name.startswith("GET") else f"{size / max(whole[1], 1):.4f}x of its bytes",
+            )
+        )
+    return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="100 instead of 1,000 personas")
-    parser.add_argument("--pg-url", default=PG_DEFAULT)
+    parser.add_argument("--sizes", default="2000", help="comma-separated persona counts")
+    parser.add_argument("--gets", type=int, default=2000, help="GET requests timed per server")
     args = parser.parse_args()
-    n = 100 if args.quick else 1000
-    columns: dict[str, dict[str, float]] = {}
-    with sqlite_db() as url:
-        for way, figures in run(url, n).items():
-            columns[f"sqlite {way}"] = figures
-    try:
-        with pg_db(args.pg_url) as url:
-            for way, figures in run(url, n).items():
-                columns[f"postgresql {way}"] = figures
-    except Exception as exc:
-        print(f"(PostgreSQL skipped: {str(exc).splitlines()[0]})")
-    rows = list(next(iter(columns.values())))
-    names = list(columns)
-    width = max(len(r) for r in rows) + 2
-    print(f"\ncatalogue bench: create {n}, publish {n}, list {2 * n} (ops/s; REST = requests/s)\n")
-    print("operation".ljust(width) + "".join(c.rjust(21) for c in names))
-    for row in rows:
-        cells = "".join(
-            (f"{columns[c][row]:,.0f}" if row in columns[c] else "-").rjust(21) for c in names
-        )
-        print(row.ljust(width) + cells)
+    random.seed(13)
+    for count in [int(s) for s in args.sizes.split(",")]:
+        with tempfile.TemporaryDirectory() as tmp:
+            rows = run_size(count, args.gets, Path(tmp))
+        print(f"\ncatalogue bench at {count:,} personas (SQLite, loopback)")
+        widths = [max(len(r[i]) for r in rows) for i in range(4)]
+        for row in rows:
+            print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+        print(json.dumps({"size": count, "rows": rows}))
 
 
 if __name__ == "__main__":

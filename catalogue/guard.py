@@ -19,10 +19,14 @@ Routes that never read a body (GETs, unknown paths, wrong methods) are not
 touched: they authenticate in their dependency, or answer 404/405.  Every
 refusal uses the error envelope and carries ``X-Request-ID`` and, since body
 bytes may still be on the wire, ``Connection: close``.
+
+``authenticate`` may be a coroutine function (``catalogue.callers.CallerCache.resolve``,
+where a remembered key costs no thread hop); a plain function runs in a thread.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import secrets
 from collections.abc import Callable, Mapping
@@ -85,6 +89,13 @@ class RequestGuard:
         self.authenticate = authenticate
         self.default_cap = default_cap
         self.route_caps = dict(route_caps or {})
+        self._authenticate_async = inspect.iscoroutinefunction(authenticate)
+
+    async def resolve(self, api_key: str | None) -> Any:
+        """The caller of ``api_key`` (``authenticate``'s answer), off the event loop."""
+        if self._authenticate_async:
+            return await self.authenticate(api_key)
+        return await to_thread.run_sync(self.authenticate, api_key)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -114,7 +125,7 @@ class _GuardedExchange:
         headers = Headers(scope=self.scope)
         if route is None or self.guard.needs_caller(route):
             try:
-                caller = await to_thread.run_sync(self.guard.authenticate, bearer_token(headers))
+                caller = await self.guard.resolve(bearer_token(headers))
             except CatalogueError as exc:
                 self._refuse(exc)
             self.scope["state"]["caller"] = caller

@@ -20,10 +20,11 @@ at 2 MB plus multipart overhead (400 ``FILE_TOO_LARGE``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Generic, Literal, TypeVar
 
 import fastapi.routing
+from anyio import to_thread
 from fastapi import APIRouter, Depends, FastAPI, File, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -34,6 +35,7 @@ from personas_as_code.catalogue.api import (
     AvatarUploaded,
     FrontendModel,
     ModelGroup,
+    Page,
     Persona,
     PersonaCreate,
     PersonaUpdate,
@@ -42,7 +44,9 @@ from personas_as_code.catalogue.api import (
     SourceCreate,
     SourceUpdate,
 )
+from personas_as_code.catalogue.callers import CallerCache
 from personas_as_code.catalogue.db import make_engine
+from personas_as_code.catalogue.defaults import DEFAULT_KEY_CACHE_SECONDS
 from personas_as_code.catalogue.guard import BodyCap, RequestGuard, new_request_id
 from personas_as_code.catalogue.image_response import image_response
 from personas_as_code.catalogue.seed import bootstrap
@@ -51,13 +55,16 @@ from personas_as_code.catalogue.service import API_PREFIX, Caller
 from personas_as_code.schemas.errors import CatalogueError, FileTooLarge, PayloadTooLarge
 from personas_as_code.schemas.fields import AVATAR_MAX_BYTES
 from pydantic import BaseModel
+from pydantic_core import to_json
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 T = TypeVar("T")
+R = TypeVar("R")
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -282,31 +289,100 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _error(request, 500, "INTERNAL_ERROR", "Internal server error")
 
 
+class RequestIdHeader:
+    """ASGI middleware: every answer carries the request's ``X-Request-ID`` (unless the
+    app set one); pure ASGI, as ``BaseHTTPMiddleware`` costs a task per request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})
+        rid = state.setdefault("request_id", new_request_id())
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                if not any(name.lower() == b"x-request-id" for name, _ in headers):
+                    headers.append((b"x-request-id", rid.encode()))
+                    message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
 # --- dependencies ----------------------------------------------------------
 
 _bearer = HTTPBearer(auto_error=False, description="ScaiGrid API key")
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """One database session per request."""
-    with Session(request.app.state.engine, expire_on_commit=False) as session:
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """One database session per request.
+
+    Made on the event loop (a session connects lazily, at its first query); closed
+    there when it holds no transaction, else in a thread (closing rolls back).
+    """
+    session = Session(request.app.state.engine, expire_on_commit=False)
+    try:
         yield session
+    finally:
+        if session.in_transaction():
+            await to_thread.run_sync(session.close)
+        else:
+            session.close()
 
 
-def get_caller(
+async def get_caller(
     request: Request,
-    session: Session = Depends(get_session),
     credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
 ) -> Caller:
     """The authenticated caller (401 ``UNAUTHORIZED`` when missing or invalid).
 
     The guard has already authenticated the request before its body was read;
-    without the guard (an app assembled some other way) the key is checked here.
+    otherwise (a GET, or an app assembled some other way) the key is resolved
+    here, through the app's ``CallerCache``.
     """
     caller = getattr(request.state, "caller", None)
     if isinstance(caller, Caller):
         return caller
-    return service.authenticate(session, credentials.credentials if credentials else None)
+    callers: CallerCache = request.app.state.callers
+    return await callers.resolve(credentials.credentials if credentials else None)
+
+
+def _json(envelope: Any, status_code: int = 200) -> Response:
+    """An answer serialised once, by pydantic: the routes build their envelope from
+    served models, so FastAPI's second validation of ``response_model`` (and its
+    thread hop) is skipped; ``response_model`` still documents the shape."""
+    return Response(to_json(envelope), status_code=status_code, media_type="application/json")
+
+
+def _one(item: BaseModel, status_code: int = 200) -> Response:
+    """``{"data": item}``."""
+    return _json({"data": item}, status_code)
+
+
+def _page(request: Request, page: Page[Any]) -> Response:
+    """A list page: ``{"data": [...], "meta": {next_cursor, has_more, request_id}}``."""
+    meta = {
+        "next_cursor": page.next_cursor,
+        "has_more": page.has_more,
+        "request_id": _request_id(request),
+    }
+    return _json({"data": page.items, "meta": meta})
+
+
+async def _db(request: Request, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
+    """``fn(session, *args, **kwargs)`` with a fresh session, in one worker thread: the
+    routes are coroutines, so a request costs one thread hop, not one per dependency."""
+
+    def run() -> R:
+        with Session(request.app.state.engine, expire_on_commit=False) as session:
+            return fn(session, *args, **kwargs)
+
+    return await to_thread.run_sync(run)
 
 
 def _needs_caller(route: BaseRoute) -> bool:
@@ -320,14 +396,6 @@ def _needs_caller(route: BaseRoute) -> bool:
             return True
         pending.extend(dependant.dependencies)
     return False
-
-
-def _authenticator(engine: Engine) -> Any:
-    def authenticate(api_key: str | None) -> Caller:
-        with Session(engine) as session:
-            return service.authenticate(session, api_key)
-
-    return authenticate
 
 
 def _body_too_large(size: int | None, limit: int) -> PayloadTooLarge:
@@ -357,37 +425,33 @@ def _persona_routes() -> APIRouter:
     r = APIRouter(prefix=API_PREFIX, tags=["scaipersona"])
 
     @r.get("/personas", response_model=ListData[Persona])
-    def list_personas(
+    async def list_personas(
         request: Request,
         limit: int = Query(50, ge=1, le=200),
         cursor: str | None = Query(None, max_length=512),
         order: Literal["asc", "desc"] = Query("asc"),
-        session: Session = Sess,
         caller: Caller = Auth,
-    ) -> ListData[Persona]:
-        page = service.list_personas(session, caller, limit=limit, cursor=cursor, order=order)
-        meta = ListMeta(
-            next_cursor=page.next_cursor, has_more=page.has_more, request_id=_request_id(request)
+    ) -> Response:
+        page = await _db(
+            request, service.list_personas, caller, limit=limit, cursor=cursor, order=order
         )
-        return ListData[Persona](data=page.items, meta=meta)
+        return _page(request, page)
 
     @r.post("/personas", status_code=201, response_model=Data[Persona], responses=_errors(404, 409))
-    def create_persona(
-        body: PersonaCreate, session: Session = Sess, caller: Caller = Auth
-    ) -> Data[Persona]:
-        return Data[Persona](data=service.create_persona(session, caller, body))
+    async def create_persona(
+        request: Request, body: PersonaCreate, caller: Caller = Auth
+    ) -> Response:
+        return _one(await _db(request, service.create_persona, caller, body), 201)
 
     @r.get("/personas/{persona_id}", response_model=Data[Persona], responses=_errors(404))
-    def get_persona(
-        persona_id: str, session: Session = Sess, caller: Caller = Auth
-    ) -> Data[Persona]:
-        return Data[Persona](data=service.get_persona(session, caller, persona_id))
+    async def get_persona(request: Request, persona_id: str, caller: Caller = Auth) -> Response:
+        return _one(await _db(request, service.get_persona, caller, persona_id))
 
     @r.put("/personas/{persona_id}", response_model=Data[Persona], responses=_errors(404, 409))
-    def update_persona(
-        persona_id: str, body: PersonaUpdate, session: Session = Sess, caller: Caller = Auth
-    ) -> Data[Persona]:
-        return Data[Persona](data=service.update_persona(session, caller, persona_id, body))
+    async def update_persona(
+        request: Request, persona_id: str, body: PersonaUpdate, caller: Caller = Auth
+    ) -> Response:
+        return _one(await _db(request, service.update_persona, caller, persona_id, body))
 
     @r.delete(
         "/personas/{persona_id}",
@@ -395,8 +459,8 @@ def _persona_routes() -> APIRouter:
         response_class=Response,
         responses=_errors(404),
     )
-    def delete_persona(persona_id: str, session: Session = Sess, caller: Caller = Auth) -> Response:
-        service.delete_persona(session, caller, persona_id)
+    async def delete_persona(request: Request, persona_id: str, caller: Caller = Auth) -> Response:
+        await _db(request, service.delete_persona, caller, persona_id)
         return Response(status_code=204)
 
     @r.post(
@@ -404,35 +468,33 @@ def _persona_routes() -> APIRouter:
         response_model=Data[Persona],
         responses=_errors(404, 409),
     )
-    def publish_persona(
+    async def publish_persona(
+        request: Request,
         persona_id: str,
         body: PublishRequest | None = None,
-        session: Session = Sess,
         caller: Caller = Auth,
-    ) -> Data[Persona]:
+    ) -> Response:
         groups = body.group_ids if body else None
-        return Data[Persona](data=service.publish_persona(session, caller, persona_id, groups))
+        return _one(await _db(request, service.publish_persona, caller, persona_id, groups))
 
     @r.post(
         "/personas/{persona_id}/unpublish",
         response_model=Data[Persona],
         responses=_errors(404, 409),
     )
-    def unpublish_persona(
-        persona_id: str, session: Session = Sess, caller: Caller = Auth
-    ) -> Data[Persona]:
-        return Data[Persona](data=service.unpublish_persona(session, caller, persona_id))
+    async def unpublish_persona(
+        request: Request, persona_id: str, caller: Caller = Auth
+    ) -> Response:
+        return _one(await _db(request, service.unpublish_persona, caller, persona_id))
 
     @r.get(
         "/personas/{persona_id}/sources",
         response_model=ListData[Source],
         responses=_errors(404),
     )
-    def list_sources(
-        request: Request, persona_id: str, session: Session = Sess, caller: Caller = Auth
-    ) -> ListData[Source]:
-        items = service.list_sources(session, caller, persona_id)
-        return ListData[Source](data=items, meta=ListMeta(request_id=_request_id(request)))
+    async def list_sources(request: Request, persona_id: str, caller: Caller = Auth) -> Response:
+        items = await _db(request, service.list_sources, caller, persona_id)
+        return _json(ListData[Source](data=items, meta=ListMeta(request_id=_request_id(request))))
 
     @r.post(
         "/personas/{persona_id}/sources",
@@ -440,26 +502,24 @@ def _persona_routes() -> APIRouter:
         response_model=Data[Source],
         responses=_errors(404, 409),
     )
-    def add_source(
-        persona_id: str, body: SourceCreate, session: Session = Sess, caller: Caller = Auth
-    ) -> Data[Source]:
-        return Data[Source](data=service.add_source(session, caller, persona_id, body))
+    async def add_source(
+        request: Request, persona_id: str, body: SourceCreate, caller: Caller = Auth
+    ) -> Response:
+        return _one(await _db(request, service.add_source, caller, persona_id, body), 201)
 
     @r.put(
         "/personas/{persona_id}/sources/{source_id}",
         response_model=Data[Source],
         responses=_errors(404),
     )
-    def update_source(
+    async def update_source(
+        request: Request,
         persona_id: str,
         source_id: str,
         body: SourceUpdate,
-        session: Session = Sess,
         caller: Caller = Auth,
-    ) -> Data[Source]:
-        return Data[Source](
-            data=service.update_source(session, caller, persona_id, source_id, body)
-        )
+    ) -> Response:
+        return _one(await _db(request, service.update_source, caller, persona_id, source_id, body))
 
     @r.delete(
         "/personas/{persona_id}/sources/{source_id}",
@@ -467,10 +527,10 @@ def _persona_routes() -> APIRouter:
         response_class=Response,
         responses=_errors(404),
     )
-    def delete_source(
-        persona_id: str, source_id: str, session: Session = Sess, caller: Caller = Auth
+    async def delete_source(
+        request: Request, persona_id: str, source_id: str, caller: Caller = Auth
     ) -> Response:
-        service.delete_source(session, caller, persona_id, source_id)
+        await _db(request, service.delete_source, caller, persona_id, source_id)
         return Response(status_code=204)
 
     @r.post(
@@ -479,17 +539,16 @@ def _persona_routes() -> APIRouter:
         response_model=Data[AvatarUploaded],
         responses=_errors(404),
     )
-    def upload_avatar(
+    async def upload_avatar(
+        request: Request,
         persona_id: str,
         file: UploadFile = File(..., description="The image (≤ 2 MB)"),
-        session: Session = Sess,
         caller: Caller = Auth,
-    ) -> Data[AvatarUploaded]:
-        data = file.file.read(AVATAR_MAX_BYTES + 1)
-        url = service.upload_avatar(
-            session, caller, persona_id, data, file.content_type or "application/octet-stream"
-        )
-        return Data[AvatarUploaded](data=AvatarUploaded(avatar_url=url))
+    ) -> Response:
+        data = await file.read(AVATAR_MAX_BYTES + 1)
+        content_type = file.content_type or "application/octet-stream"
+        url = await _db(request, service.upload_avatar, caller, persona_id, data, content_type)
+        return _one(AvatarUploaded(avatar_url=url))
 
     @r.get(
         "/personas/{persona_id}/avatar",
@@ -500,8 +559,8 @@ def _persona_routes() -> APIRouter:
             **_errors(404),
         },
     )
-    def get_avatar(persona_id: str, request: Request, session: Session = Sess) -> Response:
-        data, content_type, sha = service.get_avatar(session, persona_id)
+    async def get_avatar(persona_id: str, request: Request) -> Response:
+        data, content_type, sha = await _db(request, service.get_avatar, persona_id)
         return image_response(
             request, data, content_type, sha, cache_control="public, max-age=3600"
         )
@@ -524,7 +583,7 @@ def _model_routes() -> APIRouter:
     r = APIRouter(prefix="/v1/models", tags=["models"], responses=_ERRORS)
 
     @r.get("", response_model=ListData[FrontendModel])
-    def list_models(
+    async def list_models(
         request: Request,
         limit: int = Query(50, ge=1, le=service.MAX_PAGE_SIZE),
         cursor: str | None = Query(None, max_length=1024),
@@ -541,31 +600,31 @@ def _model_routes() -> APIRouter:
             max_length=service.MAX_MODEL_FILTERS,
             description="Only the models with one of these ids (repeatable; or a slug above)",
         ),
-        session: Session = Sess,
         caller: Caller = Auth,
-    ) -> ListData[FrontendModel]:
+    ) -> Response:
         """The models the caller sees, by slug, cursor-paginated like ``GET /personas``."""
-        page = service.list_models(
-            session, caller, limit=limit, cursor=cursor, order=order, slugs=slugs, ids=ids
+        page = await _db(
+            request,
+            service.list_models,
+            caller,
+            limit=limit,
+            cursor=cursor,
+            order=order,
+            slugs=slugs,
+            ids=ids,
         )
-        meta = ListMeta(
-            next_cursor=page.next_cursor, has_more=page.has_more, request_id=_request_id(request)
-        )
-        return ListData[FrontendModel](data=page.items, meta=meta)
+        return _page(request, page)
 
     @r.get("/groups", response_model=ListData[ModelGroup])
-    def list_model_groups(
-        request: Request, session: Session = Sess, caller: Caller = Auth
-    ) -> ListData[ModelGroup]:
-        items = service.list_model_groups(session, caller)
-        return ListData[ModelGroup](data=items, meta=ListMeta(request_id=_request_id(request)))
+    async def list_model_groups(request: Request, caller: Caller = Auth) -> Response:
+        items = await _db(request, service.list_model_groups, caller)
+        meta = ListMeta(request_id=_request_id(request))
+        return _json(ListData[ModelGroup](data=items, meta=meta))
 
     # after /groups: a model slug holds slashes (``tenant/acme/support-agent``)
     @r.get("/{model_slug:path}", response_model=Data[FrontendModel], responses=_errors(404))
-    def get_model(
-        model_slug: str, session: Session = Sess, caller: Caller = Auth
-    ) -> Data[FrontendModel]:
-        return Data[FrontendModel](data=service.get_model(session, caller, model_slug))
+    async def get_model(request: Request, model_slug: str, caller: Caller = Auth) -> Response:
+        return _one(await _db(request, service.get_model, caller, model_slug))
 
     return r
 
@@ -576,13 +635,16 @@ def create_app(
     scaidrive_base_url: str | None = None,
     init_schema: bool = True,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    key_cache_seconds: float = DEFAULT_KEY_CACHE_SECONDS,
 ) -> FastAPI:
     """The REST app over an engine or database URL (default: the cwd's SQLite file).
 
     ``init_schema`` creates missing tables; tenants and keys come from
     ``personas catalogue init`` (``catalogue.seed``).  ``max_body_bytes`` caps
     every request body but avatar uploads (capped at 2 MB plus multipart
-    overhead).
+    overhead).  A valid API key is trusted for ``key_cache_seconds`` before it is
+    looked up again (``catalogue.callers``): a revoked key stops working within that
+    time; 0 looks every request up.
     """
     if max_body_bytes < 1:
         raise ValueError("max_body_bytes must be at least 1")
@@ -595,14 +657,8 @@ def create_app(
         description=__doc__,
     )
     app.state.engine = engine
+    app.state.callers = CallerCache(engine, key_cache_seconds)
     app.state.scaidrive_base_url = scaidrive_base_url
-
-    @app.middleware("http")
-    async def _request_ids(request: Request, call_next: Any) -> Response:
-        rid = _request_id(request)
-        response = await call_next(request)
-        response.headers.setdefault("X-Request-ID", rid)
-        return response
 
     _install_error_handlers(app)
     app.include_router(_persona_routes())
@@ -622,11 +678,12 @@ def create_app(
     def healthz() -> dict[str, Any]:
         return {"data": {"status": "ok"}}
 
+    app.add_middleware(RequestIdHeader)
     # outermost, so every body read goes through it
     app.add_middleware(
         RequestGuard,
         needs_caller=_needs_caller,
-        authenticate=_authenticator(engine),
+        authenticate=app.state.callers.resolve,
         default_cap=BodyCap(max_body_bytes, _body_too_large),
         route_caps={_AVATAR_ROUTE: BodyCap(AVATAR_MAX_BYTES + _MULTIPART_SLACK, _upload_too_large)},
     )

@@ -63,7 +63,7 @@ from personas_as_code.schemas.errors import (
 from personas_as_code.schemas.fields import slugify
 from personas_as_code.schemas.jsonvalue import dotted, json_problems
 from pydantic import BaseModel
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Row, bindparam, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -133,7 +133,7 @@ def _aware(ts: datetime | None) -> datetime | None:
     return ts
 
 
-def _source_out(row: SourceRow, persona_id: str) -> Source:
+def _source_out(row: SourceRow | Row[Any], persona_id: str) -> Source:
     return served(
         Source,
         f"source {row.id}",
@@ -150,7 +150,9 @@ def _source_out(row: SourceRow, persona_id: str) -> Source:
     )
 
 
-def _persona_out(row: PersonaRow, sources: list[Source], avatar_sha: str | None) -> Persona:
+def _persona_out(
+    row: PersonaRow | Row[Any], sources: list[Source], avatar_sha: str | None
+) -> Persona:
     return served(
         Persona,
         f"persona {row.id}",
@@ -398,9 +400,38 @@ def list_personas(
     return Page[Persona](items=_render(session, rows), next_cursor=next_cursor, has_more=has_more)
 
 
+_PERSONAS = PersonaRow.__table__  # type: ignore[attr-defined]
+_SOURCES = SourceRow.__table__  # type: ignore[attr-defined]
+_AVATARS = AvatarRow.__table__  # type: ignore[attr-defined]
+# The read of one persona, built once: ``GET /personas/{id}`` is the hottest route, and
+# Core rows from a prepared statement skip the ORM's per-call statement and object work.
+_ONE_PERSONA = (
+    select(
+        *(c for c in _PERSONAS.c if c.name != "metadata"),
+        _PERSONAS.c.metadata.label("metadata_"),
+        _AVATARS.c.sha256.label("avatar_sha"),
+    )
+    .outerjoin(_AVATARS, _AVATARS.c.persona_pk == _PERSONAS.c.pk)
+    .where(_PERSONAS.c.id == bindparam("persona_id"))
+    .where(_PERSONAS.c.tenant_id == bindparam("tenant_id"))
+)
+_SOURCES_OF_ONE = (
+    select(_SOURCES).where(_SOURCES.c.persona_pk == bindparam("persona_pk")).order_by(_SOURCES.c.pk)
+)
+
+
 def get_persona(session: Session, caller: Caller, persona_id: str) -> Persona:
     """One persona of the caller's tenant, sources inline."""
-    return _render(session, [_persona_row(session, caller, persona_id)])[0]
+    missing = PersonaNotFound("Persona does not exist", details={"persona_id": persona_id})
+    if not _valid_id(persona_id):
+        raise missing
+    conn = session.connection()
+    row = conn.execute(_ONE_PERSONA, {"persona_id": persona_id, "tenant_id": caller.tenant_id})
+    found = row.first()
+    if found is None:
+        raise missing
+    sources = conn.execute(_SOURCES_OF_ONE, {"persona_pk": found.pk})
+    return _persona_out(found, [_source_out(s, found.id) for s in sources], found.avatar_sha)
 
 
 def create_persona(session: Session, caller: Caller, body: PersonaCreate) -> Persona:

@@ -5,7 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from personas_as_code.catalogue.defaults import DEFAULT_DATABASE_URL, ROLES
+from personas_as_code.catalogue.defaults import (
+    DEFAULT_DATABASE_URL,
+    DEFAULT_KEY_CACHE_SECONDS,
+    ROLES,
+)
 from personas_as_code.cli.common import FullHelpGroup, guarded
 
 app = typer.Typer(
@@ -97,13 +101,31 @@ def serve(
             "Avatar uploads have their own cap (2 MB plus multipart overhead).",
         ),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            envvar="PERSONAS_SERVE_WORKERS",
+            min=1,
+            help="Server processes (PostgreSQL only; SQLite is served by one).",
+        ),
+    ] = 1,
+    key_cache_seconds: Annotated[
+        float,
+        typer.Option(
+            "--key-cache-seconds",
+            min=0,
+            help="How long a valid API key is trusted before it is looked up again "
+            "(a revoked key stops working within this time; 0: every request).",
+        ),
+    ] = DEFAULT_KEY_CACHE_SECONDS,
 ) -> None:
     """Serve the ScaiPersona-compatible REST API (OpenAPI at /docs and /openapi.json)."""
-    import uvicorn
-    from personas_as_code.catalogue.db import normalise_url
-    from personas_as_code.catalogue.rest import create_app
+    from personas_as_code.catalogue.workers import ServeSettings, check_workers
+    from personas_as_code.catalogue.workers import serve as run_server
 
-    limits = {"max_body_bytes": max_body_bytes} if max_body_bytes else {}
-    app_ = create_app(normalise_url(database), scaidrive_base_url=scaidrive_url, **limits)
-    typer.echo(f"serving the catalogue on http://{host}:{port} (OpenAPI: /docs)")
-    uvicorn.run(app_, host=host, port=port, log_level="info")
+    settings = ServeSettings(database, scaidrive_url, max_body_bytes, key_cache_seconds)
+    check_workers(database, workers)
+    processes = f" in {workers} processes" if workers > 1 else ""
+    typer.echo(f"serving the catalogue on http://{host}:{port}{processes} (OpenAPI: /docs)")
+    run_server(settings, host=host, port=port, workers=workers)
