@@ -146,7 +146,9 @@ def forge(cache_file: Path, key: bytes, edit) -> None:
 def lie_about_plain(document: dict) -> None:
     for row in document["entries"]:
         if row["path"] == "personas/plain.yaml":
-            row["record"]["persona"]["data"]["description"] = "a lie"
+            record = json.loads(row["record"])
+            record["persona"]["data"]["description"] = "a lie"
+            row["record"] = json.dumps(record)
 
 
 def test_a_cache_signed_by_someone_else_is_ignored(filled: RepoBuilder) -> None:
@@ -234,3 +236,20 @@ def test_concurrent_writers_leave_a_cache_that_serves_the_right_result(
     assert cache.hits >= 5  # the file is whole and signed: one writer's complete cache
     assert_same(again, filled.root)
     assert again.personas["w3"].spec.description == "round 5"
+
+
+def test_any_text_and_value_comes_back_the_same(repo: RepoBuilder) -> None:
+    repo.persona(
+        "unicode",
+        'name: "Übersetzer ✓ \\" \\\\ \\t"\nmodel: scaigrid/gpt-4o\n'
+        "description: 'emoji 🎉 and 中文'\n"
+        "system_prompt: |\n  Line one.\n  Zeile zwei: ä\n"
+        "default_params: {temperature: 0.1, max_tokens: 12345}\n"
+        "metadata: {nested: {list: [1, 2.5, true, null, 'x']}, big: 9007199254740993}\n",
+    )
+    repo.write("personas/ünïcode-file.yaml", MINIMAL)
+    cached_load(repo.root)
+    again, cache = cached_load(repo.root)
+    assert cache.hits == 2
+    assert_same(again, repo.root)
+    assert again.personas["unicode"].spec.metadata["big"] == 9007199254740993
