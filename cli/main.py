@@ -10,9 +10,10 @@ stays literal, and nothing is cut at 80 columns when stdout is not a terminal).
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, ClassVar
 
 import typer
+import typer.main
 from personas_as_code.cli import (
     catalogue_cmd,
     export_cmd,
@@ -28,9 +29,40 @@ from personas_as_code.cli import (
 )
 from personas_as_code.cli.common import FullHelpGroup
 
+if TYPE_CHECKING:
+    from typer._click import Command, Context
+    from typer.models import CommandInfo
+
+
+class LazyCommandGroup(FullHelpGroup):
+    """The root group: a command's click object is built when the command is used.
+
+    Building one reads its function's signature and evaluates every annotation;
+    doing that for every command on every run cost more than ``validate`` itself.
+    """
+
+    deferred: ClassVar[dict[str, CommandInfo]] = {}
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        """The deferred commands in registration order, then the groups."""
+        built = [name for name in super().list_commands(ctx) if name not in self.deferred]
+        return [*self.deferred, *built]
+
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
+        """The command ``cmd_name``, built on first use."""
+        command = super().get_command(ctx, cmd_name)
+        info = self.deferred.get(cmd_name)
+        if command is None and info is not None:
+            command = typer.main.get_command_from_info(
+                info, pretty_exceptions_short=app.pretty_exceptions_short, rich_markup_mode=None
+            )
+            self.add_command(command, cmd_name)
+        return command
+
+
 app = typer.Typer(
     name="personas",
-    cls=FullHelpGroup,
+    cls=LazyCommandGroup,
     help="Personas as code: validate, plan and apply persona YAML into a ScaiPersona catalogue.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -73,6 +105,9 @@ export_cmd.register(app)
 init_cmd.register(app)
 schema_cmd.register(app)
 app.add_typer(catalogue_cmd.app, name="catalogue")
+# the registered commands are built by LazyCommandGroup when used, not by typer up front
+LazyCommandGroup.deferred = {info.name: info for info in app.registered_commands if info.name}
+app.registered_commands[:] = [info for info in app.registered_commands if not info.name]
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import typer
 import typer.main
 from personas_as_code.cli.main import app
 
@@ -67,8 +68,10 @@ def test_bash_completion_script_and_protocol_name_the_commands(tmp_path: Path) -
 def _commands(group, path: tuple[str, ...] = ()):
     """Every command path of the CLI with its click command."""
     yield path, group
-    for name, command in getattr(group, "commands", {}).items():
-        yield from _commands(command, (*path, name))
+    if hasattr(group, "list_commands"):
+        ctx = typer.Context(group)
+        for name in group.list_commands(ctx):
+            yield from _commands(group.get_command(ctx, name), (*path, name))
 
 
 def test_help_through_a_pipe_names_every_option_whole(tmp_path: Path) -> None:
