@@ -8,6 +8,7 @@ right, never one to its left.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -66,6 +67,21 @@ def test_nothing_imports_a_folder_by_its_bare_name() -> None:
         for path in sorted((ROOT / folder).rglob("*.py"))
         for module in _imports(path)
         if module.split(".")[0] in LAYERS
+    ]
+    assert bare == []
+
+
+def test_no_code_in_a_string_imports_a_folder_by_its_bare_name() -> None:
+    """Scripts handed to ``python -c`` or ``-m`` name the installed package too."""
+    bare_name = "|".join(LAYERS)
+    pattern = re.compile(rf"(?:\bfrom|\bimport|-m\"?,?\s*\"?)\s+({bare_name})[.\s:]")
+    bare = [
+        f"{path.relative_to(ROOT)}: {match.group(0)!r}"
+        for folder in [*LAYERS, "tests", "bench"]
+        for path in sorted((ROOT / folder).rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+        for match in pattern.finditer(node.value)
     ]
     assert bare == []
 

@@ -43,7 +43,7 @@ def test_init_serve_create_publish_list(database_url: str, tmp_path: Path) -> No
     serve = ["serve", "--port", str(port), "--database", database_url, "--max-body-bytes", "65536"]
     log = (tmp_path / "server.log").open("wb")
     server = subprocess.Popen(
-        [sys.executable, "-c", "from cli.catalogue_cmd import app; app()", *serve],
+        [sys.executable, "-c", "from personas_as_code.cli.catalogue_cmd import app; app()", *serve],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=log,

@@ -168,7 +168,7 @@ def test_another_process_retrieves_with_only_the_database(
     script = (
         "import sys, json\n"
         "from sqlalchemy import create_engine\n"
-        "from knowledge_index.retrieval import retrieve, SourceRef\n"
+        "from personas_as_code.knowledge_index.retrieval import retrieve, SourceRef\n"
         "r = retrieve(create_engine(sys.argv[1]), sys.argv[2],\n"
         "             [SourceRef('collection', 'col_handbook', search_type='semantic')],\n"
         "             'parking permit licence plate', top_k=1)\n"
