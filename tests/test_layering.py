@@ -74,7 +74,7 @@ def test_nothing_imports_a_folder_by_its_bare_name() -> None:
 def test_no_code_in_a_string_imports_a_folder_by_its_bare_name() -> None:
     """Scripts handed to ``python -c`` or ``-m`` name the installed package too."""
     bare_name = "|".join(LAYERS)
-    pattern = re.compile(rf"(?:\bfrom|\bimport|-m\"?,?\s*\"?)\s+({bare_name})[.\s:]")
+    pattern = re.compile(rf"(?:\bfrom|\bimport|-m)\s+(?:{bare_name})(?:\.[a-z_]+|\s+import\b)")
     bare = [
         f"{path.relative_to(ROOT)}: {match.group(0)!r}"
         for folder in [*LAYERS, "tests", "bench"]
