@@ -109,7 +109,8 @@ def max_pages(page_size: int) -> int:
 MODEL_PAGE_SIZE = 200
 """The page size ``list_models`` reads the model list in."""
 MODEL_FILTER_CHUNK = 100
-"""The most slugs and ids one filtered model request names (the query string stays short)."""
+"""The most slugs and ids ``models_matching`` sends as a filter (the query string stays
+short); beyond, it reads the list whole."""
 
 
 def iter_all_personas(catalogue: Catalogue, page_size: int) -> Iterator[Persona]:
@@ -179,30 +180,29 @@ def models_matching(
 ) -> list[FrontendModel]:
     """The models whose slug is in ``slugs`` or id in ``ids`` (``list_models``).
 
-    The filter goes to the server ``MODEL_FILTER_CHUNK`` values per request.  A server
-    that ignores it (it answers a model outside the filter) is read whole once and
-    filtered here, so the answer is right either way.
+    Up to ``MODEL_FILTER_CHUNK`` values go to the server as a filter, in one request.
+    More (the published models of a large tenant) would take more requests than the
+    list itself, which holds only global models and the tenant's own: it is read whole
+    and filtered here.  So is the list of a server that ignores the filter (it answers
+    a model outside it), so the answer is right either way.
     """
     if slugs is None and ids is None:
         return all_models(catalogue)
     want_slugs, want_ids = set(slugs or ()), set(ids or ())
-    values = [("slug", v) for v in sorted(want_slugs)] + [("id", v) for v in sorted(want_ids)]
+    if not want_slugs and not want_ids:
+        return []
+    if len(want_slugs) + len(want_ids) > MODEL_FILTER_CHUNK:
+        return [m for m in all_models(catalogue) if m.slug in want_slugs or m.id in want_ids]
     found: dict[str, FrontendModel] = {}
-    for start in range(0, len(values), MODEL_FILTER_CHUNK):
-        chunk = values[start : start + MODEL_FILTER_CHUNK]
-        chunk_slugs = [v for kind, v in chunk if kind == "slug"]
-        chunk_ids = [v for kind, v in chunk if kind == "id"]
-        for model in iter_pages(
-            lambda cursor, s=chunk_slugs, i=chunk_ids: catalogue.list_models_page(
-                limit=MODEL_PAGE_SIZE, cursor=cursor, slugs=s, ids=i
-            ),
-            MODEL_PAGE_SIZE,
-            "models",
-        ):
-            if model.slug not in chunk_slugs and model.id not in chunk_ids:
-                # the server ignored the filter: read the list once, filter it here
-                return [
-                    m for m in all_models(catalogue) if m.slug in want_slugs or m.id in want_ids
-                ]
-            found[model.id] = model
+    for model in iter_pages(
+        lambda cursor: catalogue.list_models_page(
+            limit=MODEL_PAGE_SIZE, cursor=cursor, slugs=sorted(want_slugs), ids=sorted(want_ids)
+        ),
+        MODEL_PAGE_SIZE,
+        "models",
+    ):
+        if model.slug not in want_slugs and model.id not in want_ids:
+            # the server ignored the filter: read the list once, filter it here
+            return [m for m in all_models(catalogue) if m.slug in want_slugs or m.id in want_ids]
+        found[model.id] = model
     return sorted(found.values(), key=lambda m: m.slug)
