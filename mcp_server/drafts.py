@@ -21,6 +21,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -385,6 +386,9 @@ class DraftStore:
         its object id.  None when the tree ends up empty (git has no empty folders).
         """
         entries = dict(self._tree_entries(binsha)) if binsha is not None else {}
+        # entries keep git's order; only a new name, or one that changes between file and
+        # folder (git sorts a folder as if its name ended in '/'), makes a sort necessary
+        moved = binsha is None
         nested: dict[bytes, dict[tuple[str, ...], bytes | None]] = {}
         for parts, blob in changes.items():
             name = parts[0].encode("utf-8")
@@ -394,6 +398,7 @@ class DraftStore:
                 entries.pop(name, None)
             else:
                 old = entries.get(name)
+                moved = moved or old is None or old[0] == _TREE
                 mode = old[0] if old and old[0] in _FILE_MODES else b"100644"
                 entries[name] = (mode, blob)
         for name, sub in nested.items():
@@ -402,12 +407,13 @@ class DraftStore:
             if subtree is None:
                 entries.pop(name, None)
             else:
+                moved = moved or old is None or old[0] != _TREE
                 entries[name] = (_TREE, subtree)
         if not entries:
             return None
-        ordered = sorted(
-            entries.items(), key=lambda item: item[0] + b"/" if item[1][0] == _TREE else item[0]
-        )
+        ordered: Iterable[tuple[bytes, tuple[bytes, bytes]]] = entries.items()
+        if moved:
+            ordered = sorted(ordered, key=_git_tree_order)
         body = b"".join(mode + b" " + name + b"\0" + sha for name, (mode, sha) in ordered)
         tree = self._store("tree", body)
         self._remember_tree(tree, entries)
@@ -511,6 +517,11 @@ class DraftStore:
                     f"draft '{draft_id}' changed while discarding it; re-read it and retry"
                 ) from None
             return tip
+
+
+def _git_tree_order(item: tuple[bytes, tuple[bytes, bytes]]) -> bytes:
+    """The key git sorts tree entries by: a folder's name as if it ended in '/'."""
+    return item[0] + b"/" if item[1][0] == _TREE else item[0]
 
 
 def _listing_changes(
