@@ -540,6 +540,7 @@ def load_repo(
     persona_loader: PersonaLoader = load_persona_entry,
     with_knowledge: bool = True,
     remote_catalogue: bool | None = None,
+    prepare: Callable[[RepoFiles, list[str]], None] | None = None,
 ) -> Repo:
     """Load every persona of a repo (a directory, or any ``RepoFiles``).
 
@@ -548,7 +549,8 @@ def load_repo(
     folders are loaded and checked too unless ``with_knowledge`` is false; a source
     with no folder is a warning when the catalogue is embedded (``remote_catalogue``
     None: decided by ``SCAIGRID_HOST`` and ``SCAIGRID_API_KEY``), since a remote
-    ScaiGrid may hold it.
+    ScaiGrid may hold it.  ``prepare`` (a cache's ``prefetch``) sees the persona files
+    before they are loaded one by one.
     """
     root_path = Path(root).resolve() if root is not None else None
     if files is None:
@@ -563,6 +565,8 @@ def load_repo(
     ]
     personas: dict[str, LoadedPersona] = {}
     slug_sites: dict[str, tuple[str, int]] = {}
+    if prepare is not None:
+        prepare(files, persona_files)
     for path in persona_files:
         loaded = persona_loader(files, path)
         problems += loaded.problems

@@ -27,6 +27,7 @@ import contextlib
 import hashlib
 import hmac
 import json
+import multiprocessing
 import os
 import secrets
 import sys
@@ -34,12 +35,14 @@ import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
-from personas_as_code.schemas.files import PathRefused, RepoFiles, read_limited
+from personas_as_code.schemas.files import DirectoryFiles, PathRefused, RepoFiles, read_limited
 from personas_as_code.schemas.loader import (
     INTERNAL_ERROR,
     Avatar,
@@ -55,6 +58,8 @@ from personas_as_code.schemas.yamlsafe import MAX_YAML_BYTES
 CACHE_FILE = Path(".personas") / "parse-cache.json"
 FORMAT = 1
 KEY_BYTES = 32
+PARALLEL_MIN = 300  # unseen files worth forking workers for
+MAX_WORKERS = 4
 
 # One observation of a file: ("read", content id) or ("size", "123"), or the same
 # operation's refusal ("read", "!PathRefused: ...").
@@ -202,6 +207,34 @@ def _rebuild(text: str, path: str, contents: dict[str, bytes]) -> PersonaLoad:
     return PersonaLoad(persona, problems, names)
 
 
+def _compute(
+    files: RepoFiles, path: str, raw: bytes, sha256: str, git: str
+) -> tuple[PersonaLoad, _Entry | None]:
+    """Load ``path`` (whose bytes are ``raw``) and the cache entry of the result (None
+    when it must not be cached: a read that may fail differently next time, a bug)."""
+    recording = _Recording(files)
+    load, data = load_persona_outcome(recording, path, raw)
+    if not recording.cacheable or any(p.code == INTERNAL_ERROR for p in load.problems):
+        return load, None
+    reads = tuple((p, op, result) for p, (op, result) in recording.seen.items() if p != path)
+    return load, _Entry((path, sha256), git, reads, _record(load, data))
+
+
+def _compute_many(root: str, paths: list[str]) -> list[_Entry]:
+    """The cache entries of ``paths`` in the working tree at ``root`` (a worker's job)."""
+    files = DirectoryFiles(root)
+    entries = []
+    for path in paths:
+        try:
+            raw = read_limited(files, path, MAX_YAML_BYTES)
+        except (OSError, PathRefused):
+            continue
+        _load, entry = _compute(files, path, raw, *content_ids(raw))
+        if entry is not None:
+            entries.append(entry)
+    return entries
+
+
 class ParseCache:
     """Persona-file load results by content hash of every file read; a ``PersonaLoader``.
 
@@ -219,6 +252,8 @@ class ParseCache:
         self._dirty = False
         self.hits = 0
         self.misses = 0
+        self.prefetched = 0
+        self.parallel_min = PARALLEL_MIN
         if path is not None:
             self._read_file(path)
 
@@ -245,17 +280,46 @@ class ParseCache:
         load = self._lookup(files, path, (path, sha256))
         if load is not None:
             return load
-        recording = _Recording(files)
-        load, data = load_persona_outcome(recording, path, raw)
+        load, entry = _compute(files, path, raw, sha256, git)
         with self._lock:
             self.misses += 1
-            if recording.cacheable and not any(p.code == INTERNAL_ERROR for p in load.problems):
-                reads = tuple(
-                    (p, op, result) for p, (op, result) in recording.seen.items() if p != path
-                )
-                self._add(_Entry((path, sha256), git, reads, _record(load, data), load))
+            if entry is not None:
+                entry.load = load
+                self._add(entry)
                 self._dirty = True
         return load
+
+    def prefetch(self, files: RepoFiles, paths: list[str]) -> None:
+        """Load the files this cache has never seen in worker processes, when there are
+        many (a cold start), so ``load`` finds them cached; any failure here only means
+        ``load`` does the work itself.
+
+        Only for a working tree, and only from a process with one thread: workers are
+        forked, which is cheap and safe then.
+        """
+        workers = min(os.cpu_count() or 1, MAX_WORKERS)
+        if workers < 2 or type(files) is not DirectoryFiles or threading.active_count() > 1:
+            return
+        with self._lock:
+            known = {path for path, _ in self._entries}
+        unseen = [p for p in paths if p not in known]
+        if len(unseen) < self.parallel_min:
+            return
+        size = max(50, min(500, len(unseen) // (4 * workers)))
+        chunks = [unseen[i : i + size] for i in range(0, len(unseen), size)]
+        try:
+            context = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(workers, mp_context=context) as pool:
+                for computed in pool.map(_compute_many, repeat(str(files.root)), chunks):
+                    with self._lock:
+                        for entry in computed:
+                            self._add(entry)
+                            self._dirty = True
+                    for entry in computed:  # rebuilt here while the workers go on
+                        self.load(files, entry.key[0])
+                        self.prefetched += 1
+        except Exception:  # BrokenProcessPool, pickling, resources: load does the work
+            return
 
     def _lookup(self, files: RepoFiles, path: str, key: tuple[str, str]) -> PersonaLoad | None:
         """The entry at ``key`` when it is still valid, counted as a hit; else None."""

@@ -253,3 +253,17 @@ def test_any_text_and_value_comes_back_the_same(repo: RepoBuilder) -> None:
     assert cache.hits == 2
     assert_same(again, repo.root)
     assert again.personas["unicode"].spec.metadata["big"] == 9007199254740993
+
+
+def test_a_cold_start_loaded_by_worker_processes_equals_no_cache(filled: RepoBuilder) -> None:
+    for n in range(12):
+        filled.persona(f"many-{n:02d}", MINIMAL + f"description: number {n}\n")
+    filled.persona("many-bad", "name: Bad\nmodel: m\nrag: {top_k: 0}\n")
+    cache = ParseCache.for_repo(filled.root)
+    cache.parallel_min = 1  # fork workers even for this small repo
+    loaded = load_repo(filled.root, persona_loader=cache.load, prepare=cache.prefetch)
+    assert cache.prefetched == 18
+    assert_same(loaded, filled.root)
+    cache.save()
+    _, cache = cached_load(filled.root)
+    assert cache.hits == 18 and cache.misses == 0
