@@ -60,6 +60,7 @@ FORMAT = 1
 KEY_BYTES = 32
 PARALLEL_MIN = 300  # unseen files worth forking workers for
 MAX_WORKERS = 4
+MAX_CACHE_BYTES = 512 * 1024 * 1024
 
 # One observation of a file: ("read", content id) or ("size", "123"), or the same
 # operation's refusal ("read", "!PathRefused: ...").
@@ -341,7 +342,9 @@ class ParseCache:
         self._entries[(entry.key[0], entry.git)] = entry
         self._used.add(entry.key)
         while len(self._entries) > 2 * self.max_entries:
-            self._entries.popitem(last=False)
+            key, dropped = self._entries.popitem(last=False)
+            if key == dropped.key:
+                self._used.discard(key)
 
     def _serve(self, files: RepoFiles, path: str, entry: _Entry) -> PersonaLoad | None:
         """The entry's load when every other file it read is unchanged, else None."""
@@ -367,15 +370,17 @@ class ParseCache:
 
     def _read_file(self, path: Path) -> None:
         """Take the entries of a cache file we wrote; ignore anything else."""
-        key = _secret_key(create=False)
-        if key is None:
+        secret = _secret_key(create=False)
+        if secret is None:
             return
         try:
+            if path.stat().st_size > MAX_CACHE_BYTES:  # not ours: ours stay far smaller
+                return
             blob = path.read_bytes()
         except OSError:
             return
         mac, _, body = blob.partition(b"\n")
-        expected = hmac.new(key, body, hashlib.sha256).hexdigest().encode()
+        expected = hmac.new(secret, body, hashlib.sha256).hexdigest().encode()
         if not hmac.compare_digest(mac, expected):
             return
         try:
