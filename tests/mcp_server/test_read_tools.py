@@ -16,7 +16,13 @@ from tests.mcp_server.conftest import call, call_error
 
 pytestmark = pytest.mark.anyio
 
-WRITE_TOOLS = {"patch_persona_draft", "discard_persona_draft"}
+WRITE_TOOLS = {
+    "patch_persona_draft",
+    "discard_persona_draft",
+    "duplicate_persona",
+    "delete_persona",
+    "propose_persona_draft",
+}
 
 
 async def test_every_tool_has_annotations_and_output_schema(client: Client) -> None:
