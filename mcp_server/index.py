@@ -5,8 +5,11 @@ stat fingerprint (path, size, mtime of every file under the personas folder,
 the config and referenced files elsewhere) changes; unchanged files come from
 the ``LoadCache`` (persisted in ``.personas/`` when that folder exists, so a
 restarted server does not parse again).  The fingerprint is checked at most
-every ``max_staleness`` seconds (0.5 s by default; about 10 ms for 2,000 files),
-so a change on disk is seen within that delay.  Free text is looked up in the
+every ``max_staleness`` seconds (0.5 s by default; about 10 ms for 2,000 files,
+100 ms for 10,000), so a change on disk is seen within that delay.  While
+requests keep coming, the walk runs in a thread and the request is answered
+from the current snapshot (a change is then seen one walk later); after a pause
+the request walks first, as with ``max_staleness=0``.  Free text is looked up in the
 snapshot's FTS5 index (``search_index``), which re-indexes changed personas only.
 """
 
@@ -44,6 +47,9 @@ from personas_as_code.mcp_server.search_index import (
 from personas_as_code.schemas.config import CONFIG_FILE
 from personas_as_code.schemas.loader import Repo
 
+# While requests keep coming (the last walk is younger than this many max_staleness),
+# the fingerprint walk runs in a thread instead of in the request.
+_BUSY_CHECKS = 4
 FACETS = ("status", "model", "rag", "source_type", "source_id", "group", "published")
 # field -> weight of a match there; the best field per term counts
 _FIELD_WEIGHTS = {"name": 5.0, "slug": 5.0, "description": 3.0, "sources": 2.0, "prompt": 1.0}
@@ -223,6 +229,8 @@ class RepoIndex:
         self.text_index = SearchIndex()
         self.reloads = 0
         self._saved_misses = 0
+        self._checking = False  # a background fingerprint walk is running
+        self._changed = False  # a background walk saw a change: the next request reloads
 
     def _stat_tree(self, directory: Path, out: list[tuple[str, int, int]]) -> None:
         try:
@@ -255,14 +263,45 @@ class RepoIndex:
         with self._lock:
             snap = self._snapshot
             now = time.monotonic()
-            if snap is not None and now - self._checked < self.max_staleness:
-                return snap
+            if snap is not None and not self._changed:
+                age = now - self._checked
+                if age < self.max_staleness:
+                    return snap
+                if age < _BUSY_CHECKS * self.max_staleness:
+                    self._check_in_background(snap)
+                    return snap
             self._checked = now
-            if snap is not None:
+            if snap is not None and not self._changed:
                 current = self.fingerprint(snap.repo.config.repo.personas_dir, self._extra)
                 if current == self._fingerprint:
                     return snap
             return self._reload()
+
+    def _check_in_background(self, snap: Snapshot) -> None:
+        """Start one fingerprint walk in a thread (unless one runs); a change it finds
+        makes the next request reload."""
+        if self._checking:
+            return
+        self._checking = True
+        personas_dir = snap.repo.config.repo.personas_dir
+        args = (snap, personas_dir, self._extra, self._fingerprint)
+        threading.Thread(
+            target=self._background_check, args=args, name="repo-index-check", daemon=True
+        ).start()
+
+    def _background_check(
+        self, snap: Snapshot, personas_dir: str, extra: tuple[str, ...], expected: object
+    ) -> None:
+        started = time.monotonic()
+        current: object = None
+        try:
+            current = self.fingerprint(personas_dir, extra)
+        finally:
+            with self._lock:
+                self._checking = False
+                if self._snapshot is snap:
+                    self._checked = started
+                    self._changed = self._changed or current != expected
 
     def _reload(self) -> Snapshot:
         # fingerprint first: a file changed during the load triggers another reload
@@ -288,6 +327,7 @@ class RepoIndex:
         self._extra = extra
         self._fingerprint = before
         self._snapshot = snap
+        self._changed = False
         self.reloads += 1
         self._save_cache_soon()
         return snap

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 from mcp import Client
 from personas_as_code.mcp_server import build_server
+from personas_as_code.mcp_server.index import RepoIndex
 from personas_as_code.mcp_server.models import SearchFilters
 from personas_as_code.mcp_server.service import PersonaService
 
@@ -180,3 +182,30 @@ def test_the_parse_cache_is_not_written_through_a_symlink(
     PersonaService(root).search("refund")
     wait_for_cache_saves()
     assert list(outside.iterdir()) == []
+
+
+def wait_for_background_checks() -> None:
+    for thread in threading.enumerate():
+        if thread.name == "repo-index-check":
+            thread.join()
+
+
+def test_busy_requests_check_for_changes_in_the_background(repo: RepoBuilder) -> None:
+    root = build(repo)
+    index = RepoIndex(root, max_staleness=0)
+    index.snapshot()
+    stable = index.snapshot()  # the fingerprint is settled
+    index.max_staleness = 0.5
+    path = root / "personas/alpha.yaml"
+    path.write_text(path.read_text().replace("Refund Helper", "Refund Expert"))
+    os.utime(path, ns=(1, 1))
+    time.sleep(0.6)  # older than max_staleness, younger than a pause
+    assert index.snapshot() is stable  # answered at once; the walk runs in a thread
+    wait_for_background_checks()
+    assert index.snapshot().repo.personas["alpha"].spec.name == "Refund Expert"
+
+    index.max_staleness = 0.1
+    path.write_text(path.read_text().replace("Refund Expert", "Refund Guru"))
+    os.utime(path, ns=(2, 2))
+    time.sleep(0.5)  # a pause: the request walks first
+    assert index.snapshot().repo.personas["alpha"].spec.name == "Refund Guru"
