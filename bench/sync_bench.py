@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/sync_bench.py [--sizes 300,2000,10000] [--repeat 3]
                                          [--backends http,postgres] [--full-apply-http]
+                                         [--breakdown]
 
 For each size it generates N persona files, applies them into a fresh catalogue
 (PostgreSQL at ``PERSONAS_TEST_PG_URL`` or 127.0.0.1:5432/test, one schema per
@@ -17,7 +18,9 @@ same run (medians of ``--repeat``):
 - apply of 20 edits: ``personas apply --auto-approve`` run as CI does, a subprocess
   with stdout to a file (goal <= 3 s at 10,000);
 - plan peak RSS: VmHWM of a fresh child process running a cold plan, against a
-  fresh child doing parse + list (goal <= 1.5x).
+  fresh child doing parse + list (goal <= 1.5x);
+- with ``--breakdown``: the load alone (cold, warm) against the parse alone, and the
+  catalogue read alone against the raw list alone.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from personas_as_code.catalogue.client import HttpCatalogue  # noqa: E402
 from personas_as_code.catalogue.embedded import EmbeddedCatalogue  # noqa: E402
 from personas_as_code.schemas.parse_cache import CACHE_FILE  # noqa: E402
 from personas_as_code.sync.engine import apply_repo, compute_plan, load_valid_repo  # noqa: E402
+from personas_as_code.sync.reader import read_catalogue  # noqa: E402
 
 KEY = "sk_bench_" + "x" * 32
 TENANT = "acme"
@@ -336,8 +340,23 @@ def bench_backend(work, count, args, rows, open_cat, raw_list, floor_parse, drop
         t_warm, noop = median_time(plan, args.repeat)
         assert not noop.has_changes
         rows.add("no-op plan, warm (parse cache)", t_warm, t_floor, goal="< 1x")
+        if args.breakdown:
+            breakdown(work, args, rows, cat, raw_list, floor_parse, drop_cache)
     finally:
         cat.close()
+
+
+def breakdown(work, args, rows, cat, raw_list, floor_parse, drop_cache) -> None:
+    """Where a plan's time goes: loading the files, reading the catalogue."""
+    t_parse, _ = median_time(lambda: floor_parse(work), args.repeat)
+    t_list, _ = median_time(raw_list, args.repeat)
+    t_load_cold, repo = median_time(lambda: load_valid_repo(work), args.repeat, drop_cache)
+    rows.add("  load the repo, cold", t_load_cold, t_parse, goal="floor: CSafeLoader parse")
+    t_load_warm, repo = median_time(lambda: load_valid_repo(work), args.repeat)
+    rows.add("  load the repo, warm", t_load_warm, t_parse, goal="floor: CSafeLoader parse")
+    slugs = {p.spec.model for p in repo.personas.values()}
+    t_read, _ = median_time(lambda: read_catalogue(cat, TENANT, model_slugs=slugs), args.repeat)
+    rows.add("  read the catalogue (sync.reader)", t_read, t_list, goal="floor: raw list")
 
 
 def bench_apply_and_rss(work, count, args, rows, env, cat_env, raw_list, schema, name) -> None:
@@ -390,6 +409,9 @@ def main() -> int:
     parser.add_argument("--backends", default="http,postgres", help="http and/or postgres")
     parser.add_argument(
         "--full-apply-http", action="store_true", help="also time a full apply over HTTP"
+    )
+    parser.add_argument(
+        "--breakdown", action="store_true", help="also time the load and the catalogue read"
     )
     args = parser.parse_args()
     args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
