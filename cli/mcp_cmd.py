@@ -46,13 +46,16 @@ def mcp(
     """Serve get/search/draft/preview/export/validate/plan tools over MCP (stdio by default)."""
     from personas_as_code.mcp_server.http import http_app, serve_http
     from personas_as_code.mcp_server.server import build_server
-    from personas_as_code.schemas.loader import load_repo
+    from personas_as_code.schemas.files import DirectoryFiles
+    from personas_as_code.schemas.loader import Repo, load_config
     from personas_as_code.sync.engine import open_repo_catalogue
 
     with contextlib.ExitStack() as stack:
         opened = None
-        if catalogue:
-            opened = stack.enter_context(open_repo_catalogue(load_repo(repo)))
+        if catalogue:  # the catalogue needs the config only: no load of every persona here
+            root = repo.resolve()
+            config, _ = load_config(DirectoryFiles(root), root.name)
+            opened = stack.enter_context(open_repo_catalogue(Repo(root, config, {}, [], [])))
         server = build_server(repo, read_only=read_only, catalogue=opened, with_catalogue=catalogue)
         if transport is Transport.stdio:
             server.run()

@@ -15,13 +15,11 @@ snapshot's FTS5 index (``search_index``), which re-indexes changed personas only
 
 from __future__ import annotations
 
-import gc
 import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import chain, filterfalse
 from operator import attrgetter
@@ -46,6 +44,7 @@ from personas_as_code.mcp_server.search_index import (
 )
 from personas_as_code.schemas.config import CONFIG_FILE
 from personas_as_code.schemas.loader import Repo
+from personas_as_code.sync.engine import collector_paused
 
 # While requests keep coming (the last walk is younger than this many max_staleness),
 # the fingerprint walk runs in a thread instead of in the request.
@@ -308,7 +307,7 @@ class RepoIndex:
         personas_dir = self._snapshot.repo.config.repo.personas_dir if self._snapshot else ""
         before = self.fingerprint(personas_dir, self._extra) if personas_dir else None
         files = HashedDirectoryFiles(self.root)
-        with _gc_paused():
+        with collector_paused():
             repo = load_repo_cached(files, self.cache, root=self.root, default_id=self.root.name)
             snap = Snapshot.of(repo, self.text_index)
         prefix = repo.config.repo.personas_dir.rstrip("/") + "/"
@@ -354,16 +353,3 @@ def _own_folder(root: Path, path: Path) -> bool:
         and folder.resolve().is_relative_to(root)
         and not path.is_symlink()
     )
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector: a load allocates objects that nearly all stay
-    alive, and full collections over the growing heap cost a third of a cold load."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
