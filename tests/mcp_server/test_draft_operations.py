@@ -75,6 +75,12 @@ async def test_read_only_server_cannot_edit_or_propose(git_repo: Path) -> None:
         assert not names & {"propose_persona_draft", "duplicate_persona", "delete_persona"}
 
 
+async def test_a_plain_directory_cannot_edit(example_repo: Path) -> None:
+    async with Client(build_server(example_repo)) as c:
+        view = await call(c, "get_persona", slug="translator")
+    assert view["can_edit"] is False and "not a git repository" in view["disabled_reason"]
+
+
 # --- duplicate ----------------------------------------------------------------
 
 
