@@ -118,13 +118,24 @@ def fts_phrase(term: str) -> str:
 
 
 def indexed(term: str) -> bool:
-    """True when the index can look ``term`` up (fully or by its prefix)."""
-    return len(term) >= _MIN_INDEXED_TERM
+    """True when the index can look ``term`` up (fully or by its prefix): three
+    characters or more, all of them encodable (a lone surrogate is not)."""
+    return len(term) >= _MIN_INDEXED_TERM and _encodable(term[:MAX_INDEXED_TERM])
 
 
 def checked_in_python(term: str) -> bool:
     """True when a candidate must still be checked for ``term`` after the index lookup."""
-    return not _MIN_INDEXED_TERM <= len(term) <= MAX_INDEXED_TERM
+    return not (indexed(term) and len(term) <= MAX_INDEXED_TERM)
+
+
+def _encodable(text: str) -> bool:
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def relevance(pool: list[Entry], terms: list[str]) -> Counter[Entry]:
@@ -194,14 +205,18 @@ class SearchIndex:
             return
         db = self._db
         db.execute("BEGIN")
-        db.executemany("DELETE FROM text WHERE rowid = ?", ((r,) for r in self._pending_delete))
-        db.executemany(
-            f"INSERT INTO text(rowid, {', '.join(TEXT_FIELDS)}) VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                (rowid, *(entry.texts[name] for name in TEXT_FIELDS))
-                for rowid, entry in self._pending_add.items()
-            ),
-        )
+        try:
+            db.executemany("DELETE FROM text WHERE rowid = ?", ((r,) for r in self._pending_delete))
+            db.executemany(
+                f"INSERT INTO text(rowid, {', '.join(TEXT_FIELDS)}) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    (rowid, *(_storable(entry.texts[name]) for name in TEXT_FIELDS))
+                    for rowid, entry in self._pending_add.items()
+                ),
+            )
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
         db.execute("COMMIT")
         self.indexed_rows += len(self._pending_add)
         self._pending_add.clear()
@@ -218,6 +233,14 @@ class SearchIndex:
             match = " ".join(phrases)
             cursor = self._db.execute("SELECT rowid FROM text WHERE text MATCH ?", (match,))
             return set(chain.from_iterable(cursor))
+
+
+def _storable(text: str) -> str:
+    """``text`` as SQLite can take it: a lone surrogate (no UTF-8 form) becomes U+FFFD,
+    so such a text is only found by terms that avoid it."""
+    if _encodable(text):
+        return text
+    return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text)
 
 
 def _same(a: LoadedPersona, b: LoadedPersona) -> bool:

@@ -109,7 +109,8 @@ async def test_hostile_queries_are_plain_text(repo: RepoBuilder) -> None:
     service = PersonaService(root)
     hostile = ['"', '""', "NEAR(", "NEAR(a b)", "*", "a OR", "OR", "AND NOT", "^x", "-",
                "name:refund", "{name}: refund", "'", "\x00", "refund\x00travel",
-               "x" * 10_000, ("refund " * 2_000).strip(), "é" * 3_000]  # fmt: skip
+               "x" * 10_000, "\ud800abc", "abc\udfff", ("refund " * 2_000).strip(),
+               "é" * 3_000]  # fmt: skip
     for query in hostile:
         result = service.search(query, page_size=100)
         assert set(slugs(result)) == oracle(service, query), repr(query[:20])
