@@ -56,7 +56,8 @@ from personas_as_code.schemas.problems import Problem
 from personas_as_code.schemas.yamlsafe import MAX_YAML_BYTES
 
 CACHE_FILE = Path(".personas") / "parse-cache.json"
-FORMAT = 1
+FORMAT = 2
+MAC_CHARS = 64  # the file ends with the hex HMAC-SHA256 of everything before it
 KEY_BYTES = 32
 PARALLEL_MIN = 300  # unseen files worth forking workers for
 MAX_WORKERS = 4
@@ -379,20 +380,22 @@ class ParseCache:
             blob = path.read_bytes()
         except OSError:
             return
-        mac, _, body = blob.partition(b"\n")
-        expected = hmac.new(secret, body, hashlib.sha256).hexdigest().encode()
-        if not hmac.compare_digest(mac, expected):
+        with memoryview(blob) as view:
+            expected = hmac.new(secret, view[:-MAC_CHARS], hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(blob[-MAC_CHARS:], expected.encode()):
             return
+        lines = blob.split(b"\n")  # the last one is the HMAC
+        del blob
         try:
-            document = json.loads(body)
-            if document.get("header") != _header():
+            if json.loads(lines[0]) != _header():
                 return
-            for row in document["entries"]:
-                key = (str(row["path"]), str(row["sha256"]))
-                reads = tuple((str(p), str(op), str(r)) for p, op, r in row["reads"])
-                if not isinstance(row["record"], str):
+            for line in lines[1:-1]:
+                file_path, sha256, git, reads, record = json.loads(line)
+                key = (str(file_path), str(sha256))
+                if not isinstance(record, str):
                     raise TypeError("a record is JSON text")
-                entry = _Entry(key, str(row["git"]), reads, row["record"])
+                reads = tuple((str(p), str(op), str(r)) for p, op, r in reads)
+                entry = _Entry(key, str(git), reads, record)
                 self._entries[key] = self._entries[(key[0], entry.git)] = entry
         except (ValueError, TypeError, KeyError, AttributeError):
             self._entries.clear()
@@ -403,29 +406,38 @@ class ParseCache:
         if self.path is None:
             return
         with self._lock:
-            kept = {e.key: e for e in self._entries.values() if e.key in self._used}
+            kept = [e for e in self._entries.values() if e.key in self._used]
             if not self._dirty and 2 * len(kept) == len(self._entries):
                 return
-            rows = [
-                {"path": p, "sha256": i, "git": e.git, "reads": e.reads, "record": e.record}
-                for (p, i), e in kept.items()
-            ]
+            kept = list({e.key: e for e in kept}.values())
             self._dirty = False
         key = _secret_key(create=True)
         if key is None:
             return
-        body = json.dumps({"header": _header(), "entries": rows}, separators=(",", ":")).encode()
-        mac = hmac.new(key, body, hashlib.sha256).hexdigest().encode()
         with contextlib.suppress(OSError):
-            _write_atomically(self.path, mac + b"\n" + body)
+            _write_signed(self.path, key, _lines(kept))
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
+def _lines(entries: list[_Entry]) -> Iterator[bytes]:
+    """The cache file's lines: the header, then one entry each (written one at a time,
+    so a 10,000-entry cache is never held twice in memory)."""
+    yield json.dumps(_header(), separators=(",", ":")).encode() + b"\n"
+    for e in entries:
+        row = [e.key[0], e.key[1], e.git, e.reads, e.record]
+        yield json.dumps(row, separators=(",", ":")).encode() + b"\n"
+
+
+def _write_signed(path: Path, key: bytes, lines: Iterator[bytes]) -> None:
+    """Write ``lines`` then their HMAC to a temporary file renamed over ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
     try:
+        mac = hmac.new(key, digestmod=hashlib.sha256)
         with os.fdopen(fd, "wb") as stream:
-            stream.write(data)
+            for line in lines:
+                mac.update(line)
+                stream.write(line)
+            stream.write(mac.hexdigest().encode())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -114,14 +114,16 @@ def test_a_secret_appearing_in_a_prompt_file_is_reported(filled: RepoBuilder) ->
     assert_same(again, filled.root)
 
 
-@pytest.mark.parametrize("damage", ["truncate", "flip", "empty", "garbage"])
+@pytest.mark.parametrize("damage", ["truncate", "flip", "flip-mac", "empty", "garbage"])
 def test_a_damaged_cache_file_is_ignored_and_rewritten(filled: RepoBuilder, damage: str) -> None:
     cached_load(filled.root)
     cache_file = filled.root / CACHE_FILE
     blob = cache_file.read_bytes()
+    middle = len(blob) // 2
     damaged = {
         "truncate": blob[: len(blob) // 2],
-        "flip": blob[:-40] + bytes([blob[-40] ^ 1]) + blob[-39:],
+        "flip": blob[:middle] + bytes([blob[middle] ^ 1]) + blob[middle + 1 :],
+        "flip-mac": blob[:-40] + bytes([blob[-40] ^ 1]) + blob[-39:],
         "empty": b"",
         "garbage": os.urandom(300),
     }[damage]
@@ -135,20 +137,23 @@ def test_a_damaged_cache_file_is_ignored_and_rewritten(filled: RepoBuilder, dama
 
 
 def forge(cache_file: Path, key: bytes, edit) -> None:
-    """Rewrite the cache file with ``edit`` applied to its document, signed with ``key``."""
-    _mac, _, body = cache_file.read_bytes().partition(b"\n")
-    document = json.loads(body)
+    """Rewrite the cache file with ``edit`` applied to its header and entries, signed
+    with ``key``."""
+    lines = cache_file.read_bytes()[:-64].split(b"\n")[:-1]
+    document = {"header": json.loads(lines[0]), "entries": [json.loads(x) for x in lines[1:]]}
     edit(document)
-    body = json.dumps(document).encode()
-    cache_file.write_bytes(hmac.new(key, body, hashlib.sha256).hexdigest().encode() + b"\n" + body)
+    body = b"".join(
+        json.dumps(x).encode() + b"\n" for x in [document["header"], *document["entries"]]
+    )
+    cache_file.write_bytes(body + hmac.new(key, body, hashlib.sha256).hexdigest().encode())
 
 
 def lie_about_plain(document: dict) -> None:
     for row in document["entries"]:
-        if row["path"] == "personas/plain.yaml":
-            record = json.loads(row["record"])
+        if row[0] == "personas/plain.yaml":
+            record = json.loads(row[4])
             record["persona"]["data"]["description"] = "a lie"
-            row["record"] = json.dumps(record)
+            row[4] = json.dumps(record)
 
 
 def test_a_cache_signed_by_someone_else_is_ignored(filled: RepoBuilder) -> None:
