@@ -89,13 +89,14 @@ class Snapshot:
             return Matched(self.entries, None, terms)
         assert self.text_index is not None
         rows = self.text_index.rows_matching(terms)
-        if rows is None:
-            pool = self.entries
+        if rows is None:  # the index cannot narrow: check every term on every entry
+            pool, unchecked = self.entries, terms
         else:
             by_rowid = self.by_rowid()
             found = set(map(by_rowid.get, rows))
             pool = list(filter(found.__contains__, self.entries))
-        for term in filter(checked_in_python, terms):
+            unchecked = [t for t in terms if checked_in_python(t)]
+        for term in unchecked:
             pool = [e for e in pool if term in e.blob]
         return Matched(pool, relevance(pool, terms), terms)
 

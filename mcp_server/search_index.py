@@ -162,8 +162,12 @@ class SearchIndex:
     ``update`` re-indexes only personas that changed (a persona whose loaded value is
     unchanged keeps its entry and row).  Row ids are never reused, so a row id always
     names the same entry; index writes are applied lazily by the first text lookup,
-    so reads that never search text do not pay for indexing.
+    so reads that never search text do not pay for indexing.  When that first lookup
+    finds ``background_build`` rows or more to write (a cold start), they are written
+    in a thread and lookups answer None (scan the entries) until it is done.
     """
+
+    background_build = 2_000
 
     def __init__(self) -> None:
         self._db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
@@ -175,6 +179,7 @@ class SearchIndex:
         self._pending_add: dict[int, Entry] = {}
         self._pending_delete: set[int] = set()
         self.indexed_rows = 0  # rows written to FTS5 so far (for tests and benches)
+        self._building = False
 
     def update(self, personas: Iterable[LoadedPersona]) -> list[Entry]:
         """The entries of ``personas`` (in their order), re-indexing only changed ones."""
@@ -195,6 +200,13 @@ class SearchIndex:
                     self._forget(entry.rowid)
             self._by_slug = new
             return list(new.values())
+
+    def _build(self) -> None:
+        with self._lock:
+            try:
+                self._flush()
+            finally:
+                self._building = False
 
     def _forget(self, rowid: int) -> None:
         if self._pending_add.pop(rowid, None) is None:
@@ -224,11 +236,16 @@ class SearchIndex:
 
     def rows_matching(self, terms: list[str]) -> set[int] | None:
         """Row ids whose text holds every indexable term (by its indexed prefix); None
-        when no term is indexable (every row is a candidate)."""
+        when the index cannot narrow the search (no indexable term, or its first build
+        is still running): every row is a candidate, to be checked for every term."""
         phrases = [fts_phrase(t) for t in terms if indexed(t)]
-        if not phrases:
+        if not phrases or self._building:
             return None
         with self._lock:
+            if len(self._pending_add) >= self.background_build:
+                self._building = True
+                threading.Thread(target=self._build, name="search-index-build", daemon=True).start()
+                return None
             self._flush()
             match = " ".join(phrases)
             cursor = self._db.execute("SELECT rowid FROM text WHERE text MATCH ?", (match,))
