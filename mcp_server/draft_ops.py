@@ -19,6 +19,7 @@ from personas_as_code.mcp_server.ids import InvalidInput
 from personas_as_code.mcp_server.yaml_edit import PatchSpec, apply_patch
 from personas_as_code.schemas.errors import DraftError, NotFound
 from personas_as_code.schemas.loader import LoadedPersona, load_config
+from personas_as_code.schemas.persona_tests import tests_slug
 
 PUSH_TIMEOUT_SECONDS = 120
 MAX_GIT_MESSAGE = 300
@@ -96,13 +97,16 @@ def duplicate_files(
 
 def delete_files(store: DraftStore, base: str, slug: str) -> DraftFiles:
     """The deletions of a draft that removes persona ``slug`` at commit ``base``: its file,
-    and its prompt and avatar when no other persona uses them."""
+    its tests file, and its prompt and avatar when no other persona uses them."""
     path = store.persona_path(base, slug, _hint_path(store, base, slug))
     if path is None:
         raise NotFound(f"no persona '{slug}' at the current commit (search_personas lists them)")
-    persona = store.repo_at(base).personas.get(slug)
+    repo = store.repo_at(base)
+    persona = repo.personas.get(slug)
     scope = store.scope(base, slug, path)
     changes: dict[str, bytes | None] = {path: None}
+    # the persona's tests would be left without a persona to test
+    changes.update((tests, None) for tests in repo.persona_tests.files if tests_slug(tests) == slug)
     notes = []
     for used in persona.referenced_files if persona else ():
         if used == path:

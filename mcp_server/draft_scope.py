@@ -20,6 +20,7 @@ from personas_as_code.schemas.config import CONFIG_FILE
 from personas_as_code.schemas.errors import DraftError
 from personas_as_code.schemas.files import PathRefused, RepoFiles, join_relative
 from personas_as_code.schemas.loader import PERSONA_SUFFIXES, Repo
+from personas_as_code.schemas.persona_tests import is_tests_file, tests_slug
 from personas_as_code.schemas.yamlsafe import MAX_YAML_BYTES, YamlRefused, parse_yaml
 
 _REFERENCE_KEYS = ("system_prompt_file", "avatar")
@@ -113,7 +114,10 @@ class DraftScope:
             return "hidden files and folders are out of a draft's reach"
         if path == CONFIG_FILE:
             return "it is the repo config"
-        if path.endswith(PERSONA_SUFFIXES):
+        if is_tests_file(path):
+            if tests_slug(path) != self.slug:
+                return "it is another persona's tests file"
+        elif path.endswith(PERSONA_SUFFIXES):
             stem = posixpath.splitext(posixpath.basename(path))[0]
             if path != self.persona_path or stem != self.slug:
                 return "it is a persona file (every .yaml/.yml file in the personas directory is)"

@@ -176,10 +176,15 @@ async def test_delete_draft_needs_prune_and_the_plan_shows_it(
         assert "needs prune" in result["message"] and "--prune" in result["message"]
         assert result["changed_files"] == [
             "personas/avatars/support-agent.png",
+            "personas/support-agent.tests.yaml",
             "personas/support-agent.yaml",
         ]
         files = tree(git_repo, result["branch"])
         assert "personas/support-agent.yaml" not in files and "personas/translator.yaml" in files
+        # its tests go with it: no tests file is left naming a persona that is gone
+        assert "personas/support-agent.tests.yaml" not in files
+        assert "personas/sql-helper.tests.yaml" in files
+        assert result["valid"] is True and result["issues"] == []
         view = await call(c, "get_persona", draft_id=result["draft_id"])
         assert view["persona_exists"] is False and view["draft_version"] == 1
 
