@@ -51,6 +51,7 @@ REFUSED = {
     "personas/sql-helper.yaml": "persona file",
     "personas/other.yaml": "persona file",
     "personas/prompts/notes.yml": "persona file",
+    "personas/sql-helper.tests.yaml": "another persona's tests file",
     "personas/prompts/onboarding-coach.md": "used by onboarding-coach",
     "personas/avatars/support-agent.png": "used by support-agent",
     "personas/prompts/link.md": "symlink",
