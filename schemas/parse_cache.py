@@ -6,13 +6,14 @@ keyed by the persona file's path and content id and records what the loader saw
 of every other file; a lookup re-reads and re-hashes those files and serves the
 entry only when all of them are unchanged.  Sizes and mtimes are never trusted.
 
-Content ids are the SHA-256 of the bytes, or the git blob id when the files come
-from a git tree (``blob_id``): a draft's files are named by the tree without
-reading them.  One ``ParseCache`` serves the CLI (``personas plan``/``apply``)
-and the MCP server.
+Every entry is known by both the SHA-256 and the git blob id of the same bytes,
+so a draft's files (a git tree names them without reading them) and the working
+tree share entries.  One ``ParseCache`` serves the CLI (``personas plan``/``apply``)
+and the MCP server.  On a cold start, ``prefetch`` parses in forked workers.
 
-``ParseCache.for_repo`` persists the SHA-256 entries to ``.personas/parse-cache.json``
-so the next run starts warm.  That file is only trusted when its HMAC checks out
+``ParseCache.for_repo`` persists the entries to ``.personas/parse-cache.json`` (a
+header line, one entry a line, the HMAC last) so the next run starts warm.  That
+file is only trusted when its HMAC checks out
 under a random key kept in the user's cache folder (a cache committed to a pull
 request cannot forge a result), and when it was written by the same tool version
 and the same validation code (a fingerprint of the ``schemas`` package): anything
