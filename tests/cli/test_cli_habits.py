@@ -30,7 +30,16 @@ def test_version_prints_the_distribution_version(tmp_path: Path) -> None:
 
 
 def test_bash_completion_script_and_protocol_name_the_commands(tmp_path: Path) -> None:
-    script = run("--show-completion", "bash", cwd=tmp_path)
+    # typer's own switch: take the shell from the argument instead of detecting it from
+    # the process tree (which differs between a terminal, CI and a background job)
+    script = subprocess.run(
+        [sys.executable, "-m", "personas_as_code.cli.main", "--show-completion", "bash"],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(ROOT), "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert script.returncode == 0, script.stderr
     assert "complete -o default -F _personas_completion personas" in script.stdout
     assert "_PERSONAS_COMPLETE=complete_bash" in script.stdout
