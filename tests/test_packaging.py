@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.tool_cache import tool_cache
+
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 SETUPTOOLS = PYPROJECT["tool"]["setuptools"]
@@ -61,9 +63,9 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def catalogue_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def catalogue_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """explosion's catalogue installed alone into a folder (its wheel cached between runs)."""
-    cache = request.config.cache.mkdir("pypi-catalogue")
+    cache = tool_cache("pypi-catalogue")
     if not list(cache.glob("catalogue-*.whl")):
         _pip("download", "--no-deps", "-d", str(cache), CATALOGUE_PIN)
     (cached,) = cache.glob("catalogue-*.whl")

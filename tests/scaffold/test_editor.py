@@ -20,6 +20,7 @@ from personas_as_code.schemas.modeline import modeline_comment
 
 from tests.scaffold.conftest import personas
 from tests.scaffold.lsp import LspClient
+from tests.tool_cache import tool_cache
 
 VERSION = "1.25.0"
 SERVER_JS = Path("node_modules/yaml-language-server/bin/yaml-language-server")
@@ -39,9 +40,9 @@ def _node_tool(name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def yaml_language_server(request: pytest.FixtureRequest) -> Path:
+def yaml_language_server() -> Path:
     """yaml-language-server's entry script, installed once per cache."""
-    cache = request.config.cache.mkdir(f"yaml-language-server-{VERSION}")
+    cache = tool_cache(f"yaml-language-server-{VERSION}")
     if not (cache / SERVER_JS).exists():
         staging = cache.parent / f"{cache.name}.partial-{os.getpid()}"
         shutil.rmtree(staging, ignore_errors=True)
