@@ -86,7 +86,7 @@ class Snapshot:
         """Entries (in slug order) containing every query term, with their scores."""
         terms = query_terms(query)
         if not terms:
-            return Matched(self.entries, None, terms)
+            return Matched(self.entries, None, terms, 0)
         assert self.text_index is not None
         rows = self.text_index.rows_matching(terms)
         if rows is None:  # the index cannot narrow: check every term on every entry
@@ -98,7 +98,8 @@ class Snapshot:
             unchecked = [t for t in terms if checked_in_python(t)]
         for term in unchecked:
             pool = [e for e in pool if term in e.blob]
-        return Matched(pool, relevance(pool, terms), terms)
+        floor, extra = relevance(pool, terms)
+        return Matched(pool, extra, terms, floor)
 
     def facets(self, matched: list[Entry]) -> dict[str, list[FacetCount]]:
         """Facet counts over ``matched`` (counting the smaller side of the snapshot)."""
@@ -123,8 +124,9 @@ class Matched:
     """The entries a query matches, in slug order; their scores (None: no text query)."""
 
     entries: list[Entry]
-    scores: Counter[Entry] | None
+    scores: Counter[Entry] | None  # each entry's score above ``floor``
     terms: list[str]
+    floor: int
 
 
 def _snippet(text: str, at: int) -> str:
@@ -172,7 +174,7 @@ def search(
         results=[
             _hit(
                 entry,
-                0.0 if scores is None else float(len(matched.terms) + scores[entry]),
+                0.0 if scores is None else float(matched.floor + scores[entry]),
                 matched.terms,
             )
             for entry in page

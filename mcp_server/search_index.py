@@ -138,22 +138,26 @@ def _encodable(text: str) -> bool:
     return True
 
 
-def relevance(pool: list[Entry], terms: list[str]) -> Counter[Entry]:
-    """Each entry's relevance above the floor of ``len(terms)``: per term, the weight of
-    the best field holding it (name or slug 5, description 3, sources 2, prompt 1) minus
-    1, summed.  Every entry of ``pool`` holds every term somewhere; the work is set
-    operations and comprehensions, not a call per entry."""
-    total: Counter[Entry] = Counter(dict.fromkeys(pool, 0))
+def relevance(pool: list[Entry], terms: list[str]) -> tuple[int, Counter[Entry]]:
+    """Each entry's relevance as a floor shared by the whole pool plus a count per entry:
+    per term, the weight of the best field holding it (name or slug 5, description 3,
+    sources 2, prompt 1), summed.  Every entry of ``pool`` holds every term somewhere;
+    the work is set operations and comprehensions, not a call per entry."""
+    floor = len(terms)  # at least the prompt's weight, 1, per term
+    extra: Counter[Entry] = Counter(dict.fromkeys(pool, 0))
     for term in terms:
         in_head = {e for e in pool if term in e.head}
+        if len(in_head) == len(pool):  # a term every name or slug holds: +4 for all
+            floor += 4
+            continue
         rest = list(filterfalse(in_head.__contains__, pool))
         in_description = {e for e in rest if term in e.lowered["description"]}
         rest = list(filterfalse(in_description.__contains__, rest))
         in_sources = [e for e in rest if term in e.lowered["sources"]]
         # +4, +2 and +1 over the prompt's 1, counted in C by Counter.update
-        total.update(chain(in_head, in_head, in_head, in_head, in_description, in_description))
-        total.update(in_sources)
-    return total
+        extra.update(chain(in_head, in_head, in_head, in_head, in_description, in_description))
+        extra.update(in_sources)
+    return floor, extra
 
 
 class SearchIndex:
