@@ -6,7 +6,6 @@ import os
 from collections.abc import Mapping
 
 from personas_as_code.catalogue.client import HttpCatalogue
-from personas_as_code.catalogue.embedded import EmbeddedCatalogue
 from personas_as_code.catalogue.protocol import Catalogue
 
 
@@ -22,4 +21,7 @@ def open_catalogue(
     """
     if env.get("SCAIGRID_HOST") and env.get("SCAIGRID_API_KEY"):
         return HttpCatalogue.from_env(env)
+    # imported here: SQLAlchemy and SQLModel cost a second of start-up over HTTP
+    from personas_as_code.catalogue.embedded import EmbeddedCatalogue
+
     return EmbeddedCatalogue.open(database_url, tenant)

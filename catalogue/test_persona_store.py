@@ -15,13 +15,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import quote
 
 import httpx
-from personas_as_code.catalogue import test_persona_service as service
 from personas_as_code.catalogue.client import HttpCatalogue, RetryPolicy
-from personas_as_code.catalogue.service import Caller
 from personas_as_code.catalogue.test_persona_api import (
     TestPersona,
     TestPersonaCreate,
@@ -34,8 +32,10 @@ from personas_as_code.schemas.errors import (
     TestPersonaNotFound,
 )
 from personas_as_code.schemas.test_persona_config import ImageSettings
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:
+    from personas_as_code.catalogue.service import Caller
+    from sqlalchemy import Engine
 
 R = TypeVar("R")
 MAX_LISTED = 10_000
@@ -78,27 +78,32 @@ class EmbeddedTestPersonas:
         self.project = project
         self.where = f"the embedded catalogue, project {project}"
 
-    def _run(self, fn: Callable[..., R], *args: object, **kwargs: object) -> R:
+    def _run(self, name: str, *args: object, **kwargs: object) -> Any:
+        """Call ``test_persona_service.<name>`` in a session of its own."""
+        # imported on use: an HTTP store (and every command over HTTP) needs no SQLAlchemy
+        from personas_as_code.catalogue import test_persona_service as service
+        from sqlalchemy.orm import Session
+
         with Session(self.engine, expire_on_commit=False) as session:
-            return fn(session, self.caller, self.project, *args, **kwargs)
+            return getattr(service, name)(session, self.caller, self.project, *args, **kwargs)
 
     def list_all(self) -> list[TestPersona]:
-        return self._run(service.list_test_personas)
+        return self._run("list_test_personas")
 
     def create(self, body: TestPersonaCreate) -> TestPersona:
-        return self._run(service.create_test_persona, body)
+        return self._run("create_test_persona", body)
 
     def update(self, persona_id: str, body: TestPersonaUpdate) -> TestPersona:
-        return self._run(service.update_test_persona, persona_id, body)
+        return self._run("update_test_persona", persona_id, body)
 
     def delete(self, persona_id: str) -> None:
-        self._run(service.delete_test_persona, persona_id)
+        self._run("delete_test_persona", persona_id)
 
     def image_settings(self) -> ImageSettings | None:
-        return self._run(service.project_image_settings)
+        return self._run("project_image_settings")
 
     def set_image_settings(self, settings: ImageSettings | None, *, managed_by: str) -> None:
-        self._run(service.set_project_image_settings, settings, managed_by=managed_by)
+        self._run("set_project_image_settings", settings, managed_by=managed_by)
 
     def close(self) -> None:
         """The engine belongs to the catalogue that lent it."""

@@ -15,13 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from personas_as_code.catalogue.backends import (
-    configure_backend,
-    describe,
-    list_backends,
-    wanted_settings,
-)
-from personas_as_code.catalogue.embedded import EmbeddedCatalogue
+from personas_as_code.catalogue.kinds import as_embedded
 from personas_as_code.catalogue.protocol import Catalogue
 from personas_as_code.schemas.errors import PersonasError
 from personas_as_code.schemas.loader import Repo
@@ -45,6 +39,8 @@ class BackendChange:
 
     def describe(self) -> str:
         """``mirror → openai http://127.0.0.1:11434/v1 (model llama3.1)``."""
+        from personas_as_code.catalogue.backends import describe
+
         text = f"{describe(self.before)} → {describe(self.after)}"
         return f"{text} ({self.reason})" if self.reason else text
 
@@ -70,9 +66,14 @@ class BackendPlan:
 def plan_backends(repo: Repo, catalogue: Catalogue) -> BackendPlan:
     """What apply would change in the backend models; reads and writes nothing."""
     wanted = repo.config.backends
-    if not isinstance(catalogue, EmbeddedCatalogue):
+    embedded = as_embedded(catalogue)
+    if embedded is None:
         return BackendPlan(note=REMOTE_NOTE.format(count=len(wanted)) if wanted else None)
-    states = {s.slug: s for s in list_backends(catalogue.engine)}
+    # the backend models live in the embedded catalogue's tables (SQLAlchemy): imported
+    # only here, so a plan over HTTP never loads them
+    from personas_as_code.catalogue.backends import list_backends, wanted_settings
+
+    states = {s.slug: s for s in list_backends(embedded.engine)}
     plan = BackendPlan()
     for slug, settings in sorted(wanted.items()):
         state = states.get(slug)
@@ -119,13 +120,16 @@ def apply_backends(
 ) -> BackendOutcome:
     """Store each change's provider settings in its backend model's ``connection_config``."""
     outcome = BackendOutcome()
-    if not isinstance(catalogue, EmbeddedCatalogue):
+    embedded = as_embedded(catalogue)
+    if embedded is None:
         return outcome
+    from personas_as_code.catalogue.backends import configure_backend, describe
+
     for change in changes:
         managed_by = None if change.reason == GONE else repo.config.repo.id
         try:
             configure_backend(
-                catalogue.engine, change.backend_model, change.after, managed_by=managed_by
+                embedded.engine, change.backend_model, change.after, managed_by=managed_by
             )
         except KeyError:
             outcome.error = f"backend model {change.backend_model!r} is gone from the catalogue"

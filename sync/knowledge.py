@@ -13,21 +13,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from personas_as_code.catalogue.embedded import EmbeddedCatalogue
+from personas_as_code.catalogue.kinds import as_embedded
 from personas_as_code.catalogue.protocol import Catalogue
-from personas_as_code.knowledge_index.chunking import ChunkSettings
-from personas_as_code.knowledge_index.embeddings import Embedder, embedder_for_settings
-from personas_as_code.knowledge_index.indexer import (
-    Document,
-    SourceDelta,
-    SourceDocuments,
-    diff_sources,
-    index_sources,
-)
 from personas_as_code.schemas.errors import PersonasError
 from personas_as_code.schemas.loader import Repo
+
+if TYPE_CHECKING:
+    # the index lives in the embedded catalogue (SQLAlchemy, numpy): its modules are
+    # imported only where an embedded catalogue is indexed, never over HTTP
+    from personas_as_code.knowledge_index.embeddings import Embedder
+    from personas_as_code.knowledge_index.indexer import SourceDelta, SourceDocuments
 
 MAX_LISTED_PATHS = 20
 REMOTE_NOTE = (
@@ -121,6 +118,9 @@ def _count(n: int) -> str:
 
 def desired_sources(repo: Repo) -> list[SourceDocuments]:
     """The repo's knowledge folders as the sources to index (one per source type)."""
+    from personas_as_code.knowledge_index.chunking import ChunkSettings
+    from personas_as_code.knowledge_index.indexer import Document, SourceDocuments
+
     named: dict[str, set[str]] = {}
     for persona in repo.personas.values():
         for source in persona.spec.sources:
@@ -147,9 +147,8 @@ def desired_sources(repo: Repo) -> list[SourceDocuments]:
 
 def embedded_target(catalogue: Catalogue) -> tuple[Any, str] | None:
     """The embedded catalogue's engine and tenant id, or None for a remote catalogue."""
-    if isinstance(catalogue, EmbeddedCatalogue):
-        return catalogue.engine, catalogue.tenant_id
-    return None
+    embedded = as_embedded(catalogue)
+    return None if embedded is None else (embedded.engine, embedded.tenant_id)
 
 
 @dataclass
@@ -168,6 +167,9 @@ def plan_knowledge(repo: Repo, catalogue: Catalogue) -> KnowledgePlan:
             return KnowledgePlan(note=REMOTE_NOTE.format(count=len(repo.knowledge)))
         return KnowledgePlan()
     engine, tenant_id = target
+    from personas_as_code.knowledge_index.embeddings import embedder_for_settings
+    from personas_as_code.knowledge_index.indexer import diff_sources
+
     identity = embedder_for_settings(repo.config.knowledge.embeddings).identity
     deltas = diff_sources(engine, tenant_id, repo.config.repo.id, desired_sources(repo), identity)
     return KnowledgePlan([KnowledgeChange.from_delta(d) for d in deltas if d.has_changes])
@@ -208,6 +210,9 @@ def apply_knowledge(
     if target is None:
         return None
     engine, tenant_id = target
+    from personas_as_code.knowledge_index.embeddings import embedder_for_settings
+    from personas_as_code.knowledge_index.indexer import index_sources
+
     try:
         embedder = embedder or embedder_for_settings(repo.config.knowledge.embeddings)
         stats = index_sources(

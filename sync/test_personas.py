@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from personas_as_code.catalogue.client import HttpCatalogue
-from personas_as_code.catalogue.embedded import EmbeddedCatalogue
+from personas_as_code.catalogue.kinds import as_embedded
 from personas_as_code.catalogue.protocol import Catalogue
 from personas_as_code.catalogue.test_persona_api import (
     TestPersona,
@@ -305,8 +305,8 @@ def open_store(
                     f"[test_personas] api_key_env names {section.api_key_env}, which is not set"
                 )
         store = HttpTestPersonas(section.url, key, section.project)
-    elif isinstance(catalogue, EmbeddedCatalogue):
-        store = EmbeddedTestPersonas(catalogue.engine, catalogue.caller, section.project)
+    elif (embedded := as_embedded(catalogue)) is not None:
+        store = EmbeddedTestPersonas(embedded.engine, embedded.caller, section.project)
     elif isinstance(catalogue, HttpCatalogue):
         store = HttpTestPersonas.beside(catalogue, section.project)
     else:
