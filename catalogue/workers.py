@@ -9,6 +9,7 @@ would only queue on it, so more than one worker on SQLite is refused.
 
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass
 
@@ -86,7 +87,9 @@ def app_from_env():
     from personas_as_code.catalogue.rest import create_app
 
     settings = ServeSettings.from_env()
-    return create_app(settings.database, init_schema=False, **settings.app_options())  # type: ignore[arg-type]
+    app = create_app(settings.database, init_schema=False, **settings.app_options())  # type: ignore[arg-type]
+    gc.freeze()  # what startup built lives as long as the worker: keep it out of GC passes
+    return app
 
 
 def serve(settings: ServeSettings, *, host: str, port: int, workers: int = 1) -> None:
@@ -105,6 +108,7 @@ def serve(settings: ServeSettings, *, host: str, port: int, workers: int = 1) ->
     check_workers(settings.database, workers)
     if workers == 1:
         app = create_app(settings.database, **settings.app_options())  # type: ignore[arg-type]
+        gc.freeze()  # what startup built lives as long as the server: keep it out of GC passes
         uvicorn.run(app, host=host, port=port, log_level="info")
         return
     engine = make_engine(settings.database)
