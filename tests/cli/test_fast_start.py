@@ -1,5 +1,6 @@
 """A fast CLI start: help, --version and validate import none of the heavy libraries
-(the catalogue's database and web stack, the MCP SDK, numpy, git, HTTP clients).
+(the catalogue's database and web stack, the MCP SDK, numpy, git, HTTP clients), and
+plan/apply against a remote catalogue over HTTP import no database or server stack.
 
 Each case runs the CLI in a fresh interpreter and lists the modules it imported;
 timing lives in ``bench/cli_bench.py``."""
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.catalogue.conftest import serve_live
 from tests.repos import MINIMAL, RepoBuilder
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,12 +47,14 @@ print({MARK!r} + json.dumps([code, sorted(sys.modules)]))
 """
 
 
-def imported_by(*args: str, cwd: Path) -> tuple[int, set[str], str]:
+def imported_by(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> tuple[int, set[str], str]:
     """Exit code, the modules imported and the output of ``personas <args>``."""
     done = subprocess.run(
         [sys.executable, "-c", PROBE, *args],
         cwd=cwd,
-        env={"PYTHONPATH": str(ROOT)},
+        env={"PYTHONPATH": str(ROOT), **(env or {})},
         capture_output=True,
         text=True,
         timeout=60,
@@ -88,3 +92,32 @@ def test_validate_imports_only_what_validation_needs(repo: RepoBuilder) -> None:
     assert "personas_as_code.schemas.loader" in modules  # it did validate
     assert not {m.split(".")[0] for m in modules} & HEAVY, sorted(HEAVY & modules)
     assert not modules & OWN_HEAVY
+
+
+# a remote catalogue needs the HTTP client, and sync reads git for --changed-since
+SERVER_STACK = {"sqlalchemy", "sqlmodel", "fastapi", "starlette", "uvicorn", "mcp", "numpy"}
+OWN_EMBEDDED = {
+    "personas_as_code.catalogue.embedded",
+    "personas_as_code.catalogue.db",
+    "personas_as_code.catalogue.service",
+    "personas_as_code.catalogue.rest",
+    "personas_as_code.knowledge_index.store",
+}
+
+
+def test_plan_and_apply_over_http_import_no_database_or_server(
+    example_repo: Path, sqlite_url: str
+) -> None:
+    with serve_live(sqlite_url) as server:
+        env = {"SCAIGRID_HOST": server.base_url, "SCAIGRID_API_KEY": server.key}
+        for args, want_code, want_text in [
+            (["plan", "--detailed-exitcode"], 2, "to create"),
+            (["apply", "--auto-approve"], 0, "Apply complete"),
+            (["plan", "--detailed-exitcode"], 0, "No changes."),
+        ]:
+            code, modules, output = imported_by(*args, cwd=example_repo, env=env)
+            assert code == want_code and want_text in output, output
+            assert "personas_as_code.catalogue.client" in modules  # it did talk HTTP
+            roots = {m.split(".")[0] for m in modules}
+            assert not roots & SERVER_STACK, (args, sorted(roots & SERVER_STACK))
+            assert not modules & OWN_EMBEDDED, (args, sorted(modules & OWN_EMBEDDED))
