@@ -43,8 +43,9 @@ def _differences(plan: PersonaPlan) -> list[str]:
 
 def persona_drift(repo: Repo, slug: str, catalogue: Catalogue) -> Drift:
     """Compare persona ``slug`` of ``repo`` with the catalogue, the way ``plan`` does."""
-    state = read_catalogue(catalogue, repo.config.repo.tenant)
     persona = repo.personas[slug]
+    # only the model this persona names (and the published ones), not the whole model list
+    state = read_catalogue(catalogue, repo.config.repo.tenant, model_slugs={persona.spec.model})
     ctx = DiffContext(
         repo_id=repo.config.repo.id,
         tenant=repo.config.repo.tenant,
