@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from personas_as_code.schemas.avatar import check_avatar
 from personas_as_code.schemas.config import CONFIG_FILE, RepoConfig, RepoSection
 from personas_as_code.schemas.errors import CatalogueError
 from personas_as_code.schemas.fields import AVATAR_MAX_BYTES, AVATAR_MIME_BY_EXTENSION, SLUG_RE
@@ -33,10 +32,10 @@ from personas_as_code.schemas.files import (
 )
 from personas_as_code.schemas.knowledge import KnowledgeFolder, load_knowledge
 from personas_as_code.schemas.persona import PersonaFile
-from personas_as_code.schemas.persona_tests import is_tests_file
 from personas_as_code.schemas.problems import Problem, errors_only
 from personas_as_code.schemas.secrets import find_secrets
 from personas_as_code.schemas.test_persona_config import TEST_PERSONAS_DIR
+from personas_as_code.schemas.tests_names import is_tests_file
 from personas_as_code.schemas.yamlsafe import (
     MAX_YAML_BYTES,
     YamlRefused,
@@ -452,6 +451,9 @@ def _check_persona(
                 avatar_path, data = _read_reference(
                     files, path, spec.avatar, AVATAR_MAX_BYTES, "avatar"
                 )
+                # imported on use: the SVG checks (defusedxml) only matter for an avatar
+                from personas_as_code.schemas.avatar import check_avatar
+
                 check_avatar(data, mime)
                 avatar = Avatar(avatar_path, mime, data, hashlib.sha256(data).hexdigest())
             except ValueError as exc:

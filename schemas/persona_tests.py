@@ -17,6 +17,11 @@ from typing import Annotated, Any, Self
 
 import regex
 from personas_as_code.schemas.fields import NonEmptyStr, Slug
+from personas_as_code.schemas.tests_names import (  # noqa: F401 (re-exported)
+    TESTS_SUFFIXES,
+    is_tests_file,
+    tests_slug,
+)
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -26,7 +31,6 @@ from pydantic import (
     model_validator,
 )
 
-TESTS_SUFFIXES = (".tests.yaml", ".tests.yml")
 MAX_CASES = 200
 MAX_ASSERTIONS = 50
 MAX_TURNS = 20
@@ -49,20 +53,6 @@ ASSERTION_KINDS = (
     "cites",
     "llm_rubric",
 )
-
-
-def is_tests_file(path: str) -> bool:
-    """True for a persona tests file (``<slug>.tests.yaml``), which is not a persona file."""
-    return path.endswith(TESTS_SUFFIXES)
-
-
-def tests_slug(path: str) -> str:
-    """The persona slug a tests file is about: its name less ``.tests.yaml``."""
-    name = path.rsplit("/", 1)[-1]
-    for suffix in TESTS_SUFFIXES:
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return name
 
 
 class Assertion(BaseModel):

@@ -92,6 +92,18 @@ def test_validate_imports_only_what_validation_needs(repo: RepoBuilder) -> None:
     assert "personas_as_code.schemas.loader" in modules  # it did validate
     assert not {m.split(".")[0] for m in modules} & HEAVY, sorted(HEAVY & modules)
     assert not modules & OWN_HEAVY
+    # no persona has an avatar: the SVG checks (defusedxml) stay unloaded
+    assert "defusedxml" not in modules and "personas_as_code.schemas.svg" not in modules
+
+
+def test_validate_loads_the_avatar_checks_when_a_persona_has_an_avatar(
+    repo: RepoBuilder,
+) -> None:
+    repo.persona("p", MINIMAL + "avatar: p.svg\n")
+    repo.write("personas/p.svg", '<svg xmlns="http://www.w3.org/2000/svg"><script/></svg>')
+    code, modules, output = imported_by("validate", cwd=repo.root)
+    assert code != 0 and "<script> element is not allowed" in output, output
+    assert "personas_as_code.schemas.svg" in modules
 
 
 # a remote catalogue needs the HTTP client, and sync reads git for --changed-since
