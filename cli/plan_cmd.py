@@ -67,17 +67,11 @@ def plan(
     ] = None,
 ) -> None:
     """Show what apply would change in the catalogue."""
-    from personas_as_code.sync.engine import (
-        PlanRequest,
-        compute_plan,
-        load_valid_repo,
-        open_repo_catalogue,
-    )
+    from personas_as_code.sync.engine import PlanRequest, open_plan_inputs
     from personas_as_code.sync.render.text import plan_lines
 
-    loaded = load_valid_repo(repo)
-    with open_repo_catalogue(loaded) as catalogue:
-        the_plan, _ = compute_plan(loaded, catalogue, PlanRequest(prune, changed_since))
+    with open_plan_inputs(repo) as inputs:
+        the_plan, _ = inputs.plan(PlanRequest(prune, changed_since))
     if out is not None:
         out.write_text(_render(the_plan, fmt), encoding="utf-8")
     if fmt is PlanFormat.text:
@@ -164,21 +158,15 @@ def apply(
     """Reconcile the catalogue with the repo: create, update, publish, sync, prune."""
     from personas_as_code.schemas.errors import ConfigError
     from personas_as_code.sync.apply import ApplyResult, PersonaResult
-    from personas_as_code.sync.engine import (
-        PlanRequest,
-        apply_repo,
-        compute_plan,
-        load_valid_repo,
-        open_repo_catalogue,
-    )
+    from personas_as_code.sync.engine import PlanRequest, apply_repo, open_plan_inputs
     from personas_as_code.sync.render.text import plan_lines
     from rich.console import Console
     from rich.progress import Progress
 
-    loaded = load_valid_repo(repo)
     as_json = fmt is PlanFormat.json
-    with open_repo_catalogue(loaded) as catalogue:
-        the_plan, ctx = compute_plan(loaded, catalogue, PlanRequest(prune, None))
+    with open_plan_inputs(repo) as inputs:
+        loaded, catalogue = inputs.repo, inputs.catalogue
+        the_plan, ctx = inputs.plan(PlanRequest(prune, None))
         if checksum is not None:
             the_plan.verify_checksum(checksum)
         the_plan.raise_if_unsafe(loaded.config.safety, force=force)

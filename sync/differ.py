@@ -273,7 +273,9 @@ def diff(desired: list[DesiredPersona], actual: list[ActualPersona], ctx: DiffCo
     warnings = list(ctx.warnings)
 
     for want in desired:
-        have = _match(want, by_slug, wanted_slugs | matched, owned_by_path)
+        have = by_slug.get(want.slug)
+        if have is None:  # the union is built only here: per persona it would be quadratic
+            have = _match(want, by_slug, wanted_slugs | matched, owned_by_path)
         if have is not None:
             matched.add(have.slug)
         if ctx.only_slugs is not None and want.slug not in ctx.only_slugs:

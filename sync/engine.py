@@ -9,14 +9,16 @@ import contextlib
 import gc
 import os
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from personas_as_code.catalogue.factory import open_catalogue
 from personas_as_code.catalogue.protocol import Catalogue
+from personas_as_code.schemas.config import RepoConfig
 from personas_as_code.schemas.errors import RepoInvalid
-from personas_as_code.schemas.loader import Repo, load_repo
+from personas_as_code.schemas.files import DirectoryFiles
+from personas_as_code.schemas.loader import Repo, load_config, load_repo
 from personas_as_code.schemas.parse_cache import repo_parse_cache
 from personas_as_code.schemas.problems import errors_only
 from personas_as_code.sync.apply import ApplyResult, PersonaResult, apply_plan
@@ -25,7 +27,7 @@ from personas_as_code.sync.differ import DiffContext, diff
 from personas_as_code.sync.gitinfo import changed_since, head_commit
 from personas_as_code.sync.knowledge import apply_knowledge, plan_knowledge
 from personas_as_code.sync.plan import Plan
-from personas_as_code.sync.reader import read_catalogue
+from personas_as_code.sync.reader import CatalogueListing, list_catalogue, read_catalogue
 from personas_as_code.sync.state import desired_from_file
 from personas_as_code.sync.test_personas import apply_test_personas, plan_test_personas
 
@@ -43,10 +45,14 @@ def resolve_database_url(repo: Repo, env: Mapping[str, str] = os.environ) -> str
 
     A relative SQLite path is taken relative to the repo root.
     """
-    url = env.get("PERSONAS_DATABASE_URL") or repo.config.catalogue.database
+    return _database_url(repo.config, repo.root, env)
+
+
+def _database_url(config: RepoConfig, root: Path | None, env: Mapping[str, str]) -> str:
+    url = env.get("PERSONAS_DATABASE_URL") or config.catalogue.database
     prefix = "sqlite:///"
-    if url.startswith(prefix) and not url.startswith(prefix + "/") and repo.root is not None:
-        path = repo.root / url[len(prefix) :]
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and root is not None:
+        path = root / url[len(prefix) :]
         path.parent.mkdir(parents=True, exist_ok=True)
         url = prefix + str(path)
     return url
@@ -78,14 +84,24 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def load_valid_repo(root: str | Path) -> Repo:
+def load_valid_repo(
+    root: str | Path, *, on_files_listed: Callable[[], object] | None = None
+) -> Repo:
     """Load the repo; raise ``RepoInvalid`` listing the problems when it has errors.
 
     Persona files are loaded through the repo's parse cache (``.personas/``), which
     serves a file's earlier result only when every byte it depends on is unchanged.
+    ``on_files_listed`` runs once the persona files are listed (and any cold-start
+    worker processes are done), just before they are loaded one by one.
     """
+
+    def prepare(files, paths: list[str]) -> None:
+        cache.prefetch(files, paths)
+        if on_files_listed is not None:
+            on_files_listed()
+
     with collector_paused(), repo_parse_cache(root) as cache:
-        repo = load_repo(root, persona_loader=cache.load, prepare=cache.prefetch)
+        repo = load_repo(root, persona_loader=cache.load, prepare=prepare)
     errors = errors_only(repo.problems)
     if errors:
         lines = [str(p) for p in errors]
@@ -95,6 +111,78 @@ def load_valid_repo(root: str | Path) -> Repo:
             details={"problems": [p.to_dict() for p in errors]},
         )
     return repo
+
+
+@dataclass
+class PlanInputs:
+    """A loaded repo, its open catalogue, and the catalogue listing read while it loaded."""
+
+    repo: Repo
+    catalogue: Catalogue
+    listing: Future[CatalogueListing] | None = field(default=None, repr=False)
+
+    def plan(self, request: PlanRequest | None = None) -> tuple[Plan, DiffContext]:
+        """``compute_plan`` on the listing started during the load (used once; a second
+        plan reads the catalogue again)."""
+        listing, self.listing = self.listing, None
+        return compute_plan(self.repo, self.catalogue, request, listing=listing)
+
+
+def _lists_early(config: RepoConfig, root: Path, env: Mapping[str, str]) -> bool:
+    """Whether the catalogue may be opened before the repo is known to be valid: never
+    when that could create a new SQLite catalogue (an invalid repo must create nothing)."""
+    if env.get("SCAIGRID_HOST") and env.get("SCAIGRID_API_KEY"):
+        return True
+    url = env.get("PERSONAS_DATABASE_URL") or config.catalogue.database
+    if not url.startswith("sqlite:"):
+        return True
+    path = url.removeprefix("sqlite:///")
+    return bool(path) and path != url and (root / path).is_file()
+
+
+@contextlib.contextmanager
+def open_plan_inputs(root: str | Path, env: Mapping[str, str] = os.environ) -> Iterator[PlanInputs]:
+    """Load the valid repo at ``root`` and open its catalogue; the catalogue's personas
+    and groups are listed in a thread while the persona files load.
+
+    Errors come in the same order as loading first and opening after: an invalid repo
+    is ``RepoInvalid`` whatever the catalogue says.
+    """
+    root_path = Path(root).resolve()
+    config, problems = load_config(DirectoryFiles(root_path), root_path.name)
+    if errors_only(problems) or not _lists_early(config, root_path, env):
+        repo = load_valid_repo(root_path)
+        with open_repo_catalogue(repo, env) as catalogue:
+            yield PlanInputs(repo, catalogue)
+        return
+
+    opened: Future[Catalogue] = Future()
+
+    def open_and_list() -> CatalogueListing:
+        try:
+            url = _database_url(config, root_path, env)
+            opened.set_result(open_catalogue(url, config.repo.tenant, env=env))
+        except BaseException as exc:
+            opened.set_exception(exc)
+            raise
+        return list_catalogue(opened.result())
+
+    pool = ThreadPoolExecutor(max_workers=1)
+    listing: list[Future[CatalogueListing]] = []
+
+    def start() -> None:
+        listing.append(pool.submit(open_and_list))
+
+    try:
+        repo = load_valid_repo(root_path, on_files_listed=start)
+        if not listing:  # no persona files: nothing was started during the load
+            start()
+        # the listing may still be under way: the plan translates the files meanwhile
+        yield PlanInputs(repo, opened.result(), listing[0])
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # the listing ends before the close
+        if opened.done() and opened.exception() is None:
+            opened.result().close()
 
 
 def _context(repo: Repo, catalogue_state, request: PlanRequest) -> DiffContext:
@@ -119,22 +207,37 @@ def _context(repo: Repo, catalogue_state, request: PlanRequest) -> DiffContext:
 
 
 def compute_plan(
-    repo: Repo, catalogue: Catalogue, request: PlanRequest | None = None
+    repo: Repo,
+    catalogue: Catalogue,
+    request: PlanRequest | None = None,
+    *,
+    listing: Future[CatalogueListing] | None = None,
 ) -> tuple[Plan, DiffContext]:
-    """The plan that reconciles ``catalogue`` with ``repo``, and the context it used."""
+    """The plan that reconciles ``catalogue`` with ``repo``, and the context it used.
+
+    ``listing``: the catalogue's personas and groups, being read (``open_plan_inputs``).
+    """
     with collector_paused():
-        return _compute_plan(repo, catalogue, request or PlanRequest())
+        return _compute_plan(repo, catalogue, request or PlanRequest(), listing)
 
 
 def _compute_plan(
-    repo: Repo, catalogue: Catalogue, request: PlanRequest
+    repo: Repo,
+    catalogue: Catalogue,
+    request: PlanRequest,
+    listing: Future[CatalogueListing] | None,
 ) -> tuple[Plan, DiffContext]:
     model_slugs = {p.spec.model for p in repo.personas.values()}
     with ThreadPoolExecutor(max_workers=1) as pool:
         # the catalogue (another process, or the network) answers while this thread
         # translates the files
         reading = pool.submit(
-            read_catalogue, catalogue, repo.config.repo.tenant, model_slugs=model_slugs
+            lambda: read_catalogue(
+                catalogue,
+                repo.config.repo.tenant,
+                model_slugs=model_slugs,
+                listing=listing.result() if listing is not None else None,
+            )
         )
         desired = [desired_from_file(p) for p in repo.personas.values()]
         state = reading.result()

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from personas_as_code.catalogue.api import Persona, published_model_slug
+from personas_as_code.catalogue.api import ModelGroup, Persona, published_model_slug
 from personas_as_code.catalogue.protocol import Catalogue
 from personas_as_code.sync.state import ActualPersona, actual_from_catalogue
 
@@ -26,17 +26,19 @@ class CatalogueState:
     groups: set[str]
 
 
-def read_catalogue(
-    catalogue: Catalogue,
-    tenant: str,
-    *,
-    read_concurrency: int = 8,
-    page_size: int = 200,
-    model_slugs: Iterable[str] | None = None,
-) -> CatalogueState:
-    """Read every persona (with sources and its published model), the model slugs and
-    the model groups.  With ``model_slugs`` (the slugs a plan checks) only those models
-    and the published ones are read, not the whole model list."""
+@dataclass
+class CatalogueListing:
+    """The part of a catalogue read that needs nothing from the repo: every persona
+    (with its sources) and the model groups.  A plan starts it before the files load."""
+
+    personas: list[Persona]
+    groups: list[ModelGroup]
+
+
+def list_catalogue(
+    catalogue: Catalogue, *, read_concurrency: int = 8, page_size: int = 200
+) -> CatalogueListing:
+    """Every persona (all pages, sources filled in) and the model groups."""
     personas: list[Persona] = list(catalogue.iter_personas(page_size=page_size))
     missing = [p for p in personas if p.sources is None]
     if missing:
@@ -45,7 +47,25 @@ def read_catalogue(
                 missing, pool.map(lambda p: catalogue.list_sources(p.id), missing), strict=True
             ):
                 persona.sources = sources
-    groups = catalogue.list_model_groups()
+    return CatalogueListing(personas, catalogue.list_model_groups())
+
+
+def read_catalogue(
+    catalogue: Catalogue,
+    tenant: str,
+    *,
+    read_concurrency: int = 8,
+    page_size: int = 200,
+    model_slugs: Iterable[str] | None = None,
+    listing: CatalogueListing | None = None,
+) -> CatalogueState:
+    """Read every persona (with sources and its published model), the model slugs and
+    the model groups.  With ``model_slugs`` (the slugs a plan checks) only those models
+    and the published ones are read, not the whole model list.  ``listing``: the
+    personas and groups already listed (``list_catalogue``), read again otherwise."""
+    if listing is None:
+        listing = list_catalogue(catalogue, read_concurrency=read_concurrency, page_size=page_size)
+    personas, groups = listing.personas, listing.groups
     membership: dict[str, list[str]] = defaultdict(list)
     for group in groups:
         for slug in group.model_slugs:

@@ -43,6 +43,10 @@ def _redacted(value: Any, name: str = "") -> Any:
             redact_data(value.after, value.field),
         )
     if isinstance(value, PersonaPlan):
+        if not (value.changes or value.warnings or value.error):
+            # no values, only its identity, which no renderer shows for an unchanged
+            # persona; scanning it cost seconds at 10,000 personas
+            return dataclasses.replace(value, desired=None, actual=None)
         value = dataclasses.replace(value, desired=None, actual=None)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         changes = {
