@@ -33,6 +33,7 @@ from personas_as_code.schemas.files import (
 from personas_as_code.schemas.knowledge import KnowledgeFolder, load_knowledge
 from personas_as_code.schemas.persona import PersonaFile
 from personas_as_code.schemas.problems import Problem, errors_only
+from personas_as_code.schemas.repo_parts import PersonaTestsFiles, TestPersonaFiles
 from personas_as_code.schemas.secrets import find_secrets
 from personas_as_code.schemas.test_persona_config import TEST_PERSONAS_DIR
 from personas_as_code.schemas.tests_names import is_tests_file
@@ -45,10 +46,6 @@ from personas_as_code.schemas.yamlsafe import (
 )
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml.nodes import MappingNode, ScalarNode
-
-if typing.TYPE_CHECKING:
-    from personas_as_code.schemas.persona_tests_loader import PersonaTestsFiles
-    from personas_as_code.schemas.test_persona_loader import TestPersonaFiles
 
 PERSONA_SUFFIXES = (".yaml", ".yml")
 INTERNAL_ERROR = "internal_error"  # the code of a problem that is a bug of ours, not the file's
@@ -104,8 +101,8 @@ class Repo:
     problems: list[Problem]
     persona_files: list[str]
     knowledge: dict[str, KnowledgeFolder] = field(default_factory=dict)
-    test_personas: TestPersonaFiles = field(default_factory=lambda: _no_test_personas())
-    persona_tests: PersonaTestsFiles = field(default_factory=lambda: _no_persona_tests())
+    test_personas: TestPersonaFiles = field(default_factory=TestPersonaFiles)
+    persona_tests: PersonaTestsFiles = field(default_factory=PersonaTestsFiles)
 
     @property
     def ok(self) -> bool:
@@ -560,11 +557,8 @@ def load_repo(
             raise ValueError("give a root directory or a RepoFiles")
         files = DirectoryFiles(root_path)
     config, problems = load_config(files, default_id or (root_path.name if root_path else "repo"))
-    persona_files = [
-        path
-        for path in files.list_files(config.repo.personas_dir, PERSONA_SUFFIXES)
-        if not is_tests_file(path)
-    ]
+    listed = files.list_files(config.repo.personas_dir, PERSONA_SUFFIXES)
+    persona_files = [path for path in listed if not is_tests_file(path)]
     personas: dict[str, LoadedPersona] = {}
     slug_sites: dict[str, tuple[str, int]] = {}
     if prepare is not None:
@@ -606,7 +600,9 @@ def load_repo(
         )
     test_personas = _load_test_personas(files, config)
     problems += test_personas.problems
-    persona_tests = _load_persona_tests(files, config, personas, test_personas, persona_files)
+    persona_tests = PersonaTestsFiles()
+    if len(persona_files) < len(listed):  # some are tests files
+        persona_tests = _load_persona_tests(files, config, personas, test_personas, persona_files)
     problems += persona_tests.problems
     problems.sort(key=lambda p: (p.path, p.line, p.col))
     return Repo(
@@ -663,29 +659,20 @@ def _source_folder_problems(
 # --- test personas (schemas.test_persona_loader imports this module) ---------
 
 
-def _no_test_personas() -> TestPersonaFiles:
-    from personas_as_code.schemas.test_persona_loader import TestPersonaFiles
-
-    return TestPersonaFiles()
-
-
 def _load_test_personas(files: RepoFiles, config: RepoConfig) -> TestPersonaFiles:
     """The test persona files of ``test-personas/`` (or ``[test_personas] dir``)."""
-    from personas_as_code.schemas.test_persona_loader import TestPersonaFiles, load_test_personas
-
     section = config.test_personas
     if section is not None and not section.enabled:
         return TestPersonaFiles()
-    return load_test_personas(files, section.dir if section else TEST_PERSONAS_DIR)
+    directory = section.dir if section else TEST_PERSONAS_DIR
+    if not files.list_files(directory, PERSONA_SUFFIXES):
+        return TestPersonaFiles()  # nothing to load: the loader and its models stay unimported
+    from personas_as_code.schemas.test_persona_loader import load_test_personas
+
+    return load_test_personas(files, directory)
 
 
 # --- persona tests (schemas.persona_tests_loader imports this module) ---------
-
-
-def _no_persona_tests() -> PersonaTestsFiles:
-    from personas_as_code.schemas.persona_tests_loader import PersonaTestsFiles
-
-    return PersonaTestsFiles()
 
 
 def _load_persona_tests(

@@ -10,7 +10,7 @@ Nothing here raises: a failure nobody foresaw becomes a problem of its file.
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from personas_as_code.schemas.fields import SLUG_RE
 from personas_as_code.schemas.files import RepoFiles
@@ -22,6 +22,7 @@ from personas_as_code.schemas.persona_tests import (
     tests_slug,
 )
 from personas_as_code.schemas.problems import Problem
+from personas_as_code.schemas.repo_parts import PersonaTestsFiles
 from personas_as_code.schemas.test_persona_loader import read_yaml_mapping
 from personas_as_code.schemas.yamlsafe import locate
 from pydantic import ValidationError
@@ -43,15 +44,6 @@ class LoadedPersonaTests:
     slug: str
     path: str
     cases: tuple[LoadedCase, ...]
-
-
-@dataclass
-class PersonaTestsFiles:
-    """The tests files of a repo: valid ones by persona slug, every file, the problems."""
-
-    by_slug: dict[str, LoadedPersonaTests] = field(default_factory=dict)
-    files: list[str] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
 
 
 def load_persona_tests(

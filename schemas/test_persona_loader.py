@@ -23,6 +23,7 @@ from personas_as_code.schemas.loader import (
     _validation_problems,
 )
 from personas_as_code.schemas.problems import Problem, errors_only
+from personas_as_code.schemas.repo_parts import TestPersonaFiles
 from personas_as_code.schemas.test_persona import TestPersonaFile
 from personas_as_code.schemas.yamlsafe import (
     MAX_YAML_BYTES,
@@ -154,17 +155,6 @@ def _guarded_load(files: RepoFiles, path: str) -> tuple[LoadedTestPersona | None
             "please report it"
         )
         return None, [Problem(path, 0, 0, message, code="internal_error")]
-
-
-@dataclass
-class TestPersonaFiles:
-    """The test personas of a repo: valid ones by slug, every file, and the problems."""
-
-    __test__ = False  # not a pytest test class
-
-    personas: dict[str, LoadedTestPersona] = field(default_factory=dict)
-    files: list[str] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
 
 
 def load_test_personas(files: RepoFiles, directory: str) -> TestPersonaFiles:

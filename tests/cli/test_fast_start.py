@@ -92,8 +92,34 @@ def test_validate_imports_only_what_validation_needs(repo: RepoBuilder) -> None:
     assert "personas_as_code.schemas.loader" in modules  # it did validate
     assert not {m.split(".")[0] for m in modules} & HEAVY, sorted(HEAVY & modules)
     assert not modules & OWN_HEAVY
-    # no persona has an avatar: the SVG checks (defusedxml) stay unloaded
-    assert "defusedxml" not in modules and "personas_as_code.schemas.svg" not in modules
+    # no avatar, no tests file, no test persona: their checks and models stay unloaded
+    assert not modules & {
+        "defusedxml",
+        "regex",
+        "personas_as_code.schemas.svg",
+        "personas_as_code.schemas.persona_tests",
+        "personas_as_code.schemas.persona_tests_loader",
+        "personas_as_code.schemas.test_persona_loader",
+    }
+
+
+def test_validate_loads_tests_files_and_test_personas_when_the_repo_has_them(
+    repo: RepoBuilder,
+) -> None:
+    repo.persona("p", MINIMAL)
+    repo.write("test-personas/nosy.yaml", "name: Nosy\n")
+    repo.write(
+        "personas/p.tests.yaml",
+        "cases:\n  - name: greets\n    conversation: {test_persona: ghost, turns: 2}\n"
+        "    assert:\n      - contains: hello\n",
+    )
+    code, modules, output = imported_by("validate", cwd=repo.root)
+    assert code != 0 and "no test persona 'ghost'" in output, output
+    assert "1 of 1 test persona file(s) valid." in output  # the test persona was loaded
+    assert {
+        "personas_as_code.schemas.persona_tests_loader",
+        "personas_as_code.schemas.test_persona_loader",
+    } <= modules
 
 
 def test_validate_loads_the_avatar_checks_when_a_persona_has_an_avatar(
