@@ -37,7 +37,6 @@ from personas_as_code.mcp_server.search_index import (
     PAIRS,
     Entry,
     SearchIndex,
-    checked_in_python,
     query_terms,
     relevance,
     required_pairs,
@@ -88,14 +87,13 @@ class Snapshot:
         if not terms:
             return Matched(self.entries, None, terms, 0)
         assert self.text_index is not None
-        rows = self.text_index.rows_matching(terms)
-        if rows is None:  # the index cannot narrow: check every term on every entry
-            pool, unchecked = self.entries, terms
+        rows, unchecked = self.text_index.lookup(terms)
+        if rows is None:
+            pool = self.entries
         else:
             by_rowid = self.by_rowid()
             found = set(map(by_rowid.get, rows))
             pool = list(filter(found.__contains__, self.entries))
-            unchecked = [t for t in terms if checked_in_python(t)]
         for term in unchecked:
             pool = [e for e in pool if term in e.blob]
         floor, extra = relevance(pool, terms)

@@ -177,6 +177,7 @@ class SearchIndex:
         self._db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
         columns = ", ".join(TEXT_FIELDS)
         self._db.execute(f"CREATE VIRTUAL TABLE text USING fts5({columns}, tokenize='trigram')")
+        self._db.execute("CREATE VIRTUAL TABLE vocab USING fts5vocab(text, 'row')")
         self._lock = threading.Lock()
         self._by_slug: dict[str, Entry] = {}
         self._next_rowid = 1
@@ -238,22 +239,37 @@ class SearchIndex:
         self._pending_add.clear()
         self._pending_delete.clear()
 
-    def rows_matching(self, terms: list[str]) -> set[int] | None:
-        """Row ids whose text holds every indexable term (by its indexed prefix); None
-        when the index cannot narrow the search (no indexable term, or its first build
-        is still running): every row is a candidate, to be checked for every term."""
-        phrases = [fts_phrase(t) for t in terms if indexed(t)]
-        if not phrases or self._building:
-            return None
+    def lookup(self, terms: list[str]) -> tuple[set[int] | None, list[str]]:
+        """Candidate row ids for ``terms`` (None: every row is a candidate) and the terms
+        each candidate must still be checked for in Python.  The index narrows by the
+        indexable terms that most rows do not hold; for a term most rows hold (or
+        while the first build runs) a scan of the entries is the cheaper plan."""
+        if self._building:
+            return None, terms
         with self._lock:
             if len(self._pending_add) >= self.background_build:
                 self._building = True
                 threading.Thread(target=self._build, name="search-index-build", daemon=True).start()
-                return None
+                return None, terms
             self._flush()
-            match = " ".join(phrases)
+            narrowing = [t for t in terms if indexed(t) and not self._common(t)]
+            if not narrowing:
+                return None, terms
+            match = " ".join(fts_phrase(t) for t in narrowing)
             cursor = self._db.execute("SELECT rowid FROM text WHERE text MATCH ?", (match,))
-            return set(chain.from_iterable(cursor))
+            rows = set(chain.from_iterable(cursor))
+        return rows, [t for t in terms if t not in narrowing or checked_in_python(t)]
+
+    def _common(self, term: str) -> bool:
+        """True when more than half the rows may hold ``term``: the fewest rows holding
+        one of three of its trigrams (an upper bound) is above half."""
+        probe = term[:MAX_INDEXED_TERM]
+        grams = {probe[at : at + 3] for at in (0, (len(probe) - 3) // 2, len(probe) - 3)}
+        least = min(
+            (self._db.execute("SELECT doc FROM vocab WHERE term = ?", (g,)).fetchone() or (0,))[0]
+            for g in grams
+        )
+        return 2 * least > len(self._by_slug)
 
 
 def _storable(text: str) -> str:
