@@ -43,6 +43,7 @@ from personas_as_code.mcp_server.search_index import (
 )
 from personas_as_code.schemas.config import CONFIG_FILE
 from personas_as_code.schemas.loader import Repo
+from personas_as_code.schemas.parse_cache import reached_directly
 from personas_as_code.sync.engine import collector_paused
 
 # While requests keep coming (the last walk is younger than this many max_staleness),
@@ -345,12 +346,6 @@ class RepoIndex:
 
 
 def _own_folder(root: Path, path: Path) -> bool:
-    """True when ``path``'s folder is a real directory inside ``root`` (a committed
-    ``.personas`` symlink must not make us write elsewhere)."""
-    folder = path.parent
-    return (
-        folder.is_dir()
-        and not folder.is_symlink()
-        and folder.resolve().is_relative_to(root)
-        and not path.is_symlink()
-    )
+    """True when ``path``'s folder is a real directory inside ``root`` (the server never
+    creates ``.personas/``, and never writes through a symlink)."""
+    return path.parent.is_dir() and reached_directly(root, path)

@@ -246,8 +246,11 @@ class ParseCache:
     ``path`` (when given).
     """
 
-    def __init__(self, path: Path | None = None, max_entries: int = 50_000) -> None:
+    def __init__(
+        self, path: Path | None = None, max_entries: int = 50_000, root: Path | None = None
+    ) -> None:
         self.path = path
+        self.root = root  # when given, ``save`` writes only to a real folder inside it
         self.max_entries = max_entries
         self._entries: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
         self._used: set[tuple[str, str]] = set()
@@ -263,7 +266,7 @@ class ParseCache:
     @classmethod
     def for_repo(cls, root: str | Path) -> ParseCache:
         """The cache persisted under ``root``'s ``.personas/`` folder."""
-        return cls(Path(root) / CACHE_FILE)
+        return cls(Path(root) / CACHE_FILE, root=Path(root))
 
     # --- lookups ------------------------------------------------------------------
 
@@ -404,7 +407,9 @@ class ParseCache:
     def save(self) -> None:
         """Write the entries used since opening to the cache file, when anything changed;
         a cache that cannot be written is simply not written."""
-        if self.path is None:
+        if self.path is None or (
+            self.root is not None and not reached_directly(self.root, self.path)
+        ):
             return
         with self._lock:
             kept = [e for e in self._entries.values() if e.key in self._used]
@@ -417,6 +422,21 @@ class ParseCache:
             return
         with contextlib.suppress(OSError):
             _write_signed(self.path, key, _lines(kept))
+
+
+def reached_directly(root: Path, path: Path) -> bool:
+    """True when ``path`` lies inside ``root`` and nothing from ``root`` down to it is a
+    symlink: a repo that commits ``.personas`` as a link must not make us write elsewhere."""
+    try:
+        inside = path.relative_to(root)
+    except ValueError:
+        return False
+    here = root
+    for part in inside.parts:
+        here = here / part
+        if here.is_symlink():
+            return False
+    return True
 
 
 def _lines(entries: list[_Entry]) -> Iterator[bytes]:

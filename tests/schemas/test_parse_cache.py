@@ -210,6 +210,18 @@ def test_an_unwritable_cache_folder_only_costs_speed(filled: RepoBuilder) -> Non
     assert_same(again, filled.root)
 
 
+def test_a_committed_personas_symlink_is_not_written_through(
+    filled: RepoBuilder, tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (filled.root / ".personas").symlink_to(elsewhere, target_is_directory=True)
+    again, cache = cached_load(filled.root)
+    assert cache.misses == 5
+    assert_same(again, filled.root)
+    assert list(elsewhere.iterdir()) == []  # nothing written where the link points
+
+
 CONCURRENT_LOADER = """
 import sys
 from pathlib import Path
