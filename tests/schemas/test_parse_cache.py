@@ -272,15 +272,42 @@ def test_any_text_and_value_comes_back_the_same(repo: RepoBuilder) -> None:
     assert again.personas["unicode"].spec.metadata["big"] == 9007199254740993
 
 
+PREFETCH_LOADER = """
+import json, sys
+from personas_as_code.schemas.loader import load_repo
+from personas_as_code.schemas.parse_cache import ParseCache
+cache = ParseCache.for_repo(sys.argv[1])
+cache.parallel_min = 1  # fork workers even for this small repo
+loaded = load_repo(sys.argv[1], persona_loader=cache.load, prepare=cache.prefetch)
+fresh = load_repo(sys.argv[1])
+cache.save()
+print(json.dumps({
+    "prefetched": cache.prefetched,
+    "same_personas": loaded.personas == fresh.personas,
+    "same_problems": loaded.problems == fresh.problems,
+}))
+"""
+
+
 def test_a_cold_start_loaded_by_worker_processes_equals_no_cache(filled: RepoBuilder) -> None:
     for n in range(12):
         filled.persona(f"many-{n:02d}", MINIMAL + f"description: number {n}\n")
     filled.persona("many-bad", "name: Bad\nmodel: m\nrag: {top_k: 0}\n")
-    cache = ParseCache.for_repo(filled.root)
-    cache.parallel_min = 1  # fork workers even for this small repo
-    loaded = load_repo(filled.root, persona_loader=cache.load, prepare=cache.prefetch)
-    assert cache.prefetched == 18
-    assert_same(loaded, filled.root)
-    cache.save()
+    # workers are forked only from a single-threaded process: a fresh interpreter, not
+    # this test process, where other tests may have left threads running
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    done = subprocess.run(
+        [sys.executable, "-c", PREFETCH_LOADER, str(filled.root)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {
+        "prefetched": 18,
+        "same_personas": True,
+        "same_problems": True,
+    }
     _, cache = cached_load(filled.root)
     assert cache.hits == 18 and cache.misses == 0
