@@ -34,9 +34,9 @@ from personas_as_code.mcp_server.commit_files import REGULAR_MODES, CommitFiles,
 from personas_as_code.mcp_server.draft_scope import DraftScope, file_users, personas_folder
 from personas_as_code.mcp_server.ids import DRAFT_REF_PREFIX, check_draft_id, check_slug
 from personas_as_code.mcp_server.models import CommitInfo, DraftRef
-from personas_as_code.mcp_server.repoload import LoadCache, load_repo_cached
 from personas_as_code.schemas.errors import DraftConflict, DraftError, NotFound
-from personas_as_code.schemas.loader import PERSONA_SUFFIXES, Repo, load_config
+from personas_as_code.schemas.loader import PERSONA_SUFFIXES, Repo, load_config, load_repo
+from personas_as_code.schemas.parse_cache import ParseCache
 from personas_as_code.schemas.persona_tests import TESTS_SUFFIXES, is_tests_file
 
 ZERO_SHA = "0" * 40
@@ -123,14 +123,14 @@ class DraftStore:
         root: str | Path,
         actor: git.Actor = DEFAULT_ACTOR,
         *,
-        cache: LoadCache | None = None,
+        cache: ParseCache | None = None,
     ) -> None:
         self.repo = open_git(root)
         self.root_name = Path(root).resolve().name
         self.actor = actor
         self.lock = threading.RLock()
         self._loose = LooseObjectDB(os.path.join(self.repo.common_dir, "objects"))
-        self.cache = cache or LoadCache()
+        self.cache = cache or ParseCache()
         self._repos: OrderedDict[str, Repo] = OrderedDict()
         # per base commit: the personas folder and who uses which file
         self._users: OrderedDict[str, tuple[str, dict[str, frozenset[str]]]] = OrderedDict()
@@ -174,7 +174,9 @@ class DraftStore:
         with self._memo_lock:
             repo = self._repos.get(sha)
         if repo is None:
-            repo = load_repo_cached(self.files_at(sha), self.cache, default_id=self.root_name)
+            repo = load_repo(
+                files=self.files_at(sha), default_id=self.root_name, persona_loader=self.cache.load
+            )
             with self._memo_lock:
                 self._repos[sha] = repo
                 while len(self._repos) > 16:
@@ -218,7 +220,7 @@ class DraftStore:
                 keep.update(claims.get(name, ()))
                 keep.update(_tests_paths(path, name))
         focused = FocusedFiles(files, folder, keep)
-        return load_repo_cached(focused, self.cache, default_id=self.root_name)
+        return load_repo(files=focused, default_id=self.root_name, persona_loader=self.cache.load)
 
     def scope_folder(self, base: str) -> tuple[str, dict[str, frozenset[str]]]:
         """The personas folder and who uses which file at commit ``base`` (memoised)."""

@@ -3,7 +3,7 @@
 ``RepoIndex.snapshot()`` returns the loaded repo, reloading only when a cheap
 stat fingerprint (path, size, mtime of every file under the personas folder,
 the config and referenced files elsewhere) changes; unchanged files come from
-the ``LoadCache`` (persisted in ``.personas/`` when that folder exists, so a
+the parse cache (persisted in ``.personas/`` when that folder exists, so a
 restarted server does not parse again).  The fingerprint is checked at most
 every ``max_staleness`` seconds (0.5 s by default; about 10 ms for 2,000 files,
 100 ms for 10,000), so a change on disk is seen within that delay.  While
@@ -32,7 +32,6 @@ from personas_as_code.mcp_server.models import (
     SearchResult,
     Snippet,
 )
-from personas_as_code.mcp_server.repoload import HashedDirectoryFiles, LoadCache, load_repo_cached
 from personas_as_code.mcp_server.search_index import (
     PAIRS,
     Entry,
@@ -42,8 +41,9 @@ from personas_as_code.mcp_server.search_index import (
     required_pairs,
 )
 from personas_as_code.schemas.config import CONFIG_FILE
-from personas_as_code.schemas.loader import Repo
-from personas_as_code.schemas.parse_cache import reached_directly
+from personas_as_code.schemas.files import DirectoryFiles
+from personas_as_code.schemas.loader import Repo, load_repo
+from personas_as_code.schemas.parse_cache import ParseCache, reached_directly
 from personas_as_code.sync.engine import collector_paused
 
 # While requests keep coming (the last walk is younger than this many max_staleness),
@@ -217,12 +217,12 @@ class RepoIndex:
     """The working tree of ``root``, loaded lazily and refreshed when files change."""
 
     def __init__(
-        self, root: str | Path, cache: LoadCache | None = None, max_staleness: float = 0.5
+        self, root: str | Path, cache: ParseCache | None = None, max_staleness: float = 0.5
     ) -> None:
         self.root = Path(root).resolve()
         self.max_staleness = max_staleness
         self._checked = 0.0
-        self.cache = cache or LoadCache()
+        self.cache = cache or ParseCache()
         self._lock = threading.Lock()
         self._fingerprint: object = None
         self._extra: tuple[str, ...] = ()
@@ -308,9 +308,11 @@ class RepoIndex:
         # fingerprint first: a file changed during the load triggers another reload
         personas_dir = self._snapshot.repo.config.repo.personas_dir if self._snapshot else ""
         before = self.fingerprint(personas_dir, self._extra) if personas_dir else None
-        files = HashedDirectoryFiles(self.root)
+        files = DirectoryFiles(self.root)
         with collector_paused():
-            repo = load_repo_cached(files, self.cache, root=self.root, default_id=self.root.name)
+            repo = load_repo(
+                self.root, files=files, default_id=self.root.name, persona_loader=self.cache.load
+            )
             snap = Snapshot.of(repo, self.text_index)
         prefix = repo.config.repo.personas_dir.rstrip("/") + "/"
         extra = tuple(

@@ -50,13 +50,13 @@ from personas_as_code.mcp_server.models import (
     ValidationReport,
 )
 from personas_as_code.mcp_server.preview import PreviewRequest, RetrievalAccess, build_preview
-from personas_as_code.mcp_server.repoload import LoadCache
 from personas_as_code.mcp_server.yaml_edit import PatchSpec, apply_patch, new_persona_text
 from personas_as_code.sandbox.enrichment import retrieval_for
 from personas_as_code.sandbox.run import RunRequest, RunResult, run_persona
 from personas_as_code.schemas.errors import DraftConflict, DraftError, NotFound, PersonasError
 from personas_as_code.schemas.files import DirectoryFiles, PathRefused, join_relative
 from personas_as_code.schemas.loader import LoadedPersona, Repo, load_config
+from personas_as_code.schemas.parse_cache import ParseCache
 from personas_as_code.schemas.problems import Problem, errors_only
 from personas_as_code.schemas.yamlsafe import YamlRefused, parse_yaml
 
@@ -89,7 +89,7 @@ class PersonaService:
         if not self.root.is_dir():
             raise PersonasError(f"repo directory {self.root} does not exist")
         self.catalogue = catalogue
-        self.cache = LoadCache.for_repo(self.root)  # starts warm from .personas/
+        self.cache = ParseCache.for_repo(self.root)  # starts warm from .personas/
         self.index = RepoIndex(self.root, self.cache, max_staleness)
         self._store: DraftStore | None = None
         self._store_lock = threading.Lock()

@@ -7,8 +7,9 @@ from pathlib import Path
 
 from personas_as_code.mcp_server.drafts import DraftStore
 from personas_as_code.mcp_server.index import RepoIndex
-from personas_as_code.mcp_server.repoload import HashedDirectoryFiles, LoadCache, load_repo_cached
+from personas_as_code.schemas.files import DirectoryFiles
 from personas_as_code.schemas.loader import load_repo
+from personas_as_code.schemas.parse_cache import ParseCache
 
 from tests.mcp_server.conftest import git
 
@@ -31,11 +32,11 @@ def test_cached_loader_equals_load_repo(git_repo: Path) -> None:
     (git_repo / "personas/no-prompt.yaml").write_text(
         "name: P\nmodel: m\nsystem_prompt_file: prompts/missing.md\n"
     )
-    cache = LoadCache()
-    files = HashedDirectoryFiles(git_repo)
+    cache = ParseCache()
+    files = DirectoryFiles(git_repo)
     expected = load_repo(git_repo)
-    same(load_repo_cached(files, cache, root=git_repo), expected)
-    again = load_repo_cached(files, cache, root=git_repo)
+    same(load_repo(git_repo, files=files, persona_loader=cache.load), expected)
+    again = load_repo(git_repo, files=files, persona_loader=cache.load)
     same(again, expected)
     assert cache.hits >= len(expected.persona_files)
 
@@ -44,7 +45,9 @@ def test_cached_loader_equals_load_repo(git_repo: Path) -> None:
     git(git_repo, "commit", "-q", "-m", "more")
     store = DraftStore(git_repo)
     hits = cache.hits
-    from_git = load_repo_cached(store.files_at(store.head_sha()), cache, root=git_repo)
+    from_git = load_repo(
+        git_repo, files=store.files_at(store.head_sha()), persona_loader=cache.load
+    )
     same(from_git, expected)
     assert cache.hits - hits == len(expected.persona_files)
 
