@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import httpx
 import numpy as np
 from personas_as_code.schemas.config import EmbeddingsSettings
+from personas_as_code.schemas.distributions import installed_version
 from personas_as_code.schemas.errors import PersonasError
 
 WORDLLAMA_MODEL = "l2_supercat_256"
@@ -101,15 +102,6 @@ def _load_wordllama() -> Any:
         return _WORDLLAMA
 
 
-def _package_version(name: str) -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return "unknown"
-
-
 class WordLlamaEmbedder:
     """The offline default: wordllama's 256-dimension model, shipped inside its wheel."""
 
@@ -117,7 +109,7 @@ class WordLlamaEmbedder:
         self.identity = {
             "provider": "wordllama",
             "model": WORDLLAMA_MODEL,
-            "version": _package_version("wordllama"),
+            "version": installed_version("wordllama"),
         }
         self.requests = 0
 

@@ -38,11 +38,11 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from itertools import repeat
 from pathlib import Path
 from typing import Any
 
+from personas_as_code.schemas.distributions import installed_version
 from personas_as_code.schemas.files import DirectoryFiles, PathRefused, RepoFiles, read_limited
 from personas_as_code.schemas.loader import (
     INTERNAL_ERROR,
@@ -480,17 +480,10 @@ def _header() -> dict[str, Any]:
         for source in sorted(package.glob("*.py")) + sorted(package.glob("*.json")):
             digest.update(source.name.encode() + b"\0" + source.read_bytes() + b"\0")
         for dist in ("personas-as-code", "pydantic", "pydantic-core", "ruamel.yaml"):
-            digest.update(f"{dist}={_version(dist)}\0".encode())
+            digest.update(f"{dist}={installed_version(dist)}\0".encode())
         digest.update(sys.version.encode())
         _HEADER = {"format": FORMAT, "code": digest.hexdigest()}
     return _HEADER
-
-
-def _version(dist: str) -> str:
-    try:
-        return version(dist)
-    except PackageNotFoundError:
-        return "unknown"
 
 
 def key_file() -> Path:
