@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -16,13 +15,9 @@ import httpx
 from personas_as_code.cli.catalogue_cmd import app
 from typer.testing import CliRunner
 
+from tests.loopback import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _init(database_url: str, *extra: str) -> str:
@@ -39,7 +34,7 @@ def test_init_serve_create_publish_list(database_url: str, tmp_path: Path) -> No
     key = _init(database_url)
     second = _init(database_url)  # idempotent: same tenant and starter set, one more key
     assert key != second
-    port = _free_port()
+    port = free_port()
     serve = ["serve", "--port", str(port), "--database", database_url, "--max-body-bytes", "65536"]
     log = (tmp_path / "server.log").open("wb")
     server = subprocess.Popen(

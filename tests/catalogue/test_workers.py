@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from personas_as_code.catalogue.client import HttpCatalogue
 from personas_as_code.sync.engine import apply_repo, compute_plan, load_valid_repo
 
 from tests.catalogue.conftest import FAST_RETRY
+from tests.loopback import free_port
 from tests.sync.test_cli import personas
 
 KEY = "sk_workers_" + "k" * 32
@@ -51,12 +51,6 @@ def write_repo(
         ]
         (root / "personas" / f"{prefix}-{i:02d}.yaml").write_text("\n".join(lines) + "\n")
     return root
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextlib.contextmanager

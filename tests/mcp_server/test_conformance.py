@@ -53,8 +53,9 @@ import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 
+from tests.loopback import free_port
 from tests.mcp_server.conftest import init_git
-from tests.mcp_server.test_transports import free_port, spawn, wait_for_port
+from tests.mcp_server.test_transports import spawn, wait_for_port
 from tests.repos import copy_examples
 from tests.tool_cache import tool_cache
 

@@ -13,16 +13,11 @@ import httpx
 import pytest
 from mcp import Client, StdioServerParameters
 
+from tests.loopback import free_port
 from tests.mcp_server.conftest import call
 
 pytestmark = pytest.mark.anyio
 PERSONAS = str(Path(sys.executable).with_name("personas"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 20) -> None:
