@@ -2,7 +2,8 @@
 
 Init writes a fixed set of files (config, one example persona and its prompt, the
 schemas the modelines point at, the workflows and pre-commit config of
-``scaffold/templates/``, ``.gitignore``).  It refuses, before writing anything, when
+``scaffold/templates/`` with their path filters set from that config
+(``scaffold.ci_filters``), ``.gitignore``).  It refuses, before writing anything, when
 one of them exists; ``force`` overwrites those files and never touches any other.
 """
 
@@ -16,10 +17,11 @@ from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
 
+from personas_as_code.scaffold.ci_filters import render, repo_path, watched
 from personas_as_code.scaffold.schema_files import packaged_schemas
 from personas_as_code.schemas.config import CONFIG_FILE, RepoConfig
 from personas_as_code.schemas.errors import ConfigError, WriteRefused
-from personas_as_code.schemas.modeline import modeline_comment
+from personas_as_code.schemas.modeline import SCHEMAS_DIR, modeline_comment
 from personas_as_code.sync.safe_write import write_inside
 from pydantic import ValidationError
 
@@ -69,18 +71,26 @@ def template_target(name: str) -> str:
     return _TEMPLATE_TARGETS.get(name, name)
 
 
-def template_files() -> dict[str, bytes]:
-    """The workflows and pre-commit config, at their places in the new repo."""
-    return {template_target(name): data for name, data in _walk(_package_dir("templates")).items()}
+def template_files(config: RepoConfig | None = None) -> dict[str, bytes]:
+    """The workflows and pre-commit config, at their places in the new repo, their path
+    filters those of ``config`` (default: a default ``personas.toml``)."""
+    filters = watched(config or RepoConfig.model_validate({"repo": {"id": "personas"}}))
+    files = {}
+    for name, data in _walk(_package_dir("templates")).items():
+        target = template_target(name)
+        files[target] = render(target, data.decode("utf-8"), filters).encode("utf-8")
+    return files
 
 
-def config_text(repo_id: str, tenant: str) -> str:
-    """``personas.toml`` for a repo with this id and tenant; ``ConfigError`` when invalid."""
+def config_text(repo_id: str, tenant: str, personas_dir: str = PERSONAS_DIR) -> str:
+    """``personas.toml`` for a repo with this id, tenant and personas folder;
+    ``ConfigError`` when invalid."""
     # A JSON string literal is a valid TOML basic string: quotes and control characters escaped.
     text = (
         _starter("personas.toml")
         .replace("@REPO_ID@", json.dumps(repo_id))
         .replace("@TENANT@", json.dumps(tenant))
+        .replace("@PERSONAS_DIR@", json.dumps(personas_dir))
     )
     try:
         RepoConfig.model_validate(tomllib.loads(text))
@@ -92,17 +102,28 @@ def config_text(repo_id: str, tenant: str) -> str:
     return text
 
 
-def starter_files(repo_id: str, tenant: str = DEFAULT_TENANT) -> dict[str, bytes]:
+def starter_files(
+    repo_id: str, tenant: str = DEFAULT_TENANT, personas_dir: str = PERSONAS_DIR
+) -> dict[str, bytes]:
     """Every file init writes: repo path -> content."""
-    example = f"{PERSONAS_DIR}/{EXAMPLE_SLUG}.yaml"
+    folder = repo_path(personas_dir, "--personas-dir")
+    # the loader skips hidden folders, and the schemas folder is rewritten by schema --write
+    if folder == "." or folder.split("/")[0] == SCHEMAS_DIR or "/." in f"/{folder}":
+        raise ConfigError(
+            f"--personas-dir {personas_dir!r}: choose a folder of its own, not hidden, "
+            f"not the repo root or {SCHEMAS_DIR}/"
+        )
+    text = config_text(repo_id, tenant, folder)
+    example = f"{folder}/{EXAMPLE_SLUG}.yaml"
     files = {
-        CONFIG_FILE: config_text(repo_id, tenant),
+        CONFIG_FILE: text,
         example: modeline_comment(example) + _starter(f"{EXAMPLE_SLUG}.yaml"),
-        f"{PERSONAS_DIR}/prompts/{EXAMPLE_SLUG}.md": _starter(f"{EXAMPLE_SLUG}.md"),
+        f"{folder}/prompts/{EXAMPLE_SLUG}.md": _starter(f"{EXAMPLE_SLUG}.md"),
         ".gitignore": _starter("gitignore"),
     }
     encoded = {path: text.encode("utf-8") for path, text in files.items()}
-    return {**encoded, **packaged_schemas(), **template_files()}
+    config = RepoConfig.model_validate(tomllib.loads(text))
+    return {**encoded, **packaged_schemas(), **template_files(config)}
 
 
 def _blocked_folder(root: Path, rel: str) -> str | None:
@@ -116,9 +137,15 @@ def _blocked_folder(root: Path, rel: str) -> str | None:
 
 
 def init_repo(
-    root: Path, *, repo_id: str | None = None, tenant: str = DEFAULT_TENANT, force: bool = False
+    root: Path,
+    *,
+    repo_id: str | None = None,
+    tenant: str = DEFAULT_TENANT,
+    personas_dir: str = PERSONAS_DIR,
+    force: bool = False,
 ) -> InitResult:
-    """Write a new persona repo into ``root`` (created when missing).
+    """Write a new persona repo into ``root`` (created when missing), its persona files
+    in ``personas_dir``.
 
     Every check runs before the first write: an existing target file (without
     ``force``), a folder on the way that is a file or a symlink, or an invalid id or
@@ -126,7 +153,7 @@ def init_repo(
     """
     if root.exists() and not root.is_dir():
         raise WriteRefused(f"{root} is a file, not a folder")
-    files = starter_files(repo_id or root.resolve().name or "personas", tenant)
+    files = starter_files(repo_id or root.resolve().name or "personas", tenant, personas_dir)
     blocked = sorted({b for rel in files if (b := _blocked_folder(root, rel))})
     if blocked:
         raise WriteRefused(

@@ -5,7 +5,8 @@ the catalogue (when the secrets are set) our REST app on a loopback port.
 The drift job without its secrets ends green with a notice and never reaches the issue;
 with them it plans for real, reports drift and would keep the issue; the apply job
 refuses to run without them; the plan job validates, plans, tests and assembles the PR
-comment from a new repo's files."""
+comment from a new repo's files, and does so for a pull request that changes only
+knowledge, whose merge starts the apply job."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from tests.gitops.expressions import Evaluator
 from tests.gitops.jobs import JobRun, run_job
 from tests.gitops.layout import git, new_persona_repo
 from tests.gitops.steps import Runner
+from tests.gitops.triggers import changed_files, triggers
 from tests.sync.conftest import api_key
 
 SECRETS = ("SCAIGRID_HOST", "SCAIGRID_API_KEY")
@@ -220,3 +222,60 @@ def test_the_plan_job_in_a_new_repo_posts_the_plan_and_the_tests(tmp_path: Path)
     assert "(baseline <code>origin/main</code>)" in body
     assert "Plan for feedbeef from [this run](https://github.example/acme/personas/" in body
     assert "empty embedded catalogue" in body  # no secrets in a new repo
+
+
+# --- a knowledge-only pull request, planned, tested and applied --------------------------
+
+
+def test_a_knowledge_only_pull_request_is_planned_tested_and_applied(
+    tmp_path: Path, catalogue: dict[str, str]
+) -> None:
+    repo = new_persona_repo(tmp_path)
+    git(repo, "switch", "-q", "-c", "feature/sql-notes")
+    notes = repo / "knowledge" / "col_sql_notes"
+    notes.mkdir(parents=True)
+    (notes / "window-functions.md").write_text("# Window functions\n\nUse OVER().\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "SQL notes for the helper")
+    changed = changed_files(repo, "origin/main", merge_base=True)
+    assert changed == ["knowledge/col_sql_notes/window-functions.md"]
+    plan_workflow = template("personas-plan.yml")
+    assert triggers(plan_workflow, "pull_request", branch="main", changed=changed)
+
+    pull_request = {"number": 4, "head": {"sha": "0ddba11", "repo": {"full_name": "acme/personas"}}}
+    job = run_job(
+        Runner(tmp_path / "runner", {"GITHUB_BASE_REF": "main"}),
+        plan_workflow,
+        "plan",
+        repo,
+        secrets={},
+        github=github_context(base_ref="main", event={"pull_request": pull_request}),
+        offline=(POST_STEP,),
+    )
+    assert job.succeeded, job.log()
+    assert set(job.status.values()) == {"success", "offline"}
+    assert "1 persona(s) valid." in job.logs["Validate persona files"]
+    body = Path(job.outputs["comment"]["body-file"]).read_text(encoding="utf-8")
+    # the plan shows the knowledge change; the persona tests ran against the base too
+    assert "<code>col_sql_notes</code>: new index, 1 document to embed" in body
+    assert "window-functions.md" in body
+    assert "<!-- personas-tests -->" in body and "answers with SQL" in body
+    assert "(baseline <code>origin/main</code>)" in body
+
+    git(repo, "switch", "-q", "main")
+    git(repo, "merge", "-q", "--no-ff", "-m", "Merge sql-notes", "feature/sql-notes")
+    pushed = changed_files(repo, "origin/main", "main", merge_base=False)
+    apply_workflow = template("personas-apply.yml")
+    assert triggers(apply_workflow, "push", branch="main", changed=pushed)
+    apply = run_job(
+        Runner(tmp_path / "apply"),
+        apply_workflow,
+        "apply",
+        repo,
+        secrets=catalogue,
+        github=github_context(),
+    )
+    assert apply.succeeded and apply.status["Apply"] == "success", apply.log()
+    # A remote ScaiGrid indexes no knowledge from the repo (sync.knowledge): the apply
+    # reads the merged folder and says it is left to the ScaiGrid collections.
+    assert "1 knowledge folder(s) in the repo are left alone" in apply.logs["Apply"]

@@ -1,20 +1,21 @@
 """The files ``personas init`` writes into a new persona repo (``scaffold/templates/``):
 this repo's own workflows are the same files, they pin the project's version, their path
-filters match the personas folder, and they lint clean where a new repo puts them."""
+filters are the folders a default personas.toml names, and they lint clean where a new
+repo puts them."""
 
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 
 import pytest
+from personas_as_code.scaffold.ci_filters import Watched, watched
+from personas_as_code.schemas.config import RepoConfig
 
 from tests.gitops.conftest import (
     HOOKS_FILE,
     PRE_COMMIT_TEMPLATE,
     PROJECT_VERSION,
-    ROOT,
     TEMPLATE_ACTION_LINE,
     TEMPLATE_DESTINATIONS,
     TEMPLATE_WORKFLOWS,
@@ -26,12 +27,9 @@ from tests.gitops.layout import copy_templates
 from tests.gitops.linters import describe, run_actionlint, run_zizmor
 
 
-def personas_dir() -> str:
-    """The personas folder a new repo gets: the scaffold's personas.toml when it has one,
-    otherwise this repo's (the example `personas init` starts from)."""
-    config = TEMPLATES_DIR / "personas.toml"
-    config = config if config.exists() else ROOT / "personas.toml"
-    return tomllib.loads(config.read_text(encoding="utf-8"))["repo"].get("personas_dir", "personas")
+def default_filters() -> Watched:
+    """What a default personas.toml (the one `personas init` writes) makes the filters."""
+    return watched(RepoConfig.model_validate({"repo": {"id": "acme/personas"}}))
 
 
 def test_the_templates_are_the_three_workflows_and_the_pre_commit_config() -> None:
@@ -75,21 +73,31 @@ def test_the_pre_commit_config_uses_this_repos_hook_at_the_projects_version() ->
 
 
 @pytest.mark.parametrize("name", ["personas-plan.yml", "personas-apply.yml"])
-def test_the_path_filters_are_the_configured_personas_folder(name: str) -> None:
+def test_the_path_filters_are_the_default_configs_folders(name: str) -> None:
     on = load_yaml(TEMPLATES_DIR / "workflows" / name)["on"]
     trigger = on.get("pull_request") or on["push"]
-    assert f"{personas_dir()}/**" in trigger["paths"]
+    assert trigger["paths"] == default_filters().globs(f".github/workflows/{name}")
+    for folder in ("personas", "knowledge", "test-personas", "schemas"):
+        assert f"{folder}/**" in trigger["paths"]
     assert "personas.toml" in trigger["paths"]
 
 
-def test_the_pre_commit_files_pattern_is_the_configured_personas_folder() -> None:
+def test_the_pre_commit_files_pattern_is_the_default_configs_folders() -> None:
     [hook] = load_yaml(PRE_COMMIT_TEMPLATE)["repos"][0]["hooks"]
+    assert hook["files"] == default_filters().files_regex()
     pattern = re.compile(hook["files"])
-    folder = personas_dir()
-    assert pattern.search(f"{folder}/support-agent.yaml")
-    assert pattern.search(f"{folder}/prompts/support.md")
-    assert pattern.search("personas.toml")
-    assert not pattern.search("README.md") and not pattern.search(f"docs/{folder}/x.yaml")
+    for path in (
+        "personas/support-agent.yaml",
+        "personas/prompts/support.md",
+        "personas/support-agent.tests.yaml",
+        "knowledge/col_faq/faq.md",
+        "test-personas/t.yaml",
+        "schemas/persona.schema.json",
+        "personas.toml",
+    ):
+        assert pattern.search(path), path
+    for path in ("README.md", "docs/personas/x.yaml", "personas.toml.bak", "knowledge.md"):
+        assert not pattern.search(path), path
     # The hook this overrides says the same (a repo without the override gets the default).
     assert hook["files"] == load_yaml(HOOKS_FILE)[0]["files"]
 
