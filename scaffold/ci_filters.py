@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,17 +25,18 @@ from personas_as_code.schemas.errors import ConfigError, WriteRefused
 from personas_as_code.schemas.modeline import SCHEMAS_DIR
 from personas_as_code.schemas.test_persona_config import TEST_PERSONAS_DIR
 from personas_as_code.sync.safe_write import write_inside
-from pydantic import ValidationError
 
 WORKFLOWS_DIR = ".github/workflows"
 PRE_COMMIT_CONFIG = ".pre-commit-config.yaml"
 HOOK_ID = "personas-validate"
 # The workflows whose triggers have a paths: list (the drift check runs on a schedule).
 FILTERED_WORKFLOWS = ("personas-plan.yml", "personas-apply.yml")
-MAX_CONFIG_BYTES = 1024 * 1024
 
+_PATHS_KEY = re.compile(r"^[ ]*(?:- )?paths(?:-ignore)?[ ]*:", re.M)
 _PATHS_BLOCK = re.compile(r"^(?P<indent>[ ]+)paths:\n(?P<items>(?:(?P=indent)  - .*\n)+)", re.M)
+_HOOK_LINE = re.compile(rf"^[ ]*- id:[ ]*(['\"]?){HOOK_ID}\1[ ]*(#.*)?$")
 _GLOB_SPECIAL = set("*?+[]\\")
+MAX_FILE_BYTES = 1024 * 1024  # a workflow or pre-commit config larger than this is not ours
 _REGEX_SPECIAL = set("\\.^$*+?{}[]|()")
 
 
@@ -119,11 +119,12 @@ def watched(config: RepoConfig, referenced: Iterable[str] = ()) -> Watched:
 
 def render_workflow(text: str, patterns: list[str], name: str) -> str:
     """``text`` with the items of its one ``paths:`` list replaced by ``patterns``."""
+    keys = _PATHS_KEY.findall(text)
     blocks = list(_PATHS_BLOCK.finditer(text))
-    if len(blocks) != 1:
+    if len(keys) != 1 or len(blocks) != 1:
         raise WriteRefused(
-            f"{name}: found {len(blocks)} 'paths:' lists where one was expected; "
-            "edit its paths by hand (docs/gitops.md)"
+            f"{name}: found {len(keys)} 'paths' keys where one block list was expected; "
+            "edit its paths by hand (docs/gitops.md); nothing written"
         )
     block = blocks[0]
     indent = block["indent"] + "  "
@@ -135,11 +136,11 @@ def render_pre_commit(text: str, regex: str) -> str:
     """``text`` (a .pre-commit-config.yaml) with the ``files:`` of the personas-validate
     hook set to ``regex``; the key is added when the hook has none."""
     lines = text.splitlines(keepends=True)
-    starts = [i for i, line in enumerate(lines) if re.match(rf"^\s*- id: {HOOK_ID}\s*$", line)]
+    starts = [i for i, line in enumerate(lines) if _HOOK_LINE.match(line)]
     if len(starts) != 1:
         raise WriteRefused(
             f"{PRE_COMMIT_CONFIG}: found {len(starts)} '- id: {HOOK_ID}' lines where one was "
-            "expected; set its files: by hand (docs/gitops.md)"
+            "expected; set its files: by hand (docs/gitops.md); nothing written"
         )
     start = starts[0]
     column = lines[start].index("id:")
@@ -168,30 +169,20 @@ def render(target: str, text: str, filters: Watched) -> str:
     return text
 
 
-def read_config(root: Path) -> RepoConfig:
-    """``root/personas.toml``, strictly: ``ConfigError`` when missing or invalid."""
-    path = root / CONFIG_FILE
-    if not path.is_file():
-        raise ConfigError(f"{path} not found: not a persona repo (personas init)")
-    if path.stat().st_size > MAX_CONFIG_BYTES:
-        raise ConfigError(f"{path} is larger than {MAX_CONFIG_BYTES} bytes")
-    try:
-        return RepoConfig.model_validate(tomllib.loads(path.read_text(encoding="utf-8")))
-    except (ValidationError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        reason = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
-        raise ConfigError(f"{CONFIG_FILE} is invalid ({reason}); run personas validate") from None
-
-
 def repo_filters(root: Path) -> Watched:
-    """The filters of the repo at ``root``: its config, and the prompts and avatars its
-    valid personas point at."""
+    """The filters of the repo at ``root``: its config (``ConfigError`` when missing or
+    invalid), and the prompts and avatars its valid personas point at."""
     # imported on use: loading personas is only needed here, not when init renders
     from personas_as_code.schemas.loader import load_repo
 
-    config = read_config(root)
+    if not (root / CONFIG_FILE).is_file():
+        raise ConfigError(f"{root / CONFIG_FILE} not found: not a persona repo (personas init)")
     repo = load_repo(root, with_knowledge=False)
+    broken = [p for p in repo.problems if p.path == CONFIG_FILE and p.severity == "error"]
+    if broken:
+        raise ConfigError(f"{broken[0]}; the filters follow {CONFIG_FILE}, so fix it first")
     referenced = [ref for p in repo.personas.values() for ref in p.referenced_files[1:]]
-    return watched(config, referenced)
+    return watched(repo.config, referenced)
 
 
 def update_filters(root: Path) -> list[str]:
@@ -201,11 +192,16 @@ def update_filters(root: Path) -> list[str]:
     """
     filters = repo_filters(root)
     targets = [f"{WORKFLOWS_DIR}/{name}" for name in FILTERED_WORKFLOWS] + [PRE_COMMIT_CONFIG]
-    present = [t for t in targets if (root / t).is_file() and not (root / t).is_symlink()]
+    links = [t for t in targets if (root / t).is_symlink()]
+    if links:
+        raise WriteRefused(f"{', '.join(links)}: a symlink, not rewritten; nothing written")
+    present = [t for t in targets if (root / t).is_file()]
     if not present:
         raise WriteRefused(f"none of {', '.join(targets)} is in {root}; personas init writes them")
     changed = {}
     for target in present:
+        if (root / target).stat().st_size > MAX_FILE_BYTES:
+            raise WriteRefused(f"{target} is over {MAX_FILE_BYTES} bytes; nothing written")
         try:
             text = (root / target).read_text(encoding="utf-8")
         except UnicodeDecodeError:

@@ -141,7 +141,15 @@ def test_every_job_has_a_timeout(path) -> None:
 def test_plan_runs_on_pull_requests_touching_persona_files() -> None:
     on = load_workflow("personas-plan.yml")["on"]
     assert set(on) == {"pull_request"}
-    assert set(on["pull_request"]["paths"]) == {"personas/**", "personas.toml"}
+    # every folder this repo's personas.toml names (test_path_filters checks they follow it)
+    assert set(on["pull_request"]["paths"]) == {
+        "personas/**",
+        "knowledge/**",
+        "test-personas/**",
+        "schemas/**",
+        "personas.toml",
+        ".github/workflows/personas-plan.yml",
+    }
 
 
 def test_plan_validates_then_plans_changed_personas_and_comments() -> None:
