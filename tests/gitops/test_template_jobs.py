@@ -6,7 +6,7 @@ The drift job without its secrets ends green with a notice and never reaches the
 with them it plans for real, reports drift and would keep the issue; the apply job
 refuses to run without them; the plan job validates, plans, tests and assembles the PR
 comment from a new repo's files, and does so for a pull request that changes only
-knowledge, whose merge starts the apply job."""
+knowledge (whose merge starts the apply job) or only test personas."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from personas_as_code.catalogue.db import make_engine
 from personas_as_code.catalogue.rest import create_app
 from personas_as_code.catalogue.serve import serve_in_thread
 
-from tests.gitops.conftest import TEMPLATES_DIR, load_yaml
+from tests.gitops.conftest import ROOT, TEMPLATES_DIR, load_yaml
 from tests.gitops.expressions import Evaluator
 from tests.gitops.jobs import JobRun, run_job
 from tests.gitops.layout import git, new_persona_repo
@@ -224,7 +224,25 @@ def test_the_plan_job_in_a_new_repo_posts_the_plan_and_the_tests(tmp_path: Path)
     assert "empty embedded catalogue" in body  # no secrets in a new repo
 
 
-# --- a knowledge-only pull request, planned, tested and applied --------------------------
+# --- pull requests of knowledge or test personas only, planned, tested and applied -------
+
+
+def plan_pull_request(tmp_path: Path, repo: Path) -> str:
+    """Run the plan job for the branch checked out in ``repo``; the PR comment it made."""
+    pull_request = {"number": 4, "head": {"sha": "0ddba11", "repo": {"full_name": "acme/personas"}}}
+    job = run_job(
+        Runner(tmp_path / "runner", {"GITHUB_BASE_REF": "main"}),
+        template("personas-plan.yml"),
+        "plan",
+        repo,
+        secrets={},
+        github=github_context(base_ref="main", event={"pull_request": pull_request}),
+        offline=(POST_STEP,),
+    )
+    assert job.succeeded, job.log()
+    assert set(job.status.values()) == {"success", "offline"}
+    assert "1 persona(s) valid." in job.logs["Validate persona files"]
+    return Path(job.outputs["comment"]["body-file"]).read_text(encoding="utf-8")
 
 
 def test_a_knowledge_only_pull_request_is_planned_tested_and_applied(
@@ -242,20 +260,7 @@ def test_a_knowledge_only_pull_request_is_planned_tested_and_applied(
     plan_workflow = template("personas-plan.yml")
     assert triggers(plan_workflow, "pull_request", branch="main", changed=changed)
 
-    pull_request = {"number": 4, "head": {"sha": "0ddba11", "repo": {"full_name": "acme/personas"}}}
-    job = run_job(
-        Runner(tmp_path / "runner", {"GITHUB_BASE_REF": "main"}),
-        plan_workflow,
-        "plan",
-        repo,
-        secrets={},
-        github=github_context(base_ref="main", event={"pull_request": pull_request}),
-        offline=(POST_STEP,),
-    )
-    assert job.succeeded, job.log()
-    assert set(job.status.values()) == {"success", "offline"}
-    assert "1 persona(s) valid." in job.logs["Validate persona files"]
-    body = Path(job.outputs["comment"]["body-file"]).read_text(encoding="utf-8")
+    body = plan_pull_request(tmp_path, repo)
     # the plan shows the knowledge change; the persona tests ran against the base too
     assert "<code>col_sql_notes</code>: new index, 1 document to embed" in body
     assert "window-functions.md" in body
@@ -279,3 +284,20 @@ def test_a_knowledge_only_pull_request_is_planned_tested_and_applied(
     # A remote ScaiGrid indexes no knowledge from the repo (sync.knowledge): the apply
     # reads the merged folder and says it is left to the ScaiGrid collections.
     assert "1 knowledge folder(s) in the repo are left alone" in apply.logs["Apply"]
+
+
+def test_a_test_personas_only_pull_request_is_planned_and_tested(tmp_path: Path) -> None:
+    repo = new_persona_repo(tmp_path)
+    git(repo, "switch", "-q", "-c", "feature/hurried-analyst")
+    user = repo / "test-personas" / "hurried-analyst.yaml"
+    user.parent.mkdir()
+    user.write_text((ROOT / "test-personas" / "impatient-user.yaml").read_text())
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "A hurried analyst to test with")
+    changed = changed_files(repo, "origin/main", merge_base=True)
+    assert changed == ["test-personas/hurried-analyst.yaml"]
+    assert triggers(template("personas-plan.yml"), "pull_request", branch="main", changed=changed)
+    body = plan_pull_request(tmp_path, repo)
+    assert "#### test personas (the embedded catalogue, project default)" in body
+    assert "| + | <code>hurried-analyst</code> | test-personas/hurried-analyst.yaml |" in body
+    assert "<!-- personas-tests -->" in body and "answers with SQL" in body
