@@ -39,7 +39,8 @@ def init(
     ] = False,
 ) -> None:
     """Create a working persona repo: personas.toml, an example persona, the JSON
-    Schemas, the GitHub workflows, .pre-commit-config.yaml and .gitignore."""
+    Schemas, the GitHub workflows, .pre-commit-config.yaml and .gitignore. The workflows'
+    path filters and the hook's files: cover every folder personas.toml names."""
     if update_filters:
         from personas_as_code.scaffold.ci_filters import update_filters as rewrite
 
