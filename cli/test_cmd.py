@@ -72,8 +72,8 @@ def test(
     no judge model for llm_rubric) or an error (the case could not run).
 
     Exit 0 when no case failed or errored (passed, not tested and skipped cases all exit
-    0); 1 when a case failed (with --require-model, also when no model answered a case);
-    2 when a case could not run or the input is wrong."""
+    0); 1 when a case failed (with --require-model, a case whose answer checks met an
+    answer no model produced fails); 2 when a case could not run or the input is wrong."""
     from personas_as_code.persona_tests.baseline import load_ref
     from personas_as_code.persona_tests.render_junit import junit_xml
     from personas_as_code.persona_tests.render_markdown import markdown
