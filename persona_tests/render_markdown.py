@@ -58,6 +58,10 @@ def _cut(answer: str) -> list[str]:
     return [*answer[:MAX_ANSWER_CHARS].splitlines(), f"[... {extra:,} more characters]"]
 
 
+def _size(lines: list[str]) -> int:
+    return sum(len(line) + 1 for line in lines)
+
+
 def _shown(status: str) -> str:
     return _SHOWN.get(status, status)
 
@@ -177,17 +181,28 @@ def markdown(report: TestReport) -> str:
     ]
     groups.sort(key=lambda g: min(_rank(r) for r in g[1]))
     body: list[str] = []
+    used = 0  # characters of body
     for shown, (persona, results) in enumerate(groups):
         section = [f"#### {md_text(persona)}", "", *_table(results, with_baseline), ""]
+        size = _size(section)
+        hidden = 0
         for result in results:
             changed = result.change in ("pass->fail", "fail->pass") or _answer_changed(result)
             if result.status in ("failed", "error") or changed:
-                section += _details(result)
-        size = sum(len(line) + 1 for line in body + section)
-        if size > MAX_MARKDOWN_CHARS and shown:
+                details = _details(result)
+                # every case with a changed answer has details: keep them within the bound
+                if used + size + _size(details) > MAX_MARKDOWN_CHARS:
+                    hidden += 1
+                    continue
+                section += details
+                size += _size(details)
+        if hidden:
+            section += [f"*Details of {hidden} more case(s) not shown here: see the job log.*", ""]
+        if used + size > MAX_MARKDOWN_CHARS and shown:
             left = len(groups) - shown
             body += [f"*{left} more persona(s) not shown here: see the job log.*", ""]
             break
         body += section
+        used += size
     body += [md_text(note) for note in report.notes]
     return "\n".join(head + body).rstrip("\n") + "\n"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from junitparser import Error, Failure, JUnitXml, Skipped
 from personas_as_code.persona_tests.render_junit import junit_xml
-from personas_as_code.persona_tests.render_markdown import MARKER, markdown
+from personas_as_code.persona_tests.render_markdown import MARKER, MAX_MARKDOWN_CHARS, markdown
 from personas_as_code.persona_tests.render_text import text_lines
 from personas_as_code.persona_tests.report import (
     NO_MODEL,
@@ -183,3 +183,33 @@ def test_text_lines_show_failures_literally() -> None:
     assert text.splitlines()[0].startswith("No model was called for 1 of 4 case(s)")
     assert "UNTESTED alpha / echoed (3 ms)" in text
     assert f"- contains: {NO_MODEL}" in text
+
+
+def test_many_changed_answers_stay_within_the_comment_bound() -> None:
+    """Every case whose answer changed gets details; their total stays bounded, the
+    regression first, and the rest are counted."""
+    changed = [
+        CaseResult(
+            "alpha",
+            f"case {n}",
+            "passed",
+            f"new answer {n}\n" + "x" * 5000,
+            (AssertionResult("contains", True, "ok"),),
+            baseline=BaselineResult("passed", f"old answer {n}\n" + "y" * 5000, "same"),
+        )
+        for n in range(40)
+    ]
+    regression = CaseResult(
+        "alpha",
+        "flipped",
+        "failed",
+        "now wrong",
+        (AssertionResult("contains", False, "no"),),
+        baseline=BaselineResult("passed", "was right", "pass->fail"),
+    )
+    comment = markdown(TestReport(results=[*changed, regression], baseline_ref="main"))
+    assert len(comment) < MAX_MARKDOWN_CHARS + 5_000  # the table and the note on top
+    assert comment.index("<summary>flipped: failed (pass→fail)") < comment.index("(answer changed)")
+    shown = comment.count("(answer changed)</summary>")
+    assert 0 < shown < 40
+    assert f"*Details of {40 - shown} more case(s) not shown here: see the job log.*" in comment
