@@ -30,12 +30,14 @@ def preview(
         ),
     ] = True,
 ) -> None:
-    """Render the prompt blocks (retrieved knowledge included), token estimate and budget."""
+    """Render the prompt blocks (retrieved knowledge included), token estimate and budget;
+    secret-looking text in the output is redacted."""
     import contextlib
 
     from personas_as_code.mcp_server.preview import PreviewRequest, render_text
     from personas_as_code.mcp_server.service import PersonaService
     from personas_as_code.schemas.loader import load_repo
+    from personas_as_code.schemas.secrets import redact_model
     from personas_as_code.sync.engine import open_repo_catalogue
 
     request = PreviewRequest(
@@ -48,6 +50,7 @@ def preview(
     with contextlib.ExitStack() as stack:
         opened = stack.enter_context(open_repo_catalogue(load_repo(repo))) if catalogue else None
         result = PersonaService(repo, catalogue=opened).preview(slug, draft, request)
+    result = redact_model(result)  # knowledge and prompts may quote a credential
     if output is OutputFormat.json:
         print_json(result.model_dump(mode="json"))
     else:

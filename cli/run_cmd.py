@@ -25,10 +25,11 @@ def run(
 ) -> None:
     """Ask a persona one question: its prompt and retrieved knowledge, sent to its base
     model's backend (mirror until [backends] in personas.toml configures one).
-    Publishes and persists nothing."""
+    Publishes and persists nothing; secret-looking text in the output is redacted."""
     from personas_as_code.mcp_server.service import PersonaService
     from personas_as_code.sandbox.run import RunRequest, render_text
     from personas_as_code.schemas.loader import load_repo
+    from personas_as_code.schemas.secrets import redact_model
     from personas_as_code.sync.engine import open_repo_catalogue
 
     request = RunRequest(
@@ -38,6 +39,7 @@ def run(
     )
     with open_repo_catalogue(load_repo(repo)) as catalogue:
         result = PersonaService(repo, catalogue=catalogue).run(slug, draft, request)
+    result = redact_model(result)  # knowledge, prompts and answers may quote a credential
     if output is OutputFormat.json:
         print_json(result.model_dump(mode="json"))
     else:

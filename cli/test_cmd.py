@@ -55,9 +55,25 @@ def test(
         int | None,
         typer.Option(min=1, max=32, help="Cases run at once (default: [tests] concurrency)."),
     ] = None,
+    require_model: Annotated[
+        bool,
+        typer.Option(
+            "--require-model",
+            help="Fail (exit 1) a case whose answer no model produced (the offline mirror "
+            "backend) instead of reporting it as not tested.",
+        ),
+    ] = False,
 ) -> None:
     """Run the persona test cases against the working tree's personas (nothing persisted).
-    Exit 0 when all pass (skips allowed), 1 on failures, 2 when a case could not run."""
+
+    A case is passed (every check passed), failed (a check failed), not tested (the
+    offline mirror backend answered, so no model was called: its answer checks were not
+    run; retrieval checks such as cites still were), skipped (a check could not run, e.g.
+    no judge model for llm_rubric) or an error (the case could not run).
+
+    Exit 0 when no case failed or errored (passed, not tested and skipped cases all exit
+    0); 1 when a case failed (with --require-model, a case whose answer checks met an
+    answer no model produced fails); 2 when a case could not run or the input is wrong."""
     from personas_as_code.persona_tests.baseline import load_ref
     from personas_as_code.persona_tests.render_junit import junit_xml
     from personas_as_code.persona_tests.render_markdown import markdown
@@ -87,6 +103,7 @@ def test(
             baseline_ref=baseline,
             concurrency=concurrency or loaded.config.tests.concurrency,
             progress=progress if sys.stderr.isatty() else None,
+            require_model=require_model,
         )
     if fmt is TestFormat.text and output is None:
         write_lines(text_lines(report))
@@ -103,6 +120,8 @@ def test(
             sys.stdout.write(rendered)
         else:
             output.write_text(rendered, encoding="utf-8")
+            if report.model_note:
+                say(report.model_note, err=True)
             say(summary(report), err=True)
     raise typer.Exit(report.exit_code)
 

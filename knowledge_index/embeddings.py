@@ -68,9 +68,17 @@ def root_logging_preserved() -> Iterator[None]:
     """Undo, on exit, whatever the body did to the root logger's handlers and level.
 
     wordllama calls ``logging.basicConfig(level=INFO)`` when imported, which would
-    print every library's INFO lines (``INFO:httpx:...``) to stderr from then on."""
+    print every library's INFO lines (``INFO:httpx:...``) to stderr from then on.
+    Restoring afterwards is not enough when other threads log meanwhile (``personas
+    test`` runs cases at once): a root without handlers gets a stand-in for the time of
+    the body -- ``basicConfig`` leaves a root that has a handler alone -- which prints
+    warnings as Python's last-resort handler would."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
+    if not handlers:
+        stand_in = logging.StreamHandler()
+        stand_in.setLevel(logging.WARNING)
+        root.addHandler(stand_in)
     try:
         yield
     finally:

@@ -21,6 +21,7 @@ from personas_as_code.mcp_server.models import (
 from personas_as_code.mcp_server.preview import PreviewRequest
 from personas_as_code.mcp_server.service import PersonaService
 from personas_as_code.schemas.fields import PersonaStatus, SourceType
+from personas_as_code.schemas.secrets import redact_model
 from pydantic import Field
 
 READ_ONLY = ToolAnnotations(
@@ -161,7 +162,7 @@ def register_read_tools(server: MCPServer, service: PersonaService) -> None:
             trigger_text=trigger_text,
         )
         with tool_errors():
-            return service.preview(slug, draft_id, request)
+            return redact_model(service.preview(slug, draft_id, request))
 
     @server.tool(title="Validate personas", annotations=READ_ONLY)
     def validate_personas(draft_id: DraftIdArg = None) -> ValidationReport:

@@ -1,7 +1,9 @@
 """``run_persona``: one real model call for a persona of the working tree or a draft.
 
 Read-only (nothing is published, persisted or written) but open-world: it calls
-a model backend, which may be a service on the network.
+a model backend, which may be a service on the network.  The result is redacted
+(``schemas.secrets``): a credential in the knowledge, the prompt or the answer is not
+handed to the assistant.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from personas_as_code.mcp_server.tools_read import (
     TopPArg,
 )
 from personas_as_code.sandbox.run import RunRequest, RunResult
+from personas_as_code.schemas.secrets import redact_model
 from pydantic import Field
 
 RUN = ToolAnnotations(
@@ -58,4 +61,4 @@ def register_run_tool(server: MCPServer, service: PersonaService) -> None:
             overrides={"temperature": temperature, "top_p": top_p, "max_tokens": max_tokens},
         )
         with tool_errors(), _catalogue(service) as catalogue:
-            return service.run(slug, draft_id, request, catalogue=catalogue)
+            return redact_model(service.run(slug, draft_id, request, catalogue=catalogue))

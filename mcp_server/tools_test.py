@@ -4,6 +4,8 @@ its working-tree version or a draft, before proposing it.
 Each case also runs against the persona as the checked-out branch's last commit has it
 (the baseline), so the result says which cases a draft flips from pass to fail.  Read-only
 (nothing is published, persisted or written) but open-world: every case calls a model.
+A case the offline mirror answered is ``untested`` (no model was called; ``require_model``
+makes it a failure), and the result is redacted like every report.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from personas_as_code.persona_tests.runner import run_tests
 from personas_as_code.schemas.errors import DraftError
 from personas_as_code.schemas.loader import Repo
 from personas_as_code.schemas.persona_tests import TESTS_SUFFIXES
+from personas_as_code.schemas.secrets import redact
 from pydantic import BaseModel, Field
 
 TEST = ToolAnnotations(
@@ -29,15 +32,18 @@ TEST = ToolAnnotations(
 )
 MAX_CONCURRENCY = 8
 
-CaseStatus = Literal["passed", "failed", "skipped", "error"]
+CaseStatus = Literal["passed", "failed", "skipped", "error", "untested"]
 
 
 class AssertionOutcome(BaseModel):
-    """One assertion's outcome; ``passed`` null means skipped (the message says why)."""
+    """One assertion's outcome; ``passed`` null means not checked (the message says why)."""
 
     kind: str
     passed: bool | None
     message: str
+    status: Literal["passed", "failed", "skipped", "untested"] = Field(
+        description="untested: an answer check on an answer no model produced (the mirror)."
+    )
 
 
 class BaselineOutcome(BaseModel):
@@ -45,8 +51,13 @@ class BaselineOutcome(BaseModel):
 
     status: CaseStatus
     answer: str
-    change: Literal["pass->fail", "fail->pass", "same", "new", "removed"]
+    change: Literal["pass->fail", "fail->pass", "same", "new", "removed", "untested"] = Field(
+        description="untested: a side no model answered, so the outcomes cannot be compared."
+    )
     assertions: list[AssertionOutcome] = Field(default_factory=list)
+    retrieval: list[dict[str, Any]] = Field(
+        default_factory=list, description="The chunks the baseline's run retrieved."
+    )
 
 
 class CaseOutcome(BaseModel):
@@ -63,6 +74,10 @@ class CaseOutcome(BaseModel):
     error: str | None = None
     file: str | None = Field(default=None, description="path:line of the case.")
     baseline: BaselineOutcome | None = None
+    answered_by: list[str] = Field(
+        default_factory=list,
+        description="Providers that answered the persona (mirror: no model was called).",
+    )
 
 
 class PersonaTestRun(BaseModel):
@@ -80,6 +95,15 @@ class PersonaTestRun(BaseModel):
     failed: int
     skipped: int
     errors: int
+    untested: int = Field(description="Cases not tested because no model was called.")
+    model_called: bool = Field(description="Whether a model (not the mirror) answered a case.")
+    answered_by: list[str] = Field(description="Every provider that answered a case.")
+    model_note: str | None = Field(
+        description="Says so when the offline mirror, not a model, answered a case."
+    )
+    require_model: bool = Field(
+        description="Whether answer checks on an answer no model produced were failed."
+    )
     regressions: int = Field(description="Cases that passed on the baseline and fail here.")
     notes: list[str] = Field(default_factory=list)
     problems: list[Issue] = Field(
@@ -113,6 +137,7 @@ def test_persona(
     catalogue: Any,
     compare: bool = True,
     concurrency: int = 4,
+    require_model: bool = False,
 ) -> PersonaTestRun:
     """Run persona ``slug``'s cases (of the working tree, or of draft ``draft_id``)."""
     persona, origin = service.loaded_persona(slug, draft_id)
@@ -125,9 +150,10 @@ def test_persona(
         baseline=baseline,
         baseline_ref=head,
         concurrency=concurrency,
+        require_model=require_model,
     )
-    data = report.to_dict()
-    data["notes"] = [*data["notes"], *([why] if why else [])]
+    data = report.to_dict()  # redacted
+    data["notes"] = [*data["notes"], *([redact(why)] if why else [])]
     return PersonaTestRun(
         **data,
         slug=persona.slug,
@@ -156,11 +182,20 @@ def register_test_tool(server: MCPServer, service: PersonaService) -> None:
             ),
         ] = True,
         concurrency: Annotated[int, Field(default=4, ge=1, le=MAX_CONCURRENCY)] = 4,
+        require_model: Annotated[
+            bool,
+            Field(
+                default=False,
+                description="Fail the answer checks of a case no model answered (the offline "
+                "mirror backend) instead of reporting them as untested.",
+            ),
+        ] = False,
     ) -> PersonaTestRun:
         """Run the cases of personas/<slug>.tests.yaml against the persona as the working
         tree (or draft `draft_id`) has it, each also against the branch's last commit, and
-        say per case what passed, what failed and what flipped, with the answers. Use it on
-        a draft before proposing it. Publishes and persists nothing; calls the model."""
+        say per case what passed, what failed, what was not tested (no model was called:
+        the offline mirror answered) and what flipped, with the answers. Use it on a draft
+        before proposing it. Publishes and persists nothing; calls the model."""
         with tool_errors(), _catalogue(service) as catalogue:
             return test_persona(
                 service,
@@ -169,4 +204,5 @@ def register_test_tool(server: MCPServer, service: PersonaService) -> None:
                 catalogue=catalogue,
                 compare=compare,
                 concurrency=concurrency,
+                require_model=require_model,
             )

@@ -1,5 +1,13 @@
 """Check one answer against a case's assertions.
 
+Assertions are of two families.  ``ANSWER_KINDS`` judge what the model answered (its
+text, its length, its speed); ``RETRIEVAL_KINDS`` judge what the persona enricher sent
+(the retrieval provenance).  An answer no model produced -- the offline ``mirror``
+backend echoes the prompt and the retrieved context -- cannot pass an answer assertion:
+it is not tested (``report.NO_MODEL``), or fails with ``require_model``.  Retrieval
+assertions still run, as retrieval did happen.  The latency of an echo says nothing
+about a model, so ``max_latency_ms`` is an answer assertion.
+
 Every check is bounded: ``regex`` runs on the ``regex`` module with a timeout and
 refuses answers longer than ``MAX_MATCH_CHARS``; ``json_schema`` parses at most
 ``MAX_MATCH_CHARS`` of JSON.  Messages quote user text through ``repr`` (shortened),
@@ -14,11 +22,28 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import regex
-from personas_as_code.persona_tests.report import AssertionResult
+from personas_as_code.persona_tests.report import NO_MODEL, AssertionResult
 from personas_as_code.schemas.persona_tests import MAX_MATCH_CHARS, REGEX_TIMEOUT_S, Assertion
 
 Judge = Callable[[str, str], AssertionResult]
 """Grades ``(rubric, answer)`` for an ``llm_rubric`` assertion."""
+
+ANSWER_KINDS = frozenset(
+    {
+        "contains",
+        "not_contains",
+        "equals",
+        "regex",
+        "json_schema",
+        "max_tokens",
+        "max_latency_ms",
+        "llm_rubric",
+    }
+)
+"""Assertions about the model's answer: never passed by an answer no model produced."""
+RETRIEVAL_KINDS = frozenset({"cites"})
+"""Assertions about what retrieval sent: they run whoever answered.  A kind in neither
+set is treated as an answer kind (never passed by the mirror)."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +56,8 @@ class Outcome:
     retrieval: Sequence[dict[str, Any]] = field(default_factory=tuple)
     retrieval_note: str | None = None
     """Why retrieval did not run where the test ran (a remote ScaiGrid), if it did not."""
+    model_called: bool = True
+    """False when the answer (of any turn) came from the offline mirror, not a model."""
 
 
 def short(text: str, limit: int = 80) -> str:
@@ -39,9 +66,23 @@ def short(text: str, limit: int = 80) -> str:
     return repr(shown)
 
 
-def check(assertion: Assertion, outcome: Outcome, judge: Judge) -> AssertionResult:
+def not_tested(kind: str, require_model: bool = False) -> AssertionResult:
+    """An answer assertion on an answer no model produced: not tested, or with
+    ``require_model`` a failure."""
+    if require_model:
+        return AssertionResult(
+            kind, False, f"{NO_MODEL}; --require-model makes this a failure", no_model=True
+        )
+    return AssertionResult(kind, None, NO_MODEL, no_model=True)
+
+
+def check(
+    assertion: Assertion, outcome: Outcome, judge: Judge, *, require_model: bool = False
+) -> AssertionResult:
     """The result of one assertion on ``outcome``."""
     kind, value = assertion.kind, assertion.value
+    if not outcome.model_called and kind not in RETRIEVAL_KINDS:  # an unknown kind too
+        return not_tested(kind, require_model)
     answer = outcome.answer
     if kind == "contains":
         ok = value in answer
@@ -126,7 +167,11 @@ def _json_schema(schema: dict[str, Any], answer: str) -> AssertionResult:
 
 
 def check_all(
-    assertions: Sequence[Assertion], outcome: Outcome, judge: Judge
+    assertions: Sequence[Assertion],
+    outcome: Outcome,
+    judge: Judge,
+    *,
+    require_model: bool = False,
 ) -> tuple[AssertionResult, ...]:
     """Every assertion's result, in order."""
-    return tuple(check(a, outcome, judge) for a in assertions)
+    return tuple(check(a, outcome, judge, require_model=require_model) for a in assertions)

@@ -1,7 +1,9 @@
-"""``personas test`` for people: one line per case, the failed checks under it, a summary.
+"""``personas test`` for people: the note that no model was called (when so) first, one
+line per case, the failed and unchecked checks under it, a summary.
 
 Lines are ``StyledLine``s for ``cli.common.write_lines``, which prints user text
-literally (control characters made visible) and colours only on a terminal.
+literally (control characters made visible) and colours only on a terminal.  The
+report is redacted first: no credential in an answer or a message is printed.
 """
 
 from __future__ import annotations
@@ -9,11 +11,24 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from personas_as_code.persona_tests.report import CaseResult, TestReport
+from personas_as_code.schemas.secrets import redact
 from personas_as_code.sync.render.literal import StyledLine, one_line
 
 ANSWER_LINES = 12
-_MARK = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP", "error": "ERROR"}
-_STYLE = {"passed": "green", "failed": "red", "skipped": "yellow", "error": "bold red"}
+_MARK = {
+    "passed": "PASS",
+    "failed": "FAIL",
+    "skipped": "SKIP",
+    "error": "ERROR",
+    "untested": "UNTESTED",
+}
+_STYLE = {
+    "passed": "green",
+    "failed": "red",
+    "skipped": "yellow",
+    "error": "bold red",
+    "untested": "yellow",
+}
 _CHANGE = {"pass->fail": "pass→fail", "fail->pass": "fail→pass"}
 
 
@@ -22,7 +37,8 @@ def case_line(result: CaseResult) -> StyledLine:
     took = f" ({result.latency_ms} ms)" if result.latency_ms is not None else ""
     change = _CHANGE.get(result.change or "")
     tag = f"  [{change} since baseline]" if change else ""
-    text = f"{_MARK[result.status]:5} {result.persona} / {one_line(result.case)}{took}{tag}"
+    name = one_line(redact(result.case))
+    text = f"{_MARK[result.status]:5} {result.persona} / {name}{took}{tag}"
     return StyledLine(text, _STYLE[result.status])
 
 
@@ -30,12 +46,13 @@ def summary(report: TestReport) -> str:
     """The counts, and the baseline's regressions and fixes when one ran."""
     text = (
         f"{report.count('passed')} passed, {report.count('failed')} failed, "
-        f"{report.count('skipped')} skipped, {report.count('error')} errors."
+        f"{report.count('untested')} untested, {report.count('skipped')} skipped, "
+        f"{report.count('error')} errors."
     )
     if report.baseline_ref is not None:
         fixed = sum(1 for r in report.results if r.change == "fail->pass")
         text += (
-            f" Against {report.baseline_ref}: {len(report.regressions)} pass→fail, "
+            f" Against {redact(report.baseline_ref)}: {len(report.regressions)} pass→fail, "
             f"{fixed} fail→pass."
         )
     return text
@@ -43,6 +60,9 @@ def summary(report: TestReport) -> str:
 
 def text_lines(report: TestReport) -> Iterator[StyledLine]:
     """The whole text report."""
+    report = report.redacted()
+    if report.model_note:
+        yield StyledLine(report.model_note, "bold yellow")
     for result in report.results:
         yield case_line(result)
         if result.error:

@@ -7,12 +7,16 @@ embedded catalogue's inference, or a remote ScaiGrid's), at most ``concurrency``
 once, and returns a ``TestReport``.  With ``baseline`` (another commit's repo, see
 ``persona_tests.baseline``) each case also runs against that commit's persona, and the
 report says per case whether it went from pass to fail or back.  Nothing is persisted.
+
+An answer the offline ``mirror`` backend gave (for a conversation: any turn of it) is no
+model's: its answer assertions are not tested (``untested``), or fail with
+``require_model``; its retrieval assertions still run (``persona_tests.assertions``).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +28,7 @@ from personas_as_code.persona_tests.baseline import load_ref
 from personas_as_code.persona_tests.conversation import converse
 from personas_as_code.persona_tests.models import ask_model, judge_backend
 from personas_as_code.persona_tests.report import (
+    MIRROR,
     AssertionResult,
     BaselineResult,
     CaseResult,
@@ -32,10 +37,11 @@ from personas_as_code.persona_tests.report import (
     change_between,
     status_of,
 )
-from personas_as_code.sandbox.run import RunRequest, run_persona
+from personas_as_code.sandbox.run import RunRequest, RunResult, run_persona
 from personas_as_code.schemas.errors import ConfigError, NotFound, PersonasError
 from personas_as_code.schemas.files import RepoFiles
 from personas_as_code.schemas.loader import LoadedPersona, Repo, load_repo
+from personas_as_code.schemas.persona_tests import Assertion
 from personas_as_code.schemas.persona_tests_loader import LoadedCase
 
 Progress = Callable[[int, int, CaseResult], None]
@@ -64,6 +70,7 @@ class _Ran:
     retrieval: tuple[dict[str, Any], ...]
     transcript: tuple[dict[str, str], ...]
     error: str | None
+    answered_by: tuple[str, ...] = ()
 
 
 def as_repo(repo: Repo | RepoFiles | str | Path) -> Repo:
@@ -98,11 +105,13 @@ def run_tests(
     baseline_ref: str | None = None,
     concurrency: int = 4,
     progress: Progress | None = None,
+    require_model: bool = False,
 ) -> TestReport:
     """Run the cases of ``slugs`` (default: every persona with a tests file).
 
     ``baseline`` is another version of the repo (a ``Repo``, or a git ref of the repo's
     own git repository, loaded with ``persona_tests.baseline.load_ref``).
+    ``require_model`` makes an answer assertion on an answer no model produced a failure.
     """
     loaded = as_repo(repo)
     base_repo: Repo | None
@@ -114,11 +123,11 @@ def run_tests(
     else:
         base_repo = baseline
     chosen = select_slugs(loaded, slugs)
-    report = TestReport(baseline_ref=baseline_ref)
+    report = TestReport(baseline_ref=baseline_ref, require_model=require_model)
     for slug in chosen:
         if slug not in loaded.persona_tests.by_slug:
             report.notes.append(f"persona {slug!r} has no tests file (personas/{slug}.tests.yaml)")
-    judge = _judge(loaded, catalogue)
+    checks = _Checks(_judge(loaded, catalogue), require_model)
     work: list[tuple[str, LoadedCase]] = [
         (slug, item)
         for slug in chosen
@@ -131,16 +140,20 @@ def run_tests(
     def one(entry: tuple[str, LoadedCase]) -> CaseResult:
         slug, item = entry
         path = loaded.persona_tests.by_slug[slug].path
-        here = _run_case(loaded, _Side(loaded.personas[slug], "repo"), item, catalogue, judge)
+        here = _run_case(loaded, _Side(loaded.personas[slug], "repo"), item, catalogue, checks)
         base = None
         if base_repo is not None:
             persona = base_repo.personas.get(slug)
             if persona is None:
                 base = BaselineResult("skipped", "", "new")
             else:
-                ran = _run_case(loaded, _Side(persona, "baseline"), item, catalogue, judge)
+                ran = _run_case(loaded, _Side(persona, "baseline"), item, catalogue, checks)
                 base = BaselineResult(
-                    ran.status, ran.answer, change_between(ran.status, here.status), ran.assertions
+                    ran.status,
+                    ran.answer,
+                    change_between(ran.status, here.status),
+                    ran.assertions,
+                    retrieval=ran.retrieval,
                 )
         return CaseResult(
             persona=slug,
@@ -155,6 +168,7 @@ def run_tests(
             path=path,
             line=item.line,
             baseline=base,
+            answered_by=here.answered_by,
         )
 
     results: list[CaseResult] = []
@@ -196,12 +210,32 @@ def _removed(loaded: Repo, baseline: Repo | None, slug: str) -> list[tuple[str, 
     return [(c.case.name, c.line, old.path) for c in old.cases if c.case.name not in names]
 
 
-def _run_case(repo: Repo, side: _Side, item: LoadedCase, catalogue: Any, judge: Judge) -> _Ran:
+@dataclass(frozen=True)
+class _Checks:
+    """How a run checks answers: its judge, and whether an answer needs a model."""
+
+    judge: Judge
+    require_model: bool
+
+    def check_all(
+        self, assertions: Sequence[Assertion], outcome: Outcome
+    ) -> tuple[AssertionResult, ...]:
+        return check_all(assertions, outcome, self.judge, require_model=self.require_model)
+
+
+def _run_case(repo: Repo, side: _Side, item: LoadedCase, catalogue: Any, checks: _Checks) -> _Ran:
     """One case against one persona version; a failure to run is an ``error`` result."""
     persona = side.persona
     assert persona is not None
     case = item.case
     transcript: tuple[dict[str, str], ...] = ()
+    answered: list[str] = []  # the provider of each of the persona's answers
+
+    def ask_persona(request: RunRequest) -> RunResult:
+        ran = run_persona(persona, request, catalogue)
+        answered.append(ran.backend.provider)
+        return ran
+
     try:
         if case.conversation is not None:
             user = repo.test_personas.personas[case.conversation.test_persona]
@@ -211,27 +245,33 @@ def _run_case(repo: Repo, side: _Side, item: LoadedCase, catalogue: Any, judge: 
                 lambda messages: ask_model(
                     catalogue, persona.spec.model, messages, headers=user.headers
                 )[0],
-                lambda request: run_persona(persona, request, catalogue),
+                ask_persona,
             )
             result, latency_ms = turns.last, turns.latency_ms
             transcript = tuple(turns.transcript)
         else:
             started = time.perf_counter()
-            result = run_persona(persona, RunRequest(message=case.message or ""), catalogue)
+            result = ask_persona(RunRequest(message=case.message or ""))
             latency_ms = round((time.perf_counter() - started) * 1000)
         retrieval = tuple(r.model_dump(mode="json") for r in result.retrieval)
         note = None
         if not result.retrieval_ran and result.catalogue == "remote":
             note = "retrieval is not run here on a remote ScaiGrid, so citations cannot be seen"
         outcome = Outcome(
-            result.answer, result.usage.completion_tokens, latency_ms, retrieval, note
+            result.answer,
+            result.usage.completion_tokens,
+            latency_ms,
+            retrieval,
+            note,
+            model_called=MIRROR not in answered,
         )
-        assertions = check_all(case.assertions, outcome, judge)
+        assertions = checks.check_all(case.assertions, outcome)
     except PersonasError as exc:
-        return _Ran("error", "", (), None, (), transcript, f"{exc.code}: {exc.message}")
+        error = f"{exc.code}: {exc.message}"
+        return _Ran(status_of((), error), "", (), None, (), transcript, error)
     except Exception as exc:  # one case's surprise must not stop the others
-        message = f"INTERNAL_ERROR: unexpected {type(exc).__name__}: {exc}"
-        return _Ran("error", "", (), None, (), transcript, message)
+        error = f"INTERNAL_ERROR: unexpected {type(exc).__name__}: {exc}"
+        return _Ran(status_of((), error), "", (), None, (), transcript, error)
     return _Ran(
         status_of(assertions),
         result.answer,
@@ -240,6 +280,7 @@ def _run_case(repo: Repo, side: _Side, item: LoadedCase, catalogue: Any, judge: 
         retrieval,
         transcript,
         None,
+        tuple(dict.fromkeys(answered)),
     )
 
 

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
 
 REDACTED = "[REDACTED]"
 
@@ -264,3 +266,12 @@ def redact_data(value: Any, key: str = "") -> Any:
     if isinstance(value, tuple):
         return tuple(redact_data(v) for v in value)
     return value
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def redact_model(model: Model) -> Model:
+    """A copy of the pydantic ``model`` (a run's or a preview's result) with every field
+    passed through ``redact_data``, to show it on any surface."""
+    return type(model).model_validate(redact_data(model.model_dump(mode="json")))

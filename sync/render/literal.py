@@ -56,10 +56,11 @@ def md_text(text: str) -> str:
 
     Every character that can start inline markup is backslash-escaped (or an
     HTML entity), so no emphasis, link, mention, HTML tag or table pipe can
-    take effect; control characters are made visible and newlines become
-    spaces.
+    take effect; control characters are made visible, tabs shown as ``\\t`` and
+    newlines become spaces.  A backslash the text holds is kept (``C:\\new``
+    shows as ``C:\\new``): only real newlines become spaces.
     """
-    flat = one_line(text).replace("\\n", " ")
+    flat = visible(text).replace("\t", "\\t").replace("\n", " ")
     return _MD_SPECIAL.sub(lambda m: _HTML.get(m.group(), "\\" + m.group()), flat)
 
 

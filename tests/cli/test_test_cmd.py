@@ -1,5 +1,7 @@
 """``personas test`` through the real console script: exit codes 0, 1 and 2, the
-formats on stdout and in --output, --baseline and --changed-since on a git repo."""
+formats on stdout and in --output, --baseline and --changed-since on a git repo; the
+cases that must pass or flip run on a loopback model (``applied_with_model``), since on
+the offline mirror no answer assertion passes."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from personas_as_code.catalogue.embedded import EmbeddedCatalogue
 
 from tests.cli.test_validate_cmd import run
 from tests.mcp_server.conftest import git
-from tests.persona_tests.conftest import applied  # noqa: F401  (fixture)
+from tests.persona_tests.conftest import applied, applied_with_model  # noqa: F401  (fixtures)
 
 RULE = "  - Never promise refunds or delivery dates.\n"
 
@@ -30,29 +32,57 @@ def clone(tmp_path: Path, applied: tuple[Path, EmbeddedCatalogue]) -> Path:  # n
     return target
 
 
-def test_all_pass_exits_zero_with_text(clone: Path) -> None:
-    result = run("test", "--repo", str(clone), cwd=clone)
+@pytest.fixture
+def model_clone(
+    tmp_path: Path,
+    applied_with_model: tuple[Path, EmbeddedCatalogue],  # noqa: F811
+) -> Path:
+    """A copy of the example repo applied with a loopback model as its backends."""
+    target = tmp_path / "repo"
+    shutil.copytree(applied_with_model[0], target)
+    return target
+
+
+def test_all_pass_exits_zero_with_text(model_clone: Path) -> None:
+    result = run("test", "--repo", str(model_clone), cwd=model_clone)
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith("PASS  legal-reviewer / ")
-    assert lines[-1] == "6 passed, 0 failed, 0 skipped, 0 errors."
+    # the llm_rubric case has no judge: skipped, which is no pass (and no failure)
+    assert "SKIP  support-agent / an impatient user gets short answers" in result.stdout
+    assert lines[-1] == "5 passed, 0 failed, 0 untested, 1 skipped, 0 errors."
+    assert "No model was called" not in result.stdout
     assert result.stderr == ""  # no progress display when stderr is not a terminal
 
 
-def test_a_failure_exits_one_and_json_says_which(clone: Path) -> None:
-    persona = clone / "personas" / "support-agent.yaml"
+def test_on_the_mirror_nothing_passes_and_it_exits_zero(clone: Path) -> None:
+    result = run("test", cwd=clone)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("No model was called: 6 case(s) answered by the offline mirror")
+    assert lines[1].startswith("UNTESTED legal-reviewer / ")
+    assert lines[-1] == "0 passed, 0 failed, 6 untested, 0 skipped, 0 errors."
+    strict = run("test", "--require-model", cwd=clone)
+    assert strict.returncode == 1, strict.stdout + strict.stderr
+    assert strict.stdout.splitlines()[-1] == "0 passed, 6 failed, 0 untested, 0 skipped, 0 errors."
+
+
+def test_a_failure_exits_one_and_json_says_which(model_clone: Path) -> None:
+    persona = model_clone / "personas" / "support-agent.yaml"
     persona.write_text(persona.read_text().replace(RULE, ""))
-    result = run("test", "support-agent", "--format", "json", cwd=clone)
+    result = run("test", "support-agent", "--format", "json", cwd=model_clone)
     assert result.returncode == 1, result.stderr
     data = json.loads(result.stdout)
     assert data["format_version"] == 1
-    assert (data["passed"], data["failed"], data["errors"]) == (2, 1, 0)
+    assert (data["passed"], data["failed"], data["skipped"], data["errors"]) == (1, 1, 1, 0)
+    assert data["untested"] == 0 and data["model_called"] is True
     (failed,) = [r for r in data["results"] if r["status"] == "failed"]
     assert failed["case"] == "refund question retrieves the refund policy"
     assert failed["assertions"][0] == {
         "kind": "contains",
         "passed": False,
         "message": "does not contain 'Never promise refunds'",
+        "status": "failed",
     }
 
 
@@ -81,7 +111,8 @@ def test_a_case_that_cannot_run_exits_two(clone: Path) -> None:
     assert suites["legal-reviewer"].errors == 1 and suites["support-agent"].errors == 0
 
 
-def test_baseline_markdown_to_a_file_shows_the_flip(clone: Path) -> None:
+def test_baseline_markdown_to_a_file_shows_the_flip(model_clone: Path) -> None:
+    clone = model_clone
     persona = clone / "personas" / "support-agent.yaml"
     persona.write_text(persona.read_text().replace(RULE, "  - Offer refunds freely.\n"))
     out = clone / "tests.md"
@@ -109,7 +140,8 @@ def test_baseline_markdown_to_a_file_shows_the_flip(clone: Path) -> None:
     assert git(clone, "status", "--porcelain") == "M personas/support-agent.yaml\n?? tests.md"
 
 
-def test_progress_is_shown_on_a_terminal_only(clone: Path) -> None:
+def test_progress_is_shown_on_a_terminal_only(model_clone: Path) -> None:
+    clone = model_clone
     leader, follower = pty.openpty()
     root = Path(__file__).resolve().parents[2]
     env = {"PYTHONPATH": str(root), "NO_COLOR": "1"}

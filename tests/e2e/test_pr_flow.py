@@ -26,9 +26,11 @@ from personas_as_code.catalogue.db import make_engine
 from personas_as_code.catalogue.rest import create_app
 from personas_as_code.catalogue.serve import serve_in_thread
 from personas_as_code.mcp_server import build_server
+from sqlalchemy import Engine
 
 from tests.gitops.conftest import load_workflow
 from tests.gitops.steps import Runner, StepRun, action_step
+from tests.persona_tests.prompt_model import serve_prompt_model, use_model
 from tests.sync.conftest import api_key
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,6 +50,7 @@ class World:
     dev: git.Repo
     env: dict[str, str]
     catalogue: HttpCatalogue
+    engine: Engine
     runs: int = 0
 
     def ci_checkout(self, branch: str) -> Path:
@@ -125,7 +128,7 @@ def world(tmp_path: Path, sqlite_url: str, example_repo: Path) -> Iterator[World
         env = {k: v for k, v in os.environ.items() if not k.startswith("PERSONAS_DATABASE")}
         env.update(SCAIGRID_HOST=base_url, SCAIGRID_API_KEY=key, PYTHONPATH=str(ROOT))
         with HttpCatalogue(base_url, key) as catalogue:
-            yield World(tmp_path, origin, dev, env, catalogue)
+            yield World(tmp_path, origin, dev, env, catalogue, engine)
     engine.dispose()
 
 
@@ -253,6 +256,7 @@ def ci_plan_comment(world: World, branch: str) -> tuple[str, StepRun]:
         "BASELINE": "origin/main",
         "TESTS_ARGS": "",
         "FAIL_ON": "failure",
+        "REQUIRE_MODEL": "true",  # the catalogue's support-agent model is a real one here
         "PLAN_FILE": plan.outputs["plan-file"],
     }
     assert set(tests_env) == set(tests_step["env"])
@@ -280,6 +284,16 @@ def details_of(markdown: str, case: str) -> str:
     return match.group(0)
 
 
+@pytest.fixture
+def model(world: World) -> Iterator[None]:
+    """The remote catalogue's gpt-4o backend is a loopback model (it answers with the
+    prompt it received), so the cases' answers are a model's."""
+    with serve_prompt_model() as (base_url, _):
+        use_model(world.engine, base_url, ("openai/gpt-4o",))
+        yield
+
+
+@pytest.mark.usefixtures("model")
 def test_a_prompt_edit_shows_the_plan_and_the_flipped_case_in_one_comment(world: World) -> None:
     dev_root = Path(world.dev.working_tree_dir)
     for old in (dev_root / "personas").glob("*.tests.yaml"):
@@ -351,5 +365,7 @@ def test_a_prompt_edit_shows_the_plan_and_the_flipped_case_in_one_comment(world:
     tests_part = comment.split("<!-- personas-tests -->\n", 1)[1]
     assert "| ✅ | keeps answers short | passed | passed | same |" in tests_part
     assert "| ✅ | never promises refunds | passed | passed | same |" in tests_part
-    assert "pass→fail**" not in tests_part and "<details>" not in tests_part
+    assert "pass→fail**" not in tests_part and "No model was called" not in tests_part
+    # the edit of "open a ticket" changed what the model received: shown, not flagged
+    assert "<summary>keeps answers short: passed (answer changed)</summary>" in tests_part
     assert "+  offer to open a support ticket." in comment.split("<!-- personas-tests -->")[0]

@@ -1,17 +1,22 @@
 """The composite action's scripts, run locally with bash the way the runner runs them
-(``tests.gitops.steps``): validate, plan, and the persona tests step after the plan."""
+(``tests.gitops.steps``): validate, plan, and the persona tests step after the plan.  The
+tests step's pass/fail cases run on a loopback model (``model_url``, applied as the
+persona's backend); on the offline mirror nothing passes, and ``require-model`` decides
+whether that fails the step."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.gitops.conftest import ACTION_FILE, ROOT, load_yaml
 from tests.gitops.steps import PERSONAS, Runner, StepRun, action_step
+from tests.persona_tests.prompt_model import configure_in_toml, serve_prompt_model
 
 
 def run_action(
@@ -128,15 +133,35 @@ cases:
 FAILING_CASE = PASSING_CASE.replace("single SQL query", "a sentence the prompt lacks")
 
 
-def repo_with_cases(tmp_path: Path, cases: str | None, branch_prompt: str | None = None) -> Path:
+@pytest.fixture
+def model_url() -> Iterator[str]:
+    """The base URL of a loopback model (it answers with the prompt it received)."""
+    with serve_prompt_model() as (base_url, _):
+        yield base_url
+
+
+def repo_with_cases(
+    tmp_path: Path,
+    cases: str | None,
+    branch_prompt: str | None = None,
+    model_url: str | None = None,
+) -> Path:
     """The examples with only ``cases`` as persona tests, as a git repo whose
     ``origin/main`` is its first commit (what a PR checkout with fetch-depth 0 has); with
-    ``branch_prompt``, HEAD is a second commit giving sql-helper that system prompt."""
+    ``branch_prompt``, HEAD is a second commit giving sql-helper that system prompt; with
+    ``model_url``, sql-helper's backend is that model (in personas.toml, applied into the
+    git-ignored embedded catalogue), otherwise the offline mirror."""
     repo = copy_repo(tmp_path)
     for old in (repo / "personas").glob("*.tests.yaml"):
         old.unlink()
     if cases is not None:
         (repo / "personas" / "sql-helper.tests.yaml").write_text(cases)
+    if model_url is not None:
+        configure_in_toml(repo, model_url, ("openai/gpt-4o-mini",))
+        applied = subprocess.run(
+            [str(PERSONAS), "apply", "--auto-approve"], cwd=repo, capture_output=True, text=True
+        )
+        assert applied.returncode == 0, applied.stdout + applied.stderr
     git = ["git", "-c", "user.name=CI", "-c", "user.email=ci@example.com"]
     for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "base"]):
         subprocess.run([*git, *args], cwd=repo, check=True, capture_output=True)
@@ -165,6 +190,7 @@ def plan_then_test(
         "BASELINE": inputs.get("tests_baseline", defaults["tests-baseline"]),
         "TESTS_ARGS": inputs.get("tests_args", defaults["tests-args"]),
         "FAIL_ON": inputs.get("tests_fail_on", defaults["tests-fail-on"]),
+        "REQUIRE_MODEL": inputs.get("require_model", defaults["require-model"]),
         "PLAN_FILE": plan.outputs["plan-file"],
     }
     return plan, runner.run(action_step("tests")["run"], env, repo)
@@ -179,21 +205,29 @@ def test_auto_without_tests_files_skips_and_the_comment_is_the_plan(tmp_path: Pa
     assert Path(tests.outputs["comment-file"]).read_text() == plan_text
 
 
-def test_passing_cases_go_under_the_plan_with_the_base_branch_as_baseline(tmp_path: Path) -> None:
-    plan, tests = plan_then_test(tmp_path, repo_with_cases(tmp_path, PASSING_CASE))
+def test_passing_cases_go_under_the_plan_with_the_base_branch_as_baseline(
+    tmp_path: Path, model_url: str
+) -> None:
+    repo = repo_with_cases(tmp_path, PASSING_CASE, model_url=model_url)
+    plan, tests = plan_then_test(tmp_path, repo)
     assert tests.code == 0, tests.log
     assert tests.outputs["tests-exit-code"] == "0"
     report = Path(tests.outputs["tests-file"]).read_text()
     assert report.startswith("<!-- personas-tests -->")
     assert "(baseline <code>origin/main</code>)" in report
     assert "| ✅ | answers with SQL | passed | passed | same |" in report
+    assert "No model was called" not in report
     comment = Path(tests.outputs["comment-file"]).read_text()
     assert comment == Path(plan.outputs["plan-file"]).read_text() + "\n" + report
     assert tests.summary == report
 
 
-def test_a_regression_fails_the_step_after_writing_the_report(tmp_path: Path) -> None:
-    repo = repo_with_cases(tmp_path, PASSING_CASE, branch_prompt="Answer with prose only.")
+def test_a_regression_fails_the_step_after_writing_the_report(
+    tmp_path: Path, model_url: str
+) -> None:
+    repo = repo_with_cases(
+        tmp_path, PASSING_CASE, branch_prompt="Answer with prose only.", model_url=model_url
+    )
     _, tests = plan_then_test(tmp_path, repo)
     assert tests.code == 1, tests.log
     assert (tests.outputs["tests-exit-code"], tests.outputs["tests-regressions"]) == ("1", "1")
@@ -204,8 +238,11 @@ def test_a_regression_fails_the_step_after_writing_the_report(tmp_path: Path) ->
     assert "| ❌ | answers with SQL | failed | passed | **pass→fail** |" in comment
 
 
-def test_a_case_failing_on_the_base_too_is_shown_but_does_not_fail(tmp_path: Path) -> None:
-    _, tests = plan_then_test(tmp_path, repo_with_cases(tmp_path, FAILING_CASE))
+def test_a_case_failing_on_the_base_too_is_shown_but_does_not_fail(
+    tmp_path: Path, model_url: str
+) -> None:
+    repo = repo_with_cases(tmp_path, FAILING_CASE, model_url=model_url)
+    _, tests = plan_then_test(tmp_path, repo)
     assert tests.code == 0, tests.log
     assert (tests.outputs["tests-exit-code"], tests.outputs["tests-regressions"]) == ("1", "0")
     assert "::notice::personas test exited with 1, with no regression" in tests.log
@@ -213,21 +250,25 @@ def test_a_case_failing_on_the_base_too_is_shown_but_does_not_fail(tmp_path: Pat
     assert "| ❌ | answers with SQL | failed | failed | same |" in comment
 
 
-def test_fail_on_failure_fails_on_any_failing_case(tmp_path: Path) -> None:
-    repo = repo_with_cases(tmp_path, FAILING_CASE)
+def test_fail_on_failure_fails_on_any_failing_case(tmp_path: Path, model_url: str) -> None:
+    repo = repo_with_cases(tmp_path, FAILING_CASE, model_url=model_url)
     _, tests = plan_then_test(tmp_path, repo, tests_fail_on="failure")
     assert tests.code == 1, tests.log
 
 
-def test_fail_on_never_only_reports(tmp_path: Path) -> None:
-    repo = repo_with_cases(tmp_path, PASSING_CASE, branch_prompt="Answer with prose only.")
+def test_fail_on_never_only_reports(tmp_path: Path, model_url: str) -> None:
+    repo = repo_with_cases(
+        tmp_path, PASSING_CASE, branch_prompt="Answer with prose only.", model_url=model_url
+    )
     _, tests = plan_then_test(tmp_path, repo, tests_fail_on="never")
     assert tests.code == 0, tests.log
     assert (tests.outputs["tests-exit-code"], tests.outputs["tests-regressions"]) == ("1", "1")
 
 
-def test_a_missing_base_ref_warns_and_runs_without_a_baseline(tmp_path: Path) -> None:
-    repo = repo_with_cases(tmp_path, PASSING_CASE)
+def test_a_missing_base_ref_warns_and_runs_without_a_baseline(
+    tmp_path: Path, model_url: str
+) -> None:
+    repo = repo_with_cases(tmp_path, PASSING_CASE, model_url=model_url)
     _, tests = plan_then_test(tmp_path, repo, base_ref="release/1.x")
     assert tests.code == 0, tests.log
     assert "::warning::origin/release/1.x is not in the checkout" in tests.log
@@ -236,8 +277,8 @@ def test_a_missing_base_ref_warns_and_runs_without_a_baseline(tmp_path: Path) ->
     assert tests.outputs["tests-regressions"] == ""
 
 
-def test_without_a_baseline_any_failing_case_fails(tmp_path: Path) -> None:
-    repo = repo_with_cases(tmp_path, FAILING_CASE)
+def test_without_a_baseline_any_failing_case_fails(tmp_path: Path, model_url: str) -> None:
+    repo = repo_with_cases(tmp_path, FAILING_CASE, model_url=model_url)
     _, tests = plan_then_test(tmp_path, repo, base_ref="")
     assert tests.code == 1, tests.log
     assert "regressions: no baseline" in tests.log
@@ -258,3 +299,39 @@ def test_bad_tests_inputs_are_refused(tmp_path: Path) -> None:
     assert tests.code == 1 and "unknown tests value 'yes'" in tests.log
     _, tests = plan_then_test(tmp_path / "b", repo, tests_fail_on="sometimes")
     assert tests.code == 1 and "unknown tests-fail-on value 'sometimes'" in tests.log
+    _, tests = plan_then_test(tmp_path / "c", repo, require_model="yes")
+    assert tests.code == 1 and "unknown require-model value 'yes'" in tests.log
+
+
+def test_on_the_mirror_the_case_is_not_tested_and_the_step_passes(tmp_path: Path) -> None:
+    """No model: the echo holds "single SQL query", yet the case is not tested, on both
+    sides, so it is no regression; the report says so first."""
+    repo = repo_with_cases(tmp_path, PASSING_CASE, branch_prompt="Answer with prose only.")
+    _, tests = plan_then_test(tmp_path, repo)
+    assert tests.code == 0, tests.log
+    assert (tests.outputs["tests-exit-code"], tests.outputs["tests-regressions"]) == ("0", "0")
+    report = Path(tests.outputs["tests-file"]).read_text().splitlines()
+    assert report[3].startswith("> ⚠️ No model was called\\: 1 case\\(s\\)")
+    assert (
+        "| ⚪ | answers with SQL | not tested: no model was called "
+        "| not tested: no model was called | not compared (no model) |"
+    ) in report
+
+
+def test_require_model_fails_the_step_when_no_model_was_called(tmp_path: Path) -> None:
+    repo = repo_with_cases(tmp_path, PASSING_CASE)
+    _, tests = plan_then_test(tmp_path / "a", repo, require_model="true")
+    assert tests.code == 1, tests.log
+    assert tests.outputs["tests-exit-code"] == "1"
+    assert "::error::persona tests failed: no model was called for some cases" in tests.log
+    comment = Path(tests.outputs["comment-file"]).read_text()
+    assert "--require-model counts them as failures" in comment
+    _, never = plan_then_test(tmp_path / "b", repo, require_model="true", tests_fail_on="never")
+    assert never.code == 0, never.log
+
+
+def test_require_model_passes_when_a_model_answers(tmp_path: Path, model_url: str) -> None:
+    repo = repo_with_cases(tmp_path, PASSING_CASE, model_url=model_url)
+    _, tests = plan_then_test(tmp_path, repo, require_model="true")
+    assert tests.code == 0, tests.log
+    assert tests.outputs["tests-exit-code"] == "0"

@@ -276,6 +276,7 @@ def test_action_runs_the_persona_tests_after_the_plan() -> None:
     assert inputs["tests"]["default"] == "auto"
     assert inputs["tests-baseline"]["default"] == ""
     assert inputs["tests-fail-on"]["default"] == "regression"
+    assert inputs["require-model"]["default"] == "false"  # no model: reported, not failed
     outputs = {"tests-file", "tests-exit-code", "tests-regressions", "comment-file"}
     assert outputs <= set(action["outputs"])
     steps = action["runs"]["steps"]
@@ -283,7 +284,8 @@ def test_action_runs_the_persona_tests_after_the_plan() -> None:
     assert steps[-1] is tests  # after the plan, never instead of it
     assert tests["if"] == "${{ inputs.command == 'plan' && inputs.tests != 'false' }}"
     assert tests["env"]["PLAN_FILE"] == "${{ steps.run.outputs.plan-file }}"
-    assert 'test --format markdown "${baseline[@]}" "${extra[@]}"' in tests["run"]
+    assert tests["env"]["REQUIRE_MODEL"] == "${{ inputs.require-model }}"
+    assert 'test --format markdown "${baseline[@]}" "${require[@]}" "${extra[@]}"' in tests["run"]
 
 
 # --- pre-commit -----------------------------------------------------------------------

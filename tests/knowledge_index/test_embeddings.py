@@ -47,3 +47,33 @@ def test_loading_wordllama_keeps_the_applications_own_logging() -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "same"
     assert "leak.example" not in result.stderr
+
+
+_RACE = """
+import logging, threading, time
+done = threading.Event()
+
+def chatter():  # another case's HTTP calls, while this one's retrieval loads wordllama
+    while not done.is_set():
+        logging.getLogger("httpx").info("HTTP Request: POST http://leak.example")
+        time.sleep(0.001)
+
+thread = threading.Thread(target=chatter)
+thread.start()
+from personas_as_code.knowledge_index.embeddings import WordLlamaEmbedder
+WordLlamaEmbedder().embed(["while another thread logs"])
+done.set()
+thread.join()
+logging.getLogger("x").warning("a warning still shows")
+"""
+
+
+def test_other_threads_log_nothing_while_wordllama_loads() -> None:
+    """``personas test`` runs cases at once: while one loads the embedder, another's
+    ``INFO:httpx`` lines must not reach stderr (they did, during wordllama's import)."""
+    result = subprocess.run(
+        [sys.executable, "-c", _RACE], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert "leak.example" not in result.stderr
+    assert result.stderr.strip() == "a warning still shows"

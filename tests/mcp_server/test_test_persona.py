@@ -1,11 +1,14 @@
 """``test_persona`` over the real MCP client: a persona's cases run against the working
-tree and against a draft whose prompt edit flips a case from pass to fail, on the
-``mirror`` backend (it answers with what it received, so a case can check the prompt)
-of an embedded catalogue and of a remote one over loopback HTTP.  Nothing is persisted;
-unknown arguments are refused by every tool."""
+tree and against a draft whose prompt edit flips a case from pass to fail, on a loopback
+model that answers with the prompt it received (``tests.persona_tests.prompt_model``), of
+an embedded catalogue and of a remote one over loopback HTTP; on the offline ``mirror``
+backend the same cases are not tested (no model was called), or fail with
+``require_model``, and a credential in a case never reaches the result.  Nothing is
+persisted; unknown arguments are refused by every tool."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -19,6 +22,7 @@ from personas_as_code.catalogue.serve import serve_in_thread
 from personas_as_code.mcp_server import build_server
 
 from tests.mcp_server.conftest import call, call_error, git, init_git
+from tests.persona_tests.prompt_model import serve_prompt_model, use_model
 from tests.sync.conftest import api_key
 
 pytestmark = pytest.mark.anyio
@@ -50,12 +54,29 @@ def tested_repo(example_repo: Path) -> Path:
     return init_git(example_repo)
 
 
+SQL_BACKEND = ("openai/gpt-4o-mini",)  # what sql-helper's base model dispatches to
+
+
 @pytest.fixture
-def catalogue(sqlite_url: str) -> Iterator[EmbeddedCatalogue]:
+def model_url() -> Iterator[str]:
+    with serve_prompt_model() as (base_url, _):
+        yield base_url
+
+
+@pytest.fixture
+def mirror_catalogue(sqlite_url: str) -> Iterator[EmbeddedCatalogue]:
+    """An embedded catalogue whose backends are the offline mirror."""
     engine = make_engine(sqlite_url)
     api_key(engine)
     yield EmbeddedCatalogue(engine, "acme")
     engine.dispose()
+
+
+@pytest.fixture
+def catalogue(mirror_catalogue: EmbeddedCatalogue, model_url: str) -> EmbeddedCatalogue:
+    """The embedded catalogue with sql-helper's backend on the loopback model."""
+    use_model(mirror_catalogue.engine, model_url, SQL_BACKEND)
+    return mirror_catalogue
 
 
 @pytest.fixture
@@ -77,6 +98,12 @@ async def test_the_working_tree_passes_and_matches_its_baseline(client: Client) 
         0,
         0,
     )
+    assert (result["untested"], result["model_called"], result["answered_by"]) == (
+        0,
+        True,
+        ["openai"],
+    )
+    assert result["model_note"] is None
     case = by_case(result)["refuses destructive statements"]
     assert case["status"] == "passed" and "Never write DELETE" in case["answer"]
     assert case["file"] == "personas/sql-helper.tests.yaml:2"
@@ -162,9 +189,12 @@ async def test_every_tool_refuses_unknown_arguments(client: Client) -> None:
         )
 
 
-async def test_a_draft_on_a_remote_catalogue_over_http(tested_repo: Path, sqlite_url: str) -> None:
+async def test_a_draft_on_a_remote_catalogue_over_http(
+    tested_repo: Path, sqlite_url: str, model_url: str
+) -> None:
     engine = make_engine(sqlite_url)
     key = api_key(engine)
+    use_model(engine, model_url, SQL_BACKEND)
     with (
         serve_in_thread(create_app(engine)) as base_url,
         HttpCatalogue(base_url, key) as remote,
@@ -179,3 +209,43 @@ async def test_a_draft_on_a_remote_catalogue_over_http(tested_repo: Path, sqlite
     flipped = by_case(result)["refuses destructive statements"]
     assert flipped["baseline"]["change"] == "pass->fail"
     assert "Never write DELETE" in flipped["baseline"]["answer"]
+
+
+async def test_on_the_mirror_no_case_passes_and_require_model_fails_them(
+    tested_repo: Path, mirror_catalogue: EmbeddedCatalogue
+) -> None:
+    async with Client(build_server(tested_repo, catalogue=mirror_catalogue)) as client:
+        result = await call(client, "test_persona", slug="sql-helper")
+        strict = await call(client, "test_persona", slug="sql-helper", require_model=True)
+    counts = [result[k] for k in ("passed", "failed", "untested", "regressions")]
+    assert counts == [0, 0, 2, 0]
+    assert result["model_called"] is False and result["answered_by"] == ["mirror"]
+    assert result["model_note"].startswith("No model was called: 2 case(s) answered by the")
+    case = by_case(result)["refuses destructive statements"]
+    assert "Never write DELETE" in case["answer"]  # the echo has it; it is still no pass
+    assert case["status"] == "untested" and case["baseline"]["change"] == "untested"
+    assert {(a["passed"], a["status"]) for a in case["assertions"]} == {(None, "untested")}
+    assert [strict[k] for k in ("passed", "failed", "untested")] == [0, 2, 0]
+    assert strict["require_model"] is True and strict["regressions"] == 0
+
+
+async def test_a_credential_in_a_case_never_reaches_the_result(
+    example_repo: Path, catalogue: EmbeddedCatalogue
+) -> None:
+    key = "AKIAIOSFODNN7EXAMPLE"  # AWS's documented example key id
+    (example_repo / "personas" / "sql-helper.tests.yaml").write_text(
+        f'cases:\n  - name: key {key}\n    message: "Is {key} valid?"\n'
+        f'    assert:\n      - not_contains: "{key}"\n'
+    )
+    async with Client(build_server(init_git(example_repo), catalogue=catalogue)) as client:
+        result = await call(client, "test_persona", slug="sql-helper")
+        ran = await call(client, "run_persona", slug="sql-helper", message=f"Is {key} valid?")
+        preview = await call(
+            client, "preview_persona", slug="sql-helper", trigger_text=f"Is {key} valid?"
+        )
+    (case,) = result["results"]
+    assert case["status"] == "failed"  # the model repeated it: a real failure...
+    for shown in (result, ran, preview):
+        text = json.dumps(shown)
+        assert key not in text and "[REDACTED]" in text  # ...shown without the key
+    assert case["case"] == "key [REDACTED]"

@@ -1,5 +1,6 @@
 """Fixtures of the persona tests' tests: the example repo in git, applied into a real
-embedded catalogue (personas published, knowledge indexed), and a loopback judge."""
+embedded catalogue (personas published, knowledge indexed) whose backends are the offline
+mirror (``applied``) or a loopback model (``applied_with_model``), and a loopback judge."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from personas_as_code.sync.engine import apply_repo, compute_plan, load_valid_re
 from sqlalchemy import Engine
 
 from tests.mcp_server.conftest import git, init_git
+from tests.persona_tests.prompt_model import configure_in_toml, serve_prompt_model
 from tests.repos import EXAMPLES, example_repo, repo  # noqa: F401  (fixtures)
 from tests.sync.conftest import api_key
 
@@ -49,3 +51,22 @@ def applied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Em
     assert git(root, "status", "--porcelain") == ""
     yield root, catalogue
     engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def applied_with_model(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Path, EmbeddedCatalogue]]:
+    """As ``applied``, but personas.toml's ``[backends]`` send the example personas' calls
+    to a loopback model (``prompt_model``: it answers with the prompt it received), so
+    their answers are a model's.  Tests must not change it."""
+    with serve_prompt_model() as (base_url, _):
+        root = copy_examples(tmp_path_factory.mktemp("applied-model") / "repo")
+        configure_in_toml(root, base_url)
+        init_git(root)
+        engine = make_engine(f"sqlite:///{root / '.personas' / 'catalogue.db'}")
+        api_key(engine)
+        catalogue = apply_into(root, engine)
+        assert git(root, "status", "--porcelain") == ""
+        yield root, catalogue
+        engine.dispose()

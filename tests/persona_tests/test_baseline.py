@@ -1,5 +1,7 @@
 """``--baseline``: the same cases against another commit's personas, on a real git repo
-where a prompt edit flips one case from pass to fail (and back)."""
+where a prompt edit flips one case from pass to fail (and back) when a model answers, and
+where, on the offline mirror, no case is compared (never a regression, never "same pass")
+but the changed answer and the chunks each side retrieved are shown side by side."""
 
 from __future__ import annotations
 
@@ -22,10 +24,14 @@ FLIPPED = "refund question retrieves the refund policy"
 
 
 @pytest.fixture
-def branch(tmp_path: Path, applied: tuple[Path, EmbeddedCatalogue]) -> Path:
+def branch(tmp_path: Path, applied_with_model: tuple[Path, EmbeddedCatalogue]) -> Path:
     """A clone of the applied repo on a branch whose support-agent prompt lost a rule."""
-    root = tmp_path / "clone"
-    git(applied[0].parent, "clone", "-q", str(applied[0]), str(root))
+    return clone_and_edit(applied_with_model[0], tmp_path / "clone")
+
+
+def clone_and_edit(origin: Path, root: Path) -> Path:
+    """A clone of ``origin`` at ``root`` on a branch whose support-agent lost ``RULE``."""
+    git(origin.parent, "clone", "-q", str(origin), str(root))
     git(root, "config", "user.name", "T")
     git(root, "config", "user.email", "t@example.com")
     git(root, "checkout", "-q", "-b", "edit-prompt")
@@ -37,9 +43,9 @@ def branch(tmp_path: Path, applied: tuple[Path, EmbeddedCatalogue]) -> Path:
 
 
 def test_a_prompt_edit_flips_one_case_pass_to_fail(
-    branch: Path, applied: tuple[Path, EmbeddedCatalogue]
+    branch: Path, applied_with_model: tuple[Path, EmbeddedCatalogue]
 ) -> None:
-    catalogue = applied[1]
+    catalogue = applied_with_model[1]
     report = run_tests(branch, catalogue, baseline="main")  # a ref of the repo's own git
     changes = {r.case: r.change for r in report.results}
     assert changes.pop(FLIPPED) == "pass->fail"
@@ -67,21 +73,29 @@ def test_a_prompt_edit_flips_one_case_pass_to_fail(
     assert "\n+- Offer a refund whenever asked.\n" in comment
     assert "<summary>refund question retrieves the refund policy: failed (pass→fail)" in comment
     assert "<details>" in comment and "Baseline answer:" in comment
+    # the chunks each side retrieved, side by side, in the same details
+    details = comment.split("<summary>" + FLIPPED, 1)[1].split("</details>", 1)[0]
+    assert "| # | baseline | this branch |" in details
+    refunds = "<code>knowledge/col_product_docs/refunds.md</code>"
+    row = next(line for line in details.splitlines() if line.startswith("| 1 |"))
+    assert row.count(refunds) == 2 and row.count("<code>collection:col_product_docs</code>") == 2
+    assert data["model_called"] is True and data["untested"] == 0 and data["model_note"] is None
+    assert item["baseline"]["retrieval"] == item["retrieval"] != []
 
 
 def test_fail_to_pass_when_the_branch_fixes_the_prompt(
-    branch: Path, applied: tuple[Path, EmbeddedCatalogue]
+    branch: Path, applied_with_model: tuple[Path, EmbeddedCatalogue]
 ) -> None:
     git(branch, "commit", "-q", "-am", "drop the rule")
-    shutil.copy(applied[0] / "personas" / "support-agent.yaml", branch / "personas")
+    shutil.copy(applied_with_model[0] / "personas" / "support-agent.yaml", branch / "personas")
     base = load_ref(branch, "HEAD")
-    report = run_tests(branch, applied[1], slugs=["support-agent"], baseline=base)
+    report = run_tests(branch, applied_with_model[1], slugs=["support-agent"], baseline=base)
     assert {r.case: r.change for r in report.results}[FLIPPED] == "fail->pass"
     assert report.exit_code == 0
 
 
 def test_new_personas_and_removed_cases(
-    branch: Path, applied: tuple[Path, EmbeddedCatalogue]
+    branch: Path, applied_with_model: tuple[Path, EmbeddedCatalogue]
 ) -> None:
     tests = branch / "personas" / "support-agent.tests.yaml"
     text = tests.read_text()
@@ -89,14 +103,14 @@ def test_new_personas_and_removed_cases(
     end = text.index("  - name: an impatient user")
     tests.write_text(text[:cut] + text[end:])
     base = load_ref(branch, "main")
-    report = run_tests(branch, applied[1], slugs=["support-agent"], baseline=base)
+    report = run_tests(branch, applied_with_model[1], slugs=["support-agent"], baseline=base)
     removed = [r for r in report.results if r.change == "removed"]
     assert [r.case for r in removed] == ["SSO setup steps come from the product docs"]
     assert removed[0].status == "skipped"
 
 
 def test_changed_since_selects_personas_whose_inputs_changed(
-    branch: Path, applied: tuple[Path, EmbeddedCatalogue]
+    branch: Path, applied_with_model: tuple[Path, EmbeddedCatalogue]
 ) -> None:
     repo = load_repo(branch)
     assert changed_personas(repo, branch, "main") == ["support-agent"]
@@ -113,3 +127,41 @@ def test_changed_since_selects_personas_whose_inputs_changed(
 def test_an_unknown_baseline_ref_is_a_config_error(branch: Path) -> None:
     with pytest.raises(ConfigError, match="unknown git ref"):
         load_ref(branch, "no-such-branch")
+
+
+def test_on_the_mirror_no_case_is_compared_but_the_changed_answer_is_shown(
+    tmp_path: Path, applied: tuple[Path, EmbeddedCatalogue]
+) -> None:
+    """Both sides answered by the mirror: the prompt edit reaches the echo, yet it is no
+    model's answer, so nothing is a regression or "the same pass"; the PR comment still
+    shows what changed in what the model would have received, and what was retrieved."""
+    root = clone_and_edit(applied[0], tmp_path / "clone")
+    report = run_tests(root, applied[1], slugs=["support-agent"], baseline="main")
+    assert {r.change for r in report.results} == {"untested"}
+    assert {r.status for r in report.results} == {"untested"}
+    assert report.regressions == [] and report.exit_code == 0
+    flipped = next(r for r in report.results if r.case == FLIPPED)
+    assert flipped.baseline is not None and flipped.baseline.status == "untested"
+    assert flipped.baseline.retrieval == flipped.retrieval != ()
+    cites = [a for a in flipped.assertions if a.kind == "cites"]
+    assert [(a.passed, a.status) for a in cites] == [(True, "passed")]  # retrieval still ran
+
+    comment = markdown(report)
+    assert comment.splitlines()[3].startswith("> ⚠️ No model was called")
+    row = next(line for line in comment.splitlines() if FLIPPED in line and line.startswith("|"))
+    assert row == (
+        f"| ⚪ | {FLIPPED} | not tested: no model was called | not tested: no model was called "
+        "| not compared (no model) |"
+    )
+    assert f"<summary>{FLIPPED}: not tested: no model was called (answer changed)" in comment
+    assert "\n+- Offer a refund whenever asked.\n" in comment
+    assert "| # | baseline | this branch |" in comment
+    assert "pass→fail" not in comment.replace("0 pass→fail", "")
+
+    # --require-model: the same cases fail on both sides, and a failure both sides share
+    # is not this branch's regression
+    strict = run_tests(
+        root, applied[1], slugs=["support-agent"], baseline="main", require_model=True
+    )
+    assert {r.status for r in strict.results} == {"failed"}
+    assert strict.regressions == [] and strict.exit_code == 1

@@ -1,7 +1,9 @@
-"""``run_tests`` over the example repo on a real embedded catalogue: every example case
-passes on the offline mirror, simulated conversations on the mirror, on a loopback
-OpenAI-compatible server and through a remote ScaiGrid (test persona headers sent),
-errors per case, and nothing persisted."""
+"""``run_tests`` over the example repo on a real embedded catalogue: on the offline
+mirror no answer assertion passes (every example case is ``untested``, its ``cites``
+still checked), with a loopback model every example case passes but the one whose judge
+is missing (``skipped``, not passed); simulated conversations on the mirror, on a
+loopback OpenAI-compatible server and through a remote ScaiGrid (test persona headers
+sent), errors per case, and nothing persisted."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from personas_as_code.catalogue.embedded import EmbeddedCatalogue
 from personas_as_code.catalogue.rest import create_app
 from personas_as_code.catalogue.serve import serve_in_thread
 from personas_as_code.persona_tests.conversation import MAX_TURN_CHARS, OPENING
+from personas_as_code.persona_tests.report import NO_MODEL
 from personas_as_code.persona_tests.runner import run_tests
 from personas_as_code.schemas.errors import NotFound
 from personas_as_code.schemas.loader import load_repo
@@ -38,7 +41,7 @@ def state(catalogue: EmbeddedCatalogue) -> list[tuple]:
     return [(p.slug, p.updated_at, p.published) for p in catalogue.iter_personas()]
 
 
-def test_example_cases_pass_on_the_mirror_and_persist_nothing(
+def test_on_the_mirror_no_answer_assertion_passes_and_nothing_is_persisted(
     applied: tuple[Path, EmbeddedCatalogue],
 ) -> None:
     root, catalogue = applied
@@ -46,8 +49,14 @@ def test_example_cases_pass_on_the_mirror_and_persist_nothing(
     report = run_tests(root, catalogue, concurrency=4)
     data = report.to_dict()
     assert data["format_version"] == 1
-    assert data["failed"] == data["errors"] == 0, json.dumps(data, indent=1)[:3000]
-    assert data["passed"] >= 6
+    counts = [data[k] for k in ("passed", "failed", "untested", "skipped", "errors")]
+    assert counts == [0, 0, 6, 0, 0], json.dumps(data, indent=1)[:3000]
+    assert data["model_called"] is False and data["answered_by"] == ["mirror"]
+    assert data["model_note"] == (
+        "No model was called: 6 case(s) answered by the offline mirror backend; their "
+        "answer assertions were not tested. Configure a backend (see README) or pass "
+        "--require-model to make this a failure."
+    )
     assert {r["persona"] for r in data["results"]} == {
         "legal-reviewer",
         "sql-helper",
@@ -56,9 +65,59 @@ def test_example_cases_pass_on_the_mirror_and_persist_nothing(
     refund = next(r for r in data["results"] if r["case"].startswith("refund question"))
     assert {r["source_id"] for r in refund["retrieval"]} >= {"col_product_docs"}
     assert refund["baseline"] is None and refund["latency_ms"] >= 0
+    assert refund["answered_by"] == ["mirror"] and refund["status"] == "untested"
+    # the echo holds the expected words, yet no answer assertion passed; cites ran
+    assert "Never promise refunds" in refund["answer"]
+    statuses = {(a["kind"], a["status"]) for a in refund["assertions"]}
+    assert statuses == {
+        ("contains", "untested"),
+        ("cites", "passed"),
+        ("regex", "untested"),
+        ("not_contains", "untested"),
+        ("max_latency_ms", "untested"),
+    }
+    untested = [a for a in refund["assertions"] if a["status"] == "untested"]
+    assert {a["message"] for a in untested} == {NO_MODEL} and NO_MODEL.startswith(
+        "not tested: no model was called"
+    )
+    assert all(a["passed"] is None for a in untested)
     assert report.exit_code == 0
     assert state(catalogue) == before
     assert git(root, "status", "--porcelain") == ""
+
+
+def test_require_model_makes_the_mirror_s_answers_failures(
+    applied: tuple[Path, EmbeddedCatalogue],
+) -> None:
+    root, catalogue = applied
+    report = run_tests(root, catalogue, slugs=["legal-reviewer"], require_model=True)
+    (result,) = report.results
+    assert result.status == "failed" and report.exit_code == 1
+    by_kind = {a.kind: a for a in result.assertions}
+    assert by_kind["cites"].passed is True  # retrieval did happen
+    assert by_kind["contains"].passed is False
+    assert by_kind["contains"].message.endswith("--require-model makes this a failure")
+    data = report.to_dict()
+    assert (data["failed"], data["untested"], data["require_model"]) == (1, 0, True)
+    assert "--require-model counts them as failures" in data["model_note"]
+
+
+def test_with_a_model_the_example_cases_pass_and_a_skipped_judge_is_no_pass(
+    applied_with_model: tuple[Path, EmbeddedCatalogue],
+) -> None:
+    root, catalogue = applied_with_model
+    report = run_tests(root, catalogue, concurrency=4)
+    data = report.to_dict()
+    statuses = {r["case"]: r["status"] for r in data["results"]}
+    rubric = "an impatient user gets short answers"
+    assert statuses.pop(rubric) == "skipped", json.dumps(data, indent=1)[:3000]
+    assert set(statuses.values()) == {"passed"} and len(statuses) == 5
+    chat = next(r for r in data["results"] if r["case"] == rubric)
+    assert [a["status"] for a in chat["assertions"]] == ["passed", "skipped"]
+    assert "no judge model is configured" in chat["assertions"][1]["message"]
+    assert data["model_called"] is True and data["answered_by"] == ["openai"]
+    assert data["model_note"] is None and data["untested"] == 0
+    assert report.exit_code == 0
 
 
 def test_a_simulated_conversation_on_the_mirror_is_deterministic_and_bounded(
@@ -68,7 +127,7 @@ def test_a_simulated_conversation_on_the_mirror_is_deterministic_and_bounded(
     first, second = (run_tests(root, catalogue, slugs=["support-agent"]).results for _ in range(2))
     chat = next(r for r in first if r.case == "an impatient user gets short answers")
     again = next(r for r in second if r.case == chat.case)
-    assert chat.status == "passed"
+    assert chat.status == "untested" and chat.answered_by == ("mirror",)
     assert [m["role"] for m in chat.transcript] == ["user", "assistant"] * 2
     # the simulated user is the test persona's prompt driving the same (mirror) backend
     assert "You are an impatient user" in chat.transcript[0]["content"]
@@ -101,6 +160,7 @@ def test_a_simulated_conversation_on_a_loopback_openai_server(
     report = run_tests(root, catalogue, slugs=["support-agent"])
     (result,) = report.results
     assert result.status == "passed", result
+    assert result.answered_by == ("openai",) and report.model_note is None
     calls = [c.body for c in upstream.calls]
     assert len(calls) == 6  # 3 turns: the simulated user, then the persona, each time
     user_side, persona_side = calls[0::2], calls[1::2]
@@ -145,12 +205,15 @@ def test_through_a_remote_scaigrid_the_test_persona_headers_are_sent(
     finally:
         engine.dispose()
     (result,) = report.results
-    assert result.status == "passed", result
+    # the remote catalogue's backend is its mirror: it says so, and no model was called
+    assert result.status == "untested", result
+    assert result.answered_by == ("mirror",) and report.model_note is not None
     chats = [h for path, h in seen if path == "/v1/inference/chat"]
     assert len(chats) == 4
     assert all(h.get("x-user-language") == "en" for h in chats)
     cites = result.assertions[-1]
     assert cites.kind == "cites" and cites.passed is None and "remote ScaiGrid" in cites.message
+    assert cites.status == "skipped" and result.assertions[0].status == "untested"
     assert all(h["authorization"] == f"Bearer {key}" for h in chats)
 
 
@@ -171,7 +234,7 @@ def test_a_case_that_cannot_run_is_an_error_and_the_others_still_run(
         engine.dispose()
     by_persona = {r.persona: r.status for r in report.results}
     assert by_persona["support-agent"] == "error"  # gpt-4o refuses
-    assert by_persona["sql-helper"] == by_persona["legal-reviewer"] == "passed"
+    assert by_persona["sql-helper"] == by_persona["legal-reviewer"] == "untested"  # mirror
     error = next(r for r in report.results if r.status == "error")
     assert error.error and error.error.startswith("BACKEND_") and error.answer == ""
     assert report.exit_code == 2 and report.to_dict()["errors"] == 3

@@ -181,3 +181,10 @@ def test_literal_helpers() -> None:
     assert visible("a\x1b[1mb\tc\nd\u2066") == "a\\x1b[1mb\tc\nd\\u2066"
     assert md_text("a|b <i>*x*</i> @team") == "a\\|b &lt;i&gt;\\*x\\*&lt;/i&gt; \\@team"
     assert md_fence(["x ```` y"], "diff") == ["`````diff", "x ```` y", "`````"]
+
+
+def test_md_text_keeps_every_backslash() -> None:
+    """A path's ``\\n`` is two characters, not a newline: it was dropped (``C\\: ew``)."""
+    assert md_text("open C:\\new folder") == "open C\\:\\\\new folder"
+    assert md_text("line one\nline two\ttab") == "line one line two\\\\ttab"
+    assert md_text("a \\*not bold\\*") == "a \\\\\\*not bold\\\\\\*"
