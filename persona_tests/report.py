@@ -33,6 +33,7 @@ class BaselineResult:
     answer: str
     change: Change
     assertions: tuple[AssertionResult, ...] = ()
+    retrieval: tuple[dict[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """As JSON data."""
@@ -41,6 +42,7 @@ class BaselineResult:
             "answer": self.answer,
             "change": self.change,
             "assertions": [a.to_dict() for a in self.assertions],
+            "retrieval": list(self.retrieval),
         }
 
 

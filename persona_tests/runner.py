@@ -3,10 +3,13 @@
 
 ``run_tests(repo, catalogue)`` runs every case of ``personas/<slug>.tests.yaml``
 against the repo's personas through the sandbox run path (``sandbox.run``: the
-embedded catalogue's inference, or a remote ScaiGrid's), at most ``concurrency`` at
+embedded catalogue's backends, or a remote ScaiGrid's), at most ``concurrency`` at
 once, and returns a ``TestReport``.  With ``baseline`` (another commit's repo, see
 ``persona_tests.baseline``) each case also runs against that commit's persona, and the
-report says per case whether it went from pass to fail or back.  Nothing is persisted.
+report says per case whether it went from pass to fail or back.  Each side retrieves
+from its own tree's knowledge folders (``sandbox.tree_retrieval``; both share the
+content store under ``.personas/knowledge``), and the report's notes say what each
+side's knowledge took.  Nothing is persisted.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from personas_as_code.inference.enricher import Retriever
 from personas_as_code.inference.messages import ChatMessage
 from personas_as_code.persona_tests.assertions import Judge, Outcome, check_all
 from personas_as_code.persona_tests.baseline import load_ref
@@ -32,7 +36,9 @@ from personas_as_code.persona_tests.report import (
     change_between,
     status_of,
 )
+from personas_as_code.sandbox.enrichment import REMOTE_RETRIEVAL, is_remote
 from personas_as_code.sandbox.run import RunRequest, run_persona
+from personas_as_code.sandbox.tree_retrieval import TreeRetrieval
 from personas_as_code.schemas.errors import ConfigError, NotFound, PersonasError
 from personas_as_code.schemas.files import RepoFiles
 from personas_as_code.schemas.loader import LoadedPersona, Repo, load_repo
@@ -53,6 +59,7 @@ class _Side:
 
     persona: LoadedPersona | None
     origin: str
+    retriever: Retriever | None = None
 
 
 @dataclass(frozen=True)
@@ -98,11 +105,14 @@ def run_tests(
     baseline_ref: str | None = None,
     concurrency: int = 4,
     progress: Progress | None = None,
+    workspace: str | Path | None = None,
 ) -> TestReport:
     """Run the cases of ``slugs`` (default: every persona with a tests file).
 
     ``baseline`` is another version of the repo (a ``Repo``, or a git ref of the repo's
-    own git repository, loaded with ``persona_tests.baseline.load_ref``).
+    own git repository, loaded with ``persona_tests.baseline.load_ref``).  ``workspace``
+    is the repo folder whose ``.personas/knowledge`` keeps the knowledge store (default:
+    the repo's own folder; a temporary one when it has none).
     """
     loaded = as_repo(repo)
     base_repo: Repo | None
@@ -114,6 +124,12 @@ def run_tests(
     else:
         base_repo = baseline
     chosen = select_slugs(loaded, slugs)
+    workspace = workspace if workspace is not None else loaded.root
+    knowledge = TreeRetrieval(loaded, label="the tree under test", workspace=workspace)
+    base_knowledge = None
+    if base_repo is not None:
+        label = f"baseline {baseline_ref}" if baseline_ref else "the baseline"
+        base_knowledge = TreeRetrieval(base_repo, label=label, workspace=workspace)
     report = TestReport(baseline_ref=baseline_ref)
     for slug in chosen:
         if slug not in loaded.persona_tests.by_slug:
@@ -131,16 +147,22 @@ def run_tests(
     def one(entry: tuple[str, LoadedCase]) -> CaseResult:
         slug, item = entry
         path = loaded.persona_tests.by_slug[slug].path
-        here = _run_case(loaded, _Side(loaded.personas[slug], "repo"), item, catalogue, judge)
+        side = _Side(loaded.personas[slug], "repo", knowledge)
+        here = _run_case(loaded, side, item, catalogue, judge)
         base = None
         if base_repo is not None:
             persona = base_repo.personas.get(slug)
             if persona is None:
                 base = BaselineResult("skipped", "", "new")
             else:
-                ran = _run_case(loaded, _Side(persona, "baseline"), item, catalogue, judge)
+                side = _Side(persona, "baseline", base_knowledge)
+                ran = _run_case(loaded, side, item, catalogue, judge)
                 base = BaselineResult(
-                    ran.status, ran.answer, change_between(ran.status, here.status), ran.assertions
+                    ran.status,
+                    ran.answer,
+                    change_between(ran.status, here.status),
+                    ran.assertions,
+                    ran.retrieval,
                 )
         return CaseResult(
             persona=slug,
@@ -183,7 +205,14 @@ def run_tests(
     order = {slug: n for n, slug in enumerate(chosen)}
     results.sort(key=lambda r: order[r.persona])  # stable: file order within a persona
     report.results = results
+    report.notes += _knowledge_notes([knowledge, base_knowledge], catalogue)
     return report
+
+
+def _knowledge_notes(sides: list[TreeRetrieval | None], catalogue: Any) -> list[str]:
+    """Each side's knowledge account (for the sides some case retrieved for)."""
+    notes = [s.account for s in sides if s is not None and s.account is not None]
+    return notes + ([REMOTE_RETRIEVAL] if notes and is_remote(catalogue) else [])
 
 
 def _removed(loaded: Repo, baseline: Repo | None, slug: str) -> list[tuple[str, int, str]]:
@@ -211,21 +240,17 @@ def _run_case(repo: Repo, side: _Side, item: LoadedCase, catalogue: Any, judge: 
                 lambda messages: ask_model(
                     catalogue, persona.spec.model, messages, headers=user.headers
                 )[0],
-                lambda request: run_persona(persona, request, catalogue),
+                lambda request: run_persona(persona, request, catalogue, retriever=side.retriever),
             )
             result, latency_ms = turns.last, turns.latency_ms
             transcript = tuple(turns.transcript)
         else:
             started = time.perf_counter()
-            result = run_persona(persona, RunRequest(message=case.message or ""), catalogue)
+            request = RunRequest(message=case.message or "")
+            result = run_persona(persona, request, catalogue, retriever=side.retriever)
             latency_ms = round((time.perf_counter() - started) * 1000)
         retrieval = tuple(r.model_dump(mode="json") for r in result.retrieval)
-        note = None
-        if not result.retrieval_ran and result.catalogue == "remote":
-            note = "retrieval is not run here on a remote ScaiGrid, so citations cannot be seen"
-        outcome = Outcome(
-            result.answer, result.usage.completion_tokens, latency_ms, retrieval, note
-        )
+        outcome = Outcome(result.answer, result.usage.completion_tokens, latency_ms, retrieval)
         assertions = check_all(case.assertions, outcome, judge)
     except PersonasError as exc:
         return _Ran("error", "", (), None, (), transcript, f"{exc.code}: {exc.message}")
