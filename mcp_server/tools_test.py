@@ -47,6 +47,10 @@ class BaselineOutcome(BaseModel):
     answer: str
     change: Literal["pass->fail", "fail->pass", "same", "new", "removed"]
     assertions: list[AssertionOutcome] = Field(default_factory=list)
+    retrieval: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="The chunks the baseline's persona got, from the baseline's knowledge.",
+    )
 
 
 class CaseOutcome(BaseModel):
@@ -125,6 +129,7 @@ def test_persona(
         baseline=baseline,
         baseline_ref=head,
         concurrency=concurrency,
+        workspace=service.root,  # a draft's repo has no folder: its knowledge store is ours
     )
     data = report.to_dict()
     data["notes"] = [*data["notes"], *([why] if why else [])]
