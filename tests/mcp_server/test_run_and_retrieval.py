@@ -5,6 +5,7 @@ tree under test (the working tree, or a draft's commit), never the catalogue's i
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -227,3 +228,15 @@ async def test_a_draft_retrieves_from_its_own_commit(
     assert "full refund within 14 days" in rag["content"]
     here = await call(watching, "run_persona", slug="support-agent", message=REFUND)
     assert "full refund within 7 days" in here["answer"]
+
+
+async def test_a_symlinked_personas_folder_is_refused(git_repo: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    os.symlink(outside, git_repo / ".personas")  # e.g. committed by a hostile repo
+    async with Client(build_server(git_repo, with_catalogue=False)) as client:
+        message = await call_error(
+            client, "preview_persona", slug="support-agent", trigger_text=REFUND
+        )
+    assert "WRITE_REFUSED" in message and "'.personas' is a symlink" in message
+    assert list(outside.iterdir()) == []  # nothing was written through the link
