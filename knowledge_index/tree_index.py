@@ -32,6 +32,7 @@ from personas_as_code.knowledge_index.embeddings import Embedder, identity_key
 from personas_as_code.knowledge_index.indexer import SourceDocuments, index_sources
 from personas_as_code.schemas.errors import WriteRefused
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import SQLAlchemyError
 
 TREE_TENANT = "tree"  # the tenant column of a tree index (one tree per file)
 TREES_FOLDER = "trees"
@@ -103,9 +104,14 @@ def open_tree_index(
             embedded = _build(path, repo_id, sources, embedder, content_store)
         else:
             os.utime(path)  # recently used: kept by the eviction below
-        engine = _read_only(path)
-        with engine.connect() as conn:
-            chunks = store.count_chunks(conn, TREE_TENANT)
+        try:
+            engine, chunks = _read_only(path)
+        except SQLAlchemyError:
+            if built:
+                raise
+            os.unlink(path)  # a damaged file (a crash, a full disk): build it again
+            built, embedded = True, _build(path, repo_id, sources, embedder, content_store)
+            engine, chunks = _read_only(path)
         documents = len({d.path for s in sources for d in s.documents})
         index = TreeIndex(
             engine, path, fingerprint, len(sources), documents, chunks, embedded, built
@@ -164,13 +170,19 @@ def _fast_writes(dbapi_connection: sqlite3.Connection, _record: object) -> None:
     dbapi_connection.execute("PRAGMA synchronous=OFF")
 
 
-def _read_only(path: Path) -> Engine:
-    """An engine that reads ``path`` and never creates or writes it."""
+def _read_only(path: Path) -> tuple[Engine, int]:
+    """An engine that reads ``path`` and never creates or writes it, and its chunk count."""
     uri = f"file:{urllib.parse.quote(str(path))}?mode=ro"
-    return create_engine(
+    engine = create_engine(
         f"sqlite:///{path}",
         creator=lambda: sqlite3.connect(uri, uri=True, check_same_thread=False),
     )
+    try:
+        with engine.connect() as conn:
+            return engine, store.count_chunks(conn, TREE_TENANT)
+    except SQLAlchemyError:
+        engine.dispose()
+        raise
 
 
 def _evict(trees: Path, keep: Path) -> None:

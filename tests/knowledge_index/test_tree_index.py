@@ -125,3 +125,14 @@ def test_only_the_most_recently_used_trees_are_kept(content: ContentStore) -> No
     kept = sorted(p.name for p in trees.iterdir())
     assert len(kept) == MAX_TREES
     assert kept == sorted(t.path.name for t in opened[-MAX_TREES:])
+
+
+def test_a_damaged_tree_file_is_built_again(
+    content: ContentStore, handbook: SourceDocuments
+) -> None:
+    embedder = WordLlamaEmbedder()
+    first = open_tree_index(content.path.parent, REPO, [handbook], embedder, content)
+    close_tree_indexes()
+    first.path.write_bytes(b"not a database, the disk was full")
+    again = open_tree_index(content.path.parent, REPO, [handbook], embedder, content)
+    assert (again.built_now, again.embedded_now, again.chunks) == (True, 0, first.chunks)
