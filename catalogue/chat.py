@@ -9,6 +9,9 @@ enrich for a published persona, and pick the backends that answer.
   ``default_params`` under the request's.
 * An unknown model, another tenant's, or a ``tenant/...`` model that is no
   longer published is ``ModelNotFound`` (404 ``PERSONA_MODEL_NOT_FOUND``).
+* A persona that is not published (a repo file or a draft: ``prepare_persona_run``)
+  runs on its base model's backends with the retriever the caller gives (the
+  knowledge of the tree it comes from), not over this catalogue's index.
 
 Backends come from the model's backend links in priority order (lowest
 ``priority`` first, then slug); each backend model's ``connection_config`` says
@@ -195,11 +198,14 @@ def prepare_persona_run(
     messages: Sequence[ChatMessage],
     params: Mapping[str, Any],
     *,
+    retriever: Retriever | None,
     system_prompt_override: str | None = None,
     env: Mapping[str, str] | None = None,
+    no_retrieval_reason: str = "no knowledge retrieval was given for this run",
 ) -> ChatCall:
     """A call for a persona that is not (necessarily) published -- a repo file or a
-    draft -- on the backends of ``base_model``, with retrieval over the index."""
+    draft -- on the backends of ``base_model``, retrieving with ``retriever`` (the
+    knowledge of the tree the persona comes from, not this catalogue's index)."""
     env = os.environ if env is None else env
     with Session(engine) as session:
         model = visible_model(session, caller, base_model)
@@ -208,8 +214,9 @@ def prepare_persona_run(
         profile,
         messages,
         params,
-        index_retriever(engine, caller.tenant_id),
+        retriever,
         system_prompt_override=system_prompt_override,
+        no_retrieval_reason=no_retrieval_reason,
     )
     return ChatCall(
         base_model,

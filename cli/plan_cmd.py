@@ -106,9 +106,14 @@ def _result_lines(result: ApplyResult) -> Iterator[StyledLine]:
         for line in k.lines:
             yield StyledLine(one_line(f"ok      knowledge {line}"))
         if k.ok:
+            stored = (
+                f", {k.documents_from_store} from .personas/knowledge"
+                if k.documents_from_store
+                else ""
+            )
             yield StyledLine(
                 f"Knowledge indexed: {k.documents_embedded} document(s) embedded "
-                f"({k.chunks_embedded} chunks), {k.documents_deleted} removed."
+                f"({k.chunks_embedded} chunks){stored}, {k.documents_deleted} removed."
             )
         else:
             text = f"FAILED  knowledge: {k.error_code}: {k.error}"

@@ -25,8 +25,8 @@ def preview(
         bool,
         typer.Option(
             "--catalogue/--no-catalogue",
-            help="Retrieve from the embedded catalogue's knowledge index (and use its context "
-            "windows); --no-catalogue opens none and retrieval is not run.",
+            help="Use the catalogue's context windows; --no-catalogue opens none. Retrieval "
+            "always reads the knowledge folders of the tree previewed.",
         ),
     ] = True,
 ) -> None:

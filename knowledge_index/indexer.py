@@ -3,10 +3,11 @@
 A document is keyed by (tenant, source type, source id, repo-relative path) and
 carries two hashes: its content's sha256, and the sha256 of the settings it was
 indexed with (chunk settings + embedder identity).  ``diff_sources`` only reads those
-hashes (the plan is read-only); ``index_sources`` chunks and embeds only the added
-and changed documents, deletes removed ones, and drops the indexes of sources that
-left the repo (only those this repo owns).  An unchanged document is never re-chunked
-or re-embedded.
+hashes (the plan is read-only); ``index_sources`` writes only the added and changed
+documents, deletes removed ones, and drops the indexes of sources that left the repo
+(only those this repo owns).  An unchanged document is never re-chunked or re-embedded;
+with a ``ContentStore`` (``content_store``), a written document's chunks and vectors
+come from the store when any tree or index met the same content before.
 """
 
 from __future__ import annotations
@@ -18,7 +19,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from personas_as_code.knowledge_index import store
-from personas_as_code.knowledge_index.chunking import ChunkSettings, chunk_text
+from personas_as_code.knowledge_index.chunking import ChunkSettings
+from personas_as_code.knowledge_index.content_store import (
+    ContentStore,
+    chunk_and_embed,
+    settings_hash,
+)
 from personas_as_code.knowledge_index.embeddings import Embedder, identity_key
 from sqlalchemy import Engine, update
 
@@ -66,12 +72,6 @@ class SourceDelta:
         return bool(self.added or self.changed or self.removed or self.drop) or (
             self.details_changed
         )
-
-
-def settings_hash(chunking: ChunkSettings, embedder_identity: dict) -> str:
-    """The hash of what, besides its content, decides a document's chunks and vectors."""
-    blob = identity_key({"chunking": chunking.as_dict(), "embedder": embedder_identity})
-    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def diff_sources(
@@ -155,8 +155,9 @@ class IndexStats:
 
     sources_written: int = 0
     sources_dropped: int = 0
-    documents_embedded: int = 0
+    documents_embedded: int = 0  # chunked and embedded now
     chunks_embedded: int = 0
+    documents_from_store: int = 0  # written from the content store, nothing embedded
     documents_deleted: int = 0
     embedding_requests: int = 0
     per_source: dict[str, str] = field(default_factory=dict)
@@ -168,8 +169,10 @@ def index_sources(
     repo_id: str,
     desired: Sequence[SourceDocuments],
     embedder: Embedder,
+    content_store: ContentStore | None = None,
 ) -> IndexStats:
-    """Bring the index in line with ``desired``; each source is written in one transaction."""
+    """Bring the index in line with ``desired``; each source is written in one transaction.
+    ``content_store`` supplies (and keeps) the chunks and vectors of written documents."""
     store.create_knowledge_tables(engine)
     stats = IndexStats()
     requests_before = embedder.requests
@@ -187,7 +190,7 @@ def index_sources(
         if not (delta.has_changes or delta.new_index):
             continue
         source = by_key[(delta.source_type, delta.source_id)]
-        _write_source(engine, tenant_id, repo_id, source, delta, embedder, stats)
+        _write_source(engine, tenant_id, repo_id, source, delta, embedder, stats, content_store)
         stats.per_source[label] = (
             f"{len(delta.added)} added, {len(delta.changed)} changed, {len(delta.removed)} removed"
         )
@@ -203,14 +206,17 @@ def _write_source(
     delta: SourceDelta,
     embedder: Embedder,
     stats: IndexStats,
+    content_store: ContentStore | None,
 ) -> None:
     settings = settings_hash(source.chunking, embedder.identity)
     todo = set(delta.added) | set(delta.changed)
     documents = [d for d in source.documents if d.path in todo]
-    chunked = [(d, chunk_text(d.text, source.chunking)) for d in documents]
-    flat = [chunk for _, chunks in chunked for chunk in chunks]
-    vectors = embedder.embed(flat)  # outside the transaction: it may be slow or remote
-    dimension = int(vectors.shape[1]) if len(flat) else 0
+    # outside the transaction: embedding may be slow or remote
+    if content_store is None:
+        made = chunk_and_embed([d.text for d in documents], source.chunking, embedder)
+    else:
+        made = content_store.chunks_for(documents, source.chunking, embedder)
+    dimension = next((int(m.vectors.shape[1]) for m in made if m.chunks), 0)
     key = (tenant_id, source.source_type, source.source_id)
     with engine.begin() as conn:
         current = store.get_source(conn, *key)
@@ -219,8 +225,7 @@ def _write_source(
         stats.documents_deleted += store.delete_documents(
             conn, *key, [*delta.removed, *delta.changed]
         )
-        offset = 0
-        for document, chunks in chunked:
+        for document, entry in zip(documents, made, strict=True):
             store.insert_document(
                 conn,
                 tenant_id=tenant_id,
@@ -229,10 +234,9 @@ def _write_source(
                 path=document.path,
                 content_sha256=document.sha256,
                 settings_sha256=settings,
-                chunks=chunks,
-                vectors=vectors[offset : offset + len(chunks)],
+                chunks=entry.chunks,
+                vectors=entry.vectors,
             )
-            offset += len(chunks)
         values = {
             "repo_id": repo_id,
             "name": source.name,
@@ -264,5 +268,7 @@ def _write_source(
                 .values(**values)
             )
     stats.sources_written += 1
-    stats.documents_embedded += len(documents)
-    stats.chunks_embedded += len(flat)
+    embedded = [m for m in made if m.embedded]
+    stats.documents_embedded += len(embedded)
+    stats.chunks_embedded += sum(len(m.chunks) for m in embedded)
+    stats.documents_from_store += len(made) - len(embedded)

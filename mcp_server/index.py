@@ -1,8 +1,8 @@
 """A cached, searchable index of the working tree's personas.
 
 ``RepoIndex.snapshot()`` returns the loaded repo, reloading only when a cheap
-stat fingerprint (path, size, mtime of every file under the personas folder,
-the config and referenced files elsewhere) changes; unchanged files come from
+stat fingerprint (path, size, mtime of every file under the personas and knowledge
+folders, the config and referenced files elsewhere) changes; unchanged files come from
 the parse cache (persisted in ``.personas/`` when that folder exists, so a
 restarted server does not parse again).  The fingerprint is checked at most
 every ``max_staleness`` seconds (0.5 s by default; about 10 ms for 2,000 files,
@@ -226,6 +226,7 @@ class RepoIndex:
         self._lock = threading.Lock()
         self._fingerprint: object = None
         self._extra: tuple[str, ...] = ()
+        self._knowledge_dir = ""  # run, preview and test retrieve from its documents
         self._snapshot: Snapshot | None = None
         self.text_index = SearchIndex()
         self.reloads = 0
@@ -257,6 +258,8 @@ class RepoIndex:
             except OSError:
                 stats.append((rel, -1, -1))
         self._stat_tree(self.root / personas_dir, stats)
+        if self._knowledge_dir:
+            self._stat_tree(self.root / self._knowledge_dir, stats)
         return hash(tuple(stats))
 
     def snapshot(self) -> Snapshot:
@@ -325,9 +328,15 @@ class RepoIndex:
                 }
             )
         )
-        if extra != self._extra or repo.config.repo.personas_dir != personas_dir:
+        knowledge_dir = repo.config.knowledge.folder.strip("/")
+        if (
+            extra != self._extra
+            or repo.config.repo.personas_dir != personas_dir
+            or knowledge_dir != self._knowledge_dir
+        ):
             before = None  # unknown inputs: check again next time
         self._extra = extra
+        self._knowledge_dir = knowledge_dir
         self._fingerprint = before
         self._snapshot = snap
         self._changed = False

@@ -311,5 +311,6 @@ class Preview(BaseModel):
     notes: list[str] = Field(default_factory=list)
     retrieval: list[RetrievedRef] = Field(
         default_factory=list,
-        description="The chunks in the RAG block, with their provenance (embedded catalogue).",
+        description="The chunks in the RAG block, with their provenance (retrieved from the "
+        "knowledge folders of the tree previewed).",
     )

@@ -4,12 +4,12 @@ Follows Prompt Studio's preview (``reference/prompt-studio-api.txt``): the
 persona's system prompt (priority 100), the RAG context rendered through
 ``rag.context_template`` exactly as the persona enricher renders it
 (``inference.enricher``), history (priority falling with age) and the trigger
-(priority 0).  On the embedded catalogue retrieval really runs over its knowledge
-index for the trigger, and the block holds the chunks with their provenance
-(source, document path, chunk, score; also in ``Preview.retrieval``).  Where it
-cannot run -- no trigger, no catalogue, a remote ScaiGrid, a source without an
-index -- the block says ``[retrieval not run: <why>]`` and lists what would be
-searched.
+(priority 0).  Retrieval really runs for the trigger over the knowledge folders of
+the tree previewed (the working tree or a draft's commit: ``sandbox.tree_retrieval``),
+and the block holds the chunks with their provenance (source, document path, chunk,
+score; also in ``Preview.retrieval``).  Where it cannot run -- no trigger, no
+retrieval given, a source with no knowledge folder in the tree -- the block says
+``[retrieval not run: <why>]`` and lists what would be searched.
 Blocks are trimmed lowest priority first (oldest first among equals); the system
 prompt and the trigger are never trimmed.
 """
@@ -33,7 +33,7 @@ from personas_as_code.mcp_server.tokens import (
 from personas_as_code.sandbox.enrichment import profile_of
 from personas_as_code.schemas.loader import LoadedPersona
 
-NOT_REQUESTED = "this preview was built without a catalogue's knowledge index"
+NOT_REQUESTED = "this preview was built without the tree's knowledge"
 SYSTEM_PRIORITY = 100
 RAG_PRIORITY = 80
 HISTORY_TOP_PRIORITY = 60
@@ -43,7 +43,7 @@ PARAM_KEYS = ("temperature", "top_p", "max_tokens", "frequency_penalty", "presen
 
 @dataclass(frozen=True)
 class RetrievalAccess:
-    """A catalogue's retrieval for previews, or (``retriever`` None) why there is none."""
+    """The tree's retrieval for previews, or (``retriever`` None) why there is none."""
 
     retriever: Retriever | None
     reason: str = ""
@@ -116,9 +116,9 @@ def _rag_block(
         notes += [n for n in found.notes if not n.startswith("no rag.context_template")]
         if found.context is not None:
             return found.context, [RetrievedRef(**r) for r in provenance(found)]
-        missing = next((n for n in found.notes if n.startswith("no index for")), None)
+        missing = next((n for n in found.notes if n.startswith("no knowledge folder")), None)
         if missing and not found.retrieval:
-            reason = f"{missing}; `personas apply` indexes the repo's knowledge/ folders"
+            reason = missing
     if found is not None and reason == "":
         headline = "[retrieval ran and found nothing" + (
             f" at min_score {rag.min_score}]" if rag.min_score is not None else "]"
@@ -140,8 +140,8 @@ def build_preview(
 ) -> Preview:
     """Render the blocks, estimate tokens and decide what would be trimmed.
 
-    ``retrieval`` is the catalogue's knowledge retrieval (or why there is none);
-    without it retrieval is not run and the RAG block says so.
+    ``retrieval`` is the tree's knowledge retrieval (or why there is none); without it
+    retrieval is not run and the RAG block says so.
     """
     notes: list[str] = []
     blocks: list[PreviewBlock] = []

@@ -51,8 +51,9 @@ from personas_as_code.mcp_server.models import (
 )
 from personas_as_code.mcp_server.preview import PreviewRequest, RetrievalAccess, build_preview
 from personas_as_code.mcp_server.yaml_edit import PatchSpec, apply_patch, new_persona_text
-from personas_as_code.sandbox.enrichment import retrieval_for
+from personas_as_code.sandbox.enrichment import REMOTE_RETRIEVAL, is_remote
 from personas_as_code.sandbox.run import RunRequest, RunResult, run_persona
+from personas_as_code.sandbox.tree_retrieval import TreeRetrieval
 from personas_as_code.schemas.errors import DraftConflict, DraftError, NotFound, PersonasError
 from personas_as_code.schemas.files import DirectoryFiles, PathRefused, join_relative
 from personas_as_code.schemas.loader import LoadedPersona, Repo, load_config
@@ -265,19 +266,28 @@ class PersonaService:
             problems=_issues(repo.problems),
         )
 
+    def tree_retrieval(self, repo: Repo, draft_id: str | None) -> TreeRetrieval:
+        """Retrieval over the knowledge folders of ``repo`` (the working tree, or the
+        commit of draft ``draft_id``), its index kept under this repo's ``.personas/``."""
+        label = "the working tree" if draft_id is None else f"draft {draft_id}"
+        return TreeRetrieval(repo, label=label, workspace=self.root)
+
     def preview(self, slug: str | None, draft_id: str | None, request: PreviewRequest) -> Preview:
         """The prompt blocks for persona ``slug`` (or draft ``draft_id``), with real
-        retrieval over the embedded catalogue's knowledge index."""
-        persona, origin = self.loaded_persona(slug, draft_id)
+        retrieval over the knowledge folders of the tree it comes from."""
+        persona, origin, repo = self._persona_in(slug, draft_id)
         check_size("system_prompt_override", request.system_prompt_override, MAX_PROMPT_BYTES)
-        return build_preview(
+        retrieval = self.tree_retrieval(repo, draft_id)
+        preview = build_preview(
             persona,
             request,
             origin=origin,  # type: ignore[arg-type]
             draft_id=draft_id,
             catalogue_windows=self._context_windows(),
-            retrieval=RetrievalAccess(*retrieval_for(self.catalogue)),
+            retrieval=RetrievalAccess(retrieval),
         )
+        preview.notes += _knowledge_notes(retrieval, self.catalogue)
+        return preview
 
     def run(
         self,
@@ -289,20 +299,32 @@ class PersonaService:
     ) -> RunResult:
         """One real call for persona ``slug`` (or draft ``draft_id``) through ``catalogue``
         (default: this service's); nothing is published or persisted."""
-        persona, origin = self.loaded_persona(slug, draft_id)
+        persona, origin, repo = self._persona_in(slug, draft_id)
         check_size("message", request.message, MAX_PROMPT_BYTES)
         check_size("system_prompt_override", request.system_prompt_override, MAX_PROMPT_BYTES)
-        return run_persona(
+        retrieval = self.tree_retrieval(repo, draft_id)
+        result = run_persona(
             persona,
             request,
             catalogue if catalogue is not None else self.catalogue,
             origin=origin,  # type: ignore[arg-type]
             draft_id=draft_id,
+            retriever=retrieval,
         )
+        if retrieval.account is not None:
+            result.notes.append(retrieval.account)
+        return result
 
     def loaded_persona(self, slug: str | None, draft_id: str | None) -> tuple[LoadedPersona, str]:
         """The valid persona ``slug`` of the working tree (or of draft ``draft_id``), and
         its origin (``repo`` | ``draft``); an invalid one is refused with its problems."""
+        persona, origin, _ = self._persona_in(slug, draft_id)
+        return persona, origin
+
+    def _persona_in(
+        self, slug: str | None, draft_id: str | None
+    ) -> tuple[LoadedPersona, str, Repo]:
+        """``loaded_persona``, and the repo it was found in."""
         if draft_id is not None:
             tip = self.store().get(check_draft_id(draft_id))
             if slug is not None and check_slug(slug) != tip.slug:
@@ -320,7 +342,7 @@ class PersonaService:
                 raise self._not_found(repo, slug, "the repo" if origin == "repo" else "the draft")
             found = [str(p) for p in errors_only(repo.problems) if p.path == path][:5]
             raise InvalidInput(f"persona '{slug}' is invalid, fix it first: " + "; ".join(found))
-        return persona, origin
+        return persona, origin, repo
 
     # --- drafts ---------------------------------------------------------------
 
@@ -602,6 +624,14 @@ class PersonaService:
             notes.append("the patch changed nothing; the commit records an unchanged file")
             changes[path] = raw
         return changes, notes
+
+
+def _knowledge_notes(retrieval: TreeRetrieval, catalogue: Any) -> list[str]:
+    """What a preview that retrieved says about its knowledge: the tree's account, and
+    that a remote catalogue's collections were not searched."""
+    if retrieval.account is None:  # retrieval did not run
+        return []
+    return [retrieval.account] + ([REMOTE_RETRIEVAL] if is_remote(catalogue) else [])
 
 
 def _editable(writable: bool, is_git: bool) -> dict[str, Any]:

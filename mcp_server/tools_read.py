@@ -147,8 +147,9 @@ def register_read_tools(server: MCPServer, service: PersonaService) -> None:
         presence_penalty: Annotated[float | None, Field(default=None, ge=-2.0, le=2.0)] = None,
     ) -> Preview:
         """Render what the pipeline would send: ordered blocks (system prompt, RAG context
-        placeholder, history, trigger), effective params, estimated tokens, budget and what
-        would be trimmed. Retrieval is not run."""
+        retrieved for the trigger from the knowledge folders of the working tree or the
+        draft, history, trigger), effective params, estimated tokens, budget and what
+        would be trimmed."""
         request = PreviewRequest(
             system_prompt_override=system_prompt_override,
             overrides={

@@ -51,9 +51,10 @@ def register_run_tool(server: MCPServer, service: PersonaService) -> None:
         max_tokens: MaxTokensArg = None,
     ) -> RunResult:
         """Send one message to the persona as the working tree (or draft `draft_id`) has it:
-        its system prompt, knowledge retrieved from the embedded catalogue's index, its
-        default_params under the overrides, dispatched to its base model's backend. Says
-        which backend answered and which chunks were sent. Publishes and persists nothing."""
+        its system prompt, knowledge retrieved from that tree's (or draft's) knowledge
+        folders, its default_params under the overrides, dispatched to its base model's
+        backend. Says which backend answered and which chunks were sent. Publishes and
+        persists nothing."""
         request = RunRequest(
             message=message,
             history=history or [],

@@ -56,7 +56,8 @@ class BaselineOutcome(BaseModel):
     )
     assertions: list[AssertionOutcome] = Field(default_factory=list)
     retrieval: list[dict[str, Any]] = Field(
-        default_factory=list, description="The chunks the baseline's run retrieved."
+        default_factory=list,
+        description="The chunks the baseline's persona got, from the baseline's knowledge.",
     )
 
 
@@ -151,6 +152,7 @@ def test_persona(
         baseline_ref=head,
         concurrency=concurrency,
         require_model=require_model,
+        workspace=service.root,  # a draft's repo has no folder: its knowledge store is ours
     )
     data = report.to_dict()  # redacted
     data["notes"] = [*data["notes"], *([redact(why)] if why else [])]

@@ -1,5 +1,6 @@
-"""Another commit's personas, read from git without touching the working tree or the
-index (``sandbox.gitfiles.GitTreeFiles``), to run the same cases against them."""
+"""Another commit's personas and knowledge folders, read from git without touching the
+working tree or the index (``sandbox.gitfiles.GitTreeFiles``), to run the same cases
+against them (retrieving from that commit's knowledge)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ def load_ref(root: str | Path, ref: str) -> Repo:
     prefix = root.relative_to(top).as_posix()
     if prefix != ".":
         files = _Subdir(files, prefix)  # type: ignore[assignment]
-    return load_repo(root, files=files, with_knowledge=False)
+    return load_repo(root, files=files)
 
 
 class _Subdir:

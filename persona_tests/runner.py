@@ -3,10 +3,13 @@
 
 ``run_tests(repo, catalogue)`` runs every case of ``personas/<slug>.tests.yaml``
 against the repo's personas through the sandbox run path (``sandbox.run``: the
-embedded catalogue's inference, or a remote ScaiGrid's), at most ``concurrency`` at
+embedded catalogue's backends, or a remote ScaiGrid's), at most ``concurrency`` at
 once, and returns a ``TestReport``.  With ``baseline`` (another commit's repo, see
 ``persona_tests.baseline``) each case also runs against that commit's persona, and the
-report says per case whether it went from pass to fail or back.  Nothing is persisted.
+report says per case whether it went from pass to fail or back.  Each side retrieves
+from its own tree's knowledge folders (``sandbox.tree_retrieval``; both share the
+content store under ``.personas/knowledge``), and the report's notes say what each
+side's knowledge took.  Nothing is persisted.
 
 An answer the offline ``mirror`` backend gave (for a conversation: any turn of it) is no
 model's: its answer assertions are not tested (``untested``), or fail with
@@ -22,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from personas_as_code.inference.enricher import Retriever
 from personas_as_code.inference.messages import ChatMessage
 from personas_as_code.persona_tests.assertions import Judge, Outcome, check_all
 from personas_as_code.persona_tests.baseline import load_ref
@@ -37,7 +41,9 @@ from personas_as_code.persona_tests.report import (
     change_between,
     status_of,
 )
+from personas_as_code.sandbox.enrichment import REMOTE_RETRIEVAL, is_remote
 from personas_as_code.sandbox.run import RunRequest, RunResult, run_persona
+from personas_as_code.sandbox.tree_retrieval import TreeRetrieval
 from personas_as_code.schemas.errors import ConfigError, NotFound, PersonasError
 from personas_as_code.schemas.files import RepoFiles
 from personas_as_code.schemas.loader import LoadedPersona, Repo, load_repo
@@ -59,6 +65,7 @@ class _Side:
 
     persona: LoadedPersona | None
     origin: str
+    retriever: Retriever | None = None
 
 
 @dataclass(frozen=True)
@@ -106,12 +113,15 @@ def run_tests(
     concurrency: int = 4,
     progress: Progress | None = None,
     require_model: bool = False,
+    workspace: str | Path | None = None,
 ) -> TestReport:
     """Run the cases of ``slugs`` (default: every persona with a tests file).
 
     ``baseline`` is another version of the repo (a ``Repo``, or a git ref of the repo's
     own git repository, loaded with ``persona_tests.baseline.load_ref``).
     ``require_model`` makes an answer assertion on an answer no model produced a failure.
+    ``workspace`` is the repo folder whose ``.personas/knowledge`` keeps the knowledge store
+    (default: the repo's own folder; a temporary one when it has none).
     """
     loaded = as_repo(repo)
     base_repo: Repo | None
@@ -123,6 +133,12 @@ def run_tests(
     else:
         base_repo = baseline
     chosen = select_slugs(loaded, slugs)
+    workspace = workspace if workspace is not None else loaded.root
+    knowledge = TreeRetrieval(loaded, label="the tree under test", workspace=workspace)
+    base_knowledge = None
+    if base_repo is not None:
+        label = f"baseline {baseline_ref}" if baseline_ref else "the baseline"
+        base_knowledge = TreeRetrieval(base_repo, label=label, workspace=workspace)
     report = TestReport(baseline_ref=baseline_ref, require_model=require_model)
     for slug in chosen:
         if slug not in loaded.persona_tests.by_slug:
@@ -140,14 +156,16 @@ def run_tests(
     def one(entry: tuple[str, LoadedCase]) -> CaseResult:
         slug, item = entry
         path = loaded.persona_tests.by_slug[slug].path
-        here = _run_case(loaded, _Side(loaded.personas[slug], "repo"), item, catalogue, checks)
+        side = _Side(loaded.personas[slug], "repo", knowledge)
+        here = _run_case(loaded, side, item, catalogue, checks)
         base = None
         if base_repo is not None:
             persona = base_repo.personas.get(slug)
             if persona is None:
                 base = BaselineResult("skipped", "", "new")
             else:
-                ran = _run_case(loaded, _Side(persona, "baseline"), item, catalogue, checks)
+                side = _Side(persona, "baseline", base_knowledge)
+                ran = _run_case(loaded, side, item, catalogue, checks)
                 base = BaselineResult(
                     ran.status,
                     ran.answer,
@@ -197,7 +215,14 @@ def run_tests(
     order = {slug: n for n, slug in enumerate(chosen)}
     results.sort(key=lambda r: order[r.persona])  # stable: file order within a persona
     report.results = results
+    report.notes += _knowledge_notes([knowledge, base_knowledge], catalogue)
     return report
+
+
+def _knowledge_notes(sides: list[TreeRetrieval | None], catalogue: Any) -> list[str]:
+    """Each side's knowledge account (for the sides some case retrieved for)."""
+    notes = [s.account for s in sides if s is not None and s.account is not None]
+    return notes + ([REMOTE_RETRIEVAL] if notes and is_remote(catalogue) else [])
 
 
 def _removed(loaded: Repo, baseline: Repo | None, slug: str) -> list[tuple[str, int, str]]:
@@ -232,7 +257,7 @@ def _run_case(repo: Repo, side: _Side, item: LoadedCase, catalogue: Any, checks:
     answered: list[str] = []  # the provider of each of the persona's answers
 
     def ask_persona(request: RunRequest) -> RunResult:
-        ran = run_persona(persona, request, catalogue)
+        ran = run_persona(persona, request, catalogue, retriever=side.retriever)
         answered.append(ran.backend.provider)
         return ran
 
@@ -254,15 +279,11 @@ def _run_case(repo: Repo, side: _Side, item: LoadedCase, catalogue: Any, checks:
             result = ask_persona(RunRequest(message=case.message or ""))
             latency_ms = round((time.perf_counter() - started) * 1000)
         retrieval = tuple(r.model_dump(mode="json") for r in result.retrieval)
-        note = None
-        if not result.retrieval_ran and result.catalogue == "remote":
-            note = "retrieval is not run here on a remote ScaiGrid, so citations cannot be seen"
         outcome = Outcome(
             result.answer,
             result.usage.completion_tokens,
             latency_ms,
             retrieval,
-            note,
             model_called=MIRROR not in answered,
         )
         assertions = checks.check_all(case.assertions, outcome)

@@ -1,20 +1,21 @@
 """What the MCP tools and the CLI need from the persona enricher: a persona file as an
-enricher profile, and the retrieval a catalogue offers (or why it offers none)."""
+enricher profile, and what to say when retrieval ran here for a remote catalogue.
+
+Retrieval itself is the tree's (``sandbox.tree_retrieval``): never the catalogue's index.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from personas_as_code.catalogue.chat import index_retriever
 from personas_as_code.catalogue.embedded import EmbeddedCatalogue
-from personas_as_code.inference.enricher import PersonaProfile, RagSettings, Retriever
+from personas_as_code.inference.enricher import PersonaProfile, RagSettings
 from personas_as_code.knowledge_index.retrieval import SourceRef
 from personas_as_code.schemas.loader import LoadedPersona
 
-NO_CATALOGUE = "no catalogue is open here (--no-catalogue), so there is no knowledge index"
-REMOTE = (
-    "the catalogue is a remote ScaiGrid, whose own pipeline retrieves from its collections "
-    "when the published model is called; its knowledge is not reachable from here"
+REMOTE_RETRIEVAL = (
+    "retrieval ran locally over this tree's knowledge folders; the remote catalogue's "
+    "collections were not searched"
 )
 
 
@@ -45,10 +46,6 @@ def profile_of(persona: LoadedPersona) -> PersonaProfile:
     )
 
 
-def retrieval_for(catalogue: Any | None) -> tuple[Retriever | None, str]:
-    """The catalogue's retrieval (the embedded one's knowledge index), or why there is none."""
-    if isinstance(catalogue, EmbeddedCatalogue):
-        return index_retriever(catalogue.engine, catalogue.tenant_id), ""
-    if catalogue is None:
-        return None, NO_CATALOGUE
-    return None, REMOTE
+def is_remote(catalogue: Any | None) -> bool:
+    """Whether ``catalogue`` is a remote ScaiGrid (neither embedded nor absent)."""
+    return catalogue is not None and not isinstance(catalogue, EmbeddedCatalogue)

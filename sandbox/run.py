@@ -5,11 +5,15 @@ Nothing is published or persisted: the persona file is enriched as the catalogue
 pipeline would enrich its published model (``inference.enricher``) and sent to the
 backends of the base model it wraps.
 
-* On the embedded catalogue, retrieval runs over its knowledge index and the call
-  goes to the base model's backends (``mirror`` until ``[backends]`` configures one).
-* On a remote ScaiGrid, retrieval is not run here (its pipeline retrieves for
-  published personas from its own collections): the enriched messages go to its
-  ``POST /v1/inference/chat`` with the base model, and the answer says so.
+Retrieval runs over the knowledge folders of the tree the persona comes from (the
+caller's ``retriever``, a ``sandbox.tree_retrieval.TreeRetrieval``), never over what
+the catalogue last indexed.  The catalogue supplies the backends:
+
+* the embedded catalogue: the call goes to the base model's backends (``mirror`` until
+  ``[backends]`` configures one);
+* a remote ScaiGrid: the enriched messages (the context included) go to its
+  ``POST /v1/inference/chat`` with the base model, and the notes say that retrieval ran
+  here and the remote's collections were not searched.
 
 The result says which backend answered (provider, backend model, upstream model)
 and carries the retrieval provenance.
@@ -24,15 +28,16 @@ import httpx
 from personas_as_code.catalogue.chat import prepare_persona_run
 from personas_as_code.catalogue.embedded import EmbeddedCatalogue
 from personas_as_code.inference.chat import complete, provenance
-from personas_as_code.inference.enricher import enrich
+from personas_as_code.inference.enricher import Retriever, enrich
 from personas_as_code.inference.messages import ChatMessage
-from personas_as_code.sandbox.enrichment import REMOTE, profile_of
+from personas_as_code.sandbox.enrichment import REMOTE_RETRIEVAL, profile_of
 from personas_as_code.sandbox.models import HistoryMessage, RetrievedRef
 from personas_as_code.schemas.errors import BackendBadResponse, ConfigError
 from personas_as_code.schemas.loader import LoadedPersona
 from pydantic import BaseModel, Field, ValidationError
 
 REMOTE_PROVIDER = "scaigrid"
+NO_RETRIEVER = "no knowledge of the tree under test was given to this run"
 
 
 @dataclass
@@ -104,8 +109,10 @@ def run_persona(
     *,
     origin: Literal["repo", "draft"] = "repo",
     draft_id: str | None = None,
+    retriever: Retriever | None = None,
 ) -> RunResult:
-    """Enrich and send one message for ``persona`` through ``catalogue``'s backends."""
+    """Enrich and send one message for ``persona`` through ``catalogue``'s backends,
+    retrieving with ``retriever`` (the knowledge of the tree ``persona`` comes from)."""
     messages = [ChatMessage(m.role, m.content) for m in request.history]
     messages.append(ChatMessage("user", request.message))
     overrides = {k: v for k, v in request.overrides.items() if v is not None}
@@ -123,7 +130,9 @@ def run_persona(
             persona.spec.model,
             messages,
             overrides,
+            retriever=retriever,
             system_prompt_override=request.system_prompt_override,
+            no_retrieval_reason=NO_RETRIEVER,
         )
         result = complete(call)
         enrichment = call.enrichment
@@ -146,10 +155,13 @@ def run_persona(
         profile_of(persona),
         messages,
         overrides,
-        None,
+        retriever,
         system_prompt_override=request.system_prompt_override,
-        no_retrieval_reason=REMOTE,
+        no_retrieval_reason=NO_RETRIEVER,
     )
+    notes = list(enrichment.notes)
+    if enrichment.retrieval_ran:
+        notes.append(REMOTE_RETRIEVAL)
     body = {
         **enrichment.params,
         "model": persona.spec.model,
@@ -167,9 +179,9 @@ def run_persona(
         usage=usage,
         backend=answer.backend or RunBackend(provider=REMOTE_PROVIDER, backend_model=None),
         params=enrichment.params,
-        retrieval_ran=False,
-        retrieval=[],
-        notes=enrichment.notes,
+        retrieval_ran=enrichment.retrieval_ran,
+        retrieval=[RetrievedRef(**r) for r in provenance(enrichment)],
+        notes=notes,
     )
 
 

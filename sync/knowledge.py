@@ -2,8 +2,10 @@
 
 The repo's knowledge folders (``schemas.knowledge``) are the desired state; the
 embedded catalogue's index (``knowledge_index.indexer``) is the actual one.  Planning reads
-content hashes only and writes nothing.  A remote ScaiGrid indexes nothing from here:
-the plan says so instead of listing changes.
+content hashes only and writes nothing.  Apply takes chunks and vectors from the repo's
+content store (``.personas/knowledge/chunks.db``, shared with run, preview and test), so
+knowledge a test run already embedded is not embedded again, and the other way round.
+A remote ScaiGrid indexes nothing from here: the plan says so instead of listing changes.
 
 A folder is indexed as the source type its ``collection.yaml`` declares, else as every
 type the personas name it with, else as a collection.
@@ -185,6 +187,7 @@ class KnowledgeOutcome:
     documents_embedded: int = 0
     chunks_embedded: int = 0
     documents_deleted: int = 0
+    documents_from_store: int = 0
 
     @property
     def ok(self) -> bool:
@@ -197,6 +200,7 @@ class KnowledgeOutcome:
             "documents_embedded": self.documents_embedded,
             "chunks_embedded": self.chunks_embedded,
             "documents_deleted": self.documents_deleted,
+            "documents_from_store": self.documents_from_store,
             "error": self.error,
             "error_code": self.error_code,
         }
@@ -210,13 +214,15 @@ def apply_knowledge(
     if target is None:
         return None
     engine, tenant_id = target
+    from personas_as_code.knowledge_index.content_store import ContentStore
     from personas_as_code.knowledge_index.embeddings import embedder_for_settings
     from personas_as_code.knowledge_index.indexer import index_sources
 
     try:
         embedder = embedder or embedder_for_settings(repo.config.knowledge.embeddings)
+        store = ContentStore.for_repo(repo.root) if repo.root is not None else None
         stats = index_sources(
-            engine, tenant_id, repo.config.repo.id, desired_sources(repo), embedder
+            engine, tenant_id, repo.config.repo.id, desired_sources(repo), embedder, store
         )
     except PersonasError as exc:
         return KnowledgeOutcome(error=exc.message, error_code=exc.code)
@@ -225,6 +231,7 @@ def apply_knowledge(
         documents_embedded=stats.documents_embedded,
         chunks_embedded=stats.chunks_embedded,
         documents_deleted=stats.documents_deleted,
+        documents_from_store=stats.documents_from_store,
     )
 
 

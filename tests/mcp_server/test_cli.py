@@ -19,7 +19,12 @@ def test_preview_text_and_json(git_repo: Path) -> None:
     args = ["preview", "support-agent", "--repo", str(git_repo), "--trigger", "Reset password?"]
     text = runner.invoke(app, args)
     assert text.exit_code == 0, text.output
-    assert "system:persona" in text.output and "[retrieval not run" in text.output
+    assert "system:persona" in text.output and "[retrieval not run" not in text.output
+    # nothing was applied: the working tree's knowledge folders answer
+    assert "collection:col_help_centre · knowledge/col_help_centre/reset-password.md" in (
+        text.output
+    )
+    assert "note: knowledge: 21 documents from the working tree" in text.output
     data = json.loads(
         runner.invoke(app, [*args, "--temperature", "0.9", "--format", "json"]).output
     )

@@ -1,9 +1,12 @@
 """``run_persona`` and ``preview_persona`` with real retrieval, over the real MCP client:
-the example repo applied into an embedded catalogue (knowledge indexed), a draft run
-without touching anything, and a remote catalogue where retrieval is not run here."""
+the example repo applied into an embedded catalogue, a draft run without touching
+anything, and a remote catalogue.  Retrieval always reads the knowledge folders of the
+tree under test (the working tree, or a draft's commit), never the catalogue's index."""
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -15,6 +18,8 @@ from personas_as_code.catalogue.embedded import EmbeddedCatalogue
 from personas_as_code.catalogue.rest import create_app
 from personas_as_code.catalogue.serve import serve_in_thread
 from personas_as_code.mcp_server import build_server
+from personas_as_code.mcp_server.service import PersonaService
+from personas_as_code.sandbox.enrichment import REMOTE_RETRIEVAL
 from personas_as_code.sync.engine import apply_repo, compute_plan, load_valid_repo
 
 from tests.mcp_server.conftest import call, call_error, git
@@ -111,26 +116,42 @@ async def test_preview_holds_the_retrieved_chunks(on_catalogue: Client) -> None:
     assert bare["retrieval"] == []
 
 
-async def test_preview_says_why_when_no_index_exists(git_repo: Path, sqlite_url: str) -> None:
-    engine = make_engine(sqlite_url)
-    api_key(engine)  # a catalogue where nothing was applied: no knowledge index
-    try:
-        async with Client(
-            build_server(git_repo, catalogue=EmbeddedCatalogue(engine, "acme"))
-        ) as client:
-            preview = await call(client, "preview_persona", slug="support-agent", trigger_text="x")
-    finally:
-        engine.dispose()
+async def test_preview_says_why_when_the_tree_has_no_knowledge_folder(git_repo: Path) -> None:
+    for folder in ("col_product_docs", "col_help_centre"):  # the support agent's sources
+        shutil.rmtree(git_repo / "knowledge" / folder)
+    async with Client(build_server(git_repo, with_catalogue=False)) as client:
+        preview = await call(client, "preview_persona", slug="support-agent", trigger_text=REFUND)
     rag = next(b for b in preview["messages"] if b["source"] == "rag:context")
-    assert "[retrieval not run: no index for collection col_product_docs" in rag["content"]
-    assert "personas apply" in rag["content"] and "Would search" in rag["content"]
+    assert (
+        "[retrieval not run: no knowledge folder in the working tree for collection "
+        "col_product_docs, collection col_help_centre (knowledge/<source id>/)]"
+    ) in rag["content"]
+    assert "Would search" in rag["content"] and preview["retrieval"] == []
+    account = "knowledge: 14 documents from the working tree"
+    assert any(n.startswith(account) for n in preview["notes"]), preview["notes"]
 
 
-async def test_on_a_remote_catalogue_retrieval_is_not_run_here(
+async def test_a_tree_without_knowledge_says_nothing_was_indexed(git_repo: Path) -> None:
+    shutil.rmtree(git_repo / "knowledge")
+    async with Client(build_server(git_repo, with_catalogue=False)) as client:
+        preview = await call(client, "preview_persona", slug="support-agent", trigger_text=REFUND)
+    rag = next(b for b in preview["messages"] if b["source"] == "rag:context")
+    assert (
+        "[retrieval not run: no knowledge folders in the working tree: nothing was indexed]"
+        in rag["content"]
+    )
+    assert (
+        "knowledge: no knowledge folders in the working tree; nothing was indexed"
+        in (preview["notes"])
+    )
+    assert not (git_repo / ".personas" / "knowledge" / "trees").exists()
+
+
+async def test_on_a_remote_catalogue_retrieval_runs_here_over_the_tree(
     git_repo: Path, sqlite_url: str
 ) -> None:
     engine = make_engine(sqlite_url)
-    key = api_key(engine)
+    key = api_key(engine)  # the remote holds no knowledge at all
     try:
         with serve_in_thread(create_app(engine)) as base_url:
             remote = HttpCatalogue(base_url, key)
@@ -142,9 +163,80 @@ async def test_on_a_remote_catalogue_retrieval_is_not_run_here(
             remote.close()
     finally:
         engine.dispose()
-    assert result["catalogue"] == "remote" and result["retrieval_ran"] is False
-    assert any("remote ScaiGrid" in n for n in result["notes"])
+    assert result["catalogue"] == "remote" and result["retrieval_ran"] is True
+    assert result["retrieval"][0]["document"] == "knowledge/col_product_docs/refunds.md"
+    assert REMOTE_RETRIEVAL in result["notes"]
     assert result["backend"]["provider"] == "mirror"  # what the remote app's backend is
+    # the remote model received the context retrieved here
     assert "You are the support agent for Acme Cloud." in result["answer"]
+    assert "full refund within 30 days" in result["answer"]
     rag = next(b for b in preview["messages"] if b["source"] == "rag:context")
-    assert "[retrieval not run: the catalogue is a remote ScaiGrid" in rag["content"]
+    assert "knowledge/col_product_docs/refunds.md" in rag["content"]
+    assert REMOTE_RETRIEVAL in preview["notes"]
+
+
+@pytest.fixture
+async def watching(git_repo: Path, applied: EmbeddedCatalogue) -> AsyncIterator[Client]:
+    """A server that sees every file change at once (max_staleness 0)."""
+    service = PersonaService(git_repo, catalogue=applied, max_staleness=0)
+    async with Client(build_server(git_repo, service=service)) as c:
+        yield c
+
+
+def _set_window(root: Path, days: int) -> None:
+    doc = root / "knowledge" / "col_product_docs" / "refunds.md"
+    text = doc.read_text()
+    for old in ("30", "14", "7"):
+        text = text.replace(f"{old} days", f"{days} days")
+    doc.write_text(text)
+
+
+async def test_run_and_preview_read_the_working_tree_not_the_applied_index(
+    watching: Client, git_repo: Path
+) -> None:
+    before = await call(watching, "run_persona", slug="support-agent", message=REFUND)
+    assert "full refund within 30 days" in before["answer"]
+    _set_window(git_repo, 14)  # the catalogue's index still says 30 days
+    result = await call(watching, "run_persona", slug="support-agent", message=REFUND)
+    assert "full refund within 14 days" in result["answer"] and "30 days" not in result["answer"]
+    assert any(
+        n.startswith("knowledge: 21 documents from the working tree (")
+        and n.endswith(", 1 embedded now (the rest from .personas/knowledge)")
+        for n in result["notes"]
+    ), result["notes"]
+    preview = await call(watching, "preview_persona", slug="support-agent", trigger_text=REFUND)
+    rag = next(b for b in preview["messages"] if b["source"] == "rag:context")
+    assert "full refund within 14 days" in rag["content"] and "30 days" not in rag["content"]
+
+
+async def test_a_draft_retrieves_from_its_own_commit(
+    watching: Client, git_repo: Path, applied: EmbeddedCatalogue
+) -> None:
+    _set_window(git_repo, 14)
+    git(git_repo, "commit", "-qam", "refunds within 14 days")
+    draft = await call(
+        watching, "patch_persona_draft", slug="support-agent", description="Drafted."
+    )
+    draft_id = draft["draft"]["draft_id"]
+    _set_window(git_repo, 7)  # the working tree moves on; the draft's commit does not
+    ran = await call(watching, "run_persona", draft_id=draft_id, message=REFUND)
+    assert "full refund within 14 days" in ran["answer"]
+    assert "7 days" not in ran["answer"] and "30 days" not in ran["answer"]
+    assert any(n.startswith(f"knowledge: 21 documents from draft {draft_id}") for n in ran["notes"])
+    preview = await call(watching, "preview_persona", draft_id=draft_id, trigger_text=REFUND)
+    rag = next(b for b in preview["messages"] if b["source"] == "rag:context")
+    assert "full refund within 14 days" in rag["content"]
+    here = await call(watching, "run_persona", slug="support-agent", message=REFUND)
+    assert "full refund within 7 days" in here["answer"]
+
+
+async def test_a_symlinked_personas_folder_is_refused(git_repo: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    os.symlink(outside, git_repo / ".personas")  # e.g. committed by a hostile repo
+    async with Client(build_server(git_repo, with_catalogue=False)) as client:
+        message = await call_error(
+            client, "preview_persona", slug="support-agent", trigger_text=REFUND
+        )
+    assert "WRITE_REFUSED" in message and "'.personas' is a symlink" in message
+    assert list(outside.iterdir()) == []  # nothing was written through the link

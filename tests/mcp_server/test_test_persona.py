@@ -249,3 +249,29 @@ async def test_a_credential_in_a_case_never_reaches_the_result(
         text = json.dumps(shown)
         assert key not in text and "[REDACTED]" in text  # ...shown without the key
     assert case["case"] == "key [REDACTED]"
+
+
+async def test_each_side_retrieves_from_its_own_knowledge(
+    client: Client, tested_repo: Path
+) -> None:
+    """Nothing was applied: both sides retrieve from their own tree, the working tree
+    (edited, not committed) and the branch's last commit."""
+    doc = tested_repo / "knowledge" / "col_product_docs" / "refunds.md"
+    doc.write_text(doc.read_text().replace("30 days", "14 days"))
+    result = await call(client, "test_persona", slug="support-agent")
+    refund = by_case(result)["refund question retrieves the refund policy"]
+    assert "full refund within 14 days" in refund["answer"] and "30 days" not in refund["answer"]
+    assert "full refund within 30 days" in refund["baseline"]["answer"]
+    for side in (refund, refund["baseline"]):
+        assert side["retrieval"][0]["document"] == "knowledge/col_product_docs/refunds.md"
+        cites = next(a for a in side["assertions"] if a["kind"] == "cites")
+        assert cites["passed"] is True
+    head = git(tested_repo, "rev-parse", "HEAD")
+    assert any(
+        n.startswith("knowledge: 21 documents from the tree under test") for n in result["notes"]
+    )
+    assert any(
+        n.startswith(f"knowledge: 21 documents from baseline {head}") and "1 embedded now" in n
+        for n in result["notes"]
+    ), result["notes"]
+    assert (tested_repo / ".personas" / "knowledge" / "chunks.db").is_file()  # the repo's store

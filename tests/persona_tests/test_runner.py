@@ -20,6 +20,7 @@ from personas_as_code.catalogue.serve import serve_in_thread
 from personas_as_code.persona_tests.conversation import MAX_TURN_CHARS, OPENING
 from personas_as_code.persona_tests.report import NO_MODEL
 from personas_as_code.persona_tests.runner import run_tests
+from personas_as_code.sandbox.enrichment import REMOTE_RETRIEVAL
 from personas_as_code.schemas.errors import NotFound
 from personas_as_code.schemas.loader import load_repo
 
@@ -176,13 +177,21 @@ def test_a_simulated_conversation_on_a_loopback_openai_server(
     assert result.answer == f"echo: {said[-1]}"
 
 
+REFUND_CASE = """\
+  - name: the refund policy is retrieved here and sent to the remote
+    message: "Can I get a refund on my annual plan?"
+    assert:
+      - cites: col_product_docs
+"""
+
+
 def test_through_a_remote_scaigrid_the_test_persona_headers_are_sent(
     tmp_path: Path, applied: tuple[Path, EmbeddedCatalogue]
 ) -> None:
     root = copy_examples(tmp_path / "repo")
     (root / "personas" / "support-agent.tests.yaml").write_text(
         CHAT_CASE.replace("turns: 3", "turns: 2").replace('"echo:"', '"mirror backend"')
-        + "      - cites: col_product_docs\n"
+        + REFUND_CASE
     )
     engine = make_engine(f"sqlite:///{tmp_path / 'remote.db'}")
     key = api_key(engine)
@@ -204,17 +213,25 @@ def test_through_a_remote_scaigrid_the_test_persona_headers_are_sent(
                 remote.close()
     finally:
         engine.dispose()
-    (result,) = report.results
+    chat, refund = report.results
     # the remote catalogue's backend is its mirror: it says so, and no model was called
-    assert result.status == "untested", result
-    assert result.answered_by == ("mirror",) and report.model_note is not None
+    assert chat.status == "untested", report.results
+    assert chat.answered_by == ("mirror",) and report.model_note is not None
+    assert refund.status == "passed"  # only a cites assertion: retrieval did happen
     chats = [h for path, h in seen if path == "/v1/inference/chat"]
-    assert len(chats) == 4
-    assert all(h.get("x-user-language") == "en" for h in chats)
-    cites = result.assertions[-1]
-    assert cites.kind == "cites" and cites.passed is None and "remote ScaiGrid" in cites.message
-    assert cites.status == "skipped" and result.assertions[0].status == "untested"
+    assert len(chats) == 5  # 2 turns of 2 calls, then the refund question
+    languages = [h.get("x-user-language") for h in chats]  # the cases ran concurrently
+    assert languages.count("en") == 4 and languages.count(None) == 1
     assert all(h["authorization"] == f"Bearer {key}" for h in chats)
+    # retrieval ran here over the tree's knowledge; the remote model got the context
+    (cites,) = refund.assertions
+    assert cites.kind == "cites" and cites.passed is True
+    assert refund.retrieval[0]["document"] == "knowledge/col_product_docs/refunds.md"
+    assert "full refund within 30 days" in refund.answer
+    assert REMOTE_RETRIEVAL in report.notes
+    assert any(
+        n.startswith("knowledge: 21 documents from the tree under test") for n in report.notes
+    )
 
 
 def test_a_case_that_cannot_run_is_an_error_and_the_others_still_run(

@@ -4,16 +4,19 @@ as knowledge changes, the plan stays read-only, a remote catalogue indexes nothi
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from personas_as_code.catalogue.rest import create_app
 from personas_as_code.knowledge_index import store
 from personas_as_code.knowledge_index.retrieval import SourceRef, retrieve
+from personas_as_code.sandbox.tree_retrieval import TreeRetrieval
+from personas_as_code.sync.engine import load_valid_repo
 from personas_as_code.sync.render import render_json, render_markdown, render_text
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
 from tests.catalogue.conftest import make_key
-from tests.sync.conftest import Sync, Target
+from tests.sync.conftest import Sync, Target, open_target
 
 EXAMPLE_SOURCES = 9  # every source the example personas name has a folder
 
@@ -163,3 +166,29 @@ def test_an_embedding_failure_fails_apply_and_loses_nothing(esync: Sync, embedde
         "refund",
     )
     assert found.chunks  # the old index still answers
+
+
+def test_apply_and_test_runs_share_one_content_store(example_repo: Path, database_url: str) -> None:
+    """Apply into an embedded catalogue (SQLite, PostgreSQL) takes what a test run embedded
+    from ``.personas/knowledge`` and leaves there what it embeds: neither embeds twice."""
+
+    def tree_account() -> str | None:
+        retrieval = TreeRetrieval(load_valid_repo(example_repo), label="it", workspace=example_repo)
+        retrieval.prepare()
+        return retrieval.account
+
+    assert "21 embedded now" in (tree_account() or "")  # a test run on a fresh checkout
+    with open_target("embedded", database_url) as target:
+        sync = Sync(example_repo, target.catalogue)
+        _, result = sync.apply()
+        assert result.ok and result.knowledge is not None
+        outcome = result.knowledge.to_dict()
+        assert (outcome["documents_embedded"], outcome["documents_from_store"]) == (0, 21)
+        assert _documents(target) == 21
+
+        sync.edit("knowledge/col_product_docs/refunds.md", "30 days", "14 days")
+        _, result = sync.apply()
+        assert result.knowledge is not None and result.knowledge.documents_embedded == 1
+    assert tree_account() == (
+        "knowledge: 21 documents from it (27 chunks), 0 embedded now (all from .personas/knowledge)"
+    )
