@@ -112,7 +112,8 @@ db.execute("CREATE VIRTUAL TABLE fts USING fts5(text, tokenize='porter unicode61
 db.execute("CREATE TABLE vec (id INTEGER PRIMARY KEY, v BLOB)")
 with db:
     db.executemany("INSERT INTO fts(rowid, text) VALUES (?, ?)", enumerate(chunks))
-    db.executemany("INSERT INTO vec VALUES (?, ?)", ((i, v.tobytes()) for i, v in enumerate(vectors)))
+    rows = ((i, v.tobytes()) for i, v in enumerate(vectors))
+    db.executemany("INSERT INTO vec VALUES (?, ?)", rows)
 print(len(chunks))
 """
 
