@@ -80,16 +80,42 @@ def visible_model(session: Session, caller: Caller, slug: str) -> FrontendModelR
 
 
 def model_backends(
-    session: Session, model: FrontendModelRow, env: Mapping[str, str] | None = None
+    session: Session,
+    model: FrontendModelRow,
+    env: Mapping[str, str] | None = None,
+    configs: Mapping[str, Mapping[str, Any]] | None = None,
+    notes: list[str] | None = None,
 ) -> list[Backend]:
-    """The backends of ``model`` in priority order (lowest first, then slug)."""
+    """The backends of ``model`` in priority order (lowest first, then slug).
+
+    ``configs`` (backend model slug -> provider settings, as ``[backends]`` of a tree's
+    ``personas.toml`` asks for them) win over what the catalogue stores: a run of a tree
+    under test uses that tree's backends, applied or not.  Where one differs from the
+    stored settings, a line saying so is added to ``notes``."""
     rows = session.execute(
         select(BackendModelRow)
         .join(ModelBackendLink, ModelBackendLink.backend_model_id == BackendModelRow.id)
         .where(ModelBackendLink.frontend_model_id == model.id)
         .order_by(ModelBackendLink.priority, BackendModelRow.slug)
     ).scalars()
-    return [make_backend(r.slug, r.connection_config, env=env) for r in rows]
+    configs = configs or {}
+    backends = []
+    for row in rows:
+        config = configs.get(row.slug)
+        if config is None:
+            config = row.connection_config
+        elif notes is not None and dict(config) != _stored_settings(row.connection_config):
+            notes.append(
+                f"backend {row.slug}: as personas.toml [backends] of the tree under test "
+                "configures it (the catalogue has other settings until the next apply)"
+            )
+        backends.append(make_backend(row.slug, config, env=env))
+    return backends
+
+
+def _stored_settings(config: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A stored ``connection_config`` without what apply adds beside the settings."""
+    return {k: v for k, v in (config or {}).items() if k != "managed_by"}
 
 
 def source_refs(rows: Sequence[SourceRow]) -> tuple[SourceRef, ...]:
@@ -202,14 +228,17 @@ def prepare_persona_run(
     system_prompt_override: str | None = None,
     env: Mapping[str, str] | None = None,
     no_retrieval_reason: str = "no knowledge retrieval was given for this run",
+    backend_configs: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> ChatCall:
     """A call for a persona that is not (necessarily) published -- a repo file or a
     draft -- on the backends of ``base_model``, retrieving with ``retriever`` (the
-    knowledge of the tree the persona comes from, not this catalogue's index)."""
+    knowledge of the tree the persona comes from, not this catalogue's index) and
+    calling the backends as ``backend_configs`` (that tree's ``[backends]``) set them."""
     env = os.environ if env is None else env
+    backend_notes: list[str] = []
     with Session(engine) as session:
         model = visible_model(session, caller, base_model)
-        backends = model_backends(session, model, env)
+        backends = model_backends(session, model, env, backend_configs, backend_notes)
     enrichment = enrich(
         profile,
         messages,
@@ -224,5 +253,5 @@ def prepare_persona_run(
         enrichment.params,
         backends,
         enrichment=enrichment,
-        notes=list(enrichment.notes),
+        notes=[*enrichment.notes, *backend_notes],
     )

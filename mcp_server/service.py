@@ -310,6 +310,7 @@ class PersonaService:
             origin=origin,  # type: ignore[arg-type]
             draft_id=draft_id,
             retriever=retrieval,
+            backends=repo.config.backends,
         )
         if retrieval.account is not None:
             result.notes.append(retrieval.account)

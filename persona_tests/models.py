@@ -14,8 +14,8 @@ from personas_as_code.catalogue.embedded import EmbeddedCatalogue
 from personas_as_code.inference.backends import Backend, make_backend
 from personas_as_code.inference.chat import ChatCall, complete
 from personas_as_code.inference.messages import ChatMessage
-from personas_as_code.sandbox.run import _remote_answer
-from personas_as_code.schemas.config import RepoConfig
+from personas_as_code.sandbox.run import _remote_answer, tree_backend_configs
+from personas_as_code.schemas.config import BackendSettings, RepoConfig
 from personas_as_code.schemas.errors import ConfigError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -27,13 +27,15 @@ def ask_model(
     messages: Sequence[ChatMessage],
     *,
     headers: Mapping[str, str] | None = None,
+    backends: Mapping[str, BackendSettings] | None = None,
 ) -> tuple[str, str]:
-    """One plain call to frontend model ``model``: the answer and the provider that gave it."""
+    """One plain call to frontend model ``model``: the answer and the provider that gave it
+    (on the embedded catalogue, through the tree's ``backends`` where it configures them)."""
     if isinstance(catalogue, EmbeddedCatalogue):
         with Session(catalogue.engine) as session:
             row = visible_model(session, catalogue.caller, model)
-            backends = model_backends(session, row)
-        result = complete(ChatCall(model, list(messages), {}, backends))
+            backends_ = model_backends(session, row, configs=tree_backend_configs(backends))
+        result = complete(ChatCall(model, list(messages), {}, backends_))
         return result.answer.content, result.answer.backend.provider
     if catalogue is None or not hasattr(catalogue, "call"):
         raise ConfigError("persona tests need a catalogue (the embedded one or a remote ScaiGrid)")

@@ -19,7 +19,7 @@ model's: its answer assertions are not tested (``untested``), or fail with
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +44,7 @@ from personas_as_code.persona_tests.report import (
 from personas_as_code.sandbox.enrichment import REMOTE_RETRIEVAL, is_remote
 from personas_as_code.sandbox.run import RunRequest, RunResult, run_persona
 from personas_as_code.sandbox.tree_retrieval import TreeRetrieval
+from personas_as_code.schemas.config import BackendSettings
 from personas_as_code.schemas.errors import ConfigError, NotFound, PersonasError
 from personas_as_code.schemas.files import RepoFiles
 from personas_as_code.schemas.loader import LoadedPersona, Repo, load_repo
@@ -66,6 +67,7 @@ class _Side:
     persona: LoadedPersona | None
     origin: str
     retriever: Retriever | None = None
+    backends: Mapping[str, BackendSettings] | None = None  # the tree's [backends]
 
 
 @dataclass(frozen=True)
@@ -156,7 +158,7 @@ def run_tests(
     def one(entry: tuple[str, LoadedCase]) -> CaseResult:
         slug, item = entry
         path = loaded.persona_tests.by_slug[slug].path
-        side = _Side(loaded.personas[slug], "repo", knowledge)
+        side = _Side(loaded.personas[slug], "repo", knowledge, loaded.config.backends)
         here = _run_case(loaded, side, item, catalogue, checks)
         base = None
         if base_repo is not None:
@@ -164,7 +166,7 @@ def run_tests(
             if persona is None:
                 base = BaselineResult("skipped", "", "new")
             else:
-                side = _Side(persona, "baseline", base_knowledge)
+                side = _Side(persona, "baseline", base_knowledge, base_repo.config.backends)
                 ran = _run_case(loaded, side, item, catalogue, checks)
                 base = BaselineResult(
                     ran.status,
@@ -257,7 +259,9 @@ def _run_case(repo: Repo, side: _Side, item: LoadedCase, catalogue: Any, checks:
     answered: list[str] = []  # the provider of each of the persona's answers
 
     def ask_persona(request: RunRequest) -> RunResult:
-        ran = run_persona(persona, request, catalogue, retriever=side.retriever)
+        ran = run_persona(
+            persona, request, catalogue, retriever=side.retriever, backends=side.backends
+        )
         answered.append(ran.backend.provider)
         return ran
 
@@ -268,7 +272,11 @@ def _run_case(repo: Repo, side: _Side, item: LoadedCase, catalogue: Any, checks:
                 case.conversation,
                 user,
                 lambda messages: ask_model(
-                    catalogue, persona.spec.model, messages, headers=user.headers
+                    catalogue,
+                    persona.spec.model,
+                    messages,
+                    headers=user.headers,
+                    backends=side.backends,
                 )[0],
                 ask_persona,
             )

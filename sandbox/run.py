@@ -21,10 +21,12 @@ and carries the retrieval provenance.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import httpx
+from personas_as_code.catalogue.backends import wanted_settings
 from personas_as_code.catalogue.chat import prepare_persona_run
 from personas_as_code.catalogue.embedded import EmbeddedCatalogue
 from personas_as_code.inference.chat import complete, provenance
@@ -32,6 +34,7 @@ from personas_as_code.inference.enricher import Retriever, enrich
 from personas_as_code.inference.messages import ChatMessage
 from personas_as_code.sandbox.enrichment import REMOTE_RETRIEVAL, profile_of
 from personas_as_code.sandbox.models import HistoryMessage, RetrievedRef
+from personas_as_code.schemas.config import BackendSettings
 from personas_as_code.schemas.errors import BackendBadResponse, ConfigError
 from personas_as_code.schemas.loader import LoadedPersona
 from pydantic import BaseModel, Field, ValidationError
@@ -110,9 +113,14 @@ def run_persona(
     origin: Literal["repo", "draft"] = "repo",
     draft_id: str | None = None,
     retriever: Retriever | None = None,
+    backends: Mapping[str, BackendSettings] | None = None,
 ) -> RunResult:
     """Enrich and send one message for ``persona`` through ``catalogue``'s backends,
-    retrieving with ``retriever`` (the knowledge of the tree ``persona`` comes from)."""
+    retrieving with ``retriever`` (the knowledge of the tree ``persona`` comes from).
+
+    ``backends`` is that tree's ``[backends]``: on the embedded catalogue they decide
+    where the base model's backend models send the call, applied or not (a fresh
+    clone answers as the repo says, not as the catalogue was last applied)."""
     messages = [ChatMessage(m.role, m.content) for m in request.history]
     messages.append(ChatMessage("user", request.message))
     overrides = {k: v for k, v in request.overrides.items() if v is not None}
@@ -133,6 +141,7 @@ def run_persona(
             retriever=retriever,
             system_prompt_override=request.system_prompt_override,
             no_retrieval_reason=NO_RETRIEVER,
+            backend_configs=tree_backend_configs(backends),
         )
         result = complete(call)
         enrichment = call.enrichment
@@ -183,6 +192,15 @@ def run_persona(
         retrieval=[RetrievedRef(**r) for r in provenance(enrichment)],
         notes=notes,
     )
+
+
+def tree_backend_configs(
+    backends: Mapping[str, BackendSettings] | None,
+) -> dict[str, dict[str, Any]]:
+    """A tree's ``[backends]`` as the provider settings the catalogue would store."""
+    if not backends:
+        return {}
+    return {slug: wanted_settings(settings) for slug, settings in backends.items()}
 
 
 def _remote_answer(resp: httpx.Response) -> _RemoteAnswer:
