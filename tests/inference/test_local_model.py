@@ -7,7 +7,7 @@ typed failures (no extra, no file, a path out of the repo) run without the model
 
 from __future__ import annotations
 
-import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -180,24 +180,19 @@ def test_personas_run_answers_from_the_local_model(tmp_path: Path) -> None:
     add_backend(repo, 'provider = "local"\n')
     planned = personas("plan", cwd=repo)
     assert planned.returncode == 0, planned.stdout + planned.stderr
-    assert f"local {DEFAULT_MODEL_FILE} (the [local] extra's model)" in planned.stdout
+    assert f"mirror → local {DEFAULT_MODEL_FILE} (the [local] extra's model)" in planned.stdout
     applied = personas("apply", "--auto-approve", cwd=repo)
     assert applied.returncode == 0, applied.stdout + applied.stderr
-    assert personas("plan", "--detailed-exitcode", cwd=repo).returncode == 0  # converged
+    assert personas("plan", "--detailed-exitcode", cwd=repo).returncode == 0  # stored as planned
 
-    ran = personas("run", "support-agent", QUESTION, "--max-tokens", "60", cwd=repo)
+    ran = personas("run", "support-agent", QUESTION, "--max-tokens", "48", cwd=repo)
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert f"answered by: local (model {DEFAULT_MODEL_FILE}) as backend {BACKEND}" in ran.stdout
+    assert "knowledge/col_product_docs/refunds.md" in ran.stdout  # retrieval went with it
     answer = ran.stdout.split("--- answer ---\n", 1)[1].split("\n--- end ---", 1)[0]
     prompt = (repo / "personas" / "support-agent.yaml").read_text()
     refunds = (repo / "knowledge" / "col_product_docs" / "refunds.md").read_text()
     assert_model_answer(answer, prompt, refunds, QUESTION)
-
-    as_json = personas(
-        "run", "support-agent", QUESTION, "--max-tokens", "60", "-f", "json", cwd=repo
-    )
-    result = json.loads(as_json.stdout)
-    assert result["backend"]["provider"] == "local"
-    assert result["answer"].strip() == answer.strip()  # the persona's temperature, fixed seed
-    assert 0 < result["usage"]["completion_tokens"] <= 60
-    assert result["retrieval"]  # the persona's knowledge went with the question
+    tokens = re.search(r"^tokens: (\d+) prompt \+ (\d+) completion", ran.stdout, re.MULTILINE)
+    assert tokens, ran.stdout
+    assert int(tokens[1]) > 100 and 0 < int(tokens[2]) <= 48
