@@ -20,6 +20,7 @@ answers with no network and no key.  ``model_path`` names another ``.gguf``.
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import os
 import threading
@@ -148,8 +149,20 @@ def _load(path: Path, n_ctx: int, backend_model: str) -> _Model:
                 f"GGUF model ({' '.join(str(exc).split())[:200]})",
                 details=details,
             ) from exc
+        if not _MODELS:
+            atexit.register(_close_all)
         model = _MODELS[key] = _Model(llama)
         return model
+
+
+def _close_all() -> None:
+    """Free the loaded models while the interpreter still works: left to the garbage
+    collector at exit, llama-cpp-python's finaliser fails with a traceback."""
+    with _LOADING:
+        for model in _MODELS.values():
+            if model.lock.acquire(timeout=5):  # not under a call still running
+                model.llama.close()
+        _MODELS.clear()
 
 
 # --- the backend -------------------------------------------------------------------

@@ -187,6 +187,7 @@ def test_personas_run_answers_from_the_local_model(tmp_path: Path) -> None:
 
     ran = personas("run", "support-agent", QUESTION, "--max-tokens", "48", cwd=repo)
     assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "Traceback" not in ran.stderr and "Exception ignored" not in ran.stderr, ran.stderr
     assert f"answered by: local (model {DEFAULT_MODEL_FILE}) as backend {BACKEND}" in ran.stdout
     assert "knowledge/col_product_docs/refunds.md" in ran.stdout  # retrieval went with it
     answer = ran.stdout.split("--- answer ---\n", 1)[1].split("\n--- end ---", 1)[0]
