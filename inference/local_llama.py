@@ -13,7 +13,9 @@ answers with no network and no key.  ``model_path`` names another ``.gguf``.
   so the same messages and params give the same answer (greedy at temperature 0;
   a fixed default seed otherwise).
 * ``timeout_seconds`` bounds a call, waiting for the model included: past it the
-  call is ``BackendTimeout``.
+  call is ``BackendTimeout``.  A prompt longer than ``n_ctx`` is ``BackendError``.
+* Usage is counted by llama.cpp's tokenizer: the prompt as the model saw it (chat
+  template included) and the tokens it sampled (its end-of-answer token included).
 * A relative ``model_path`` is relative to the repo and must stay inside it
   (symlinks resolved); ``personas apply`` stores it absolute.
 """

@@ -165,7 +165,7 @@ class BackendSettings(_Section):
     n_ctx: int | None = Field(
         default=None,
         ge=128,
-        le=131072,
+        le=32768,
         description="local: the context window in tokens (prompt and answer); default 2048.",
     )
     timeout_seconds: float = Field(
