@@ -2,9 +2,12 @@
 
 A backend model's ``connection_config`` holds its provider settings (the fields of
 ``schemas.config.BackendSettings``: ``provider``, and for ``openai`` ``base_url``,
-``model``, ``api_key_env``, ``timeout_seconds``) and ``managed_by``, the repo id of
-the ``personas.toml`` that set it.  No config, or no ``provider``, means ``mirror``.
+``model``, ``api_key_env``, ``timeout_seconds``; for ``local`` ``model_path``,
+``n_ctx``, ``timeout_seconds``) and ``managed_by``, the repo id of the
+``personas.toml`` that set it.  No config, or no ``provider``, means ``mirror``.
 The API key itself is never stored: only the name of the variable that holds it.
+A ``local`` backend's relative ``model_path`` is stored absolute (the catalogue
+does not know the repo it came from).
 
 Backend models are global to a catalogue (shared by its tenants), as in ScaiGrid.
 """
@@ -12,14 +15,16 @@ Backend models are global to a catalogue (shared by its tenants), as in ScaiGrid
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from personas_as_code.catalogue.db import BackendModelRow
+from personas_as_code.inference.backends import SETTING_KEYS
+from personas_as_code.inference.local_llama import DEFAULT_MODEL_FILE, absolute_model_path
 from personas_as_code.schemas.config import BackendSettings
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-SETTING_KEYS = ("provider", "base_url", "model", "api_key_env", "timeout_seconds", "max_retries")
 MANAGED_BY = "managed_by"
 DEFAULT_TIMEOUT = BackendSettings.model_fields["timeout_seconds"].default
 DEFAULT_RETRIES = BackendSettings.model_fields["max_retries"].default
@@ -43,10 +48,23 @@ def stored_settings(config: dict[str, Any] | None) -> dict[str, Any]:
     return {k: config[k] for k in SETTING_KEYS if config.get(k) is not None}
 
 
-def wanted_settings(settings: BackendSettings) -> dict[str, Any]:
-    """The provider settings a ``[backends]`` entry asks for, as they are stored."""
+LOCAL_KEYS = {"provider", "model_path", "n_ctx", "timeout_seconds"}
+
+
+def wanted_settings(
+    settings: BackendSettings, *, root: Path | None = None, backend_model: str = ""
+) -> dict[str, Any]:
+    """The provider settings a ``[backends]`` entry asks for, as they are stored: a
+    ``local`` backend's relative ``model_path`` made absolute under ``root`` (the repo),
+    ``BackendNotConfigured`` if it leaves the repo."""
     if settings.provider == "mirror":
         return {"provider": "mirror"}
+    if settings.provider == "local":
+        wanted = settings.model_dump(include=LOCAL_KEYS, exclude_none=True)
+        if settings.model_path is not None:
+            path = absolute_model_path(settings.model_path, root, backend_model)
+            wanted["model_path"] = str(path)
+        return wanted
     return settings.model_dump(include=set(SETTING_KEYS), exclude_none=True)
 
 
@@ -92,15 +110,22 @@ def configure_backend(
 
 
 def describe(settings: dict[str, Any]) -> str:
-    """Provider settings for people: ``mirror`` or ``openai http://… (model llama3.1)``."""
+    """Provider settings for people: ``mirror``, ``openai http://… (model llama3.1)`` or
+    ``local SmolLM2-135M-Instruct.Q4_1.gguf (the [local] extra's model)``."""
     if settings.get("provider", "mirror") == "mirror":
         return "mirror"
-    text = f"{settings['provider']} {settings.get('base_url', '?')}"
-    extras = [f"model {settings.get('model', '?')}"]
+    if settings["provider"] == "local":
+        text = f"local {settings.get('model_path') or DEFAULT_MODEL_FILE}"
+        extras = [] if settings.get("model_path") else ["the [local] extra's model"]
+        if settings.get("n_ctx"):
+            extras.append(f"n_ctx {settings['n_ctx']}")
+    else:
+        text = f"{settings['provider']} {settings.get('base_url', '?')}"
+        extras = [f"model {settings.get('model', '?')}"]
     if settings.get("api_key_env"):
         extras.append(f"key from ${settings['api_key_env']}")
     if settings.get("timeout_seconds") not in (None, DEFAULT_TIMEOUT):
         extras.append(f"timeout {settings['timeout_seconds']:g}s")
     if settings.get("max_retries") not in (None, DEFAULT_RETRIES):
         extras.append(f"{settings['max_retries']} retries")
-    return f"{text} ({', '.join(extras)})"
+    return f"{text} ({', '.join(extras)})" if extras else text

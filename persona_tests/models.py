@@ -6,6 +6,7 @@ to its ``POST /v1/inference/chat``, with the test persona's headers merged in.""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from personas_as_code.catalogue.chat import model_backends, visible_model
@@ -46,14 +47,17 @@ def ask_model(
     return answer.choices[0].message.content or "", provider
 
 
-def judge_backend(config: RepoConfig, catalogue: Any) -> tuple[Backend | None, str]:
-    """The backend ``[tests] judge_backend`` names, or None and why there is none."""
+def judge_backend(
+    config: RepoConfig, catalogue: Any, root: Path | None = None
+) -> tuple[Backend | None, str]:
+    """The backend ``[tests] judge_backend`` names, or None and why there is none
+    (``root``: the repo a ``local`` judge's relative ``model_path`` is under)."""
     slug = config.tests.judge_backend
     if slug is None:
         return None, "no judge model is configured ([tests] judge_backend in personas.toml)"
     settings = config.backends.get(slug)
     if settings is not None:
-        backend = make_backend(slug, settings.model_dump(mode="json", exclude_none=True))
+        backend = make_backend(slug, settings.model_dump(mode="json", exclude_none=True), root=root)
     elif isinstance(catalogue, EmbeddedCatalogue):
         with Session(catalogue.engine) as session:
             row = session.execute(

@@ -316,7 +316,7 @@ def _run_case(repo: Repo, side: _Side, item: LoadedCase, catalogue: Any, checks:
 def _judge(repo: Repo, catalogue: Any) -> Judge:
     """The ``llm_rubric`` grader: the configured judge model, or one that skips and says why."""
     try:
-        backend, reason = judge_backend(repo.config, catalogue)
+        backend, reason = judge_backend(repo.config, catalogue, repo.root)
     except PersonasError as exc:
         backend, reason = None, f"the judge is unusable: {exc.message}"
 

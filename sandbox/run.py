@@ -59,7 +59,10 @@ class RunRequest:
 class RunBackend(BaseModel):
     """Which backend answered."""
 
-    provider: str = Field(description="mirror | openai | scaigrid (a remote catalogue).")
+    provider: str = Field(
+        description="mirror (no model was called) | openai | local (a real model) | "
+        "scaigrid (a remote catalogue)."
+    )
     backend_model: str | None = Field(description="The catalogue's backend model.")
     upstream_model: str | None = None
     base_url: str | None = None

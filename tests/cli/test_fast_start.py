@@ -28,6 +28,7 @@ HEAVY = {
     "numpy",
     "httpx",
     "git",
+    "llama_cpp",
 }
 OWN_HEAVY = {
     "personas_as_code.sync.engine",
@@ -130,6 +131,20 @@ def test_validate_loads_the_avatar_checks_when_a_persona_has_an_avatar(
     code, modules, output = imported_by("validate", cwd=repo.root)
     assert code != 0 and "<script> element is not allowed" in output, output
     assert "personas_as_code.schemas.svg" in modules
+
+
+def test_a_local_backend_loads_no_model_to_validate_or_plan(example_repo: Path) -> None:
+    """``provider = "local"`` names llama.cpp, which validate never imports and plan
+    only looks up (to warn when the [local] extra is missing)."""
+    config = example_repo / "personas.toml"
+    config.write_text(config.read_text() + '\n[backends."openai/gpt-4o"]\nprovider = "local"\n')
+    code, modules, output = imported_by("validate", cwd=example_repo)
+    assert code == 0, output
+    assert not {m.split(".")[0] for m in modules} & HEAVY, sorted(HEAVY & modules)
+    assert "personas_as_code.inference.local_llama" not in modules
+    code, modules, output = imported_by("plan", cwd=example_repo)
+    assert code == 0 and "~ backend openai/gpt-4o: mirror → local" in output, output
+    assert "llama_cpp" not in {m.split(".")[0] for m in modules}
 
 
 # a remote catalogue needs the HTTP client, and sync reads git for --changed-since

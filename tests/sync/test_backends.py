@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from personas_as_code.catalogue.backends import list_backends
+from personas_as_code.schemas.errors import BackendNotConfigured
 from personas_as_code.schemas.loader import load_repo
 from personas_as_code.sync.render import render_json, render_markdown, render_text
 
@@ -86,6 +87,55 @@ def test_a_backend_change_changes_the_checksum(embedded_sync) -> None:
     assert len({empty, first, sync.plan().checksum}) == 3
 
 
+def test_a_local_backend_is_stored_with_its_model_file_absolute(embedded_sync) -> None:
+    """The catalogue knows no repo: apply stores a relative model_path resolved under the
+    repo, and the plan compares what it would store, so it converges."""
+    sync, target = embedded_sync
+    sync.apply()
+    (sync.root / "models").mkdir()
+    (sync.root / "models" / "m.gguf").write_bytes(b"GGUF")
+    with_config(
+        sync.root,
+        '\n[backends."openai/gpt-4o"]\nprovider = "local"\nmodel_path = "models/m.gguf"\n'
+        "n_ctx = 1024\n",
+    )
+    model_file = str((sync.root / "models" / "m.gguf").resolve())
+    plan = sync.plan()
+    assert f"~ backend openai/gpt-4o: mirror → local {model_file} (n_ctx 1024)" in render_text(plan)
+    _, result = sync.apply()
+    assert result.ok
+    assert settings(target)["openai/gpt-4o"] == {
+        "provider": "local",
+        "model_path": model_file,
+        "n_ctx": 1024,
+        "timeout_seconds": 60.0,
+    }
+    assert not sync.plan().has_changes
+
+
+def test_a_local_model_path_that_leaves_the_repo_stops_the_plan(
+    embedded_sync, tmp_path: Path
+) -> None:
+    sync, target = embedded_sync
+    (tmp_path / "secret.gguf").write_bytes(b"GGUF")
+    (sync.root / "m.gguf").symlink_to(tmp_path / "secret.gguf")
+    with_config(
+        sync.root, '\n[backends."openai/gpt-4o"]\nprovider = "local"\nmodel_path = "m.gguf"\n'
+    )
+    with pytest.raises(BackendNotConfigured, match="leaves the repo"):
+        sync.plan()
+    assert settings(target)["openai/gpt-4o"] == {"provider": "mirror"}
+
+
+def test_a_local_backend_without_its_model_file_is_a_plan_warning(embedded_sync) -> None:
+    sync, _ = embedded_sync
+    with_config(
+        sync.root, '\n[backends."openai/gpt-4o"]\nprovider = "local"\nmodel_path = "gone.gguf"\n'
+    )
+    plan = sync.plan()
+    assert any("gone.gguf does not exist" in w for w in plan.warnings), plan.warnings
+
+
 def test_an_unknown_backend_is_a_warning(embedded_sync) -> None:
     sync, _ = embedded_sync
     with_config(sync.root, '\n[backends."openai/gpt-5"]\nprovider = "mirror"\n')
@@ -117,6 +167,11 @@ def test_a_remote_catalogue_gets_a_note_and_no_change(example_repo: Path, sqlite
             "api_key_env",
         ),
         ('provider = "carrier-pigeon"\n', "provider"),
+        ('provider = "local"\nmodel_path = "../m.gguf"\n', "must stay inside the repo"),
+        ('provider = "local"\nmodel_path = "m.bin"\n', "GGUF model file"),
+        ('provider = "local"\nmodel = "llama3.1"\n', "takes no model"),
+        ('provider = "openai"\nbase_url = "http://h/v1"\nmodel = "x"\nn_ctx = 512\n', "n_ctx"),
+        ('provider = "mirror"\nmodel_path = "m.gguf"\n', "takes no model_path"),
     ],
 )
 def test_bad_backend_entries_are_located_problems(
