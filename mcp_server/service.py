@@ -311,6 +311,7 @@ class PersonaService:
             draft_id=draft_id,
             retriever=retrieval,
             backends=repo.config.backends,
+            root=self.root,
         )
         if retrieval.account is not None:
             result.notes.append(retrieval.account)

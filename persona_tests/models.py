@@ -29,13 +29,14 @@ def ask_model(
     *,
     headers: Mapping[str, str] | None = None,
     backends: Mapping[str, BackendSettings] | None = None,
+    root: Path | None = None,
 ) -> tuple[str, str]:
     """One plain call to frontend model ``model``: the answer and the provider that gave it
     (on the embedded catalogue, through the tree's ``backends`` where it configures them)."""
     if isinstance(catalogue, EmbeddedCatalogue):
         with Session(catalogue.engine) as session:
             row = visible_model(session, catalogue.caller, model)
-            backends_ = model_backends(session, row, configs=tree_backend_configs(backends))
+            backends_ = model_backends(session, row, configs=tree_backend_configs(backends, root))
         result = complete(ChatCall(model, list(messages), {}, backends_))
         return result.answer.content, result.answer.backend.provider
     if catalogue is None or not hasattr(catalogue, "call"):

@@ -260,7 +260,12 @@ def _run_case(repo: Repo, side: _Side, item: LoadedCase, catalogue: Any, checks:
 
     def ask_persona(request: RunRequest) -> RunResult:
         ran = run_persona(
-            persona, request, catalogue, retriever=side.retriever, backends=side.backends
+            persona,
+            request,
+            catalogue,
+            retriever=side.retriever,
+            backends=side.backends,
+            root=repo.root,
         )
         answered.append(ran.backend.provider)
         return ran
@@ -277,6 +282,7 @@ def _run_case(repo: Repo, side: _Side, item: LoadedCase, catalogue: Any, checks:
                     messages,
                     headers=user.headers,
                     backends=side.backends,
+                    root=repo.root,
                 )[0],
                 ask_persona,
             )

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import httpx
@@ -117,13 +118,15 @@ def run_persona(
     draft_id: str | None = None,
     retriever: Retriever | None = None,
     backends: Mapping[str, BackendSettings] | None = None,
+    root: Path | None = None,
 ) -> RunResult:
     """Enrich and send one message for ``persona`` through ``catalogue``'s backends,
     retrieving with ``retriever`` (the knowledge of the tree ``persona`` comes from).
 
     ``backends`` is that tree's ``[backends]``: on the embedded catalogue they decide
     where the base model's backend models send the call, applied or not (a fresh
-    clone answers as the repo says, not as the catalogue was last applied)."""
+    clone answers as the repo says, not as the catalogue was last applied); ``root`` is
+    the repo folder a ``local`` backend's relative ``model_path`` is under."""
     messages = [ChatMessage(m.role, m.content) for m in request.history]
     messages.append(ChatMessage("user", request.message))
     overrides = {k: v for k, v in request.overrides.items() if v is not None}
@@ -144,7 +147,7 @@ def run_persona(
             retriever=retriever,
             system_prompt_override=request.system_prompt_override,
             no_retrieval_reason=NO_RETRIEVER,
-            backend_configs=tree_backend_configs(backends),
+            backend_configs=tree_backend_configs(backends, root),
         )
         result = complete(call)
         enrichment = call.enrichment
@@ -198,12 +201,16 @@ def run_persona(
 
 
 def tree_backend_configs(
-    backends: Mapping[str, BackendSettings] | None,
+    backends: Mapping[str, BackendSettings] | None, root: Path | None
 ) -> dict[str, dict[str, Any]]:
-    """A tree's ``[backends]`` as the provider settings the catalogue would store."""
+    """A tree's ``[backends]`` as the provider settings the catalogue would store
+    (``root``: the repo folder relative ``local`` model paths are under)."""
     if not backends:
         return {}
-    return {slug: wanted_settings(settings) for slug, settings in backends.items()}
+    return {
+        slug: wanted_settings(settings, root=root, backend_model=slug)
+        for slug, settings in backends.items()
+    }
 
 
 def _remote_answer(resp: httpx.Response) -> _RemoteAnswer:
