@@ -34,10 +34,11 @@ from personas_as_code.mcp_server.commit_files import REGULAR_MODES, CommitFiles,
 from personas_as_code.mcp_server.draft_scope import DraftScope, file_users, personas_folder
 from personas_as_code.mcp_server.ids import DRAFT_REF_PREFIX, check_draft_id, check_slug
 from personas_as_code.mcp_server.models import CommitInfo, DraftRef
-from personas_as_code.schemas.errors import DraftConflict, DraftError, NotFound
+from personas_as_code.schemas.errors import ConfigError, DraftConflict, DraftError, NotFound
 from personas_as_code.schemas.loader import PERSONA_SUFFIXES, Repo, load_config, load_repo
 from personas_as_code.schemas.parse_cache import ParseCache
 from personas_as_code.schemas.persona_tests import TESTS_SUFFIXES, is_tests_file
+from personas_as_code.sync.gitrefs import resolve_commit
 
 ZERO_SHA = "0" * 40
 FILE_MODE = 0o100644
@@ -155,8 +156,8 @@ class DraftStore:
                 self._files.move_to_end(sha)
                 return files
         try:
-            resolved = self.repo.rev_parse(sha).hexsha if len(sha) != 40 else sha
-        except (git.BadName, ValueError):
+            resolved = resolve_commit(self.repo, sha, "commit").hexsha if len(sha) != 40 else sha
+        except ConfigError:
             raise DraftError(f"commit {sha[:40]!r} is not in the repository") from None
         files = CommitFiles.listed(self.repo, resolved, self.lock)
         self._keep_files(sha, files)

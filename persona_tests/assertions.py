@@ -145,7 +145,7 @@ def _regex(pattern: str, answer: str) -> AssertionResult:
 
 
 def _json_schema(schema: dict[str, Any], answer: str) -> AssertionResult:
-    from jsonschema import Draft202012Validator
+    from personas_as_code.persona_tests.bounded_schema import schema_errors
 
     if len(answer) > MAX_MATCH_CHARS:
         return AssertionResult(
@@ -155,9 +155,7 @@ def _json_schema(schema: dict[str, Any], answer: str) -> AssertionResult:
         document = json.loads(answer)
     except (ValueError, RecursionError) as exc:
         return AssertionResult("json_schema", False, f"the answer is not JSON ({exc})")
-    errors = sorted(
-        Draft202012Validator(schema).iter_errors(document), key=lambda e: list(e.absolute_path)
-    )
+    errors = sorted(schema_errors(schema, document), key=lambda e: list(e.absolute_path))
     if not errors:
         return AssertionResult("json_schema", True, "the answer is valid against the schema")
     first = errors[0]

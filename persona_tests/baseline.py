@@ -10,6 +10,7 @@ import git
 from personas_as_code.sandbox.gitfiles import GitTreeFiles
 from personas_as_code.schemas.errors import ConfigError
 from personas_as_code.schemas.loader import Repo, load_repo
+from personas_as_code.sync.gitrefs import resolve_commit
 
 
 def load_ref(root: str | Path, ref: str) -> Repo:
@@ -19,10 +20,7 @@ def load_ref(root: str | Path, ref: str) -> Repo:
         repo = git.Repo(root, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         raise ConfigError(f"--baseline needs a git repository; {root} is not one") from None
-    try:
-        files = GitTreeFiles(repo, ref)
-    except (git.BadName, ValueError) as exc:
-        raise ConfigError(f"--baseline: unknown git ref {ref!r} ({exc})") from None
+    files = GitTreeFiles(repo, resolve_commit(repo, ref, "--baseline"))
     top = Path(repo.working_tree_dir or root).resolve()
     prefix = root.relative_to(top).as_posix()
     if prefix != ".":

@@ -11,6 +11,7 @@ from typing import Literal
 import git
 from git.objects import Blob, Tree
 from personas_as_code.schemas.files import PathRefused
+from personas_as_code.sync.gitrefs import resolve_commit
 
 _REGULAR_MODES = (0o100644, 0o100755)
 
@@ -24,7 +25,9 @@ class GitTreeFiles:
     """The files of ``commit`` in ``repo``; never touches the working tree or the index.
 
     GitPython's object readers are not thread-safe, so every access holds ``lock``
-    (share the lock of whoever else uses the same ``git.Repo``).
+    (share the lock of whoever else uses the same ``git.Repo``).  A ``commit`` given as
+    text is resolved by ``sync.gitrefs.resolve_commit`` (``ConfigError`` when it names
+    no commit).
     """
 
     def __init__(
@@ -36,7 +39,9 @@ class GitTreeFiles:
         self.repo = repo
         self._lock: AbstractContextManager[object] = lock or nullcontext()
         with self._lock:
-            self.commit = repo.commit(commit) if isinstance(commit, str) else commit
+            self.commit = (
+                resolve_commit(repo, commit, "commit") if isinstance(commit, str) else commit
+            )
             self.tree: Tree = self.commit.tree
         self._dirs: dict[str, dict[str, Blob | Tree] | None] = {}
 

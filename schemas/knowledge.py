@@ -1,10 +1,12 @@
 """Load and check a repo's knowledge folders: ``<folder>/<source_id>/`` with documents.
 
 Documents are Markdown (``.md``, ``.markdown``) and plain text (``.txt``), UTF-8,
-at most ``[knowledge] max_document_bytes`` each, no NUL bytes, inside the repo (a
-symlink leading out is refused without being read).  ``collection.yaml`` in a folder
-is validated against ``schemas.collection.CollectionFile``.  Every problem is located
-as ``path:line:col``; a refused document is left out, the others still load.
+at most ``[knowledge] max_document_bytes`` each, no NUL bytes, no credentials (the
+detectors of ``schemas.secrets``: a document holding one is refused, so it is never
+indexed), inside the repo (a symlink leading out is refused without being read).
+``collection.yaml`` in a folder is validated against ``schemas.collection.CollectionFile``.
+Every problem is located as ``path:line:col``; a refused document is left out, the
+others still load.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from personas_as_code.schemas.collection import COLLECTION_FILE, CollectionFile
 from personas_as_code.schemas.config import KnowledgeSection
 from personas_as_code.schemas.files import OversizedFile, PathRefused, RepoFiles, read_limited
 from personas_as_code.schemas.problems import Problem
+from personas_as_code.schemas.secrets import secret_problems
 from personas_as_code.schemas.yamlsafe import MAX_YAML_BYTES, YamlRefused, locate, parse_yaml
 from pydantic import ValidationError
 
@@ -58,6 +61,17 @@ def _line_at(data: bytes, offset: int) -> tuple[int, int]:
 
 
 def _document(
+    files: RepoFiles, path: str, limit: int
+) -> tuple[KnowledgeDocument | None, list[Problem]]:
+    """One document, or None and why it is refused (each secret in it, for one)."""
+    document, problem = _read_document(files, path, limit)
+    if document is None:
+        return None, [problem] if problem is not None else []
+    secrets = secret_problems(document.text, path, holder="a knowledge document")
+    return (None, secrets) if secrets else (document, [])
+
+
+def _read_document(
     files: RepoFiles, path: str, limit: int
 ) -> tuple[KnowledgeDocument | None, Problem | None]:
     try:
@@ -200,11 +214,10 @@ def load_knowledge(
             continue
         documents = []
         for path in paths:
-            document, problem = _document(files, path, config.max_document_bytes)
-            if problem is not None:
-                problems.append(problem)
+            document, refused = _document(files, path, config.max_document_bytes)
+            if document is None:
+                problems += refused
                 continue
-            assert document is not None
             total += len(document.text.encode())
             if total > config.max_total_bytes:
                 problems.append(

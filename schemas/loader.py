@@ -34,7 +34,7 @@ from personas_as_code.schemas.knowledge import KnowledgeFolder, load_knowledge
 from personas_as_code.schemas.persona import PersonaFile
 from personas_as_code.schemas.problems import Problem, errors_only
 from personas_as_code.schemas.repo_parts import PersonaTestsFiles, TestPersonaFiles
-from personas_as_code.schemas.secrets import find_secrets
+from personas_as_code.schemas.secrets import secret_problems
 from personas_as_code.schemas.test_persona_config import TEST_PERSONAS_DIR
 from personas_as_code.schemas.tests_names import is_tests_file
 from personas_as_code.schemas.yamlsafe import (
@@ -274,30 +274,13 @@ def _prompt_line(node: Any, loc: tuple[str, ...], line_in_value: int) -> tuple[i
     return (line, col)
 
 
-def _secret_problems(text: str, path: str, where: Any) -> list[Problem]:
-    problems = []
-    for finding in find_secrets(text):
-        line, col = where(finding)
-        problems.append(
-            Problem(
-                path,
-                line,
-                col,
-                f"this looks like a {finding.kind}; secrets must not be stored in a persona "
-                "(remove it and use a secret store)",
-                code="secret",
-            )
-        )
-    return problems
-
-
 def _resolve_system_prompt(
     files: RepoFiles, path: str, node: Any, inline: str | None, prompt_file: str | None
 ) -> tuple[str, str | None, list[Problem]]:
     """The system prompt of ``path`` (inline, or read from ``prompt_file``), the file it
     came from (or None) and its problems: a secret in it, an unreadable prompt file."""
     if inline is not None:
-        problems = _secret_problems(
+        problems = secret_problems(
             inline, path, lambda f: _prompt_line(node, ("system_prompt",), f.line)
         )
         return inline, None, problems
@@ -317,7 +300,7 @@ def _resolve_system_prompt(
     return (
         system_prompt,
         prompt_path,
-        _secret_problems(system_prompt, prompt_path, lambda f: (f.line, f.col)),
+        secret_problems(system_prompt, prompt_path, lambda f: (f.line, f.col)),
     )
 
 
@@ -424,7 +407,7 @@ def _check_persona(
     )
     problems += prompt_problems
     if spec.rag.context_template:
-        problems += _secret_problems(
+        problems += secret_problems(
             spec.rag.context_template, path, lambda f: locate(node, ("rag", "context_template"))
         )
 

@@ -7,16 +7,24 @@ with exactly one key, its kind.
 
 Regular expressions run on the ``regex`` module with a timeout (``REGEX_TIMEOUT_S``),
 so a pattern that backtracks catastrophically fails its case instead of hanging the
-run; patterns are capped at ``MAX_REGEX_CHARS`` and answers longer than
-``MAX_MATCH_CHARS`` are not matched at all (the assertion fails and says why).
+run; patterns are capped at ``MAX_REGEX_CHARS`` and at ``MAX_REGEX_SIZE`` items once
+compiled (``schemas.regex_bounds``: checked before compiling), and answers longer than
+``MAX_MATCH_CHARS`` are not matched at all (the assertion fails and says why).  A
+``json_schema`` assertion's schema is bounded in size and depth, and its patterns are
+checked like a ``regex`` assertion's (and run the same way, with the same timeout).
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Self
 
-import regex
 from personas_as_code.schemas.fields import NonEmptyStr, Slug
+from personas_as_code.schemas.regex_bounds import (  # noqa: F401 (MAX_* re-exported)
+    MAX_REGEX_CHARS,
+    MAX_REGEX_SIZE,
+    check_schema_bounds,
+    compile_pattern,
+)
 from personas_as_code.schemas.tests_names import (  # noqa: F401 (re-exported)
     TESTS_SUFFIXES,
     is_tests_file,
@@ -36,7 +44,6 @@ MAX_ASSERTIONS = 50
 MAX_TURNS = 20
 MAX_MESSAGE_CHARS = 64 * 1024
 MAX_EXPECTED_CHARS = 64 * 1024
-MAX_REGEX_CHARS = 500
 MAX_MATCH_CHARS = 256 * 1024
 REGEX_TIMEOUT_S = 1.0
 
@@ -101,10 +108,7 @@ class Assertion(BaseModel):
     @classmethod
     def _compiles(cls, value: str | None) -> str | None:
         if value is not None:
-            try:
-                regex.compile(value)
-            except regex.error as exc:
-                raise ValueError(f"not a valid regular expression: {exc}") from None
+            compile_pattern(value)  # bounded: refused before it can blow up
         return value
 
     @field_validator("json_schema")
@@ -114,6 +118,7 @@ class Assertion(BaseModel):
             from jsonschema import Draft202012Validator  # imported when a file uses it
             from jsonschema.exceptions import SchemaError
 
+            check_schema_bounds(value)  # before the metaschema compiles its patterns
             try:
                 Draft202012Validator.check_schema(value)
             except SchemaError as exc:

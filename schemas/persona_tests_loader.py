@@ -1,7 +1,8 @@
 """Load the persona tests files of a repo (``personas/<slug>.tests.yaml``), reporting every
 problem as ``path:line:col: message`` like persona files.
 
-The same bounded parser (``schemas.yamlsafe``) and size cap as persona files.  The
+The same bounded parser (``schemas.yamlsafe``), size cap and secret checks as persona
+files (a credential in any text of the file is an error, its kind and place named).  The
 cross-file rules (the persona exists, the test personas a conversation names exist)
 are checked by ``check_references`` once personas and test personas are loaded.
 Nothing here raises: a failure nobody foresaw becomes a problem of its file.
@@ -11,10 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any
 
 from personas_as_code.schemas.fields import SLUG_RE
 from personas_as_code.schemas.files import RepoFiles
-from personas_as_code.schemas.loader import PERSONA_SUFFIXES, _validation_problems
+from personas_as_code.schemas.loader import PERSONA_SUFFIXES, _prompt_line, _validation_problems
 from personas_as_code.schemas.persona_tests import (
     PersonaTestsFile,
     TestCase,
@@ -23,8 +25,9 @@ from personas_as_code.schemas.persona_tests import (
 )
 from personas_as_code.schemas.problems import Problem
 from personas_as_code.schemas.repo_parts import PersonaTestsFiles
+from personas_as_code.schemas.secrets import SecretFinding, secret_problems
 from personas_as_code.schemas.test_persona_loader import read_yaml_mapping
-from personas_as_code.schemas.yamlsafe import locate
+from personas_as_code.schemas.yamlsafe import locate, value_node
 from pydantic import ValidationError
 
 
@@ -55,10 +58,13 @@ def load_persona_tests(
     if parsed is None:
         return None, problems
     node = parsed.node
+    secrets = _secret_problems(parsed.data, node, path)
     try:
         spec = PersonaTestsFile.model_validate(parsed.data)
     except ValidationError as exc:
-        return None, _validation_problems(exc, path, node, root=PersonaTestsFile)
+        return None, sorted(secrets + _validation_problems(exc, path, node, root=PersonaTestsFile))
+    if secrets:
+        return None, secrets
     slug = tests_slug(path)
     if not SLUG_RE.match(slug) or len(slug) > 64:
         message = f"file name '{slug}' is not a valid persona slug; rename the file"
@@ -85,6 +91,43 @@ def load_persona_tests(
     if problems:
         return None, problems
     return LoadedPersonaTests(slug, path, tuple(cases)), []
+
+
+def _secret_problems(data: Any, node: Any, path: str) -> list[Problem]:
+    """A ``secret`` error for every credential in any text of a tests file: messages,
+    conversation openings, assertion values (a ``json_schema``'s strings too), names and
+    keys.  Located at the text's line (exact inside a block scalar), never quoted."""
+    problems: list[Problem] = []
+    pending: list[tuple[Any, tuple[str | int, ...]]] = [(data, ())]
+    while pending:
+        value, loc = pending.pop()
+        if isinstance(value, str):
+            problems += secret_problems(
+                value, path, lambda f, at=loc: _place(node, at, f), holder="a persona tests file"
+            )
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(key, str):
+                    at = locate(node, (*loc, key), key=True)
+                    problems += secret_problems(
+                        key, path, lambda f, at=at: at, holder="a persona tests file"
+                    )
+                pending.append((item, (*loc, key)))
+        elif isinstance(value, list):
+            pending += [(item, (*loc, i)) for i, item in enumerate(value)]
+    return sorted(problems)
+
+
+def _place(node: Any, loc: tuple[str | int, ...], finding: SecretFinding) -> tuple[int, int]:
+    """Where ``finding`` (line and column inside the text at ``loc``) is in the file:
+    exact on a block scalar's lines and on a one-line plain or quoted scalar."""
+    line, col = locate(node, loc)
+    style = getattr(value_node(node, loc), "style", None)
+    if style in ("|", ">"):
+        return _prompt_line(node, loc, finding.line)
+    if finding.line == 1:
+        return line, col + finding.col - 1 + (1 if style in ("'", '"') else 0)
+    return line + finding.line - 1, 1
 
 
 def load_all_persona_tests(files: RepoFiles, directory: str) -> PersonaTestsFiles:

@@ -19,11 +19,11 @@ from personas_as_code.schemas.loader import (
     PERSONA_SUFFIXES,
     _prompt_line,
     _resolve_system_prompt,
-    _secret_problems,
     _validation_problems,
 )
 from personas_as_code.schemas.problems import Problem, errors_only
 from personas_as_code.schemas.repo_parts import TestPersonaFiles
+from personas_as_code.schemas.secrets import secret_problems
 from personas_as_code.schemas.test_persona import TestPersonaFile
 from personas_as_code.schemas.yamlsafe import (
     MAX_YAML_BYTES,
@@ -125,11 +125,11 @@ def load_test_persona(
     )
     problems += prompt_problems
     if spec.description:
-        problems += _secret_problems(
+        problems += secret_problems(
             spec.description, path, lambda f: _prompt_line(node, ("description",), f.line)
         )
     for name, value in spec.headers.items():
-        problems += _secret_problems(value, path, lambda f, n=name: locate(node, ("headers", n)))
+        problems += secret_problems(value, path, lambda f, n=name: locate(node, ("headers", n)))
     if errors_only(problems):
         return None, problems
     loaded = LoadedTestPersona(

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import git
 from personas_as_code.schemas.errors import ConfigError
+from personas_as_code.sync.gitrefs import resolve_commit
 
 
 def _open(root: Path) -> git.Repo | None:
@@ -40,10 +41,7 @@ def changed_since(root: Path, ref: str) -> ChangedFiles:
     repo = _open(root)
     if repo is None:
         raise ConfigError(f"--changed-since needs a git repository; {root} is not one")
-    try:
-        base = repo.commit(ref)
-    except (git.BadName, ValueError) as exc:
-        raise ConfigError(f"--changed-since: unknown git ref '{ref}' ({exc})") from None
+    base = resolve_commit(repo, ref, "--changed-since")
     top = Path(repo.working_tree_dir).resolve()
     prefix = root.resolve().relative_to(top).as_posix()
     prefix = "" if prefix == "." else prefix + "/"

@@ -6,6 +6,7 @@ picks its behaviour:
 
 * ``echo`` (or anything not below): answers ``echo: <last user message>`` with usage;
   streamed word by word as server-sent events when ``stream`` is true;
+* ``verbatim``: answers the last user message itself (a JSON answer for a JSON case);
 * ``limited-once``: the first call answers 429 with ``Retry-After: 1``, later ones echo;
 * ``down``: always 503;
 * ``slow``: waits ``SLOW_SECONDS`` before answering;
@@ -129,7 +130,7 @@ def build_app(state: Upstream) -> Starlette:
             return JSONResponse({"object": "chat.completion", "answer": "no choices here"})
         if model == "not-json":
             return PlainTextResponse("<html>Bad gateway</html>", media_type="text/html")
-        text = f"echo: {_last_user(body)}"
+        text = _last_user(body) if model == "verbatim" else f"echo: {_last_user(body)}"
         if body.get("stream"):
             return StreamingResponse(
                 _stream(body, text, broken=model == "broken-stream"),

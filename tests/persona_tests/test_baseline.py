@@ -124,9 +124,31 @@ def test_changed_since_selects_personas_whose_inputs_changed(
     assert changed_personas(load_repo(branch), branch, "main") == ["legal-reviewer", "sql-helper"]
 
 
-def test_an_unknown_baseline_ref_is_a_config_error(branch: Path) -> None:
-    with pytest.raises(ConfigError, match="unknown git ref"):
-        load_ref(branch, "no-such-branch")
+@pytest.mark.parametrize(
+    ("ref", "why"),
+    [
+        ("no-such-branch", "no branch, tag or commit has that name"),
+        ("HEAD@{100}", "the reflog has only"),
+        ("@{-9}", "no branch was checked out that many switches ago"),
+        ("main^{tree}", "it names a tree, not a commit"),
+        ("--output=x", "a ref cannot start with '-'"),
+    ],
+)
+def test_a_baseline_that_is_no_commit_is_a_config_error(branch: Path, ref: str, why: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        load_ref(branch, ref)
+    assert refused.value.message.startswith(
+        f"--baseline: {ref!r} is not a commit in this repository ({why}"
+    )
+    with pytest.raises(ConfigError, match=r"^--changed-since: "):
+        changed_personas(load_repo(branch), branch, ref)
+
+
+def test_a_relative_baseline_loads_that_commit(branch: Path) -> None:
+    git(branch, "commit", "-q", "-am", "edit the prompt")
+    before = load_ref(branch, "HEAD~1").personas["support-agent"].system_prompt
+    assert RULE.strip() in before
+    assert RULE.strip() not in load_ref(branch, "HEAD").personas["support-agent"].system_prompt
 
 
 def test_on_the_mirror_no_case_is_compared_but_the_changed_answer_is_shown(

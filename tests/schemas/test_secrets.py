@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 from personas_as_code.schemas.loader import load_repo
+from personas_as_code.schemas.parse_cache import ParseCache
 from personas_as_code.schemas.secrets import (
     REDACTED,
     find_secrets,
@@ -183,3 +185,110 @@ def test_redact_data_by_name_by_shape_and_as_map_key() -> None:
         f"{REDACTED} (2)": 2,
         "urls": (f"https://u:{REDACTED}@host/x", "https://host/x"),
     }
+
+
+# --- knowledge documents and persona tests files -----------------------------------
+
+KEY_ID = "AKIAIOSFODNN7EXAMPLF"
+SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+
+
+def test_a_secret_in_a_knowledge_document_is_an_error_and_the_document_is_not_loaded(
+    repo: RepoBuilder,
+) -> None:
+    repo.write("knowledge/col_docs/clean.md", "# Refunds\n\nWithin 30 days.\n")
+    repo.write(
+        "knowledge/col_docs/leaky.md",
+        f"# Export\n\nkey id {KEY_ID}\n  aws_secret_access_key: {SECRET_KEY}\n",
+    )
+    loaded = load_repo(repo.root)
+    got = [(p.path, p.line, p.col, p.code, p.severity) for p in loaded.problems]
+    assert got == [
+        ("knowledge/col_docs/leaky.md", 3, 8, "secret", "error"),
+        ("knowledge/col_docs/leaky.md", 4, 26, "secret", "error"),
+    ]
+    assert "AWS access key id" in loaded.problems[0].message
+    assert "AWS secret access key" in loaded.problems[1].message
+    assert "in a knowledge document" in loaded.problems[0].message
+    assert not any(KEY_ID in p.message or SECRET_KEY in p.message for p in loaded.problems)
+    # refused, so never indexed; the clean document of the same folder still loads
+    docs = [d.path for d in loaded.knowledge["col_docs"].documents]
+    assert docs == ["knowledge/col_docs/clean.md"]
+
+
+TESTS_WITH_SECRETS = f"""\
+cases:
+  - name: a message
+    message: "connect with {KEY_ID} please"
+    assert:
+      - contains: ok
+  - name: a conversation
+    conversation:
+      test_persona: nosy
+      opening: 'my token is ghp_abcdefghijklmnopqrstuvwxyz0123456789AB'
+    assert:
+      - not_contains: "xoxb-1234567890-abcdefghij"
+      - llm_rubric: |
+          Grade it.
+          aws_secret_access_key = {SECRET_KEY}
+      - json_schema:
+          properties:
+            key: {{const: "{KEY_ID}"}}
+"""
+
+
+def test_every_text_of_a_tests_file_is_scanned_and_located(repo: RepoBuilder) -> None:
+    repo.persona("p", MINIMAL)
+    repo.write("test-personas/nosy.yaml", "name: Nosy\n")
+    repo.write("personas/p.tests.yaml", TESTS_WITH_SECRETS)
+    loaded = load_repo(repo.root)
+    got = [
+        (p.line, p.col, p.message.split("looks like a ", 1)[1].split(";")[0])
+        for p in loaded.problems
+    ]
+    assert got == [
+        (3, 28, "AWS access key id"),
+        (9, 29, "GitHub token"),
+        (11, 24, "Slack token"),
+        (14, 1, "AWS secret access key"),
+        (17, 27, "AWS access key id"),
+    ]
+    assert {(p.path, p.code) for p in loaded.problems} == {("personas/p.tests.yaml", "secret")}
+    assert all("in a persona tests file" in p.message for p in loaded.problems)
+    shown = "\n".join(str(p) for p in loaded.problems)
+    assert KEY_ID not in shown and SECRET_KEY not in shown and "ghp_" not in shown
+    assert loaded.persona_tests.by_slug == {}  # the file is invalid: none of its cases run
+
+
+def test_a_secret_and_a_format_error_in_one_tests_file_are_both_reported(
+    repo: RepoBuilder,
+) -> None:
+    repo.persona("p", MINIMAL)
+    repo.write(
+        "personas/p.tests.yaml",
+        f"cases:\n  - name: x\n    message: {KEY_ID}\n    assert: []\n",
+    )
+    codes = [(p.line, p.code) for p in load_repo(repo.root).problems]
+    assert codes == [(3, "secret"), (4, "too_short")]
+
+
+def test_cold_and_cached_loads_report_the_same_secrets(
+    repo: RepoBuilder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    repo.persona("p", MINIMAL + f"system_prompt: 'use {KEY_ID}'\n")
+    repo.persona("q", MINIMAL)
+    repo.write("knowledge/col_docs/leaky.md", f"key id {KEY_ID}\n")
+    repo.write("test-personas/nosy.yaml", "name: Nosy\n")
+    repo.write("personas/q.tests.yaml", TESTS_WITH_SECRETS)
+    cold = load_repo(repo.root).problems
+    assert {p.path for p in cold} == {
+        "personas/p.yaml",
+        "knowledge/col_docs/leaky.md",
+        "personas/q.tests.yaml",
+    }
+    for _ in range(2):  # the first fills the persisted cache, the second is served from it
+        cache = ParseCache.for_repo(repo.root)
+        assert load_repo(repo.root, persona_loader=cache.load).problems == cold
+        cache.save()
+    assert cache.hits == 2
