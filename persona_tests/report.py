@@ -20,11 +20,10 @@ Everything a report shows comes from user files, knowledge and models: ``redacte
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from personas_as_code.schemas.secrets import redact_data
+from personas_as_code.schemas.secrets import redact_data, redact_structure
 
 FORMAT_VERSION = 1
 Status = Literal["passed", "failed", "skipped", "error", "untested"]
@@ -173,22 +172,6 @@ def change_between(before: Status | None, after: Status | None) -> Change:
     return "same"
 
 
-def _redacted(value: Any, name: str = "") -> Any:
-    """``value`` with secrets redacted, recursing into the report's dataclasses."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        changes = {
-            f.name: _redacted(getattr(value, f.name), f.name)
-            for f in dataclasses.fields(value)
-            if f.init
-        }
-        return dataclasses.replace(value, **changes)
-    if isinstance(value, list):
-        return [_redacted(v) for v in value]
-    if isinstance(value, tuple):
-        return tuple(_redacted(v) for v in value)
-    return redact_data(value, name)
-
-
 @dataclass
 class TestReport:
     """Every case's result, in a stable order (persona, then file order)."""
@@ -259,7 +242,7 @@ class TestReport:
     def redacted(self) -> TestReport:
         """A copy safe to show: every answer, message, transcript, retrieval entry, error
         and note with secrets replaced by ``[REDACTED]``."""
-        return _redacted(self)  # type: ignore[no-any-return]
+        return redact_structure(self)  # type: ignore[no-any-return]
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--format json`` document (secrets redacted)."""

@@ -20,6 +20,7 @@ written out here (see the README: that package is not a dependency).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -333,6 +334,27 @@ def redact_data(value: Any, key: str = "") -> Any:
 
 
 Model = TypeVar("Model", bound=BaseModel)
+
+
+def redact_structure(
+    value: Any, key: str = "", recurse: Callable[[Any, str], Any] | None = None
+) -> Any:
+    """``value`` with secrets redacted: each field of a dataclass (under its name), each
+    item of a list or tuple, and ``redact_data`` for the rest.  Parts go through
+    ``recurse`` (default: this function), so a caller can treat some types its own way."""
+    again = recurse or redact_structure
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {
+            f.name: again(getattr(value, f.name), f.name)
+            for f in dataclasses.fields(value)
+            if f.init
+        }
+        return dataclasses.replace(value, **changes)
+    if isinstance(value, list):
+        return [again(v, "") for v in value]
+    if isinstance(value, tuple):
+        return tuple(again(v, "") for v in value)
+    return redact_data(value, key)
 
 
 def redact_model(model: Model) -> Model:

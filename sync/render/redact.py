@@ -18,7 +18,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from personas_as_code.schemas.secrets import redact_data
+from personas_as_code.schemas.secrets import redact_data, redact_structure
 from personas_as_code.sync.changes import FieldDiff, PersonaPlan
 from personas_as_code.sync.plan import Plan
 
@@ -48,18 +48,7 @@ def _redacted(value: Any, name: str = "") -> Any:
             # persona; scanning it cost seconds at 10,000 personas
             return dataclasses.replace(value, desired=None, actual=None)
         value = dataclasses.replace(value, desired=None, actual=None)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        changes = {
-            f.name: _redacted(getattr(value, f.name), f.name)
-            for f in dataclasses.fields(value)
-            if f.init
-        }
-        return dataclasses.replace(value, **changes)
-    if isinstance(value, list):
-        return [_redacted(v) for v in value]
-    if isinstance(value, tuple):
-        return tuple(_redacted(v) for v in value)
-    return redact_data(value, name)
+    return redact_structure(value, name, _redacted)
 
 
 def redact_plan(plan: Plan) -> RedactedPlan:
