@@ -170,9 +170,12 @@ def index_sources(
     desired: Sequence[SourceDocuments],
     embedder: Embedder,
     content_store: ContentStore | None = None,
+    *,
+    stable_ids: bool = False,
 ) -> IndexStats:
     """Bring the index in line with ``desired``; each source is written in one transaction.
-    ``content_store`` supplies (and keeps) the chunks and vectors of written documents."""
+    ``content_store`` supplies (and keeps) the chunks and vectors of written documents;
+    ``stable_ids`` gives chunks ids that depend on their place only (``store.stable_chunk_id``)."""
     store.create_knowledge_tables(engine)
     stats = IndexStats()
     requests_before = embedder.requests
@@ -190,7 +193,9 @@ def index_sources(
         if not (delta.has_changes or delta.new_index):
             continue
         source = by_key[(delta.source_type, delta.source_id)]
-        _write_source(engine, tenant_id, repo_id, source, delta, embedder, stats, content_store)
+        _write_source(
+            engine, tenant_id, repo_id, source, delta, embedder, stats, content_store, stable_ids
+        )
         stats.per_source[label] = (
             f"{len(delta.added)} added, {len(delta.changed)} changed, {len(delta.removed)} removed"
         )
@@ -207,6 +212,7 @@ def _write_source(
     embedder: Embedder,
     stats: IndexStats,
     content_store: ContentStore | None,
+    stable_ids: bool,
 ) -> None:
     settings = settings_hash(source.chunking, embedder.identity)
     todo = set(delta.added) | set(delta.changed)
@@ -236,6 +242,7 @@ def _write_source(
                 settings_sha256=settings,
                 chunks=entry.chunks,
                 vectors=entry.vectors,
+                stable_ids=stable_ids,
             )
         values = {
             "repo_id": repo_id,

@@ -23,6 +23,7 @@ pgvector: the float32 blobs are the documented fallback and work on both.)
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -233,6 +234,16 @@ def delete_documents(
     return len(ids)
 
 
+def stable_chunk_id(source_type: str, source_id: str, path: str, ordinal: int) -> int:
+    """A chunk id that depends only on where the chunk stands (source, document, ordinal).
+
+    Retrieval breaks exact ties by chunk id; an index whose ids are these ranks tied
+    chunks the same way however it was built (from scratch, or updated from another
+    tree's index), so equal knowledge gives equal answers on every machine."""
+    key = "\0".join((source_type, source_id, path, str(ordinal))).encode()
+    return int.from_bytes(hashlib.sha256(key).digest()[:8], "big") >> 1 or 1
+
+
 def insert_document(
     conn: Connection,
     *,
@@ -244,8 +255,10 @@ def insert_document(
     settings_sha256: str,
     chunks: Sequence[str],
     vectors: np.ndarray,
+    stable_ids: bool = False,
 ) -> None:
-    """Insert one document with its chunks and their vectors."""
+    """Insert one document with its chunks and their vectors.  With ``stable_ids`` each
+    chunk's id is ``stable_chunk_id`` of its place instead of the next free number."""
     result = conn.execute(
         documents_table.insert().values(
             tenant_id=tenant_id,
@@ -263,6 +276,11 @@ def insert_document(
             chunks_table.insert(),
             [
                 {
+                    **(
+                        {"id": stable_chunk_id(source_type, source_id, path, ordinal)}
+                        if stable_ids
+                        else {}
+                    ),
                     "document_id": document_id,
                     "tenant_id": tenant_id,
                     "source_type": source_type,

@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import secrets
+import shutil
 import sqlite3
 import threading
 import time
@@ -37,7 +38,8 @@ from sqlalchemy.exc import SQLAlchemyError
 TREE_TENANT = "tree"  # the tenant column of a tree index (one tree per file)
 TREES_FOLDER = "trees"
 MAX_TREES = 8
-FORMAT = 1  # bump when what a tree file holds changes
+FORMAT = 2  # bump when what a tree file holds changes (PRAGMA user_version)
+BASE_CANDIDATES = 3  # tree files looked at for one to start a new build from
 _STALE_TEMP_SECONDS = 3600
 
 _LOCK = threading.Lock()
@@ -56,6 +58,7 @@ class TreeIndex:
     chunks: int
     embedded_now: int  # documents chunked and embedded to build it (0 when reused)
     built_now: bool  # False when an existing file was reused
+    written_now: int = 0  # documents written into it now (what differed from its base)
 
 
 def tree_fingerprint(sources: Sequence[SourceDocuments], embedder_identity: dict) -> str:
@@ -98,10 +101,10 @@ def open_tree_index(
             os.mkdir(trees, 0o755)
         if trees.is_symlink() or not trees.is_dir():
             raise WriteRefused(f"refusing to write tree indexes: '{trees}' is not a real folder")
-        embedded = 0
+        embedded = written = 0
         built = not _plain_file(path)
         if built:
-            embedded = _build(path, repo_id, sources, embedder, content_store)
+            embedded, written = _build(path, repo_id, sources, embedder, content_store)
         else:
             os.utime(path)  # recently used: kept by the eviction below
         try:
@@ -110,11 +113,12 @@ def open_tree_index(
             if built:
                 raise
             os.unlink(path)  # a damaged file (a crash, a full disk): build it again
-            built, embedded = True, _build(path, repo_id, sources, embedder, content_store)
+            built = True
+            embedded, written = _build(path, repo_id, sources, embedder, content_store)
             engine, chunks = _read_only(path)
         documents = len({d.path for s in sources for d in s.documents})
         index = TreeIndex(
-            engine, path, fingerprint, len(sources), documents, chunks, embedded, built
+            engine, path, fingerprint, len(sources), documents, chunks, embedded, built, written
         )
         _forget(str(path))
         _OPEN[str(path)] = index
@@ -132,7 +136,7 @@ def close_tree_indexes() -> None:
 
 
 def _reused(index: TreeIndex) -> TreeIndex:
-    return replace(index, embedded_now=0, built_now=False)
+    return replace(index, embedded_now=0, built_now=False, written_now=0)
 
 
 def _plain_file(path: Path) -> bool:
@@ -145,13 +149,30 @@ def _build(
     sources: Sequence[SourceDocuments],
     embedder: Embedder,
     content_store: ContentStore,
-) -> int:
-    """Build the index into a temporary file renamed to ``path``; the documents embedded."""
+) -> tuple[int, int]:
+    """Build the index into a temporary file renamed to ``path``; the documents embedded
+    and the documents written.
+
+    It starts from a copy of the most recently used tree index of this repo when there
+    is one (a baseline ref usually differs from the working tree in a few documents), so
+    only the documents that differ are written; chunk ids depend only on a chunk's place
+    (``stable_ids``), so the result is the same as a build from nothing."""
     temp = path.with_name(f"tmp-{secrets.token_hex(8)}.db")
+    base = _nearest_base(path.parent, repo_id, exclude=path)
+    if base is not None:
+        try:
+            shutil.copyfile(base, temp)
+        except OSError:  # evicted by another process meanwhile: build from nothing
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
     engine = create_engine(f"sqlite:///{temp}")
     event.listen(engine, "connect", _fast_writes)
     try:
-        stats = index_sources(engine, TREE_TENANT, repo_id, sources, embedder, content_store)
+        stats = index_sources(
+            engine, TREE_TENANT, repo_id, sources, embedder, content_store, stable_ids=True
+        )
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"PRAGMA user_version = {FORMAT}")
         engine.dispose()
         with open(temp, "rb+") as handle:
             os.fsync(handle.fileno())
@@ -161,7 +182,35 @@ def _build(
         with contextlib.suppress(OSError):
             os.unlink(temp)
         raise
-    return stats.documents_embedded
+    return stats.documents_embedded, stats.documents_embedded + stats.documents_from_store
+
+
+def _nearest_base(trees: Path, repo_id: str, exclude: Path) -> Path | None:
+    """The most recently used tree index of this format whose sources all belong to
+    ``repo_id`` (so updating it drops every source the new tree lacks), or None."""
+    candidates: list[tuple[float, str]] = []
+    with contextlib.suppress(OSError), os.scandir(trees) as entries:
+        for entry in entries:
+            if (
+                entry.name.endswith(".db")
+                and not entry.name.startswith("tmp-")
+                and entry.path != str(exclude)
+                and entry.is_file(follow_symlinks=False)
+            ):
+                candidates.append((entry.stat(follow_symlinks=False).st_mtime, entry.path))
+    for _, candidate in sorted(candidates, reverse=True)[:BASE_CANDIDATES]:
+        uri = f"file:{urllib.parse.quote(candidate)}?mode=ro"
+        try:
+            with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
+                (version,) = db.execute("PRAGMA user_version").fetchone()
+                owners = {
+                    r for (r,) in db.execute("SELECT DISTINCT repo_id FROM knowledge_sources")
+                }
+        except sqlite3.Error:
+            continue
+        if version == FORMAT and owners <= {repo_id}:
+            return Path(candidate)
+    return None
 
 
 def _fast_writes(dbapi_connection: sqlite3.Connection, _record: object) -> None:

@@ -49,9 +49,12 @@ def test_a_tree_index_answers_exactly_as_the_catalogue_index(
     handbook: SourceDocuments,
     questions: list[tuple[str, str]],
 ) -> None:
+    """Same tables, same ``retrieve``: the same chunks, scores and order.  (Exact ties
+    rank by chunk id; a tree's ids depend only on each chunk's place, so the catalogue
+    here is indexed with those ids too.)"""
     embedder = WordLlamaEmbedder()
     catalogue = create_engine(f"sqlite:///{tmp_path / 'catalogue.db'}")
-    index_sources(catalogue, "acme", REPO, [handbook], embedder, content)
+    index_sources(catalogue, "acme", REPO, [handbook], embedder, content, stable_ids=True)
     tree = open_tree_index(content.path.parent, REPO, [handbook], embedder, content)
     assert (tree.built_now, tree.embedded_now, tree.documents) == (True, 0, 12)
     for search_type in ("hybrid", "keyword", "semantic"):
@@ -136,3 +139,56 @@ def test_a_damaged_tree_file_is_built_again(
     first.path.write_bytes(b"not a database, the disk was full")
     again = open_tree_index(content.path.parent, REPO, [handbook], embedder, content)
     assert (again.built_now, again.embedded_now, again.chunks) == (True, 0, first.chunks)
+
+
+def _all_chunks(engine) -> list[tuple]:
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT c.id, d.path, c.ordinal, c.text, c.embedding FROM knowledge_chunks c "
+            "JOIN knowledge_documents d ON d.id = c.document_id ORDER BY c.id"
+        )
+        return [tuple(r) for r in rows]
+
+
+def test_a_tree_built_from_another_writes_only_what_differs_and_equals_a_fresh_build(
+    tmp_path: Path,
+    content: ContentStore,
+    handbook: SourceDocuments,
+    questions: list[tuple[str, str]],
+) -> None:
+    """A baseline that differs in a few documents starts from the working tree's index
+    and writes only those; its chunks (ids included, so ties rank alike) and its answers
+    are the same as a tree built from nothing, in a folder that never saw the first."""
+    embedder = WordLlamaEmbedder()
+    first = open_tree_index(content.path.parent, REPO, [handbook], embedder, content)
+    docs = list(handbook.documents)
+    docs[0] = _doc(docs[0].path, docs[0].text + "\nParking permits now cost 14 euros.\n")
+    del docs[1]
+    docs.append(_doc("knowledge/col_handbook/new.md", "# New\n\nBadges are blue from May.\n"))
+    changed = dataclasses.replace(handbook, documents=tuple(docs))
+    second = open_tree_index(content.path.parent, REPO, [changed], embedder, content)
+    assert (second.built_now, second.written_now, second.embedded_now) == (True, 2, 2)
+    assert first.written_now == 12
+    (tmp_path / "fresh-clone").mkdir()
+    elsewhere = ContentStore.for_repo(tmp_path / "fresh-clone")
+    fresh = open_tree_index(elsewhere.path.parent, REPO, [changed], embedder, elsewhere)
+    assert fresh.written_now == fresh.documents == 12
+    assert _all_chunks(second.engine) == _all_chunks(fresh.engine)
+    for question, _ in questions:
+        a = retrieve(second.engine, TREE_TENANT, [REF], question, top_k=5)
+        b = retrieve(fresh.engine, TREE_TENANT, [REF], question, top_k=5)
+        assert a == b
+
+
+def test_a_tree_of_another_repo_is_never_a_base(
+    tmp_path: Path, content: ContentStore, handbook: SourceDocuments
+) -> None:
+    embedder = WordLlamaEmbedder()
+    open_tree_index(content.path.parent, "other/repo", [handbook], embedder, content)
+    docs = handbook.documents[1:]
+    mine = dataclasses.replace(handbook, documents=docs)
+    mine = open_tree_index(content.path.parent, REPO, [mine], embedder, content)
+    assert mine.written_now == 11  # built from nothing: the other repo's sources stay out
+    with mine.engine.connect() as conn:
+        owners = conn.exec_driver_sql("SELECT DISTINCT repo_id FROM knowledge_sources").all()
+    assert owners == [(REPO,)]
