@@ -87,7 +87,8 @@ def test_a_valid_relative_ref_still_works(two_commits: Path) -> None:
     # nothing a persona reads changed since HEAD~1 (only a note): nothing selected, all fine
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == (
-        "0 passed, 0 failed, 0 skipped, 0 errors. Against HEAD~1: 0 pass→fail, 0 fail→pass."
+        "0 passed, 0 failed, 0 untested, 0 skipped, 0 errors. Against HEAD~1: 0 pass→fail, "
+        "0 fail→pass."
     )
     compared = run("test", "sql-helper", "--baseline", "HEAD~1", cwd=two_commits)
     assert compared.returncode == 0, compared.stderr
