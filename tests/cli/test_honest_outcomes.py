@@ -36,25 +36,26 @@ sources:
   - type: collection
     id: col_hr
 """
-HANDBOOK = f"""\
+HANDBOOK = """\
 # Holidays
 
 Every employee gets 25 vacation days per year, plus public holidays.
-
-The shared printer's cloud account key is {AWS_KEY}; ask IT before using it.
 """
-CASES = f"""\
+CASES = """\
 cases:
   - name: vacation days
     message: "How many vacation days do I get?"
     assert:
       - contains: "25 vacation days"
       - cites: col_hr
-  - name: "is {AWS_KEY} the printer key"
-    message: "Is {AWS_KEY} the printer key?"
+  - name: printer key
+    message: "What is the printer key?"
     assert:
-      - not_contains: "{AWS_KEY}"
+      - not_contains: "AKIA"
 """
+# validate refuses a credential in a knowledge document or a tests file, so here it
+# comes from where no file check can stop it: the question typed, and the model's answer
+LEAK = f"\nThe shared printer's cloud account key is {AWS_KEY}."
 
 
 def new_repo(root: Path) -> Path:
@@ -145,7 +146,7 @@ def test_require_model_makes_no_model_a_failure(repo: Path, tmp_path: Path) -> N
 @pytest.fixture
 def repo_with_model(tmp_path: Path) -> Iterator[Path]:
     """The new repo whose gpt-4o-mini backend is a loopback model."""
-    with serve_prompt_model() as (base_url, _):
+    with serve_prompt_model(says=LEAK) as (base_url, _):
         root = new_repo(tmp_path / "acme-personas")
         configure_in_toml(root, base_url, ("openai/gpt-4o-mini",))
         applied = run("apply", "--auto-approve", cwd=root)
@@ -162,22 +163,24 @@ def test_with_a_model_the_same_cases_are_tested(repo_with_model: Path) -> None:
         None,
     )
     statuses = {r["case"]: r["status"] for r in data["results"]}
-    # the loopback model repeats its prompt, secret included: a real failure
-    assert statuses == {"vacation days": "passed", "is [REDACTED] the printer key": "failed"}
+    # the loopback model leaks a credential: a real failure
+    assert statuses == {"vacation days": "passed", "printer key": "failed"}
     assert result.returncode == 1
     assert AWS_KEY not in result.stdout  # the failure's message and answer are redacted
 
 
-def test_no_report_and_no_run_prints_the_credential(repo: Path) -> None:
+def test_no_report_and_no_run_prints_the_credential(repo: Path, repo_with_model: Path) -> None:
     outputs = {
-        fmt: run("test", "--format", fmt, cwd=repo).stdout
+        fmt: run("test", "--format", fmt, cwd=repo_with_model).stdout
         for fmt in ("text", "json", "markdown", "junit")
     }
     ran = run("run", "hr-helper", f"Is {AWS_KEY} the printer key?", cwd=repo)
-    ran_json = run("run", "hr-helper", "What is the printer key?", "--format", "json", cwd=repo)
+    ran_json = run(
+        "run", "hr-helper", f"Is {AWS_KEY} the printer key?", "--format", "json", cwd=repo
+    )
     preview = run("preview", "hr-helper", "--trigger", f"printer key {AWS_KEY}?", cwd=repo)
     preview_json = run(
-        "preview", "hr-helper", "--trigger", "printer key?", "--format", "json", cwd=repo
+        "preview", "hr-helper", "--trigger", f"key {AWS_KEY}?", "--format", "json", cwd=repo
     )
     outputs |= {
         "run": ran.stdout,

@@ -238,17 +238,20 @@ async def test_a_credential_in_a_case_never_reaches_the_result(
         f'    assert:\n      - not_contains: "{key}"\n'
     )
     async with Client(build_server(init_git(example_repo), catalogue=catalogue)) as client:
-        result = await call(client, "test_persona", slug="sql-helper")
+        refused = await client.call_tool("test_persona", {"slug": "sql-helper"})
         ran = await call(client, "run_persona", slug="sql-helper", message=f"Is {key} valid?")
         preview = await call(
             client, "preview_persona", slug="sql-helper", trigger_text=f"Is {key} valid?"
         )
-    (case,) = result["results"]
-    assert case["status"] == "failed"  # the model repeated it: a real failure...
-    for shown in (result, ran, preview):
+    # a tests file holding a credential is not run; its problem names where, not what
+    said = json.dumps(refused.model_dump(mode="json"))
+    assert "sql-helper.tests.yaml" in said and key not in said
+    report = refused.structured_content
+    assert report is not None and report["results"] == []
+    assert {p["code"] for p in report["problems"]} == {"secret"}
+    for shown in (ran, preview):  # what the model was sent and said: shown without the key
         text = json.dumps(shown)
-        assert key not in text and "[REDACTED]" in text  # ...shown without the key
-    assert case["case"] == "key [REDACTED]"
+        assert key not in text and "[REDACTED]" in text
 
 
 async def test_each_side_retrieves_from_its_own_knowledge(

@@ -86,5 +86,6 @@ async def test_test_persona_ends_a_backtracking_json_schema_pattern_with_a_fail(
             "kind": "json_schema",
             "passed": False,
             "message": f"at a: '{'a' * 40}!' does not match '^(a+)+$'",
+            "status": "failed",
         }
     ]

@@ -26,11 +26,11 @@ EXAMPLE_BACKENDS = ("openai/gpt-4o", "openai/gpt-4o-mini", "anthropic/claude-son
 """The backend models the example personas with tests dispatch to."""
 
 
-def _app(seen: list[dict]) -> Starlette:
+def _app(seen: list[dict], says: str = "") -> Starlette:
     async def chat(request: Request) -> JSONResponse:
         body = json.loads(await request.body())
         seen.append(body)
-        text = "\n\n".join(str(m.get("content", "")) for m in body["messages"])
+        text = "\n\n".join(str(m.get("content", "")) for m in body["messages"]) + says
         return JSONResponse(
             {
                 "id": "prompt-1",
@@ -52,10 +52,11 @@ def _app(seen: list[dict]) -> Starlette:
 
 
 @contextmanager
-def serve_prompt_model() -> Iterator[tuple[str, list[dict]]]:
-    """The model's ``/v1`` base URL and the requests it received."""
+def serve_prompt_model(says: str = "") -> Iterator[tuple[str, list[dict]]]:
+    """The model's ``/v1`` base URL and the requests it received; ``says`` is added to
+    every answer (a model that leaks what it should not)."""
     seen: list[dict] = []
-    with serve_in_thread(_app(seen)) as url:
+    with serve_in_thread(_app(seen, says)) as url:
         yield url + "/v1", seen
 
 
