@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from personas_as_code.schemas.collection import COLLECTION_FILE, CollectionFile
 from personas_as_code.schemas.config import KnowledgeSection
 from personas_as_code.schemas.files import OversizedFile, PathRefused, RepoFiles, read_limited
 from personas_as_code.schemas.problems import Problem
-from personas_as_code.schemas.secrets import secret_problems
+from personas_as_code.schemas.secrets import SecretFinding, find_secrets, secret_problems
 from personas_as_code.schemas.yamlsafe import MAX_YAML_BYTES, YamlRefused, locate, parse_yaml
 from pydantic import ValidationError
 
@@ -67,8 +69,31 @@ def _document(
     document, problem = _read_document(files, path, limit)
     if document is None:
         return None, [problem] if problem is not None else []
-    secrets = secret_problems(document.text, path, holder="a knowledge document")
+    found = _findings(document)
+    secrets = secret_problems(document.text, path, holder="a knowledge document", findings=found)
     return (None, secrets) if secrets else (document, [])
+
+
+_SCANNED: OrderedDict[str, tuple[SecretFinding, ...]] = OrderedDict()
+_SCANNED_LOCK = threading.Lock()
+MAX_SCANNED = 50_000  # documents whose scan is remembered (a few bytes each when clean)
+
+
+def _findings(document: KnowledgeDocument) -> tuple[SecretFinding, ...]:
+    """The secret scan of a document's text, remembered by its content hash: a baseline
+    ref or a draft mostly holds the working tree's documents, and the scan is most of
+    what loading a document costs."""
+    with _SCANNED_LOCK:
+        known = _SCANNED.get(document.sha256)
+        if known is not None:
+            _SCANNED.move_to_end(document.sha256)
+            return known
+    found = tuple(find_secrets(document.text))
+    with _SCANNED_LOCK:
+        _SCANNED[document.sha256] = found
+        while len(_SCANNED) > MAX_SCANNED:
+            _SCANNED.popitem(last=False)
+    return found
 
 
 def _read_document(

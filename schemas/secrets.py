@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -234,13 +234,15 @@ def secret_problems(
     where: Callable[[SecretFinding], tuple[int, int]] | None = None,
     *,
     holder: str = "a persona",
+    findings: Sequence[SecretFinding] | None = None,
 ) -> list[Problem]:
     """A validation error (code ``secret``) for every secret in ``text``, never quoting
     it: the detector's kind and where it is.  ``where`` maps a finding (its line and
     column in ``text``) to a place in ``path``, the finding's own when omitted (``text``
-    is the whole file); ``holder`` names what must not hold secrets."""
+    is the whole file); ``holder`` names what must not hold secrets; ``findings`` are
+    ``find_secrets(text)`` when the caller already has them."""
     problems = []
-    for finding in find_secrets(text):
+    for finding in find_secrets(text) if findings is None else findings:
         line, col = where(finding) if where is not None else (finding.line, finding.col)
         problems.append(
             Problem(
