@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from personas_as_code.catalogue.backends import stored_settings
 from personas_as_code.catalogue.db import (
     BackendModelRow,
     FrontendModelRow,
@@ -104,18 +105,13 @@ def model_backends(
         config = configs.get(row.slug)
         if config is None:
             config = row.connection_config
-        elif notes is not None and dict(config) != _stored_settings(row.connection_config):
+        elif notes is not None and dict(config) != stored_settings(row.connection_config):
             notes.append(
                 f"backend {row.slug}: as personas.toml [backends] of the tree under test "
                 "configures it (the catalogue has other settings until the next apply)"
             )
         backends.append(make_backend(row.slug, config, env=env))
     return backends
-
-
-def _stored_settings(config: Mapping[str, Any] | None) -> dict[str, Any]:
-    """A stored ``connection_config`` without what apply adds beside the settings."""
-    return {k: v for k, v in (config or {}).items() if k != "managed_by"}
 
 
 def source_refs(rows: Sequence[SourceRow]) -> tuple[SourceRef, ...]:

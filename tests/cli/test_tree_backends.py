@@ -58,3 +58,14 @@ def test_without_backends_the_mirror_answers_and_says_no_model_was_called(
     ran = run("run", "support-agent", QUESTION, "--format", "json", cwd=example_repo)
     result = json.loads(ran.stdout)
     assert result["backend"]["provider"] == "mirror"
+
+
+def test_a_tree_naming_the_mirror_the_catalogue_already_has_gets_no_note(
+    example_repo: Path,
+) -> None:
+    with (example_repo / "personas.toml").open("a", encoding="utf-8") as toml:
+        toml.write('\n[backends."openai/gpt-4o"]\nprovider = "mirror"\n')
+    ran = run("run", "support-agent", QUESTION, "--format", "json", cwd=example_repo)
+    result = json.loads(ran.stdout)
+    assert result["backend"]["provider"] == "mirror"
+    assert not any("[backends] of the tree under test" in n for n in result["notes"])
