@@ -31,10 +31,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mcp import Client, StdioServerParameters
-from personas_as_code.mcp_server.models import HistoryMessage, SearchFilters
-from personas_as_code.mcp_server.preview import PreviewRequest
-from personas_as_code.mcp_server.service import PersonaService
-from personas_as_code.mcp_server.yaml_edit import PatchSpec
+from personas_as_code.application.models import HistoryMessage, SearchFilters
+from personas_as_code.application.preview import PreviewRequest
+from personas_as_code.application.service import PersonaService
+from personas_as_code.application.yaml_edit import PatchSpec
 from personas_as_code.schemas.loader import Repo, load_repo
 
 MODELS = [

@@ -32,10 +32,10 @@ def export(
     published: Annotated[bool | None, typer.Option("--published/--unpublished")] = None,
 ) -> None:
     """Export matching personas (one row each; sources and groups flattened)."""
-    from personas_as_code.mcp_server.export import render
-    from personas_as_code.mcp_server.ids import InvalidInput
-    from personas_as_code.mcp_server.models import SearchFilters
-    from personas_as_code.mcp_server.service import PersonaService
+    from personas_as_code.application.export import render
+    from personas_as_code.application.ids import InvalidInput
+    from personas_as_code.application.models import SearchFilters
+    from personas_as_code.application.service import PersonaService
     from pydantic import ValidationError
 
     try:

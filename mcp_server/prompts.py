@@ -22,8 +22,8 @@ from mcp.types import (
     InputRequiredResult,
     TextResourceContents,
 )
+from personas_as_code.application.service import PersonaService
 from personas_as_code.mcp_server.resources import schema_text
-from personas_as_code.mcp_server.service import PersonaService
 from personas_as_code.schemas.errors import PersonasError
 from pydantic import Field
 

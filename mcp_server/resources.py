@@ -19,8 +19,8 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError
 from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS, ListResourcesResult, PaginatedRequestParams, Resource
-from personas_as_code.mcp_server.index import Snapshot
-from personas_as_code.mcp_server.service import PersonaService
+from personas_as_code.application.index import Snapshot
+from personas_as_code.application.service import PersonaService
 from personas_as_code.schemas.errors import PersonasError
 
 PAGE_SIZE = 200

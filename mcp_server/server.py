@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Any
 
 from mcp.server.mcpserver import MCPServer
+from personas_as_code.application.service import PersonaService
 from personas_as_code.mcp_server.client_log import register_client_log
 from personas_as_code.mcp_server.completion import register_completion
 from personas_as_code.mcp_server.prompts import register_prompts
 from personas_as_code.mcp_server.resources import SlugIndex, register_resources
-from personas_as_code.mcp_server.service import PersonaService
 from personas_as_code.mcp_server.strict_args import forbid_unknown_arguments
 from personas_as_code.mcp_server.tools_drafts import register_draft_tools
 from personas_as_code.mcp_server.tools_plan import register_plan_tool

@@ -7,9 +7,8 @@ from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ToolAnnotations
-from personas_as_code.mcp_server.errors import tool_errors
-from personas_as_code.mcp_server.ids import DRAFT_ID_PATTERN, MAX_PROMPT_BYTES
-from personas_as_code.mcp_server.models import (
+from personas_as_code.application.ids import DRAFT_ID_PATTERN, MAX_PROMPT_BYTES
+from personas_as_code.application.models import (
     DiscardResult,
     DraftResult,
     ProposeResult,
@@ -17,8 +16,9 @@ from personas_as_code.mcp_server.models import (
     RagPatch,
     SourceInput,
 )
-from personas_as_code.mcp_server.service import PersonaService
-from personas_as_code.mcp_server.yaml_edit import PatchSpec
+from personas_as_code.application.service import PersonaService
+from personas_as_code.application.yaml_edit import PatchSpec
+from personas_as_code.mcp_server.errors import tool_errors
 from personas_as_code.schemas.fields import PersonaStatus, Slug
 from personas_as_code.schemas.persona import DefaultParams
 from pydantic import Field

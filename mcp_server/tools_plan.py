@@ -11,10 +11,10 @@ from collections.abc import Iterator
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import MCPServer
+from personas_as_code.application.models import Issue
+from personas_as_code.application.service import PersonaService
 from personas_as_code.catalogue.protocol import Catalogue
 from personas_as_code.mcp_server.errors import tool_errors
-from personas_as_code.mcp_server.models import Issue
-from personas_as_code.mcp_server.service import PersonaService
 from personas_as_code.mcp_server.tools_read import READ_ONLY, DraftIdArg
 from personas_as_code.schemas.problems import errors_only
 from personas_as_code.sync.engine import PlanRequest, compute_plan, open_repo_catalogue

@@ -6,9 +6,8 @@ from typing import Annotated, Literal
 
 from mcp.server.mcpserver import MCPServer
 from mcp.types import ToolAnnotations
-from personas_as_code.mcp_server.errors import tool_errors
-from personas_as_code.mcp_server.ids import DRAFT_ID_PATTERN, MAX_QUERY_CHARS, MAX_TEXT_BYTES
-from personas_as_code.mcp_server.models import (
+from personas_as_code.application.ids import DRAFT_ID_PATTERN, MAX_QUERY_CHARS, MAX_TEXT_BYTES
+from personas_as_code.application.models import (
     DraftList,
     ExportResult,
     HistoryMessage,
@@ -18,8 +17,9 @@ from personas_as_code.mcp_server.models import (
     SearchResult,
     ValidationReport,
 )
-from personas_as_code.mcp_server.preview import PreviewRequest
-from personas_as_code.mcp_server.service import PersonaService
+from personas_as_code.application.preview import PreviewRequest
+from personas_as_code.application.service import PersonaService
+from personas_as_code.mcp_server.errors import tool_errors
 from personas_as_code.schemas.fields import PersonaStatus, SourceType
 from personas_as_code.schemas.secrets import redact_model
 from pydantic import Field

@@ -12,9 +12,9 @@ from typing import Annotated
 
 from mcp.server.mcpserver import MCPServer
 from mcp.types import ToolAnnotations
+from personas_as_code.application.ids import MAX_TEXT_BYTES
+from personas_as_code.application.service import PersonaService
 from personas_as_code.mcp_server.errors import tool_errors
-from personas_as_code.mcp_server.ids import MAX_TEXT_BYTES
-from personas_as_code.mcp_server.service import PersonaService
 from personas_as_code.mcp_server.tools_plan import _catalogue
 from personas_as_code.mcp_server.tools_read import (
     DraftIdArg,

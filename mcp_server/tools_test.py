@@ -14,9 +14,9 @@ from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import MCPServer
 from mcp.types import ToolAnnotations
+from personas_as_code.application.models import Issue
+from personas_as_code.application.service import PersonaService
 from personas_as_code.mcp_server.errors import tool_errors
-from personas_as_code.mcp_server.models import Issue
-from personas_as_code.mcp_server.service import PersonaService
 from personas_as_code.mcp_server.tools_plan import _catalogue
 from personas_as_code.mcp_server.tools_read import DraftIdArg, SlugArg
 from personas_as_code.persona_tests.report import FORMAT_VERSION

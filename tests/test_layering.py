@@ -1,7 +1,7 @@
 """The house is layered: no import runs back up.
 
-cli → scaffold → mcp_server → persona_tests → sandbox → sync → catalogue → inference →
-knowledge_index → schemas.  A module may import its own package and those to its
+cli → scaffold → mcp_server → application → persona_tests → sandbox → sync → catalogue →
+inference → knowledge_index → schemas.  A module may import its own package and those to its
 right, never one to its left.
 """
 
@@ -19,6 +19,7 @@ LAYERS = [
     "cli",
     "scaffold",
     "mcp_server",
+    "application",
     "persona_tests",
     "sandbox",
     "sync",

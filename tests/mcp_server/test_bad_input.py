@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 from mcp import Client
+from personas_as_code.application.ids import check_draft_id, check_slug
+from personas_as_code.application.service import PersonaService
+from personas_as_code.application.yaml_edit import PatchSpec
 from personas_as_code.mcp_server import build_server
-from personas_as_code.mcp_server.ids import check_draft_id, check_slug
-from personas_as_code.mcp_server.service import PersonaService
-from personas_as_code.mcp_server.yaml_edit import PatchSpec
 from personas_as_code.schemas.errors import DraftError, NotFound, PersonasError
 
 from tests.mcp_server.conftest import call, call_error
@@ -113,7 +113,7 @@ def test_invalid_file_is_reported_not_fatal(git_repo: Path) -> None:
     assert view.valid is False and view.fields is None and view.issues
     assert service.search().invalid_files == 1
     with pytest.raises(PersonasError, match="invalid"):
-        from personas_as_code.mcp_server.preview import PreviewRequest
+        from personas_as_code.application.preview import PreviewRequest
 
         service.preview("broken", None, PreviewRequest())
     with pytest.raises(NotFound):

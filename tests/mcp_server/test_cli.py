@@ -7,9 +7,9 @@ import io
 import json
 from pathlib import Path
 
+from personas_as_code.application.service import PersonaService
+from personas_as_code.application.yaml_edit import PatchSpec
 from personas_as_code.cli.main import app
-from personas_as_code.mcp_server.service import PersonaService
-from personas_as_code.mcp_server.yaml_edit import PatchSpec
 from typer.testing import CliRunner
 
 runner = CliRunner()

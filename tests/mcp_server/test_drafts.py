@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from mcp import Client
-from personas_as_code.mcp_server.service import PersonaService
-from personas_as_code.mcp_server.yaml_edit import PatchSpec
+from personas_as_code.application.service import PersonaService
+from personas_as_code.application.yaml_edit import PatchSpec
 from personas_as_code.schemas.errors import DraftConflict
 
 from tests.mcp_server.conftest import call, call_error, git

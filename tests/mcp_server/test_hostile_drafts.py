@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from git import Repo as GitRepo
 from mcp import Client, StdioServerParameters
-from personas_as_code.mcp_server.service import PersonaService
+from personas_as_code.application.service import PersonaService
 from personas_as_code.sandbox.gitfiles import GitTreeFiles
 from personas_as_code.schemas.loader import load_repo
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from personas_as_code.mcp_server.drafts import DraftStore
-from personas_as_code.mcp_server.index import RepoIndex
+from personas_as_code.application.drafts import DraftStore
+from personas_as_code.application.index import RepoIndex
 from personas_as_code.schemas.files import DirectoryFiles
 from personas_as_code.schemas.loader import load_repo
 from personas_as_code.schemas.parse_cache import ParseCache

@@ -10,9 +10,9 @@ import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS, PromptReference, ResourceTemplateReference
+from personas_as_code.application.service import PersonaService
 from personas_as_code.mcp_server import build_server
 from personas_as_code.mcp_server.resources import PAGE_SIZE
-from personas_as_code.mcp_server.service import PersonaService
 
 from tests.repos import MINIMAL, RepoBuilder
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 from mcp import Client
+from personas_as_code.application.index import RepoIndex
+from personas_as_code.application.models import SearchFilters
+from personas_as_code.application.service import PersonaService
 from personas_as_code.mcp_server import build_server
-from personas_as_code.mcp_server.index import RepoIndex
-from personas_as_code.mcp_server.models import SearchFilters
-from personas_as_code.mcp_server.service import PersonaService
 
 from tests.mcp_server.conftest import call
 from tests.repos import RepoBuilder

@@ -15,18 +15,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from personas_as_code.mcp_server.authors import DraftAuthors
-from personas_as_code.mcp_server.catalogue_state import catalogue_state
-from personas_as_code.mcp_server.draft_ops import (
+from personas_as_code.application.authors import DraftAuthors
+from personas_as_code.application.catalogue_state import catalogue_state
+from personas_as_code.application.draft_ops import (
     DraftFiles,
     delete_files,
     draft_remote,
     duplicate_files,
     push_draft,
 )
-from personas_as_code.mcp_server.drafts import DraftStore, DraftTip, Written
-from personas_as_code.mcp_server.export import write_export
-from personas_as_code.mcp_server.ids import (
+from personas_as_code.application.drafts import DraftStore, DraftTip, Written
+from personas_as_code.application.export import write_export
+from personas_as_code.application.ids import (
     MAX_PATCH_BYTES,
     MAX_PROMPT_BYTES,
     InvalidInput,
@@ -35,8 +35,8 @@ from personas_as_code.mcp_server.ids import (
     check_slug,
     new_draft_id,
 )
-from personas_as_code.mcp_server.index import RepoIndex, Snapshot, filtered, search
-from personas_as_code.mcp_server.models import (
+from personas_as_code.application.index import RepoIndex, Snapshot, filtered, search
+from personas_as_code.application.models import (
     DiscardResult,
     DraftList,
     DraftResult,
@@ -49,8 +49,8 @@ from personas_as_code.mcp_server.models import (
     SearchResult,
     ValidationReport,
 )
-from personas_as_code.mcp_server.preview import PreviewRequest, RetrievalAccess, build_preview
-from personas_as_code.mcp_server.yaml_edit import PatchSpec, apply_patch, new_persona_text
+from personas_as_code.application.preview import PreviewRequest, RetrievalAccess, build_preview
+from personas_as_code.application.yaml_edit import PatchSpec, apply_patch, new_persona_text
 from personas_as_code.sandbox.enrichment import REMOTE_RETRIEVAL, is_remote
 from personas_as_code.sandbox.run import RunRequest, RunResult, run_persona
 from personas_as_code.sandbox.tree_retrieval import TreeRetrieval

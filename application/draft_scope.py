@@ -15,7 +15,7 @@ import posixpath
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from personas_as_code.mcp_server.commit_files import CommitFiles
+from personas_as_code.application.commit_files import CommitFiles
 from personas_as_code.schemas.config import CONFIG_FILE
 from personas_as_code.schemas.errors import DraftError
 from personas_as_code.schemas.files import PathRefused, RepoFiles, join_relative

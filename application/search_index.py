@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import chain, filterfalse
 
-from personas_as_code.mcp_server.models import SearchFilters
+from personas_as_code.application.models import SearchFilters
 from personas_as_code.schemas.loader import LoadedPersona
 
 TEXT_FIELDS = ("name", "slug", "description", "sources", "prompt")

@@ -25,14 +25,14 @@ from itertools import chain, filterfalse
 from operator import attrgetter
 from pathlib import Path
 
-from personas_as_code.mcp_server.models import (
+from personas_as_code.application.models import (
     FacetCount,
     SearchFilters,
     SearchHit,
     SearchResult,
     Snippet,
 )
-from personas_as_code.mcp_server.search_index import (
+from personas_as_code.application.search_index import (
     PAIRS,
     Entry,
     SearchIndex,

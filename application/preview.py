@@ -19,17 +19,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from personas_as_code.inference.chat import provenance
-from personas_as_code.inference.enricher import Retriever, enrich, render_context_block
-from personas_as_code.inference.messages import ChatMessage
-from personas_as_code.mcp_server.models import HistoryMessage, Preview, PreviewBlock, RetrievedRef
-from personas_as_code.mcp_server.tokens import (
+from personas_as_code.application.models import HistoryMessage, Preview, PreviewBlock, RetrievedRef
+from personas_as_code.application.tokens import (
     BUILTIN_CONTEXT_WINDOWS,
     DEFAULT_CONTEXT_WINDOW,
     DEFAULT_REPLY_RESERVATION,
     TOKEN_ESTIMATOR,
     estimate_tokens,
 )
+from personas_as_code.inference.chat import provenance
+from personas_as_code.inference.enricher import Retriever, enrich, render_context_block
+from personas_as_code.inference.messages import ChatMessage
 from personas_as_code.sandbox.enrichment import profile_of
 from personas_as_code.schemas.loader import LoadedPersona
 

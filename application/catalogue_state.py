@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from personas_as_code.mcp_server.models import CatalogueState
+from personas_as_code.application.models import CatalogueState
 from personas_as_code.schemas.errors import PersonasError
 from personas_as_code.schemas.loader import Repo
 from personas_as_code.schemas.secrets import redact
