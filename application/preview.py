@@ -183,20 +183,7 @@ def build_preview(
         notes.append(f"no max_tokens; {DEFAULT_REPLY_RESERVATION} tokens reserved for the reply")
     budget = max(0, window - reservation)
     total = sum(b.tokens for b in blocks)
-
-    trimmed: list[str] = []
-    remaining = total
-    candidates = sorted(
-        (i for i, b in enumerate(blocks) if b.source not in UNTRIMMABLE),
-        key=lambda i: (blocks[i].priority, i),
-    )
-    for i in candidates:
-        if remaining <= budget:
-            break
-        trimmed.append(blocks[i].source)
-        remaining -= blocks[i].tokens
-    if remaining > budget:
-        notes.append("the system prompt and the trigger alone exceed the budget")
+    trimmed = _trimmed(blocks, budget, notes)
     return Preview(
         slug=persona.slug,
         origin=origin,
@@ -214,6 +201,25 @@ def build_preview(
         notes=notes,
         retrieval=retrieved,
     )
+
+
+def _trimmed(blocks: list[PreviewBlock], budget: int, notes: list[str]) -> list[str]:
+    """The sources of the blocks trimmed to fit ``budget``, lowest priority (then the
+    oldest) first; the system prompt and the trigger are never trimmed."""
+    trimmed: list[str] = []
+    remaining = sum(b.tokens for b in blocks)
+    candidates = sorted(
+        (i for i, b in enumerate(blocks) if b.source not in UNTRIMMABLE),
+        key=lambda i: (blocks[i].priority, i),
+    )
+    for i in candidates:
+        if remaining <= budget:
+            break
+        trimmed.append(blocks[i].source)
+        remaining -= blocks[i].tokens
+    if remaining > budget:
+        notes.append("the system prompt and the trigger alone exceed the budget")
+    return trimmed
 
 
 def render_text(preview: Preview) -> str:

@@ -213,14 +213,26 @@ def apply_patch(text: str, patch: PatchSpec) -> tuple[str, list[str]]:
     The text is first checked by the bounded parser (``schemas.yamlsafe``): the
     round-trip parser is recursive, so a hostile file must be refused before it.
     """
+    checked_data(text)
+    return edit_checked(text, patch)
+
+
+def checked_data(text: str) -> Any:
+    """The data of the YAML ``text`` by the bounded parser; DraftError when it refuses
+    the file (the round-trip parser must never see a file it refuses)."""
     try:
-        parse_yaml(text.encode("utf-8"), "the file")
+        return parse_yaml(text.encode("utf-8"), "the file").data
     except YamlRefused as exc:
         problem = exc.problem
         raise DraftError(
             f"the file cannot be edited (line {problem.line}: {problem.message}); fix it by "
             "hand first"
         ) from None
+
+
+def edit_checked(text: str, patch: PatchSpec) -> tuple[str, list[str]]:
+    """``apply_patch`` of a ``text`` that ``checked_data`` has accepted: the round-trip
+    load and edit only."""
     yaml = _yaml(text)
     try:
         data = yaml.load(text)

@@ -1,6 +1,6 @@
-"""The personas MCP server: tools over a persona repo, drafts as git branches."""
+"""The personas MCP server: the protocol adapter over the application layer
+(``personas_as_code.application``): tools, resources, prompts and completion."""
 
-from personas_as_code.application.service import PersonaService
 from personas_as_code.mcp_server.server import build_server
 
-__all__ = ["PersonaService", "build_server"]
+__all__ = ["build_server"]

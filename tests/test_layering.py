@@ -90,3 +90,33 @@ def test_no_code_in_a_string_imports_a_folder_by_its_bare_name() -> None:
 def test_every_package_has_a_layer() -> None:
     packages = {p.parent.name for p in ROOT.glob("*/__init__.py")}
     assert packages - {"tests", "bench", PACKAGE} == set(LAYERS)
+
+
+def test_only_the_mcp_command_imports_the_mcp_server() -> None:
+    """The CLI calls the application layer; only ``personas mcp`` starts the server, and
+    the server (an adapter) imports no CLI module."""
+    assert any(_layer(m) == "mcp_server" for m in _imported(ROOT / "cli" / "mcp_cmd.py"))
+    cli_into_server = [
+        f"{path.relative_to(ROOT)} imports {module}"
+        for path in sorted((ROOT / "cli").rglob("*.py"))
+        if path.name != "mcp_cmd.py"
+        for module in _imported(path)
+        if _layer(module) == "mcp_server"
+    ]
+    server_into_cli = [
+        f"{path.relative_to(ROOT)} imports {module}"
+        for path in sorted((ROOT / "mcp_server").rglob("*.py"))
+        for module in _imported(path)
+        if _layer(module) == "cli"
+    ]
+    assert cli_into_server + server_into_cli == []
+
+
+def _imported(path: Path) -> list[str]:
+    """``_imports``, with ``from personas_as_code import mcp_server`` read as the module
+    it names."""
+    found = _imports(path)
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module == PACKAGE and node.level == 0:
+            found += [f"{PACKAGE}.{alias.name}" for alias in node.names]
+    return found
