@@ -77,7 +77,15 @@ PublishedArg = Annotated[
 
 
 def register_read_tools(server: MCPServer, service: PersonaService) -> None:
-    """Add the read-only tools to ``server``."""
+    """Add the read-only tools to ``server`` (in this order: the tools list shows it)."""
+    _register_get(server, service)
+    _register_search(server, service)
+    _register_preview(server, service)
+    _register_draft_status(server, service)
+
+
+def _register_get(server: MCPServer, service: PersonaService) -> None:
+    """Add the persona reader to ``server``."""
 
     @server.tool(title="Get a persona", annotations=READ_ONLY)
     def get_persona(slug: SlugArg = None, draft_id: DraftIdArg = None) -> PersonaView:
@@ -88,6 +96,10 @@ def register_read_tools(server: MCPServer, service: PersonaService) -> None:
         writable = server._tool_manager.get_tool("patch_persona_draft") is not None
         with tool_errors():
             return service.get_persona(slug, draft_id, writable=writable)
+
+
+def _register_search(server: MCPServer, service: PersonaService) -> None:
+    """Add search and export to ``server``."""
 
     @server.tool(title="Search personas", annotations=READ_ONLY)
     def search_personas(
@@ -130,6 +142,10 @@ def register_read_tools(server: MCPServer, service: PersonaService) -> None:
         with tool_errors():
             return service.export(format, query, filters, file_name)
 
+
+def _register_preview(server: MCPServer, service: PersonaService) -> None:
+    """Add the prompt preview to ``server``."""
+
     @server.tool(title="Preview a persona's prompt", annotations=READ_ONLY)
     def preview_persona(
         slug: SlugArg = None,
@@ -164,6 +180,10 @@ def register_read_tools(server: MCPServer, service: PersonaService) -> None:
         )
         with tool_errors():
             return redact_model(service.preview(slug, draft_id, request))
+
+
+def _register_draft_status(server: MCPServer, service: PersonaService) -> None:
+    """Add validation and the draft list to ``server``."""
 
     @server.tool(title="Validate personas", annotations=READ_ONLY)
     def validate_personas(draft_id: DraftIdArg = None) -> ValidationReport:
