@@ -127,8 +127,8 @@ def patch_changes(
     ``raw`` (None: a new file).  A ``system_prompt`` goes to the file's
     ``system_prompt_file`` when it has one (and the patch does not change it)."""
     if raw is None:
-        text, notes = new_persona_text(patch, path)
-        return {path: text.encode("utf-8")}, notes
+        text, new_notes = new_persona_text(patch, path)
+        return {path: text.encode("utf-8")}, new_notes
     current = raw.decode("utf-8", errors="replace")
     data = checked_data(current)  # the one bounded parse; refuses a hostile file
     notes: list[str] = []

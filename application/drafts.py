@@ -83,6 +83,19 @@ class DraftStore(CommitViews):
         with self.lock:
             return self.repo.head.commit.hexsha
 
+    def last_commit(self, path: str, rev: str = "HEAD") -> CommitInfo | None:
+        """The last commit at or before ``rev`` that touched ``path``."""
+        with self.lock:
+            try:
+                commit = next(self.repo.iter_commits(rev, paths=path, max_count=1), None)
+            except (git.GitCommandError, ValueError):
+                return None
+            return commit_info(commit) if commit is not None else None
+
+    def diff(self, base: str, head: str) -> tuple[list[str], str]:
+        """Changed paths and a unified diff of commit ``head`` against ``base``."""
+        return unified_diff(self.files_at(base), self.files_at(head))
+
     def list(self, slug: str | None = None) -> list[DraftTip]:
         """Every draft (of ``slug`` when given), newest first."""
         pattern = DRAFT_REF_PREFIX + (f"{check_slug(slug)}/" if slug is not None else "")
@@ -102,19 +115,6 @@ class DraftStore(CommitViews):
             if not refs:
                 raise NotFound(f"no draft '{draft_id}' (list_persona_drafts shows the drafts)")
             return read_tip(self.repo, *refs[0])
-
-    def last_commit(self, path: str, rev: str = "HEAD") -> CommitInfo | None:
-        """The last commit at or before ``rev`` that touched ``path``."""
-        with self.lock:
-            try:
-                commit = next(self.repo.iter_commits(rev, paths=path, max_count=1), None)
-            except (git.GitCommandError, ValueError):
-                return None
-            return commit_info(commit) if commit is not None else None
-
-    def diff(self, base: str, head: str) -> tuple[list[str], str]:
-        """Changed paths and a unified diff of commit ``head`` against ``base``."""
-        return unified_diff(self.files_at(base), self.files_at(head))
 
     def write(
         self,
