@@ -1,4 +1,4 @@
-"""``plan_sync``: the sync engine's plan for the working tree or a draft (read-only).
+"""The sync engine's plan for the working tree or a draft (read-only).
 
 It reads the catalogue and never writes to it: the assistant sees what merging
 its draft would change, exactly as ``personas plan`` would show it.
@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import Any
 
-from mcp.server.mcpserver import MCPServer
 from personas_as_code.application.models import Issue
 from personas_as_code.application.service import PersonaService
 from personas_as_code.catalogue.protocol import Catalogue
-from personas_as_code.mcp_server.errors import tool_errors
-from personas_as_code.mcp_server.tools_read import READ_ONLY, DraftIdArg
 from personas_as_code.schemas.problems import errors_only
 from personas_as_code.sync.engine import PlanRequest, compute_plan, open_repo_catalogue
 from personas_as_code.sync.render import render_text
@@ -50,7 +47,8 @@ class PlanSyncResult(BaseModel):
 
 
 @contextlib.contextmanager
-def _catalogue(service: PersonaService) -> Iterator[Catalogue]:
+def catalogue_for(service: PersonaService) -> Iterator[Catalogue]:
+    """The service's catalogue, or the repo's catalogue opened for the call."""
     if service.catalogue is not None:
         yield service.catalogue
     else:
@@ -64,7 +62,7 @@ def plan_sync(service: PersonaService, draft_id: str | None, prune: bool | None)
     errors = errors_only(repo.problems)
     if errors:
         return PlanSyncResult(target=target, valid=False, problems=[Issue.of(p) for p in errors])
-    with _catalogue(service) as catalogue:
+    with catalogue_for(service) as catalogue:
         plan, _ = compute_plan(repo, catalogue, PlanRequest(prune=prune))
     shown = redact_plan(plan)  # the assistant sees what a reviewer sees: no secrets
     data = shown.to_dict()
@@ -79,20 +77,3 @@ def plan_sync(service: PersonaService, draft_id: str | None, prune: bool | None)
         unmanaged=data["unmanaged"],
         text=render_text(shown),
     )
-
-
-def register_plan_tool(server: MCPServer, service: PersonaService) -> None:
-    """Add ``plan_sync`` to ``server``."""
-
-    @server.tool(name="plan_sync", title="Plan the sync", annotations=READ_ONLY)
-    def plan_sync_tool(
-        draft_id: DraftIdArg = None,
-        prune: Annotated[
-            bool | None,
-            Field(default=None, description="Plan deletions of owned personas whose file is gone."),
-        ] = None,
-    ) -> PlanSyncResult:
-        """What `personas apply` would change in the catalogue for the working tree, or for
-        the repo as draft `draft_id` has it. Reads the catalogue; never changes it."""
-        with tool_errors():
-            return plan_sync(service, draft_id, prune)

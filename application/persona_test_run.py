@@ -1,4 +1,4 @@
-"""``test_persona``: run a persona's test cases (``personas/<slug>.tests.yaml``) against
+"""Run a persona's test cases (``personas/<slug>.tests.yaml``) against
 its working-tree version or a draft, before proposing it.
 
 Each case also runs against the persona as the checked-out branch's last commit has it
@@ -10,15 +10,10 @@ makes it a failure), and the result is redacted like every report.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from mcp.server.mcpserver import MCPServer
-from mcp.types import ToolAnnotations
 from personas_as_code.application.models import Issue
 from personas_as_code.application.service import PersonaService
-from personas_as_code.mcp_server.errors import tool_errors
-from personas_as_code.mcp_server.tools_plan import _catalogue
-from personas_as_code.mcp_server.tools_read import DraftIdArg, SlugArg
 from personas_as_code.persona_tests.report import FORMAT_VERSION
 from personas_as_code.persona_tests.runner import run_tests
 from personas_as_code.schemas.errors import DraftError
@@ -27,9 +22,6 @@ from personas_as_code.schemas.persona_tests import TESTS_SUFFIXES
 from personas_as_code.schemas.secrets import redact
 from pydantic import BaseModel, Field
 
-TEST = ToolAnnotations(
-    read_only_hint=True, destructive_hint=False, idempotent_hint=False, open_world_hint=True
-)
 MAX_CONCURRENCY = 8
 
 CaseStatus = Literal["passed", "failed", "skipped", "error", "untested"]
@@ -130,7 +122,7 @@ def _baseline(service: PersonaService) -> tuple[Repo | None, str | None, str | N
     return service.draft_repo(head), head, None
 
 
-def test_persona(
+def run_persona_tests(
     service: PersonaService,
     slug: str | None,
     draft_id: str | None,
@@ -163,48 +155,3 @@ def test_persona(
         draft_id=draft_id,
         problems=_tests_file_problems(repo, persona.slug),
     )
-
-
-test_persona.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
-
-
-def register_test_tool(server: MCPServer, service: PersonaService) -> None:
-    """Add ``test_persona`` to ``server``."""
-
-    @server.tool(name="test_persona", title="Run a persona's test cases", annotations=TEST)
-    def test_persona_tool(
-        slug: SlugArg = None,
-        draft_id: DraftIdArg = None,
-        compare: Annotated[
-            bool,
-            Field(
-                default=True,
-                description="Also run each case against the branch's last commit and report "
-                "pass->fail / fail->pass.",
-            ),
-        ] = True,
-        concurrency: Annotated[int, Field(default=4, ge=1, le=MAX_CONCURRENCY)] = 4,
-        require_model: Annotated[
-            bool,
-            Field(
-                default=False,
-                description="Fail the answer checks of a case no model answered (the offline "
-                "mirror backend) instead of reporting them as untested.",
-            ),
-        ] = False,
-    ) -> PersonaTestRun:
-        """Run the cases of personas/<slug>.tests.yaml against the persona as the working
-        tree (or draft `draft_id`) has it, each also against the branch's last commit, and
-        say per case what passed, what failed, what was not tested (no model was called:
-        the offline mirror answered) and what flipped, with the answers. Use it on a draft
-        before proposing it. Publishes and persists nothing; calls the model."""
-        with tool_errors(), _catalogue(service) as catalogue:
-            return test_persona(
-                service,
-                slug,
-                draft_id,
-                catalogue=catalogue,
-                compare=compare,
-                concurrency=concurrency,
-                require_model=require_model,
-            )
