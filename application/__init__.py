@@ -1,7 +1,9 @@
 """The application layer: what the CLI and the MCP server both do, without either.
 
-Reads, search and export of a persona repo's working tree (``index``), drafts as git
-branches (``drafts`` and the modules beside it), preview, run and validate
-(``service``).  The MCP server (``mcp_server``) and the CLI (``cli``) adapt these
-to their protocols; nothing here imports either.
+``service.PersonaService`` is the entry point for one repo: reads, search and export
+of the working tree (``index``, ``export``), preview and run (``preview``), validation,
+and drafts as git branches (``drafts`` and the ``draft_*`` modules beside it);
+``plan_sync`` and ``persona_test_run`` review a draft before it is proposed.  The MCP
+server (``mcp_server``) and the CLI (``cli``) adapt these to their protocols; nothing
+here imports either.
 """
