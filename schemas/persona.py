@@ -100,13 +100,13 @@ class FileKey:
     ``api``: the catalogue API fields the key maps to (``catalogue.persona_mapping``
     holds the mapping; empty for a key the API does not hold as a persona field).
     ``draft``: the draft tool's argument for it, or None when a draft cannot set it.
-    ``export``: its columns in ``personas export``.
+    ``export``: its columns in ``personas export`` (``()``: none).
     ``after``: the key a draft inserts it after, when not in declaration order.
     """
 
     api: tuple[str, ...]
     draft: Draft | None
-    export: tuple[Column, ...] = ()
+    export: tuple[Column, ...]
     after: str | None = None
 
 
@@ -341,6 +341,7 @@ class PersonaFile(_FileModel):
         FileKey(
             api=(),  # the engine matches catalogue personas by them; not stored
             draft=Draft(list[Slug], max_length=50, description="Replaces previous_slugs."),
+            export=(),
         ),
     ] = Field(default_factory=list, description="Former slugs, so a rename is not delete + create.")
     model: Annotated[
@@ -458,7 +459,8 @@ class PersonaFile(_FileModel):
     ] = Field(default_factory=dict, description="Free-form JSON kept with the persona (e.g. team).")
     protect: Annotated[
         bool,
-        FileKey(api=(), draft=Draft(bool), after="status"),  # the ownership marker holds it
+        # the ownership marker in the catalogue's metadata holds it, not a persona field
+        FileKey(api=(), draft=Draft(bool), export=(), after="status"),
     ] = Field(default=False, description="Refuse to delete this persona.")
 
     @model_validator(mode="after")
