@@ -58,6 +58,15 @@ FIELDS: tuple[str, ...] = tuple(FROM_FILE)
 """The persona fields a file sets (every field of ``api.PersonaFields``), in plan order."""
 
 
+# PUT ignores nulls, so these optional persona fields cannot be cleared. When the file
+# drops one, the engine sends the value that means "nothing" instead: a minimum score
+# of 0 filters nothing, and an empty map of status messages is the same as none.
+# ``rag_context_template`` has no such value: the plan warns.  Every API field that
+# defaults to None is in one of the two.
+CLEARABLE_EQUIVALENTS: dict[str, Any] = {"rag_min_score": 0.0, "rag_status_messages": {}}
+UNCLEARABLE_FIELDS: tuple[str, ...] = ("rag_context_template",)
+
+
 def api_fields(persona: LoadedPersona) -> dict[str, Any]:
     """A persona file as API persona fields, in ``FIELDS`` order (the prompt as written)."""
     return {name: read(persona) for name, read in FROM_FILE.items()}

@@ -22,7 +22,13 @@ from personas_as_code.catalogue.api import (
     PersonaUpdate,
 )
 from personas_as_code.catalogue.db import PersonaRow
-from personas_as_code.catalogue.persona_mapping import FIELDS, api_fields, file_document
+from personas_as_code.catalogue.persona_mapping import (
+    CLEARABLE_EQUIVALENTS,
+    FIELDS,
+    UNCLEARABLE_FIELDS,
+    api_fields,
+    file_document,
+)
 from personas_as_code.mcp_server.export import COLUMNS, row
 from personas_as_code.mcp_server.tools_drafts import build_patch
 from personas_as_code.mcp_server.yaml_edit import KEY_ORDER
@@ -80,6 +86,20 @@ def test_the_file_keys_feed_every_api_field_and_only_those() -> None:
 
 def test_the_mapping_reads_every_api_field_from_the_file() -> None:
     assert set(FIELDS) == PERSONA_FIELDS, "catalogue.persona_mapping.FROM_FILE"
+
+
+def test_a_file_can_drop_every_optional_field() -> None:
+    """PUT ignores nulls: a field that defaults to None needs a value meaning 'nothing'
+    (``CLEARABLE_EQUIVALENTS``) or a plan warning (``UNCLEARABLE_FIELDS``), or dropping
+    it from the file would be planned as an update on every run."""
+    optional = {
+        name
+        for name, info in PersonaFields.model_fields.items()
+        if not info.is_required() and info.get_default(call_default_factory=True) is None
+    }
+    handled = set(CLEARABLE_EQUIVALENTS) | set(UNCLEARABLE_FIELDS)
+    assert optional - handled == set(), "catalogue.persona_mapping.CLEARABLE_EQUIVALENTS"
+    assert handled <= PERSONA_FIELDS
 
 
 def test_create_read_update_and_row_carry_the_same_persona_fields() -> None:
