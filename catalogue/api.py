@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import datetime
 from types import UnionType
 from typing import (
+    TYPE_CHECKING,
     Annotated,
     Any,
     Generic,
@@ -106,7 +107,7 @@ def _default_of(info: FieldInfo) -> Any:
 def _rebuilt(model: type[M], fields: dict[str, Any]) -> type[M]:
     """A subclass of ``model`` with the same name, module and docstring (so the same
     OpenAPI component) whose ``fields`` are redeclared."""
-    return create_model(  # type: ignore[call-overload, no-any-return]
+    return create_model(
         model.__name__,
         __base__=model,
         __module__=model.__module__,
@@ -174,12 +175,17 @@ class PersonaFields(PersonaBase):
 class PersonaCreate(_Body, PersonaFields):
     """Body of ``POST /personas``."""
 
-    slug: Slug | None = None  # defaults to slugify(name)
+    # the body may leave it out: the catalogue derives it from the name
+    slug: Slug | None = None  # type: ignore[assignment]
 
 
 @_every_field_optional(PersonaCreate)
 class PersonaUpdate(_Body):
     """Body of ``PUT /personas/{id}``: every non-null field is applied, nulls are ignored."""
+
+    if TYPE_CHECKING:  # its fields are generated; a type checker sees keyword arguments
+
+        def __init__(self, **fields: Any) -> None: ...
 
 
 class PublishRequest(_Body):

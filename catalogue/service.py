@@ -433,11 +433,11 @@ def create_persona(session: Session, caller: Caller, body: PersonaCreate) -> Per
     if _slug_taken(session, caller, slug, None):
         raise _slug_conflict(slug)
     now = utcnow()
-    data = body.model_dump(exclude={"slug", "metadata"})
+    # by a dict: the type checker does not see the fields PersonaRow inherits from PersonaBase
+    data = {**body.model_dump(exclude={"metadata"}), "slug": slug}
     row = PersonaRow(
         id=new_id("per"),
         tenant_id=caller.tenant_id,
-        slug=slug,
         metadata_=body.metadata,
         created_at=now,
         updated_at=now,
