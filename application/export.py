@@ -13,30 +13,13 @@ from typing import Any, Literal
 from personas_as_code.application.ids import InvalidInput
 from personas_as_code.application.models import ExportResult
 from personas_as_code.schemas.loader import LoadedPersona
+from personas_as_code.schemas.persona import export_columns
 from personas_as_code.sync.safe_write import write_inside
 
 EXPORT_DIR = ".personas/exports"
 INLINE_LIMIT = 64 * 1024
-COLUMNS = (
-    "slug",
-    "name",
-    "model",
-    "status",
-    "description",
-    "published",
-    "groups",
-    "rag_enabled",
-    "rag_strategy",
-    "rag_top_k",
-    "rag_min_score",
-    "sources",
-    "default_params",
-    "avatar",
-    "metadata",
-    "prompt_file",
-    "system_prompt",
-    "path",
-)
+_FILE_COLUMNS = export_columns()
+COLUMNS = (*(column.name for column in _FILE_COLUMNS), "path")
 _FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 # ``export --format json`` shape; bumped only when a member changes meaning or goes.
 EXPORT_FORMAT_VERSION = 1
@@ -44,43 +27,10 @@ EXPORT_FORMAT_VERSION = 1
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _source(source: Any) -> str:
-    parts = [f"w={source.weight:g}", source.status]
-    if source.name:
-        parts.append(f'name="{source.name}"')
-    search_type = (source.search_config or {}).get("search_type")
-    if search_type:
-        parts.append(f"search={search_type}")
-    return f"{source.type}:{source.id}({','.join(parts)})"
-
-
 def row(persona: LoadedPersona) -> dict[str, Any]:
-    """One persona as a flat row (lists joined with '; ')."""
-    spec = persona.spec
-    return {
-        "slug": persona.slug,
-        "name": spec.name,
-        "model": spec.model,
-        "status": spec.status,
-        "description": spec.description or "",
-        "published": spec.publish.enabled,
-        "groups": "; ".join(spec.publish.groups),
-        "rag_enabled": spec.rag.enabled,
-        "rag_strategy": spec.rag.strategy,
-        "rag_top_k": spec.rag.top_k,
-        "rag_min_score": "" if spec.rag.min_score is None else spec.rag.min_score,
-        "sources": "; ".join(_source(s) for s in spec.sources),
-        "default_params": "; ".join(
-            f"{k}={v}" for k, v in spec.default_params.model_dump(exclude_none=True).items()
-        ),
-        "avatar": spec.avatar or "",
-        "metadata": json.dumps(spec.metadata, sort_keys=True, ensure_ascii=False)
-        if spec.metadata
-        else "",
-        "prompt_file": persona.prompt_path or "",
-        "system_prompt": persona.system_prompt,
-        "path": persona.path,
-    }
+    """One persona as a flat row (lists joined with '; '); the columns are the file
+    keys' (``schemas.persona.export_columns``) and the file's path."""
+    return {**{column.name: column.cell(persona) for column in _FILE_COLUMNS}, "path": persona.path}
 
 
 def formula_safe(value: Any) -> Any:

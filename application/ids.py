@@ -7,12 +7,12 @@ import secrets
 
 from personas_as_code.schemas.errors import DraftError, NotFound, PersonasError
 from personas_as_code.schemas.fields import SLUG_MAX_LENGTH, SLUG_RE
+from personas_as_code.schemas.persona import MAX_PROMPT_BYTES  # noqa: F401  (re-exported)
 
 DRAFT_ID_PATTERN = r"^[a-z0-9]{8,32}$"
 DRAFT_ID_RE = re.compile(DRAFT_ID_PATTERN)
 DRAFT_REF_PREFIX = "refs/heads/persona-drafts/"
 
-MAX_PROMPT_BYTES = 256 * 1024
 MAX_TEXT_BYTES = 64 * 1024
 MAX_QUERY_CHARS = 500
 MAX_PATCH_BYTES = 512 * 1024

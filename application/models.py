@@ -5,16 +5,12 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from personas_as_code.sandbox.models import HistoryMessage, RetrievedRef  # noqa: F401  (re-exported for the tools)
-from personas_as_code.schemas.fields import (
-    MinScore,
-    NonEmptyStr,
-    PersonaStatus,
-    RagStrategy,
-    SourceStatus,
-    SourceType,
-    StatusMessagesMode,
-    TopK,
-    Weight,
+from personas_as_code.schemas.fields import PersonaStatus, SourceType
+from personas_as_code.schemas.persona import (  # noqa: F401  (the draft tool's inputs, re-exported)
+    PublishPatch,
+    RagPatch,
+    SourceInput,
+    StatusMessagesPatch,
 )
 from personas_as_code.schemas.problems import Problem
 from pydantic import BaseModel, ConfigDict, Field
@@ -178,48 +174,7 @@ class ExportResult(BaseModel):
 
 
 # --- drafts -----------------------------------------------------------------
-
-
-class StatusMessagesPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    mode: StatusMessagesMode | None = None
-    messages: dict[str, str] | None = None
-
-
-class RagPatch(BaseModel):
-    """Partial ``rag`` object: given keys are merged into the file's ``rag``."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    enabled: bool | None = None
-    strategy: RagStrategy | None = None
-    top_k: TopK | None = None
-    min_score: MinScore | None = None
-    context_template: str | None = Field(default=None, max_length=64 * 1024)
-    status_messages: StatusMessagesPatch | None = None
-
-
-class PublishPatch(BaseModel):
-    """Partial ``publish`` object; ``groups`` replaces the list when given."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    enabled: bool | None = None
-    groups: list[NonEmptyStr] | None = Field(default=None, max_length=100)
-
-
-class SourceInput(BaseModel):
-    """A source as written in the file; omitted keys are left out of the file."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    type: SourceType
-    id: NonEmptyStr
-    name: str | None = Field(default=None, max_length=200)
-    weight: Weight | None = None
-    search_config: dict[str, Any] | None = None
-    status: SourceStatus | None = None
+# (the draft tool's partial objects are declared with the file model, schemas.persona)
 
 
 class DraftResult(BaseModel):

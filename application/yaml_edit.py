@@ -15,6 +15,7 @@ from typing import Any
 
 from personas_as_code.schemas.errors import DraftError
 from personas_as_code.schemas.modeline import modeline_comment
+from personas_as_code.schemas.persona import key_order
 from personas_as_code.schemas.yamlsafe import YamlRefused, parse_yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -26,23 +27,7 @@ from ruamel.yaml.scalarstring import (
 )
 
 # the order new keys are inserted in (after the closest preceding existing key)
-KEY_ORDER = (
-    "name",
-    "slug",
-    "previous_slugs",
-    "model",
-    "description",
-    "system_prompt",
-    "system_prompt_file",
-    "status",
-    "protect",
-    "publish",
-    "rag",
-    "sources",
-    "default_params",
-    "avatar",
-    "metadata",
-)
+KEY_ORDER = key_order()
 _BLOCK_KEY = re.compile(r"^[A-Za-z_][\w-]*:\s*(#.*)?$")
 
 

@@ -11,8 +11,21 @@ whole catalogue in list pages) and ``Persona.avatar_sha256``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from types import UnionType
+from typing import (
+    TYPE_CHECKING,
+    Annotated,
+    Any,
+    Generic,
+    Literal,
+    TypeVar,
+    Union,
+    get_args,
+    get_origin,
+    get_type_hints,
+)
 
 from personas_as_code.schemas.fields import (
     MinScore,
@@ -27,8 +40,12 @@ from personas_as_code.schemas.fields import (
     Weight,
 )
 from personas_as_code.schemas.jsonvalue import dotted, json_problems
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
+from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
+from sqlalchemy import JSON
+from sqlmodel import AutoString
+from sqlmodel import Field as SQLField
 
 T = TypeVar("T")
 
@@ -69,42 +86,106 @@ class _Body(BaseModel):
         return value
 
 
-class PersonaCreate(_Body):
-    """Body of ``POST /personas``."""
+M = TypeVar("M", bound=BaseModel)
 
-    name: NonEmptyStr
-    slug: Slug | None = None
-    model_slug: NonEmptyStr
+
+def _plain(annotation: Any) -> Any:
+    """``annotation`` without its ``Annotated`` limits and descriptions, unions included."""
+    if get_origin(annotation) is Annotated:
+        return _plain(get_args(annotation)[0])
+    if get_origin(annotation) in (Union, UnionType):
+        return Union[tuple(_plain(arg) for arg in get_args(annotation))]  # noqa: UP007
+    return annotation
+
+
+def _default_of(info: FieldInfo) -> Any:
+    if info.default_factory is not None:
+        return Field(default_factory=info.default_factory)
+    return Field(default=info.default)
+
+
+def _rebuilt(model: type[M], fields: dict[str, Any]) -> type[M]:
+    """A subclass of ``model`` with the same name, module and docstring (so the same
+    OpenAPI component) whose ``fields`` are redeclared."""
+    return create_model(
+        model.__name__,
+        __base__=model,
+        __module__=model.__module__,
+        __doc__=model.__doc__,
+        **fields,
+    )
+
+
+def _without_limits(model: type[M]) -> type[M]:
+    """``model`` with its fields' limits dropped: a response says what is stored and never
+    refuses it (``catalogue.servable`` repairs the rest)."""
+    loose = {
+        name: (_plain(info.annotation), _default_of(info))
+        for name, info in model.model_fields.items()
+        if info.metadata or info.description or _plain(info.annotation) != info.annotation
+    }
+    return _rebuilt(model, loose)
+
+
+def _every_field_optional(source: type[BaseModel]) -> Callable[[type[M]], type[M]]:
+    """Give the decorated model every field of ``source``, optional and null by default
+    (an all-optional update body).  The limits stay: a value given must be valid."""
+
+    def decorate(model: type[M]) -> type[M]:
+        hints = get_type_hints(source, include_extras=True)
+        return _rebuilt(model, {name: (hints[name] | None, None) for name in source.model_fields})
+
+    return decorate
+
+
+class PersonaBase(BaseModel):
+    """The persona's catalogue fields, declared once (SQLModel's ``HeroBase`` pattern).
+
+    The request bodies, the response and the embedded catalogue's table row all derive
+    from this class: ``PersonaCreate`` adds ``metadata`` and makes ``slug`` optional,
+    ``PersonaUpdate`` is ``PersonaCreate`` with every field optional, ``Persona`` drops
+    the request limits (a response says what is stored) and ``db.PersonaRow`` makes a
+    column of each field (``sa_type`` where the column's type is not the field's).
+    ``metadata`` is not here because SQLAlchemy reserves that attribute name on a table:
+    the row calls it ``metadata_``.  Adding a field: docs/architecture.md, "Adding a
+    persona field".
+    """
+
+    name: NonEmptyStr = SQLField(sa_type=AutoString)
+    slug: Slug = SQLField(sa_type=AutoString)
+    model_slug: NonEmptyStr = SQLField(sa_type=AutoString)
     system_prompt: str = ""
     rag_enabled: bool = False
-    rag_strategy: RagStrategy = "single_step"
+    rag_strategy: RagStrategy = SQLField(default="single_step", sa_type=AutoString)
     rag_top_k: TopK = 5
     rag_min_score: MinScore | None = None
     rag_context_template: str | None = None
-    rag_status_messages: dict[str, str] | None = None
-    status_messages_mode: StatusMessagesMode = "standard"
-    default_params: dict[str, Any] = Field(default_factory=dict)
-    status: PersonaStatus = "draft"
+    rag_status_messages: dict[str, str] | None = SQLField(default=None, sa_type=JSON)
+    status_messages_mode: StatusMessagesMode = SQLField(default="standard", sa_type=AutoString)
+    default_params: dict[str, Any] = SQLField(default_factory=dict, sa_type=JSON, nullable=True)
+    status: PersonaStatus = SQLField(default="draft", sa_type=AutoString)
+
+
+class PersonaFields(PersonaBase):
+    """``PersonaBase`` and the free-form ``metadata`` (which holds the ownership marker)."""
+
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
+class PersonaCreate(_Body, PersonaFields):
+    """Body of ``POST /personas``."""
+
+    # the body may leave it out: the catalogue derives it from the name
+    slug: Slug | None = None  # type: ignore[assignment]
+
+
+@_every_field_optional(PersonaCreate)
 class PersonaUpdate(_Body):
     """Body of ``PUT /personas/{id}``: every non-null field is applied, nulls are ignored."""
 
-    name: NonEmptyStr | None = None
-    slug: Slug | None = None
-    model_slug: NonEmptyStr | None = None
-    system_prompt: str | None = None
-    rag_enabled: bool | None = None
-    rag_strategy: RagStrategy | None = None
-    rag_top_k: TopK | None = None
-    rag_min_score: MinScore | None = None
-    rag_context_template: str | None = None
-    rag_status_messages: dict[str, str] | None = None
-    status_messages_mode: StatusMessagesMode | None = None
-    default_params: dict[str, Any] | None = None
-    status: PersonaStatus | None = None
-    metadata: dict[str, Any] | None = None
+    if TYPE_CHECKING:  # its fields are generated; a type checker sees keyword arguments
+
+        def __init__(self, **fields: Any) -> None: ...
 
 
 class PublishRequest(_Body):
@@ -146,25 +227,17 @@ class Source(BaseModel):
     updated_at: datetime | None = None
 
 
-class Persona(BaseModel):
-    """A persona as the catalogue returns it."""
+class _Identity(BaseModel):
+    """The ids a stored persona leads with (a base listed last, so they come first)."""
 
     id: str
     tenant_id: str | None = None
-    name: str
-    slug: str
-    model_slug: str
-    system_prompt: str = ""
-    rag_enabled: bool = False
-    rag_strategy: RagStrategy = "single_step"
-    rag_top_k: int = 5
-    rag_min_score: float | None = None
-    rag_context_template: str | None = None
-    rag_status_messages: dict[str, str] | None = None
-    status_messages_mode: StatusMessagesMode = "standard"
-    default_params: dict[str, Any] = Field(default_factory=dict)
-    status: PersonaStatus = "draft"
-    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+@_without_limits
+class Persona(PersonaFields, _Identity):
+    """A persona as the catalogue returns it."""
+
     published: bool = False
     published_model_id: str | None = None
     avatar_url: str | None = None

@@ -35,12 +35,12 @@ from personas_as_code.catalogue.db import (
     PersonaRow,
     SourceRow,
 )
+from personas_as_code.catalogue.persona_mapping import enricher_profile
 from personas_as_code.catalogue.service import Caller, find_visible_model
 from personas_as_code.inference.backends import Backend, make_backend
 from personas_as_code.inference.chat import ChatCall
 from personas_as_code.inference.enricher import (
     PersonaProfile,
-    RagSettings,
     Retriever,
     enrich,
     merge_params,
@@ -114,36 +114,9 @@ def model_backends(
     return backends
 
 
-def source_refs(rows: Sequence[SourceRow]) -> tuple[SourceRef, ...]:
-    """A persona's catalogue sources as retrieval references."""
-    return tuple(
-        SourceRef(
-            source_type=r.source_type,
-            source_id=r.source_id,
-            weight=r.weight,
-            search_type=str((r.search_config or {}).get("search_type") or "hybrid"),
-            status=r.status,
-        )
-        for r in rows
-    )
-
-
 def persona_profile(row: PersonaRow, sources: Sequence[SourceRow]) -> PersonaProfile:
     """What the enricher needs of a catalogue persona."""
-    return PersonaProfile(
-        slug=row.slug,
-        system_prompt=row.system_prompt or "",
-        rag=RagSettings(
-            enabled=row.rag_enabled,
-            strategy=row.rag_strategy,
-            top_k=row.rag_top_k,
-            # the catalogue stores 0 for "no minimum" (PUT cannot clear a field)
-            min_score=row.rag_min_score or None,
-            context_template=row.rag_context_template,
-        ),
-        sources=source_refs(sources),
-        default_params=dict(row.default_params or {}),
-    )
+    return enricher_profile(row, sources, stored=True)
 
 
 def index_retriever(engine: Engine, tenant_id: str) -> Retriever:

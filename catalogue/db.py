@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import personas_as_code.catalogue.test_persona_tables  # noqa: F401  (registers the test-persona tables)
+from personas_as_code.catalogue.api import PersonaBase
 from personas_as_code.catalogue.defaults import DEFAULT_DATABASE_URL, ROLES  # noqa: F401  (re-exported)
 from personas_as_code.knowledge_index.store import create_knowledge_tables
 from sqlalchemy import (
@@ -144,27 +145,20 @@ class ModelGroupMember(SQLModel, table=True):
     )
 
 
-class PersonaRow(SQLModel, table=True):
-    """A persona of one tenant; ``(tenant_id, slug)`` is unique."""
+class _PersonaKeys(SQLModel):
+    """The keys a persona row leads with (a base listed last, so they come first)."""
 
-    __tablename__ = "personas"
-    __table_args__ = (UniqueConstraint("tenant_id", "slug", name="uq_persona_tenant_slug"),)
     pk: int | None = Field(default=None, primary_key=True)
     id: str = Field(unique=True, index=True)
     tenant_id: str = Field(foreign_key="tenants.id", index=True)
-    name: str
-    slug: str
-    model_slug: str
-    system_prompt: str = ""
-    rag_enabled: bool = False
-    rag_strategy: str = "single_step"
-    rag_top_k: int = 5
-    rag_min_score: float | None = None
-    rag_context_template: str | None = None
-    rag_status_messages: dict[str, str] | None = _json()
-    status_messages_mode: str = "standard"
-    default_params: dict[str, Any] | None = _json()
-    status: str = "draft"
+
+
+class PersonaRow(PersonaBase, _PersonaKeys, table=True):
+    """A persona of one tenant; ``(tenant_id, slug)`` is unique.  Its persona columns are
+    ``api.PersonaBase``'s fields."""
+
+    __tablename__ = "personas"
+    __table_args__ = (UniqueConstraint("tenant_id", "slug", name="uq_persona_tenant_slug"),)
     metadata_: dict[str, Any] | None = Field(default=None, sa_column=Column("metadata", JSON))
     published: bool = False
     published_model_id: str | None = None

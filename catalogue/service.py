@@ -24,6 +24,7 @@ from personas_as_code.catalogue.api import (
     ModelGroup,
     Page,
     Persona,
+    PersonaBase,
     PersonaCreate,
     PersonaUpdate,
     Source,
@@ -153,25 +154,15 @@ def _source_out(row: SourceRow | Row[Any], persona_id: str) -> Source:
 def _persona_out(
     row: PersonaRow | Row[Any], sources: list[Source], avatar_sha: str | None
 ) -> Persona:
+    stored = {name: getattr(row, name) for name in PersonaBase.model_fields}
+    stored["metadata"] = row.metadata_
     return served(
         Persona,
         f"persona {row.id}",
         id=row.id,
         tenant_id=row.tenant_id,
-        name=row.name,
-        slug=row.slug,
-        model_slug=row.model_slug,
-        system_prompt=row.system_prompt,
-        rag_enabled=row.rag_enabled,
-        rag_strategy=row.rag_strategy,  # type: ignore[arg-type]
-        rag_top_k=row.rag_top_k,
-        rag_min_score=row.rag_min_score,
-        rag_context_template=row.rag_context_template,
-        rag_status_messages=row.rag_status_messages,
-        status_messages_mode=row.status_messages_mode,  # type: ignore[arg-type]
-        default_params=row.default_params or {},
-        status=row.status,  # type: ignore[arg-type]
-        metadata=row.metadata_ or {},
+        # a column an earlier version left NULL is served at the field's default
+        **{name: value for name, value in stored.items() if value is not None},
         published=row.published,
         published_model_id=row.published_model_id,
         avatar_url=row.avatar_url,
@@ -442,11 +433,11 @@ def create_persona(session: Session, caller: Caller, body: PersonaCreate) -> Per
     if _slug_taken(session, caller, slug, None):
         raise _slug_conflict(slug)
     now = utcnow()
-    data = body.model_dump(exclude={"slug", "metadata"})
+    # by a dict: the type checker does not see the fields PersonaRow inherits from PersonaBase
+    data = {**body.model_dump(exclude={"metadata"}), "slug": slug}
     row = PersonaRow(
         id=new_id("per"),
         tenant_id=caller.tenant_id,
-        slug=slug,
         metadata_=body.metadata,
         created_at=now,
         updated_at=now,

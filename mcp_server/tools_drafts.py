@@ -3,25 +3,19 @@ the working tree)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, TypeVar
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ToolAnnotations
-from personas_as_code.application.ids import DRAFT_ID_PATTERN, MAX_PROMPT_BYTES
-from personas_as_code.application.models import (
-    DiscardResult,
-    DraftResult,
-    ProposeResult,
-    PublishPatch,
-    RagPatch,
-    SourceInput,
-)
+from personas_as_code.application.ids import DRAFT_ID_PATTERN
+from personas_as_code.application.models import DiscardResult, DraftResult, ProposeResult
 from personas_as_code.application.service import PersonaService
 from personas_as_code.application.yaml_edit import PatchSpec
 from personas_as_code.mcp_server.errors import tool_errors
-from personas_as_code.schemas.fields import PersonaStatus, Slug
-from personas_as_code.schemas.persona import DefaultParams
-from pydantic import Field
+from personas_as_code.schemas.persona import draft_arguments
+from pydantic import BaseModel, Field
 
 PATCH = ToolAnnotations(
     read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False
@@ -39,7 +33,7 @@ SlugArg = Annotated[str, Field(max_length=64, description="Persona slug.")]
 MessageArg = Annotated[
     str | None, Field(default=None, max_length=500, description="Commit summary.")
 ]
-Text = Annotated[str | None, Field(default=None, max_length=10_000)]
+R = TypeVar("R")
 
 
 def client_name(ctx: Context | None) -> str | None:
@@ -52,56 +46,48 @@ def client_name(ctx: Context | None) -> str | None:
     return info.name if info is not None else None
 
 
-def build_patch(
-    *,
-    name: str | None,
-    description: str | None,
-    model: str | None,
-    status: str | None,
-    system_prompt: str | None,
-    system_prompt_file: str | None,
-    avatar: str | None,
-    protect: bool | None,
-    previous_slugs: list[str] | None,
-    rag: RagPatch | None,
-    publish: PublishPatch | None,
-    default_params: DefaultParams | None,
-    metadata: dict[str, Any] | None,
-    sources: list[SourceInput] | None,
-    unset: list[str] | None,
-) -> PatchSpec:
-    """Tool arguments -> ``PatchSpec`` (None means 'leave as is')."""
-    scalars = {
-        "name": name,
-        "description": description,
-        "model": model,
-        "status": status,
-        "system_prompt": system_prompt,
-        "system_prompt_file": system_prompt_file,
-        "avatar": avatar,
-        "protect": protect,
-        "previous_slugs": previous_slugs,
-    }
-    merge: dict[str, dict[str, Any]] = {}
-    for key, value in (("rag", rag), ("publish", publish), ("default_params", default_params)):
-        if value is not None:
-            dumped = value.model_dump(exclude_none=True)
+def build_patch(arguments: Mapping[str, Any], unset: list[str] | None) -> PatchSpec:
+    """The file-key arguments of the draft tool (``schemas.persona.draft_arguments``) ->
+    ``PatchSpec`` (None means 'leave as is')."""
+    patch = PatchSpec(unset=list(unset or []))
+    for name, draft in draft_arguments().items():
+        value = arguments.get(name)
+        if value is None:
+            continue
+        if draft.how == "set":
+            patch.set[name] = value
+        elif draft.how == "merge":
+            dumped = value.model_dump(exclude_none=True) if isinstance(value, BaseModel) else value
             if dumped:
-                merge[key] = dumped
-    if metadata:
-        merge["metadata"] = metadata
-    return PatchSpec(
-        set={k: v for k, v in scalars.items() if v is not None},
-        merge=merge,
-        sources=[s.model_dump(exclude_none=True) for s in sources] if sources is not None else None,
-        unset=list(unset or []),
-    )
+                patch.merge[name] = dumped
+        else:
+            patch.sources = [item.model_dump(exclude_none=True) for item in value]
+    return patch
+
+
+def with_file_key_arguments(tool: Callable[..., R]) -> Callable[..., R]:
+    """``tool`` whose signature (which the MCP SDK turns into the input schema) takes the
+    file keys' draft arguments in place of its ``**fields``, before ``unset``."""
+    signature = inspect.signature(tool, eval_str=True)
+    own = list(signature.parameters.values())
+    at = next(i for i, p in enumerate(own) if p.name == "unset")
+    keys = [
+        inspect.Parameter(
+            name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=d.argument()
+        )
+        for name, d in draft_arguments().items()
+    ]
+    tail = [p for p in own[at:] if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    kw_only = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in tail]
+    tool.__signature__ = signature.replace(parameters=[*own[:at], *keys, *kw_only])  # type: ignore[attr-defined]
+    return tool
 
 
 def register_draft_tools(server: MCPServer, service: PersonaService) -> None:
     """Add the write tools to ``server`` (skipped in read-only mode)."""
 
     @server.tool(title="Patch a persona draft", annotations=PATCH)
+    @with_file_key_arguments
     def patch_persona_draft(
         slug: Annotated[str, Field(max_length=64, description="Persona slug.")],
         draft_id: Annotated[
@@ -115,40 +101,6 @@ def register_draft_tools(server: MCPServer, service: PersonaService) -> None:
         new_persona: Annotated[
             bool, Field(default=False, description="Draft a persona that does not exist yet.")
         ] = False,
-        name: Annotated[str | None, Field(default=None, min_length=1, max_length=200)] = None,
-        description: Text = None,
-        model: Annotated[str | None, Field(default=None, min_length=1, max_length=200)] = None,
-        status: Annotated[PersonaStatus | None, Field(default=None)] = None,
-        system_prompt: Annotated[
-            str | None,
-            Field(
-                default=None,
-                max_length=MAX_PROMPT_BYTES,
-                description="New prompt; written to the prompt file when the persona uses one.",
-            ),
-        ] = None,
-        system_prompt_file: Annotated[str | None, Field(default=None, max_length=500)] = None,
-        avatar: Annotated[str | None, Field(default=None, max_length=500)] = None,
-        protect: Annotated[bool | None, Field(default=None)] = None,
-        previous_slugs: Annotated[
-            list[Slug] | None,
-            Field(default=None, max_length=50, description="Replaces previous_slugs."),
-        ] = None,
-        rag: Annotated[RagPatch | None, Field(default=None, description="Merged into rag.")] = None,
-        publish: Annotated[
-            PublishPatch | None, Field(default=None, description="Merged into publish.")
-        ] = None,
-        default_params: Annotated[
-            DefaultParams | None, Field(default=None, description="Merged into default_params.")
-        ] = None,
-        metadata: Annotated[
-            dict[str, Any] | None,
-            Field(default=None, max_length=100, description="Merged into metadata."),
-        ] = None,
-        sources: Annotated[
-            list[SourceInput] | None,
-            Field(default=None, max_length=100, description="Replaces the whole sources list."),
-        ] = None,
         unset: Annotated[
             list[str] | None,
             Field(
@@ -161,29 +113,14 @@ def register_draft_tools(server: MCPServer, service: PersonaService) -> None:
             str | None, Field(default=None, max_length=500, description="Commit summary.")
         ] = None,
         ctx: Context | None = None,
+        **fields: Any,
     ) -> DraftResult:
         """Create a draft of a persona, or patch one (give draft_id and expected_version).
         The draft is a git branch; the working tree and current branch are untouched.
         Null fields are left as they are. Invalid drafts are saved too, with valid=false
         and the issues, so the next patch can fix them."""
         with tool_errors():
-            patch = build_patch(
-                name=name,
-                description=description,
-                model=model,
-                status=status,
-                system_prompt=system_prompt,
-                system_prompt_file=system_prompt_file,
-                avatar=avatar,
-                protect=protect,
-                previous_slugs=previous_slugs,
-                rag=rag,
-                publish=publish,
-                default_params=default_params,
-                metadata=metadata,
-                sources=sources,
-                unset=unset,
-            )
+            patch = build_patch(fields, unset)
             return service.patch_draft(
                 slug,
                 patch,

@@ -7,7 +7,11 @@ unknown keys so a typo is an error, not a silently ignored field.
 
 from __future__ import annotations
 
-from typing import Any, Self
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Annotated, Any, Literal, Protocol, Self
 
 from personas_as_code.schemas.fields import (
     CONTEXT_PLACEHOLDER,
@@ -37,6 +41,88 @@ def _fail_at(model: str, loc: tuple[str | int, ...], message: str, value: Any) -
 
 class _FileModel(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+MAX_PROMPT_BYTES = 256 * 1024
+"""The longest system prompt, inline or in its file."""
+
+Cell = str | int | float | bool
+DraftHow = Literal["set", "merge", "sources"]
+
+
+class Draft:
+    """How the draft tool (``patch_persona_draft``) takes a top-level key: the argument's
+    type (made optional there: null leaves the key as it is), its limits and description
+    (``Field`` keywords), and ``how`` the value is written: ``set`` replaces the key,
+    ``merge`` merges an object into it, ``sources`` replaces the list of sources."""
+
+    __slots__ = ("how", "limits", "type")
+
+    def __init__(self, type_: Any, how: DraftHow = "set", **limits: Any) -> None:
+        self.type = type_
+        self.how = how
+        self.limits = limits
+
+    def argument(self) -> Any:
+        """The tool argument's annotation."""
+        return Annotated[self.type | None, Field(default=None, **self.limits)]
+
+
+class ExportedPersona(Protocol):
+    """What an export column reads: the file and what loading it resolved
+    (``schemas.loader.LoadedPersona``)."""
+
+    @property
+    def slug(self) -> str: ...
+    @property
+    def spec(self) -> PersonaFile: ...
+    @property
+    def system_prompt(self) -> str: ...
+    @property
+    def prompt_path(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of ``personas export``: its name, how its cell is read and, when it is
+    not in declaration order, the column it follows (``""``: it comes first)."""
+
+    name: str
+    cell: Callable[[ExportedPersona], Cell]
+    after: str | None = None
+
+
+@dataclass(frozen=True)
+class FileKey:
+    """What a top-level key of a persona file is to the rest of the house, declared
+    beside the key (``Annotated[type, FileKey(...)]``) so that adding a key is one edit.
+
+    ``api``: the catalogue API fields the key maps to (``catalogue.persona_mapping``
+    holds the mapping; empty for a key the API does not hold as a persona field).
+    ``draft``: the draft tool's argument for it, or None when a draft cannot set it.
+    ``export``: its columns in ``personas export`` (``()``: none).
+    ``after``: the key a draft inserts it after, when not in declaration order.
+    """
+
+    api: tuple[str, ...]
+    draft: Draft | None
+    export: tuple[Column, ...]
+    after: str | None = None
+
+
+def _ordered(entries: Sequence[tuple[str, str | None]]) -> tuple[str, ...]:
+    """Names in declaration order, except that one with an ``after`` follows that name
+    (``""``: comes first)."""
+    order = [name for name, after in entries if after is None]
+    pending = [(name, after) for name, after in entries if after is not None]
+    while pending:
+        ready = next(((n, a) for n, a in pending if a == "" or a in order), None)
+        if ready is None:
+            raise ValueError(f"'after' names no known key: {pending}")
+        name, after = ready
+        order.insert(0 if after == "" else order.index(after) + 1, name)
+        pending.remove(ready)
+    return tuple(order)
 
 
 class StatusMessages(_FileModel):
@@ -153,42 +239,229 @@ class DefaultParams(BaseModel):
         return self
 
 
+# --- the draft tool's partial objects (its arguments for publish, rag and sources) ------
+
+
+class StatusMessagesPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mode: StatusMessagesMode | None = None
+    messages: dict[str, str] | None = None
+
+
+class RagPatch(BaseModel):
+    """Partial ``rag`` object: given keys are merged into the file's ``rag``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool | None = None
+    strategy: RagStrategy | None = None
+    top_k: TopK | None = None
+    min_score: MinScore | None = None
+    context_template: str | None = Field(default=None, max_length=64 * 1024)
+    status_messages: StatusMessagesPatch | None = None
+
+
+class PublishPatch(BaseModel):
+    """Partial ``publish`` object; ``groups`` replaces the list when given."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool | None = None
+    groups: list[NonEmptyStr] | None = Field(default=None, max_length=100)
+
+
+class SourceInput(BaseModel):
+    """A source as written in the file; omitted keys are left out of the file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: SourceType
+    id: NonEmptyStr
+    name: str | None = Field(default=None, max_length=200)
+    weight: Weight | None = None
+    search_config: dict[str, Any] | None = None
+    status: SourceStatus | None = None
+
+
+# --- export cells ---------------------------------------------------------------------
+
+
+def _source_cell(source: Source) -> str:
+    parts = [f"w={source.weight:g}", source.status]
+    if source.name:
+        parts.append(f'name="{source.name}"')
+    search_type = (source.search_config or {}).get("search_type")
+    if search_type:
+        parts.append(f"search={search_type}")
+    return f"{source.type}:{source.id}({','.join(parts)})"
+
+
+def _params_cell(params: DefaultParams) -> str:
+    return "; ".join(f"{k}={v}" for k, v in params.model_dump(exclude_none=True).items())
+
+
+def _metadata_cell(metadata: JsonObject) -> str:
+    return json.dumps(metadata, sort_keys=True, ensure_ascii=False) if metadata else ""
+
+
+# --- the file -------------------------------------------------------------------------
+
+_RAG_FIELDS = (
+    "rag_enabled",
+    "rag_strategy",
+    "rag_top_k",
+    "rag_min_score",
+    "rag_context_template",
+    "status_messages_mode",
+    "rag_status_messages",
+)
+
+
 class PersonaFile(_FileModel):
     """One persona file, as written by people in pull requests."""
 
-    name: NonEmptyStr = Field(description="Display name of the persona.")
-    slug: Slug | None = Field(default=None, description="Defaults to the file name.")
-    previous_slugs: list[Slug] = Field(
-        default_factory=list, description="Former slugs, so a rename is not delete + create."
-    )
-    model: NonEmptyStr = Field(description="model_slug of the frontend model to wrap.")
-    description: str | None = Field(
-        default=None, description="What the persona is for, shown to people choosing one."
-    )
-    system_prompt: str | None = Field(
-        default=None, description="The system prompt (or give system_prompt_file instead)."
-    )
-    system_prompt_file: str | None = Field(
+    # Each key's FileKey says which API fields it maps to, the draft tool's argument for
+    # it and its export columns (the docstring is the JSON Schema's description).
+
+    name: Annotated[
+        NonEmptyStr,
+        FileKey(
+            api=("name",),
+            draft=Draft(str, min_length=1, max_length=200),
+            export=(Column("name", lambda p: p.spec.name),),
+        ),
+    ] = Field(description="Display name of the persona.")
+    slug: Annotated[
+        Slug | None,
+        FileKey(api=("slug",), draft=None, export=(Column("slug", lambda p: p.slug, after=""),)),
+    ] = Field(default=None, description="Defaults to the file name.")
+    previous_slugs: Annotated[
+        list[Slug],
+        FileKey(
+            api=(),  # the engine matches catalogue personas by them; not stored
+            draft=Draft(list[Slug], max_length=50, description="Replaces previous_slugs."),
+            export=(),
+        ),
+    ] = Field(default_factory=list, description="Former slugs, so a rename is not delete + create.")
+    model: Annotated[
+        NonEmptyStr,
+        FileKey(
+            api=("model_slug",),
+            draft=Draft(str, min_length=1, max_length=200),
+            export=(Column("model", lambda p: p.spec.model),),
+        ),
+    ] = Field(description="model_slug of the frontend model to wrap.")
+    description: Annotated[
+        str | None,
+        FileKey(
+            api=("metadata",),  # kept as metadata["description"]
+            draft=Draft(str, max_length=10_000),
+            export=(Column("description", lambda p: p.spec.description or ""),),
+        ),
+    ] = Field(default=None, description="What the persona is for, shown to people choosing one.")
+    system_prompt: Annotated[
+        str | None,
+        FileKey(
+            api=("system_prompt",),
+            draft=Draft(
+                str,
+                max_length=MAX_PROMPT_BYTES,
+                description="New prompt; written to the prompt file when the persona uses one.",
+            ),
+            export=(Column("system_prompt", lambda p: p.system_prompt, after="prompt_file"),),
+        ),
+    ] = Field(default=None, description="The system prompt (or give system_prompt_file instead).")
+    system_prompt_file: Annotated[
+        str | None,
+        FileKey(
+            api=("system_prompt",),  # the file's text is the prompt
+            draft=Draft(str, max_length=500),
+            export=(Column("prompt_file", lambda p: p.prompt_path or "", after="metadata"),),
+        ),
+    ] = Field(
         default=None, description="Path of the prompt, relative to this file, inside the repo."
     )
-    status: PersonaStatus = Field(
-        default="draft", description="Lifecycle state: draft, active or archived."
-    )
-    publish: Publish = Field(
+    status: Annotated[
+        PersonaStatus,
+        FileKey(
+            api=("status",),
+            draft=Draft(PersonaStatus),
+            export=(Column("status", lambda p: p.spec.status, after="model"),),
+        ),
+    ] = Field(default="draft", description="Lifecycle state: draft, active or archived.")
+    publish: Annotated[
+        Publish,
+        FileKey(
+            api=(),  # publish / unpublish and the model's groups, not persona fields
+            draft=Draft(PublishPatch, "merge", description="Merged into publish."),
+            export=(
+                Column("published", lambda p: p.spec.publish.enabled),
+                Column("groups", lambda p: "; ".join(p.spec.publish.groups)),
+            ),
+        ),
+    ] = Field(
         default_factory=Publish, description="Publishing the persona as a model, and its groups."
     )
-    rag: Rag = Field(default_factory=Rag, description="Retrieval over the sources.")
-    sources: list[Source] = Field(
-        default_factory=list, description="Knowledge sources searched when rag is enabled."
-    )
-    default_params: DefaultParams = Field(
-        default_factory=DefaultParams, description="Default inference parameters."
-    )
-    avatar: str | None = Field(default=None, description="Image path relative to this file.")
-    metadata: JsonObject = Field(
-        default_factory=dict, description="Free-form JSON kept with the persona (e.g. team)."
-    )
-    protect: bool = Field(default=False, description="Refuse to delete this persona.")
+    rag: Annotated[
+        Rag,
+        FileKey(
+            api=_RAG_FIELDS,
+            draft=Draft(RagPatch, "merge", description="Merged into rag."),
+            export=(
+                Column("rag_enabled", lambda p: p.spec.rag.enabled),
+                Column("rag_strategy", lambda p: p.spec.rag.strategy),
+                Column("rag_top_k", lambda p: p.spec.rag.top_k),
+                Column("rag_min_score", lambda p: _or_blank(p.spec.rag.min_score)),
+            ),
+        ),
+    ] = Field(default_factory=Rag, description="Retrieval over the sources.")
+    sources: Annotated[
+        list[Source],
+        FileKey(
+            api=(),  # the persona's sources are their own API resource
+            draft=Draft(
+                list[SourceInput],
+                "sources",
+                max_length=100,
+                description="Replaces the whole sources list.",
+            ),
+            export=(
+                Column("sources", lambda p: "; ".join(_source_cell(s) for s in p.spec.sources)),
+            ),
+        ),
+    ] = Field(default_factory=list, description="Knowledge sources searched when rag is enabled.")
+    default_params: Annotated[
+        DefaultParams,
+        FileKey(
+            api=("default_params",),
+            draft=Draft(DefaultParams, "merge", description="Merged into default_params."),
+            export=(Column("default_params", lambda p: _params_cell(p.spec.default_params)),),
+        ),
+    ] = Field(default_factory=DefaultParams, description="Default inference parameters.")
+    avatar: Annotated[
+        str | None,
+        FileKey(
+            api=(),  # uploaded as an image, not a persona field
+            draft=Draft(str, max_length=500),
+            export=(Column("avatar", lambda p: p.spec.avatar or ""),),
+        ),
+    ] = Field(default=None, description="Image path relative to this file.")
+    metadata: Annotated[
+        JsonObject,
+        FileKey(
+            api=("metadata",),
+            draft=Draft(
+                dict[str, Any], "merge", max_length=100, description="Merged into metadata."
+            ),
+            export=(Column("metadata", lambda p: _metadata_cell(p.spec.metadata)),),
+        ),
+    ] = Field(default_factory=dict, description="Free-form JSON kept with the persona (e.g. team).")
+    protect: Annotated[
+        bool,
+        # the ownership marker in the catalogue's metadata holds it, not a persona field
+        FileKey(api=(), draft=Draft(bool), export=(), after="status"),
+    ] = Field(default=False, description="Refuse to delete this persona.")
 
     @model_validator(mode="after")
     def _one_prompt(self) -> Self:
@@ -216,3 +489,37 @@ class PersonaFile(_FileModel):
                 )
             seen.add(key)
         return sources
+
+
+def _or_blank(value: float | None) -> Cell:
+    return "" if value is None else value
+
+
+@cache
+def file_keys() -> dict[str, FileKey]:
+    """Every top-level key of a persona file with its ``FileKey``, in declaration order."""
+    keys = {}
+    for name, info in PersonaFile.model_fields.items():
+        found = [m for m in info.metadata if isinstance(m, FileKey)]
+        if len(found) != 1:
+            raise TypeError(f"PersonaFile.{name} needs exactly one FileKey")
+        keys[name] = found[0]
+    return keys
+
+
+def key_order() -> tuple[str, ...]:
+    """The order of a persona file's top-level keys (a draft inserts a new key after the
+    closest key before it)."""
+    return _ordered([(name, key.after) for name, key in file_keys().items()])
+
+
+def export_columns() -> tuple[Column, ...]:
+    """The columns of ``personas export`` that the file's keys fill, in order."""
+    columns = {c.name: c for key in file_keys().values() for c in key.export}
+    order = _ordered([(c.name, c.after) for c in columns.values()])
+    return tuple(columns[name] for name in order)
+
+
+def draft_arguments() -> dict[str, Draft]:
+    """The draft tool's arguments for the file's keys, in declaration order."""
+    return {name: key.draft for name, key in file_keys().items() if key.draft is not None}

@@ -10,9 +10,9 @@ from __future__ import annotations
 import io
 import posixpath
 from dataclasses import dataclass, field
-from typing import Any
 
 from personas_as_code.catalogue.api import Persona, PersonaUpdate, published_model_slug
+from personas_as_code.catalogue.persona_mapping import file_document
 from personas_as_code.catalogue.protocol import Catalogue
 from personas_as_code.schemas.avatar import check_avatar
 from personas_as_code.schemas.errors import CatalogueError, NotFound, PersonasError, WriteRefused
@@ -23,8 +23,7 @@ from personas_as_code.sync.marker import Marker, read_marker, user_metadata, wit
 from personas_as_code.sync.normalize import normalize_text
 from personas_as_code.sync.safe_write import write_inside
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.scalarstring import LiteralScalarString
+from ruamel.yaml.comments import CommentedMap
 
 _EXTENSION = {mime: ext for ext, mime in reversed(AVATAR_MIME_BY_EXTENSION.items())}
 
@@ -39,67 +38,17 @@ class ImportResult:
     refused: dict[str, str] = field(default_factory=dict)
 
 
-def _flow(items: list[Any]) -> CommentedSeq:
-    seq = CommentedSeq(items)
-    seq.fa.set_flow_style()
-    return seq
-
-
-def _flow_map(data: dict[str, Any]) -> CommentedMap:
-    mapping = CommentedMap(data)
-    mapping.fa.set_flow_style()
-    return mapping
-
-
 def persona_document(
     persona: Persona, groups: list[str], avatar: str | None, path: str
 ) -> CommentedMap:
     """The content of the persona file at repo path ``path`` for a catalogue persona, in
-    the file format's key order."""
-    doc = CommentedMap()
-    doc["name"] = persona.name
-    doc["model"] = persona.model_slug
-    metadata = user_metadata(persona.metadata)
-    description = metadata.pop("description", None)
-    if isinstance(description, str):
-        doc["description"] = description
-    doc["status"] = persona.status
-    prompt = normalize_text(persona.system_prompt)
-    doc["system_prompt"] = LiteralScalarString(prompt + "\n") if "\n" in prompt else prompt
-    doc["publish"] = CommentedMap(enabled=persona.published)
-    if persona.published:
-        doc["publish"]["groups"] = _flow(sorted(groups))
-    rag = CommentedMap(enabled=persona.rag_enabled, strategy=persona.rag_strategy)
-    rag["top_k"] = persona.rag_top_k
-    if persona.rag_min_score:
-        rag["min_score"] = persona.rag_min_score
-    if persona.rag_context_template:
-        template = persona.rag_context_template
-        rag["context_template"] = LiteralScalarString(template) if "\n" in template else template
-    status_messages = CommentedMap(mode=persona.status_messages_mode)
-    if persona.rag_status_messages:
-        status_messages["messages"] = CommentedMap(persona.rag_status_messages)
-    rag["status_messages"] = status_messages
-    doc["rag"] = rag
-    sources = CommentedSeq()
-    for s in persona.sources or []:
-        item = CommentedMap(type=s.source_type, id=s.source_id)
-        if s.source_name:
-            item["name"] = s.source_name
-        item["weight"] = s.weight
-        if s.search_config:
-            item["search_config"] = _flow_map(s.search_config)
-        if s.status != "active":
-            item["status"] = s.status
-        sources.append(item)
-    if sources:
-        doc["sources"] = sources
-    if persona.default_params:
-        doc["default_params"] = _flow_map(persona.default_params)
-    if avatar:
-        doc["avatar"] = avatar
-    if metadata:
-        doc["metadata"] = CommentedMap(metadata)
+    the file format's key order (``catalogue.persona_mapping.file_document``)."""
+    doc = file_document(
+        persona.model_copy(update={"system_prompt": normalize_text(persona.system_prompt)}),
+        metadata=user_metadata(persona.metadata),
+        groups=groups,
+        avatar=avatar,
+    )
     doc.yaml_set_start_comment(modeline(path))
     return doc
 

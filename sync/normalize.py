@@ -11,6 +11,13 @@ import hashlib
 import json
 from typing import Any
 
+# what the engine sends when a file drops an optional persona field (PUT ignores nulls)
+# is declared with the mapping
+from personas_as_code.catalogue.persona_mapping import (  # noqa: F401  (UNCLEARABLE_FIELDS re-exported)
+    CLEARABLE_EQUIVALENTS,
+    UNCLEARABLE_FIELDS,
+)
+
 
 def normalize_text(text: str | None) -> str:
     """A prompt or template with LF line endings and no trailing whitespace."""
@@ -28,14 +35,6 @@ def canonical_json(value: Any) -> str:
 def sha256_of(value: Any) -> str:
     """sha256 hex digest of ``value``'s canonical JSON."""
     return hashlib.sha256(canonical_json(value).encode()).hexdigest()
-
-
-# PUT ignores nulls, so these optional persona fields cannot be cleared. When
-# the file drops one, the engine sends the value that means "nothing" instead:
-# a minimum score of 0 filters nothing, and an empty map of status messages is
-# the same as none.  ``rag_context_template`` has no such value: the plan warns.
-CLEARABLE_EQUIVALENTS: dict[str, Any] = {"rag_min_score": 0.0, "rag_status_messages": {}}
-UNCLEARABLE_FIELDS = ("rag_context_template",)
 
 
 def comparable(field: str, value: Any) -> Any:

@@ -1,38 +1,22 @@
 """Desired and actual state in one comparable shape.
 
 ``DesiredPersona`` comes from a persona file, ``ActualPersona`` from the
-catalogue; both carry the API's persona fields (``FIELDS``), sources keyed by
+catalogue; both carry the API's persona fields (``FIELDS``, mapped from the file by
+``catalogue.persona_mapping``), sources keyed by
 ``(type, id)``, the avatar hash and the publish state, so the differ compares
 like with like.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from personas_as_code.catalogue.api import FrontendModel, Persona
+from personas_as_code.catalogue.persona_mapping import FIELDS, api_fields, source_fields
 from personas_as_code.schemas.loader import Avatar, LoadedPersona
 from personas_as_code.sync.marker import Marker, read_marker, user_metadata
 from personas_as_code.sync.normalize import normalize_text, sha256_of
-
-# Persona fields the engine manages, in the order plans show them.
-FIELDS: tuple[str, ...] = (
-    "name",
-    "slug",
-    "model_slug",
-    "status",
-    "system_prompt",
-    "rag_enabled",
-    "rag_strategy",
-    "rag_top_k",
-    "rag_min_score",
-    "rag_context_template",
-    "status_messages_mode",
-    "rag_status_messages",
-    "default_params",
-    "metadata",
-)
 
 SourceKey = tuple[str, str]
 
@@ -98,36 +82,9 @@ class ActualPersona:
 def desired_from_file(persona: LoadedPersona) -> DesiredPersona:
     """Translate a validated persona file into API fields."""
     spec = persona.spec
-    metadata = dict(spec.metadata)
-    if spec.description:
-        metadata["description"] = spec.description
-    fields: dict[str, Any] = {
-        "name": spec.name,
-        "slug": persona.slug,
-        "model_slug": spec.model,
-        "status": spec.status,
-        "system_prompt": normalize_text(persona.system_prompt),
-        "rag_enabled": spec.rag.enabled,
-        "rag_strategy": spec.rag.strategy,
-        "rag_top_k": spec.rag.top_k,
-        "rag_min_score": spec.rag.min_score,
-        "rag_context_template": spec.rag.context_template,
-        "status_messages_mode": spec.rag.status_messages.mode,
-        "rag_status_messages": spec.rag.status_messages.messages,
-        "default_params": spec.default_params.model_dump(exclude_none=True),
-        "metadata": metadata,
-    }
-    sources = {
-        (s.type, s.id): SourceState(
-            source_type=s.type,
-            source_id=s.id,
-            source_name=s.name,
-            weight=float(s.weight),
-            search_config=dict(s.search_config or {}),
-            status=s.status,
-        )
-        for s in spec.sources
-    }
+    fields = api_fields(persona)
+    fields["system_prompt"] = normalize_text(fields["system_prompt"])
+    sources = {(s.type, s.id): SourceState(**asdict(source_fields(s))) for s in spec.sources}
     groups = tuple(sorted(spec.publish.groups))
     spec_hash = sha256_of(
         {
