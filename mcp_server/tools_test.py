@@ -159,7 +159,7 @@ def test_persona(
     return PersonaTestRun(
         **data,
         slug=persona.slug,
-        origin=origin,  # type: ignore[arg-type]
+        origin=origin,
         draft_id=draft_id,
         problems=_tests_file_problems(repo, persona.slug),
     )
