@@ -13,6 +13,7 @@ persona's files.
 
 from __future__ import annotations
 
+import builtins
 import difflib
 import io
 import os
@@ -21,7 +22,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -271,7 +272,7 @@ class DraftStore:
 
     def _refs(self, pattern: str) -> list[tuple[str, str]]:
         out = self.repo.git.for_each_ref("--format=%(refname) %(objectname)", pattern)
-        return [tuple(line.split(" ", 1)) for line in out.splitlines() if line.strip()]  # type: ignore[misc]
+        return [tuple(line.split(" ", 1)) for line in out.splitlines() if line.strip()]
 
     def list(self, slug: str | None = None) -> list[DraftTip]:
         """Every draft (of ``slug`` when given), newest first."""
@@ -309,7 +310,7 @@ class DraftStore:
                 return None
             return commit_info(commit) if commit is not None else None
 
-    def diff(self, base: str, head: str) -> tuple[list[str], str]:
+    def diff(self, base: str, head: str) -> tuple[builtins.list[str], str]:  # list: the method
         """Changed paths and a unified diff of commit ``head`` against ``base``."""
         old_files, new_files = self.files_at(base), self.files_at(head)
         paths = sorted({p for p, _ in old_files.entries.items() ^ new_files.entries.items()})
@@ -439,7 +440,7 @@ class DraftStore:
         parent: DraftTip | None,
         base: str,
         path: str,
-        changes: dict[str, bytes | None],
+        changes: Mapping[str, bytes | None],
         new_persona: bool,
         summary: str,
         actor: git.Actor | None = None,

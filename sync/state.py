@@ -117,7 +117,7 @@ def desired_from_file(persona: LoadedPersona) -> DesiredPersona:
         "default_params": spec.default_params.model_dump(exclude_none=True),
         "metadata": metadata,
     }
-    sources = {
+    sources: dict[SourceKey, SourceState] = {
         (s.type, s.id): SourceState(
             source_type=s.type,
             source_id=s.id,
@@ -178,7 +178,7 @@ def actual_from_catalogue(
     marker = read_marker(persona.metadata)
     fields = {name: getattr(persona, name) for name in FIELDS}
     fields["metadata"] = user_metadata(persona.metadata)
-    sources = None
+    sources: dict[SourceKey, SourceState] | None = None
     if persona.sources is not None:
         sources = {(s.source_type, s.source_id): source_state(s) for s in persona.sources}
     avatar_sha = persona.avatar_sha256 or (marker.avatar_sha256 if marker else None)
