@@ -21,7 +21,7 @@ def _other_folders() -> list[str]:
 # In a checkout this folder holds only this file: the subpackages are the top-level folders,
 # which the strict editable install links into a tree under build/ (README). Where the
 # repository root comes first on sys.path (python -c or -m, pytest, run from the root), this
-# folder shadows that tree; the subpackages are then found through it.
+# folder shadows that tree's; adding the tree's folder to __path__ finds the subpackages.
 __path__ += _other_folders()
 
 

@@ -43,7 +43,8 @@ def test_the_link_tree_holds_every_module() -> None:
     missing = [str(p.relative_to(ROOT)) for p, linked in _modules().items() if not linked.is_file()]
     assert not missing, (
         f"{len(missing)} modules not in the editable install's link tree ({missing[:5]}); run "
-        "the README's pip install -e ... --config-settings editable_mode=strict again"
+        "the README's pip install -e ... --config-settings editable_mode=strict again (or "
+        "[tool.mypy] mypy_path names another version's tree)"
     )
 
 
