@@ -141,4 +141,4 @@ def read_tip(repo: git.Repo, ref: str, sha: str) -> DraftTip:
 def list_refs(repo: git.Repo, pattern: str) -> list[tuple[str, str]]:
     """(ref, sha) of every ref matching ``pattern``."""
     out = repo.git.for_each_ref("--format=%(refname) %(objectname)", pattern)
-    return [tuple(line.split(" ", 1)) for line in out.splitlines() if line.strip()]  # type: ignore[misc]
+    return [tuple(line.split(" ", 1)) for line in out.splitlines() if line.strip()]

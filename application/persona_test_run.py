@@ -151,7 +151,7 @@ def run_persona_tests(
     return PersonaTestRun(
         **data,
         slug=persona.slug,
-        origin=origin,  # type: ignore[arg-type]
+        origin=origin,
         draft_id=draft_id,
         problems=_tests_file_problems(repo, persona.slug),
     )

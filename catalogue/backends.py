@@ -24,6 +24,7 @@ from personas_as_code.inference.local_llama import DEFAULT_MODEL_FILE, absolute_
 from personas_as_code.schemas.config import BackendSettings
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 MANAGED_BY = "managed_by"
 DEFAULT_TIMEOUT = BackendSettings.model_fields["timeout_seconds"].default
@@ -92,7 +93,7 @@ def configure_backend(
     """
     with Session(engine) as session:
         row = session.execute(
-            select(BackendModelRow).where(BackendModelRow.slug == slug)
+            select(BackendModelRow).where(col(BackendModelRow.slug) == slug)
         ).scalar_one_or_none()
         if row is None:
             raise KeyError(slug)

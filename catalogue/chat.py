@@ -55,6 +55,7 @@ from personas_as_code.schemas.errors import (
 )
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 
 @dataclass
@@ -95,9 +96,9 @@ def model_backends(
     stored settings, a line saying so is added to ``notes``."""
     rows = session.execute(
         select(BackendModelRow)
-        .join(ModelBackendLink, ModelBackendLink.backend_model_id == BackendModelRow.id)
-        .where(ModelBackendLink.frontend_model_id == model.id)
-        .order_by(ModelBackendLink.priority, BackendModelRow.slug)
+        .join(ModelBackendLink, col(ModelBackendLink.backend_model_id) == col(BackendModelRow.id))
+        .where(col(ModelBackendLink.frontend_model_id) == model.id)
+        .order_by(col(ModelBackendLink.priority), col(BackendModelRow.slug))
     ).scalars()
     configs = configs or {}
     backends = []
@@ -144,13 +145,13 @@ def _published_persona(
         return None
     rows = session.execute(
         select(PersonaRow, SourceRow)
-        .outerjoin(SourceRow, SourceRow.persona_pk == PersonaRow.pk)
+        .outerjoin(SourceRow, col(SourceRow.persona_pk) == col(PersonaRow.pk))
         .where(
-            PersonaRow.tenant_id == caller.tenant_id,
-            PersonaRow.published_model_id == model.id,
-            PersonaRow.published.is_(True),
+            col(PersonaRow.tenant_id) == caller.tenant_id,
+            col(PersonaRow.published_model_id) == model.id,
+            col(PersonaRow.published).is_(True),
         )
-        .order_by(SourceRow.pk)
+        .order_by(col(SourceRow.pk))
     ).all()
     if not rows:
         raise _not_found(model.slug, "is not a published persona of this tenant")

@@ -22,6 +22,7 @@ from personas_as_code.schemas.errors import LockHeld
 from sqlalchemy import Engine, delete, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 _PG_KEY = "hashtextextended(current_schema() || ':' || :name, 0)"
 _HOST = socket.gethostname()
@@ -71,7 +72,7 @@ def named_lock(engine: Engine, name: str, *, ttl_seconds: float = 3600.0) -> Ite
         yield owner
     finally:
         with Session(engine) as s:
-            s.execute(delete(LockRow).where(LockRow.name == name, LockRow.owner == owner))
+            s.execute(delete(LockRow).where(col(LockRow.name) == name, col(LockRow.owner) == owner))
             s.commit()
 
 
@@ -85,7 +86,9 @@ def _acquire_row(engine: Engine, name: str, owner: str, ttl: float) -> None:
                 expires = expires.replace(tzinfo=UTC)
             if expires <= now or _owner_dead(current.owner):
                 s.execute(
-                    delete(LockRow).where(LockRow.name == name, LockRow.owner == current.owner)
+                    delete(LockRow).where(
+                        col(LockRow.name) == name, col(LockRow.owner) == current.owner
+                    )
                 )
                 s.commit()
     with Session(engine) as s:
@@ -94,7 +97,7 @@ def _acquire_row(engine: Engine, name: str, owner: str, ttl: float) -> None:
             s.commit()
         except IntegrityError as exc:
             s.rollback()
-            holder = s.execute(select(LockRow.owner).where(LockRow.name == name)).scalar()
+            holder = s.execute(select(col(LockRow.owner)).where(col(LockRow.name) == name)).scalar()
             raise LockHeld(
                 f"lock {name!r} is held by {holder}", details={"lock": name, "owner": holder}
             ) from exc

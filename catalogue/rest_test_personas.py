@@ -21,7 +21,7 @@ tenant (see ``catalogue.test_persona_tables``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Request
@@ -58,13 +58,13 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 def routes_for_test_personas(
-    get_caller: Callable[..., Caller], get_session: Callable[..., Any]
+    get_caller: Callable[..., Awaitable[Caller]], get_session: Callable[..., Any]
 ) -> APIRouter:
     """The router; ``get_caller`` and ``get_session`` are the app's dependencies."""
     r = APIRouter(prefix=PREFIX, tags=["test-personas"])
     Auth = Depends(get_caller)
     Sess = Depends(get_session)
-    quiet = {"response_model_exclude_none": True}
+    quiet: dict[str, Any] = {"response_model_exclude_none": True}
 
     @r.get("/personas", response_model=list[TestPersona], **quiet)
     def list_test_personas(

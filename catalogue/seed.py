@@ -40,6 +40,7 @@ from personas_as_code.schemas.fields import SLUG_RE
 from sqlalchemy import Engine, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 DEFAULT_PARTNER = "default"
 
@@ -114,7 +115,7 @@ def _suffix(slug: str) -> str:
 
 def ensure_partner(session: Session, slug: str = DEFAULT_PARTNER) -> Partner:
     """The partner with ``slug``, created when missing."""
-    partner = session.execute(select(Partner).where(Partner.slug == slug)).scalars().first()
+    partner = session.execute(select(Partner).where(col(Partner.slug) == slug)).scalars().first()
     if partner is None:
         partner = Partner(id=f"ptn_{_suffix(slug)}", slug=slug)
         session.add(partner)
@@ -126,7 +127,7 @@ def ensure_tenant(session: Session, slug: str, partner_slug: str = DEFAULT_PARTN
     """The tenant with ``slug`` (under ``partner_slug``), created when missing."""
     if not SLUG_RE.match(slug):
         raise ValueError(f"tenant slug {slug!r} is not a valid slug (a-z, 0-9, hyphens)")
-    tenant = session.execute(select(Tenant).where(Tenant.slug == slug)).scalars().first()
+    tenant = session.execute(select(Tenant).where(col(Tenant.slug) == slug)).scalars().first()
     if tenant is None:
         partner = ensure_partner(session, partner_slug)
         tenant = Tenant(id=new_id("ten"), slug=slug, partner_id=partner.id)
@@ -139,7 +140,7 @@ def ensure_models(session: Session) -> None:
     """The starter frontend models, each with a backend model and link (global)."""
     for m in STARTER_MODELS:
         if session.execute(
-            select(FrontendModelRow.id).where(FrontendModelRow.slug == m.slug)
+            select(col(FrontendModelRow.id)).where(col(FrontendModelRow.slug) == m.slug)
         ).first():
             continue
         name = m.slug.split("/", 1)[1]
@@ -205,12 +206,14 @@ def ensure_groups(session: Session, tenant: Tenant) -> None:
     members = {
         mid
         for (mid,) in session.execute(
-            select(ModelGroupMember.frontend_model_id).where(ModelGroupMember.group_id == public.id)
+            select(col(ModelGroupMember.frontend_model_id)).where(
+                col(ModelGroupMember.group_id) == public.id
+            )
         ).all()
     }
     for m in STARTER_MODELS:
         fid = session.execute(
-            select(FrontendModelRow.id).where(FrontendModelRow.slug == m.slug)
+            select(col(FrontendModelRow.id)).where(col(FrontendModelRow.slug) == m.slug)
         ).scalar()
         if fid and fid not in members:
             session.add(ModelGroupMember(group_id=public.id, frontend_model_id=fid))
@@ -243,7 +246,7 @@ def add_api_key(
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     value = api_key or new_api_key()
     digest = hash_key(value)
-    if session.execute(select(ApiKey.id).where(ApiKey.key_hash == digest)).first():
+    if session.execute(select(col(ApiKey.id)).where(col(ApiKey.key_hash) == digest)).first():
         return value
     session.add(ApiKey(id=new_id("key"), key_hash=digest, tenant_id=tenant.id, role=role))
     try:
@@ -285,9 +288,9 @@ def catalogue_shape(engine: Engine, tenant_slug: str) -> CatalogueShape:
     if Tenant.__tablename__ not in tables:
         return "foreign"
     with Session(engine) as session:
-        if session.execute(select(Tenant.id).where(Tenant.slug == tenant_slug)).first():
+        if session.execute(select(col(Tenant.id)).where(col(Tenant.slug) == tenant_slug)).first():
             return "has_tenant"
-        if session.execute(select(Tenant.id).limit(1)).first() is None:
+        if session.execute(select(col(Tenant.id)).limit(1)).first() is None:
             return "no_tenants"
     return "other_tenants"
 
@@ -300,7 +303,9 @@ def _init_command(engine: Engine, tenant_slug: str) -> str:
 def _tenants(engine: Engine, limit: int = 5) -> list[str]:
     with Session(engine) as session:
         return list(
-            session.execute(select(Tenant.slug).order_by(Tenant.slug).limit(limit)).scalars()
+            session.execute(
+                select(col(Tenant.slug)).order_by(col(Tenant.slug)).limit(limit)
+            ).scalars()
         )
 
 

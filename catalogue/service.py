@@ -15,7 +15,7 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from personas_as_code.catalogue.api import (
     API_PREFIX,
@@ -64,9 +64,10 @@ from personas_as_code.schemas.errors import (
 from personas_as_code.schemas.fields import slugify
 from personas_as_code.schemas.jsonvalue import dotted, json_problems
 from pydantic import BaseModel
-from sqlalchemy import Row, bindparam, delete, func, or_, select, update
+from sqlalchemy import CursorResult, Row, bindparam, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 Role = Literal["tenant_admin", "partner_admin", "super_admin"]
 Order = Literal["asc", "desc"]
@@ -104,7 +105,9 @@ def avatar_path(persona_id: str) -> str:
 
 def caller_for_tenant(session: Session, tenant_slug: str, role: Role = "tenant_admin") -> Caller:
     """The caller acting for ``tenant_slug`` (the embedded catalogue's identity)."""
-    tenant = session.execute(select(Tenant).where(Tenant.slug == tenant_slug)).scalars().first()
+    tenant = (
+        session.execute(select(Tenant).where(col(Tenant.slug) == tenant_slug)).scalars().first()
+    )
     if tenant is None:
         raise Unauthorized(f"unknown tenant {tenant_slug!r}")
     return Caller(tenant.id, tenant.slug, role, tenant.partner_id)
@@ -116,8 +119,8 @@ def authenticate(session: Session, api_key: str | None) -> Caller:
         raise Unauthorized("missing bearer token")
     row = session.execute(
         select(ApiKey, Tenant)
-        .join(Tenant, Tenant.id == ApiKey.tenant_id)
-        .where(ApiKey.key_hash == hash_key(api_key))
+        .join(Tenant, col(Tenant.id) == col(ApiKey.tenant_id))
+        .where(col(ApiKey.key_hash) == hash_key(api_key))
     ).first()
     if row is None:
         raise Unauthorized("invalid API key")
@@ -134,25 +137,25 @@ def _aware(ts: datetime | None) -> datetime | None:
     return ts
 
 
-def _source_out(row: SourceRow | Row[Any], persona_id: str) -> Source:
+def _source_out(row: SourceRow | Row[*tuple[Any, ...]], persona_id: str) -> Source:
     return served(
         Source,
         f"source {row.id}",
         id=row.id,
         persona_id=persona_id,
-        source_type=row.source_type,  # type: ignore[arg-type]
+        source_type=row.source_type,
         source_id=row.source_id,
         source_name=row.source_name,
         weight=row.weight,
         search_config=row.search_config,
-        status=row.status,  # type: ignore[arg-type]
+        status=row.status,
         created_at=_aware(row.created_at),
         updated_at=_aware(row.updated_at),
     )
 
 
 def _persona_out(
-    row: PersonaRow | Row[Any], sources: list[Source], avatar_sha: str | None
+    row: PersonaRow | Row[*tuple[Any, ...]], sources: list[Source], avatar_sha: str | None
 ) -> Persona:
     stored = {name: getattr(row, name) for name in PersonaBase.model_fields}
     stored["metadata"] = row.metadata_
@@ -180,19 +183,21 @@ def _render(session: Session, rows: list[PersonaRow]) -> list[Persona]:
     pks = [r.pk for r in rows]
     by_pk: dict[int, list[SourceRow]] = {pk: [] for pk in pks if pk is not None}
     for src in session.execute(
-        select(SourceRow).where(SourceRow.persona_pk.in_(pks)).order_by(SourceRow.pk)
+        select(SourceRow).where(col(SourceRow.persona_pk).in_(pks)).order_by(col(SourceRow.pk))
     ).scalars():
         by_pk[src.persona_pk].append(src)
     shas = dict(
         session.execute(
-            select(AvatarRow.persona_pk, AvatarRow.sha256).where(AvatarRow.persona_pk.in_(pks))
+            select(col(AvatarRow.persona_pk), col(AvatarRow.sha256)).where(
+                col(AvatarRow.persona_pk).in_(pks)
+            )
         ).all()
     )
     return [
         _persona_out(
             r,
             [_source_out(s, r.id) for s in by_pk.get(r.pk or 0, [])],
-            shas.get(r.pk),
+            shas.get(r.pk or 0),
         )
         for r in rows
     ]
@@ -308,7 +313,7 @@ def _persona_row(session: Session, caller: Caller, persona_id: str) -> PersonaRo
     row = (
         session.execute(
             select(PersonaRow).where(
-                PersonaRow.id == persona_id, PersonaRow.tenant_id == caller.tenant_id
+                col(PersonaRow.id) == persona_id, col(PersonaRow.tenant_id) == caller.tenant_id
             )
         )
         .scalars()
@@ -324,10 +329,10 @@ def find_visible_model(session: Session, caller: Caller, slug: str) -> FrontendM
     return (
         session.execute(
             select(FrontendModelRow).where(
-                FrontendModelRow.slug == slug,
+                col(FrontendModelRow.slug) == slug,
                 or_(
-                    FrontendModelRow.tenant_id.is_(None),
-                    FrontendModelRow.tenant_id == caller.tenant_id,
+                    col(FrontendModelRow.tenant_id).is_(None),
+                    col(FrontendModelRow.tenant_id) == caller.tenant_id,
                 ),
             )
         )
@@ -347,11 +352,11 @@ def _model_by_slug(session: Session, caller: Caller, slug: str) -> FrontendModel
 
 
 def _slug_taken(session: Session, caller: Caller, slug: str, except_pk: int | None) -> bool:
-    q = select(PersonaRow.pk).where(
-        PersonaRow.tenant_id == caller.tenant_id, PersonaRow.slug == slug
+    q = select(col(PersonaRow.pk)).where(
+        col(PersonaRow.tenant_id) == caller.tenant_id, col(PersonaRow.slug) == slug
     )
     if except_pk is not None:
-        q = q.where(PersonaRow.pk != except_pk)
+        q = q.where(col(PersonaRow.pk) != except_pk)
     return session.execute(q).first() is not None
 
 
@@ -379,11 +384,11 @@ def list_personas(
 ) -> Page[Persona]:
     """One page of the tenant's personas, keyed on creation order."""
     _check_limit(limit)
-    q = select(PersonaRow).where(PersonaRow.tenant_id == caller.tenant_id)
+    q = select(PersonaRow).where(col(PersonaRow.tenant_id) == caller.tenant_id)
     if cursor:
         after = decode_cursor(cursor, order)
-        q = q.where(PersonaRow.pk > after if order == "asc" else PersonaRow.pk < after)
-    q = q.order_by(PersonaRow.pk.asc() if order == "asc" else PersonaRow.pk.desc())
+        q = q.where(col(PersonaRow.pk) > after if order == "asc" else col(PersonaRow.pk) < after)
+    q = q.order_by(col(PersonaRow.pk).asc() if order == "asc" else col(PersonaRow.pk).desc())
     rows = list(session.execute(q.limit(limit + 1)).scalars())
     has_more = len(rows) > limit
     rows = rows[:limit]
@@ -477,13 +482,13 @@ def delete_persona(session: Session, caller: Caller, persona_id: str) -> None:
     Of concurrent deletes exactly one succeeds; the others find no persona (404).
     """
     row = _persona_row(session, caller, persona_id)
-    session.execute(delete(SourceRow).where(SourceRow.persona_pk == row.pk))
-    session.execute(delete(AvatarRow).where(AvatarRow.persona_pk == row.pk))
+    session.execute(delete(SourceRow).where(col(SourceRow.persona_pk) == row.pk))
+    session.execute(delete(AvatarRow).where(col(AvatarRow.persona_pk) == row.pk))
     # The conditional delete is the claim; RETURNING names the model published at that moment.
     gone = session.execute(
         delete(PersonaRow)
-        .where(PersonaRow.pk == row.pk)
-        .returning(PersonaRow.published_model_id)
+        .where(col(PersonaRow.pk) == row.pk)
+        .returning(col(PersonaRow.published_model_id))
         .execution_options(synchronize_session=False)
     ).all()
     if not gone:
@@ -510,9 +515,11 @@ def _link_base(session: Session, model: FrontendModelRow, base: FrontendModelRow
     model.pricing = dict(base.pricing or {})
     session.add(model)
     session.flush()
-    session.execute(delete(ModelBackendLink).where(ModelBackendLink.frontend_model_id == model.id))
+    session.execute(
+        delete(ModelBackendLink).where(col(ModelBackendLink.frontend_model_id) == model.id)
+    )
     links = session.execute(
-        select(ModelBackendLink).where(ModelBackendLink.frontend_model_id == base.id)
+        select(ModelBackendLink).where(col(ModelBackendLink.frontend_model_id) == base.id)
     ).scalars()
     for link in list(links):
         session.add(
@@ -625,9 +632,13 @@ def publish_persona(
 
 def _delete_model(session: Session, model_id: str) -> None:
     """Delete a frontend model with its group memberships and backend links."""
-    session.execute(delete(ModelGroupMember).where(ModelGroupMember.frontend_model_id == model_id))
-    session.execute(delete(ModelBackendLink).where(ModelBackendLink.frontend_model_id == model_id))
-    session.execute(delete(FrontendModelRow).where(FrontendModelRow.id == model_id))
+    session.execute(
+        delete(ModelGroupMember).where(col(ModelGroupMember.frontend_model_id) == model_id)
+    )
+    session.execute(
+        delete(ModelBackendLink).where(col(ModelBackendLink.frontend_model_id) == model_id)
+    )
+    session.execute(delete(FrontendModelRow).where(col(FrontendModelRow.id) == model_id))
 
 
 def unpublish_persona(session: Session, caller: Caller, persona_id: str) -> Persona:
@@ -648,16 +659,16 @@ def unpublish_persona(session: Session, caller: Caller, persona_id: str) -> Pers
         claimed = session.execute(
             update(PersonaRow)
             .where(
-                PersonaRow.pk == row.pk,
-                PersonaRow.published.is_(True),
-                PersonaRow.published_model_id == model_id
+                col(PersonaRow.pk) == row.pk,
+                col(PersonaRow.published).is_(True),
+                col(PersonaRow.published_model_id) == model_id
                 if model_id
-                else PersonaRow.published_model_id.is_(None),
+                else col(PersonaRow.published_model_id).is_(None),
             )
             .values(published=False, published_model_id=None, updated_at=utcnow())
             .execution_options(synchronize_session=False)
         )
-        if claimed.rowcount == 1:
+        if cast("CursorResult[Any]", claimed).rowcount == 1:  # an UPDATE: it has a rowcount
             if model_id:
                 _delete_model(session, model_id)
             session.commit()
@@ -677,7 +688,7 @@ def _source_row(session: Session, persona: PersonaRow, source_id: str) -> Source
         else (
             session.execute(
                 select(SourceRow).where(
-                    SourceRow.id == source_id, SourceRow.persona_pk == persona.pk
+                    col(SourceRow.id) == source_id, col(SourceRow.persona_pk) == persona.pk
                 )
             )
             .scalars()
@@ -696,7 +707,7 @@ def list_sources(session: Session, caller: Caller, persona_id: str) -> list[Sour
     """The persona's sources in creation order."""
     persona = _persona_row(session, caller, persona_id)
     rows = session.execute(
-        select(SourceRow).where(SourceRow.persona_pk == persona.pk).order_by(SourceRow.pk)
+        select(SourceRow).where(col(SourceRow.persona_pk) == persona.pk).order_by(col(SourceRow.pk))
     ).scalars()
     return [_source_out(r, persona.id) for r in rows]
 
@@ -710,10 +721,10 @@ def add_source(session: Session, caller: Caller, persona_id: str, body: SourceCr
         details={"source_type": body.source_type, "source_id": body.source_id},
     )
     exists = session.execute(
-        select(SourceRow.pk).where(
-            SourceRow.persona_pk == persona.pk,
-            SourceRow.source_type == body.source_type,
-            SourceRow.source_id == body.source_id,
+        select(col(SourceRow.pk)).where(
+            col(SourceRow.persona_pk) == persona.pk,
+            col(SourceRow.source_type) == body.source_type,
+            col(SourceRow.source_id) == body.source_id,
         )
     ).first()
     if exists is not None:
@@ -796,7 +807,9 @@ def get_avatar(session: Session, persona_id: str) -> tuple[bytes, str, str]:
     """A persona's avatar (bytes, content type, sha256); public, no tenant check."""
     if not _valid_id(persona_id):
         raise PersonaNotFound("Persona does not exist", details={"persona_id": persona_id})
-    row = session.execute(select(PersonaRow.pk).where(PersonaRow.id == persona_id)).first()
+    row = session.execute(
+        select(col(PersonaRow.pk)).where(col(PersonaRow.id) == persona_id)
+    ).first()
     if row is None:
         raise PersonaNotFound("Persona does not exist", details={"persona_id": persona_id})
     avatar = session.get(AvatarRow, row[0])
@@ -833,20 +846,25 @@ def list_models(
             details={"fields": ["slug" if slugs else "id"]},
         )
     q = select(FrontendModelRow).where(
-        or_(FrontendModelRow.tenant_id.is_(None), FrontendModelRow.tenant_id == caller.tenant_id)
+        or_(
+            col(FrontendModelRow.tenant_id).is_(None),
+            col(FrontendModelRow.tenant_id) == caller.tenant_id,
+        )
     )
     if wanted:
         q = q.where(
             or_(
-                FrontendModelRow.slug.in_([s for s in slugs if _valid_id(s)]),
-                FrontendModelRow.id.in_([i for i in ids if _valid_id(i)]),
+                col(FrontendModelRow.slug).in_([s for s in slugs if _valid_id(s)]),
+                col(FrontendModelRow.id).in_([i for i in ids if _valid_id(i)]),
             )
         )
     if cursor:
         after = decode_text_cursor(cursor, order)
-        slug = FrontendModelRow.slug
+        slug = col(FrontendModelRow.slug)
         q = q.where(slug > after if order == "asc" else slug < after)
-    q = q.order_by(FrontendModelRow.slug.asc() if order == "asc" else FrontendModelRow.slug.desc())
+    q = q.order_by(
+        col(FrontendModelRow.slug).asc() if order == "asc" else col(FrontendModelRow.slug).desc()
+    )
     rows = list(session.execute(q.limit(limit + 1)).scalars())
     has_more = len(rows) > limit
     rows = rows[:limit]
@@ -861,15 +879,19 @@ def get_model(session: Session, caller: Caller, slug: str) -> FrontendModel:
     row = _model_by_slug(session, caller, slug)
     visible = {g.id for g in _visible_groups(session, caller)}
     group_ids = session.execute(
-        select(ModelGroupMember.group_id)
-        .where(ModelGroupMember.frontend_model_id == row.id)
+        select(col(ModelGroupMember.group_id))
+        .where(col(ModelGroupMember.frontend_model_id) == row.id)
         .order_by(ModelGroupMember.group_id)
     ).scalars()
     links = session.execute(
-        select(ModelBackendLink.priority, BackendModelRow.slug, BackendModelRow.provider_type)
-        .join(BackendModelRow, BackendModelRow.id == ModelBackendLink.backend_model_id)
-        .where(ModelBackendLink.frontend_model_id == row.id)
-        .order_by(ModelBackendLink.priority, BackendModelRow.slug)
+        select(
+            col(ModelBackendLink.priority),
+            col(BackendModelRow.slug),
+            col(BackendModelRow.provider_type),
+        )
+        .join(BackendModelRow, col(BackendModelRow.id) == col(ModelBackendLink.backend_model_id))
+        .where(col(ModelBackendLink.frontend_model_id) == row.id)
+        .order_by(col(ModelBackendLink.priority), col(BackendModelRow.slug))
     ).all()
     model = _model_out(row)
     model.group_ids = [g for g in group_ids if g in visible]
@@ -897,9 +919,12 @@ def list_model_groups(session: Session, caller: Caller) -> list[ModelGroup]:
     members: dict[str, list[str]] = {g.id: [] for g in groups}
     if groups:
         for gid, slug in session.execute(
-            select(ModelGroupMember.group_id, FrontendModelRow.slug)
-            .join(FrontendModelRow, FrontendModelRow.id == ModelGroupMember.frontend_model_id)
-            .where(ModelGroupMember.group_id.in_(list(members)))
+            select(col(ModelGroupMember.group_id), col(FrontendModelRow.slug))
+            .join(
+                FrontendModelRow,
+                col(FrontendModelRow.id) == col(ModelGroupMember.frontend_model_id),
+            )
+            .where(col(ModelGroupMember.group_id).in_(list(members)))
             .order_by(FrontendModelRow.slug)
         ).all():
             members[gid].append(slug)
@@ -907,7 +932,7 @@ def list_model_groups(session: Session, caller: Caller) -> list[ModelGroup]:
         ModelGroup(
             id=g.id,
             name=g.name,
-            scope=g.scope,  # type: ignore[arg-type]
+            scope=g.scope,
             partner_id=g.partner_id,
             tenant_id=g.tenant_id,
             model_slugs=members[g.id],
@@ -922,7 +947,7 @@ def count_personas(session: Session, caller: Caller) -> int:
         session.execute(
             select(func.count())
             .select_from(PersonaRow)
-            .where(PersonaRow.tenant_id == caller.tenant_id)
+            .where(col(PersonaRow.tenant_id) == caller.tenant_id)
         ).one()[0]
     )
 

@@ -43,6 +43,7 @@ from personas_as_code.schemas.test_persona_config import ImageSettings
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 MAX_PER_PROJECT = 1000
 """The most test personas one project holds (the list is not paginated)."""
@@ -75,9 +76,9 @@ def _row(session: Session, caller: Caller, project: str, persona_id: str) -> Tes
         raise _not_found(persona_id)
     row = session.execute(
         select(TestPersonaRow).where(
-            TestPersonaRow.id == persona_id,
-            TestPersonaRow.tenant_id == caller.tenant_id,
-            TestPersonaRow.project == project,
+            col(TestPersonaRow.id) == persona_id,
+            col(TestPersonaRow.tenant_id) == caller.tenant_id,
+            col(TestPersonaRow.project) == project,
         )
     ).scalar_one_or_none()
     if row is None:
@@ -88,13 +89,13 @@ def _row(session: Session, caller: Caller, project: str, persona_id: str) -> Tes
 def _name_taken(
     session: Session, caller: Caller, project: str, name: str, except_pk: int | None = None
 ) -> bool:
-    query = select(TestPersonaRow.pk).where(
-        TestPersonaRow.tenant_id == caller.tenant_id,
-        TestPersonaRow.project == project,
-        TestPersonaRow.name == name,
+    query = select(col(TestPersonaRow.pk)).where(
+        col(TestPersonaRow.tenant_id) == caller.tenant_id,
+        col(TestPersonaRow.project) == project,
+        col(TestPersonaRow.name) == name,
     )
     if except_pk is not None:
-        query = query.where(TestPersonaRow.pk != except_pk)
+        query = query.where(col(TestPersonaRow.pk) != except_pk)
     return session.execute(query).first() is not None
 
 
@@ -116,8 +117,11 @@ def list_test_personas(session: Session, caller: Caller, project: str) -> list[T
     """Every test persona of the project, oldest first."""
     rows = session.execute(
         select(TestPersonaRow)
-        .where(TestPersonaRow.tenant_id == caller.tenant_id, TestPersonaRow.project == project)
-        .order_by(TestPersonaRow.pk)
+        .where(
+            col(TestPersonaRow.tenant_id) == caller.tenant_id,
+            col(TestPersonaRow.project) == project,
+        )
+        .order_by(col(TestPersonaRow.pk))
         .limit(MAX_PER_PROJECT)
     ).scalars()
     return [_out(r) for r in rows]
@@ -140,7 +144,10 @@ def create_test_persona(
     count = session.execute(
         select(func.count())
         .select_from(TestPersonaRow)
-        .where(TestPersonaRow.tenant_id == caller.tenant_id, TestPersonaRow.project == project)
+        .where(
+            col(TestPersonaRow.tenant_id) == caller.tenant_id,
+            col(TestPersonaRow.project) == project,
+        )
     ).scalar_one()
     if count >= MAX_PER_PROJECT:
         raise ValidationFailed(
@@ -196,8 +203,8 @@ def delete_test_persona(session: Session, caller: Caller, project: str, persona_
     row = _row(session, caller, project, persona_id)
     gone = session.execute(
         delete(TestPersonaRow)
-        .where(TestPersonaRow.pk == row.pk)
-        .returning(TestPersonaRow.image_id)
+        .where(col(TestPersonaRow.pk) == row.pk)
+        .returning(col(TestPersonaRow.image_id))
         .execution_options(synchronize_session=False)
     ).all()
     if not gone:
@@ -220,9 +227,9 @@ def _image_row(
 ) -> TestPersonaImageRow:
     row = session.execute(
         select(TestPersonaImageRow).where(
-            TestPersonaImageRow.id == image_id,
-            TestPersonaImageRow.tenant_id == caller.tenant_id,
-            TestPersonaImageRow.project == project,
+            col(TestPersonaImageRow.id) == image_id,
+            col(TestPersonaImageRow.tenant_id) == caller.tenant_id,
+            col(TestPersonaImageRow.project) == project,
         )
     ).scalar_one_or_none()
     if row is None:
@@ -239,17 +246,17 @@ def _drop_unused_image(
     if not image_id:
         return
     used = session.execute(
-        select(TestPersonaRow.pk).where(
-            TestPersonaRow.tenant_id == caller.tenant_id,
-            TestPersonaRow.project == project,
-            TestPersonaRow.image_id == image_id,
+        select(col(TestPersonaRow.pk)).where(
+            col(TestPersonaRow.tenant_id) == caller.tenant_id,
+            col(TestPersonaRow.project) == project,
+            col(TestPersonaRow.image_id) == image_id,
         )
     ).first()
     if used is None:
         session.execute(
             delete(TestPersonaImageRow).where(
-                TestPersonaImageRow.id == image_id,
-                TestPersonaImageRow.tenant_id == caller.tenant_id,
+                col(TestPersonaImageRow.id) == image_id,
+                col(TestPersonaImageRow.tenant_id) == caller.tenant_id,
             )
         )
 

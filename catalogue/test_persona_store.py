@@ -45,7 +45,8 @@ MAX_LISTED = 10_000
 class TestPersonaStore(Protocol):
     """One project of a test-personas server."""
 
-    __test__ = False  # not a pytest test class
+    if not TYPE_CHECKING:  # no protocol member: the stores do not carry it
+        __test__ = False  # not a pytest test class
 
     where: str
     """Where the store is, for messages (``embedded catalogue, project p``)."""

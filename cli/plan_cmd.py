@@ -131,9 +131,9 @@ def _result_lines(result: ApplyResult) -> Iterator[StyledLine]:
             text = f"FAILED  test persona {r.slug}: {r.action}: {r.error_code}: {r.error}"
             yield StyledLine(one_line(text), "red")
     if result.test_personas:
-        done = sum(1 for r in result.test_personas if r.ok)
+        applied = sum(1 for r in result.test_personas if r.ok)
         failed = len(result.test_personas_failed)
-        yield StyledLine(f"Test personas: {done} applied, {failed} failed.")
+        yield StyledLine(f"Test personas: {applied} applied, {failed} failed.")
     ok = sum(1 for r in result.results if r.ok)
     yield StyledLine(f"Apply complete: {ok} persona(s) applied, {len(result.failed)} failed.")
 

@@ -270,6 +270,7 @@ def embedder_for_identity(identity: Mapping[str, Any]) -> Embedder:
 def embedder_for_settings(settings: EmbeddingsSettings) -> Embedder:
     """The embedder that ``[knowledge.embeddings]`` of ``personas.toml`` configures."""
     if settings.provider == "openai":
+        assert settings.base_url and settings.model  # EmbeddingsSettings requires both
         return OpenAIEmbedder(
             settings.base_url,
             settings.model,

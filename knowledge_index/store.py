@@ -270,6 +270,7 @@ def insert_document(
             chunk_count=len(chunks),
         )
     )
+    assert result.inserted_primary_key is not None  # an INSERT of one row has its key
     document_id = result.inserted_primary_key[0]
     if chunks:
         conn.execute(

@@ -17,6 +17,7 @@ from typing import Any
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools.base import Tool
+from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase
 from pydantic import ConfigDict, ValidationError
 from pydantic_core import ErrorDetails
 
@@ -110,7 +111,7 @@ def forbid_unknown_arguments(server: MCPServer) -> None:
     for tool in manager.list_tools():
         loose = tool.fn_metadata.arg_model
         if loose.model_config.get("extra") != "forbid":
-            strict = type(
+            strict: type[ArgModelBase] = type(
                 loose.__name__,
                 (loose,),
                 {

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from personas_as_code.inference.messages import ChatMessage
 from personas_as_code.sandbox.models import HistoryMessage
@@ -83,6 +84,6 @@ def _user_side(user: LoadedTestPersona, history: list[HistoryMessage]) -> list[C
     if not history:
         return [*messages, ChatMessage("user", OPENING)]
     for message in history:
-        role = "assistant" if message.role == "user" else "user"
+        role: Literal["user", "assistant"] = "assistant" if message.role == "user" else "user"
         messages.append(ChatMessage(role, message.content))
     return messages

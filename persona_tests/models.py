@@ -61,9 +61,7 @@ def judge_backend(
         backend = make_backend(slug, settings.model_dump(mode="json", exclude_none=True), root=root)
     elif isinstance(catalogue, EmbeddedCatalogue):
         with Session(catalogue.engine) as session:
-            row = session.execute(
-                select(BackendModelRow).where(BackendModelRow.slug == slug)
-            ).scalar_one_or_none()
+            row = session.execute(select(BackendModelRow).filter_by(slug=slug)).scalar_one_or_none()
         if row is None:
             return None, f"judge_backend {slug!r} is neither in [backends] nor in the catalogue"
         backend = make_backend(slug, row.connection_config)

@@ -21,11 +21,11 @@ Everything a report shows comes from user files, knowledge and models: ``redacte
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from personas_as_code.schemas.secrets import redact_data, redact_structure
 
-FORMAT_VERSION = 1
+FORMAT_VERSION: Final = 1
 Status = Literal["passed", "failed", "skipped", "error", "untested"]
 Change = Literal["pass->fail", "fail->pass", "same", "new", "removed", "untested"]
 CheckStatus = Literal["passed", "failed", "skipped", "untested"]
@@ -242,7 +242,7 @@ class TestReport:
     def redacted(self) -> TestReport:
         """A copy safe to show: every answer, message, transcript, retrieval entry, error
         and note with secrets replaced by ``[REDACTED]``."""
-        return redact_structure(self)  # type: ignore[no-any-return]
+        return redact_structure(self)
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--format json`` document (secrets redacted)."""
@@ -262,4 +262,4 @@ class TestReport:
             "notes": list(self.notes),
             "results": [r.to_dict() for r in self.results],
         }
-        return redact_data(data)  # type: ignore[no-any-return]
+        return redact_data(data)

@@ -104,10 +104,11 @@ class GitTreeFiles:
             for item in base.traverse():
                 if not isinstance(item, Blob) or item.mode not in _REGULAR_MODES:
                     continue
-                if any(part.startswith(".") for part in item.path.split("/")):
+                path = str(item.path)  # typed as any path-like; a tree entry's is a str
+                if any(part.startswith(".") for part in path.split("/")):
                     continue
-                if item.path.endswith(suffixes):
-                    found.append(item.path)
+                if path.endswith(suffixes):
+                    found.append(path)
         return sorted(found)
 
     def size(self, path: str) -> int:

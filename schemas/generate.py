@@ -18,7 +18,7 @@ from personas_as_code.schemas.persona_tests import PersonaTestsFile
 from personas_as_code.schemas.test_persona import TestPersonaFile
 from pydantic import BaseModel
 
-SCHEMA_DIR = Path(__file__).parent
+SCHEMA_DIR = Path(__file__).resolve().parent  # the source folder, not a strict install's link
 SCHEMAS: dict[str, tuple[type[BaseModel], str]] = {
     "persona.schema.json": (PersonaFile, "A persona file of a personas-as-code repo."),
     "config.schema.json": (RepoConfig, "personas.toml, the repo config of personas-as-code."),

@@ -265,7 +265,7 @@ def _validation_problems(
 # --- one persona file -------------------------------------------------------
 
 
-def _prompt_line(node: Any, loc: tuple[str, ...], line_in_value: int) -> tuple[int, int]:
+def _prompt_line(node: Any, loc: tuple[str | int, ...], line_in_value: int) -> tuple[int, int]:
     """Best line for a position inside a scalar value (exact for block scalars)."""
     scalar = value_node(node, loc)
     line, col = locate(node, loc)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from personas_as_code.schemas.fields import SLUG_RE
@@ -103,14 +104,17 @@ def _secret_problems(data: Any, node: Any, path: str) -> list[Problem]:
         value, loc = pending.pop()
         if isinstance(value, str):
             problems += secret_problems(
-                value, path, lambda f, at=loc: _place(node, at, f), holder="a persona tests file"
+                value, path, partial(_place, node, loc), holder="a persona tests file"
             )
         elif isinstance(value, dict):
             for key, item in value.items():
                 if isinstance(key, str):
                     at = locate(node, (*loc, key), key=True)
                     problems += secret_problems(
-                        key, path, lambda f, at=at: at, holder="a persona tests file"
+                        key,
+                        path,
+                        lambda f: at,  # noqa: B023 - called at once, before the loop moves on
+                        holder="a persona tests file",
                     )
                 pending.append((item, (*loc, key)))
         elif isinstance(value, list):

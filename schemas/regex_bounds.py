@@ -15,6 +15,7 @@ and every ``pattern`` and ``patternProperties`` key in it, like a ``regex`` asse
 
 from __future__ import annotations
 
+import importlib
 import re
 import warnings
 from collections.abc import Iterator
@@ -31,11 +32,14 @@ _COUNT = re.compile(r"\{\s*(\d*)\s*(?:,\s*(\d*)\s*)?\}")
 # an escaped backslash before them (\\p{5}) is no escape, hence the even run of them
 _PROPERTY = re.compile(r"(?<!\\)((?:\\\\)*)\\[pP](?:\{[^}]*\}|[A-Za-z])")
 
+# the stdlib's private regex parser, which typeshed does not describe: imported by name
+_sre_constants: Any
+_sre_parser: Any
 try:
-    from re import _constants as _sre_constants
-    from re import _parser as _sre_parser
+    _sre_constants = importlib.import_module("re._constants")
+    _sre_parser = importlib.import_module("re._parser")
 except ImportError:  # pragma: no cover - another Python's layout: the crude estimate only
-    _sre_parser = _sre_constants = None  # type: ignore[assignment]
+    _sre_parser = _sre_constants = None
 
 
 def check_pattern(pattern: str, what: str = "the pattern") -> None:

@@ -129,7 +129,8 @@ def load_test_persona(
             spec.description, path, lambda f: _prompt_line(node, ("description",), f.line)
         )
     for name, value in spec.headers.items():
-        problems += secret_problems(value, path, lambda f, n=name: locate(node, ("headers", n)))
+        # secret_problems calls ``where`` at once, before the loop moves on
+        problems += secret_problems(value, path, lambda f: locate(node, ("headers", name)))  # noqa: B023
     if errors_only(problems):
         return None, problems
     loaded = LoadedTestPersona(

@@ -427,6 +427,7 @@ def _construct(composed: _Composition, constructor: Any) -> Any:
     scalar through ruamel's constructor for its tag), by ruamel when the document
     has aliases or merge keys (shared objects, flattening)."""
     root = composed.root
+    assert root is not None  # parse_yaml returns before on an empty document
     if not composed.aliased:
         tags = {id(node): tag for node, tag in composed.nodes}
         scalars = constructor.yaml_constructors

@@ -163,21 +163,21 @@ class _PersonaApplier:
                 self._update(plan, change, persona_id)
         elif isinstance(change, AddSource):
             s = change.source
-            body = SourceCreate(
-                source_type=s.source_type,  # type: ignore[arg-type]
+            source = SourceCreate(
+                source_type=s.source_type,
                 source_id=s.source_id,
                 source_name=s.source_name,
                 weight=s.weight,
                 search_config=s.search_config or None,
             )
             try:
-                created = cat.add_source(persona_id, body)
+                created = cat.add_source(persona_id, source)
             except SourceDuplicate:  # added by an earlier, interrupted run
                 created = next(
                     x for x in cat.list_sources(persona_id) if (x.source_type, x.source_id) == s.key
                 )
             if s.status != created.status:
-                cat.update_source(persona_id, created.id, SourceUpdate(status=s.status))  # type: ignore[arg-type]
+                cat.update_source(persona_id, created.id, SourceUpdate(status=s.status))
         elif isinstance(change, UpdateSource):
             values = {d.field: d.after for d in change.diffs}
             cat.update_source(persona_id, change.catalogue_id, SourceUpdate.model_validate(values))

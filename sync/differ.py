@@ -92,6 +92,7 @@ def _field_diffs(
 
 def _source_changes(desired: DesiredPersona, actual: dict[Any, SourceState]) -> list[Any]:
     removes, adds, updates = [], [], []
+    have: SourceState | None
     for key, have in actual.items():
         want = desired.sources.get(key)
         if want is None or (want.source_name or None) != (have.source_name or None):
@@ -297,6 +298,7 @@ def diff(desired: list[DesiredPersona], actual: list[ActualPersona], ctx: DiffCo
 
     orphans = []
     for have in owned:
+        assert have.marker is not None  # _owned read it
         if have.slug in matched:
             continue
         if ctx.deleted_paths is not None and have.marker.path not in ctx.deleted_paths:

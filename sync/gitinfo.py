@@ -42,15 +42,18 @@ def changed_since(root: Path, ref: str) -> ChangedFiles:
     if repo is None:
         raise ConfigError(f"--changed-since needs a git repository; {root} is not one")
     base = resolve_commit(repo, ref, "--changed-since")
+    if repo.working_tree_dir is None:
+        raise ConfigError(f"--changed-since needs a working tree; {root} is a bare repository")
     top = Path(repo.working_tree_dir).resolve()
     prefix = root.resolve().relative_to(top).as_posix()
     prefix = "" if prefix == "." else prefix + "/"
 
-    def rel(path: str) -> str | None:
-        return path[len(prefix) :] if path.startswith(prefix) else None
+    def rel(path: str | None) -> str | None:
+        return path[len(prefix) :] if path is not None and path.startswith(prefix) else None
 
-    changed: set[str] = set()
-    deleted: set[str] = set()
+    # a diff item's a_path or b_path is None where that side has no file; rel drops it
+    changed: set[str | None] = set()
+    deleted: set[str | None] = set()
     for item in base.diff(None):  # ref -> working tree
         if item.change_type == "D":
             deleted.add(item.a_path)

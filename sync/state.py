@@ -84,7 +84,9 @@ def desired_from_file(persona: LoadedPersona) -> DesiredPersona:
     spec = persona.spec
     fields = api_fields(persona)
     fields["system_prompt"] = normalize_text(fields["system_prompt"])
-    sources = {(s.type, s.id): SourceState(**asdict(source_fields(s))) for s in spec.sources}
+    sources: dict[SourceKey, SourceState] = {
+        (s.type, s.id): SourceState(**asdict(source_fields(s))) for s in spec.sources
+    }
     groups = tuple(sorted(spec.publish.groups))
     spec_hash = sha256_of(
         {
@@ -135,7 +137,7 @@ def actual_from_catalogue(
     marker = read_marker(persona.metadata)
     fields = {name: getattr(persona, name) for name in FIELDS}
     fields["metadata"] = user_metadata(persona.metadata)
-    sources = None
+    sources: dict[SourceKey, SourceState] | None = None
     if persona.sources is not None:
         sources = {(s.source_type, s.source_id): source_state(s) for s in persona.sources}
     avatar_sha = persona.avatar_sha256 or (marker.avatar_sha256 if marker else None)

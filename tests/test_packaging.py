@@ -117,6 +117,11 @@ def test_the_wheel_holds_one_top_level_package_and_its_data(wheel: Path) -> None
         assert f"{PACKAGE}/{data}" in names, data
 
 
+def test_the_wheel_marks_the_package_typed(wheel: Path) -> None:
+    """PEP 561: with ``py.typed`` type checkers read the installed package's hints."""
+    assert f"{PACKAGE}/py.typed" in zipfile.ZipFile(wheel).namelist()
+
+
 CHECK_BOTH = """
 import json, catalogue
 from importlib import resources

@@ -6,7 +6,7 @@ markdown renderers and the test-personas section."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from personas_as_code.sync.changes import Change, CreateWithFields, UpdateWithDiffs
 from personas_as_code.sync.render.common import is_multiline, show, text_diff
@@ -14,9 +14,12 @@ from personas_as_code.sync.render.describe import field_line, symbol
 from personas_as_code.sync.render.literal import StyledLine, md_code, md_fence, md_text, one_line
 
 DIFF_STYLE = {"+": "green", "-": "red"}
+# the kind of change an item holds (a persona's, a test persona's): its describer takes it
+C = TypeVar("C", bound=Change)
+C_co = TypeVar("C_co", bound=Change, covariant=True)
 
 
-def change_lines(change: Change, describe: Callable[[Change], str]) -> Iterator[StyledLine]:
+def change_lines(change: C, describe: Callable[[C], str]) -> Iterator[StyledLine]:
     """The indented terminal lines for ``change``; ``describe`` gives its sentence."""
     if isinstance(change, UpdateWithDiffs):
         for diff in change.diffs:
@@ -37,14 +40,32 @@ def change_lines(change: Change, describe: Callable[[Change], str]) -> Iterator[
         yield StyledLine("    " + one_line(f"{symbol(change)} {describe(change)}"))
 
 
-class _Item(Protocol):
-    changes: Sequence[Change]
-    warnings: Sequence[str]
-    error: str | None
+class _Item(Protocol[C_co]):
+    """A persona's or test persona's plan, as the renderers read it."""
+
+    @property
+    def action(self) -> str: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def changes(self) -> Sequence[C_co]: ...
+    @property
+    def warnings(self) -> Sequence[str]: ...
+
+
+class _Orphan(Protocol):
+    """An owned persona or test persona whose file is gone, as the renderers read it."""
+
+    @property
+    def slug(self) -> str: ...
+    @property
+    def path(self) -> str | None: ...
+    @property
+    def protected(self) -> bool: ...
 
 
 def item_lines(
-    item: _Item, title: str, style: str, describe: Callable[[Change], str]
+    item: _Item[C], title: str, style: str, describe: Callable[[C], str]
 ) -> Iterator[StyledLine]:
     """One persona's or test persona's block: its title, error, changes and warnings."""
     yield StyledLine(one_line(title), style)
@@ -58,7 +79,7 @@ def item_lines(
 
 
 def change_markdown(
-    change: Change, describe: Callable[[Change], str], prompt_text: Callable[[Any], str]
+    change: C, describe: Callable[[C], str], prompt_text: Callable[[Any], str]
 ) -> list[str]:
     """The PR-comment list items for ``change``; ``prompt_text`` gives the text of a
     created ``system_prompt`` as it is fenced."""
@@ -83,23 +104,10 @@ def change_markdown(
     return out
 
 
-class _Item(Protocol):
-    action: str
-    error: str | None
-    changes: Sequence[Change]
-    warnings: Sequence[str]
-
-
-class _Orphan(Protocol):
-    slug: str
-    path: str | None
-    protected: bool
-
-
 def details_markdown(
     title: str,
-    item: _Item,
-    describe: Callable[[Change], str],
+    item: _Item[C],
+    describe: Callable[[C], str],
     prompt_text: Callable[[Any], str],
 ) -> list[str]:
     """A persona's (or test persona's) collapsible PR-comment block: error, changes,

@@ -64,8 +64,8 @@ def render_markdown(plan: Plan) -> str:
     out += section_markdown(plan.test_personas)
     if plan.backends:
         out += ["**Backends** (where the embedded catalogue's models send calls):", ""]
-        for change in plan.backends:
-            out.append(f"- {md_code(change.backend_model)}: {md_text(change.describe())}")
+        for backend in plan.backends:
+            out.append(f"- {md_code(backend.backend_model)}: {md_text(backend.describe())}")
         out.append("")
     if plan.backends_note:
         out += [f"Note: {md_text(plan.backends_note)}", ""]
