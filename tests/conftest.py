@@ -8,6 +8,12 @@
   test is skipped, unless ``PERSONAS_REQUIRE_PG=1``, then it fails.
 * ``database_url``: parametrised over both (the PostgreSQL case carries the
   ``postgres`` marker, so ``-m "not postgres"`` deselects it).
+
+And the test tiers: ``pytest_collection_modifyitems`` marks ``slow`` every test in a
+slow folder or module (``SLOW_PATHS``), every PostgreSQL or real-model case and every
+test that asks for a slow fixture, so ``pytest -m "not slow"`` is the quick tier and a
+new test in those places needs no decorator.  A single slow test elsewhere carries
+``@pytest.mark.slow`` itself.
 """
 
 from __future__ import annotations
@@ -103,3 +109,59 @@ def pg_url(_pg_server: _PgServer | str) -> Iterator[str]:
 def database_url(request: pytest.FixtureRequest) -> str:
     """A fresh database of each kind."""
     return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
+
+
+# --- test tiers --------------------------------------------------------------
+
+TESTS = Path(__file__).parent
+
+# Folders and modules (relative to tests/) whose every test is slow, and why.
+SLOW_PATHS = {
+    "e2e": "the README's commands and a pull request's life, run as processes",
+    "gitops": "the workflows run as jobs; actionlint and zizmor run as processes",
+    "golden": "the example repo planned, applied and tested through the CLI",
+    "cli": "the personas command run as a process",
+    "test_packaging.py": "a wheel built by pip in an isolated environment",
+    "catalogue/test_end_to_end.py": "catalogue init and serve run as processes",
+    "catalogue/test_workers.py": "servers with worker processes",
+    "catalogue/test_openapi_fuzz.py": "every operation called with generated requests",
+    "knowledge_index/test_embeddings.py": "python processes that load the embedder",
+    "mcp_server/test_conformance.py": "the MCP conformance suite (npx) against personas mcp",
+    "mcp_server/test_transports.py": "personas mcp run as a process (stdio and HTTP)",
+    "scaffold": "personas init, pre-commit and the YAML language server run as processes",
+    "sync/test_cli.py": "the personas command run as a process",
+    "sync/test_resume.py": "apply run as a process and killed at every write",
+    "sync/test_import_safety.py": "personas import run as a process",
+}
+# Markers that make a test slow: a PostgreSQL case (a server round trip per statement,
+# a schema per test), a real model.
+SLOW_MARKERS = ("postgres", "model")
+# Fixtures that make every test using them slow.
+SLOW_FIXTURES = {
+    "pg_url": "a PostgreSQL schema",
+}
+
+
+def slow_reason(item: pytest.Item) -> str | None:
+    """Why ``item`` belongs to the slow tier by the rules above, or None."""
+    if not item.path.is_relative_to(TESTS):
+        return None
+    path = item.path.relative_to(TESTS)
+    for part in (path.parts[0], path.as_posix()):
+        if part in SLOW_PATHS:
+            return SLOW_PATHS[part]
+    for name in SLOW_MARKERS:
+        if item.get_closest_marker(name) is not None:
+            return f"marked {name}"
+    for name in getattr(item, "fixturenames", ()):
+        if name in SLOW_FIXTURES:
+            return SLOW_FIXTURES[name]
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``slow`` the tests that ``slow_reason`` names."""
+    for item in items:
+        if item.get_closest_marker("slow") is None and slow_reason(item) is not None:
+            item.add_marker(pytest.mark.slow)

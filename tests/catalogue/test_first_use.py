@@ -142,6 +142,7 @@ def _open_models(url: str, tenant: str) -> int | str:
         return exc.code
 
 
+@pytest.mark.slow  # processes
 def test_concurrent_first_use_of_a_new_file_seeds_one_tenant(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'race.db'}"
     with _SPAWN.Pool(4) as pool:

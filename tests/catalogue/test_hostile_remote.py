@@ -89,6 +89,7 @@ def test_a_huge_error_envelope_is_bounded() -> None:
     assert "request_id" not in caught.value.details
 
 
+@pytest.mark.slow  # personas plan as a process
 def test_plan_against_a_hostile_catalogue_is_one_line(example_repo: Path) -> None:  # noqa: F811
     with serve_in_thread(hostile_app("deep")) as base_url:
         result = personas(

@@ -64,6 +64,7 @@ def endless(request: pytest.FixtureRequest) -> Iterator[str]:
         yield base_url
 
 
+@pytest.mark.slow  # personas plan as a process
 @pytest.mark.parametrize("endless", ["same"], indirect=True)
 def test_plan_fails_fast_on_a_repeated_cursor(endless: str, example_repo: Path) -> None:  # noqa: F811
     env = {"SCAIGRID_HOST": endless, "SCAIGRID_API_KEY": "k"}

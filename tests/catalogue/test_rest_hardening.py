@@ -263,6 +263,7 @@ def _model_slugs(live: Live) -> list[str]:
     return [m["slug"] for m in models if m["slug"].startswith("tenant/acme/")]
 
 
+@pytest.mark.slow  # many concurrent requests, several seconds
 def test_concurrent_publish_unpublish_and_delete_have_one_winner(live: Live) -> None:
     pid = create(live, name="Racer")["id"]
     n = 20

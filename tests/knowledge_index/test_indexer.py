@@ -155,6 +155,7 @@ def test_the_index_records_the_embedder_but_never_the_key(
     assert "sk-test-secret-value" not in dump
 
 
+@pytest.mark.slow  # a python process
 def test_another_process_retrieves_with_only_the_database(
     engine: Engine,
     handbook: SourceDocuments,

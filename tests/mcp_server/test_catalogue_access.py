@@ -31,6 +31,7 @@ async def test_plan_sync_with_a_typo_tenant_changes_nothing(
     assert counts(database_url) == before
 
 
+@pytest.mark.slow  # personas mcp as a process
 async def test_no_catalogue_hides_plan_sync_and_creates_no_file(git_repo: Path) -> None:
     params = StdioServerParameters(
         command=PERSONAS, args=["mcp", "--repo", str(git_repo), "--no-catalogue"]
@@ -51,6 +52,7 @@ async def test_in_process_server_without_catalogue(git_repo: Path) -> None:
     assert not (git_repo / ".personas").exists()
 
 
+@pytest.mark.slow  # personas mcp as a process
 def test_mcp_with_a_typo_tenant_fails_before_serving(git_repo: Path, sqlite_url: str) -> None:
     init(sqlite_url)
     before = counts(sqlite_url)

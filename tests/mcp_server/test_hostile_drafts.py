@@ -57,6 +57,7 @@ def test_the_loader_refuses_an_oversized_blob_by_its_size(git_repo: Path) -> Non
     assert problem.code == "file_too_large" and "300,031 bytes" in problem.message
 
 
+@pytest.mark.slow  # personas mcp as a process
 async def test_the_server_survives_validating_a_deep_draft(git_repo: Path) -> None:
     commit_draft(git_repo, DEEP)
     params = StdioServerParameters(command=PERSONAS, args=["mcp", "--repo", str(git_repo)])
@@ -81,6 +82,7 @@ def test_a_huge_sparse_file_in_the_working_tree_is_refused_by_size(git_repo: Pat
     assert (peak_after - peak_before) // 1024 < 300, "the file was read (2 GiB), not sized"
 
 
+@pytest.mark.slow  # personas mcp as a process
 async def test_patching_a_deep_draft_is_a_clear_refusal(git_repo: Path) -> None:
     """The round-trip editor is recursive: the bounded parser refuses the file first."""
     commit_draft(git_repo, DEEP)

@@ -8,11 +8,12 @@ A change fails this test. To accept it, regenerate the snapshot and review the d
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 from mcp import Client
+
+from tests.snapshots import assert_snapshot
 
 pytestmark = pytest.mark.anyio
 
@@ -34,11 +35,4 @@ async def test_tool_list_matches_snapshot(client: Client) -> None:
         for t in sorted(tools, key=lambda t: t.name)
     ]
     text = json.dumps(current, indent=2, sort_keys=True) + "\n"
-    if os.environ.get("UPDATE_SNAPSHOTS") == "1" or not SNAPSHOT.exists():
-        SNAPSHOT.parent.mkdir(parents=True, exist_ok=True)
-        SNAPSHOT.write_text(text)
-        if os.environ.get("UPDATE_SNAPSHOTS") != "1":
-            pytest.fail(f"snapshot {SNAPSHOT} was missing and has been written; review it")
-    assert text == SNAPSHOT.read_text(), (
-        "the MCP tool list changed; review and run UPDATE_SNAPSHOTS=1 to accept"
-    )
+    assert_snapshot(SNAPSHOT, text, "the MCP tool list")

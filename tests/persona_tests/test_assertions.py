@@ -62,6 +62,7 @@ def test_cites_fails_when_nothing_was_retrieved() -> None:
     assert result.passed is False and "sources sent: none" in result.message
 
 
+@pytest.mark.slow  # waits for the 1 s regex timeout
 def test_catastrophic_regex_fails_by_timeout_instead_of_hanging() -> None:
     result = check(Assertion(regex=r"(a+)+$"), Outcome("a" * 5000 + "!", 1, 1), no_judge)
     assert result.passed is False and "took longer than" in result.message

@@ -42,6 +42,7 @@ def test_a_backtracking_pattern_fails_instead_of_hanging() -> None:
     assert timed(Assertion(json_schema=EVIL), '{"a": "aaaa"}')[0] is True
 
 
+@pytest.mark.slow  # waits for a pattern's timeout
 @pytest.mark.timeout(60)
 def test_a_pattern_that_times_out_is_a_clear_fail() -> None:
     schema = {"properties": {"reply": {"items": {"pattern": "(a+)+$"}}}}
@@ -52,6 +53,7 @@ def test_a_pattern_that_times_out_is_a_clear_fail() -> None:
     assert message.endswith("(catastrophic backtracking?); simplify it")
 
 
+@pytest.mark.slow  # waits for a pattern's timeout
 @pytest.mark.timeout(60)
 def test_pattern_properties_are_bounded_too() -> None:
     schema = {"patternProperties": {"(a+)+$": {"type": "integer"}}, "additionalProperties": False}

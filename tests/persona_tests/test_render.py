@@ -20,6 +20,8 @@ from personas_as_code.persona_tests.report import (
     TestReport,
 )
 
+from tests.snapshots import assert_snapshot
+
 SNAPSHOT = Path(__file__).parent / "snapshots" / "report.md"
 HOSTILE = (
     "```\n</details>\n<!-- end -->\n<img src=x onerror=alert(1)> @everyone **bold** "
@@ -79,10 +81,7 @@ def test_markdown_structure_and_snapshot() -> None:
     assert "| ⚪ | echoed | not tested: no model was called | — | — |" in lines
     rows = [line for line in lines if line.startswith("| ") and "case" not in line]
     assert "**pass→fail**" in rows[0]
-    if not SNAPSHOT.exists():  # written once, then compared: a change must be deliberate
-        SNAPSHOT.parent.mkdir(exist_ok=True)
-        SNAPSHOT.write_text(comment, encoding="utf-8")
-    assert comment == SNAPSHOT.read_text(encoding="utf-8")
+    assert_snapshot(SNAPSHOT, comment, "the markdown test report")
 
 
 def test_hostile_text_cannot_break_out_of_the_comment() -> None:

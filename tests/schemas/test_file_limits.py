@@ -32,6 +32,7 @@ def problems_of(root: Path) -> list[str]:
     return [str(p) for p in load_repo(root).problems]
 
 
+@pytest.mark.slow  # a python process
 def test_huge_sparse_files_are_refused_by_size_with_little_memory(repo: RepoBuilder) -> None:
     sparse(repo.root / "personas" / "huge.yaml")
     sparse(repo.root / "personas" / "prompts" / "p.md")

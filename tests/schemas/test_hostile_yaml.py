@@ -61,6 +61,7 @@ def run_validate(root: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow  # personas validate as a process
 def test_deep_nesting_of_every_shape_is_a_located_problem_not_a_crash(repo: RepoBuilder) -> None:
     for name, (content, _) in DEEP_SHAPES.items():
         assert len(content.encode()) <= MAX_YAML_BYTES, name

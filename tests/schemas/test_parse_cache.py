@@ -237,6 +237,7 @@ for round_ in range(6):
 """
 
 
+@pytest.mark.slow  # python processes
 def test_concurrent_writers_leave_a_cache_that_serves_the_right_result(
     filled: RepoBuilder,
 ) -> None:
@@ -289,6 +290,7 @@ print(json.dumps({
 """
 
 
+@pytest.mark.slow  # a python process
 def test_a_cold_start_loaded_by_worker_processes_equals_no_cache(filled: RepoBuilder) -> None:
     for n in range(12):
         filled.persona(f"many-{n:02d}", MINIMAL + f"description: number {n}\n")

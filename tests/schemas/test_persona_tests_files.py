@@ -63,6 +63,7 @@ def test_tests_for_an_unknown_persona(examples: Path) -> None:
     assert loaded.ok and "nobody" not in loaded.persona_tests.by_slug  # the plan is not blocked
 
 
+@pytest.mark.slow  # personas validate as a process
 def test_validate_reports_tests_files_through_the_cli(examples: Path) -> None:
     shutil.copy(BAD / "bad_regex.tests.yaml", examples / TARGET)
     result = run("validate", "--format", "json", cwd=examples)

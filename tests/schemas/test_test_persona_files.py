@@ -133,6 +133,7 @@ def test_the_json_schema_is_generated_and_bounds_headers() -> None:
     assert first_line == "# yaml-language-server: $schema=../schemas/test-persona.schema.json"
 
 
+@pytest.mark.slow  # personas validate as a process
 def test_validate_reports_test_persona_problems(repo: RepoBuilder) -> None:
     repo.write("personas/fine.yaml", "name: Fine\nmodel: scaigrid/gpt-4o\n")
     _with_test_persona(

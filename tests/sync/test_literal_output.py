@@ -110,6 +110,7 @@ def test_json_plan_keeps_the_exact_text(hostile: Sync) -> None:
     assert all(line in after for line in HOSTILE_LINES)  # the value itself, escaped by JSON
 
 
+@pytest.mark.slow  # personas plan and apply as processes
 @pytest.mark.parametrize("colour", [False, True], ids=["stdout-to-file", "terminal-colour"])
 def test_cli_plan_and_apply_print_literally(example_repo: Path, colour: bool) -> None:
     env = {"FORCE_COLOR": "1"} if colour else {"NO_COLOR": "1"}
@@ -136,6 +137,7 @@ def test_cli_plan_and_apply_print_literally(example_repo: Path, colour: bool) ->
     assert "Apply complete: 2 persona(s) applied, 0 failed." in shown
 
 
+@pytest.mark.slow  # personas apply as a process
 def test_apply_output_keeps_every_file_path_with_many_personas(repo, tmp_path: Path) -> None:
     """The CI regression: stdout not a terminal, many personas, paths must all survive."""
     for i in range(120):

@@ -62,6 +62,7 @@ def test_a_catalogue_changed_since_review_is_a_stale_plan(sync: Sync, target: Ta
         plan.verify_checksum(reviewed)
 
 
+@pytest.mark.slow  # waits out the retries to an unreachable catalogue
 def test_invalid_repo_is_reported_before_an_unreachable_catalogue(example_repo: Path) -> None:
     _break(example_repo)
     with socket.socket() as s:

@@ -162,6 +162,7 @@ def test_stale_display_fields_are_republished(esync: Sync, embedded: Target) -> 
 KILL_POINTS = [(n, when) for n in range(1, 7) for when in ("before", "after")]
 
 
+@pytest.mark.slow  # an apply per write, killed at each
 @pytest.mark.parametrize(("at", "when"), KILL_POINTS, ids=[f"{n}-{w}" for n, w in KILL_POINTS])
 def test_republish_and_rename_killed_at_every_write_converge(
     example_repo: Path, sqlite_url: str, at: int, when: str
