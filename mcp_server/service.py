@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
+from personas_as_code.catalogue.protocol import Catalogue
 from personas_as_code.mcp_server.authors import DraftAuthors
 from personas_as_code.mcp_server.catalogue_state import catalogue_state
 from personas_as_code.mcp_server.draft_ops import (
@@ -51,7 +52,7 @@ from personas_as_code.mcp_server.models import (
 )
 from personas_as_code.mcp_server.preview import PreviewRequest, RetrievalAccess, build_preview
 from personas_as_code.mcp_server.yaml_edit import PatchSpec, apply_patch, new_persona_text
-from personas_as_code.sandbox.enrichment import REMOTE_RETRIEVAL, is_remote
+from personas_as_code.sandbox.enrichment import retrieval_notes
 from personas_as_code.sandbox.run import RunRequest, RunResult, run_persona
 from personas_as_code.sandbox.tree_retrieval import TreeRetrieval
 from personas_as_code.schemas.errors import DraftConflict, DraftError, NotFound, PersonasError
@@ -82,7 +83,7 @@ class PersonaService:
         self,
         root: str | Path,
         *,
-        catalogue: Any | None = None,
+        catalogue: Catalogue | None = None,
         max_staleness: float = 0.5,
         draft_author: str | None = None,
     ) -> None:
@@ -295,7 +296,7 @@ class PersonaService:
         draft_id: str | None,
         request: RunRequest,
         *,
-        catalogue: Any | None = None,
+        catalogue: Catalogue | None = None,
     ) -> RunResult:
         """One real call for persona ``slug`` (or draft ``draft_id``) through ``catalogue``
         (default: this service's); nothing is published or persisted."""
@@ -628,12 +629,12 @@ class PersonaService:
         return changes, notes
 
 
-def _knowledge_notes(retrieval: TreeRetrieval, catalogue: Any) -> list[str]:
+def _knowledge_notes(retrieval: TreeRetrieval, catalogue: Catalogue | None) -> list[str]:
     """What a preview that retrieved says about its knowledge: the tree's account, and
     that a remote catalogue's collections were not searched."""
     if retrieval.account is None:  # retrieval did not run
         return []
-    return [retrieval.account] + ([REMOTE_RETRIEVAL] if is_remote(catalogue) else [])
+    return [retrieval.account, *retrieval_notes(catalogue)]
 
 
 def _editable(writable: bool, is_git: bool) -> dict[str, Any]:

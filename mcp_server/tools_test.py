@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import MCPServer
 from mcp.types import ToolAnnotations
+from personas_as_code.catalogue.protocol import Catalogue
 from personas_as_code.mcp_server.errors import tool_errors
 from personas_as_code.mcp_server.models import Issue
 from personas_as_code.mcp_server.service import PersonaService
@@ -135,7 +136,7 @@ def test_persona(
     slug: str | None,
     draft_id: str | None,
     *,
-    catalogue: Any,
+    catalogue: Catalogue,
     compare: bool = True,
     concurrency: int = 4,
     require_model: bool = False,
