@@ -485,8 +485,13 @@ class HttpCatalogue:
         return self._chat(body, call.headers)
 
     def _chat(self, body: dict[str, Any], headers: Mapping[str, str]) -> CallAnswer:
-        extra = {"headers": dict(headers)} if headers else {}
-        answer = self.call("POST", CHAT_PATH, json=body, parse=_remote_answer, **extra)
+        answer = self.call(
+            "POST",
+            CHAT_PATH,
+            json=body,
+            parse=_remote_answer,
+            headers=dict(headers) if headers else None,
+        )
         choice = answer.choices[0]
         return CallAnswer(
             catalogue="remote",
