@@ -109,7 +109,7 @@ def run_persona(
     messages = [ChatMessage(m.role, m.content) for m in request.history]
     messages.append(ChatMessage("user", request.message))
     overrides = {k: v for k, v in request.overrides.items() if v is not None}
-    base = {
+    base: dict[str, Any] = {
         "slug": persona.slug,
         "origin": origin,
         "draft_id": draft_id,
