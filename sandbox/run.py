@@ -26,6 +26,7 @@ from typing import Any, Literal
 from personas_as_code.catalogue.calls import PersonaRun
 from personas_as_code.catalogue.protocol import Catalogue
 from personas_as_code.inference.chat import provenance
+from personas_as_code.inference.completion import ChatUsage
 from personas_as_code.inference.enricher import Retriever
 from personas_as_code.inference.messages import ChatMessage
 from personas_as_code.sandbox.enrichment import profile_of
@@ -63,10 +64,8 @@ class RunBackend(BaseModel):
     base_url: str | None = None
 
 
-class RunUsage(BaseModel):
-    prompt_tokens: int
-    completion_tokens: int
-    total_tokens: int
+class RunUsage(ChatUsage):
+    pass  # the chat answer's usage under the run's name (its schema keeps the name)
 
 
 class RunResult(BaseModel):
