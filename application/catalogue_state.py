@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from personas_as_code.application.models import CatalogueState
+from personas_as_code.catalogue.protocol import Catalogue
 from personas_as_code.schemas.errors import PersonasError
 from personas_as_code.schemas.loader import Repo
 from personas_as_code.schemas.secrets import redact
 from personas_as_code.sync.drift import persona_drift
 
 
-def catalogue_state(catalogue: Any | None, repo: Repo, slug: str) -> CatalogueState | None:
+def catalogue_state(catalogue: Catalogue | None, repo: Repo, slug: str) -> CatalogueState | None:
     """Persona ``slug`` of ``repo`` as the catalogue holds it, with drift computed the way
     ``personas plan`` computes it; None without a catalogue."""
     if catalogue is None:

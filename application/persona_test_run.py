@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from personas_as_code.application.models import Issue
 from personas_as_code.application.service import PersonaService
+from personas_as_code.catalogue.protocol import Catalogue
 from personas_as_code.persona_tests.report import FORMAT_VERSION
 from personas_as_code.persona_tests.runner import run_tests
 from personas_as_code.schemas.errors import DraftError
@@ -127,7 +128,7 @@ def run_persona_tests(
     slug: str | None,
     draft_id: str | None,
     *,
-    catalogue: Any,
+    catalogue: Catalogue,
     compare: bool = True,
     concurrency: int = 4,
     require_model: bool = False,

@@ -12,6 +12,7 @@ from personas_as_code.application.catalogue_state import catalogue_state
 from personas_as_code.application.draft_refs import DraftTip
 from personas_as_code.application.drafts import DraftStore
 from personas_as_code.application.models import Issue, PersonaView
+from personas_as_code.catalogue.protocol import Catalogue
 from personas_as_code.schemas.errors import NotFound
 from personas_as_code.schemas.files import DirectoryFiles
 from personas_as_code.schemas.loader import Repo
@@ -61,7 +62,7 @@ def tree_view(
     slug: str,
     *,
     store: DraftStore | None,
-    catalogue: Any,
+    catalogue: Catalogue | None,
     writable: bool,
 ) -> PersonaView:
     """Persona ``slug`` (a checked slug) of the working tree at ``root`` loaded as ``repo``;
@@ -89,7 +90,9 @@ def tree_view(
     )
 
 
-def draft_view(store: DraftStore, tip: DraftTip, *, catalogue: Any, writable: bool) -> PersonaView:
+def draft_view(
+    store: DraftStore, tip: DraftTip, *, catalogue: Catalogue | None, writable: bool
+) -> PersonaView:
     """The persona of draft ``tip`` as its tip commit has it."""
     repo = store.repo_at(tip.head)
     persona = repo.personas.get(tip.slug)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from personas_as_code.application.authors import DraftAuthors
 from personas_as_code.application.draft_commit import commit_draft
@@ -55,7 +55,8 @@ from personas_as_code.application.persona_views import (
 )
 from personas_as_code.application.preview import PreviewRequest, RetrievalAccess, build_preview
 from personas_as_code.application.yaml_edit import PatchSpec
-from personas_as_code.sandbox.enrichment import REMOTE_RETRIEVAL, is_remote
+from personas_as_code.catalogue.protocol import Catalogue
+from personas_as_code.sandbox.enrichment import retrieval_notes
 from personas_as_code.sandbox.run import RunRequest, RunResult, run_persona
 from personas_as_code.sandbox.tree_retrieval import TreeRetrieval
 from personas_as_code.schemas.errors import DraftConflict, DraftError, PersonasError
@@ -71,7 +72,7 @@ class PersonaService:
         self,
         root: str | Path,
         *,
-        catalogue: Any | None = None,
+        catalogue: Catalogue | None = None,
         max_staleness: float = 0.5,
         draft_author: str | None = None,
     ) -> None:
@@ -230,7 +231,7 @@ class PersonaService:
         draft_id: str | None,
         request: RunRequest,
         *,
-        catalogue: Any | None = None,
+        catalogue: Catalogue | None = None,
     ) -> RunResult:
         """One real call for persona ``slug`` (or draft ``draft_id``) through ``catalogue``
         (default: this service's); nothing is published or persisted."""
@@ -407,9 +408,9 @@ class PersonaService:
         )
 
 
-def _knowledge_notes(retrieval: TreeRetrieval, catalogue: Any) -> list[str]:
+def _knowledge_notes(retrieval: TreeRetrieval, catalogue: Catalogue | None) -> list[str]:
     """What a preview that retrieved says about its knowledge: the tree's account, and
     that a remote catalogue's collections were not searched."""
     if retrieval.account is None:  # retrieval did not run
         return []
-    return [retrieval.account] + ([REMOTE_RETRIEVAL] if is_remote(catalogue) else [])
+    return [retrieval.account, *retrieval_notes(catalogue)]

@@ -14,6 +14,7 @@ Backend models are global to a catalogue (shared by its tenants), as in ScaiGrid
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,18 +70,38 @@ def wanted_settings(
     return settings.model_dump(include=set(SETTING_KEYS), exclude_none=True)
 
 
+def tree_backend_configs(
+    backends: Mapping[str, BackendSettings] | None, root: Path | None
+) -> dict[str, dict[str, Any]]:
+    """A tree's ``[backends]`` as the provider settings the catalogue would store
+    (``root``: the repo folder relative ``local`` model paths are under)."""
+    if not backends:
+        return {}
+    return {
+        slug: wanted_settings(settings, root=root, backend_model=slug)
+        for slug, settings in backends.items()
+    }
+
+
+def _state(row: BackendModelRow) -> BackendState:
+    config = row.connection_config or {}
+    return BackendState(row.slug, stored_settings(config), config.get(MANAGED_BY))
+
+
 def list_backends(engine: Engine) -> list[BackendState]:
     """Every backend model of the catalogue, by slug."""
     with Session(engine) as session:
         rows = session.execute(select(BackendModelRow).order_by(BackendModelRow.slug)).scalars()
-        return [
-            BackendState(
-                r.slug,
-                stored_settings(r.connection_config),
-                (r.connection_config or {}).get(MANAGED_BY),
-            )
-            for r in rows
-        ]
+        return [_state(r) for r in rows]
+
+
+def find_backend(engine: Engine, slug: str) -> BackendState | None:
+    """Backend model ``slug`` of the catalogue, or None."""
+    with Session(engine) as session:
+        row = session.execute(
+            select(BackendModelRow).where(col(BackendModelRow.slug) == slug)
+        ).scalar_one_or_none()
+        return None if row is None else _state(row)
 
 
 def configure_backend(
@@ -108,6 +129,25 @@ def configure_backend(
         row.connection_config = config
         session.add(row)
         session.commit()
+
+
+@dataclass(frozen=True)
+class BackendModels:
+    """The backend models of an embedded catalogue's database (``Catalogue.backend_models``)."""
+
+    engine: Engine
+
+    def states(self) -> list[BackendState]:
+        """Every backend model, by slug."""
+        return list_backends(self.engine)
+
+    def state(self, slug: str) -> BackendState | None:
+        """Backend model ``slug``, or None."""
+        return find_backend(self.engine, slug)
+
+    def configure(self, slug: str, settings: dict[str, Any], *, managed_by: str | None) -> None:
+        """Store ``settings`` as ``slug``'s provider (``configure_backend``)."""
+        configure_backend(self.engine, slug, settings, managed_by=managed_by)
 
 
 def describe(settings: dict[str, Any]) -> str:

@@ -25,9 +25,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from personas_as_code.catalogue.backends import stored_settings
+from personas_as_code.catalogue.backends import stored_settings, tree_backend_configs
 from personas_as_code.catalogue.db import (
     BackendModelRow,
     FrontendModelRow,
@@ -47,6 +48,7 @@ from personas_as_code.inference.enricher import (
 )
 from personas_as_code.inference.messages import ChatMessage
 from personas_as_code.knowledge_index.retrieval import Retrieval, SourceRef, retrieve
+from personas_as_code.schemas.config import BackendSettings
 from personas_as_code.schemas.errors import (
     CatalogueError,
     ModelNotFound,
@@ -184,6 +186,25 @@ def prepare_chat(
         enrichment=enrichment,
         notes=list(enrichment.notes),
     )
+
+
+def prepare_model_call(
+    engine: Engine,
+    caller: Caller,
+    model: str,
+    messages: Sequence[ChatMessage],
+    *,
+    backends: Mapping[str, BackendSettings] | None = None,
+    root: Path | None = None,
+) -> ChatCall:
+    """A plain call to frontend model ``model`` as ``caller`` sees it, on its backends
+    (those ``backends``, a tree's ``[backends]``, configures as that tree says; ``root``:
+    the repo a ``local`` backend's relative ``model_path`` is under).  No persona is
+    enriched and no params are sent, whatever the model is."""
+    with Session(engine) as session:
+        row = visible_model(session, caller, model)
+        found = model_backends(session, row, configs=tree_backend_configs(backends, root))
+    return ChatCall(model, list(messages), {}, found)
 
 
 def prepare_persona_run(

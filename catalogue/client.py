@@ -9,17 +9,24 @@ catalogue to find out whether it took effect (``create_persona``: the slug;
 ``add_source``: ``(source_type, source_id)``; ``unpublish``: the persona's
 state) and only re-sends when it did not.  Error envelopes become the typed
 exceptions of ``schemas.errors``.
+
+Runs and model calls go to the server's ``POST /v1/inference/chat``.  For a persona
+run the enrichment, retrieval included, happens here (over the tree's knowledge the
+run brings) and the enriched messages travel with the base model: the server's own
+collections are not searched.  The server shows no backend models and keeps its own
+knowledge index, and has no lock API: a lock is a no-op here.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -35,14 +42,23 @@ from personas_as_code.catalogue.api import (
     SourceCreate,
     SourceUpdate,
 )
+from personas_as_code.catalogue.calls import (
+    AnsweredBy,
+    CallAnswer,
+    KnowledgeIndex,
+    ModelCall,
+    PersonaRun,
+)
 from personas_as_code.catalogue.protocol import (
     MODEL_PAGE_SIZE,
     iter_all_personas,
     models_matching,
 )
+from personas_as_code.inference.completion import ChatUsage
 from personas_as_code.inference.retry import RetryPolicy as BackendRetryPolicy
 from personas_as_code.inference.retry import parse_retry_after
 from personas_as_code.schemas.errors import (
+    BackendBadResponse,
     CatalogueBadResponse,
     CatalogueError,
     CatalogueUnavailable,
@@ -53,11 +69,22 @@ from personas_as_code.schemas.errors import (
     catalogue_error_from_envelope,
 )
 from personas_as_code.schemas.fields import AVATAR_MIME_BY_EXTENSION, slugify
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, ValidationError
+
+if TYPE_CHECKING:
+    from personas_as_code.catalogue.backends import BackendModels
+    from personas_as_code.catalogue.test_persona_store import TestPersonaStore
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 _EXT_BY_MIME = {mime: ext for ext, mime in AVATAR_MIME_BY_EXTENSION.items()}
+CHAT_PATH = "/v1/inference/chat"
+REMOTE_PROVIDER = "scaigrid"
+"""The provider an answer names when the remote does not say which backend gave it."""
+REMOTE_RETRIEVAL = (
+    "retrieval ran locally over this tree's knowledge folders; the remote catalogue's "
+    "collections were not searched"
+)
 # Connection failures where the request cannot have reached the server.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 # The largest answer read from a catalogue: a full page of 200 personas with prompts at
@@ -75,11 +102,29 @@ class RetryPolicy(BackendRetryPolicy):
     total_timeout: float = 60.0
 
 
+class RemoteAnswer(BaseModel):
+    """The part of a remote ``/v1/inference/chat`` answer a run reads: a ScaiGrid may
+    leave out what ``inference.completion.ChatCompletion`` adds (usage, the backend)."""
+
+    class _Choice(BaseModel):
+        class _Message(BaseModel):
+            content: str | None = None
+
+        message: _Message
+        finish_reason: str | None = None
+
+    choices: list[_Choice] = Field(min_length=1)
+    usage: ChatUsage | None = None
+    backend: AnsweredBy | None = None
+
+
 class HttpCatalogue:
     """A tenant's catalogue reached over HTTP with a bearer API key.
 
     ``request_count`` counts every HTTP attempt (retries included).
     """
+
+    tree_retrieval_note: str | None = REMOTE_RETRIEVAL
 
     def __init__(
         self,
@@ -406,6 +451,79 @@ class HttpCatalogue:
             parse=lambda r: [ModelGroup.model_validate(g) for g in r.json()["data"]],
         )
 
+    # --- runs and model calls: the server's /v1/inference/chat ---
+
+    def run_persona(self, run: PersonaRun) -> CallAnswer:
+        """Enrich here -- retrieval over the tree's knowledge with ``run.retriever`` --
+        and send the enriched messages with base model ``run.model`` to the server (its
+        own collections are not searched; ``run.backends`` are the server's business)."""
+        from personas_as_code.inference.enricher import enrich
+
+        enrichment = enrich(
+            run.profile,
+            run.messages,
+            run.params,
+            run.retriever,
+            system_prompt_override=run.system_prompt_override,
+            no_retrieval_reason=run.no_retrieval_reason,
+        )
+        notes = list(enrichment.notes)
+        if enrichment.retrieval_ran and self.tree_retrieval_note:
+            notes.append(self.tree_retrieval_note)
+        body = {
+            **enrichment.params,
+            "model": run.model,
+            "messages": [m.to_dict() for m in enrichment.messages],
+        }
+        answer = self._chat(body, run.headers)
+        return replace(answer, params=enrichment.params, enrichment=enrichment, notes=notes)
+
+    def call_model(self, call: ModelCall) -> CallAnswer:
+        """Send the messages as they are to the server with model ``call.model`` (the
+        server's backends answer; ``call.backends`` are its business)."""
+        body = {"model": call.model, "messages": [m.to_dict() for m in call.messages]}
+        return self._chat(body, call.headers)
+
+    def _chat(self, body: dict[str, Any], headers: Mapping[str, str]) -> CallAnswer:
+        answer = self.call(
+            "POST",
+            CHAT_PATH,
+            json=body,
+            parse=_remote_answer,
+            headers=dict(headers) if headers else None,
+        )
+        choice = answer.choices[0]
+        return CallAnswer(
+            catalogue="remote",
+            content=choice.message.content or "",
+            finish_reason=choice.finish_reason,
+            usage=answer.usage or ChatUsage(prompt_tokens=0, completion_tokens=0, total_tokens=0),
+            backend=answer.backend or AnsweredBy(provider=REMOTE_PROVIDER, backend_model=None),
+        )
+
+    # --- what the server keeps to itself ---
+
+    def backend_models(self) -> BackendModels | None:
+        """None: a remote ScaiGrid shows no backend models (it configures its own)."""
+        return None
+
+    def knowledge_index(self) -> KnowledgeIndex | None:
+        """None: a remote ScaiGrid indexes its own collections."""
+        return None
+
+    def test_persona_store(self, project: str) -> TestPersonaStore:
+        """Project ``project`` of the test-personas API of this server, with this key."""
+        # imported here: the store's module builds on this one
+        from personas_as_code.catalogue.test_persona_store import HttpTestPersonas
+
+        return HttpTestPersonas.beside(self, project)
+
+    def lock(
+        self, name: str, *, ttl_seconds: float = 3600.0
+    ) -> contextlib.AbstractContextManager[str]:
+        """A no-op: the server has no lock API (CI serialises applies of one repo)."""
+        return contextlib.nullcontext(name)
+
     def close(self) -> None:
         self._http.close()
 
@@ -414,6 +532,16 @@ class HttpCatalogue:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _remote_answer(resp: httpx.Response) -> RemoteAnswer:
+    try:
+        return RemoteAnswer.model_validate(resp.json()["data"])
+    except (ValueError, KeyError, TypeError, ValidationError) as exc:
+        raise BackendBadResponse(
+            "the remote catalogue's /v1/inference/chat answered something that is not a chat "
+            "completion"
+        ) from exc
 
 
 def _page_of(model: type[M]) -> Callable[[httpx.Response], Page[M]]:

@@ -1,14 +1,17 @@
 """``EmbeddedCatalogue``: the ``Catalogue`` protocol in-process, on SQLModel.
 
 It calls the same ``catalogue.service`` functions as the REST app, with one
-database session per call, so it is safe to share across threads.
+database session per call, so it is safe to share across threads.  Runs and model
+calls go to the backends of the model in this database (through a tree's
+``[backends]`` where the run gives them); the knowledge index, the backend models,
+the test personas and the apply lock are in the same database.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Literal, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from personas_as_code.catalogue import service
 from personas_as_code.catalogue.api import (
@@ -22,19 +25,35 @@ from personas_as_code.catalogue.api import (
     SourceCreate,
     SourceUpdate,
 )
+from personas_as_code.catalogue.calls import (
+    AnsweredBy,
+    CallAnswer,
+    KnowledgeIndex,
+    ModelCall,
+    PersonaRun,
+)
 from personas_as_code.catalogue.db import make_engine
 from personas_as_code.catalogue.locks import named_lock
 from personas_as_code.catalogue.protocol import MODEL_PAGE_SIZE, iter_all_personas, models_matching
 from personas_as_code.catalogue.seed import open_for_tenant
 from personas_as_code.catalogue.service import Caller, Role
+from personas_as_code.inference.completion import ChatUsage
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:
+    from personas_as_code.catalogue.backends import BackendModels
+    from personas_as_code.catalogue.test_persona_store import TestPersonaStore
+    from personas_as_code.inference.chat import ChatCall
 
 R = TypeVar("R")
 
 
 class EmbeddedCatalogue:
     """A tenant's view of an embedded catalogue database (no HTTP)."""
+
+    tree_retrieval_note: str | None = None
+    """Nothing to add: this catalogue's runs retrieve only with the retriever given."""
 
     def __init__(
         self,
@@ -158,7 +177,81 @@ class EmbeddedCatalogue:
     def get_model(self, slug: str) -> FrontendModel:
         return self._run(service.get_model, slug)
 
-    # --- extras ---
+    # --- runs and model calls ---
+    # (the chat use case, the backend models and the test-persona store are imported
+    # when first called: opening a catalogue to plan needs none of them)
+
+    def run_persona(self, run: PersonaRun) -> CallAnswer:
+        """Enrich for ``run.profile`` and call the backends of base model ``run.model`` as
+        this database links them, configured as the run's tree says (``run.backends``);
+        retrieval is the run's own retriever, never this catalogue's index."""
+        from personas_as_code.catalogue.backends import tree_backend_configs
+        from personas_as_code.catalogue.chat import prepare_persona_run
+
+        configs = tree_backend_configs(run.backends, run.root)
+        call = prepare_persona_run(
+            self.engine,
+            self.caller,
+            run.profile,
+            run.model,
+            run.messages,
+            run.params,
+            retriever=run.retriever,
+            system_prompt_override=run.system_prompt_override,
+            no_retrieval_reason=run.no_retrieval_reason,
+            backend_configs=configs,
+        )
+        return self._answer(call)
+
+    def call_model(self, call: ModelCall) -> CallAnswer:
+        """Call the backends of ``call.model`` (configured as ``call.backends`` says) with
+        the messages as they are; there is no request, so ``call.headers`` go nowhere."""
+        from personas_as_code.catalogue.chat import prepare_model_call
+
+        return self._answer(
+            prepare_model_call(
+                self.engine,
+                self.caller,
+                call.model,
+                call.messages,
+                backends=call.backends,
+                root=call.root,
+            )
+        )
+
+    @staticmethod
+    def _answer(call: ChatCall) -> CallAnswer:
+        from personas_as_code.inference.chat import complete
+
+        answer = complete(call).answer
+        return CallAnswer(
+            catalogue="embedded",
+            content=answer.content,
+            finish_reason=answer.finish_reason,
+            usage=ChatUsage(**answer.usage.to_dict()),
+            backend=AnsweredBy(**answer.backend.to_dict()),
+            params=call.params,
+            enrichment=call.enrichment,
+            notes=call.notes,
+        )
+
+    # --- what else lives in the database ---
+
+    def backend_models(self) -> BackendModels:
+        """The backend models of this database (global to its tenants, as in ScaiGrid)."""
+        from personas_as_code.catalogue.backends import BackendModels
+
+        return BackendModels(self.engine)
+
+    def knowledge_index(self) -> KnowledgeIndex:
+        """The tenant's knowledge index, in this database."""
+        return KnowledgeIndex(self.engine, self.tenant_id)
+
+    def test_persona_store(self, project: str) -> TestPersonaStore:
+        """Project ``project`` of the test personas kept in this database."""
+        from personas_as_code.catalogue.test_persona_store import EmbeddedTestPersonas
+
+        return EmbeddedTestPersonas(self.engine, self.caller, project)
 
     def lock(
         self, name: str, *, ttl_seconds: float = 3600.0

@@ -1,16 +1,25 @@
-"""The ``Catalogue`` protocol: the sync engine's only view of a catalogue.
+"""The ``Catalogue`` protocol: the only view of a catalogue code outside this package has.
 
 Two implementations: ``catalogue.embedded.EmbeddedCatalogue`` (in-process,
 SQLModel) and ``catalogue.client.HttpCatalogue`` (httpx, a remote ScaiPersona
 API or our own REST app).  Both raise the typed errors of ``schemas.errors``.
+
+Besides the ScaiPersona API (personas, sources, avatars, models) a catalogue offers
+what the tools built on it need: a persona run and a plain model call, its backend
+models, its knowledge index, its test personas and a lock for apply.  Where the two
+differ (a remote ScaiGrid shows no backend models and keeps its own index; retrieval
+for a run happens here and the context travels to its ``/v1/inference/chat``), each
+implementation says so in its own code: callers call, they never ask which
+catalogue they hold (``tests/catalogue/test_protocol_only.py`` enforces it).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Literal, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, TypeVar, runtime_checkable
 
 from personas_as_code.catalogue.api import (
     FrontendModel,
@@ -23,7 +32,12 @@ from personas_as_code.catalogue.api import (
     SourceCreate,
     SourceUpdate,
 )
+from personas_as_code.catalogue.calls import CallAnswer, KnowledgeIndex, ModelCall, PersonaRun
 from personas_as_code.schemas.errors import PaginationRunaway
+
+if TYPE_CHECKING:
+    from personas_as_code.catalogue.backends import BackendModels
+    from personas_as_code.catalogue.test_persona_store import TestPersonaStore
 
 T = TypeVar("T")
 
@@ -91,6 +105,42 @@ class Catalogue(Protocol):
 
     def get_model(self, slug: str) -> FrontendModel:
         """One frontend model with its groups and backend links (``ModelNotFound``)."""
+        ...
+
+    # --- what the tools built on a catalogue call; each implementation in its own way ---
+
+    tree_retrieval_note: str | None
+    """What a run that retrieved over a tree's knowledge adds about this catalogue: None
+    for the embedded one; for a remote, that its own collections were not searched."""
+
+    def run_persona(self, run: PersonaRun) -> CallAnswer:
+        """Enrich ``run.profile`` and send the call to its base model's backends; nothing
+        is published or persisted (``personas run``, a persona test's turn)."""
+        ...
+
+    def call_model(self, call: ModelCall) -> CallAnswer:
+        """One plain call to frontend model ``call.model`` (a simulated user's turn)."""
+        ...
+
+    def backend_models(self) -> BackendModels | None:
+        """The catalogue's backend models, to read and configure; None where the catalogue
+        does not show them (a remote ScaiGrid configures its own)."""
+        ...
+
+    def knowledge_index(self) -> KnowledgeIndex | None:
+        """Where the catalogue keeps its knowledge index, for apply to write; None where
+        the catalogue indexes its own collections (a remote ScaiGrid)."""
+        ...
+
+    def test_persona_store(self, project: str) -> TestPersonaStore:
+        """Project ``project`` of the test-personas API this catalogue serves."""
+        ...
+
+    def lock(
+        self, name: str, *, ttl_seconds: float = 3600.0
+    ) -> contextlib.AbstractContextManager[str]:
+        """The lock ``name`` held for a ``with`` block (``LockHeld`` if taken), so that two
+        applies do not interleave."""
         ...
 
     def close(self) -> None: ...

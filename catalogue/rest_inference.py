@@ -7,9 +7,9 @@ app's error envelope, and the body of an OpenAI-style chat call::
      "stream": false, "temperature": ..., "max_tokens": ..., ...}
 
 A published persona's model runs the persona enricher (``catalogue.chat``);
-any other frontend model dispatches directly.  The answer is
-``{"data": {"id", "object", "created", "model", "choices", "usage", "retrieval",
-"backend"}}``; with ``"stream": true`` it is server-sent events, OpenAI-style
+any other frontend model dispatches directly.  The answer is ``{"data": ...}``
+holding an ``inference.completion.ChatCompletion`` (the shape is declared there, once);
+with ``"stream": true`` it is server-sent events, OpenAI-style
 ``data: {chat.completion.chunk}`` lines ending with ``data: [DONE]`` -- the first
 event carries ``retrieval`` and ``backend``, the last one ``finish_reason`` and
 ``usage``.  An error after the stream began arrives as one
@@ -29,6 +29,7 @@ from personas_as_code.catalogue.api import _Body
 from personas_as_code.catalogue.chat import ChatRequest, prepare_chat
 from personas_as_code.catalogue.service import Caller
 from personas_as_code.inference.chat import complete, stream
+from personas_as_code.inference.completion import ChatData
 from personas_as_code.inference.messages import ChatMessage
 from personas_as_code.schemas.errors import PersonasError
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -68,59 +69,6 @@ class ChatBody(BaseModel):
     def params(self) -> dict[str, Any]:
         """The inference params the caller set."""
         return self.model_dump(exclude={"model", "messages", "stream"}, exclude_none=True)
-
-
-class ChatChoiceMessage(BaseModel):
-    role: Literal["assistant"]
-    content: str
-
-
-class ChatChoice(BaseModel):
-    index: int
-    message: ChatChoiceMessage
-    finish_reason: str | None
-
-
-class ChatUsage(BaseModel):
-    prompt_tokens: int
-    completion_tokens: int
-    total_tokens: int
-
-
-class RetrievedRef(BaseModel):
-    """Where one chunk of the injected context came from."""
-
-    source_type: str
-    source_id: str
-    document: str
-    chunk: int
-    score: float
-
-
-class BackendRef(BaseModel):
-    """Which backend answered."""
-
-    provider: str
-    backend_model: str
-    upstream_model: str | None = None
-    base_url: str | None = None
-
-
-class ChatCompletion(BaseModel):
-    """An answer of ``POST /v1/inference/chat``."""
-
-    id: str
-    object: Literal["chat.completion"] = "chat.completion"
-    created: int
-    model: str
-    choices: list[ChatChoice]
-    usage: ChatUsage
-    retrieval: list[RetrievedRef]
-    backend: BackendRef
-
-
-class ChatData(BaseModel):
-    data: ChatCompletion
 
 
 def _sse(event: Any) -> bytes:

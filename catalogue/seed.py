@@ -256,6 +256,17 @@ def add_api_key(
     return value
 
 
+def init_tenant(
+    engine: Engine, tenant_slug: str, role: str = "tenant_admin", api_key: str | None = None
+) -> str:
+    """``personas catalogue init``: ``bootstrap`` with ``tenant_slug``, then an API key
+    for it (``add_api_key``); return the key's value."""
+    tenant = bootstrap(engine, tenant_slug)
+    assert tenant is not None
+    with Session(engine, expire_on_commit=False) as session:
+        return add_api_key(session, tenant, role, api_key)
+
+
 def _bootstrap_locked(engine: Engine, tenant_slug: str | None) -> Tenant | None:
     create_schema(engine)
     if tenant_slug is None:

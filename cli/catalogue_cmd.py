@@ -54,16 +54,12 @@ def init(
     if role not in ROLES:
         raise typer.BadParameter(f"role must be one of {', '.join(ROLES)}", param_hint="--role")
     from personas_as_code.catalogue.db import make_engine, normalise_url
-    from personas_as_code.catalogue.seed import add_api_key, bootstrap
-    from sqlalchemy.orm import Session
+    from personas_as_code.catalogue.seed import init_tenant
 
     url = normalise_url(database)
     engine = make_engine(url)
     try:
-        tenant_row = bootstrap(engine, tenant)
-        assert tenant_row is not None
-        with Session(engine, expire_on_commit=False) as session:
-            key = add_api_key(session, tenant_row, role, api_key)
+        key = init_tenant(engine, tenant, role, api_key)
     finally:
         engine.dispose()
     typer.echo(f"catalogue ready at {engine.url.render_as_string(hide_password=True)}")

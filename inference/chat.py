@@ -18,6 +18,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from personas_as_code.inference.backends import Backend
+from personas_as_code.inference.completion import (
+    BackendRef,
+    ChatChoice,
+    ChatChoiceMessage,
+    ChatCompletion,
+    ChatUsage,
+    RetrievedRef,
+)
 from personas_as_code.inference.enricher import Enrichment
 from personas_as_code.inference.messages import Answer, BackendInfo, ChatMessage, Delta, Usage
 from personas_as_code.schemas.errors import (
@@ -74,24 +82,27 @@ class ChatResult:
     call: ChatCall
     answer: Answer
 
-    def to_dict(self) -> dict[str, Any]:
-        """The ``data`` of ``POST /v1/inference/chat``."""
-        return {
-            "id": self.id,
-            "object": "chat.completion",
-            "created": self.created,
-            "model": self.call.model,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": self.answer.content},
-                    "finish_reason": self.answer.finish_reason,
-                }
+    def completion(self) -> ChatCompletion:
+        """The answer as ``POST /v1/inference/chat`` sends it (its ``data``)."""
+        return ChatCompletion(
+            id=self.id,
+            created=self.created,
+            model=self.call.model,
+            choices=[
+                ChatChoice(
+                    index=0,
+                    message=ChatChoiceMessage(role="assistant", content=self.answer.content),
+                    finish_reason=self.answer.finish_reason,
+                )
             ],
-            "usage": self.answer.usage.to_dict(),
-            "retrieval": provenance(self.call.enrichment),
-            "backend": self.answer.backend.to_dict(),
-        }
+            usage=ChatUsage(**self.answer.usage.to_dict()),
+            retrieval=[RetrievedRef(**ref) for ref in provenance(self.call.enrichment)],
+            backend=BackendRef(**self.answer.backend.to_dict()),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``data`` of ``POST /v1/inference/chat``, as plain JSON values."""
+        return self.completion().model_dump()
 
 
 def _no_backend(call: ChatCall) -> BackendNotConfigured:

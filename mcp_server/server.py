@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 from personas_as_code.application.service import PersonaService
+from personas_as_code.catalogue.protocol import Catalogue
 from personas_as_code.mcp_server.client_log import register_client_log
 from personas_as_code.mcp_server.completion import register_completion
 from personas_as_code.mcp_server.prompts import register_prompts
@@ -32,7 +32,7 @@ def build_server(
     repo: str | Path = ".",
     *,
     read_only: bool = False,
-    catalogue: Any | None = None,
+    catalogue: Catalogue | None = None,
     service: PersonaService | None = None,
     with_catalogue: bool = True,
 ) -> MCPServer:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from personas_as_code.catalogue.protocol import Catalogue
 from personas_as_code.inference.enricher import Retriever
 from personas_as_code.inference.messages import ChatMessage
 from personas_as_code.persona_tests.assertions import Judge, Outcome, check_all
@@ -41,7 +42,7 @@ from personas_as_code.persona_tests.report import (
     change_between,
     status_of,
 )
-from personas_as_code.sandbox.enrichment import REMOTE_RETRIEVAL, is_remote
+from personas_as_code.sandbox.enrichment import retrieval_notes
 from personas_as_code.sandbox.run import RunRequest, RunResult, run_persona
 from personas_as_code.sandbox.tree_retrieval import TreeRetrieval
 from personas_as_code.schemas.config import BackendSettings
@@ -107,7 +108,7 @@ def select_slugs(repo: Repo, slugs: Iterable[str] | None) -> list[str]:
 
 def run_tests(
     repo: Repo | RepoFiles | str | Path,
-    catalogue: Any,
+    catalogue: Catalogue | None,
     *,
     slugs: Iterable[str] | None = None,
     baseline: Repo | str | None = None,
@@ -221,10 +222,10 @@ def run_tests(
     return report
 
 
-def _knowledge_notes(sides: list[TreeRetrieval | None], catalogue: Any) -> list[str]:
+def _knowledge_notes(sides: list[TreeRetrieval | None], catalogue: Catalogue | None) -> list[str]:
     """Each side's knowledge account (for the sides some case retrieved for)."""
     notes = [s.account for s in sides if s is not None and s.account is not None]
-    return notes + ([REMOTE_RETRIEVAL] if notes and is_remote(catalogue) else [])
+    return notes + (retrieval_notes(catalogue) if notes else [])
 
 
 def _removed(loaded: Repo, baseline: Repo | None, slug: str) -> list[tuple[str, int, str]]:
@@ -250,7 +251,9 @@ class _Checks:
         return check_all(assertions, outcome, self.judge, require_model=self.require_model)
 
 
-def _run_case(repo: Repo, side: _Side, item: LoadedCase, catalogue: Any, checks: _Checks) -> _Ran:
+def _run_case(
+    repo: Repo, side: _Side, item: LoadedCase, catalogue: Catalogue | None, checks: _Checks
+) -> _Ran:
     """One case against one persona version; a failure to run is an ``error`` result."""
     persona = side.persona
     assert persona is not None
@@ -319,7 +322,7 @@ def _run_case(repo: Repo, side: _Side, item: LoadedCase, catalogue: Any, checks:
     )
 
 
-def _judge(repo: Repo, catalogue: Any) -> Judge:
+def _judge(repo: Repo, catalogue: Catalogue | None) -> Judge:
     """The ``llm_rubric`` grader: the configured judge model, or one that skips and says why."""
     try:
         backend, reason = judge_backend(repo.config, catalogue, repo.root)

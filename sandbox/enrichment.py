@@ -1,22 +1,15 @@
 """What the MCP tools and the CLI need from the persona enricher: a persona file as an
-enricher profile, and what to say when retrieval ran here for a remote catalogue.
+enricher profile, and what the catalogue says when retrieval ran over a tree.
 
 Retrieval itself is the tree's (``sandbox.tree_retrieval``): never the catalogue's index.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from personas_as_code.catalogue.embedded import EmbeddedCatalogue
 from personas_as_code.catalogue.persona_mapping import file_profile
+from personas_as_code.catalogue.protocol import Catalogue
 from personas_as_code.inference.enricher import PersonaProfile
 from personas_as_code.schemas.loader import LoadedPersona
-
-REMOTE_RETRIEVAL = (
-    "retrieval ran locally over this tree's knowledge folders; the remote catalogue's "
-    "collections were not searched"
-)
 
 
 def profile_of(persona: LoadedPersona) -> PersonaProfile:
@@ -24,6 +17,8 @@ def profile_of(persona: LoadedPersona) -> PersonaProfile:
     return file_profile(persona)
 
 
-def is_remote(catalogue: Any | None) -> bool:
-    """Whether ``catalogue`` is a remote ScaiGrid (neither embedded nor absent)."""
-    return catalogue is not None and not isinstance(catalogue, EmbeddedCatalogue)
+def retrieval_notes(catalogue: Catalogue | None) -> list[str]:
+    """What ``catalogue`` adds where retrieval ran over a tree's knowledge (a remote: that
+    its own collections were not searched); nothing without a catalogue."""
+    note = None if catalogue is None else catalogue.tree_retrieval_note
+    return [note] if note else []

@@ -7,13 +7,10 @@ backends of the base model it wraps.
 
 Retrieval runs over the knowledge folders of the tree the persona comes from (the
 caller's ``retriever``, a ``sandbox.tree_retrieval.TreeRetrieval``), never over what
-the catalogue last indexed.  The catalogue supplies the backends:
-
-* the embedded catalogue: the call goes to the base model's backends (``mirror`` until
-  ``[backends]`` configures one);
-* a remote ScaiGrid: the enriched messages (the context included) go to its
-  ``POST /v1/inference/chat`` with the base model, and the notes say that retrieval ran
-  here and the remote's collections were not searched.
+the catalogue last indexed.  The catalogue makes the call (``Catalogue.run_persona``):
+the embedded one on the base model's backends (``mirror`` until ``[backends]``
+configures one), a remote ScaiGrid through its ``POST /v1/inference/chat``, whose notes
+then say that its collections were not searched.
 
 The result says which backend answered (provider, backend model, upstream model)
 and carries the retrieval provenance.
@@ -26,21 +23,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import httpx
-from personas_as_code.catalogue.backends import wanted_settings
-from personas_as_code.catalogue.chat import prepare_persona_run
-from personas_as_code.catalogue.embedded import EmbeddedCatalogue
-from personas_as_code.inference.chat import complete, provenance
-from personas_as_code.inference.enricher import Retriever, enrich
+from personas_as_code.catalogue.calls import PersonaRun
+from personas_as_code.catalogue.protocol import Catalogue
+from personas_as_code.inference.chat import provenance
+from personas_as_code.inference.completion import ChatUsage
+from personas_as_code.inference.enricher import Retriever
 from personas_as_code.inference.messages import ChatMessage
-from personas_as_code.sandbox.enrichment import REMOTE_RETRIEVAL, profile_of
+from personas_as_code.sandbox.enrichment import profile_of
 from personas_as_code.sandbox.models import HistoryMessage, RetrievedRef
 from personas_as_code.schemas.config import BackendSettings
-from personas_as_code.schemas.errors import BackendBadResponse, ConfigError
+from personas_as_code.schemas.errors import ConfigError
 from personas_as_code.schemas.loader import LoadedPersona
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
-REMOTE_PROVIDER = "scaigrid"
 NO_RETRIEVER = "no knowledge of the tree under test was given to this run"
 
 
@@ -69,10 +64,8 @@ class RunBackend(BaseModel):
     base_url: str | None = None
 
 
-class RunUsage(BaseModel):
-    prompt_tokens: int
-    completion_tokens: int
-    total_tokens: int
+class RunUsage(ChatUsage):
+    pass  # the chat answer's usage under the run's name (its schema keeps the name)
 
 
 class RunResult(BaseModel):
@@ -94,25 +87,10 @@ class RunResult(BaseModel):
     persisted: Literal[False] = False
 
 
-class _RemoteAnswer(BaseModel):
-    """The part of a remote ``/v1/inference/chat`` answer a run reads."""
-
-    class _Choice(BaseModel):
-        class _Message(BaseModel):
-            content: str | None = None
-
-        message: _Message
-        finish_reason: str | None = None
-
-    choices: list[_Choice] = Field(min_length=1)
-    usage: RunUsage | None = None
-    backend: RunBackend | None = None
-
-
 def run_persona(
     persona: LoadedPersona,
     request: RunRequest,
-    catalogue: Any,
+    catalogue: Catalogue | None,
     *,
     origin: Literal["repo", "draft"] = "repo",
     draft_id: str | None = None,
@@ -130,97 +108,42 @@ def run_persona(
     messages = [ChatMessage(m.role, m.content) for m in request.history]
     messages.append(ChatMessage("user", request.message))
     overrides = {k: v for k, v in request.overrides.items() if v is not None}
-    base = {
+    base: dict[str, Any] = {
         "slug": persona.slug,
         "origin": origin,
         "draft_id": draft_id,
         "model": persona.spec.model,
     }
-    if isinstance(catalogue, EmbeddedCatalogue):
-        call = prepare_persona_run(
-            catalogue.engine,
-            catalogue.caller,
-            profile_of(persona),
-            persona.spec.model,
-            messages,
-            overrides,
+    if catalogue is None:
+        raise ConfigError("personas run needs a catalogue (the embedded one or a remote ScaiGrid)")
+    answer = catalogue.run_persona(
+        PersonaRun(
+            profile=profile_of(persona),
+            model=persona.spec.model,
+            messages=messages,
+            params=overrides,
             retriever=retriever,
             system_prompt_override=request.system_prompt_override,
             no_retrieval_reason=NO_RETRIEVER,
-            backend_configs=tree_backend_configs(backends, root),
+            backends=backends,
+            root=root,
+            headers=request.headers,
         )
-        result = complete(call)
-        enrichment = call.enrichment
-        assert enrichment is not None
-        return RunResult(
-            **base,
-            catalogue="embedded",
-            answer=result.answer.content,
-            finish_reason=result.answer.finish_reason,
-            usage=RunUsage(**result.answer.usage.to_dict()),
-            backend=RunBackend(**result.answer.backend.to_dict()),
-            params=call.params,
-            retrieval_ran=enrichment.retrieval_ran,
-            retrieval=[RetrievedRef(**r) for r in provenance(enrichment)],
-            notes=call.notes,
-        )
-    if catalogue is None or not hasattr(catalogue, "call"):
-        raise ConfigError("personas run needs a catalogue (the embedded one or a remote ScaiGrid)")
-    enrichment = enrich(
-        profile_of(persona),
-        messages,
-        overrides,
-        retriever,
-        system_prompt_override=request.system_prompt_override,
-        no_retrieval_reason=NO_RETRIEVER,
     )
-    notes = list(enrichment.notes)
-    if enrichment.retrieval_ran:
-        notes.append(REMOTE_RETRIEVAL)
-    body = {
-        **enrichment.params,
-        "model": persona.spec.model,
-        "messages": [m.to_dict() for m in enrichment.messages],
-    }
-    extra = {"headers": dict(request.headers)} if request.headers else {}
-    answer = catalogue.call("POST", "/v1/inference/chat", json=body, parse=_remote_answer, **extra)
-    choice = answer.choices[0]
-    usage = answer.usage or RunUsage(prompt_tokens=0, completion_tokens=0, total_tokens=0)
+    enrichment = answer.enrichment
+    assert enrichment is not None
     return RunResult(
         **base,
-        catalogue="remote",
-        answer=choice.message.content or "",
-        finish_reason=choice.finish_reason,
-        usage=usage,
-        backend=answer.backend or RunBackend(provider=REMOTE_PROVIDER, backend_model=None),
-        params=enrichment.params,
+        catalogue=answer.catalogue,
+        answer=answer.content,
+        finish_reason=answer.finish_reason,
+        usage=RunUsage(**answer.usage.model_dump()),
+        backend=RunBackend(**answer.backend.model_dump()),
+        params=answer.params,
         retrieval_ran=enrichment.retrieval_ran,
         retrieval=[RetrievedRef(**r) for r in provenance(enrichment)],
-        notes=notes,
+        notes=answer.notes,
     )
-
-
-def tree_backend_configs(
-    backends: Mapping[str, BackendSettings] | None, root: Path | None
-) -> dict[str, dict[str, Any]]:
-    """A tree's ``[backends]`` as the provider settings the catalogue would store
-    (``root``: the repo folder relative ``local`` model paths are under)."""
-    if not backends:
-        return {}
-    return {
-        slug: wanted_settings(settings, root=root, backend_model=slug)
-        for slug, settings in backends.items()
-    }
-
-
-def _remote_answer(resp: httpx.Response) -> _RemoteAnswer:
-    try:
-        return _RemoteAnswer.model_validate(resp.json()["data"])
-    except (ValueError, KeyError, TypeError, ValidationError) as exc:
-        raise BackendBadResponse(
-            "the remote catalogue's /v1/inference/chat answered something that is not a chat "
-            "completion"
-        ) from exc
 
 
 def render_text(result: RunResult) -> str:

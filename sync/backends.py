@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from personas_as_code.catalogue.kinds import as_embedded
 from personas_as_code.catalogue.protocol import Catalogue
 from personas_as_code.schemas.errors import PersonasError
 from personas_as_code.schemas.loader import Repo
@@ -92,14 +91,14 @@ def local_model_warnings(slug: str, settings: dict[str, Any]) -> list[str]:
 def plan_backends(repo: Repo, catalogue: Catalogue) -> BackendPlan:
     """What apply would change in the backend models; reads and writes nothing."""
     wanted = repo.config.backends
-    embedded = as_embedded(catalogue)
-    if embedded is None:
+    stored = catalogue.backend_models()
+    if stored is None:
         return BackendPlan(note=REMOTE_NOTE.format(count=len(wanted)) if wanted else None)
     # the backend models live in the embedded catalogue's tables (SQLAlchemy): imported
     # only here, so a plan over HTTP never loads them
-    from personas_as_code.catalogue.backends import list_backends, wanted_settings
+    from personas_as_code.catalogue.backends import wanted_settings
 
-    states = {s.slug: s for s in list_backends(embedded.engine)}
+    states = {s.slug: s for s in stored.states()}
     plan = BackendPlan()
     for slug, settings in sorted(wanted.items()):
         state = states.get(slug)
@@ -148,17 +147,15 @@ def apply_backends(
 ) -> BackendOutcome:
     """Store each change's provider settings in its backend model's ``connection_config``."""
     outcome = BackendOutcome()
-    embedded = as_embedded(catalogue)
-    if embedded is None:
+    stored = catalogue.backend_models()
+    if stored is None:
         return outcome
-    from personas_as_code.catalogue.backends import configure_backend, describe
+    from personas_as_code.catalogue.backends import describe
 
     for change in changes:
         managed_by = None if change.reason == GONE else repo.config.repo.id
         try:
-            configure_backend(
-                embedded.engine, change.backend_model, change.after, managed_by=managed_by
-            )
+            stored.configure(change.backend_model, change.after, managed_by=managed_by)
         except KeyError:
             outcome.error = f"backend model {change.backend_model!r} is gone from the catalogue"
             outcome.error_code = "NOT_FOUND"

@@ -263,11 +263,9 @@ def apply_repo(
     concurrency: int | None = None,
     on_done: Callable[[PersonaResult], None] | None = None,
 ) -> ApplyResult:
-    """Apply ``plan`` holding the catalogue's apply lock when it has one: the personas,
-    then (on the embedded catalogue) the knowledge index."""
-    lock = getattr(catalogue, "lock", None)
-    guard = lock("personas-apply") if callable(lock) else contextlib.nullcontext()
-    with guard:
+    """Apply ``plan`` holding the catalogue's apply lock: the personas, then (on the
+    embedded catalogue) the knowledge index."""
+    with catalogue.lock("personas-apply"):
         result = apply_plan(
             plan,
             catalogue,

@@ -17,7 +17,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from personas_as_code.catalogue.kinds import as_embedded
 from personas_as_code.catalogue.protocol import Catalogue
 from personas_as_code.schemas.errors import PersonasError
 from personas_as_code.schemas.loader import Repo
@@ -149,8 +148,8 @@ def desired_sources(repo: Repo) -> list[SourceDocuments]:
 
 def embedded_target(catalogue: Catalogue) -> tuple[Any, str] | None:
     """The embedded catalogue's engine and tenant id, or None for a remote catalogue."""
-    embedded = as_embedded(catalogue)
-    return None if embedded is None else (embedded.engine, embedded.tenant_id)
+    index = catalogue.knowledge_index()
+    return None if index is None else (index.engine, index.tenant_id)
 
 
 @dataclass

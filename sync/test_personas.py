@@ -30,19 +30,13 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from personas_as_code.catalogue.client import HttpCatalogue
-from personas_as_code.catalogue.kinds import as_embedded
 from personas_as_code.catalogue.protocol import Catalogue
 from personas_as_code.catalogue.test_persona_api import (
     TestPersona,
     TestPersonaCreate,
     TestPersonaUpdate,
 )
-from personas_as_code.catalogue.test_persona_store import (
-    EmbeddedTestPersonas,
-    HttpTestPersonas,
-    TestPersonaStore,
-)
+from personas_as_code.catalogue.test_persona_store import HttpTestPersonas, TestPersonaStore
 from personas_as_code.schemas.config import SafetySection
 from personas_as_code.schemas.errors import ConfigError, PersonasError
 from personas_as_code.schemas.loader import Repo
@@ -305,12 +299,8 @@ def open_store(
                     f"[test_personas] api_key_env names {section.api_key_env}, which is not set"
                 )
         store = HttpTestPersonas(section.url, key, section.project)
-    elif (embedded := as_embedded(catalogue)) is not None:
-        store = EmbeddedTestPersonas(embedded.engine, embedded.caller, section.project)
-    elif isinstance(catalogue, HttpCatalogue):
-        store = HttpTestPersonas.beside(catalogue, section.project)
     else:
-        raise ConfigError("set [test_personas] url: this catalogue serves no test-personas API")
+        store = catalogue.test_persona_store(section.project)
     try:
         yield store
     finally:

@@ -13,13 +13,12 @@ from pathlib import Path
 import pytest
 from mcp import Client
 from personas_as_code.application.service import PersonaService
-from personas_as_code.catalogue.client import HttpCatalogue
+from personas_as_code.catalogue.client import REMOTE_RETRIEVAL, HttpCatalogue
 from personas_as_code.catalogue.db import make_engine
 from personas_as_code.catalogue.embedded import EmbeddedCatalogue
 from personas_as_code.catalogue.rest import create_app
 from personas_as_code.catalogue.serve import serve_in_thread
 from personas_as_code.mcp_server import build_server
-from personas_as_code.sandbox.enrichment import REMOTE_RETRIEVAL
 from personas_as_code.sync.engine import apply_repo, compute_plan, load_valid_repo
 
 from tests.mcp_server.conftest import call, call_error, git
