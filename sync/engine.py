@@ -29,7 +29,7 @@ from personas_as_code.sync.knowledge import apply_knowledge, plan_knowledge
 from personas_as_code.sync.plan import Plan
 from personas_as_code.sync.reader import CatalogueListing, list_catalogue, read_catalogue
 from personas_as_code.sync.state import desired_from_file
-from personas_as_code.sync.test_personas import apply_test_personas, plan_test_personas
+from personas_as_code.sync.simulated_users import apply_test_personas, plan_test_personas
 
 
 @dataclass

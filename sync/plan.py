@@ -15,7 +15,7 @@ from personas_as_code.sync.normalize import sha256_of
 from personas_as_code.sync.safety import threshold_reasons
 
 if TYPE_CHECKING:
-    from personas_as_code.sync.test_personas import TestPersonaSection
+    from personas_as_code.sync.simulated_users import TestPersonaSection
 
 PLAN_FORMAT_VERSION = 1
 

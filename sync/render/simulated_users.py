@@ -14,7 +14,7 @@ from personas_as_code.sync.render.change_lines import (
 )
 from personas_as_code.sync.render.describe import describe as describe_change
 from personas_as_code.sync.render.literal import StyledLine, md_code, md_text, one_line
-from personas_as_code.sync.test_personas import (
+from personas_as_code.sync.simulated_users import (
     CreateTestPersona,
     OwnTestPersona,
     SetImageSettings,

@@ -19,7 +19,7 @@ The same rules as personas:
   taken by another in the same apply.  PUT ignores nulls, so a description or
   prompt removed from a file is sent as ``""`` and headers as ``{}``.
 
-Nothing here prints; ``sync.render.test_personas`` renders the section.
+Nothing here prints; ``sync.render.simulated_users`` renders the section.
 """
 
 from __future__ import annotations
