@@ -13,7 +13,7 @@ from personas_as_code.cli.common import RepoOption, guarded, print_json, say, wr
 from personas_as_code.sync.render.literal import StyledLine, one_line
 
 if TYPE_CHECKING:
-    from personas_as_code.sync.apply import ApplyResult
+    from personas_as_code.sync.persona_apply import ApplyResult
     from personas_as_code.sync.plan import Plan
 
 
@@ -162,7 +162,7 @@ def apply(
 ) -> None:
     """Reconcile the catalogue with the repo: create, update, publish, sync, prune."""
     from personas_as_code.schemas.errors import ConfigError
-    from personas_as_code.sync.apply import ApplyResult, PersonaResult
+    from personas_as_code.sync.persona_apply import ApplyResult, PersonaResult
     from personas_as_code.sync.engine import PlanRequest, apply_repo, open_plan_inputs
     from personas_as_code.sync.render.text import plan_lines
     from rich.console import Console

@@ -21,7 +21,7 @@ from personas_as_code.schemas.files import DirectoryFiles
 from personas_as_code.schemas.loader import Repo, load_config, load_repo
 from personas_as_code.schemas.parse_cache import repo_parse_cache
 from personas_as_code.schemas.problems import errors_only
-from personas_as_code.sync.apply import ApplyResult, PersonaResult, apply_plan
+from personas_as_code.sync.persona_apply import ApplyResult, PersonaResult, apply_plan
 from personas_as_code.sync.backends import apply_backends, plan_backends
 from personas_as_code.sync.differ import DiffContext, diff
 from personas_as_code.sync.gitinfo import changed_since, head_commit

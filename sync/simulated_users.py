@@ -52,7 +52,7 @@ from personas_as_code.schemas.test_persona_config import (
     TestPersonasSection,
 )
 from personas_as_code.schemas.test_persona_loader import LoadedTestPersona
-from personas_as_code.sync.apply import PersonaResult
+from personas_as_code.sync.persona_apply import PersonaResult
 from personas_as_code.sync.changes import (
     Change,
     CreateWithFields,
