@@ -1,4 +1,4 @@
-"""Apply a ``Plan``: each persona's steps in order, personas concurrently.
+"""Apply the personas section: each persona's steps in order, personas concurrently.
 
 Inside a persona the order is fixed (create or update -> sources -> avatar ->
 publish state) and the first failure stops that persona; other personas go
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from personas_as_code.catalogue.api import (
     PersonaCreate,
@@ -23,7 +23,6 @@ from personas_as_code.catalogue.api import (
 )
 from personas_as_code.catalogue.protocol import Catalogue
 from personas_as_code.schemas.errors import PersonaNotPublished, PersonasError, SourceDuplicate
-from personas_as_code.sync.backends import BackendOutcome
 from personas_as_code.sync.changes import (
     AddSource,
     Change,
@@ -39,89 +38,58 @@ from personas_as_code.sync.changes import (
     UpdateSource,
     UploadAvatar,
 )
-from personas_as_code.sync.differ import DiffContext, marker_for
-from personas_as_code.sync.knowledge import KnowledgeOutcome
 from personas_as_code.sync.marker import Marker, with_marker
 from personas_as_code.sync.normalize import CLEARABLE_EQUIVALENTS
-from personas_as_code.sync.plan import Plan
+from personas_as_code.sync.reconcile import apply_items
+from personas_as_code.sync.render import outcomes as outcome_lines
+from personas_as_code.sync.render.literal import StyledLine
+from personas_as_code.sync.section import ApplyRun, PersonaResult
 
-# ``apply --format json`` shape; bumped only when a member changes meaning or goes.
-APPLY_FORMAT_VERSION = 1
-
-
-@dataclass
-class PersonaResult:
-    """What apply did for one persona."""
-
-    slug: str
-    action: str
-    done: list[str] = field(default_factory=list)
-    error: str | None = None
-    error_code: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
+if TYPE_CHECKING:
+    from personas_as_code.sync.differ import DiffContext
+    from personas_as_code.sync.state import DesiredPersona
 
 
 @dataclass
-class ApplyResult:
-    """What apply did overall."""
+class PersonasApplied:
+    """What apply did to the personas: one result per persona, and its warnings."""
 
-    results: list[PersonaResult]
+    results: list[PersonaResult] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    knowledge: KnowledgeOutcome | None = None
-    backends: BackendOutcome | None = None
-    test_personas: list[PersonaResult] = field(default_factory=list)
 
     @property
     def failed(self) -> list[PersonaResult]:
         return [r for r in self.results if not r.ok]
 
     @property
-    def test_personas_failed(self) -> list[PersonaResult]:
-        return [r for r in self.test_personas if not r.ok]
-
-    @property
     def ok(self) -> bool:
-        return (
-            not self.failed
-            and not self.test_personas_failed
-            and (self.knowledge is None or self.knowledge.ok)
-            and (self.backends is None or self.backends.ok)
-        )
+        return not self.failed
 
-    def to_dict(self) -> dict:
-        """The result as the stable JSON shape (``format_version`` 1)."""
+    def json_members(self) -> dict[str, Any]:
         return {
-            "format_version": APPLY_FORMAT_VERSION,
-            "ok": self.ok,
             "applied": sum(1 for r in self.results if r.ok),
             "failed": len(self.failed),
             "warnings": list(self.warnings),
-            "personas": [
-                {
-                    "slug": r.slug,
-                    "action": r.action,
-                    "done": r.done,
-                    "error": r.error,
-                    "error_code": r.error_code,
-                }
-                for r in self.results
-            ],
-            "knowledge": self.knowledge.to_dict() if self.knowledge else None,
-            "backends": self.backends.to_dict() if self.backends else None,
-            "test_personas": [
-                {
-                    "slug": r.slug,
-                    "action": r.action,
-                    "done": r.done,
-                    "error": r.error,
-                    "error_code": r.error_code,
-                }
-                for r in self.test_personas
-            ],
+            "personas": [r.to_dict() for r in self.results],
         }
+
+    def lines(self) -> Iterator[StyledLine]:
+        return outcome_lines.persona_lines(self.results, self.warnings)
+
+    def closing_lines(self) -> Iterator[StyledLine]:
+        return outcome_lines.persona_closing(self.results)
+
+
+def marker_for(desired: DesiredPersona, repo_id: str, commit: str | None) -> Marker:
+    """The ownership marker a persona carries after this repo applies it."""
+    return Marker(
+        repo=repo_id,
+        path=desired.path,
+        commit=commit,
+        spec_hash=desired.spec_hash,
+        protect=desired.protect,
+        avatar_sha256=desired.avatar.sha256 if desired.avatar else None,
+    )
 
 
 class _PersonaApplier:
@@ -136,7 +104,7 @@ class _PersonaApplier:
 
     def _marker(self, plan: PersonaPlan) -> Marker:
         """The marker to write; groups skipped at the last publish stay recorded."""
-        marker = marker_for(plan.desired, self.ctx, self.commit)
+        marker = marker_for(plan.desired, self.ctx.repo_id, self.commit)
         previous = plan.actual.marker if plan.actual is not None else None
         if previous is not None:
             marker.skipped_groups = sorted(set(previous.skipped_groups) & set(plan.desired.groups))
@@ -238,39 +206,17 @@ class _PersonaApplier:
                 self.catalogue.update_persona(persona_id, PersonaUpdate(metadata=metadata))
 
 
-def apply_plan(
-    plan: Plan,
-    catalogue: Catalogue,
-    ctx: DiffContext,
-    *,
-    commit: str | None,
-    concurrency: int = 4,
-    on_done: Callable[[PersonaResult], None] | None = None,
-) -> ApplyResult:
-    """Apply every changed persona; one persona's failure does not stop the others."""
-    applier = _PersonaApplier(catalogue, ctx, commit)
-    lock = threading.Lock()
-    results: list[PersonaResult] = []
-
-    def run_one(persona_plan: PersonaPlan) -> PersonaResult:
-        result = PersonaResult(persona_plan.slug, persona_plan.action)
-        try:
-            applier.run(persona_plan, result)
-        except PersonasError as exc:
-            result.error, result.error_code = exc.message, exc.code
-        except Exception as exc:
-            result.error, result.error_code = f"{type(exc).__name__}: {exc}", "UNEXPECTED"
-        with lock:
-            results.append(result)
-        if on_done is not None:
-            on_done(result)
-        return result
-
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        futures = [pool.submit(run_one, p) for p in plan.changed]
-        for future in as_completed(futures):
-            future.result()
-    outcome = ApplyResult(sorted(results, key=lambda r: r.slug))
+def apply_personas(changed: list[PersonaPlan], run: ApplyRun) -> PersonasApplied:
+    """Apply every changed persona, ``run.concurrency`` at once; one persona's failure
+    does not stop the others."""
+    applier = _PersonaApplier(run.catalogue, run.ctx, run.commit)
+    results = apply_items(
+        changed,
+        applier.run,
+        concurrency=max(1, run.concurrency),
+        on_done=run.on_done,
+    )
+    outcome = PersonasApplied(sorted(results, key=lambda r: r.slug))
     try:
         applier.record_skipped_groups()
     except PersonasError as exc:

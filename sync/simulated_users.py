@@ -19,7 +19,8 @@ The same rules as personas:
   taken by another in the same apply.  PUT ignores nulls, so a description or
   prompt removed from a file is sent as ``""`` and headers as ``{}``.
 
-Nothing here prints; ``sync.render.simulated_users`` renders the section.
+``sync.simulated_user_differ`` builds the section; it applies itself (below);
+``sync.render.simulated_users`` shows it.
 """
 
 from __future__ import annotations
@@ -33,11 +34,7 @@ from typing import Any, ClassVar
 from personas_as_code.catalogue.client import HttpCatalogue
 from personas_as_code.catalogue.kinds import as_embedded
 from personas_as_code.catalogue.protocol import Catalogue
-from personas_as_code.catalogue.test_persona_api import (
-    TestPersona,
-    TestPersonaCreate,
-    TestPersonaUpdate,
-)
+from personas_as_code.catalogue.test_persona_api import TestPersonaCreate, TestPersonaUpdate
 from personas_as_code.catalogue.test_persona_store import (
     EmbeddedTestPersonas,
     HttpTestPersonas,
@@ -52,185 +49,131 @@ from personas_as_code.schemas.test_persona_config import (
     TestPersonasSection,
 )
 from personas_as_code.schemas.test_persona_loader import LoadedTestPersona
-from personas_as_code.sync.persona_apply import PersonaResult
-from personas_as_code.sync.changes import (
-    Change,
-    CreateWithFields,
-    FieldDiff,
-    SetMarker,
-    UpdateWithDiffs,
+from personas_as_code.sync.marker import MARKER_KEY
+from personas_as_code.sync.reconcile import ItemSection, apply_items
+from personas_as_code.sync.render import outcomes as outcome_lines
+from personas_as_code.sync.render import simulated_users as render
+from personas_as_code.sync.render.literal import StyledLine
+from personas_as_code.sync.section import ApplyRun, PersonaResult
+from personas_as_code.sync.simulated_user_changes import (
+    CreateSimulatedUser,
+    DeleteSimulatedUser,
+    OwnSimulatedUser,
+    SetImageSettings,
+    SimulatedUserMarker,
+    SimulatedUserOrphan,
+    SimulatedUserPlan,
+    UpdateSimulatedUser,
 )
-from personas_as_code.sync.gitinfo import changed_since
-from personas_as_code.sync.marker import MARKER_KEY, read_marker_as
-from personas_as_code.sync.normalize import normalize_text
-from personas_as_code.sync.safety import threshold_reasons
-from pydantic import BaseModel, ConfigDict
-
-FIELDS = ("name", "description", "system_prompt", "headers")
+from personas_as_code.sync.simulated_user_changes import read_marker as read_marker
 
 
-class TestPersonaMarker(BaseModel):
-    """Ownership marker of a test persona (``metadata.personas_as_code``)."""
-
-    __test__ = False  # not a pytest test class
-    model_config = ConfigDict(extra="ignore")
-
-    repo: str
-    slug: str
-    path: str
-    commit: str | None = None
-    spec_hash: str | None = None
-    protect: bool = False
-
-    def identity(self) -> tuple[str, str, str, bool]:
-        """What the plan compares (commit and spec hash change with every edit)."""
-        return (self.repo, self.slug, self.path, self.protect)
+def desired_fields(desired: LoadedTestPersona) -> dict[str, Any]:
+    """The fields a test persona's file asks for, as the server stores them."""
+    return {
+        "name": desired.name,
+        "description": desired.description or "",
+        "system_prompt": desired.system_prompt,
+        "headers": desired.headers,
+    }
 
 
-def read_marker(metadata: dict[str, Any] | None) -> TestPersonaMarker | None:
-    """The marker in ``metadata``, or None when absent or unreadable."""
-    return read_marker_as(metadata, TestPersonaMarker)
-
-
-# --- changes -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TestPersonaChange(Change):
-    """Base of the test-persona change kinds."""
-
-    __test__: ClassVar[bool] = False  # not a pytest test class
-
-
-@dataclass(frozen=True)
-class CreateTestPersona(CreateWithFields, TestPersonaChange):
-    kind: ClassVar[str] = "create"
-
-
-@dataclass(frozen=True)
-class UpdateTestPersona(UpdateWithDiffs, TestPersonaChange):
-    kind: ClassVar[str] = "update"
-
-
-@dataclass(frozen=True)
-class OwnTestPersona(SetMarker, TestPersonaChange):
-    """Only the ownership marker changes (file moved, protect toggled, first marker)."""
-
-    kind: ClassVar[str] = "ownership"
-
-
-@dataclass(frozen=True)
-class DeleteTestPersona(TestPersonaChange):
-    kind: ClassVar[str] = "delete"
-
-
-@dataclass(frozen=True)
-class SetImageSettings(TestPersonaChange):
-    """The project's image endpoint (``[test_personas.images]``) changes."""
-
-    kind: ClassVar[str] = "image_settings"
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "before": self.before, "after": self.after}
+def marker_for(
+    desired: LoadedTestPersona, repo_id: str, commit: str | None = None
+) -> SimulatedUserMarker:
+    """The marker a test persona from ``desired`` carries."""
+    return SimulatedUserMarker(
+        repo=repo_id,
+        slug=desired.slug,
+        path=desired.path,
+        commit=commit,
+        spec_hash=desired.spec_hash,
+        protect=desired.protect,
+    )
 
 
 @dataclass
-class TestPersonaPlan:
-    """Everything the plan says about one test persona."""
+class SimulatedUsersApplied:
+    """What apply did to the test personas: one result per test persona (and one for
+    the project's settings)."""
 
-    __test__: ClassVar[bool] = False  # not a pytest test class
-
-    slug: str
-    path: str | None
-    action: str  # create | update | delete | error
-    name: str
-    persona_id: str | None = None
-    changes: list[TestPersonaChange] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    error: str | None = None
-    desired: LoadedTestPersona | None = field(default=None, repr=False, compare=False)
+    results: list[PersonaResult] = field(default_factory=list)
 
     @property
-    def has_changes(self) -> bool:
-        return bool(self.changes)
+    def failed(self) -> list[PersonaResult]:
+        return [r for r in self.results if not r.ok]
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "slug": self.slug,
-            "path": self.path,
-            "name": self.name,
-            "action": self.action,
-            "id": self.persona_id,
-            "changes": [c.to_dict() for c in self.changes],
-            "warnings": list(self.warnings),
-            "error": self.error,
-        }
+    @property
+    def ok(self) -> bool:
+        return not self.failed
 
+    def json_members(self) -> dict[str, Any]:
+        return {"test_personas": [r.to_dict() for r in self.results]}
 
-@dataclass(frozen=True)
-class TestPersonaOrphan:
-    """An owned test persona whose file is gone."""
+    def lines(self) -> Iterator[StyledLine]:
+        return outcome_lines.simulated_user_lines(self.results)
 
-    __test__: ClassVar[bool] = False  # not a pytest test class
-
-    slug: str
-    name: str
-    persona_id: str
-    path: str | None
-    protected: bool
+    def closing_lines(self) -> Iterator[StyledLine]:
+        return iter(())
 
 
 @dataclass
-class TestPersonaSection:
-    """The test-personas part of a plan: one project of one server."""
+class SimulatedUsersSection(ItemSection[SimulatedUserPlan, SimulatedUserOrphan]):
+    """The test-personas part of a plan: one project of one server.  ``config`` None: the
+    repo manages no test personas, and the section says and does nothing."""
 
-    __test__: ClassVar[bool] = False  # not a pytest test class
+    noun: ClassVar[str] = "test persona"
+    deletions: ClassVar[str] = "test persona deletions"
+    display_rank: ClassVar[int] = 2
 
-    where: str
-    project: str
-    ownership: str
-    items: list[TestPersonaPlan] = field(default_factory=list)
+    config: TestPersonasSection | None = None
+    where: str = ""
+    project: str = ""
+    ownership: str = ""
+    items: list[SimulatedUserPlan] = field(default_factory=list)
     settings: list[SetImageSettings] = field(default_factory=list)
-    orphans: list[TestPersonaOrphan] = field(default_factory=list)
+    orphans: list[SimulatedUserOrphan] = field(default_factory=list)
     unmanaged: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     managed_count: int = 0
 
     @property
-    def changed(self) -> list[TestPersonaPlan]:
-        return [p for p in self.items if p.has_changes]
-
-    @property
-    def errors(self) -> list[TestPersonaPlan]:
-        return [p for p in self.items if p.error]
-
-    @property
     def has_changes(self) -> bool:
         return bool(self.changed) or bool(self.settings)
 
-    def deleting(self, persona_id: str) -> bool:
-        return any(p.persona_id == persona_id and p.action == "delete" for p in self.items)
+    @property
+    def errors(self) -> list[Any]:
+        return list(self.item_errors)
+
+    @property
+    def plan_warnings(self) -> list[str]:
+        return []  # shown in the section, not in the plan's list
+
+    @property
+    def progress_total(self) -> int:
+        return 0
 
     def summary(self) -> dict[str, int]:
-        """Counts per action."""
-        actions = [p.action for p in self.changed]
+        """The section's own counts per action (its JSON ``summary``)."""
+        actions = self.action_counts()
         return {
-            "create": actions.count("create"),
-            "update": actions.count("update"),
-            "delete": actions.count("delete"),
+            "create": actions["create"],
+            "update": actions["update"],
+            "delete": actions["delete"],
             "settings": len(self.settings),
-            "errors": len(self.errors),
-            "orphans_kept": sum(1 for o in self.orphans if not self.deleting(o.persona_id)),
+            "errors": len(self.item_errors),
+            "orphans_kept": len(self.kept),
             "unmanaged": len(self.unmanaged),
         }
 
-    def checksum_data(self) -> list[Any]:
-        """What the plan checksum covers of this section."""
-        return [
-            [p.slug, p.action, p.persona_id, [c.to_dict() for c in p.changes]] for p in self.changed
-        ] + [s.to_dict() for s in self.settings]
+    def plan_summary(self) -> dict[str, int]:
+        return {"errors": len(self.item_errors)}
+
+    def checksum_part(self) -> list[Any]:
+        if not self.has_changes:
+            return []
+        data = self.item_checksum() + [s.to_dict() for s in self.settings]
+        return [["test_personas", data]]
 
     def to_dict(self) -> dict[str, Any]:
         """The section's stable JSON shape."""
@@ -239,37 +182,46 @@ class TestPersonaSection:
             "project": self.project,
             "ownership": self.ownership,
             "summary": self.summary(),
-            "test_personas": [
-                p.to_dict() for p in self.items if p.has_changes or p.error or p.warnings
-            ],
+            "test_personas": [p.to_dict() for p in self.items if p.shown],
             "settings": [s.to_dict() for s in self.settings],
-            "orphans": [
-                {
-                    "slug": o.slug,
-                    "name": o.name,
-                    "id": o.persona_id,
-                    "path": o.path,
-                    "protected": o.protected,
-                    "deleted_by_this_plan": self.deleting(o.persona_id),
-                }
-                for o in self.orphans
-            ],
+            "orphans": [o.to_dict(self.deleting(o.persona_id)) for o in self.orphans],
             "unmanaged": list(self.unmanaged),
             "warnings": list(self.warnings),
         }
 
+    def json_members(self) -> dict[str, Any]:
+        return {} if self.config is None else {"test_personas": self.to_dict()}
+
     def unsafe_reasons(self, safety: SafetySection) -> list[str]:
-        """Why applying this section would cross a safety threshold (empty: safe)."""
-        updates = sum(1 for p in self.changed if p.action == "update")
-        deletes = sum(1 for p in self.changed if p.action == "delete")
-        return threshold_reasons(
-            safety,
-            updates=updates,
-            deletes=deletes,
-            managed=self.managed_count,
-            noun="test persona",
-            deletions="test persona deletions",
-        )
+        return [] if self.config is None else self.threshold_reasons(safety)
+
+    def text_lines(self) -> Iterator[StyledLine]:
+        return render.section_lines(self)
+
+    def text_trailer(self) -> Iterator[StyledLine]:
+        return iter(())
+
+    def summary_lines(self) -> Iterator[StyledLine]:
+        return iter(())  # its summary line closes its own block
+
+    def markdown(self, summary: Mapping[str, int]) -> list[str]:
+        return render.section_markdown(self)
+
+    def apply(self, run: ApplyRun) -> SimulatedUsersApplied:
+        """Deletes, updates, creates, then the project's image settings; one test
+        persona's failure does not stop the others."""
+        if self.config is None or not self.has_changes:
+            return SimulatedUsersApplied()
+        repo_id = run.repo.config.repo.id
+        with open_store(run.repo, run.catalogue, self.config, run.env) as store:
+            results = apply_items(
+                self.changed, lambda plan, result: _apply_one(plan, result, store, repo_id, run)
+            )
+            results += [_apply_settings(change, store, repo_id) for change in self.settings]
+        return SimulatedUsersApplied(results)
+
+    def skipped(self) -> SimulatedUsersApplied:
+        return SimulatedUsersApplied()
 
 
 # --- where the test personas go ----------------------------------------------------
@@ -317,274 +269,27 @@ def open_store(
         store.close()
 
 
-# --- diff --------------------------------------------------------------------------
-
-
-def _fields(desired: LoadedTestPersona) -> dict[str, Any]:
-    return {
-        "name": desired.name,
-        "description": desired.description or "",
-        "system_prompt": desired.system_prompt,
-        "headers": desired.headers,
-    }
-
-
-def _actual_fields(actual: TestPersona) -> dict[str, Any]:
-    return {
-        "name": actual.name,
-        "description": actual.description or "",
-        "system_prompt": actual.system_prompt or "",
-        "headers": actual.headers,
-    }
-
-
-def _comparable(name: str, value: Any) -> Any:
-    return normalize_text(value) if name == "system_prompt" else value
-
-
-def marker_for(
-    desired: LoadedTestPersona, repo_id: str, commit: str | None = None
-) -> TestPersonaMarker:
-    """The marker a test persona from ``desired`` carries."""
-    return TestPersonaMarker(
-        repo=repo_id,
-        slug=desired.slug,
-        path=desired.path,
-        commit=commit,
-        spec_hash=desired.spec_hash,
-        protect=desired.protect,
-    )
-
-
-@dataclass
-class _Actual:
-    persona: TestPersona
-    marker: TestPersonaMarker | None
-    owned: bool
-
-
-def _classify(
-    actual: list[TestPersona], repo_id: str, ownership: str
-) -> tuple[list[_Actual], list[str]]:
-    warnings = []
-    items = []
-    for persona in actual:
-        marker = read_marker(persona.metadata)
-        mine = marker is not None and marker.repo == repo_id
-        items.append(_Actual(persona, marker if mine else None, mine or ownership == "project"))
-    if ownership == "marker" and any(a.persona.metadata is None for a in items):
-        warnings.append(
-            "the server returns no metadata, so this repo cannot recognise the test personas it "
-            "owns; if this project is this repo's alone, set [test_personas] ownership = "
-            '"project"'
-        )
-    if any(a.persona.headers is None for a in items):
-        warnings.append(
-            "the server does not return headers; header changes cannot be seen and are sent "
-            "with the next update of each test persona"
-        )
-    return items, warnings
-
-
-def _match(desired: list[LoadedTestPersona], actual: list[_Actual]) -> dict[str, _Actual]:
-    """Each file's test persona: the owned one whose marker names its slug, else an owned
-    one (not matched by slug) with its name."""
-    by_slug = {a.marker.slug: a for a in actual if a.owned and a.marker is not None}
-    matched = {d.slug: by_slug[d.slug] for d in desired if d.slug in by_slug}
-    claimed = {a.persona.id for a in matched.values()}
-    for d in desired:
-        if d.slug in matched:
-            continue
-        found = next(
-            (
-                a
-                for a in actual
-                if a.owned and a.persona.id not in claimed and a.persona.name == d.name
-            ),
-            None,
-        )
-        if found is not None:
-            matched[d.slug] = found
-            claimed.add(found.persona.id)
-    return matched
-
-
-def _update_plan(desired: LoadedTestPersona, have: _Actual, repo_id: str) -> TestPersonaPlan:
-    plan = TestPersonaPlan(
-        desired.slug, desired.path, "update", desired.name, have.persona.id, desired=desired
-    )
-    want, got = _fields(desired), _actual_fields(have.persona)
-    diffs = [
-        FieldDiff(name, got[name], want[name])
-        for name in FIELDS
-        if got[name] is not None and _comparable(name, got[name]) != _comparable(name, want[name])
-    ]
-    if diffs:
-        plan.changes.append(UpdateTestPersona(tuple(diffs)))
-    marker = marker_for(desired, repo_id)
-    keeps_metadata = have.persona.metadata is not None  # a foreign server may keep none
-    if keeps_metadata and (have.marker is None or have.marker.identity() != marker.identity()):
-        before = have.marker.model_dump(exclude={"commit"}) if have.marker else None
-        plan.changes.append(OwnTestPersona(before, marker.model_dump(exclude={"commit"})))
-    return plan
-
-
-def _settings_change(
-    section: TestPersonasSection, store: TestPersonaStore
-) -> tuple[list[SetImageSettings], list[str]]:
-    wanted = section.images.model_dump(mode="json") if section.images else None
-    if not store.keeps_settings:
-        if wanted is None:
-            return [], []
-        return [], [
-            f"[test_personas.images] is not applied to {store.where}: its image endpoint is "
-            "configured on that server"
-        ]
-    current = store.image_settings()
-    have = current.model_dump(mode="json") if current else None
-    if have == wanted:
-        return [], []
-    return [SetImageSettings(have, wanted)], []
-
-
-def _changed_filter(repo: Repo, ref: str | None) -> tuple[set[str] | None, set[str] | None]:
-    if not ref or repo.root is None:
-        return None, None
-    files = changed_since(repo.root, ref)
-    only = {
-        slug
-        for slug, p in repo.test_personas.personas.items()
-        if files.changed.intersection(p.referenced_files)
-    }
-    return only, set(files.deleted)
-
-
-def diff_test_personas(
-    repo: Repo,
-    section: TestPersonasSection,
-    store: TestPersonaStore,
-    *,
-    prune: bool,
-    changed_ref: str | None = None,
-) -> TestPersonaSection:
-    """The section of the plan that reconciles ``store`` with ``test-personas/``."""
-    repo_id = repo.config.repo.id
-    out = TestPersonaSection(store.where, section.project, section.ownership)
-    actual, out.warnings = _classify(store.list_all(), repo_id, section.ownership)
-    out.managed_count = sum(1 for a in actual if a.owned)
-    only, deleted_paths = _changed_filter(repo, changed_ref)
-    files = list(repo.test_personas.personas.values())
-    matched = _match(files, actual)
-    claimed = {a.persona.id for a in matched.values()}
-    pending: list[LoadedTestPersona] = []
-    for desired in files:
-        have = matched.get(desired.slug)
-        if have is None:
-            pending.append(desired)
-        elif only is None or desired.slug in only:
-            out.items.append(_update_plan(desired, have, repo_id))
-    orphans = [a for a in actual if a.owned and a.persona.id not in claimed]
-    for have in orphans:
-        marker = have.marker
-        orphan = TestPersonaOrphan(
-            marker.slug if marker else have.persona.name,
-            have.persona.name,
-            have.persona.id,
-            marker.path if marker else None,
-            bool(marker and marker.protect),
-        )
-        out.orphans.append(orphan)
-        allowed = deleted_paths is None or (orphan.path in deleted_paths)
-        if prune and allowed and not orphan.protected:
-            out.items.append(
-                TestPersonaPlan(
-                    orphan.slug,
-                    orphan.path,
-                    "delete",
-                    orphan.name,
-                    orphan.persona_id,
-                    changes=[DeleteTestPersona()],
-                )
-            )
-    deleted = {p.persona_id for p in out.items if p.action == "delete"}
-    for desired in pending:
-        if only is not None and desired.slug not in only:
-            continue
-        holder = next((a for a in actual if a.persona.name == desired.name), None)
-        # a name held by one this apply deletes, or renames (its file has another name now),
-        # is free by the time creates run
-        moving_away = holder is not None and (
-            holder.persona.id in deleted or holder.persona.id in claimed
-        )
-        if holder is not None and not moving_away:
-            why = (
-                "an owned test persona whose file is gone (apply --prune deletes it)"
-                if holder.owned
-                else "a test persona this repo does not manage"
-            )
-            out.items.append(
-                TestPersonaPlan(
-                    desired.slug,
-                    desired.path,
-                    "error",
-                    desired.name,
-                    error=f"name {desired.name!r} is already used by {why} "
-                    f"(id {holder.persona.id}) in {store.where}",
-                )
-            )
-            continue
-        fields = {k: v for k, v in _fields(desired).items() if v not in ("", {})}
-        out.items.append(
-            TestPersonaPlan(
-                desired.slug,
-                desired.path,
-                "create",
-                desired.name,
-                changes=[CreateTestPersona(fields)],
-                desired=desired,
-            )
-        )
-    out.unmanaged = sorted(a.persona.name for a in actual if not a.owned)
-    out.settings, settings_warnings = _settings_change(section, store)
-    out.warnings += settings_warnings
-    order = {"delete": 0, "update": 1, "error": 2, "create": 3}
-    out.items.sort(key=lambda p: (order.get(p.action, 9), p.slug))
-    return out
-
-
-def plan_test_personas(
-    repo: Repo,
-    catalogue: Catalogue,
-    *,
-    prune: bool,
-    changed_ref: str | None = None,
-    env: Mapping[str, str] = os.environ,
-) -> TestPersonaSection | None:
-    """The test-personas section of the plan, or None when the repo has none to manage."""
-    section = section_settings(repo)
-    if section is None:
-        return None
-    with open_store(repo, catalogue, section, env) as store:
-        return diff_test_personas(repo, section, store, prune=prune, changed_ref=changed_ref)
-
-
 # --- apply -------------------------------------------------------------------------
 
 
-def _metadata(plan: TestPersonaPlan, repo_id: str, commit: str | None) -> dict[str, Any]:
-    assert plan.desired is not None
-    return {MARKER_KEY: marker_for(plan.desired, repo_id, commit).model_dump()}
+def _metadata(desired: LoadedTestPersona, repo_id: str, commit: str | None) -> dict[str, Any]:
+    return {MARKER_KEY: marker_for(desired, repo_id, commit).model_dump()}
 
 
 def _apply_one(
-    plan: TestPersonaPlan, store: TestPersonaStore, repo_id: str, commit: str | None
-) -> list[str]:
-    done: list[str] = []
+    plan: SimulatedUserPlan,
+    result: PersonaResult,
+    store: TestPersonaStore,
+    repo_id: str,
+    run: ApplyRun,
+) -> None:
+    done: list[str] = []  # recorded only once every step has run
+    persona_id = plan.persona_id
     for change in plan.changes:
-        if isinstance(change, DeleteTestPersona):
-            assert plan.persona_id is not None
-            store.delete(plan.persona_id)
-        elif isinstance(change, CreateTestPersona):
+        if isinstance(change, DeleteSimulatedUser):
+            assert persona_id is not None
+            store.delete(persona_id)
+        elif isinstance(change, CreateSimulatedUser):
             desired = plan.desired
             assert desired is not None
             created = store.create(
@@ -593,63 +298,37 @@ def _apply_one(
                     description=desired.description or None,
                     system_prompt=desired.system_prompt or None,
                     headers=desired.headers or None,
-                    metadata=_metadata(plan, repo_id, commit),
+                    metadata=_metadata(desired, repo_id, run.commit),
                 )
             )
-            plan.persona_id = created.id
-        elif isinstance(change, UpdateTestPersona | OwnTestPersona):
+            persona_id = created.id
+        elif isinstance(change, UpdateSimulatedUser | OwnSimulatedUser):
             if done and done[-1] == "update":
                 continue  # the marker travelled with the field update
-            assert plan.persona_id is not None and plan.desired is not None
-            values = _fields(plan.desired)
+            assert persona_id is not None and plan.desired is not None
+            values = desired_fields(plan.desired)
             store.update(
-                plan.persona_id,
+                persona_id,
                 TestPersonaUpdate(
                     name=values["name"],
                     description=values["description"],
                     system_prompt=values["system_prompt"],
                     headers=values["headers"],
-                    metadata=_metadata(plan, repo_id, commit),
+                    metadata=_metadata(plan.desired, repo_id, run.commit),
                 ),
             )
         done.append(change.kind)
-    return done
+    result.done = done
 
 
-def apply_test_personas(
-    section: TestPersonaSection,
-    repo: Repo,
-    catalogue: Catalogue,
-    *,
-    commit: str | None,
-    env: Mapping[str, str] = os.environ,
-) -> list[PersonaResult]:
-    """Apply the section: deletes, updates, creates, then the project's image settings.
-
-    One test persona's failure does not stop the others; each gets a result.
-    """
-    settings = section_settings(repo)
-    if settings is None or not section.has_changes:
-        return []
-    repo_id = repo.config.repo.id
-    results: list[PersonaResult] = []
-    with open_store(repo, catalogue, settings, env) as store:
-        for plan in section.changed:
-            result = PersonaResult(plan.slug, plan.action)
-            try:
-                result.done = _apply_one(plan, store, repo_id, commit)
-            except PersonasError as exc:
-                result.error, result.error_code = exc.message, exc.code
-            except Exception as exc:
-                result.error, result.error_code = f"{type(exc).__name__}: {exc}", "UNEXPECTED"
-            results.append(result)
-        for change in section.settings:
-            result = PersonaResult("(project settings)", "image_settings")
-            try:
-                wanted = ImageSettings.model_validate(change.after) if change.after else None
-                store.set_image_settings(wanted, managed_by=repo_id)
-                result.done.append(change.kind)
-            except PersonasError as exc:
-                result.error, result.error_code = exc.message, exc.code
-            results.append(result)
-    return results
+def _apply_settings(
+    change: SetImageSettings, store: TestPersonaStore, repo_id: str
+) -> PersonaResult:
+    result = PersonaResult("(project settings)", "image_settings")
+    try:
+        wanted = ImageSettings.model_validate(change.after) if change.after else None
+        store.set_image_settings(wanted, managed_by=repo_id)
+        result.done.append(change.kind)
+    except PersonasError as exc:  # anything else is a bug, and stops the apply
+        result.error, result.error_code = exc.message, exc.code
+    return result

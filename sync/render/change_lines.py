@@ -38,9 +38,27 @@ def change_lines(change: Change, describe: Callable[[Change], str]) -> Iterator[
 
 
 class _Item(Protocol):
-    changes: Sequence[Change]
-    warnings: Sequence[str]
-    error: str | None
+    """A persona's or test persona's plan, as the renderers read it."""
+
+    @property
+    def action(self) -> str: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def changes(self) -> Sequence[Change]: ...
+    @property
+    def warnings(self) -> Sequence[str]: ...
+
+
+class _Orphan(Protocol):
+    """An owned object whose file is gone, as the renderers read it."""
+
+    @property
+    def slug(self) -> str: ...
+    @property
+    def path(self) -> str | None: ...
+    @property
+    def protected(self) -> bool: ...
 
 
 def item_lines(
@@ -81,19 +99,6 @@ def change_markdown(
     else:
         out.append(f"- {md_text(describe(change))}")
     return out
-
-
-class _Item(Protocol):
-    action: str
-    error: str | None
-    changes: Sequence[Change]
-    warnings: Sequence[str]
-
-
-class _Orphan(Protocol):
-    slug: str
-    path: str | None
-    protected: bool
 
 
 def details_markdown(
