@@ -20,13 +20,12 @@ from typing import Any, ClassVar
 
 from personas_as_code.catalogue.kinds import as_embedded
 from personas_as_code.catalogue.protocol import Catalogue
-from personas_as_code.schemas.config import SafetySection
 from personas_as_code.schemas.errors import PersonasError
 from personas_as_code.schemas.loader import Repo
 from personas_as_code.sync.render import backends as render
 from personas_as_code.sync.render import outcomes as outcome_lines
 from personas_as_code.sync.render.literal import StyledLine
-from personas_as_code.sync.section import ApplyRun
+from personas_as_code.sync.section import ApplyRun, OutcomeDefaults, SectionDefaults
 
 MIRROR = {"provider": "mirror"}
 GONE = "no longer in personas.toml"
@@ -63,7 +62,7 @@ class BackendChange:
 
 
 @dataclass
-class BackendSection:
+class BackendSection(SectionDefaults):
     """The backend part of a plan: changes, warnings, or a note saying why there are none."""
 
     display_rank: ClassVar[int] = 3  # shown after the test personas
@@ -77,16 +76,8 @@ class BackendSection:
         return bool(self.changes)
 
     @property
-    def errors(self) -> list[Any]:
-        return []
-
-    @property
     def plan_warnings(self) -> list[str]:
         return self.warnings
-
-    @property
-    def progress_total(self) -> int:
-        return 0
 
     def plan_summary(self) -> dict[str, int]:
         return {"backend_changes": len(self.changes)}
@@ -101,14 +92,8 @@ class BackendSection:
             "backends_note": self.note,
         }
 
-    def unsafe_reasons(self, safety: SafetySection) -> list[str]:
-        return []
-
     def text_lines(self) -> Iterator[StyledLine]:
         return render.lines(self)
-
-    def text_trailer(self) -> Iterator[StyledLine]:
-        return iter(())
 
     def summary_lines(self) -> Iterator[StyledLine]:
         return render.summary_lines(self)
@@ -204,7 +189,7 @@ class BackendOutcome:
 
 
 @dataclass
-class BackendsApplied:
+class BackendsApplied(OutcomeDefaults):
     """What apply did to the backends section: ``outcome`` is None when it did nothing."""
 
     outcome: BackendOutcome | None = None
@@ -218,9 +203,6 @@ class BackendsApplied:
 
     def lines(self) -> Iterator[StyledLine]:
         return outcome_lines.backend_lines(self.outcome)
-
-    def closing_lines(self) -> Iterator[StyledLine]:
-        return iter(())
 
 
 def apply_backends(

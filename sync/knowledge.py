@@ -19,13 +19,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from personas_as_code.catalogue.kinds import as_embedded
 from personas_as_code.catalogue.protocol import Catalogue
-from personas_as_code.schemas.config import SafetySection
 from personas_as_code.schemas.errors import PersonasError
 from personas_as_code.schemas.loader import Repo
 from personas_as_code.sync.render import knowledge as render
 from personas_as_code.sync.render import outcomes as outcome_lines
 from personas_as_code.sync.render.literal import StyledLine
-from personas_as_code.sync.section import ApplyRun
+from personas_as_code.sync.section import ApplyRun, OutcomeDefaults, SectionDefaults
 
 if TYPE_CHECKING:
     # the index lives in the embedded catalogue (SQLAlchemy, numpy): its modules are
@@ -159,7 +158,7 @@ def embedded_target(catalogue: Catalogue) -> tuple[Any, str] | None:
 
 
 @dataclass
-class KnowledgeSection:
+class KnowledgeSection(SectionDefaults):
     """The knowledge part of a plan: the changes, or a note saying why there are none."""
 
     display_rank: ClassVar[int] = 1
@@ -170,18 +169,6 @@ class KnowledgeSection:
     @property
     def has_changes(self) -> bool:
         return bool(self.changes)
-
-    @property
-    def errors(self) -> list[Any]:
-        return []
-
-    @property
-    def plan_warnings(self) -> list[str]:
-        return []
-
-    @property
-    def progress_total(self) -> int:
-        return 0
 
     def counts(self) -> dict[str, int]:
         """Sources and documents the changes touch."""
@@ -197,14 +184,8 @@ class KnowledgeSection:
     def json_members(self) -> dict[str, Any]:
         return {"knowledge": [k.to_dict() for k in self.changes], "knowledge_note": self.note}
 
-    def unsafe_reasons(self, safety: SafetySection) -> list[str]:
-        return []
-
     def text_lines(self) -> Iterator[StyledLine]:
         return render.lines(self)
-
-    def text_trailer(self) -> Iterator[StyledLine]:
-        return iter(())
 
     def summary_lines(self) -> Iterator[StyledLine]:
         return render.summary_lines(self)
@@ -267,7 +248,7 @@ class KnowledgeOutcome:
 
 
 @dataclass
-class KnowledgeApplied:
+class KnowledgeApplied(OutcomeDefaults):
     """What apply did to the knowledge section: ``outcome`` is None when it did nothing."""
 
     outcome: KnowledgeOutcome | None = None
@@ -281,9 +262,6 @@ class KnowledgeApplied:
 
     def lines(self) -> Iterator[StyledLine]:
         return outcome_lines.knowledge_lines(self.outcome)
-
-    def closing_lines(self) -> Iterator[StyledLine]:
-        return iter(())
 
 
 def apply_knowledge(

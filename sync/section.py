@@ -167,6 +167,40 @@ class Section(Protocol):
         ...
 
 
+class SectionDefaults:
+    """What a section has when it has nothing of the kind: no items in error, no shared
+    warnings, no progress steps, nothing the ``[safety]`` limits count, no trailer and
+    no closing summary lines."""
+
+    @property
+    def errors(self) -> list[Any]:
+        return []
+
+    @property
+    def plan_warnings(self) -> list[str]:
+        return []
+
+    @property
+    def progress_total(self) -> int:
+        return 0
+
+    def unsafe_reasons(self, safety: SafetySection) -> list[str]:
+        return []
+
+    def text_trailer(self) -> Iterator[StyledLine]:
+        return iter(())
+
+    def summary_lines(self) -> Iterator[StyledLine]:
+        return iter(())
+
+
+class OutcomeDefaults:
+    """What an outcome has when it has no closing lines."""
+
+    def closing_lines(self) -> Iterator[StyledLine]:
+        return iter(())
+
+
 def merge_into(target: dict[str, Any], members: Mapping[str, Any]) -> dict[str, Any]:
     """Add one section's members to ``target``: a key already there keeps its place and
     gets the sum (counts) or the concatenation (lists) of both values."""

@@ -54,7 +54,12 @@ from personas_as_code.sync.reconcile import ItemSection, apply_items
 from personas_as_code.sync.render import outcomes as outcome_lines
 from personas_as_code.sync.render import simulated_users as render
 from personas_as_code.sync.render.literal import StyledLine
-from personas_as_code.sync.section import ApplyRun, PersonaResult
+from personas_as_code.sync.section import (
+    ApplyRun,
+    OutcomeDefaults,
+    PersonaResult,
+    SectionDefaults,
+)
 from personas_as_code.sync.simulated_user_changes import (
     CreateSimulatedUser,
     DeleteSimulatedUser,
@@ -93,7 +98,7 @@ def marker_for(
 
 
 @dataclass
-class SimulatedUsersApplied:
+class SimulatedUsersApplied(OutcomeDefaults):
     """What apply did to the test personas: one result per test persona (and one for
     the project's settings)."""
 
@@ -113,14 +118,12 @@ class SimulatedUsersApplied:
     def lines(self) -> Iterator[StyledLine]:
         return outcome_lines.simulated_user_lines(self.results)
 
-    def closing_lines(self) -> Iterator[StyledLine]:
-        return iter(())
-
 
 @dataclass
-class SimulatedUsersSection(ItemSection[SimulatedUserPlan, SimulatedUserOrphan]):
+class SimulatedUsersSection(ItemSection[SimulatedUserPlan, SimulatedUserOrphan], SectionDefaults):
     """The test-personas part of a plan: one project of one server.  ``config`` None: the
-    repo manages no test personas, and the section says and does nothing."""
+    repo manages no test personas, and the section says and does nothing.  Its warnings
+    and its summary line are shown in its own block, not in the plan's."""
 
     noun: ClassVar[str] = "test persona"
     deletions: ClassVar[str] = "test persona deletions"
@@ -144,14 +147,6 @@ class SimulatedUsersSection(ItemSection[SimulatedUserPlan, SimulatedUserOrphan])
     @property
     def errors(self) -> list[Any]:
         return list(self.item_errors)
-
-    @property
-    def plan_warnings(self) -> list[str]:
-        return []  # shown in the section, not in the plan's list
-
-    @property
-    def progress_total(self) -> int:
-        return 0
 
     def summary(self) -> dict[str, int]:
         """The section's own counts per action (its JSON ``summary``)."""
@@ -197,12 +192,6 @@ class SimulatedUsersSection(ItemSection[SimulatedUserPlan, SimulatedUserOrphan])
 
     def text_lines(self) -> Iterator[StyledLine]:
         return render.section_lines(self)
-
-    def text_trailer(self) -> Iterator[StyledLine]:
-        return iter(())
-
-    def summary_lines(self) -> Iterator[StyledLine]:
-        return iter(())  # its summary line closes its own block
 
     def markdown(self, summary: Mapping[str, int]) -> list[str]:
         return render.section_markdown(self)
