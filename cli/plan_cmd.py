@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from personas_as_code.cli.common import RepoOption, guarded, print_json, say, write_lines
-from personas_as_code.sync.render.literal import StyledLine, one_line
 
 if TYPE_CHECKING:
     from personas_as_code.sync.apply import ApplyResult
@@ -88,54 +86,7 @@ def _print_result(result: ApplyResult, as_json: bool) -> None:
     if as_json:
         print_json(result.to_dict())
         return
-    write_lines(_result_lines(result))
-
-
-def _result_lines(result: ApplyResult) -> Iterator[StyledLine]:
-    for r in result.results:
-        if r.ok:
-            yield StyledLine(f"ok      {r.slug}: {r.action} ({', '.join(r.done)})")
-        else:
-            done = f" after {', '.join(r.done)}" if r.done else ""
-            text = f"FAILED  {r.slug}: {r.action}{done}: {r.error_code}: {r.error}"
-            yield StyledLine(one_line(text), "red")
-    for warning in result.warnings:
-        yield StyledLine(one_line(f"warning: {warning}"), "yellow")
-    if result.knowledge is not None:
-        k = result.knowledge
-        for line in k.lines:
-            yield StyledLine(one_line(f"ok      knowledge {line}"))
-        if k.ok:
-            stored = (
-                f", {k.documents_from_store} from .personas/knowledge"
-                if k.documents_from_store
-                else ""
-            )
-            yield StyledLine(
-                f"Knowledge indexed: {k.documents_embedded} document(s) embedded "
-                f"({k.chunks_embedded} chunks){stored}, {k.documents_deleted} removed."
-            )
-        else:
-            text = f"FAILED  knowledge: {k.error_code}: {k.error}"
-            yield StyledLine(one_line(text), "red")
-    if result.backends is not None:
-        b = result.backends
-        for line in b.lines:
-            yield StyledLine(one_line(f"ok      backend {line}"))
-        if not b.ok:
-            yield StyledLine(one_line(f"FAILED  backends: {b.error_code}: {b.error}"), "red")
-    for r in result.test_personas:
-        if r.ok:
-            yield StyledLine(one_line(f"ok      test persona {r.slug}: {r.action}"))
-        else:
-            text = f"FAILED  test persona {r.slug}: {r.action}: {r.error_code}: {r.error}"
-            yield StyledLine(one_line(text), "red")
-    if result.test_personas:
-        applied = sum(1 for r in result.test_personas if r.ok)
-        failed = len(result.test_personas_failed)
-        yield StyledLine(f"Test personas: {applied} applied, {failed} failed.")
-    ok = sum(1 for r in result.results if r.ok)
-    yield StyledLine(f"Apply complete: {ok} persona(s) applied, {len(result.failed)} failed.")
+    write_lines(result.lines())
 
 
 def apply(
@@ -162,9 +113,10 @@ def apply(
 ) -> None:
     """Reconcile the catalogue with the repo: create, update, publish, sync, prune."""
     from personas_as_code.schemas.errors import ConfigError
-    from personas_as_code.sync.apply import ApplyResult, PersonaResult
+    from personas_as_code.sync.apply import ApplyResult
     from personas_as_code.sync.engine import PlanRequest, apply_repo, open_plan_inputs
     from personas_as_code.sync.render.text import plan_lines
+    from personas_as_code.sync.section import PersonaResult
     from rich.console import Console
     from rich.progress import Progress
 
@@ -180,7 +132,7 @@ def apply(
                 write_lines(plan_lines(the_plan))
                 raise typer.Exit(1)
             if as_json:
-                print_json(ApplyResult([]).to_dict())
+                print_json(ApplyResult.nothing(the_plan).to_dict())
             else:
                 say("No changes. The catalogue matches the repo.")
             return
@@ -192,7 +144,7 @@ def apply(
             if not typer.confirm("Apply these changes?"):
                 say("Apply cancelled.", err=True)
                 raise typer.Exit(1)
-        total = len(the_plan.changed)
+        total = the_plan.progress_total
         show_progress = sys.stderr.isatty() and total >= 10
         console = Console(stderr=True) if show_progress else None
         with Progress(console=console, transient=True, disable=not show_progress) as progress:

@@ -1,278 +1,106 @@
-"""Apply a ``Plan``: each persona's steps in order, personas concurrently.
+"""Apply a ``Plan``: every section in the plan's order, each applying itself.
 
-Inside a persona the order is fixed (create or update -> sources -> avatar ->
-publish state) and the first failure stops that persona; other personas go
-on.  Every write carries the ownership marker, so a run killed at any point
-leaves state the next plan recognises and converges from.
+The personas go first (concurrently inside their section), then the knowledge
+index, the backends and the test personas.  A section's failures are recorded in
+its outcome; the others still run.
 """
 
 from __future__ import annotations
 
-import contextlib
-import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from personas_as_code.catalogue.api import (
-    PersonaCreate,
-    PersonaUpdate,
-    SourceCreate,
-    SourceUpdate,
-    published_model_slug,
-)
-from personas_as_code.catalogue.protocol import Catalogue
-from personas_as_code.schemas.errors import PersonaNotPublished, PersonasError, SourceDuplicate
-from personas_as_code.sync.backends import BackendOutcome
-from personas_as_code.sync.changes import (
-    AddSource,
-    Change,
-    CreatePersona,
-    DeletePersona,
-    PersonaPlan,
-    Publish,
-    RemoveSource,
-    Republish,
-    Unpublish,
-    UpdateFields,
-    UpdateOwnership,
-    UpdateSource,
-    UploadAvatar,
-)
-from personas_as_code.sync.differ import DiffContext, marker_for
-from personas_as_code.sync.knowledge import KnowledgeOutcome
-from personas_as_code.sync.marker import Marker, with_marker
-from personas_as_code.sync.normalize import CLEARABLE_EQUIVALENTS
-from personas_as_code.sync.plan import Plan
+from personas_as_code.sync.backends import BackendOutcome, BackendsApplied
+from personas_as_code.sync.knowledge import KnowledgeApplied, KnowledgeOutcome
+from personas_as_code.sync.persona_apply import PersonasApplied
+from personas_as_code.sync.render.literal import StyledLine
+from personas_as_code.sync.section import ApplyRun, PersonaResult, SectionOutcome, merge_into
+from personas_as_code.sync.simulated_users import SimulatedUsersApplied
+
+if TYPE_CHECKING:
+    from personas_as_code.sync.plan import Plan
 
 # ``apply --format json`` shape; bumped only when a member changes meaning or goes.
 APPLY_FORMAT_VERSION = 1
 
+OutcomeT = TypeVar("OutcomeT")
 
-@dataclass
-class PersonaResult:
-    """What apply did for one persona."""
-
-    slug: str
-    action: str
-    done: list[str] = field(default_factory=list)
-    error: str | None = None
-    error_code: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
+__all__ = ["APPLY_FORMAT_VERSION", "ApplyResult", "PersonaResult", "apply_plan"]
 
 
 @dataclass
 class ApplyResult:
-    """What apply did overall."""
+    """What apply did, one outcome per section of the plan, in its order."""
 
-    results: list[PersonaResult]
-    warnings: list[str] = field(default_factory=list)
-    knowledge: KnowledgeOutcome | None = None
-    backends: BackendOutcome | None = None
-    test_personas: list[PersonaResult] = field(default_factory=list)
+    outcomes: list[SectionOutcome]
 
-    @property
-    def failed(self) -> list[PersonaResult]:
-        return [r for r in self.results if not r.ok]
+    @classmethod
+    def nothing(cls, plan: Plan) -> ApplyResult:
+        """The result of applying nothing (a plan without changes)."""
+        return cls([s.skipped() for s in plan.sections])
 
-    @property
-    def test_personas_failed(self) -> list[PersonaResult]:
-        return [r for r in self.test_personas if not r.ok]
+    def outcome(self, kind: type[OutcomeT]) -> OutcomeT:
+        """The outcome of type ``kind``."""
+        return next(o for o in self.outcomes if isinstance(o, kind))
 
     @property
     def ok(self) -> bool:
-        return (
-            not self.failed
-            and not self.test_personas_failed
-            and (self.knowledge is None or self.knowledge.ok)
-            and (self.backends is None or self.backends.ok)
-        )
+        return all(o.ok for o in self.outcomes)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """The result as the stable JSON shape (``format_version`` 1)."""
-        return {
-            "format_version": APPLY_FORMAT_VERSION,
-            "ok": self.ok,
-            "applied": sum(1 for r in self.results if r.ok),
-            "failed": len(self.failed),
-            "warnings": list(self.warnings),
-            "personas": [
-                {
-                    "slug": r.slug,
-                    "action": r.action,
-                    "done": r.done,
-                    "error": r.error,
-                    "error_code": r.error_code,
-                }
-                for r in self.results
-            ],
-            "knowledge": self.knowledge.to_dict() if self.knowledge else None,
-            "backends": self.backends.to_dict() if self.backends else None,
-            "test_personas": [
-                {
-                    "slug": r.slug,
-                    "action": r.action,
-                    "done": r.done,
-                    "error": r.error,
-                    "error_code": r.error_code,
-                }
-                for r in self.test_personas
-            ],
-        }
+        body: dict[str, Any] = {"format_version": APPLY_FORMAT_VERSION, "ok": self.ok}
+        for o in self.outcomes:
+            merge_into(body, o.json_members())
+        return body
+
+    def lines(self) -> Iterator[StyledLine]:
+        """The apply report: each section's lines, then each one's closing lines."""
+        for o in self.outcomes:
+            yield from o.lines()
+        for o in self.outcomes:
+            yield from o.closing_lines()
+
+    # Read-only views of one section's outcome, for callers that look at one kind.
+
+    @property
+    def results(self) -> list[PersonaResult]:
+        """One result per persona."""
+        return self.outcome(PersonasApplied).results
+
+    @property
+    def failed(self) -> list[PersonaResult]:
+        """The personas that failed."""
+        return self.outcome(PersonasApplied).failed
+
+    @property
+    def warnings(self) -> list[str]:
+        """Apply's warnings about the personas."""
+        return self.outcome(PersonasApplied).warnings
+
+    @property
+    def knowledge(self) -> KnowledgeOutcome | None:
+        """What apply did to the knowledge index; None when it did nothing."""
+        return self.outcome(KnowledgeApplied).outcome
+
+    @property
+    def backends(self) -> BackendOutcome | None:
+        """What apply did to the backend models; None when it did nothing."""
+        return self.outcome(BackendsApplied).outcome
+
+    @property
+    def test_personas(self) -> list[PersonaResult]:
+        """One result per test persona (and the project's settings)."""
+        return self.outcome(SimulatedUsersApplied).results
+
+    @property
+    def test_personas_failed(self) -> list[PersonaResult]:
+        """The test personas that failed."""
+        return self.outcome(SimulatedUsersApplied).failed
 
 
-class _PersonaApplier:
-    """Runs one persona's changes against the catalogue."""
-
-    def __init__(self, catalogue: Catalogue, ctx: DiffContext, commit: str | None) -> None:
-        self.catalogue = catalogue
-        self.ctx = ctx
-        self.commit = commit
-        self.published: dict[str, tuple[PersonaPlan, tuple[str, ...]]] = {}
-        self._lock = threading.Lock()
-
-    def _marker(self, plan: PersonaPlan) -> Marker:
-        """The marker to write; groups skipped at the last publish stay recorded."""
-        marker = marker_for(plan.desired, self.ctx, self.commit)
-        previous = plan.actual.marker if plan.actual is not None else None
-        if previous is not None:
-            marker.skipped_groups = sorted(set(previous.skipped_groups) & set(plan.desired.groups))
-        return marker
-
-    def run(self, plan: PersonaPlan, result: PersonaResult) -> None:
-        persona_id = plan.persona_id
-        for change in plan.changes:
-            persona_id = self._step(plan, change, persona_id)
-            result.done.append(change.kind)
-
-    def _step(self, plan: PersonaPlan, change: Change, persona_id: str | None) -> str | None:
-        cat = self.catalogue
-        if isinstance(change, CreatePersona):
-            metadata = with_marker(change.fields.get("metadata", {}), self._marker(plan))
-            body = PersonaCreate.model_validate({**change.fields, "metadata": metadata})
-            return cat.create_persona(body).id
-        assert persona_id is not None
-        if isinstance(change, UpdateFields):
-            self._update(plan, change, persona_id)
-        elif isinstance(change, UpdateOwnership):
-            # the marker travels with a field update when there is one
-            if not any(isinstance(c, UpdateFields) for c in plan.changes):
-                self._update(plan, change, persona_id)
-        elif isinstance(change, AddSource):
-            s = change.source
-            source = SourceCreate(
-                source_type=s.source_type,
-                source_id=s.source_id,
-                source_name=s.source_name,
-                weight=s.weight,
-                search_config=s.search_config or None,
-            )
-            try:
-                created = cat.add_source(persona_id, source)
-            except SourceDuplicate:  # added by an earlier, interrupted run
-                created = next(
-                    x for x in cat.list_sources(persona_id) if (x.source_type, x.source_id) == s.key
-                )
-            if s.status != created.status:
-                cat.update_source(persona_id, created.id, SourceUpdate(status=s.status))
-        elif isinstance(change, UpdateSource):
-            values = {d.field: d.after for d in change.diffs}
-            cat.update_source(persona_id, change.catalogue_id, SourceUpdate.model_validate(values))
-        elif isinstance(change, RemoveSource):
-            cat.delete_source(persona_id, change.source.catalogue_id or "")
-        elif isinstance(change, UploadAvatar):
-            avatar = plan.desired.avatar
-            cat.upload_avatar(persona_id, avatar.data, avatar.mime)
-        elif isinstance(change, Publish):
-            self._publish(plan, persona_id, change.groups)
-        elif isinstance(change, Unpublish):
-            cat.unpublish_persona(persona_id)
-        elif isinstance(change, Republish):
-            # an earlier, interrupted run may have unpublished it already
-            with contextlib.suppress(PersonaNotPublished):
-                cat.unpublish_persona(persona_id)
-            self._publish(plan, persona_id, change.groups_after)
-        elif isinstance(change, DeletePersona):
-            cat.delete_persona(persona_id)
-        return persona_id
-
-    def _update(self, plan: PersonaPlan, change: Change, persona_id: str) -> None:
-        values: dict = {}
-        if isinstance(change, UpdateFields):
-            for diff in change.diffs:
-                after = diff.after
-                if after is None:
-                    after = CLEARABLE_EQUIVALENTS.get(diff.field)
-                values[diff.field] = after
-        user_metadata = plan.desired.fields["metadata"]
-        values["metadata"] = with_marker(user_metadata, self._marker(plan))
-        self.catalogue.update_persona(persona_id, PersonaUpdate.model_validate(values))
-
-    def _publish(self, plan: PersonaPlan, persona_id: str, groups: tuple[str, ...]) -> None:
-        self.catalogue.publish_persona(persona_id, list(groups))
-        if groups:
-            with self._lock:
-                self.published[persona_id] = (plan, groups)
-
-    def record_skipped_groups(self) -> None:
-        """Note in each marker the groups the catalogue silently skipped (out of scope).
-
-        One read of the groups for the whole apply; a write only where that record changes.
-        """
-        if not self.published:
-            return
-        members: dict[str, set[str]] = {}
-        for group in self.catalogue.list_model_groups():
-            for model in group.model_slugs:
-                members.setdefault(model, set()).add(group.id)
-        for persona_id, (plan, groups) in self.published.items():
-            joined = members.get(published_model_slug(self.ctx.tenant, plan.desired.slug), set())
-            skipped = sorted(set(groups) - joined)
-            marker = self._marker(plan)
-            if skipped != marker.skipped_groups:
-                marker.skipped_groups = skipped
-                metadata = with_marker(plan.desired.fields["metadata"], marker)
-                self.catalogue.update_persona(persona_id, PersonaUpdate(metadata=metadata))
-
-
-def apply_plan(
-    plan: Plan,
-    catalogue: Catalogue,
-    ctx: DiffContext,
-    *,
-    commit: str | None,
-    concurrency: int = 4,
-    on_done: Callable[[PersonaResult], None] | None = None,
-) -> ApplyResult:
-    """Apply every changed persona; one persona's failure does not stop the others."""
-    applier = _PersonaApplier(catalogue, ctx, commit)
-    lock = threading.Lock()
-    results: list[PersonaResult] = []
-
-    def run_one(persona_plan: PersonaPlan) -> PersonaResult:
-        result = PersonaResult(persona_plan.slug, persona_plan.action)
-        try:
-            applier.run(persona_plan, result)
-        except PersonasError as exc:
-            result.error, result.error_code = exc.message, exc.code
-        except Exception as exc:
-            result.error, result.error_code = f"{type(exc).__name__}: {exc}", "UNEXPECTED"
-        with lock:
-            results.append(result)
-        if on_done is not None:
-            on_done(result)
-        return result
-
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        futures = [pool.submit(run_one, p) for p in plan.changed]
-        for future in as_completed(futures):
-            future.result()
-    outcome = ApplyResult(sorted(results, key=lambda r: r.slug))
-    try:
-        applier.record_skipped_groups()
-    except PersonasError as exc:
-        outcome.warnings.append(f"could not check which model groups were skipped: {exc.message}")
-    return outcome
+def apply_plan(plan: Plan, run: ApplyRun) -> ApplyResult:
+    """Apply every section of ``plan`` in order; one section's failures do not stop the
+    next."""
+    return ApplyResult([s.apply(run) for s in plan.sections])

@@ -13,13 +13,18 @@ the variable that holds one.
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from personas_as_code.catalogue.protocol import Catalogue
 from personas_as_code.schemas.errors import PersonasError
 from personas_as_code.schemas.loader import Repo
+from personas_as_code.sync.render import backends as render
+from personas_as_code.sync.render import outcomes as outcome_lines
+from personas_as_code.sync.render.literal import StyledLine
+from personas_as_code.sync.section import ApplyRun, OutcomeDefaults, SectionDefaults
 
 MIRROR = {"provider": "mirror"}
 GONE = "no longer in personas.toml"
@@ -56,12 +61,52 @@ class BackendChange:
 
 
 @dataclass
-class BackendPlan:
+class BackendSection(SectionDefaults):
     """The backend part of a plan: changes, warnings, or a note saying why there are none."""
+
+    display_rank: ClassVar[int] = 3  # shown after the test personas
 
     changes: list[BackendChange] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     note: str | None = None
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.changes)
+
+    @property
+    def plan_warnings(self) -> list[str]:
+        return self.warnings
+
+    def plan_summary(self) -> dict[str, int]:
+        return {"backend_changes": len(self.changes)}
+
+    def checksum_part(self) -> list[Any]:
+        return [["backends", [b.to_dict() for b in self.changes]]] if self.changes else []
+
+    def json_members(self) -> dict[str, Any]:
+        return {
+            "warnings": list(self.warnings),
+            "backends": [b.to_dict() for b in self.changes],
+            "backends_note": self.note,
+        }
+
+    def text_lines(self) -> Iterator[StyledLine]:
+        return render.lines(self)
+
+    def summary_lines(self) -> Iterator[StyledLine]:
+        return render.summary_lines(self)
+
+    def markdown(self, summary: Mapping[str, int]) -> list[str]:
+        return render.markdown(self)
+
+    def apply(self, run: ApplyRun) -> BackendsApplied:
+        if not self.changes:
+            return BackendsApplied()
+        return BackendsApplied(apply_backends(run.repo, run.catalogue, self.changes))
+
+    def skipped(self) -> BackendsApplied:
+        return BackendsApplied()
 
 
 def local_model_warnings(slug: str, settings: dict[str, Any]) -> list[str]:
@@ -88,18 +133,18 @@ def local_model_warnings(slug: str, settings: dict[str, Any]) -> list[str]:
     return warnings
 
 
-def plan_backends(repo: Repo, catalogue: Catalogue) -> BackendPlan:
+def plan_backends(repo: Repo, catalogue: Catalogue) -> BackendSection:
     """What apply would change in the backend models; reads and writes nothing."""
     wanted = repo.config.backends
     stored = catalogue.backend_models()
     if stored is None:
-        return BackendPlan(note=REMOTE_NOTE.format(count=len(wanted)) if wanted else None)
+        return BackendSection(note=REMOTE_NOTE.format(count=len(wanted)) if wanted else None)
     # the backend models live in the embedded catalogue's tables (SQLAlchemy): imported
     # only here, so a plan over HTTP never loads them
     from personas_as_code.catalogue.backends import wanted_settings
 
     states = {s.slug: s for s in stored.states()}
-    plan = BackendPlan()
+    plan = BackendSection()
     for slug, settings in sorted(wanted.items()):
         state = states.get(slug)
         if state is None:
@@ -140,6 +185,23 @@ class BackendOutcome:
             "error": self.error,
             "error_code": self.error_code,
         }
+
+
+@dataclass
+class BackendsApplied(OutcomeDefaults):
+    """What apply did to the backends section: ``outcome`` is None when it did nothing."""
+
+    outcome: BackendOutcome | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is None or self.outcome.ok
+
+    def json_members(self) -> dict[str, Any]:
+        return {"backends": self.outcome.to_dict() if self.outcome else None}
+
+    def lines(self) -> Iterator[StyledLine]:
+        return outcome_lines.backend_lines(self.outcome)
 
 
 def apply_backends(

@@ -189,8 +189,8 @@ class DeletePersona(Change):
 
 
 @dataclass
-class PersonaPlan:
-    """Everything the plan says about one persona, in the order ``apply`` runs it."""
+class ItemPlan:
+    """Everything the plan says about one owned object, in the order apply runs it."""
 
     slug: str
     path: str | None
@@ -199,13 +199,38 @@ class PersonaPlan:
     changes: list[Change] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
-    previous_slug: str | None = None
-    desired: Any = field(default=None, repr=False, compare=False)
-    actual: Any = field(default=None, repr=False, compare=False)
 
     @property
     def has_changes(self) -> bool:
         return bool(self.changes)
+
+    @property
+    def shown(self) -> bool:
+        """Whether the plan shows it: it changes something, cannot be planned, or warns."""
+        return bool(self.changes or self.error or self.warnings)
+
+    def checksum_entry(self) -> list[Any]:
+        """What the plan checksum covers of it."""
+        return [self.slug, self.action, self.persona_id, [c.to_dict() for c in self.changes]]
+
+
+@dataclass(frozen=True)
+class Leftover:
+    """An owned object whose file is gone: kept, or deleted by a pruning plan."""
+
+    slug: str
+    persona_id: str
+    path: str | None
+    protected: bool
+
+
+@dataclass
+class PersonaPlan(ItemPlan):
+    """Everything the plan says about one persona, in the order ``apply`` runs it."""
+
+    previous_slug: str | None = None
+    desired: Any = field(default=None, repr=False, compare=False)
+    actual: Any = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -220,3 +245,10 @@ class PersonaPlan:
         if self.previous_slug:
             data["previous_slug"] = self.previous_slug
         return data
+
+
+@dataclass(frozen=True)
+class Orphan(Leftover):
+    """An owned catalogue persona whose file is gone."""
+
+    published: bool

@@ -1,4 +1,5 @@
-"""Compute a ``Plan`` from desired state (files) and actual state (catalogue).
+"""Compute the personas section of a plan from desired state (files) and actual state
+(catalogue).
 
 Pure: no I/O.  ``sync.reader`` gathers the actual state; ``sync.engine``
 wires reading, diffing and safety.
@@ -15,6 +16,7 @@ from personas_as_code.sync.changes import (
     CreatePersona,
     DeletePersona,
     FieldDiff,
+    Orphan,
     PersonaPlan,
     Publish,
     RemoveSource,
@@ -25,9 +27,8 @@ from personas_as_code.sync.changes import (
     UpdateSource,
     UploadAvatar,
 )
-from personas_as_code.sync.marker import Marker
 from personas_as_code.sync.normalize import UNCLEARABLE_FIELDS, comparable
-from personas_as_code.sync.plan import Orphan, Plan
+from personas_as_code.sync.persona_section import PersonaSection
 from personas_as_code.sync.state import FIELDS, ActualPersona, DesiredPersona, SourceState
 
 
@@ -204,18 +205,6 @@ def _check_references(desired: DesiredPersona, ctx: DiffContext) -> str | None:
     return None
 
 
-def marker_for(desired: DesiredPersona, ctx: DiffContext, commit: str | None) -> Marker:
-    """The ownership marker a persona carries after this repo applies it."""
-    return Marker(
-        repo=ctx.repo_id,
-        path=desired.path,
-        commit=commit,
-        spec_hash=desired.spec_hash,
-        protect=desired.protect,
-        avatar_sha256=desired.avatar.sha256 if desired.avatar else None,
-    )
-
-
 def _plan_update(desired: DesiredPersona, actual: ActualPersona, ctx: DiffContext) -> PersonaPlan:
     plan = PersonaPlan(desired.slug, desired.path, "update", persona_id=actual.id)
     plan.desired, plan.actual = desired, actual
@@ -263,8 +252,10 @@ def _plan_create(desired: DesiredPersona) -> PersonaPlan:
     return plan
 
 
-def diff(desired: list[DesiredPersona], actual: list[ActualPersona], ctx: DiffContext) -> Plan:
-    """The plan that turns ``actual`` into ``desired`` for this repo."""
+def diff(
+    desired: list[DesiredPersona], actual: list[ActualPersona], ctx: DiffContext
+) -> PersonaSection:
+    """The personas section of the plan that turns ``actual`` into ``desired``."""
     by_slug = {a.slug: a for a in actual}
     owned = [a for a in actual if _owned(a, ctx.repo_id)]
     owned_by_path = {a.marker.path: a for a in owned if a.marker}
@@ -319,15 +310,11 @@ def diff(desired: list[DesiredPersona], actual: list[ActualPersona], ctx: DiffCo
     unmanaged = sorted(
         a.slug for a in actual if not _owned(a, ctx.repo_id) and a.slug not in matched
     )
-    return Plan(
-        personas=sorted(personas, key=lambda p: p.slug),
+    return PersonaSection(
+        items=sorted(personas, key=lambda p: p.slug),
         orphans=sorted(orphans, key=lambda o: o.slug),
         unmanaged=unmanaged,
+        warnings=warnings,
         managed_count=len(owned),
         published_managed_count=sum(1 for a in owned if a.published),
-        prune=ctx.prune,
-        changed_since=ctx.changed_since,
-        repo_id=ctx.repo_id,
-        tenant=ctx.tenant,
-        warnings=warnings,
     )

@@ -54,7 +54,7 @@ def persona_drift(repo: Repo, slug: str, catalogue: Catalogue) -> Drift:
         only_slugs={slug},
         deleted_paths=set(),
     )
-    (planned,) = diff([desired_from_file(persona)], state.personas, ctx).personas
+    (planned,) = diff([desired_from_file(persona)], state.personas, ctx).items
     actual = next((a for a in state.personas if a.id == planned.persona_id or a.slug == slug), None)
     if actual is None:
         return Drift(exists=False, error=planned.error)

@@ -21,15 +21,16 @@ from personas_as_code.schemas.files import DirectoryFiles
 from personas_as_code.schemas.loader import Repo, load_config, load_repo
 from personas_as_code.schemas.parse_cache import repo_parse_cache
 from personas_as_code.schemas.problems import errors_only
-from personas_as_code.sync.apply import ApplyResult, PersonaResult, apply_plan
-from personas_as_code.sync.backends import apply_backends, plan_backends
+from personas_as_code.sync.apply import ApplyResult, apply_plan
+from personas_as_code.sync.backends import plan_backends
 from personas_as_code.sync.differ import DiffContext, diff
 from personas_as_code.sync.gitinfo import changed_since, head_commit
-from personas_as_code.sync.knowledge import apply_knowledge, plan_knowledge
+from personas_as_code.sync.knowledge import plan_knowledge
 from personas_as_code.sync.plan import Plan
 from personas_as_code.sync.reader import CatalogueListing, list_catalogue, read_catalogue
+from personas_as_code.sync.section import ApplyRun, PersonaResult
+from personas_as_code.sync.simulated_user_differ import plan_test_personas
 from personas_as_code.sync.state import desired_from_file
-from personas_as_code.sync.test_personas import apply_test_personas, plan_test_personas
 
 
 @dataclass
@@ -242,15 +243,13 @@ def _compute_plan(
         desired = [desired_from_file(p) for p in repo.personas.values()]
         state = reading.result()
     ctx = _context(repo, state, request)
-    plan = diff(desired, state.personas, ctx)
-    knowledge = plan_knowledge(repo, catalogue)
-    plan.knowledge, plan.knowledge_note = knowledge.changes, knowledge.note
-    backends = plan_backends(repo, catalogue)
-    plan.backends, plan.backends_note = backends.changes, backends.note
-    plan.warnings += backends.warnings
-    plan.test_personas = plan_test_personas(
-        repo, catalogue, prune=ctx.prune, changed_ref=request.changed_since
+    sections = (
+        diff(desired, state.personas, ctx),
+        plan_knowledge(repo, catalogue),
+        plan_backends(repo, catalogue),
+        plan_test_personas(repo, catalogue, prune=ctx.prune, changed_ref=request.changed_since),
     )
+    plan = Plan(sections, ctx.repo_id, ctx.tenant, ctx.prune, ctx.changed_since)
     return plan, ctx
 
 
@@ -263,24 +262,15 @@ def apply_repo(
     concurrency: int | None = None,
     on_done: Callable[[PersonaResult], None] | None = None,
 ) -> ApplyResult:
-    """Apply ``plan`` holding the catalogue's apply lock: the personas, then (on the
-    embedded catalogue) the knowledge index."""
+    """Apply ``plan`` holding the catalogue's apply lock: each section in the plan's order
+    (personas, knowledge index, backends, test personas)."""
     with catalogue.lock("personas-apply"):
-        result = apply_plan(
-            plan,
+        run = ApplyRun(
+            repo,
             catalogue,
             ctx,
             commit=head_commit(repo.root) if repo.root else None,
             concurrency=concurrency or repo.config.apply.concurrency,
             on_done=on_done,
         )
-        if plan.knowledge:
-            result.knowledge = apply_knowledge(repo, catalogue)
-        if plan.backends:
-            result.backends = apply_backends(repo, catalogue, plan.backends)
-        if plan.test_personas is not None:
-            commit = head_commit(repo.root) if repo.root else None
-            result.test_personas = apply_test_personas(
-                plan.test_personas, repo, catalogue, commit=commit
-            )
-        return result
+        return apply_plan(plan, run)

@@ -13,13 +13,17 @@ type the personas name it with, else as a collection.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from personas_as_code.catalogue.protocol import Catalogue
 from personas_as_code.schemas.errors import PersonasError
 from personas_as_code.schemas.loader import Repo
+from personas_as_code.sync.render import knowledge as render
+from personas_as_code.sync.render import outcomes as outcome_lines
+from personas_as_code.sync.render.literal import StyledLine
+from personas_as_code.sync.section import ApplyRun, OutcomeDefaults, SectionDefaults
 
 if TYPE_CHECKING:
     # the index lives in the embedded catalogue (SQLAlchemy, numpy): its modules are
@@ -153,27 +157,64 @@ def embedded_target(catalogue: Catalogue) -> tuple[Any, str] | None:
 
 
 @dataclass
-class KnowledgePlan:
+class KnowledgeSection(SectionDefaults):
     """The knowledge part of a plan: the changes, or a note saying why there are none."""
+
+    display_rank: ClassVar[int] = 1
 
     changes: list[KnowledgeChange] = field(default_factory=list)
     note: str | None = None
 
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.changes)
 
-def plan_knowledge(repo: Repo, catalogue: Catalogue) -> KnowledgePlan:
+    def counts(self) -> dict[str, int]:
+        """Sources and documents the changes touch."""
+        return changed_count(self.changes)
+
+    def plan_summary(self) -> dict[str, int]:
+        return {"knowledge_changes": len(self.changes)}
+
+    def checksum_part(self) -> list[Any]:
+        # plans without knowledge changes keep their former checksum
+        return [["knowledge", [k.to_dict() for k in self.changes]]] if self.changes else []
+
+    def json_members(self) -> dict[str, Any]:
+        return {"knowledge": [k.to_dict() for k in self.changes], "knowledge_note": self.note}
+
+    def text_lines(self) -> Iterator[StyledLine]:
+        return render.lines(self)
+
+    def summary_lines(self) -> Iterator[StyledLine]:
+        return render.summary_lines(self)
+
+    def markdown(self, summary: Mapping[str, int]) -> list[str]:
+        return render.markdown(self)
+
+    def apply(self, run: ApplyRun) -> KnowledgeApplied:
+        if not self.changes:
+            return KnowledgeApplied()
+        return KnowledgeApplied(apply_knowledge(run.repo, run.catalogue))
+
+    def skipped(self) -> KnowledgeApplied:
+        return KnowledgeApplied()
+
+
+def plan_knowledge(repo: Repo, catalogue: Catalogue) -> KnowledgeSection:
     """What apply would index; reads the index's hashes and writes nothing."""
     target = embedded_target(catalogue)
     if target is None:
         if repo.knowledge:
-            return KnowledgePlan(note=REMOTE_NOTE.format(count=len(repo.knowledge)))
-        return KnowledgePlan()
+            return KnowledgeSection(note=REMOTE_NOTE.format(count=len(repo.knowledge)))
+        return KnowledgeSection()
     engine, tenant_id = target
     from personas_as_code.knowledge_index.embeddings import embedder_for_settings
     from personas_as_code.knowledge_index.indexer import diff_sources
 
     identity = embedder_for_settings(repo.config.knowledge.embeddings).identity
     deltas = diff_sources(engine, tenant_id, repo.config.repo.id, desired_sources(repo), identity)
-    return KnowledgePlan([KnowledgeChange.from_delta(d) for d in deltas if d.has_changes])
+    return KnowledgeSection([KnowledgeChange.from_delta(d) for d in deltas if d.has_changes])
 
 
 @dataclass
@@ -203,6 +244,23 @@ class KnowledgeOutcome:
             "error": self.error,
             "error_code": self.error_code,
         }
+
+
+@dataclass
+class KnowledgeApplied(OutcomeDefaults):
+    """What apply did to the knowledge section: ``outcome`` is None when it did nothing."""
+
+    outcome: KnowledgeOutcome | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is None or self.outcome.ok
+
+    def json_members(self) -> dict[str, Any]:
+        return {"knowledge": self.outcome.to_dict() if self.outcome else None}
+
+    def lines(self) -> Iterator[StyledLine]:
+        return outcome_lines.knowledge_lines(self.outcome)
 
 
 def apply_knowledge(

@@ -54,7 +54,7 @@ class _Item(Protocol[C_co]):
 
 
 class _Orphan(Protocol):
-    """An owned persona or test persona whose file is gone, as the renderers read it."""
+    """An owned object whose file is gone, as the renderers read it."""
 
     @property
     def slug(self) -> str: ...

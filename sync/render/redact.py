@@ -23,7 +23,7 @@ from personas_as_code.sync.changes import FieldDiff, PersonaPlan
 from personas_as_code.sync.plan import Plan
 
 
-@dataclass
+@dataclass(frozen=True)
 class RedactedPlan(Plan):
     """A plan with its secrets redacted; ``checksum`` is that of the plan it was made from."""
 

@@ -15,7 +15,7 @@ from personas_as_code.catalogue.test_persona_api import TestPersonaCreate as Ser
 from personas_as_code.catalogue.test_persona_store import EmbeddedTestPersonas
 from personas_as_code.schemas.errors import ConfigError, UnsafePlan
 from personas_as_code.sync.render import render_json, render_markdown, render_text
-from personas_as_code.sync.test_personas import open_store, read_marker, section_settings
+from personas_as_code.sync.simulated_users import open_store, read_marker, section_settings
 
 from tests.catalogue.conftest import serve_live
 from tests.sync.conftest import Sync, Target
@@ -290,10 +290,10 @@ def test_secrets_in_headers_are_redacted_in_every_format(esync: Sync) -> None:
     # a file can only get here by skipping validation; the renderers still redact
     plan = esync.plan()
     from personas_as_code.sync.changes import FieldDiff
-    from personas_as_code.sync.test_personas import UpdateTestPersona
+    from personas_as_code.sync.simulated_user_changes import UpdateSimulatedUser
 
     (item,) = [p for p in plan.test_personas.items if p.slug == "impatient-user"]
     secret = "sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD"
-    item.changes.append(UpdateTestPersona((FieldDiff("headers", {}, {"X-Debug": secret}),)))
+    item.changes.append(UpdateSimulatedUser((FieldDiff("headers", {}, {"X-Debug": secret}),)))
     for rendered in (render_text(plan), render_json(plan), render_markdown(plan)):
         assert secret not in rendered and "REDACTED" in rendered

@@ -5,7 +5,9 @@ user text is shown literally, as everywhere else."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
+from personas_as_code.sync.changes import Change
 from personas_as_code.sync.render.change_lines import (
     details_markdown,
     item_lines,
@@ -14,24 +16,25 @@ from personas_as_code.sync.render.change_lines import (
 )
 from personas_as_code.sync.render.describe import describe as describe_change
 from personas_as_code.sync.render.literal import StyledLine, md_code, md_text, one_line
-from personas_as_code.sync.test_personas import (
-    CreateTestPersona,
-    OwnTestPersona,
+from personas_as_code.sync.simulated_user_changes import (
+    CreateSimulatedUser,
+    OwnSimulatedUser,
     SetImageSettings,
-    TestPersonaChange,
-    TestPersonaSection,
-    UpdateTestPersona,
+    UpdateSimulatedUser,
 )
+
+if TYPE_CHECKING:
+    from personas_as_code.sync.simulated_users import SimulatedUsersSection
 
 _MARK = {"create": "+", "update": "~", "delete": "-", "error": "!"}
 _STYLE = {"+": "green", "~": "yellow", "-": "red", "!": "bold red"}
 
 
-def describe(change: TestPersonaChange) -> str:
+def describe(change: Change) -> str:
     """A sentence for a change (field values shown by the caller)."""
-    if isinstance(change, CreateTestPersona):
+    if isinstance(change, CreateSimulatedUser):
         return "create test persona"
-    if isinstance(change, UpdateTestPersona | OwnTestPersona):
+    if isinstance(change, UpdateSimulatedUser | OwnSimulatedUser):
         return describe_change(change)
     if isinstance(change, SetImageSettings):
         after = change.after
@@ -41,7 +44,7 @@ def describe(change: TestPersonaChange) -> str:
     return f"{change.kind} test persona"
 
 
-def summary_line(section: TestPersonaSection) -> str:
+def summary_line(section: SimulatedUsersSection) -> str:
     """``Test personas: 1 to create, 0 to update, 0 to delete (project p).``"""
     s = section.summary()
     settings = f", {s['settings']} settings change" if s["settings"] else ""
@@ -51,12 +54,12 @@ def summary_line(section: TestPersonaSection) -> str:
     )
 
 
-def section_lines(section: TestPersonaSection | None) -> Iterator[StyledLine]:
+def section_lines(section: SimulatedUsersSection) -> Iterator[StyledLine]:
     """The section as styled lines (nothing when there is nothing to say)."""
-    if section is None:
+    if section.config is None:
         return
     for p in section.items:
-        if not (p.has_changes or p.error or p.warnings):
+        if not p.shown:
             continue
         mark = _MARK.get(p.action, "~")
         title = f"{mark} test persona {p.slug}" + (f"  [{p.path}]" if p.path else "")
@@ -64,9 +67,8 @@ def section_lines(section: TestPersonaSection | None) -> Iterator[StyledLine]:
     for change in section.settings:
         yield StyledLine("~ " + one_line(f"test personas {describe(change)}"), "yellow")
         yield StyledLine("")
-    kept = [o for o in section.orphans if not section.deleting(o.persona_id)]
     yield from leftover_lines(
-        kept, section.unmanaged, owned="test personas", others="test personas"
+        section.kept, section.unmanaged, owned="test personas", others="test personas"
     )
     for warning in section.warnings:
         yield StyledLine(one_line(f"warning: test personas: {warning}"), "yellow")
@@ -74,11 +76,11 @@ def section_lines(section: TestPersonaSection | None) -> Iterator[StyledLine]:
         yield StyledLine(summary_line(section))
 
 
-def section_markdown(section: TestPersonaSection | None) -> list[str]:
+def section_markdown(section: SimulatedUsersSection) -> list[str]:
     """The section as PR-comment markdown: a table, then collapsible details."""
-    if section is None:
+    if section.config is None:
         return []
-    shown = [p for p in section.items if p.has_changes or p.error or p.warnings]
+    shown = [p for p in section.items if p.shown]
     out: list[str] = []
     if shown or section.settings:
         s = section.summary()
@@ -103,8 +105,9 @@ def section_markdown(section: TestPersonaSection | None) -> list[str]:
         out += details_markdown(f"test persona {md_code(p.slug)}", p, describe, str)
     for change in section.settings:
         out += [f"- test personas {md_text(describe(change))}", ""]
-    kept = [o for o in section.orphans if not section.deleting(o.persona_id)]
-    out += leftover_markdown(kept, section.unmanaged, owned="test personas", others="test personas")
+    out += leftover_markdown(
+        section.kept, section.unmanaged, owned="test personas", others="test personas"
+    )
     for warning in section.warnings:
         out.append(f":warning: test personas: {md_text(warning)}")
     return out
