@@ -217,7 +217,7 @@ class HttpCatalogue:
         **kwargs: Any,
     ) -> T:
         """One request to another API of the same server, with this client's retries,
-        answer cap and typed errors (``catalogue.test_persona_store`` uses it)."""
+        answer cap and typed errors (``catalogue.simulated_user_store`` uses it)."""
         return self._call(
             method, path, parse=parse, idempotent=idempotent, reconcile=reconcile, **kwargs
         )

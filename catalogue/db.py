@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import personas_as_code.catalogue.test_persona_tables  # noqa: F401  (registers the test-persona tables)
+import personas_as_code.catalogue.simulated_user_tables  # noqa: F401  (registers the test-persona tables)
 from personas_as_code.catalogue.defaults import DEFAULT_DATABASE_URL, ROLES  # noqa: F401  (re-exported)
 from personas_as_code.knowledge_index.store import create_knowledge_tables
 from sqlalchemy import (

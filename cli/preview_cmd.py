@@ -34,11 +34,11 @@ def preview(
     secret-looking text in the output is redacted."""
     import contextlib
 
+    from personas_as_code.loader.repo import load_repo
     from personas_as_code.mcp_server.preview import PreviewRequest, render_text
     from personas_as_code.mcp_server.service import PersonaService
-    from personas_as_code.schemas.loader import load_repo
-    from personas_as_code.schemas.secrets import redact_model
     from personas_as_code.sync.engine import open_repo_catalogue
+    from personas_as_code.untrusted.secrets import redact_model
 
     request = PreviewRequest(
         system_prompt_override=(

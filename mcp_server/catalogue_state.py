@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from personas_as_code.loader.repo import Repo
 from personas_as_code.mcp_server.models import CatalogueState
 from personas_as_code.schemas.errors import PersonasError
-from personas_as_code.schemas.loader import Repo
-from personas_as_code.schemas.secrets import redact
 from personas_as_code.sync.drift import persona_drift
+from personas_as_code.untrusted.secrets import redact
 
 
 def catalogue_state(catalogue: Any | None, repo: Repo, slug: str) -> CatalogueState | None:

@@ -30,13 +30,13 @@ import git
 from gitdb.base import IStream
 from gitdb.db import LooseObjectDB
 from gitdb.exc import ODBError
+from personas_as_code.loader.parse_cache import ParseCache
+from personas_as_code.loader.repo import PERSONA_SUFFIXES, Repo, load_config, load_repo
 from personas_as_code.mcp_server.commit_files import REGULAR_MODES, CommitFiles, FocusedFiles
 from personas_as_code.mcp_server.draft_scope import DraftScope, file_users, personas_folder
 from personas_as_code.mcp_server.ids import DRAFT_REF_PREFIX, check_draft_id, check_slug
 from personas_as_code.mcp_server.models import CommitInfo, DraftRef
 from personas_as_code.schemas.errors import ConfigError, DraftConflict, DraftError, NotFound
-from personas_as_code.schemas.loader import PERSONA_SUFFIXES, Repo, load_config, load_repo
-from personas_as_code.schemas.parse_cache import ParseCache
 from personas_as_code.schemas.persona_tests import TESTS_SUFFIXES, is_tests_file
 from personas_as_code.sync.gitrefs import resolve_commit
 

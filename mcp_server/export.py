@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from personas_as_code.loader.repo import LoadedPersona
 from personas_as_code.mcp_server.ids import InvalidInput
 from personas_as_code.mcp_server.models import ExportResult
-from personas_as_code.schemas.loader import LoadedPersona
 from personas_as_code.sync.safe_write import write_inside
 
 EXPORT_DIR = ".personas/exports"

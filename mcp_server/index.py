@@ -25,6 +25,9 @@ from itertools import chain, filterfalse
 from operator import attrgetter
 from pathlib import Path
 
+from personas_as_code.loader.files import DirectoryFiles
+from personas_as_code.loader.parse_cache import ParseCache, reached_directly
+from personas_as_code.loader.repo import Repo, load_repo
 from personas_as_code.mcp_server.models import (
     FacetCount,
     SearchFilters,
@@ -41,9 +44,6 @@ from personas_as_code.mcp_server.search_index import (
     required_pairs,
 )
 from personas_as_code.schemas.config import CONFIG_FILE
-from personas_as_code.schemas.files import DirectoryFiles
-from personas_as_code.schemas.loader import Repo, load_repo
-from personas_as_code.schemas.parse_cache import ParseCache, reached_directly
 from personas_as_code.sync.engine import collector_paused
 
 # While requests keep coming (the last walk is younger than this many max_staleness),

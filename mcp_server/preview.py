@@ -22,6 +22,7 @@ from typing import Any, Literal
 from personas_as_code.inference.chat import provenance
 from personas_as_code.inference.enricher import Retriever, enrich, render_context_block
 from personas_as_code.inference.messages import ChatMessage
+from personas_as_code.loader.repo import LoadedPersona
 from personas_as_code.mcp_server.models import HistoryMessage, Preview, PreviewBlock, RetrievedRef
 from personas_as_code.mcp_server.tokens import (
     BUILTIN_CONTEXT_WINDOWS,
@@ -31,7 +32,6 @@ from personas_as_code.mcp_server.tokens import (
     estimate_tokens,
 )
 from personas_as_code.sandbox.enrichment import profile_of
-from personas_as_code.schemas.loader import LoadedPersona
 
 NOT_REQUESTED = "this preview was built without the tree's knowledge"
 SYSTEM_PRIORITY = 100

@@ -13,10 +13,10 @@ from personas_as_code.mcp_server.resources import SlugIndex, register_resources
 from personas_as_code.mcp_server.service import PersonaService
 from personas_as_code.mcp_server.strict_args import forbid_unknown_arguments
 from personas_as_code.mcp_server.tools_drafts import register_draft_tools
+from personas_as_code.mcp_server.tools_persona_tests import register_test_tool
 from personas_as_code.mcp_server.tools_plan import register_plan_tool
 from personas_as_code.mcp_server.tools_read import register_read_tools
 from personas_as_code.mcp_server.tools_run import register_run_tool
-from personas_as_code.mcp_server.tools_test import register_test_tool
 
 INSTRUCTIONS = """\
 Personas are YAML files in a git repo. Read with get_persona / search_personas,

@@ -2,7 +2,7 @@
 
 One instance serves one repo root.  Reads go through the cached working-tree
 index; drafts go through ``DraftStore`` (git plumbing); every persona is
-validated by ``schemas.loader`` (working tree and draft commits alike).
+validated by ``loader.repo`` (working tree and draft commits alike).
 """
 
 from __future__ import annotations
@@ -15,6 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
+from personas_as_code.loader.files import DirectoryFiles, PathRefused, join_relative
+from personas_as_code.loader.parse_cache import ParseCache
+from personas_as_code.loader.repo import LoadedPersona, Repo, load_config
 from personas_as_code.mcp_server.authors import DraftAuthors
 from personas_as_code.mcp_server.catalogue_state import catalogue_state
 from personas_as_code.mcp_server.draft_ops import (
@@ -55,11 +58,8 @@ from personas_as_code.sandbox.enrichment import REMOTE_RETRIEVAL, is_remote
 from personas_as_code.sandbox.run import RunRequest, RunResult, run_persona
 from personas_as_code.sandbox.tree_retrieval import TreeRetrieval
 from personas_as_code.schemas.errors import DraftConflict, DraftError, NotFound, PersonasError
-from personas_as_code.schemas.files import DirectoryFiles, PathRefused, join_relative
-from personas_as_code.schemas.loader import LoadedPersona, Repo, load_config
-from personas_as_code.schemas.parse_cache import ParseCache
 from personas_as_code.schemas.problems import Problem, errors_only
-from personas_as_code.schemas.yamlsafe import YamlRefused, parse_yaml
+from personas_as_code.untrusted.yaml import YamlRefused, parse_yaml
 
 _UNSET_RE = re.compile(r"^[A-Za-z0-9_-]{1,100}(\.[A-Za-z0-9_-]{1,100}){0,9}$")
 

@@ -15,10 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from personas_as_code.inference.messages import ChatMessage
+from personas_as_code.loader.simulated_users import LoadedTestPersona
 from personas_as_code.sandbox.models import HistoryMessage
 from personas_as_code.sandbox.run import RunRequest, RunResult
 from personas_as_code.schemas.persona_tests import Conversation
-from personas_as_code.schemas.test_persona_loader import LoadedTestPersona
 
 MAX_TURN_CHARS = 8000
 USER_ROLE_BRIEF = (

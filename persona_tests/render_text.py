@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from personas_as_code.persona_tests.report import CaseResult, TestReport
-from personas_as_code.schemas.secrets import redact
 from personas_as_code.sync.render.literal import StyledLine, one_line
+from personas_as_code.untrusted.secrets import redact
 
 ANSWER_LINES = 12
 _MARK = {

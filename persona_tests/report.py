@@ -15,7 +15,7 @@ A case's status (``status_of``, the one place it is decided):
 * ``passed``: every assertion passed.
 
 Everything a report shows comes from user files, knowledge and models: ``redacted`` and
-``to_dict`` pass it through ``schemas.secrets`` so no credential reaches an output.
+``to_dict`` pass it through ``untrusted.secrets`` so no credential reaches an output.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from personas_as_code.schemas.secrets import redact_data, redact_structure
+from personas_as_code.untrusted.secrets import redact_data, redact_structure
 
 FORMAT_VERSION = 1
 Status = Literal["passed", "failed", "skipped", "error", "untested"]

@@ -27,6 +27,9 @@ from typing import Any
 
 from personas_as_code.inference.enricher import Retriever
 from personas_as_code.inference.messages import ChatMessage
+from personas_as_code.loader.files import RepoFiles
+from personas_as_code.loader.persona_tests import LoadedCase
+from personas_as_code.loader.repo import LoadedPersona, Repo, load_repo
 from personas_as_code.persona_tests.assertions import Judge, Outcome, check_all
 from personas_as_code.persona_tests.baseline import load_ref
 from personas_as_code.persona_tests.conversation import converse
@@ -46,10 +49,7 @@ from personas_as_code.sandbox.run import RunRequest, RunResult, run_persona
 from personas_as_code.sandbox.tree_retrieval import TreeRetrieval
 from personas_as_code.schemas.config import BackendSettings
 from personas_as_code.schemas.errors import ConfigError, NotFound, PersonasError
-from personas_as_code.schemas.files import RepoFiles
-from personas_as_code.schemas.loader import LoadedPersona, Repo, load_repo
 from personas_as_code.schemas.persona_tests import Assertion
-from personas_as_code.schemas.persona_tests_loader import LoadedCase
 
 Progress = Callable[[int, int, CaseResult], None]
 """Called after each case with (cases done, cases in all, its result)."""

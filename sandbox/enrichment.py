@@ -11,7 +11,7 @@ from typing import Any
 from personas_as_code.catalogue.embedded import EmbeddedCatalogue
 from personas_as_code.inference.enricher import PersonaProfile, RagSettings
 from personas_as_code.knowledge_index.retrieval import SourceRef
-from personas_as_code.schemas.loader import LoadedPersona
+from personas_as_code.loader.repo import LoadedPersona
 
 REMOTE_RETRIEVAL = (
     "retrieval ran locally over this tree's knowledge folders; the remote catalogue's "

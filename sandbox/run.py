@@ -33,11 +33,11 @@ from personas_as_code.catalogue.embedded import EmbeddedCatalogue
 from personas_as_code.inference.chat import complete, provenance
 from personas_as_code.inference.enricher import Retriever, enrich
 from personas_as_code.inference.messages import ChatMessage
+from personas_as_code.loader.repo import LoadedPersona
 from personas_as_code.sandbox.enrichment import REMOTE_RETRIEVAL, profile_of
 from personas_as_code.sandbox.models import HistoryMessage, RetrievedRef
 from personas_as_code.schemas.config import BackendSettings
 from personas_as_code.schemas.errors import BackendBadResponse, ConfigError
-from personas_as_code.schemas.loader import LoadedPersona
 from pydantic import BaseModel, Field, ValidationError
 
 REMOTE_PROVIDER = "scaigrid"

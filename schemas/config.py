@@ -7,7 +7,7 @@ from typing import Annotated, Literal, Self
 from urllib.parse import urlsplit
 
 from personas_as_code.schemas.fields import Slug
-from personas_as_code.schemas.test_persona_config import TestPersonasSection
+from personas_as_code.schemas.simulated_user_config import TestPersonasSection
 from pydantic import (
     BaseModel,
     ConfigDict,

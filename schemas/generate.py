@@ -15,7 +15,7 @@ from personas_as_code.schemas.collection import CollectionFile
 from personas_as_code.schemas.config import RepoConfig
 from personas_as_code.schemas.persona import PersonaFile
 from personas_as_code.schemas.persona_tests import PersonaTestsFile
-from personas_as_code.schemas.test_persona import TestPersonaFile
+from personas_as_code.schemas.simulated_user import TestPersonaFile
 from pydantic import BaseModel
 
 SCHEMA_DIR = Path(__file__).parent

@@ -19,8 +19,8 @@ from typing import Any
 
 from personas_as_code.catalogue.kinds import as_embedded
 from personas_as_code.catalogue.protocol import Catalogue
+from personas_as_code.loader.repo import Repo
 from personas_as_code.schemas.errors import PersonasError
-from personas_as_code.schemas.loader import Repo
 
 MIRROR = {"provider": "mirror"}
 GONE = "no longer in personas.toml"

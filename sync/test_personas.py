@@ -19,7 +19,7 @@ The same rules as personas:
   taken by another in the same apply.  PUT ignores nulls, so a description or
   prompt removed from a file is sent as ``""`` and headers as ``{}``.
 
-Nothing here prints; ``sync.render.test_personas`` renders the section.
+Nothing here prints; ``sync.render.simulated_users`` renders the section.
 """
 
 from __future__ import annotations
@@ -33,25 +33,25 @@ from typing import Any, ClassVar
 from personas_as_code.catalogue.client import HttpCatalogue
 from personas_as_code.catalogue.kinds import as_embedded
 from personas_as_code.catalogue.protocol import Catalogue
-from personas_as_code.catalogue.test_persona_api import (
+from personas_as_code.catalogue.simulated_user_api import (
     TestPersona,
     TestPersonaCreate,
     TestPersonaUpdate,
 )
-from personas_as_code.catalogue.test_persona_store import (
+from personas_as_code.catalogue.simulated_user_store import (
     EmbeddedTestPersonas,
     HttpTestPersonas,
     TestPersonaStore,
 )
+from personas_as_code.loader.repo import Repo
+from personas_as_code.loader.simulated_users import LoadedTestPersona
 from personas_as_code.schemas.config import SafetySection
 from personas_as_code.schemas.errors import ConfigError, PersonasError
-from personas_as_code.schemas.loader import Repo
-from personas_as_code.schemas.test_persona_config import (
+from personas_as_code.schemas.simulated_user_config import (
     TEST_PERSONAS_DIR,
     ImageSettings,
     TestPersonasSection,
 )
-from personas_as_code.schemas.test_persona_loader import LoadedTestPersona
 from personas_as_code.sync.apply import PersonaResult
 from personas_as_code.sync.changes import (
     Change,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from personas_as_code.schemas.secrets import redact
 from personas_as_code.sync.plan import Plan
 from personas_as_code.sync.render.change_lines import details_markdown, leftover_markdown
 from personas_as_code.sync.render.describe import ACTION_SYMBOL, describe
 from personas_as_code.sync.render.literal import md_code, md_text
 from personas_as_code.sync.render.redact import redact_plan
-from personas_as_code.sync.render.test_personas import section_markdown
+from personas_as_code.sync.render.simulated_users import section_markdown
+from personas_as_code.untrusted.secrets import redact
 
 MARKER = "<!-- personas-plan -->"
 

@@ -16,7 +16,7 @@ from personas_as_code.sync.render.change_lines import DIFF_STYLE, item_lines, le
 from personas_as_code.sync.render.describe import ACTION_SYMBOL, describe
 from personas_as_code.sync.render.literal import StyledLine, one_line, visible
 from personas_as_code.sync.render.redact import redact_plan
-from personas_as_code.sync.render.test_personas import section_lines
+from personas_as_code.sync.render.simulated_users import section_lines
 
 _TITLE_STYLE = {"+": "green", "~": "yellow", "-": "red", "!": "bold red"}
 

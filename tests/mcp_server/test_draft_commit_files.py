@@ -7,11 +7,11 @@ import subprocess
 from pathlib import Path
 
 from git import Repo as GitRepo
+from personas_as_code.loader.repo import PERSONA_SUFFIXES
 from personas_as_code.mcp_server.commit_files import CommitFiles
 from personas_as_code.mcp_server.service import PersonaService
 from personas_as_code.mcp_server.yaml_edit import PatchSpec
 from personas_as_code.sandbox.gitfiles import GitTreeFiles
-from personas_as_code.schemas.loader import PERSONA_SUFFIXES
 
 from tests.mcp_server.conftest import git, init_git
 from tests.repos import RepoBuilder

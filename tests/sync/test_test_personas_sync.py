@@ -10,9 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from personas_as_code.catalogue.test_persona_api import TestPersona as ServerTestPersona
-from personas_as_code.catalogue.test_persona_api import TestPersonaCreate as ServerTestPersonaCreate
-from personas_as_code.catalogue.test_persona_store import EmbeddedTestPersonas
+from personas_as_code.catalogue.simulated_user_api import TestPersona as ServerTestPersona
+from personas_as_code.catalogue.simulated_user_api import (
+    TestPersonaCreate as ServerTestPersonaCreate,
+)
+from personas_as_code.catalogue.simulated_user_store import EmbeddedTestPersonas
 from personas_as_code.schemas.errors import ConfigError, UnsafePlan
 from personas_as_code.sync.render import render_json, render_markdown, render_text
 from personas_as_code.sync.test_personas import open_store, read_marker, section_settings

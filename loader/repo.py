@@ -19,10 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from personas_as_code.schemas.config import CONFIG_FILE, RepoConfig, RepoSection
-from personas_as_code.schemas.errors import CatalogueError
-from personas_as_code.schemas.fields import AVATAR_MAX_BYTES, AVATAR_MIME_BY_EXTENSION, SLUG_RE
-from personas_as_code.schemas.files import (
+from personas_as_code.loader.files import (
     DirectoryFiles,
     OversizedFile,
     PathRefused,
@@ -30,14 +27,17 @@ from personas_as_code.schemas.files import (
     join_relative,
     read_limited,
 )
-from personas_as_code.schemas.knowledge import KnowledgeFolder, load_knowledge
+from personas_as_code.loader.knowledge import KnowledgeFolder, load_knowledge
+from personas_as_code.loader.repo_parts import PersonaTestsFiles, TestPersonaFiles
+from personas_as_code.schemas.config import CONFIG_FILE, RepoConfig, RepoSection
+from personas_as_code.schemas.errors import CatalogueError
+from personas_as_code.schemas.fields import AVATAR_MAX_BYTES, AVATAR_MIME_BY_EXTENSION, SLUG_RE
 from personas_as_code.schemas.persona import PersonaFile
 from personas_as_code.schemas.problems import Problem, errors_only
-from personas_as_code.schemas.repo_parts import PersonaTestsFiles, TestPersonaFiles
-from personas_as_code.schemas.secrets import secret_problems
-from personas_as_code.schemas.test_persona_config import TEST_PERSONAS_DIR
+from personas_as_code.schemas.simulated_user_config import TEST_PERSONAS_DIR
 from personas_as_code.schemas.tests_names import is_tests_file
-from personas_as_code.schemas.yamlsafe import (
+from personas_as_code.untrusted.secrets import secret_problems
+from personas_as_code.untrusted.yaml import (
     MAX_YAML_BYTES,
     YamlRefused,
     locate,
@@ -432,7 +432,7 @@ def _check_persona(
                     files, path, spec.avatar, AVATAR_MAX_BYTES, "avatar"
                 )
                 # imported on use: the SVG checks (defusedxml) only matter for an avatar
-                from personas_as_code.schemas.avatar import check_avatar
+                from personas_as_code.loader.avatar import check_avatar
 
                 check_avatar(data, mime)
                 avatar = Avatar(avatar_path, mime, data, hashlib.sha256(data).hexdigest())
@@ -639,7 +639,7 @@ def _source_folder_problems(
     return problems
 
 
-# --- test personas (schemas.test_persona_loader imports this module) ---------
+# --- test personas (loader.simulated_users imports this module) ---------
 
 
 def _load_test_personas(files: RepoFiles, config: RepoConfig) -> TestPersonaFiles:
@@ -650,12 +650,12 @@ def _load_test_personas(files: RepoFiles, config: RepoConfig) -> TestPersonaFile
     directory = section.dir if section else TEST_PERSONAS_DIR
     if not files.list_files(directory, PERSONA_SUFFIXES):
         return TestPersonaFiles()  # nothing to load: the loader and its models stay unimported
-    from personas_as_code.schemas.test_persona_loader import load_test_personas
+    from personas_as_code.loader.simulated_users import load_test_personas
 
     return load_test_personas(files, directory)
 
 
-# --- persona tests (schemas.persona_tests_loader imports this module) ---------
+# --- persona tests (loader.persona_tests imports this module) ---------
 
 
 def _load_persona_tests(
@@ -666,7 +666,7 @@ def _load_persona_tests(
     persona_files: list[str],
 ) -> PersonaTestsFiles:
     """The ``<slug>.tests.yaml`` files of the personas folder, checked against the repo."""
-    from personas_as_code.schemas.persona_tests_loader import (
+    from personas_as_code.loader.persona_tests import (
         check_references,
         load_all_persona_tests,
     )

@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 import httpx
 from personas_as_code.catalogue.client import HttpCatalogue, RetryPolicy
-from personas_as_code.catalogue.test_persona_api import (
+from personas_as_code.catalogue.simulated_user_api import (
     TestPersona,
     TestPersonaCreate,
     TestPersonaUpdate,
@@ -31,7 +31,7 @@ from personas_as_code.schemas.errors import (
     TestPersonaNameConflict,
     TestPersonaNotFound,
 )
-from personas_as_code.schemas.test_persona_config import ImageSettings
+from personas_as_code.schemas.simulated_user_config import ImageSettings
 
 if TYPE_CHECKING:
     from personas_as_code.catalogue.service import Caller
@@ -81,7 +81,7 @@ class EmbeddedTestPersonas:
     def _run(self, name: str, *args: object, **kwargs: object) -> Any:
         """Call ``test_persona_service.<name>`` in a session of its own."""
         # imported on use: an HTTP store (and every command over HTTP) needs no SQLAlchemy
-        from personas_as_code.catalogue import test_persona_service as service
+        from personas_as_code.catalogue import simulated_user_service as service
         from sqlalchemy.orm import Session
 
         with Session(self.engine, expire_on_commit=False) as session:

@@ -4,7 +4,7 @@ Field names are the seed's camelCase (``systemPrompt``, ``imageUrl``,
 ``createdAt``); timestamps are ISO 8601 UTC with milliseconds
 (``2026-01-28T10:00:00.000Z``).  Request bodies follow the rest of the app:
 unknown fields refused, strict JSON values, bounded sizes, headers checked by
-``schemas.test_persona.header_problems``.
+``schemas.simulated_user.header_problems``.
 
 Extension beyond the seed, stored and returned by this server and ignored by
 others: ``metadata`` (a free-form JSON map; the sync engine keeps its
@@ -19,7 +19,7 @@ from typing import Annotated
 
 from personas_as_code.catalogue.api import _Body
 from personas_as_code.schemas.jsonvalue import JsonObject
-from personas_as_code.schemas.test_persona import (
+from personas_as_code.schemas.simulated_user import (
     MAX_DESCRIPTION_CHARS,
     MAX_NAME_CHARS,
     MAX_SYSTEM_PROMPT_CHARS,

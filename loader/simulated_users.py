@@ -1,7 +1,7 @@
 """Load the test persona files of a repo (``test-personas/<slug>.yaml``), reporting
 every problem as ``path:line:col: message``, like persona files.
 
-The same bounded parser (``schemas.yamlsafe``), size caps, path rules and
+The same bounded parser (``untrusted.yaml``), size caps, path rules and
 secret checks as persona files; cross-file rule: names are unique.  Nothing
 here raises: a failure nobody foresaw becomes a problem of its file.
 """
@@ -13,19 +13,19 @@ import json
 import posixpath
 from dataclasses import dataclass, field
 
-from personas_as_code.schemas.fields import SLUG_RE
-from personas_as_code.schemas.files import OversizedFile, PathRefused, RepoFiles, read_limited
-from personas_as_code.schemas.loader import (
+from personas_as_code.loader.files import OversizedFile, PathRefused, RepoFiles, read_limited
+from personas_as_code.loader.repo import (
     PERSONA_SUFFIXES,
     _prompt_line,
     _resolve_system_prompt,
     _validation_problems,
 )
+from personas_as_code.loader.repo_parts import TestPersonaFiles
+from personas_as_code.schemas.fields import SLUG_RE
 from personas_as_code.schemas.problems import Problem, errors_only
-from personas_as_code.schemas.repo_parts import TestPersonaFiles
-from personas_as_code.schemas.secrets import secret_problems
-from personas_as_code.schemas.test_persona import TestPersonaFile
-from personas_as_code.schemas.yamlsafe import (
+from personas_as_code.schemas.simulated_user import TestPersonaFile
+from personas_as_code.untrusted.secrets import secret_problems
+from personas_as_code.untrusted.yaml import (
     MAX_YAML_BYTES,
     ParsedYaml,
     YamlRefused,

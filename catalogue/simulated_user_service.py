@@ -2,7 +2,7 @@
 
 Every function takes an open ``Session``, the ``Caller`` (whose tenant holds
 the projects) and the project name; it commits its own work and returns
-``catalogue.test_persona_api`` models or raises the typed errors of
+``catalogue.simulated_user_api`` models or raises the typed errors of
 ``schemas.errors``.  Names are unique per project, enforced by the database:
 of concurrent creates (or renames) to one name exactly one wins, the others
 get ``TestPersonaNameConflict`` (409).
@@ -17,18 +17,18 @@ from collections.abc import Mapping
 
 from personas_as_code.catalogue.db import utcnow
 from personas_as_code.catalogue.service import Caller
-from personas_as_code.catalogue.test_persona_api import (
+from personas_as_code.catalogue.simulated_user_api import (
     TestPersona,
     TestPersonaCreate,
     TestPersonaUpdate,
 )
-from personas_as_code.catalogue.test_persona_images import (
+from personas_as_code.catalogue.simulated_user_images import (
     Portrait,
     image_prompt,
     local_portrait,
     openai_portrait,
 )
-from personas_as_code.catalogue.test_persona_tables import (
+from personas_as_code.catalogue.simulated_user_tables import (
     TestPersonaImageRow,
     TestPersonaProjectRow,
     TestPersonaRow,
@@ -39,7 +39,7 @@ from personas_as_code.schemas.errors import (
     TestPersonaNotFound,
     ValidationFailed,
 )
-from personas_as_code.schemas.test_persona_config import ImageSettings
+from personas_as_code.schemas.simulated_user_config import ImageSettings
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session

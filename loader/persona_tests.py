@@ -1,7 +1,7 @@
 """Load the persona tests files of a repo (``personas/<slug>.tests.yaml``), reporting every
 problem as ``path:line:col: message`` like persona files.
 
-The same bounded parser (``schemas.yamlsafe``), size cap and secret checks as persona
+The same bounded parser (``untrusted.yaml``), size cap and secret checks as persona
 files (a credential in any text of the file is an error, its kind and place named).  The
 cross-file rules (the persona exists, the test personas a conversation names exist)
 are checked by ``check_references`` once personas and test personas are loaded.
@@ -14,9 +14,11 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
+from personas_as_code.loader.files import RepoFiles
+from personas_as_code.loader.repo import PERSONA_SUFFIXES, _prompt_line, _validation_problems
+from personas_as_code.loader.repo_parts import PersonaTestsFiles
+from personas_as_code.loader.simulated_users import read_yaml_mapping
 from personas_as_code.schemas.fields import SLUG_RE
-from personas_as_code.schemas.files import RepoFiles
-from personas_as_code.schemas.loader import PERSONA_SUFFIXES, _prompt_line, _validation_problems
 from personas_as_code.schemas.persona_tests import (
     PersonaTestsFile,
     TestCase,
@@ -24,10 +26,8 @@ from personas_as_code.schemas.persona_tests import (
     tests_slug,
 )
 from personas_as_code.schemas.problems import Problem
-from personas_as_code.schemas.repo_parts import PersonaTestsFiles
-from personas_as_code.schemas.secrets import SecretFinding, secret_problems
-from personas_as_code.schemas.test_persona_loader import read_yaml_mapping
-from personas_as_code.schemas.yamlsafe import locate, value_node
+from personas_as_code.untrusted.secrets import SecretFinding, secret_problems
+from personas_as_code.untrusted.yaml import locate, value_node
 from pydantic import ValidationError
 
 

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import MCPServer
 from mcp.types import ToolAnnotations
+from personas_as_code.loader.repo import Repo
 from personas_as_code.mcp_server.errors import tool_errors
 from personas_as_code.mcp_server.models import Issue
 from personas_as_code.mcp_server.service import PersonaService
@@ -22,9 +23,8 @@ from personas_as_code.mcp_server.tools_read import DraftIdArg, SlugArg
 from personas_as_code.persona_tests.report import FORMAT_VERSION
 from personas_as_code.persona_tests.runner import run_tests
 from personas_as_code.schemas.errors import DraftError
-from personas_as_code.schemas.loader import Repo
 from personas_as_code.schemas.persona_tests import TESTS_SUFFIXES
-from personas_as_code.schemas.secrets import redact
+from personas_as_code.untrusted.secrets import redact
 from pydantic import BaseModel, Field
 
 TEST = ToolAnnotations(
