@@ -41,7 +41,7 @@ def published_model_slug(tenant_slug: str, persona_slug: str) -> str:
     return f"tenant/{tenant_slug}/{persona_slug}"
 
 
-class _Body(BaseModel):
+class RequestBody(BaseModel):
     """A request body: unknown fields refused, every value strict JSON.
 
     Floats must be finite, and each field's value must pass the one strict-JSON
@@ -69,7 +69,7 @@ class _Body(BaseModel):
         return value
 
 
-class PersonaCreate(_Body):
+class PersonaCreate(RequestBody):
     """Body of ``POST /personas``."""
 
     name: NonEmptyStr
@@ -88,7 +88,7 @@ class PersonaCreate(_Body):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
-class PersonaUpdate(_Body):
+class PersonaUpdate(RequestBody):
     """Body of ``PUT /personas/{id}``: every non-null field is applied, nulls are ignored."""
 
     name: NonEmptyStr | None = None
@@ -107,13 +107,13 @@ class PersonaUpdate(_Body):
     metadata: dict[str, Any] | None = None
 
 
-class PublishRequest(_Body):
+class PublishRequest(RequestBody):
     """Optional body of ``POST /personas/{id}/publish``."""
 
     group_ids: list[str] | None = None
 
 
-class SourceCreate(_Body):
+class SourceCreate(RequestBody):
     """Body of ``POST /personas/{id}/sources``."""
 
     source_type: SourceType
@@ -123,7 +123,7 @@ class SourceCreate(_Body):
     search_config: dict[str, Any] | None = None
 
 
-class SourceUpdate(_Body):
+class SourceUpdate(RequestBody):
     """Body of ``PUT /personas/{id}/sources/{source_id}``."""
 
     weight: Weight | None = None

@@ -1,14 +1,14 @@
 """Where test personas live: the embedded catalogue, or any server speaking the
 test-personas API (seed ``reference/test-personas-api.txt``) over HTTP.
 
-``TestPersonaStore`` is what the sync engine needs from either: list, create,
+``SimulatedUserStore`` is what the sync engine needs from either: list, create,
 update, delete in one project, and (embedded only) the project's image
-settings.  ``HttpTestPersonas`` goes through ``HttpCatalogue.call`` (timeouts,
+settings.  ``HttpSimulatedUsers`` goes through ``HttpCatalogue.call`` (timeouts,
 retries with backoff honouring ``Retry-After``, an answer cap, typed errors);
 a create that may or may not have reached the server is settled by listing
 the project for the name instead of being re-sent.  A server that answers
 404/409 without this app's error envelope still maps to
-``TestPersonaNotFound`` / ``TestPersonaNameConflict``.
+``SimulatedUserNotFound`` / ``SimulatedUserNameConflict``.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from personas_as_code.catalogue.simulated_user_api import (
 from personas_as_code.schemas.errors import (
     CatalogueBadResponse,
     CatalogueError,
-    TestPersonaNameConflict,
-    TestPersonaNotFound,
+    SimulatedUserNameConflict,
+    SimulatedUserNotFound,
 )
 from personas_as_code.schemas.simulated_user_config import ImageSettings
 
@@ -42,10 +42,8 @@ MAX_LISTED = 10_000
 """The most test personas read from one project (a bigger answer is refused)."""
 
 
-class TestPersonaStore(Protocol):
+class SimulatedUserStore(Protocol):
     """One project of a test-personas server."""
-
-    __test__ = False  # not a pytest test class
 
     where: str
     """Where the store is, for messages (``embedded catalogue, project p``)."""
@@ -67,7 +65,7 @@ class TestPersonaStore(Protocol):
     def close(self) -> None: ...
 
 
-class EmbeddedTestPersonas:
+class EmbeddedSimulatedUsers:
     """A project of the embedded catalogue, in-process (the default store)."""
 
     keeps_settings = True
@@ -114,13 +112,15 @@ def _typed(exc: CatalogueError) -> CatalogueError:
     if type(exc) is CatalogueError:
         status = exc.details.get("status")
         if status == 404:
-            return TestPersonaNotFound("Persona not found", details=exc.details)
+            return SimulatedUserNotFound("Persona not found", details=exc.details)
         if status == 409:
-            return TestPersonaNameConflict("Persona with name already exists", details=exc.details)
+            return SimulatedUserNameConflict(
+                "Persona with name already exists", details=exc.details
+            )
     return exc
 
 
-class HttpTestPersonas:
+class HttpSimulatedUsers:
     """A project of a test-personas server reached over HTTP (ours or another)."""
 
     keeps_settings = False
@@ -144,7 +144,7 @@ class HttpTestPersonas:
         self._prefix = f"/api/projects/{quote(project, safe='')}/personas"
 
     @classmethod
-    def beside(cls, catalogue: HttpCatalogue, project: str) -> HttpTestPersonas:
+    def beside(cls, catalogue: HttpCatalogue, project: str) -> HttpSimulatedUsers:
         """The test-personas API of the server ``catalogue`` talks to, with its key."""
         store = cls.__new__(cls)
         store._http, store._owns_http = catalogue, False
@@ -199,7 +199,7 @@ class HttpTestPersonas:
 
     def delete(self, persona_id: str) -> None:
         # gone already (an earlier, interrupted apply, or a retried DELETE): done
-        with contextlib.suppress(TestPersonaNotFound):
+        with contextlib.suppress(SimulatedUserNotFound):
             self._call("DELETE", f"/{quote(persona_id, safe='')}", lambda _r: None)
 
     def image_settings(self) -> ImageSettings | None:

@@ -20,8 +20,8 @@ from personas_as_code.loader.repo_parts import PersonaTestsFiles
 from personas_as_code.loader.simulated_users import read_yaml_mapping
 from personas_as_code.schemas.fields import SLUG_RE
 from personas_as_code.schemas.persona_tests import (
+    PersonaTestCase,
     PersonaTestsFile,
-    TestCase,
     is_tests_file,
     tests_slug,
 )
@@ -35,7 +35,7 @@ from pydantic import ValidationError
 class LoadedCase:
     """One valid case, with the line it starts at (for messages and reports)."""
 
-    case: TestCase
+    case: PersonaTestCase
     line: int
     test_persona_at: tuple[int, int] = (0, 0)
 

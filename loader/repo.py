@@ -28,7 +28,7 @@ from personas_as_code.loader.files import (
     read_limited,
 )
 from personas_as_code.loader.knowledge import KnowledgeFolder, load_knowledge
-from personas_as_code.loader.repo_parts import PersonaTestsFiles, TestPersonaFiles
+from personas_as_code.loader.repo_parts import PersonaTestsFiles, SimulatedUserFiles
 from personas_as_code.schemas.config import CONFIG_FILE, RepoConfig, RepoSection
 from personas_as_code.schemas.errors import CatalogueError
 from personas_as_code.schemas.fields import AVATAR_MAX_BYTES, AVATAR_MIME_BY_EXTENSION, SLUG_RE
@@ -101,7 +101,7 @@ class Repo:
     problems: list[Problem]
     persona_files: list[str]
     knowledge: dict[str, KnowledgeFolder] = field(default_factory=dict)
-    test_personas: TestPersonaFiles = field(default_factory=TestPersonaFiles)
+    test_personas: SimulatedUserFiles = field(default_factory=SimulatedUserFiles)
     persona_tests: PersonaTestsFiles = field(default_factory=PersonaTestsFiles)
 
     @property
@@ -642,14 +642,14 @@ def _source_folder_problems(
 # --- test personas (loader.simulated_users imports this module) ---------
 
 
-def _load_test_personas(files: RepoFiles, config: RepoConfig) -> TestPersonaFiles:
+def _load_test_personas(files: RepoFiles, config: RepoConfig) -> SimulatedUserFiles:
     """The test persona files of ``test-personas/`` (or ``[test_personas] dir``)."""
     section = config.test_personas
     if section is not None and not section.enabled:
-        return TestPersonaFiles()
+        return SimulatedUserFiles()
     directory = section.dir if section else TEST_PERSONAS_DIR
     if not files.list_files(directory, PERSONA_SUFFIXES):
-        return TestPersonaFiles()  # nothing to load: the loader and its models stay unimported
+        return SimulatedUserFiles()  # nothing to load: the loader and its models stay unimported
     from personas_as_code.loader.simulated_users import load_test_personas
 
     return load_test_personas(files, directory)
@@ -662,7 +662,7 @@ def _load_persona_tests(
     files: RepoFiles,
     config: RepoConfig,
     personas: dict[str, LoadedPersona],
-    test_personas: TestPersonaFiles,
+    test_personas: SimulatedUserFiles,
     persona_files: list[str],
 ) -> PersonaTestsFiles:
     """The ``<slug>.tests.yaml`` files of the personas folder, checked against the repo."""

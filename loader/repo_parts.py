@@ -14,16 +14,14 @@ from personas_as_code.schemas.problems import Problem
 
 if TYPE_CHECKING:
     from personas_as_code.loader.persona_tests import LoadedPersonaTests
-    from personas_as_code.loader.simulated_users import LoadedTestPersona
+    from personas_as_code.loader.simulated_users import LoadedSimulatedUser
 
 
 @dataclass
-class TestPersonaFiles:
+class SimulatedUserFiles:
     """The test personas of a repo: valid ones by slug, every file, and the problems."""
 
-    __test__ = False  # not a pytest test class
-
-    personas: dict[str, LoadedTestPersona] = field(default_factory=dict)
+    personas: dict[str, LoadedSimulatedUser] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 

@@ -20,10 +20,10 @@ from personas_as_code.loader.repo import (
     _resolve_system_prompt,
     _validation_problems,
 )
-from personas_as_code.loader.repo_parts import TestPersonaFiles
+from personas_as_code.loader.repo_parts import SimulatedUserFiles
 from personas_as_code.schemas.fields import SLUG_RE
 from personas_as_code.schemas.problems import Problem, errors_only
-from personas_as_code.schemas.simulated_user import TestPersonaFile
+from personas_as_code.schemas.simulated_user import SimulatedUserFile
 from personas_as_code.untrusted.secrets import secret_problems
 from personas_as_code.untrusted.yaml import (
     MAX_YAML_BYTES,
@@ -36,10 +36,8 @@ from pydantic import ValidationError
 
 
 @dataclass(frozen=True)
-class LoadedTestPersona:
+class LoadedSimulatedUser:
     """One valid test persona file, its prompt resolved."""
-
-    __test__ = False  # not a pytest test class
 
     slug: str
     path: str
@@ -104,16 +102,16 @@ def read_yaml_mapping(
 
 def load_test_persona(
     files: RepoFiles, path: str
-) -> tuple[LoadedTestPersona | None, list[Problem]]:
+) -> tuple[LoadedSimulatedUser | None, list[Problem]]:
     """Parse and validate one test persona file; return it (or None) and its problems."""
     parsed, problems = read_yaml_mapping(files, path, "a test persona file must be a mapping")
     if parsed is None:
         return None, problems
     node = parsed.node
     try:
-        spec = TestPersonaFile.model_validate(parsed.data)
+        spec = SimulatedUserFile.model_validate(parsed.data)
     except ValidationError as exc:
-        return None, _validation_problems(exc, path, node, root=TestPersonaFile)
+        return None, _validation_problems(exc, path, node, root=SimulatedUserFile)
 
     slug = posixpath.splitext(posixpath.basename(path))[0]
     if not SLUG_RE.match(slug) or len(slug) > 64:
@@ -132,7 +130,7 @@ def load_test_persona(
         problems += secret_problems(value, path, lambda f, n=name: locate(node, ("headers", n)))
     if errors_only(problems):
         return None, problems
-    loaded = LoadedTestPersona(
+    loaded = LoadedSimulatedUser(
         slug=slug,
         path=path,
         name=spec.name or slug,
@@ -146,7 +144,7 @@ def load_test_persona(
     return loaded, problems
 
 
-def _guarded_load(files: RepoFiles, path: str) -> tuple[LoadedTestPersona | None, list[Problem]]:
+def _guarded_load(files: RepoFiles, path: str) -> tuple[LoadedSimulatedUser | None, list[Problem]]:
     try:
         return load_test_persona(files, path)
     except Exception as exc:
@@ -157,10 +155,10 @@ def _guarded_load(files: RepoFiles, path: str) -> tuple[LoadedTestPersona | None
         return None, [Problem(path, 0, 0, message, code="internal_error")]
 
 
-def load_test_personas(files: RepoFiles, directory: str) -> TestPersonaFiles:
+def load_test_personas(files: RepoFiles, directory: str) -> SimulatedUserFiles:
     """Every test persona file under ``directory``; names must be unique."""
-    out = TestPersonaFiles(files=files.list_files(directory, PERSONA_SUFFIXES))
-    names: dict[str, LoadedTestPersona] = {}
+    out = SimulatedUserFiles(files=files.list_files(directory, PERSONA_SUFFIXES))
+    names: dict[str, LoadedSimulatedUser] = {}
     for path in out.files:
         loaded, problems = _guarded_load(files, path)
         out.problems += problems

@@ -18,7 +18,7 @@ from personas_as_code.loader.repo import Repo
 from personas_as_code.mcp_server.errors import tool_errors
 from personas_as_code.mcp_server.models import Issue
 from personas_as_code.mcp_server.service import PersonaService
-from personas_as_code.mcp_server.tools_plan import _catalogue
+from personas_as_code.mcp_server.tools_plan import service_catalogue
 from personas_as_code.mcp_server.tools_read import DraftIdArg, SlugArg
 from personas_as_code.persona_tests.report import FORMAT_VERSION
 from personas_as_code.persona_tests.runner import run_tests
@@ -165,9 +165,6 @@ def test_persona(
     )
 
 
-test_persona.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
-
-
 def register_test_tool(server: MCPServer, service: PersonaService) -> None:
     """Add ``test_persona`` to ``server``."""
 
@@ -198,7 +195,7 @@ def register_test_tool(server: MCPServer, service: PersonaService) -> None:
         say per case what passed, what failed, what was not tested (no model was called:
         the offline mirror answered) and what flipped, with the answers. Use it on a draft
         before proposing it. Publishes and persists nothing; calls the model."""
-        with tool_errors(), _catalogue(service) as catalogue:
+        with tool_errors(), service_catalogue(service) as catalogue:
             return test_persona(
                 service,
                 slug,

@@ -50,7 +50,7 @@ class PlanSyncResult(BaseModel):
 
 
 @contextlib.contextmanager
-def _catalogue(service: PersonaService) -> Iterator[Catalogue]:
+def service_catalogue(service: PersonaService) -> Iterator[Catalogue]:
     if service.catalogue is not None:
         yield service.catalogue
     else:
@@ -64,7 +64,7 @@ def plan_sync(service: PersonaService, draft_id: str | None, prune: bool | None)
     errors = errors_only(repo.problems)
     if errors:
         return PlanSyncResult(target=target, valid=False, problems=[Issue.of(p) for p in errors])
-    with _catalogue(service) as catalogue:
+    with service_catalogue(service) as catalogue:
         plan, _ = compute_plan(repo, catalogue, PlanRequest(prune=prune))
     shown = redact_plan(plan)  # the assistant sees what a reviewer sees: no secrets
     data = shown.to_dict()

@@ -15,7 +15,7 @@ from mcp.types import ToolAnnotations
 from personas_as_code.mcp_server.errors import tool_errors
 from personas_as_code.mcp_server.ids import MAX_TEXT_BYTES
 from personas_as_code.mcp_server.service import PersonaService
-from personas_as_code.mcp_server.tools_plan import _catalogue
+from personas_as_code.mcp_server.tools_plan import service_catalogue
 from personas_as_code.mcp_server.tools_read import (
     DraftIdArg,
     HistoryArg,
@@ -61,5 +61,5 @@ def register_run_tool(server: MCPServer, service: PersonaService) -> None:
             system_prompt_override=system_prompt_override,
             overrides={"temperature": temperature, "top_p": top_p, "max_tokens": max_tokens},
         )
-        with tool_errors(), _catalogue(service) as catalogue:
+        with tool_errors(), service_catalogue(service) as catalogue:
             return redact_model(service.run(slug, draft_id, request, catalogue=catalogue))

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from personas_as_code.inference.messages import ChatMessage
-from personas_as_code.loader.simulated_users import LoadedTestPersona
+from personas_as_code.loader.simulated_users import LoadedSimulatedUser
 from personas_as_code.sandbox.models import HistoryMessage
 from personas_as_code.sandbox.run import RunRequest, RunResult
 from personas_as_code.schemas.persona_tests import Conversation
@@ -50,7 +50,7 @@ AskPersona = Callable[[RunRequest], RunResult]
 
 def converse(
     spec: Conversation,
-    user: LoadedTestPersona,
+    user: LoadedSimulatedUser,
     ask_user: AskUser,
     ask_persona: AskPersona,
 ) -> Turns:
@@ -77,7 +77,7 @@ def converse(
     return Turns(transcript, last, latency_ms)
 
 
-def _user_side(user: LoadedTestPersona, history: list[HistoryMessage]) -> list[ChatMessage]:
+def _user_side(user: LoadedSimulatedUser, history: list[HistoryMessage]) -> list[ChatMessage]:
     """The messages that make a model play ``user`` (roles swapped)."""
     messages = [ChatMessage("system", user.system_prompt + USER_ROLE_BRIEF)]
     if not history:

@@ -15,7 +15,7 @@ from personas_as_code.catalogue.embedded import EmbeddedCatalogue
 from personas_as_code.inference.backends import Backend, make_backend
 from personas_as_code.inference.chat import ChatCall, complete
 from personas_as_code.inference.messages import ChatMessage
-from personas_as_code.sandbox.run import _remote_answer, tree_backend_configs
+from personas_as_code.sandbox.run import remote_answer, tree_backend_configs
 from personas_as_code.schemas.config import BackendSettings, RepoConfig
 from personas_as_code.schemas.errors import ConfigError
 from sqlalchemy import select
@@ -43,7 +43,7 @@ def ask_model(
         raise ConfigError("persona tests need a catalogue (the embedded one or a remote ScaiGrid)")
     body = {"model": model, "messages": [m.to_dict() for m in messages]}
     extra = {"headers": dict(headers)} if headers else {}
-    answer = catalogue.call("POST", "/v1/inference/chat", json=body, parse=_remote_answer, **extra)
+    answer = catalogue.call("POST", "/v1/inference/chat", json=body, parse=remote_answer, **extra)
     provider = answer.backend.provider if answer.backend else "scaigrid"
     return answer.choices[0].message.content or "", provider
 

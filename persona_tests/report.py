@@ -1,5 +1,5 @@
 """The result of a persona tests run: per case, its status, answer, assertion results,
-latency, retrieval provenance and (with a baseline) what changed.  ``TestReport.to_dict``
+latency, retrieval provenance and (with a baseline) what changed.  ``PersonaTestReport.to_dict``
 is the ``--format json`` shape (``format_version`` 1).
 
 A case's status (``status_of``, the one place it is decided):
@@ -173,10 +173,8 @@ def change_between(before: Status | None, after: Status | None) -> Change:
 
 
 @dataclass
-class TestReport:
+class PersonaTestReport:
     """Every case's result, in a stable order (persona, then file order)."""
-
-    __test__ = False  # not a pytest test class
 
     results: list[CaseResult] = field(default_factory=list)
     baseline_ref: str | None = None
@@ -239,7 +237,7 @@ class TestReport:
             return 1
         return 0
 
-    def redacted(self) -> TestReport:
+    def redacted(self) -> PersonaTestReport:
         """A copy safe to show: every answer, message, transcript, retrieval entry, error
         and note with secrets replaced by ``[REDACTED]``."""
         return redact_structure(self)  # type: ignore[no-any-return]

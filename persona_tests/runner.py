@@ -4,7 +4,7 @@
 ``run_tests(repo, catalogue)`` runs every case of ``personas/<slug>.tests.yaml``
 against the repo's personas through the sandbox run path (``sandbox.run``: the
 embedded catalogue's backends, or a remote ScaiGrid's), at most ``concurrency`` at
-once, and returns a ``TestReport``.  With ``baseline`` (another commit's repo, see
+once, and returns a ``PersonaTestReport``.  With ``baseline`` (another commit's repo, see
 ``persona_tests.baseline``) each case also runs against that commit's persona, and the
 report says per case whether it went from pass to fail or back.  Each side retrieves
 from its own tree's knowledge folders (``sandbox.tree_retrieval``; both share the
@@ -39,8 +39,8 @@ from personas_as_code.persona_tests.report import (
     AssertionResult,
     BaselineResult,
     CaseResult,
+    PersonaTestReport,
     Status,
-    TestReport,
     change_between,
     status_of,
 )
@@ -116,7 +116,7 @@ def run_tests(
     progress: Progress | None = None,
     require_model: bool = False,
     workspace: str | Path | None = None,
-) -> TestReport:
+) -> PersonaTestReport:
     """Run the cases of ``slugs`` (default: every persona with a tests file).
 
     ``baseline`` is another version of the repo (a ``Repo``, or a git ref of the repo's
@@ -141,7 +141,7 @@ def run_tests(
     if base_repo is not None:
         label = f"baseline {baseline_ref}" if baseline_ref else "the baseline"
         base_knowledge = TreeRetrieval(base_repo, label=label, workspace=workspace)
-    report = TestReport(baseline_ref=baseline_ref, require_model=require_model)
+    report = PersonaTestReport(baseline_ref=baseline_ref, require_model=require_model)
     for slug in chosen:
         if slug not in loaded.persona_tests.by_slug:
             report.notes.append(f"persona {slug!r} has no tests file (personas/{slug}.tests.yaml)")

@@ -183,7 +183,7 @@ def run_persona(
         "messages": [m.to_dict() for m in enrichment.messages],
     }
     extra = {"headers": dict(request.headers)} if request.headers else {}
-    answer = catalogue.call("POST", "/v1/inference/chat", json=body, parse=_remote_answer, **extra)
+    answer = catalogue.call("POST", "/v1/inference/chat", json=body, parse=remote_answer, **extra)
     choice = answer.choices[0]
     usage = answer.usage or RunUsage(prompt_tokens=0, completion_tokens=0, total_tokens=0)
     return RunResult(
@@ -213,7 +213,7 @@ def tree_backend_configs(
     }
 
 
-def _remote_answer(resp: httpx.Response) -> _RemoteAnswer:
+def remote_answer(resp: httpx.Response) -> _RemoteAnswer:
     try:
         return _RemoteAnswer.model_validate(resp.json()["data"])
     except (ValueError, KeyError, TypeError, ValidationError) as exc:

@@ -39,18 +39,18 @@ from personas_as_code.catalogue.simulated_user_api import (
     TestPersonaUpdate,
 )
 from personas_as_code.catalogue.simulated_user_store import (
-    EmbeddedTestPersonas,
-    HttpTestPersonas,
-    TestPersonaStore,
+    EmbeddedSimulatedUsers,
+    HttpSimulatedUsers,
+    SimulatedUserStore,
 )
 from personas_as_code.loader.repo import Repo
-from personas_as_code.loader.simulated_users import LoadedTestPersona
+from personas_as_code.loader.simulated_users import LoadedSimulatedUser
 from personas_as_code.schemas.config import SafetySection
 from personas_as_code.schemas.errors import ConfigError, PersonasError
 from personas_as_code.schemas.simulated_user_config import (
     TEST_PERSONAS_DIR,
     ImageSettings,
-    TestPersonasSection,
+    SimulatedUsersSection,
 )
 from personas_as_code.sync.apply import PersonaResult
 from personas_as_code.sync.changes import (
@@ -150,7 +150,7 @@ class TestPersonaPlan:
     changes: list[TestPersonaChange] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
-    desired: LoadedTestPersona | None = field(default=None, repr=False, compare=False)
+    desired: LoadedSimulatedUser | None = field(default=None, repr=False, compare=False)
 
     @property
     def has_changes(self) -> bool:
@@ -275,14 +275,14 @@ class TestPersonaSection:
 # --- where the test personas go ----------------------------------------------------
 
 
-def section_settings(repo: Repo) -> TestPersonasSection | None:
+def section_settings(repo: Repo) -> SimulatedUsersSection | None:
     """The repo's ``[test_personas]``, defaulted when the folder exists; None: skip them."""
     section = repo.config.test_personas
     if section is not None:
         return section if section.enabled else None
     folder_exists = repo.root is not None and (repo.root / TEST_PERSONAS_DIR).is_dir()
     if repo.test_personas.files or folder_exists:
-        return TestPersonasSection()
+        return SimulatedUsersSection()
     return None
 
 
@@ -290,12 +290,12 @@ def section_settings(repo: Repo) -> TestPersonasSection | None:
 def open_store(
     repo: Repo,
     catalogue: Catalogue,
-    section: TestPersonasSection,
+    section: SimulatedUsersSection,
     env: Mapping[str, str] = os.environ,
-) -> Iterator[TestPersonaStore]:
+) -> Iterator[SimulatedUserStore]:
     """The server ``section`` names: its ``url``, else the catalogue's own (embedded in
     process, or the remote catalogue's host with its key)."""
-    store: TestPersonaStore
+    store: SimulatedUserStore
     if section.url:
         key = None
         if section.api_key_env:
@@ -304,11 +304,11 @@ def open_store(
                 raise ConfigError(
                     f"[test_personas] api_key_env names {section.api_key_env}, which is not set"
                 )
-        store = HttpTestPersonas(section.url, key, section.project)
+        store = HttpSimulatedUsers(section.url, key, section.project)
     elif (embedded := as_embedded(catalogue)) is not None:
-        store = EmbeddedTestPersonas(embedded.engine, embedded.caller, section.project)
+        store = EmbeddedSimulatedUsers(embedded.engine, embedded.caller, section.project)
     elif isinstance(catalogue, HttpCatalogue):
-        store = HttpTestPersonas.beside(catalogue, section.project)
+        store = HttpSimulatedUsers.beside(catalogue, section.project)
     else:
         raise ConfigError("set [test_personas] url: this catalogue serves no test-personas API")
     try:
@@ -320,7 +320,7 @@ def open_store(
 # --- diff --------------------------------------------------------------------------
 
 
-def _fields(desired: LoadedTestPersona) -> dict[str, Any]:
+def _fields(desired: LoadedSimulatedUser) -> dict[str, Any]:
     return {
         "name": desired.name,
         "description": desired.description or "",
@@ -343,7 +343,7 @@ def _comparable(name: str, value: Any) -> Any:
 
 
 def marker_for(
-    desired: LoadedTestPersona, repo_id: str, commit: str | None = None
+    desired: LoadedSimulatedUser, repo_id: str, commit: str | None = None
 ) -> TestPersonaMarker:
     """The marker a test persona from ``desired`` carries."""
     return TestPersonaMarker(
@@ -386,7 +386,7 @@ def _classify(
     return items, warnings
 
 
-def _match(desired: list[LoadedTestPersona], actual: list[_Actual]) -> dict[str, _Actual]:
+def _match(desired: list[LoadedSimulatedUser], actual: list[_Actual]) -> dict[str, _Actual]:
     """Each file's test persona: the owned one whose marker names its slug, else an owned
     one (not matched by slug) with its name."""
     by_slug = {a.marker.slug: a for a in actual if a.owned and a.marker is not None}
@@ -409,7 +409,7 @@ def _match(desired: list[LoadedTestPersona], actual: list[_Actual]) -> dict[str,
     return matched
 
 
-def _update_plan(desired: LoadedTestPersona, have: _Actual, repo_id: str) -> TestPersonaPlan:
+def _update_plan(desired: LoadedSimulatedUser, have: _Actual, repo_id: str) -> TestPersonaPlan:
     plan = TestPersonaPlan(
         desired.slug, desired.path, "update", desired.name, have.persona.id, desired=desired
     )
@@ -430,7 +430,7 @@ def _update_plan(desired: LoadedTestPersona, have: _Actual, repo_id: str) -> Tes
 
 
 def _settings_change(
-    section: TestPersonasSection, store: TestPersonaStore
+    section: SimulatedUsersSection, store: SimulatedUserStore
 ) -> tuple[list[SetImageSettings], list[str]]:
     wanted = section.images.model_dump(mode="json") if section.images else None
     if not store.keeps_settings:
@@ -461,8 +461,8 @@ def _changed_filter(repo: Repo, ref: str | None) -> tuple[set[str] | None, set[s
 
 def diff_test_personas(
     repo: Repo,
-    section: TestPersonasSection,
-    store: TestPersonaStore,
+    section: SimulatedUsersSection,
+    store: SimulatedUserStore,
     *,
     prune: bool,
     changed_ref: str | None = None,
@@ -476,7 +476,7 @@ def diff_test_personas(
     files = list(repo.test_personas.personas.values())
     matched = _match(files, actual)
     claimed = {a.persona.id for a in matched.values()}
-    pending: list[LoadedTestPersona] = []
+    pending: list[LoadedSimulatedUser] = []
     for desired in files:
         have = matched.get(desired.slug)
         if have is None:
@@ -577,7 +577,7 @@ def _metadata(plan: TestPersonaPlan, repo_id: str, commit: str | None) -> dict[s
 
 
 def _apply_one(
-    plan: TestPersonaPlan, store: TestPersonaStore, repo_id: str, commit: str | None
+    plan: TestPersonaPlan, store: SimulatedUserStore, repo_id: str, commit: str | None
 ) -> list[str]:
     done: list[str] = []
     for change in plan.changes:
