@@ -15,9 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from personas_as_code.loader.files import RepoFiles
-from personas_as_code.loader.repo import PERSONA_SUFFIXES, _prompt_line, _validation_problems
 from personas_as_code.loader.repo_parts import PersonaTestsFiles
-from personas_as_code.loader.simulated_users import read_yaml_mapping
+from personas_as_code.loader.yaml_files import (
+    PERSONA_SUFFIXES,
+    prompt_line,
+    read_yaml_mapping,
+    validation_problems,
+)
 from personas_as_code.schemas.fields import SLUG_RE
 from personas_as_code.schemas.persona_tests import (
     PersonaTestCase,
@@ -62,7 +66,7 @@ def load_persona_tests(
     try:
         spec = PersonaTestsFile.model_validate(parsed.data)
     except ValidationError as exc:
-        return None, sorted(secrets + _validation_problems(exc, path, node, root=PersonaTestsFile))
+        return None, sorted(secrets + validation_problems(exc, path, node, root=PersonaTestsFile))
     if secrets:
         return None, secrets
     slug = tests_slug(path)
@@ -124,7 +128,7 @@ def _place(node: Any, loc: tuple[str | int, ...], finding: SecretFinding) -> tup
     line, col = locate(node, loc)
     style = getattr(value_node(node, loc), "style", None)
     if style in ("|", ">"):
-        return _prompt_line(node, loc, finding.line)
+        return prompt_line(node, loc, finding.line)
     if finding.line == 1:
         return line, col + finding.col - 1 + (1 if style in ("'", '"') else 0)
     return line + finding.line - 1, 1

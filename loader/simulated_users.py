@@ -13,24 +13,21 @@ import json
 import posixpath
 from dataclasses import dataclass, field
 
-from personas_as_code.loader.files import OversizedFile, PathRefused, RepoFiles, read_limited
-from personas_as_code.loader.repo import (
-    PERSONA_SUFFIXES,
-    _prompt_line,
-    _resolve_system_prompt,
-    _validation_problems,
-)
+from personas_as_code.loader.files import RepoFiles
 from personas_as_code.loader.repo_parts import SimulatedUserFiles
+from personas_as_code.loader.yaml_files import (
+    PERSONA_SUFFIXES,
+    prompt_line,
+    read_yaml_mapping,
+    resolve_system_prompt,
+    validation_problems,
+)
 from personas_as_code.schemas.fields import SLUG_RE
 from personas_as_code.schemas.problems import Problem, errors_only
 from personas_as_code.schemas.simulated_user import SimulatedUserFile
 from personas_as_code.untrusted.secrets import secret_problems
 from personas_as_code.untrusted.yaml import (
-    MAX_YAML_BYTES,
-    ParsedYaml,
-    YamlRefused,
     locate,
-    parse_yaml,
 )
 from pydantic import ValidationError
 
@@ -67,39 +64,6 @@ class LoadedSimulatedUser:
         return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _read(files: RepoFiles, path: str) -> tuple[bytes | None, list[Problem]]:
-    try:
-        return read_limited(files, path, MAX_YAML_BYTES), []
-    except OversizedFile as exc:
-        message = f"file is {exc.size:,} bytes; the limit is {exc.limit:,} bytes"
-        return None, [Problem(path, 1, 1, message, code="file_too_large")]
-    except PathRefused as exc:
-        return None, [Problem(path, 0, 0, str(exc), code="path")]
-    except FileNotFoundError:
-        return None, [Problem(path, 0, 0, "file disappeared while loading", code="io")]
-    except OSError as exc:
-        return None, [Problem(path, 0, 0, f"cannot read: {exc.strerror}", code="io")]
-
-
-def read_yaml_mapping(
-    files: RepoFiles, path: str, must_be: str, *, code: str = "invalid"
-) -> tuple[ParsedYaml | None, list[Problem]]:
-    """Read (size-capped) and parse one YAML file that must hold a mapping; return it
-    (or None) and its problems.  ``must_be`` starts the message when it is no mapping."""
-    raw, problems = _read(files, path)
-    if raw is None:
-        return None, problems
-    try:
-        parsed = parse_yaml(raw, path)
-    except YamlRefused as exc:
-        return None, exc.problems
-    if not isinstance(parsed.data, dict):
-        kind = "empty" if parsed.data is None else type(parsed.data).__name__
-        message = f"{must_be}, not {kind}"
-        return None, [Problem(path, *locate(parsed.node, ()), message, code=code)]
-    return parsed, []
-
-
 def load_test_persona(
     files: RepoFiles, path: str
 ) -> tuple[LoadedSimulatedUser | None, list[Problem]]:
@@ -111,20 +75,20 @@ def load_test_persona(
     try:
         spec = SimulatedUserFile.model_validate(parsed.data)
     except ValidationError as exc:
-        return None, _validation_problems(exc, path, node, root=SimulatedUserFile)
+        return None, validation_problems(exc, path, node, root=SimulatedUserFile)
 
     slug = posixpath.splitext(posixpath.basename(path))[0]
     if not SLUG_RE.match(slug) or len(slug) > 64:
         problems.append(
             Problem(path, 1, 1, f"file name '{slug}' is not a valid slug; rename the file", "slug")
         )
-    system_prompt, prompt_path, prompt_problems = _resolve_system_prompt(
+    system_prompt, prompt_path, prompt_problems = resolve_system_prompt(
         files, path, node, spec.system_prompt, spec.system_prompt_file
     )
     problems += prompt_problems
     if spec.description:
         problems += secret_problems(
-            spec.description, path, lambda f: _prompt_line(node, ("description",), f.line)
+            spec.description, path, lambda f: prompt_line(node, ("description",), f.line)
         )
     for name, value in spec.headers.items():
         problems += secret_problems(value, path, lambda f, n=name: locate(node, ("headers", n)))

@@ -51,6 +51,7 @@ class PlanSyncResult(BaseModel):
 
 @contextlib.contextmanager
 def service_catalogue(service: PersonaService) -> Iterator[Catalogue]:
+    """The service's catalogue, or the repo's own opened for the length of the block."""
     if service.catalogue is not None:
         yield service.catalogue
     else:

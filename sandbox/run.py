@@ -214,6 +214,7 @@ def tree_backend_configs(
 
 
 def remote_answer(resp: httpx.Response) -> _RemoteAnswer:
+    """The answer of a remote catalogue's ``POST /v1/inference/chat`` response."""
     try:
         return _RemoteAnswer.model_validate(resp.json()["data"])
     except (ValueError, KeyError, TypeError, ValidationError) as exc:
