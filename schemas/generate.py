@@ -59,8 +59,8 @@ def render(model: type[BaseModel], description: str, file_name: str) -> str:
 
 def _defs_named_by_title(schema: dict[str, Any]) -> dict[str, Any]:
     """``schema`` with each ``$defs`` entry keyed by its title: a model whose class name
-    differs from the name the files have always used (``SimulatedUserFile`` is titled
-    ``TestPersonaFile``) keeps that name for editors."""
+    differs from the name the files have always used (the simulated user's file model
+    is titled "TestPersonaFile") keeps that name for editors."""
     defs = schema.get("$defs", {})
     renames = {key: d["title"] for key, d in defs.items() if d.get("title", key) != key}
     if not renames:

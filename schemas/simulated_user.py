@@ -183,7 +183,7 @@ class SimulatedUserFile(BaseModel):
                 "persona_rule", "give either system_prompt or system_prompt_file, not both"
             )
             raise ValidationError.from_exception_data(
-                "SimulatedUserFile",
+                "TestPersonaFile",  # the title users see (model_config)
                 [
                     InitErrorDetails(
                         type=error, loc=("system_prompt_file",), input=self.system_prompt_file
