@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from personas_as_code.application.models import CatalogueState
 from personas_as_code.catalogue.protocol import Catalogue
+from personas_as_code.loader.repo import Repo
 from personas_as_code.schemas.errors import PersonasError
-from personas_as_code.schemas.loader import Repo
-from personas_as_code.schemas.secrets import redact
 from personas_as_code.sync.drift import persona_drift
+from personas_as_code.untrusted.secrets import redact
 
 
 def catalogue_state(catalogue: Catalogue | None, repo: Repo, slug: str) -> CatalogueState | None:

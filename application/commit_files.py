@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from typing import Literal
 
 import git
+from personas_as_code.loader.files import PathRefused
 from personas_as_code.schemas.errors import DraftError
-from personas_as_code.schemas.files import PathRefused
 
 REGULAR_MODES = (0o100644, 0o100755)
 TREE_MODE = 0o040000

@@ -31,8 +31,8 @@ from personas_as_code.application.yaml_edit import (
     edit_checked,
     new_persona_text,
 )
+from personas_as_code.loader.files import PathRefused, join_relative
 from personas_as_code.schemas.errors import DraftConflict, NotFound
-from personas_as_code.schemas.files import PathRefused, join_relative
 
 _UNSET_RE = re.compile(r"^[A-Za-z0-9_-]{1,100}(\.[A-Za-z0-9_-]{1,100}){0,9}$")
 

@@ -16,12 +16,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from personas_as_code.application.commit_files import CommitFiles
+from personas_as_code.loader.files import PathRefused, RepoFiles, join_relative
+from personas_as_code.loader.repo import PERSONA_SUFFIXES, Repo
 from personas_as_code.schemas.config import CONFIG_FILE
 from personas_as_code.schemas.errors import DraftError
-from personas_as_code.schemas.files import PathRefused, RepoFiles, join_relative
-from personas_as_code.schemas.loader import PERSONA_SUFFIXES, Repo
 from personas_as_code.schemas.persona_tests import is_tests_file, tests_slug
-from personas_as_code.schemas.yamlsafe import MAX_YAML_BYTES, YamlRefused, parse_yaml
+from personas_as_code.untrusted.yaml import MAX_YAML_BYTES, YamlRefused, parse_yaml
 
 _REFERENCE_KEYS = ("system_prompt_file", "avatar")
 

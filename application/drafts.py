@@ -30,8 +30,8 @@ from personas_as_code.application.draft_refs import (
 from personas_as_code.application.git_objects import ObjectWriter, listing_changes
 from personas_as_code.application.ids import DRAFT_REF_PREFIX, check_draft_id, check_slug
 from personas_as_code.application.models import CommitInfo
+from personas_as_code.loader.parse_cache import ParseCache
 from personas_as_code.schemas.errors import DraftConflict, DraftError, NotFound
-from personas_as_code.schemas.parse_cache import ParseCache
 
 DEFAULT_ACTOR = git.Actor("personas-mcp", "personas-mcp@localhost")
 

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from personas_as_code.application.ids import InvalidInput
 from personas_as_code.application.models import ExportResult
-from personas_as_code.schemas.loader import LoadedPersona
+from personas_as_code.loader.repo import LoadedPersona
 from personas_as_code.schemas.persona import export_columns
 from personas_as_code.sync.safe_write import write_inside
 

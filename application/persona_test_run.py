@@ -15,12 +15,12 @@ from typing import Any, Literal
 from personas_as_code.application.models import Issue
 from personas_as_code.application.service import PersonaService
 from personas_as_code.catalogue.protocol import Catalogue
+from personas_as_code.loader.repo import Repo
 from personas_as_code.persona_tests.report import FORMAT_VERSION
 from personas_as_code.persona_tests.runner import run_tests
 from personas_as_code.schemas.errors import DraftError
-from personas_as_code.schemas.loader import Repo
 from personas_as_code.schemas.persona_tests import TESTS_SUFFIXES
-from personas_as_code.schemas.secrets import redact
+from personas_as_code.untrusted.secrets import redact
 from pydantic import BaseModel, Field
 
 MAX_CONCURRENCY = 8

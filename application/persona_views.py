@@ -13,9 +13,9 @@ from personas_as_code.application.draft_refs import DraftTip
 from personas_as_code.application.drafts import DraftStore
 from personas_as_code.application.models import Issue, PersonaView
 from personas_as_code.catalogue.protocol import Catalogue
+from personas_as_code.loader.files import DirectoryFiles
+from personas_as_code.loader.repo import Repo
 from personas_as_code.schemas.errors import NotFound
-from personas_as_code.schemas.files import DirectoryFiles
-from personas_as_code.schemas.loader import Repo
 from personas_as_code.schemas.problems import Problem
 
 

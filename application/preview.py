@@ -30,8 +30,8 @@ from personas_as_code.application.tokens import (
 from personas_as_code.inference.chat import provenance
 from personas_as_code.inference.enricher import Retriever, enrich, render_context_block
 from personas_as_code.inference.messages import ChatMessage
+from personas_as_code.loader.repo import LoadedPersona
 from personas_as_code.sandbox.enrichment import profile_of
-from personas_as_code.schemas.loader import LoadedPersona
 
 NOT_REQUESTED = "this preview was built without the tree's knowledge"
 SYSTEM_PRIORITY = 100

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from itertools import chain, filterfalse
 
 from personas_as_code.application.models import SearchFilters
-from personas_as_code.schemas.loader import LoadedPersona
+from personas_as_code.loader.repo import LoadedPersona
 
 TEXT_FIELDS = ("name", "slug", "description", "sources", "prompt")
 # the longest prefix of a term the index looks up; the rest is checked in Python

@@ -2,7 +2,7 @@
 
 One instance serves one repo root.  Reads go through the cached working-tree
 index; drafts go through ``DraftStore`` (git plumbing); every persona is
-validated by ``schemas.loader`` (working tree and draft commits alike).
+validated by ``loader.repo`` (working tree and draft commits alike).
 """
 
 from __future__ import annotations
@@ -56,12 +56,12 @@ from personas_as_code.application.persona_views import (
 from personas_as_code.application.preview import PreviewRequest, RetrievalAccess, build_preview
 from personas_as_code.application.yaml_edit import PatchSpec
 from personas_as_code.catalogue.protocol import Catalogue
+from personas_as_code.loader.parse_cache import ParseCache
+from personas_as_code.loader.repo import LoadedPersona, Repo
 from personas_as_code.sandbox.enrichment import retrieval_notes
 from personas_as_code.sandbox.run import RunRequest, RunResult, run_persona
 from personas_as_code.sandbox.tree_retrieval import TreeRetrieval
 from personas_as_code.schemas.errors import DraftConflict, DraftError, PersonasError
-from personas_as_code.schemas.loader import LoadedPersona, Repo
-from personas_as_code.schemas.parse_cache import ParseCache
 from personas_as_code.schemas.problems import errors_only
 
 

@@ -13,10 +13,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from personas_as_code.loader.modeline import modeline_comment
 from personas_as_code.schemas.errors import DraftError
-from personas_as_code.schemas.modeline import modeline_comment
 from personas_as_code.schemas.persona import key_order
-from personas_as_code.schemas.yamlsafe import YamlRefused, parse_yaml
+from personas_as_code.untrusted.yaml import YamlRefused, parse_yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
@@ -195,7 +195,7 @@ def _unset(data: CommentedMap, dotted: str, notes: list[str]) -> None:
 def apply_patch(text: str, patch: PatchSpec) -> tuple[str, list[str]]:
     """Apply ``patch`` to the YAML ``text``; return the new text and notes.
 
-    The text is first checked by the bounded parser (``schemas.yamlsafe``): the
+    The text is first checked by the bounded parser (``untrusted.yaml``): the
     round-trip parser is recursive, so a hostile file must be refused before it.
     """
     checked_data(text)

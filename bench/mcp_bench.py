@@ -7,7 +7,7 @@ query of the same mix on the same texts via sqlite3), the cold first MCP request
 over stdio (goal <= 3 s, beside ``import mcp`` + a PyYAML CSafeLoader parse of the
 same files in a fresh interpreter), preview (goal p95 <= 50 ms) and draft patch
 (goal p95 <= 150 ms at 10,000 personas), with the baselines
-measured in the same run: a plain ``schemas.loader.load_repo`` of the same repo
+measured in the same run: a plain ``loader.repo.load_repo`` of the same repo
 (what every request would pay without the cached index), and for draft patches the
 floor of one git commit of one changed file (hash-object + commit-tree + update-ref
 via subprocess), printed as a ratio.
@@ -35,7 +35,7 @@ from personas_as_code.application.models import HistoryMessage, SearchFilters
 from personas_as_code.application.preview import PreviewRequest
 from personas_as_code.application.service import PersonaService
 from personas_as_code.application.yaml_edit import PatchSpec
-from personas_as_code.schemas.loader import Repo, load_repo
+from personas_as_code.loader.repo import Repo, load_repo
 
 MODELS = [
     "scaigrid/gpt-4o",

@@ -49,7 +49,7 @@ sys.path.insert(0, str(ROOT))
 from personas_as_code.catalogue.api import API_PREFIX  # noqa: E402
 from personas_as_code.catalogue.client import HttpCatalogue  # noqa: E402
 from personas_as_code.catalogue.embedded import EmbeddedCatalogue  # noqa: E402
-from personas_as_code.schemas.parse_cache import CACHE_FILE  # noqa: E402
+from personas_as_code.loader.parse_cache import CACHE_FILE  # noqa: E402
 from personas_as_code.sync.engine import (  # noqa: E402
     apply_repo,
     compute_plan,

@@ -12,6 +12,7 @@ whole catalogue in list pages) and ``Persona.avatar_sha256``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from types import UnionType
 from typing import (
@@ -43,9 +44,6 @@ from personas_as_code.schemas.jsonvalue import dotted, json_problems
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
-from sqlalchemy import JSON
-from sqlmodel import AutoString
-from sqlmodel import Field as SQLField
 
 T = TypeVar("T")
 
@@ -58,7 +56,7 @@ def published_model_slug(tenant_slug: str, persona_slug: str) -> str:
     return f"tenant/{tenant_slug}/{persona_slug}"
 
 
-class _Body(BaseModel):
+class RequestBody(BaseModel):
     """A request body: unknown fields refused, every value strict JSON.
 
     Floats must be finite, and each field's value must pass the one strict-JSON
@@ -138,6 +136,21 @@ def _every_field_optional(source: type[BaseModel]) -> Callable[[type[M]], type[M
     return decorate
 
 
+@dataclass(frozen=True)
+class Stored:
+    """How the embedded catalogue stores a field whose column type is not derived from its
+    Python type (``db.PersonaRow`` reads it): ``"text"`` for a ``Literal`` or a
+    length-limited string, ``"json"`` for a map.  A marker, not ``sqlmodel.Field``, so
+    that the API models (and a plan over HTTP) load no database code."""
+
+    kind: Literal["text", "json"]
+    nullable: bool | None = None
+
+
+TEXT = Stored("text")
+JSON_MAP = Stored("json")
+
+
 class PersonaBase(BaseModel):
     """The persona's catalogue fields, declared once (SQLModel's ``HeroBase`` pattern).
 
@@ -145,25 +158,27 @@ class PersonaBase(BaseModel):
     from this class: ``PersonaCreate`` adds ``metadata`` and makes ``slug`` optional,
     ``PersonaUpdate`` is ``PersonaCreate`` with every field optional, ``Persona`` drops
     the request limits (a response says what is stored) and ``db.PersonaRow`` makes a
-    column of each field (``sa_type`` where the column's type is not the field's).
+    column of each field (its ``Stored`` marker where the column's type is not the field's).
     ``metadata`` is not here because SQLAlchemy reserves that attribute name on a table:
     the row calls it ``metadata_``.  Adding a field: docs/architecture.md, "Adding a
     persona field".
     """
 
-    name: NonEmptyStr = SQLField(sa_type=AutoString)
-    slug: Slug = SQLField(sa_type=AutoString)
-    model_slug: NonEmptyStr = SQLField(sa_type=AutoString)
+    name: Annotated[NonEmptyStr, TEXT]
+    slug: Annotated[Slug, TEXT]
+    model_slug: Annotated[NonEmptyStr, TEXT]
     system_prompt: str = ""
     rag_enabled: bool = False
-    rag_strategy: RagStrategy = SQLField(default="single_step", sa_type=AutoString)
+    rag_strategy: Annotated[RagStrategy, TEXT] = "single_step"
     rag_top_k: TopK = 5
     rag_min_score: MinScore | None = None
     rag_context_template: str | None = None
-    rag_status_messages: dict[str, str] | None = SQLField(default=None, sa_type=JSON)
-    status_messages_mode: StatusMessagesMode = SQLField(default="standard", sa_type=AutoString)
-    default_params: dict[str, Any] = SQLField(default_factory=dict, sa_type=JSON, nullable=True)
-    status: PersonaStatus = SQLField(default="draft", sa_type=AutoString)
+    rag_status_messages: Annotated[dict[str, str] | None, JSON_MAP] = None
+    status_messages_mode: Annotated[StatusMessagesMode, TEXT] = "standard"
+    default_params: Annotated[dict[str, Any], Stored("json", nullable=True)] = Field(
+        default_factory=dict
+    )
+    status: Annotated[PersonaStatus, TEXT] = "draft"
 
 
 class PersonaFields(PersonaBase):
@@ -172,7 +187,7 @@ class PersonaFields(PersonaBase):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
-class PersonaCreate(_Body, PersonaFields):
+class PersonaCreate(RequestBody, PersonaFields):
     """Body of ``POST /personas``."""
 
     # the body may leave it out: the catalogue derives it from the name
@@ -180,7 +195,7 @@ class PersonaCreate(_Body, PersonaFields):
 
 
 @_every_field_optional(PersonaCreate)
-class PersonaUpdate(_Body):
+class PersonaUpdate(RequestBody):
     """Body of ``PUT /personas/{id}``: every non-null field is applied, nulls are ignored."""
 
     if TYPE_CHECKING:  # its fields are generated; a type checker sees keyword arguments
@@ -188,13 +203,13 @@ class PersonaUpdate(_Body):
         def __init__(self, **fields: Any) -> None: ...
 
 
-class PublishRequest(_Body):
+class PublishRequest(RequestBody):
     """Optional body of ``POST /personas/{id}/publish``."""
 
     group_ids: list[str] | None = None
 
 
-class SourceCreate(_Body):
+class SourceCreate(RequestBody):
     """Body of ``POST /personas/{id}/sources``."""
 
     source_type: SourceType
@@ -204,7 +219,7 @@ class SourceCreate(_Body):
     search_config: dict[str, Any] | None = None
 
 
-class SourceUpdate(_Body):
+class SourceUpdate(RequestBody):
     """Body of ``PUT /personas/{id}/sources/{source_id}``."""
 
     weight: Weight | None = None

@@ -54,6 +54,7 @@ from personas_as_code.catalogue.protocol import (
     iter_all_personas,
     models_matching,
 )
+from personas_as_code.catalogue.simulated_user_store import HttpSimulatedUsers, SimulatedUserStore
 from personas_as_code.inference.completion import ChatUsage
 from personas_as_code.inference.retry import RetryPolicy as BackendRetryPolicy
 from personas_as_code.inference.retry import parse_retry_after
@@ -73,7 +74,6 @@ from pydantic import BaseModel, Field, ValidationError
 
 if TYPE_CHECKING:
     from personas_as_code.catalogue.backends import BackendModels
-    from personas_as_code.catalogue.test_persona_store import TestPersonaStore
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
@@ -262,7 +262,7 @@ class HttpCatalogue:
         **kwargs: Any,
     ) -> T:
         """One request to another API of the same server, with this client's retries,
-        answer cap and typed errors (``catalogue.test_persona_store`` uses it)."""
+        answer cap and typed errors (``catalogue.simulated_user_store`` uses it)."""
         return self._call(
             method, path, parse=parse, idempotent=idempotent, reconcile=reconcile, **kwargs
         )
@@ -489,7 +489,7 @@ class HttpCatalogue:
             "POST",
             CHAT_PATH,
             json=body,
-            parse=_remote_answer,
+            parse=remote_answer,
             headers=dict(headers) if headers else None,
         )
         choice = answer.choices[0]
@@ -511,12 +511,9 @@ class HttpCatalogue:
         """None: a remote ScaiGrid indexes its own collections."""
         return None
 
-    def test_persona_store(self, project: str) -> TestPersonaStore:
+    def simulated_user_store(self, project: str) -> SimulatedUserStore:
         """Project ``project`` of the test-personas API of this server, with this key."""
-        # imported here: the store's module builds on this one
-        from personas_as_code.catalogue.test_persona_store import HttpTestPersonas
-
-        return HttpTestPersonas.beside(self, project)
+        return HttpSimulatedUsers(self, project)
 
     def lock(
         self, name: str, *, ttl_seconds: float = 3600.0
@@ -534,7 +531,7 @@ class HttpCatalogue:
         self.close()
 
 
-def _remote_answer(resp: httpx.Response) -> RemoteAnswer:
+def remote_answer(resp: httpx.Response) -> RemoteAnswer:
     try:
         return RemoteAnswer.model_validate(resp.json()["data"])
     except (ValueError, KeyError, TypeError, ValidationError) as exc:

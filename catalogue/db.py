@@ -10,12 +10,13 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, get_type_hints
 
-import personas_as_code.catalogue.test_persona_tables  # noqa: F401  (registers the test-persona tables)
-from personas_as_code.catalogue.api import PersonaBase
+import personas_as_code.catalogue.simulated_user_tables  # noqa: F401  (registers the test-persona tables)
+from personas_as_code.catalogue.api import PersonaBase, Stored
 from personas_as_code.catalogue.defaults import DEFAULT_DATABASE_URL, ROLES  # noqa: F401  (re-exported)
 from personas_as_code.knowledge_index.store import create_knowledge_tables
+from pydantic import BaseModel
 from sqlalchemy import (
     JSON,
     Column,
@@ -28,7 +29,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import make_url
-from sqlmodel import Field, SQLModel, create_engine
+from sqlmodel import AutoString, Field, SQLModel, create_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -153,7 +154,37 @@ class _PersonaKeys(SQLModel):
     tenant_id: str = Field(foreign_key="tenants.id", index=True)
 
 
-class PersonaRow(PersonaBase, _PersonaKeys, table=True):
+_COLUMN_TYPES = {"text": AutoString, "json": JSON}
+
+
+def _columns_of(model: type[BaseModel]) -> type[SQLModel]:
+    """A SQLModel base with a column of each of ``model``'s fields: its type, its default,
+    and the column type and nullability its ``api.Stored`` marker names."""
+    hints = get_type_hints(model, include_extras=True)
+    namespace: dict[str, Any] = {"__annotations__": {}}
+    for name, info in model.model_fields.items():
+        column: dict[str, Any] = {}
+        stored = next((m for m in info.metadata if isinstance(m, Stored)), None)
+        if stored is not None:
+            column["sa_type"] = _COLUMN_TYPES[stored.kind]
+            if stored.nullable is not None:
+                column["nullable"] = stored.nullable
+        if info.default_factory is not None:
+            column["default_factory"] = info.default_factory
+        elif not info.is_required():
+            column["default"] = info.default
+        namespace["__annotations__"][name] = hints[name]
+        namespace[name] = Field(**column)
+    return type(f"{model.__name__}Columns", (SQLModel,), namespace)
+
+
+if TYPE_CHECKING:  # a type checker sees the fields as PersonaBase declares them
+    _PersonaColumns = PersonaBase
+else:
+    _PersonaColumns = _columns_of(PersonaBase)
+
+
+class PersonaRow(_PersonaColumns, _PersonaKeys, table=True):
     """A persona of one tenant; ``(tenant_id, slug)`` is unique.  Its persona columns are
     ``api.PersonaBase``'s fields."""
 

@@ -43,7 +43,7 @@ from sqlalchemy.orm import Session
 
 if TYPE_CHECKING:
     from personas_as_code.catalogue.backends import BackendModels
-    from personas_as_code.catalogue.test_persona_store import TestPersonaStore
+    from personas_as_code.catalogue.simulated_user_store import SimulatedUserStore
     from personas_as_code.inference.chat import ChatCall
 
 R = TypeVar("R")
@@ -247,11 +247,11 @@ class EmbeddedCatalogue:
         """The tenant's knowledge index, in this database."""
         return KnowledgeIndex(self.engine, self.tenant_id)
 
-    def test_persona_store(self, project: str) -> TestPersonaStore:
+    def simulated_user_store(self, project: str) -> SimulatedUserStore:
         """Project ``project`` of the test personas kept in this database."""
-        from personas_as_code.catalogue.test_persona_store import EmbeddedTestPersonas
+        from personas_as_code.catalogue.simulated_user_store import EmbeddedSimulatedUsers
 
-        return EmbeddedTestPersonas(self.engine, self.caller, project)
+        return EmbeddedSimulatedUsers(self.engine, self.caller, project)
 
     def lock(
         self, name: str, *, ttl_seconds: float = 3600.0

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from personas_as_code.catalogue.client import HttpCatalogue
 from personas_as_code.catalogue.protocol import Catalogue
+from personas_as_code.catalogue.simulated_user_store import HttpSimulatedUsers, SimulatedUserStore
 
 
 def open_catalogue(
@@ -25,3 +26,11 @@ def open_catalogue(
     from personas_as_code.catalogue.embedded import EmbeddedCatalogue
 
     return EmbeddedCatalogue.open(database_url, tenant)
+
+
+def open_simulated_user_server(
+    base_url: str, api_key: str | None, project: str
+) -> SimulatedUserStore:
+    """Project ``project`` of the test-personas API at ``base_url`` (``[test_personas]
+    url``), a server other than the catalogue's; closing the store closes its client."""
+    return HttpSimulatedUsers(HttpCatalogue(base_url, api_key), project, owns_http=True)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from personas_as_code.catalogue.api import Persona, PersonaBase, Source
-from personas_as_code.schemas.loader import LoadedPersona
+from personas_as_code.loader.repo import LoadedPersona
 from personas_as_code.schemas.persona import Source as FileSource
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import LiteralScalarString

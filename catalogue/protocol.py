@@ -37,7 +37,7 @@ from personas_as_code.schemas.errors import PaginationRunaway
 
 if TYPE_CHECKING:
     from personas_as_code.catalogue.backends import BackendModels
-    from personas_as_code.catalogue.test_persona_store import TestPersonaStore
+    from personas_as_code.catalogue.simulated_user_store import SimulatedUserStore
 
 T = TypeVar("T")
 
@@ -132,7 +132,7 @@ class Catalogue(Protocol):
         the catalogue indexes its own collections (a remote ScaiGrid)."""
         ...
 
-    def test_persona_store(self, project: str) -> TestPersonaStore:
+    def simulated_user_store(self, project: str) -> SimulatedUserStore:
         """Project ``project`` of the test-personas API this catalogue serves."""
         ...
 

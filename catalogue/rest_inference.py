@@ -25,7 +25,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
-from personas_as_code.catalogue.api import _Body
+from personas_as_code.catalogue.api import RequestBody
 from personas_as_code.catalogue.chat import ChatRequest, prepare_chat
 from personas_as_code.catalogue.service import Caller
 from personas_as_code.inference.chat import complete, stream
@@ -43,7 +43,7 @@ MAX_STOP = 4
 StopText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
-class ChatMessageIn(_Body):
+class ChatMessageIn(RequestBody):
     """One message of the conversation."""
 
     role: Literal["system", "user", "assistant"]

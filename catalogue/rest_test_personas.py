@@ -16,7 +16,7 @@ optional fields omitted); errors use the app's envelope
 seed's messages ("Name is required", "Persona not found", "Persona with name
 already exists", "Persona has no system prompt").  Auth is the app's bearer
 key, checked before any body byte; a project is a namespace inside the key's
-tenant (see ``catalogue.test_persona_tables``).
+tenant (see ``catalogue.simulated_user_tables``).
 """
 
 from __future__ import annotations
@@ -26,16 +26,16 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
-from personas_as_code.catalogue import test_persona_service as service
+from personas_as_code.catalogue import simulated_user_service as service
 from personas_as_code.catalogue.image_response import image_response
 from personas_as_code.catalogue.service import Caller
-from personas_as_code.catalogue.test_persona_api import (
+from personas_as_code.catalogue.simulated_user_api import (
     MAX_IMAGE_ID_CHARS,
     TestPersona,
     TestPersonaCreate,
     TestPersonaUpdate,
 )
-from personas_as_code.schemas.test_persona_config import PROJECT_PATTERN
+from personas_as_code.schemas.simulated_user_config import PROJECT_PATTERN
 from sqlalchemy.orm import Session
 
 PREFIX = "/api/projects/{project}"

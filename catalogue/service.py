@@ -48,7 +48,7 @@ from personas_as_code.catalogue.db import (
 )
 from personas_as_code.catalogue.servable import served
 from personas_as_code.knowledge_index import store as knowledge_store
-from personas_as_code.schemas.avatar import check_avatar
+from personas_as_code.loader.avatar import check_avatar
 from personas_as_code.schemas.errors import (
     ModelNotFound,
     NoAvatar,

@@ -18,8 +18,8 @@ def import_(
     repo: RepoOption = Path("."),
 ) -> None:
     """Write catalogue personas as YAML files (avatars as files) and adopt them."""
+    from personas_as_code.loader.repo import load_repo
     from personas_as_code.schemas.errors import ConfigError, ImportRefused
-    from personas_as_code.schemas.loader import load_repo
     from personas_as_code.sync.engine import open_repo_catalogue
     from personas_as_code.sync.importer import import_personas
 

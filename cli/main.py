@@ -20,11 +20,11 @@ from personas_as_code.cli import (
     import_cmd,
     init_cmd,
     mcp_cmd,
+    persona_tests_cmd,
     plan_cmd,
     preview_cmd,
     run_cmd,
     schema_cmd,
-    test_cmd,
     validate_cmd,
 )
 from personas_as_code.cli.common import FullHelpGroup
@@ -100,7 +100,7 @@ import_cmd.register(app)
 mcp_cmd.register(app)
 preview_cmd.register(app)
 run_cmd.register(app)
-test_cmd.register(app)
+persona_tests_cmd.register(app)
 export_cmd.register(app)
 init_cmd.register(app)
 schema_cmd.register(app)

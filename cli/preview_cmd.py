@@ -36,9 +36,9 @@ def preview(
 
     from personas_as_code.application.preview import PreviewRequest, render_text
     from personas_as_code.application.service import PersonaService
-    from personas_as_code.schemas.loader import load_repo
-    from personas_as_code.schemas.secrets import redact_model
+    from personas_as_code.loader.repo import load_repo
     from personas_as_code.sync.engine import open_repo_catalogue
+    from personas_as_code.untrusted.secrets import redact_model
 
     request = PreviewRequest(
         system_prompt_override=(

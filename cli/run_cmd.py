@@ -27,10 +27,10 @@ def run(
     model's backend (mirror until [backends] in personas.toml configures one).
     Publishes and persists nothing; secret-looking text in the output is redacted."""
     from personas_as_code.application.service import PersonaService
+    from personas_as_code.loader.repo import load_repo
     from personas_as_code.sandbox.run import RunRequest, render_text
-    from personas_as_code.schemas.loader import load_repo
-    from personas_as_code.schemas.secrets import redact_model
     from personas_as_code.sync.engine import open_repo_catalogue
+    from personas_as_code.untrusted.secrets import redact_model
 
     request = RunRequest(
         message=message,

@@ -27,9 +27,9 @@ def validate(
     ] = OutputFormat.text,
 ) -> None:
     """Validate the persona files; exit 0 when valid, 1 when not."""
+    from personas_as_code.loader.repo import load_repo
     from personas_as_code.schemas.config import CONFIG_FILE
     from personas_as_code.schemas.errors import ConfigError
-    from personas_as_code.schemas.loader import load_repo
     from personas_as_code.schemas.problems import errors_only
 
     loaded = load_repo(repo)

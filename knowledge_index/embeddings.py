@@ -21,8 +21,8 @@ from typing import Any, Protocol
 
 import httpx
 import numpy as np
+from personas_as_code.loader.distributions import installed_version
 from personas_as_code.schemas.config import EmbeddingsSettings
-from personas_as_code.schemas.distributions import installed_version
 from personas_as_code.schemas.errors import PersonasError
 
 WORDLLAMA_MODEL = "l2_supercat_256"

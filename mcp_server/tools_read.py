@@ -21,7 +21,7 @@ from personas_as_code.application.preview import PreviewRequest
 from personas_as_code.application.service import PersonaService
 from personas_as_code.mcp_server.errors import tool_errors
 from personas_as_code.schemas.fields import PersonaStatus, SourceType
-from personas_as_code.schemas.secrets import redact_model
+from personas_as_code.untrusted.secrets import redact_model
 from pydantic import Field
 
 READ_ONLY = ToolAnnotations(

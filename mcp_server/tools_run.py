@@ -2,7 +2,7 @@
 
 Read-only (nothing is published, persisted or written) but open-world: it calls
 a model backend, which may be a service on the network.  The result is redacted
-(``schemas.secrets``): a credential in the knowledge, the prompt or the answer is not
+(``untrusted.secrets``): a credential in the knowledge, the prompt or the answer is not
 handed to the assistant.
 """
 
@@ -26,7 +26,7 @@ from personas_as_code.mcp_server.tools_read import (
     TopPArg,
 )
 from personas_as_code.sandbox.run import RunRequest, RunResult
-from personas_as_code.schemas.secrets import redact_model
+from personas_as_code.untrusted.secrets import redact_model
 from pydantic import Field
 
 RUN = ToolAnnotations(

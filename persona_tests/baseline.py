@@ -7,9 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import git
+from personas_as_code.loader.repo import Repo, load_repo
 from personas_as_code.sandbox.gitfiles import GitTreeFiles
 from personas_as_code.schemas.errors import ConfigError
-from personas_as_code.schemas.loader import Repo, load_repo
 from personas_as_code.sync.gitrefs import resolve_commit
 
 

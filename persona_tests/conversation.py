@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from personas_as_code.inference.messages import ChatMessage
+from personas_as_code.loader.simulated_users import LoadedSimulatedUser
 from personas_as_code.sandbox.models import HistoryMessage
 from personas_as_code.sandbox.run import RunRequest, RunResult
 from personas_as_code.schemas.persona_tests import Conversation
-from personas_as_code.schemas.test_persona_loader import LoadedTestPersona
 
 MAX_TURN_CHARS = 8000
 USER_ROLE_BRIEF = (
@@ -51,7 +51,7 @@ AskPersona = Callable[[RunRequest], RunResult]
 
 def converse(
     spec: Conversation,
-    user: LoadedTestPersona,
+    user: LoadedSimulatedUser,
     ask_user: AskUser,
     ask_persona: AskPersona,
 ) -> Turns:
@@ -78,7 +78,7 @@ def converse(
     return Turns(transcript, last, latency_ms)
 
 
-def _user_side(user: LoadedTestPersona, history: list[HistoryMessage]) -> list[ChatMessage]:
+def _user_side(user: LoadedSimulatedUser, history: list[HistoryMessage]) -> list[ChatMessage]:
     """The messages that make a model play ``user`` (roles swapped)."""
     messages = [ChatMessage("system", user.system_prompt + USER_ROLE_BRIEF)]
     if not history:

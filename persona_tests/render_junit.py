@@ -21,7 +21,7 @@ from personas_as_code.persona_tests.report import (
     MIRROR,
     UNTESTED_LABEL,
     CaseResult,
-    TestReport,
+    PersonaTestReport,
 )
 from personas_as_code.sync.render.literal import visible
 
@@ -66,7 +66,7 @@ def _testcase(result: CaseResult) -> ET.Element:
     return case
 
 
-def _properties(suite: ET.Element, report: TestReport, results: list[CaseResult]) -> None:
+def _properties(suite: ET.Element, report: PersonaTestReport, results: list[CaseResult]) -> None:
     """Whether a model answered this suite's cases, how many were not tested, the note."""
     called = any(p != MIRROR for r in results for p in r.answered_by)
     properties = ET.SubElement(suite, "properties")
@@ -78,7 +78,7 @@ def _properties(suite: ET.Element, report: TestReport, results: list[CaseResult]
         ET.SubElement(properties, "property", name=name, value=value)
 
 
-def junit_xml(report: TestReport) -> str:
+def junit_xml(report: PersonaTestReport) -> str:
     """The report as a JUnit XML document."""
     report = report.redacted()
     root = ET.Element("testsuites", name="personas test")

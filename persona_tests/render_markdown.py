@@ -9,7 +9,7 @@ retrieval changed against the baseline, a collapsible ``<details>``: a diff of t
 baseline's answer against this branch's, both answers in full, and the chunks each side
 retrieved (source, path, chunk, score) side by side.
 
-The report is redacted first (``TestReport.redacted``): no credential in an answer, a
+The report is redacted first (``PersonaTestReport.redacted``): no credential in an answer, a
 retrieved chunk or a message reaches the comment.
 
 All user text goes through ``sync.render.literal`` (``md_text`` inline, ``md_code`` in
@@ -25,7 +25,7 @@ from itertools import groupby
 from typing import Any
 
 from personas_as_code.persona_tests.render_text import summary
-from personas_as_code.persona_tests.report import UNTESTED_LABEL, CaseResult, TestReport
+from personas_as_code.persona_tests.report import UNTESTED_LABEL, CaseResult, PersonaTestReport
 from personas_as_code.sync.render.literal import md_code, md_fence, md_text
 
 MARKER = "<!-- personas-tests -->"
@@ -164,7 +164,7 @@ def _details(result: CaseResult) -> list[str]:
     return lines
 
 
-def markdown(report: TestReport) -> str:
+def markdown(report: PersonaTestReport) -> str:
     """The persona tests section of the PR comment."""
     report = report.redacted()
     with_baseline = report.baseline_ref is not None

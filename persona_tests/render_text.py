@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from personas_as_code.persona_tests.report import CaseResult, TestReport
-from personas_as_code.schemas.secrets import redact
+from personas_as_code.persona_tests.report import CaseResult, PersonaTestReport
 from personas_as_code.sync.render.literal import StyledLine, one_line
+from personas_as_code.untrusted.secrets import redact
 
 ANSWER_LINES = 12
 _MARK = {
@@ -42,7 +42,7 @@ def case_line(result: CaseResult) -> StyledLine:
     return StyledLine(text, _STYLE[result.status])
 
 
-def summary(report: TestReport) -> str:
+def summary(report: PersonaTestReport) -> str:
     """The counts, and the baseline's regressions and fixes when one ran."""
     text = (
         f"{report.count('passed')} passed, {report.count('failed')} failed, "
@@ -58,7 +58,7 @@ def summary(report: TestReport) -> str:
     return text
 
 
-def text_lines(report: TestReport) -> Iterator[StyledLine]:
+def text_lines(report: PersonaTestReport) -> Iterator[StyledLine]:
     """The whole text report."""
     report = report.redacted()
     if report.model_note:

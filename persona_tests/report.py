@@ -1,5 +1,5 @@
 """The result of a persona tests run: per case, its status, answer, assertion results,
-latency, retrieval provenance and (with a baseline) what changed.  ``TestReport.to_dict``
+latency, retrieval provenance and (with a baseline) what changed.  ``PersonaTestReport.to_dict``
 is the ``--format json`` shape (``format_version`` 1).
 
 A case's status (``status_of``, the one place it is decided):
@@ -15,7 +15,7 @@ A case's status (``status_of``, the one place it is decided):
 * ``passed``: every assertion passed.
 
 Everything a report shows comes from user files, knowledge and models: ``redacted`` and
-``to_dict`` pass it through ``schemas.secrets`` so no credential reaches an output.
+``to_dict`` pass it through ``untrusted.secrets`` so no credential reaches an output.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-from personas_as_code.schemas.secrets import redact_data, redact_structure
+from personas_as_code.untrusted.secrets import redact_data, redact_structure
 
 FORMAT_VERSION: Final = 1
 Status = Literal["passed", "failed", "skipped", "error", "untested"]
@@ -173,10 +173,8 @@ def change_between(before: Status | None, after: Status | None) -> Change:
 
 
 @dataclass
-class TestReport:
+class PersonaTestReport:
     """Every case's result, in a stable order (persona, then file order)."""
-
-    __test__ = False  # not a pytest test class
 
     results: list[CaseResult] = field(default_factory=list)
     baseline_ref: str | None = None
@@ -239,7 +237,7 @@ class TestReport:
             return 1
         return 0
 
-    def redacted(self) -> TestReport:
+    def redacted(self) -> PersonaTestReport:
         """A copy safe to show: every answer, message, transcript, retrieval entry, error
         and note with secrets replaced by ``[REDACTED]``."""
         return redact_structure(self)

@@ -4,7 +4,7 @@
 ``run_tests(repo, catalogue)`` runs every case of ``personas/<slug>.tests.yaml``
 against the repo's personas through the sandbox run path (``sandbox.run``: the
 embedded catalogue's backends, or a remote ScaiGrid's), at most ``concurrency`` at
-once, and returns a ``TestReport``.  With ``baseline`` (another commit's repo, see
+once, and returns a ``PersonaTestReport``.  With ``baseline`` (another commit's repo, see
 ``persona_tests.baseline``) each case also runs against that commit's persona, and the
 report says per case whether it went from pass to fail or back.  Each side retrieves
 from its own tree's knowledge folders (``sandbox.tree_retrieval``; both share the
@@ -28,6 +28,9 @@ from typing import Any
 from personas_as_code.catalogue.protocol import Catalogue
 from personas_as_code.inference.enricher import Retriever
 from personas_as_code.inference.messages import ChatMessage
+from personas_as_code.loader.files import RepoFiles
+from personas_as_code.loader.persona_tests import LoadedCase
+from personas_as_code.loader.repo import LoadedPersona, Repo, load_repo
 from personas_as_code.persona_tests.assertions import Judge, Outcome, check_all
 from personas_as_code.persona_tests.baseline import load_ref
 from personas_as_code.persona_tests.conversation import converse
@@ -37,8 +40,8 @@ from personas_as_code.persona_tests.report import (
     AssertionResult,
     BaselineResult,
     CaseResult,
+    PersonaTestReport,
     Status,
-    TestReport,
     change_between,
     status_of,
 )
@@ -47,10 +50,7 @@ from personas_as_code.sandbox.run import RunRequest, RunResult, run_persona
 from personas_as_code.sandbox.tree_retrieval import TreeRetrieval
 from personas_as_code.schemas.config import BackendSettings
 from personas_as_code.schemas.errors import ConfigError, NotFound, PersonasError
-from personas_as_code.schemas.files import RepoFiles
-from personas_as_code.schemas.loader import LoadedPersona, Repo, load_repo
 from personas_as_code.schemas.persona_tests import Assertion
-from personas_as_code.schemas.persona_tests_loader import LoadedCase
 
 Progress = Callable[[int, int, CaseResult], None]
 """Called after each case with (cases done, cases in all, its result)."""
@@ -117,7 +117,7 @@ def run_tests(
     progress: Progress | None = None,
     require_model: bool = False,
     workspace: str | Path | None = None,
-) -> TestReport:
+) -> PersonaTestReport:
     """Run the cases of ``slugs`` (default: every persona with a tests file).
 
     ``baseline`` is another version of the repo (a ``Repo``, or a git ref of the repo's
@@ -142,7 +142,7 @@ def run_tests(
     if base_repo is not None:
         label = f"baseline {baseline_ref}" if baseline_ref else "the baseline"
         base_knowledge = TreeRetrieval(base_repo, label=label, workspace=workspace)
-    report = TestReport(baseline_ref=baseline_ref, require_model=require_model)
+    report = PersonaTestReport(baseline_ref=baseline_ref, require_model=require_model)
     for slug in chosen:
         if slug not in loaded.persona_tests.by_slug:
             report.notes.append(f"persona {slug!r} has no tests file (personas/{slug}.tests.yaml)")

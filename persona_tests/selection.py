@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from personas_as_code.schemas.loader import Repo
+from personas_as_code.loader.repo import Repo
 from personas_as_code.sync.gitinfo import changed_since
 
 

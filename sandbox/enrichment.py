@@ -9,7 +9,7 @@ from __future__ import annotations
 from personas_as_code.catalogue.persona_mapping import file_profile
 from personas_as_code.catalogue.protocol import Catalogue
 from personas_as_code.inference.enricher import PersonaProfile
-from personas_as_code.schemas.loader import LoadedPersona
+from personas_as_code.loader.repo import LoadedPersona
 
 
 def profile_of(persona: LoadedPersona) -> PersonaProfile:

@@ -10,7 +10,7 @@ from typing import Literal
 
 import git
 from git.objects import Blob, Tree
-from personas_as_code.schemas.files import PathRefused
+from personas_as_code.loader.files import PathRefused
 from personas_as_code.sync.gitrefs import resolve_commit
 
 _REGULAR_MODES = (0o100644, 0o100755)

@@ -29,11 +29,11 @@ from personas_as_code.inference.chat import provenance
 from personas_as_code.inference.completion import ChatUsage
 from personas_as_code.inference.enricher import Retriever
 from personas_as_code.inference.messages import ChatMessage
+from personas_as_code.loader.repo import LoadedPersona
 from personas_as_code.sandbox.enrichment import profile_of
 from personas_as_code.sandbox.models import HistoryMessage, RetrievedRef
 from personas_as_code.schemas.config import BackendSettings
 from personas_as_code.schemas.errors import ConfigError
-from personas_as_code.schemas.loader import LoadedPersona
 from pydantic import BaseModel, Field
 
 NO_RETRIEVER = "no knowledge of the tree under test was given to this run"

@@ -26,7 +26,7 @@ from personas_as_code.knowledge_index.content_store import ContentStore, Knowled
 from personas_as_code.knowledge_index.embeddings import embedder_for_settings
 from personas_as_code.knowledge_index.retrieval import Retrieval, SourceRef
 from personas_as_code.knowledge_index.tree_index import TREE_TENANT, TreeIndex, open_tree_index
-from personas_as_code.schemas.loader import Repo
+from personas_as_code.loader.repo import Repo
 from personas_as_code.sync.knowledge import desired_sources
 from sqlalchemy.exc import SQLAlchemyError
 

@@ -20,10 +20,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from personas_as_code.loader.modeline import SCHEMAS_DIR
 from personas_as_code.schemas.config import CONFIG_FILE, RepoConfig
 from personas_as_code.schemas.errors import ConfigError, WriteRefused
-from personas_as_code.schemas.modeline import SCHEMAS_DIR
-from personas_as_code.schemas.test_persona_config import TEST_PERSONAS_DIR
+from personas_as_code.schemas.simulated_user_config import TEST_PERSONAS_DIR
 from personas_as_code.sync.safe_write import write_inside
 
 WORKFLOWS_DIR = ".github/workflows"
@@ -173,7 +173,7 @@ def repo_filters(root: Path) -> Watched:
     """The filters of the repo at ``root``: its config (``ConfigError`` when missing or
     invalid), and the prompts and avatars its valid personas point at."""
     # imported on use: loading personas is only needed here, not when init renders
-    from personas_as_code.schemas.loader import load_repo
+    from personas_as_code.loader.repo import load_repo
 
     if not (root / CONFIG_FILE).is_file():
         raise ConfigError(f"{root / CONFIG_FILE} not found: not a persona repo (personas init)")

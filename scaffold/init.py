@@ -17,11 +17,11 @@ from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
 
+from personas_as_code.loader.modeline import SCHEMAS_DIR, modeline_comment
 from personas_as_code.scaffold.ci_filters import render, repo_path, watched
 from personas_as_code.scaffold.schema_files import packaged_schemas
 from personas_as_code.schemas.config import CONFIG_FILE, RepoConfig
 from personas_as_code.schemas.errors import ConfigError, WriteRefused
-from personas_as_code.schemas.modeline import SCHEMAS_DIR, modeline_comment
 from personas_as_code.sync.safe_write import write_inside
 from pydantic import ValidationError
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
+from personas_as_code.loader.modeline import SCHEMA_FILES, SCHEMAS_DIR
 from personas_as_code.schemas.config import CONFIG_FILE
 from personas_as_code.schemas.errors import ConfigError
-from personas_as_code.schemas.modeline import SCHEMA_FILES, SCHEMAS_DIR
 from personas_as_code.sync.safe_write import write_inside
 
 

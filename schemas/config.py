@@ -7,7 +7,7 @@ from typing import Annotated, Literal, Self
 from urllib.parse import urlsplit
 
 from personas_as_code.schemas.fields import Slug
-from personas_as_code.schemas.test_persona_config import TestPersonasSection
+from personas_as_code.schemas.simulated_user_config import SimulatedUsersConfig
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -268,10 +268,11 @@ class KnowledgeSection(_Section):
     )
 
 
-class TestsSection(_Section):
+class PersonaTestsSection(_Section):
     """Defaults for ``personas test`` (the cases of ``personas/<slug>.tests.yaml``)."""
 
-    __test__ = False  # not a pytest test class
+    # titled with its name in config.schema.json (and in validation messages)
+    model_config = ConfigDict(title="TestsSection")
 
     judge_backend: BackendSlug | None = Field(
         default=None,
@@ -305,10 +306,10 @@ class RepoConfig(_Section):
         "its provider. Applied to the embedded catalogue by `personas apply`; backends not "
         "named here answer with the offline 'mirror'.",
     )
-    tests: TestsSection = Field(
-        default_factory=TestsSection, description="Defaults of personas test."
+    tests: PersonaTestsSection = Field(
+        default_factory=PersonaTestsSection, description="Defaults of personas test."
     )
-    test_personas: TestPersonasSection | None = Field(
+    test_personas: SimulatedUsersConfig | None = Field(
         default=None,
         description="Where test-personas/ is reconciled; absent: into the catalogue's own "
         "test-personas API, project 'default', when the folder exists.",

@@ -293,18 +293,16 @@ class RetrievalFailed(CatalogueError):
 # --- test-personas API (/api/projects/{project}/personas) -------------------------
 
 
-class TestPersonaNotFound(CatalogueError):
+class SimulatedUserNotFound(CatalogueError):
     """No test persona with that id in the project (404 "Persona not found")."""
 
-    __test__ = False  # not a pytest test class
     code = "TEST_PERSONA_NOT_FOUND"
     status = 404
 
 
-class TestPersonaNameConflict(CatalogueError):
+class SimulatedUserNameConflict(CatalogueError):
     """Another test persona of the project has that name (409)."""
 
-    __test__ = False  # not a pytest test class
     code = "TEST_PERSONA_NAME_CONFLICT"
     status = 409
 
@@ -362,8 +360,8 @@ CATALOGUE_ERRORS: dict[str, type[CatalogueError]] = {
         BackendRateLimited,
         BackendBadResponse,
         RetrievalFailed,
-        TestPersonaNotFound,
-        TestPersonaNameConflict,
+        SimulatedUserNotFound,
+        SimulatedUserNameConflict,
         ImageNotFound,
         ImageProviderNotConfigured,
         ImageGenerationFailed,

@@ -70,7 +70,7 @@ class Draft:
 
 class ExportedPersona(Protocol):
     """What an export column reads: the file and what loading it resolved
-    (``schemas.loader.LoadedPersona``)."""
+    (``loader.repo.LoadedPersona``)."""
 
     @property
     def slug(self) -> str: ...

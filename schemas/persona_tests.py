@@ -165,11 +165,11 @@ class Conversation(BaseModel):
     )
 
 
-class TestCase(BaseModel):
+class PersonaTestCase(BaseModel):
     """One case: a message or a simulated conversation, and the checks of the last answer."""
 
-    __test__ = False  # not a pytest test class
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # titled with its name in persona-tests.schema.json (and in validation messages)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, title="TestCase")
 
     name: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
         description="The case's name, shown in the report."
@@ -192,9 +192,8 @@ class TestCase(BaseModel):
 class PersonaTestsFile(BaseModel):
     """``personas/<slug>.tests.yaml``: the cases of the persona ``<slug>``."""
 
-    __test__ = False  # not a pytest test class
     model_config = ConfigDict(extra="forbid")
 
-    cases: list[TestCase] = Field(
+    cases: list[PersonaTestCase] = Field(
         min_length=1, max_length=MAX_CASES, description="The test cases of this persona."
     )

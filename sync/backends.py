@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from personas_as_code.catalogue.protocol import Catalogue
+from personas_as_code.loader.repo import Repo
 from personas_as_code.schemas.errors import PersonasError
-from personas_as_code.schemas.loader import Repo
 from personas_as_code.sync.render import backends as render
 from personas_as_code.sync.render import outcomes as outcome_lines
 from personas_as_code.sync.render.literal import StyledLine

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from personas_as_code.catalogue.protocol import Catalogue
-from personas_as_code.schemas.loader import Repo
+from personas_as_code.loader.repo import Repo
 from personas_as_code.sync.changes import PersonaPlan, UpdateFields
 from personas_as_code.sync.differ import DiffContext, diff
 from personas_as_code.sync.reader import read_catalogue

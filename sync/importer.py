@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from personas_as_code.catalogue.api import Persona, PersonaUpdate, published_model_slug
 from personas_as_code.catalogue.persona_mapping import file_document
 from personas_as_code.catalogue.protocol import Catalogue
-from personas_as_code.schemas.avatar import check_avatar
+from personas_as_code.loader.avatar import check_avatar
+from personas_as_code.loader.modeline import modeline
+from personas_as_code.loader.repo import Repo
 from personas_as_code.schemas.errors import CatalogueError, NotFound, PersonasError, WriteRefused
 from personas_as_code.schemas.fields import AVATAR_MIME_BY_EXTENSION, SLUG_MAX_LENGTH, SLUG_RE
-from personas_as_code.schemas.loader import Repo
-from personas_as_code.schemas.modeline import modeline
 from personas_as_code.sync.marker import Marker, read_marker, user_metadata, with_marker
 from personas_as_code.sync.normalize import normalize_text
 from personas_as_code.sync.safe_write import write_inside

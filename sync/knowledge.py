@@ -1,6 +1,6 @@
 """Knowledge changes in the plan, and indexing them on apply.
 
-The repo's knowledge folders (``schemas.knowledge``) are the desired state; the
+The repo's knowledge folders (``loader.knowledge``) are the desired state; the
 embedded catalogue's index (``knowledge_index.indexer``) is the actual one.  Planning reads
 content hashes only and writes nothing.  Apply takes chunks and vectors from the repo's
 content store (``.personas/knowledge/chunks.db``, shared with run, preview and test), so
@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from personas_as_code.catalogue.protocol import Catalogue
+from personas_as_code.loader.repo import Repo
 from personas_as_code.schemas.errors import PersonasError
-from personas_as_code.schemas.loader import Repo
 from personas_as_code.sync.render import knowledge as render
 from personas_as_code.sync.render import outcomes as outcome_lines
 from personas_as_code.sync.render.literal import StyledLine

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from personas_as_code.catalogue.protocol import Catalogue
+from personas_as_code.loader.repo import Repo
 from personas_as_code.schemas.config import SafetySection
 from personas_as_code.schemas.errors import PersonasError
-from personas_as_code.schemas.loader import Repo
 from personas_as_code.sync.render.literal import StyledLine
 
 if TYPE_CHECKING:

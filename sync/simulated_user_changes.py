@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from personas_as_code.schemas.test_persona_loader import LoadedTestPersona
+from personas_as_code.loader.simulated_users import LoadedSimulatedUser
 from personas_as_code.sync.changes import (
     Change,
     CreateWithFields,
@@ -87,7 +87,7 @@ class SimulatedUserPlan(ItemPlan):
     or error)."""
 
     name: str = ""
-    desired: LoadedTestPersona | None = field(default=None, repr=False, compare=False)
+    desired: LoadedSimulatedUser | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {

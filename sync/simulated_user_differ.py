@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from personas_as_code.catalogue.protocol import Catalogue
-from personas_as_code.catalogue.test_persona_api import TestPersona
-from personas_as_code.catalogue.test_persona_store import TestPersonaStore
-from personas_as_code.schemas.loader import Repo
-from personas_as_code.schemas.test_persona_config import TestPersonasSection
-from personas_as_code.schemas.test_persona_loader import LoadedTestPersona
+from personas_as_code.catalogue.simulated_user_api import TestPersona
+from personas_as_code.catalogue.simulated_user_store import SimulatedUserStore
+from personas_as_code.loader.repo import Repo
+from personas_as_code.loader.simulated_users import LoadedSimulatedUser
+from personas_as_code.schemas.simulated_user_config import SimulatedUsersConfig
 from personas_as_code.sync.changes import FieldDiff
 from personas_as_code.sync.gitinfo import changed_since
 from personas_as_code.sync.normalize import normalize_text
@@ -82,7 +82,7 @@ def _classify(
     return items, warnings
 
 
-def _match(desired: list[LoadedTestPersona], actual: list[_Actual]) -> dict[str, _Actual]:
+def _match(desired: list[LoadedSimulatedUser], actual: list[_Actual]) -> dict[str, _Actual]:
     """Each file's test persona: the owned one whose marker names its slug, else an owned
     one (not matched by slug) with its name."""
     by_slug = {a.marker.slug: a for a in actual if a.owned and a.marker is not None}
@@ -105,7 +105,7 @@ def _match(desired: list[LoadedTestPersona], actual: list[_Actual]) -> dict[str,
     return matched
 
 
-def _update_plan(desired: LoadedTestPersona, have: _Actual, repo_id: str) -> SimulatedUserPlan:
+def _update_plan(desired: LoadedSimulatedUser, have: _Actual, repo_id: str) -> SimulatedUserPlan:
     plan = SimulatedUserPlan(
         desired.slug,
         desired.path,
@@ -131,7 +131,7 @@ def _update_plan(desired: LoadedTestPersona, have: _Actual, repo_id: str) -> Sim
 
 
 def _settings_change(
-    section: TestPersonasSection, store: TestPersonaStore
+    section: SimulatedUsersConfig, store: SimulatedUserStore
 ) -> tuple[list[SetImageSettings], list[str]]:
     wanted = section.images.model_dump(mode="json") if section.images else None
     if not store.keeps_settings:
@@ -194,7 +194,7 @@ def _orphans(
 
 
 def _create_plan(
-    desired: LoadedTestPersona, actual: list[_Actual], freed: set[str], where: str
+    desired: LoadedSimulatedUser, actual: list[_Actual], freed: set[str], where: str
 ) -> SimulatedUserPlan:
     """A create, or an error when another test persona holds the name; ``freed``: the ids
     this apply deletes or renames, whose names are free by the time creates run."""
@@ -229,8 +229,8 @@ _ORDER = {"delete": 0, "update": 1, "error": 2, "create": 3}
 
 def diff_test_personas(
     repo: Repo,
-    section: TestPersonasSection,
-    store: TestPersonaStore,
+    section: SimulatedUsersConfig,
+    store: SimulatedUserStore,
     *,
     prune: bool,
     changed_ref: str | None = None,

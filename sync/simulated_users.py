@@ -31,18 +31,19 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from personas_as_code.catalogue.factory import open_simulated_user_server
 from personas_as_code.catalogue.protocol import Catalogue
-from personas_as_code.catalogue.test_persona_api import TestPersonaCreate, TestPersonaUpdate
-from personas_as_code.catalogue.test_persona_store import HttpTestPersonas, TestPersonaStore
+from personas_as_code.catalogue.simulated_user_api import TestPersonaCreate, TestPersonaUpdate
+from personas_as_code.catalogue.simulated_user_store import SimulatedUserStore
+from personas_as_code.loader.repo import Repo
+from personas_as_code.loader.simulated_users import LoadedSimulatedUser
 from personas_as_code.schemas.config import SafetySection
 from personas_as_code.schemas.errors import ConfigError, PersonasError
-from personas_as_code.schemas.loader import Repo
-from personas_as_code.schemas.test_persona_config import (
+from personas_as_code.schemas.simulated_user_config import (
     TEST_PERSONAS_DIR,
     ImageSettings,
-    TestPersonasSection,
+    SimulatedUsersConfig,
 )
-from personas_as_code.schemas.test_persona_loader import LoadedTestPersona
 from personas_as_code.sync.marker import MARKER_KEY
 from personas_as_code.sync.reconcile import ItemSection, apply_items
 from personas_as_code.sync.render import outcomes as outcome_lines
@@ -67,7 +68,7 @@ from personas_as_code.sync.simulated_user_changes import (
 from personas_as_code.sync.simulated_user_changes import read_marker as read_marker
 
 
-def desired_fields(desired: LoadedTestPersona) -> dict[str, Any]:
+def desired_fields(desired: LoadedSimulatedUser) -> dict[str, Any]:
     """The fields a test persona's file asks for, as the server stores them."""
     return {
         "name": desired.name,
@@ -78,7 +79,7 @@ def desired_fields(desired: LoadedTestPersona) -> dict[str, Any]:
 
 
 def marker_for(
-    desired: LoadedTestPersona, repo_id: str, commit: str | None = None
+    desired: LoadedSimulatedUser, repo_id: str, commit: str | None = None
 ) -> SimulatedUserMarker:
     """The marker a test persona from ``desired`` carries."""
     return SimulatedUserMarker(
@@ -123,7 +124,7 @@ class SimulatedUsersSection(ItemSection[SimulatedUserPlan, SimulatedUserOrphan],
     deletions: ClassVar[str] = "test persona deletions"
     display_rank: ClassVar[int] = 2
 
-    config: TestPersonasSection | None = None
+    config: SimulatedUsersConfig | None = None
     where: str = ""
     project: str = ""
     ownership: str = ""
@@ -210,14 +211,14 @@ class SimulatedUsersSection(ItemSection[SimulatedUserPlan, SimulatedUserOrphan],
 # --- where the test personas go ----------------------------------------------------
 
 
-def section_settings(repo: Repo) -> TestPersonasSection | None:
+def section_settings(repo: Repo) -> SimulatedUsersConfig | None:
     """The repo's ``[test_personas]``, defaulted when the folder exists; None: skip them."""
     section = repo.config.test_personas
     if section is not None:
         return section if section.enabled else None
     folder_exists = repo.root is not None and (repo.root / TEST_PERSONAS_DIR).is_dir()
     if repo.test_personas.files or folder_exists:
-        return TestPersonasSection()
+        return SimulatedUsersConfig()
     return None
 
 
@@ -225,12 +226,12 @@ def section_settings(repo: Repo) -> TestPersonasSection | None:
 def open_store(
     repo: Repo,
     catalogue: Catalogue,
-    section: TestPersonasSection,
+    section: SimulatedUsersConfig,
     env: Mapping[str, str] = os.environ,
-) -> Iterator[TestPersonaStore]:
+) -> Iterator[SimulatedUserStore]:
     """The server ``section`` names: its ``url``, else the catalogue's own (embedded in
     process, or the remote catalogue's host with its key)."""
-    store: TestPersonaStore
+    store: SimulatedUserStore
     if section.url:
         key = None
         if section.api_key_env:
@@ -239,9 +240,9 @@ def open_store(
                 raise ConfigError(
                     f"[test_personas] api_key_env names {section.api_key_env}, which is not set"
                 )
-        store = HttpTestPersonas(section.url, key, section.project)
+        store = open_simulated_user_server(section.url, key, section.project)
     else:
-        store = catalogue.test_persona_store(section.project)
+        store = catalogue.simulated_user_store(section.project)
     try:
         yield store
     finally:
@@ -251,14 +252,14 @@ def open_store(
 # --- apply -------------------------------------------------------------------------
 
 
-def _metadata(desired: LoadedTestPersona, repo_id: str, commit: str | None) -> dict[str, Any]:
+def _metadata(desired: LoadedSimulatedUser, repo_id: str, commit: str | None) -> dict[str, Any]:
     return {MARKER_KEY: marker_for(desired, repo_id, commit).model_dump()}
 
 
 def _apply_one(
     plan: SimulatedUserPlan,
     result: PersonaResult,
-    store: TestPersonaStore,
+    store: SimulatedUserStore,
     repo_id: str,
     run: ApplyRun,
 ) -> None:
@@ -301,7 +302,7 @@ def _apply_one(
 
 
 def _apply_settings(
-    change: SetImageSettings, store: TestPersonaStore, repo_id: str
+    change: SetImageSettings, store: SimulatedUserStore, repo_id: str
 ) -> PersonaResult:
     result = PersonaResult("(project settings)", "image_settings")
     try:

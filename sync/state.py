@@ -14,7 +14,7 @@ from typing import Any
 
 from personas_as_code.catalogue.api import FrontendModel, Persona
 from personas_as_code.catalogue.persona_mapping import FIELDS, api_fields, source_fields
-from personas_as_code.schemas.loader import Avatar, LoadedPersona
+from personas_as_code.loader.repo import Avatar, LoadedPersona
 from personas_as_code.sync.marker import Marker, read_marker, user_metadata
 from personas_as_code.sync.normalize import normalize_text, sha256_of
 

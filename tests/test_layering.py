@@ -1,8 +1,8 @@
 """The house is layered: no import runs back up.
 
 cli → scaffold → mcp_server → application → persona_tests → sandbox → sync → catalogue →
-inference → knowledge_index → schemas.  A module may import its own package and those to its
-right, never one to its left.
+inference → knowledge_index → loader → untrusted → schemas.  A module may import its own package
+and those to its right, never one to its left.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ LAYERS = [
     "catalogue",
     "inference",
     "knowledge_index",
+    "loader",
+    "untrusted",
     "schemas",
 ]
 

@@ -6,14 +6,14 @@ import difflib
 import json
 from typing import Any
 
-from personas_as_code.schemas.secrets import redact, redact_data
 from personas_as_code.sync.changes import FieldDiff
+from personas_as_code.untrusted.secrets import redact, redact_data
 
 MULTILINE_FIELDS = {"system_prompt", "rag_context_template"}
 
 
 def redact_value(value: Any, key: str = "") -> Any:
-    """``value`` with secrets redacted by key name and by shape (``schemas.secrets``).
+    """``value`` with secrets redacted by key name and by shape (``untrusted.secrets``).
 
     Renderers get an already redacted plan (``sync.render.redact.redact_plan``);
     this second pass keeps single values safe wherever they are shown."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
-from personas_as_code.schemas.secrets import redact
 from personas_as_code.sync.render.change_lines import (
     details_markdown,
     item_lines,
@@ -15,6 +14,7 @@ from personas_as_code.sync.render.change_lines import (
 )
 from personas_as_code.sync.render.describe import ACTION_SYMBOL, describe
 from personas_as_code.sync.render.literal import StyledLine, md_code, md_text
+from personas_as_code.untrusted.secrets import redact
 
 if TYPE_CHECKING:
     from personas_as_code.sync.persona_section import PersonaSection

@@ -3,7 +3,7 @@
 ``redact_plan`` walks everything a plan carries — field diffs before and after,
 the fields of a create, sources and their search configs, ownership markers,
 warnings and errors that quote values, orphans — and returns a copy in which
-secrets (by key name and by value shape, see ``schemas.secrets``) are replaced
+secrets (by key name and by value shape, see ``untrusted.secrets``) are replaced
 by ``[REDACTED]``.  The raw desired/actual states are dropped from the copy.
 
 The copy keeps the checksum of the real plan: ``apply --checksum`` must match
@@ -18,9 +18,9 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from personas_as_code.schemas.secrets import redact_data, redact_structure
 from personas_as_code.sync.changes import FieldDiff, PersonaPlan
 from personas_as_code.sync.plan import Plan
+from personas_as_code.untrusted.secrets import redact_data, redact_structure
 
 
 @dataclass(frozen=True)

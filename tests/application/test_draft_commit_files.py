@@ -10,8 +10,8 @@ from git import Repo as GitRepo
 from personas_as_code.application.commit_files import CommitFiles
 from personas_as_code.application.service import PersonaService
 from personas_as_code.application.yaml_edit import PatchSpec
+from personas_as_code.loader.repo import PERSONA_SUFFIXES
 from personas_as_code.sandbox.gitfiles import GitTreeFiles
-from personas_as_code.schemas.loader import PERSONA_SUFFIXES
 
 from tests.mcp_server.conftest import git, init_git
 from tests.repos import RepoBuilder

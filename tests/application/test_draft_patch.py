@@ -11,7 +11,7 @@ import pytest
 from personas_as_code.application.service import PersonaService
 from personas_as_code.application.yaml_edit import PatchSpec
 from personas_as_code.schemas.errors import DraftError
-from personas_as_code.schemas.yamlsafe import parse_yaml
+from personas_as_code.untrusted.yaml import parse_yaml
 
 
 def _count_parses(monkeypatch: pytest.MonkeyPatch, text: bytes) -> list[bytes]:

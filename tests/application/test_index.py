@@ -7,9 +7,9 @@ from pathlib import Path
 
 from personas_as_code.application.drafts import DraftStore
 from personas_as_code.application.index import RepoIndex
-from personas_as_code.schemas.files import DirectoryFiles
-from personas_as_code.schemas.loader import load_repo
-from personas_as_code.schemas.parse_cache import ParseCache
+from personas_as_code.loader.files import DirectoryFiles
+from personas_as_code.loader.parse_cache import ParseCache
+from personas_as_code.loader.repo import load_repo
 
 from tests.mcp_server.conftest import git
 

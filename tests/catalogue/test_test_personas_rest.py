@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from personas_as_code.schemas.avatar import check_avatar
+from personas_as_code.loader.avatar import check_avatar
 
 from tests.catalogue.conftest import Live, make_key
 

@@ -90,17 +90,17 @@ def test_validate_imports_only_what_validation_needs(repo: RepoBuilder) -> None:
         repo.persona(f"p{n}", MINIMAL)
     code, modules, output = imported_by("validate", cwd=repo.root)
     assert code == 0 and "10 persona(s) valid." in output, output
-    assert "personas_as_code.schemas.loader" in modules  # it did validate
+    assert "personas_as_code.loader.repo" in modules  # it did validate
     assert not {m.split(".")[0] for m in modules} & HEAVY, sorted(HEAVY & modules)
     assert not modules & OWN_HEAVY
     # no avatar, no tests file, no test persona: their checks and models stay unloaded
     assert not modules & {
         "defusedxml",
         "regex",
-        "personas_as_code.schemas.svg",
+        "personas_as_code.untrusted.svg",
         "personas_as_code.schemas.persona_tests",
-        "personas_as_code.schemas.persona_tests_loader",
-        "personas_as_code.schemas.test_persona_loader",
+        "personas_as_code.loader.persona_tests",
+        "personas_as_code.loader.simulated_users",
     }
 
 
@@ -118,8 +118,8 @@ def test_validate_loads_tests_files_and_test_personas_when_the_repo_has_them(
     assert code != 0 and "no test persona 'ghost'" in output, output
     assert "1 of 1 test persona file(s) valid." in output  # the test persona was loaded
     assert {
-        "personas_as_code.schemas.persona_tests_loader",
-        "personas_as_code.schemas.test_persona_loader",
+        "personas_as_code.loader.persona_tests",
+        "personas_as_code.loader.simulated_users",
     } <= modules
 
 
@@ -130,7 +130,7 @@ def test_validate_loads_the_avatar_checks_when_a_persona_has_an_avatar(
     repo.write("personas/p.svg", '<svg xmlns="http://www.w3.org/2000/svg"><script/></svg>')
     code, modules, output = imported_by("validate", cwd=repo.root)
     assert code != 0 and "<script> element is not allowed" in output, output
-    assert "personas_as_code.schemas.svg" in modules
+    assert "personas_as_code.untrusted.svg" in modules
 
 
 def test_a_local_backend_loads_no_model_to_validate_or_plan(example_repo: Path) -> None:

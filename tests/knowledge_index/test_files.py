@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
-from personas_as_code.schemas.loader import load_repo
+from personas_as_code.loader.repo import load_repo
 from personas_as_code.schemas.problems import Problem
 
 from tests.repos import DATA, RepoBuilder, repo  # noqa: F401

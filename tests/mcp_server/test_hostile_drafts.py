@@ -14,8 +14,8 @@ import pytest
 from git import Repo as GitRepo
 from mcp import Client, StdioServerParameters
 from personas_as_code.application.service import PersonaService
+from personas_as_code.loader.repo import load_repo
 from personas_as_code.sandbox.gitfiles import GitTreeFiles
-from personas_as_code.schemas.loader import load_repo
 
 from tests.mcp_server.conftest import call, git
 

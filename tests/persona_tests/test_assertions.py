@@ -4,12 +4,12 @@ the llm_rubric judge over a loopback OpenAI-compatible server, and skipped witho
 from __future__ import annotations
 
 import pytest
+from personas_as_code.loader.repo import Repo
 from personas_as_code.persona_tests.assertions import Outcome, check
 from personas_as_code.persona_tests.models import judge_backend
 from personas_as_code.persona_tests.report import AssertionResult
 from personas_as_code.persona_tests.runner import _judge
 from personas_as_code.schemas.config import RepoConfig
-from personas_as_code.schemas.loader import Repo
 from personas_as_code.schemas.persona_tests import MAX_MATCH_CHARS, Assertion
 
 from tests.persona_tests.judge_server import serve_judge

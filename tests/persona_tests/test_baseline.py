@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 from personas_as_code.catalogue.embedded import EmbeddedCatalogue
+from personas_as_code.loader.repo import load_repo
 from personas_as_code.persona_tests.baseline import load_ref
 from personas_as_code.persona_tests.render_markdown import markdown
 from personas_as_code.persona_tests.runner import run_tests
 from personas_as_code.persona_tests.selection import changed_personas
 from personas_as_code.schemas.errors import ConfigError
-from personas_as_code.schemas.loader import load_repo
 
 from tests.mcp_server.conftest import git
 

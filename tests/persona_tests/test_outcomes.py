@@ -23,7 +23,7 @@ from personas_as_code.persona_tests.report import (
     AssertionResult,
     BaselineResult,
     CaseResult,
-    TestReport,
+    PersonaTestReport,
     change_between,
     status_of,
 )
@@ -117,9 +117,9 @@ CHUNK = {
 }
 
 
-def secret_report() -> TestReport:
+def secret_report() -> PersonaTestReport:
     """A credential in every place a report carries user or model text."""
-    return TestReport(
+    return PersonaTestReport(
         results=[
             CaseResult(
                 "hr",

@@ -17,7 +17,7 @@ from personas_as_code.persona_tests.report import (
     AssertionResult,
     BaselineResult,
     CaseResult,
-    TestReport,
+    PersonaTestReport,
 )
 
 from tests.snapshots import assert_snapshot
@@ -29,13 +29,13 @@ HOSTILE = (
 )
 
 
-def hostile_report() -> TestReport:
+def hostile_report() -> PersonaTestReport:
     ok = AssertionResult("contains", True, "contains 'reset'")
     bad = AssertionResult("contains", False, "does not contain '<b>x</b>'")
     skip = AssertionResult("llm_rubric", None, "skipped: no judge model is configured")
     untested = AssertionResult("contains", None, NO_MODEL, no_model=True)
     cited = AssertionResult("cites", True, "a chunk of source 'col_x' reached the answer")
-    return TestReport(
+    return PersonaTestReport(
         results=[
             CaseResult("alpha", "fine", "passed", "all good", (ok,), 10, answered_by=("openai",)),
             CaseResult(
@@ -206,7 +206,7 @@ def test_many_changed_answers_stay_within_the_comment_bound() -> None:
         (AssertionResult("contains", False, "no"),),
         baseline=BaselineResult("passed", "was right", "pass->fail"),
     )
-    comment = markdown(TestReport(results=[*changed, regression], baseline_ref="main"))
+    comment = markdown(PersonaTestReport(results=[*changed, regression], baseline_ref="main"))
     assert len(comment) < MAX_MARKDOWN_CHARS + 5_000  # the table and the note on top
     assert comment.index("<summary>flipped: failed (pass→fail)") < comment.index("(answer changed)")
     shown = comment.count("(answer changed)</summary>")

@@ -17,11 +17,11 @@ from personas_as_code.catalogue.db import make_engine
 from personas_as_code.catalogue.embedded import EmbeddedCatalogue
 from personas_as_code.catalogue.rest import create_app
 from personas_as_code.catalogue.serve import serve_in_thread
+from personas_as_code.loader.repo import load_repo
 from personas_as_code.persona_tests.conversation import MAX_TURN_CHARS, OPENING
 from personas_as_code.persona_tests.report import NO_MODEL
 from personas_as_code.persona_tests.runner import run_tests
 from personas_as_code.schemas.errors import NotFound
-from personas_as_code.schemas.loader import load_repo
 
 from tests.inference.upstream import Upstream, serve_upstream
 from tests.mcp_server.conftest import git

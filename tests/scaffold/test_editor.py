@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from personas_as_code.schemas.modeline import modeline_comment
+from personas_as_code.loader.modeline import modeline_comment
 
 from tests.scaffold.conftest import personas
 from tests.scaffold.lsp import LspClient

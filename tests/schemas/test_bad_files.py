@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from personas_as_code.schemas.loader import load_repo
+from personas_as_code.loader.repo import load_repo
 
 from tests.repos import DATA, MINIMAL, RepoBuilder
 

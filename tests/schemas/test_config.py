@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from personas_as_code.schemas.loader import load_repo
+from personas_as_code.loader.repo import load_repo
 
 from tests.repos import RepoBuilder
 

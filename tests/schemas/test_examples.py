@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from personas_as_code.schemas.loader import load_repo
+from personas_as_code.loader.repo import load_repo
 
 MODELINE = "# yaml-language-server: $schema=../schemas/persona.schema.json"
 

@@ -9,13 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from personas_as_code.schemas.files import (
+from personas_as_code.loader.files import (
     MAX_READ_BYTES,
     DirectoryFiles,
     OversizedFile,
     read_limited,
 )
-from personas_as_code.schemas.loader import load_repo
+from personas_as_code.loader.repo import load_repo
 
 from tests.repos import MINIMAL, RepoBuilder
 
@@ -42,7 +42,7 @@ def test_huge_sparse_files_are_refused_by_size_with_little_memory(repo: RepoBuil
     project = Path(__file__).resolve().parents[2]
     script = (
         "import json, sys\n"
-        "from personas_as_code.schemas.loader import load_repo\n"
+        "from personas_as_code.loader.repo import load_repo\n"
         "problems = [str(p) for p in load_repo(sys.argv[1]).problems]\n"
         # VmHWM belongs to this process image; ru_maxrss would carry the forking parent's
         # peak (pytest's, hundreds of MiB late in a run) across exec

@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from personas_as_code.schemas.loader import load_repo
-from personas_as_code.schemas.yamlsafe import MAX_DEPTH, MAX_YAML_BYTES, YamlRefused, parse_yaml
+from personas_as_code.loader.repo import load_repo
+from personas_as_code.untrusted.yaml import MAX_DEPTH, MAX_YAML_BYTES, YamlRefused, parse_yaml
 
 from tests.repos import MINIMAL, RepoBuilder
 

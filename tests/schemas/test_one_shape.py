@@ -31,8 +31,8 @@ from personas_as_code.catalogue.persona_mapping import (
     api_fields,
     file_document,
 )
+from personas_as_code.loader.repo import LoadedPersona
 from personas_as_code.mcp_server.tools_drafts import build_patch
-from personas_as_code.schemas.loader import LoadedPersona
 from personas_as_code.schemas.persona import (
     FileKey,
     PersonaFile,

@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from personas_as_code.schemas.loader import Repo, load_repo
-from personas_as_code.schemas.parse_cache import CACHE_FILE, ParseCache, key_file
+from personas_as_code.loader.parse_cache import CACHE_FILE, ParseCache, key_file
+from personas_as_code.loader.repo import Repo, load_repo
 
 from tests.repos import MINIMAL, RepoBuilder
 from tests.schemas.test_referenced_files import png_bytes
@@ -225,8 +225,8 @@ def test_a_committed_personas_symlink_is_not_written_through(
 CONCURRENT_LOADER = """
 import sys
 from pathlib import Path
-from personas_as_code.schemas.loader import load_repo
-from personas_as_code.schemas.parse_cache import ParseCache
+from personas_as_code.loader.repo import load_repo
+from personas_as_code.loader.parse_cache import ParseCache
 root = Path(sys.argv[1])
 for round_ in range(6):
     target = root / "personas" / f"w{sys.argv[2]}.yaml"
@@ -275,8 +275,8 @@ def test_any_text_and_value_comes_back_the_same(repo: RepoBuilder) -> None:
 
 PREFETCH_LOADER = """
 import json, sys
-from personas_as_code.schemas.loader import load_repo
-from personas_as_code.schemas.parse_cache import ParseCache
+from personas_as_code.loader.repo import load_repo
+from personas_as_code.loader.parse_cache import ParseCache
 cache = ParseCache.for_repo(sys.argv[1])
 cache.parallel_min = 1  # fork workers even for this small repo
 loaded = load_repo(sys.argv[1], persona_loader=cache.load, prepare=cache.prefetch)

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from personas_as_code.schemas.loader import load_repo
+from personas_as_code.loader.repo import load_repo
 
 from tests.cli.test_validate_cmd import run
 from tests.persona_tests.conftest import copy_examples

@@ -7,7 +7,7 @@ import struct
 import zlib
 
 import pytest
-from personas_as_code.schemas.loader import load_repo
+from personas_as_code.loader.repo import load_repo
 
 from tests.repos import MINIMAL, RepoBuilder
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from personas_as_code.schemas.loader import load_repo
+from personas_as_code.loader.repo import load_repo
 from personas_as_code.schemas.regex_bounds import (
     MAX_REGEX_SIZE,
     MAX_SCHEMA_DEPTH,

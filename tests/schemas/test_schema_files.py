@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from personas_as_code.loader.modeline import SCHEMA_FILES, modeline_comment, schema_ref
 from personas_as_code.schemas.generate import SCHEMAS, expected_files
-from personas_as_code.schemas.modeline import SCHEMA_FILES, modeline_comment, schema_ref
 
 
 def properties(node: Any, where: str = "") -> Iterator[tuple[str, dict[str, Any]]]:

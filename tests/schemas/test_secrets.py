@@ -6,9 +6,9 @@ import time
 from pathlib import Path
 
 import pytest
-from personas_as_code.schemas.loader import load_repo
-from personas_as_code.schemas.parse_cache import ParseCache
-from personas_as_code.schemas.secrets import (
+from personas_as_code.loader.parse_cache import ParseCache
+from personas_as_code.loader.repo import load_repo
+from personas_as_code.untrusted.secrets import (
     REDACTED,
     find_secrets,
     is_secret_key,

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from personas_as_code.catalogue.db import make_engine
 from personas_as_code.catalogue.rest import create_app
-from personas_as_code.schemas.avatar import check_avatar
+from personas_as_code.loader.avatar import check_avatar
+from personas_as_code.loader.repo import load_repo
 from personas_as_code.schemas.errors import InvalidFileType
-from personas_as_code.schemas.loader import load_repo
-from personas_as_code.schemas.svg import MAX_DEPTH, MAX_PROBLEMS, css_unescape, svg_problems
+from personas_as_code.untrusted.svg import MAX_DEPTH, MAX_PROBLEMS, css_unescape, svg_problems
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
 

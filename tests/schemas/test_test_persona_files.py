@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from personas_as_code.loader.repo import load_repo
 from personas_as_code.schemas.generate import expected_files
-from personas_as_code.schemas.loader import load_repo
 
 from tests.repos import DATA, EXAMPLES, RepoBuilder
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from personas_as_code.schemas.files import DirectoryFiles
-from personas_as_code.schemas.loader import load_persona
+from personas_as_code.loader.files import DirectoryFiles
+from personas_as_code.loader.repo import load_persona
 from personas_as_code.sync.state import desired_from_file
 
 from tests.repos import DATA, EXAMPLES, MINIMAL, RepoBuilder

@@ -19,7 +19,7 @@ from personas_as_code.catalogue.protocol import Catalogue
 from personas_as_code.catalogue.rest import create_app
 from personas_as_code.catalogue.seed import add_api_key, bootstrap, seed_starter
 from personas_as_code.catalogue.serve import serve_in_thread
-from personas_as_code.schemas.loader import Repo
+from personas_as_code.loader.repo import Repo
 from personas_as_code.sync.engine import PlanRequest, apply_repo, compute_plan, load_valid_repo
 from personas_as_code.sync.plan import Plan
 from sqlalchemy import Engine

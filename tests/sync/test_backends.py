@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from personas_as_code.catalogue.backends import list_backends
+from personas_as_code.loader.repo import load_repo
 from personas_as_code.schemas.errors import BackendNotConfigured
-from personas_as_code.schemas.loader import load_repo
 from personas_as_code.sync.render import render_json, render_markdown, render_text
 
 from tests.sync.conftest import Sync, Target

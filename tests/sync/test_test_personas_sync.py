@@ -10,9 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from personas_as_code.catalogue.test_persona_api import TestPersona as ServerTestPersona
-from personas_as_code.catalogue.test_persona_api import TestPersonaCreate as ServerTestPersonaCreate
-from personas_as_code.catalogue.test_persona_store import EmbeddedTestPersonas
+from personas_as_code.catalogue.simulated_user_api import TestPersona as ServerTestPersona
+from personas_as_code.catalogue.simulated_user_api import (
+    TestPersonaCreate as ServerTestPersonaCreate,
+)
+from personas_as_code.catalogue.simulated_user_store import EmbeddedSimulatedUsers
 from personas_as_code.schemas.errors import ConfigError, UnsafePlan
 from personas_as_code.sync.render import render_json, render_markdown, render_text
 from personas_as_code.sync.simulated_users import open_store, read_marker, section_settings
@@ -221,7 +223,7 @@ def test_a_remote_server_by_url_and_key(
     assert sorted(p["name"] for p in listed) == EXAMPLE_NAMES
     assert not esync.plan().has_changes
     # the embedded catalogue got none of them
-    here = EmbeddedTestPersonas(esync.catalogue.engine, esync.catalogue.caller, "qa")
+    here = EmbeddedSimulatedUsers(esync.catalogue.engine, esync.catalogue.caller, "qa")
     assert here.list_all() == []
 
     monkeypatch.delenv("QA_SERVER_KEY")

@@ -27,10 +27,9 @@ def _ts() -> Any:
     return Field(default_factory=_now, sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
-class TestPersonaRow(SQLModel, table=True):
+class SimulatedUserRow(SQLModel, table=True):
     """A simulated user of one tenant's project."""
 
-    __test__ = False  # not a pytest test class
     __tablename__ = "test_personas"
     __table_args__ = (
         UniqueConstraint("tenant_id", "project", "name", name="uq_test_persona_name"),
@@ -49,10 +48,9 @@ class TestPersonaRow(SQLModel, table=True):
     updated_at: datetime = _ts()
 
 
-class TestPersonaImageRow(SQLModel, table=True):
+class SimulatedUserImageRow(SQLModel, table=True):
     """A stored portrait; its id (``<uuid>.<ext>``) is what ``imageUrl`` holds."""
 
-    __test__ = False  # not a pytest test class
     __tablename__ = "test_persona_images"
     id: str = Field(primary_key=True)
     tenant_id: str = Field(foreign_key="tenants.id", index=True)
@@ -63,10 +61,9 @@ class TestPersonaImageRow(SQLModel, table=True):
     created_at: datetime = _ts()
 
 
-class TestPersonaProjectRow(SQLModel, table=True):
+class SimulatedUserProjectRow(SQLModel, table=True):
     """A project's settings: the image endpoint of ``generate-image`` (none: local)."""
 
-    __test__ = False  # not a pytest test class
     __tablename__ = "test_persona_projects"
     tenant_id: str = Field(primary_key=True, foreign_key="tenants.id")
     project: str = Field(primary_key=True)

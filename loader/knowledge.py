@@ -2,7 +2,7 @@
 
 Documents are Markdown (``.md``, ``.markdown``) and plain text (``.txt``), UTF-8,
 at most ``[knowledge] max_document_bytes`` each, no NUL bytes, no credentials (the
-detectors of ``schemas.secrets``: a document holding one is refused, so it is never
+detectors of ``untrusted.secrets``: a document holding one is refused, so it is never
 indexed), inside the repo (a symlink leading out is refused without being read).
 ``collection.yaml`` in a folder is validated against ``schemas.collection.CollectionFile``.
 Every problem is located as ``path:line:col``; a refused document is left out, the
@@ -17,12 +17,12 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from personas_as_code.loader.files import OversizedFile, PathRefused, RepoFiles, read_limited
 from personas_as_code.schemas.collection import COLLECTION_FILE, CollectionFile
 from personas_as_code.schemas.config import KnowledgeSection
-from personas_as_code.schemas.files import OversizedFile, PathRefused, RepoFiles, read_limited
 from personas_as_code.schemas.problems import Problem
-from personas_as_code.schemas.secrets import SecretFinding, find_secrets, secret_problems
-from personas_as_code.schemas.yamlsafe import MAX_YAML_BYTES, YamlRefused, locate, parse_yaml
+from personas_as_code.untrusted.secrets import SecretFinding, find_secrets, secret_problems
+from personas_as_code.untrusted.yaml import MAX_YAML_BYTES, YamlRefused, locate, parse_yaml
 from pydantic import ValidationError
 
 DOCUMENT_SUFFIXES = (".md", ".markdown", ".txt")

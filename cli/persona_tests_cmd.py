@@ -14,10 +14,8 @@ from personas_as_code.cli.common import RepoOption, guarded, say, write_lines
 EXIT_ERRORS = 2
 
 
-class TestFormat(StrEnum):
+class ReportFormat(StrEnum):
     """Report formats of ``personas test``."""
-
-    __test__ = False  # not a pytest test class
 
     text = "text"
     json = "json"
@@ -46,7 +44,7 @@ def test(
             "pass→fail / fail→pass with the answers diffed.",
         ),
     ] = None,
-    fmt: Annotated[TestFormat, typer.Option("--format", "-f")] = TestFormat.text,
+    fmt: Annotated[ReportFormat, typer.Option("--format", "-f")] = ReportFormat.text,
     output: Annotated[
         Path | None,
         typer.Option("--output", "-o", help="Write the report here instead of stdout."),
@@ -105,14 +103,14 @@ def test(
             progress=progress if sys.stderr.isatty() else None,
             require_model=require_model,
         )
-    if fmt is TestFormat.text and output is None:
+    if fmt is ReportFormat.text and output is None:
         write_lines(text_lines(report))
     else:
-        if fmt is TestFormat.json:
+        if fmt is ReportFormat.json:
             rendered = json.dumps(report.to_dict(), indent=2) + "\n"
-        elif fmt is TestFormat.junit:
+        elif fmt is ReportFormat.junit:
             rendered = junit_xml(report)
-        elif fmt is TestFormat.markdown:
+        elif fmt is ReportFormat.markdown:
             rendered = markdown(report)
         else:
             rendered = "\n".join(line.text for line in text_lines(report)) + "\n"

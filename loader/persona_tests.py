@@ -1,7 +1,7 @@
 """Load the persona tests files of a repo (``personas/<slug>.tests.yaml``), reporting every
 problem as ``path:line:col: message`` like persona files.
 
-The same bounded parser (``schemas.yamlsafe``), size cap and secret checks as persona
+The same bounded parser (``untrusted.yaml``), size cap and secret checks as persona
 files (a credential in any text of the file is an error, its kind and place named).  The
 cross-file rules (the persona exists, the test personas a conversation names exist)
 are checked by ``check_references`` once personas and test personas are loaded.
@@ -15,20 +15,24 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from personas_as_code.loader.files import RepoFiles
+from personas_as_code.loader.repo_parts import PersonaTestsFiles
+from personas_as_code.loader.yaml_files import (
+    PERSONA_SUFFIXES,
+    prompt_line,
+    read_yaml_mapping,
+    validation_problems,
+)
 from personas_as_code.schemas.fields import SLUG_RE
-from personas_as_code.schemas.files import RepoFiles
-from personas_as_code.schemas.loader import PERSONA_SUFFIXES, _prompt_line, _validation_problems
 from personas_as_code.schemas.persona_tests import (
+    PersonaTestCase,
     PersonaTestsFile,
-    TestCase,
     is_tests_file,
     tests_slug,
 )
 from personas_as_code.schemas.problems import Problem
-from personas_as_code.schemas.repo_parts import PersonaTestsFiles
-from personas_as_code.schemas.secrets import SecretFinding, secret_problems
-from personas_as_code.schemas.test_persona_loader import read_yaml_mapping
-from personas_as_code.schemas.yamlsafe import locate, value_node
+from personas_as_code.untrusted.secrets import SecretFinding, secret_problems
+from personas_as_code.untrusted.yaml import locate, value_node
 from pydantic import ValidationError
 
 
@@ -36,7 +40,7 @@ from pydantic import ValidationError
 class LoadedCase:
     """One valid case, with the line it starts at (for messages and reports)."""
 
-    case: TestCase
+    case: PersonaTestCase
     line: int
     test_persona_at: tuple[int, int] = (0, 0)
 
@@ -63,7 +67,7 @@ def load_persona_tests(
     try:
         spec = PersonaTestsFile.model_validate(parsed.data)
     except ValidationError as exc:
-        return None, sorted(secrets + _validation_problems(exc, path, node, root=PersonaTestsFile))
+        return None, sorted(secrets + validation_problems(exc, path, node, root=PersonaTestsFile))
     if secrets:
         return None, secrets
     slug = tests_slug(path)
@@ -128,7 +132,7 @@ def _place(node: Any, loc: tuple[str | int, ...], finding: SecretFinding) -> tup
     line, col = locate(node, loc)
     style = getattr(value_node(node, loc), "style", None)
     if style in ("|", ">"):
-        return _prompt_line(node, loc, finding.line)
+        return prompt_line(node, loc, finding.line)
     if finding.line == 1:
         return line, col + finding.col - 1 + (1 if style in ("'", '"') else 0)
     return line + finding.line - 1, 1

@@ -1,7 +1,7 @@
 """Load the test persona files of a repo (``test-personas/<slug>.yaml``), reporting
 every problem as ``path:line:col: message``, like persona files.
 
-The same bounded parser (``schemas.yamlsafe``), size caps, path rules and
+The same bounded parser (``untrusted.yaml``), size caps, path rules and
 secret checks as persona files; cross-file rule: names are unique.  Nothing
 here raises: a failure nobody foresaw becomes a problem of its file.
 """
@@ -13,33 +13,28 @@ import json
 import posixpath
 from dataclasses import dataclass, field
 
-from personas_as_code.schemas.fields import SLUG_RE
-from personas_as_code.schemas.files import OversizedFile, PathRefused, RepoFiles, read_limited
-from personas_as_code.schemas.loader import (
+from personas_as_code.loader.files import RepoFiles
+from personas_as_code.loader.repo_parts import SimulatedUserFiles
+from personas_as_code.loader.yaml_files import (
     PERSONA_SUFFIXES,
-    _prompt_line,
-    _resolve_system_prompt,
-    _validation_problems,
+    prompt_line,
+    read_yaml_mapping,
+    resolve_system_prompt,
+    validation_problems,
 )
+from personas_as_code.schemas.fields import SLUG_RE
 from personas_as_code.schemas.problems import Problem, errors_only
-from personas_as_code.schemas.repo_parts import TestPersonaFiles
-from personas_as_code.schemas.secrets import secret_problems
-from personas_as_code.schemas.test_persona import TestPersonaFile
-from personas_as_code.schemas.yamlsafe import (
-    MAX_YAML_BYTES,
-    ParsedYaml,
-    YamlRefused,
+from personas_as_code.schemas.simulated_user import SimulatedUserFile
+from personas_as_code.untrusted.secrets import secret_problems
+from personas_as_code.untrusted.yaml import (
     locate,
-    parse_yaml,
 )
 from pydantic import ValidationError
 
 
 @dataclass(frozen=True)
-class LoadedTestPersona:
+class LoadedSimulatedUser:
     """One valid test persona file, its prompt resolved."""
-
-    __test__ = False  # not a pytest test class
 
     slug: str
     path: str
@@ -69,71 +64,38 @@ class LoadedTestPersona:
         return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _read(files: RepoFiles, path: str) -> tuple[bytes | None, list[Problem]]:
-    try:
-        return read_limited(files, path, MAX_YAML_BYTES), []
-    except OversizedFile as exc:
-        message = f"file is {exc.size:,} bytes; the limit is {exc.limit:,} bytes"
-        return None, [Problem(path, 1, 1, message, code="file_too_large")]
-    except PathRefused as exc:
-        return None, [Problem(path, 0, 0, str(exc), code="path")]
-    except FileNotFoundError:
-        return None, [Problem(path, 0, 0, "file disappeared while loading", code="io")]
-    except OSError as exc:
-        return None, [Problem(path, 0, 0, f"cannot read: {exc.strerror}", code="io")]
-
-
-def read_yaml_mapping(
-    files: RepoFiles, path: str, must_be: str, *, code: str = "invalid"
-) -> tuple[ParsedYaml | None, list[Problem]]:
-    """Read (size-capped) and parse one YAML file that must hold a mapping; return it
-    (or None) and its problems.  ``must_be`` starts the message when it is no mapping."""
-    raw, problems = _read(files, path)
-    if raw is None:
-        return None, problems
-    try:
-        parsed = parse_yaml(raw, path)
-    except YamlRefused as exc:
-        return None, exc.problems
-    if not isinstance(parsed.data, dict):
-        kind = "empty" if parsed.data is None else type(parsed.data).__name__
-        message = f"{must_be}, not {kind}"
-        return None, [Problem(path, *locate(parsed.node, ()), message, code=code)]
-    return parsed, []
-
-
 def load_test_persona(
     files: RepoFiles, path: str
-) -> tuple[LoadedTestPersona | None, list[Problem]]:
+) -> tuple[LoadedSimulatedUser | None, list[Problem]]:
     """Parse and validate one test persona file; return it (or None) and its problems."""
     parsed, problems = read_yaml_mapping(files, path, "a test persona file must be a mapping")
     if parsed is None:
         return None, problems
     node = parsed.node
     try:
-        spec = TestPersonaFile.model_validate(parsed.data)
+        spec = SimulatedUserFile.model_validate(parsed.data)
     except ValidationError as exc:
-        return None, _validation_problems(exc, path, node, root=TestPersonaFile)
+        return None, validation_problems(exc, path, node, root=SimulatedUserFile)
 
     slug = posixpath.splitext(posixpath.basename(path))[0]
     if not SLUG_RE.match(slug) or len(slug) > 64:
         problems.append(
             Problem(path, 1, 1, f"file name '{slug}' is not a valid slug; rename the file", "slug")
         )
-    system_prompt, prompt_path, prompt_problems = _resolve_system_prompt(
+    system_prompt, prompt_path, prompt_problems = resolve_system_prompt(
         files, path, node, spec.system_prompt, spec.system_prompt_file
     )
     problems += prompt_problems
     if spec.description:
         problems += secret_problems(
-            spec.description, path, lambda f: _prompt_line(node, ("description",), f.line)
+            spec.description, path, lambda f: prompt_line(node, ("description",), f.line)
         )
     for name, value in spec.headers.items():
         # secret_problems calls ``where`` at once, before the loop moves on
         problems += secret_problems(value, path, lambda f: locate(node, ("headers", name)))  # noqa: B023
     if errors_only(problems):
         return None, problems
-    loaded = LoadedTestPersona(
+    loaded = LoadedSimulatedUser(
         slug=slug,
         path=path,
         name=spec.name or slug,
@@ -147,7 +109,7 @@ def load_test_persona(
     return loaded, problems
 
 
-def _guarded_load(files: RepoFiles, path: str) -> tuple[LoadedTestPersona | None, list[Problem]]:
+def _guarded_load(files: RepoFiles, path: str) -> tuple[LoadedSimulatedUser | None, list[Problem]]:
     try:
         return load_test_persona(files, path)
     except Exception as exc:
@@ -158,10 +120,10 @@ def _guarded_load(files: RepoFiles, path: str) -> tuple[LoadedTestPersona | None
         return None, [Problem(path, 0, 0, message, code="internal_error")]
 
 
-def load_test_personas(files: RepoFiles, directory: str) -> TestPersonaFiles:
+def load_test_personas(files: RepoFiles, directory: str) -> SimulatedUserFiles:
     """Every test persona file under ``directory``; names must be unique."""
-    out = TestPersonaFiles(files=files.list_files(directory, PERSONA_SUFFIXES))
-    names: dict[str, LoadedTestPersona] = {}
+    out = SimulatedUserFiles(files=files.list_files(directory, PERSONA_SUFFIXES))
+    names: dict[str, LoadedSimulatedUser] = {}
     for path in out.files:
         loaded, problems = _guarded_load(files, path)
         out.problems += problems

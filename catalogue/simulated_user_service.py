@@ -2,10 +2,10 @@
 
 Every function takes an open ``Session``, the ``Caller`` (whose tenant holds
 the projects) and the project name; it commits its own work and returns
-``catalogue.test_persona_api`` models or raises the typed errors of
+``catalogue.simulated_user_api`` models or raises the typed errors of
 ``schemas.errors``.  Names are unique per project, enforced by the database:
 of concurrent creates (or renames) to one name exactly one wins, the others
-get ``TestPersonaNameConflict`` (409).
+get ``SimulatedUserNameConflict`` (409).
 """
 
 from __future__ import annotations
@@ -17,29 +17,29 @@ from collections.abc import Mapping
 
 from personas_as_code.catalogue.db import utcnow
 from personas_as_code.catalogue.service import Caller
-from personas_as_code.catalogue.test_persona_api import (
+from personas_as_code.catalogue.simulated_user_api import (
     TestPersona,
     TestPersonaCreate,
     TestPersonaUpdate,
 )
-from personas_as_code.catalogue.test_persona_images import (
+from personas_as_code.catalogue.simulated_user_images import (
     Portrait,
     image_prompt,
     local_portrait,
     openai_portrait,
 )
-from personas_as_code.catalogue.test_persona_tables import (
-    TestPersonaImageRow,
-    TestPersonaProjectRow,
-    TestPersonaRow,
+from personas_as_code.catalogue.simulated_user_tables import (
+    SimulatedUserImageRow,
+    SimulatedUserProjectRow,
+    SimulatedUserRow,
 )
 from personas_as_code.schemas.errors import (
     ImageNotFound,
-    TestPersonaNameConflict,
-    TestPersonaNotFound,
+    SimulatedUserNameConflict,
+    SimulatedUserNotFound,
     ValidationFailed,
 )
-from personas_as_code.schemas.test_persona_config import ImageSettings
+from personas_as_code.schemas.simulated_user_config import ImageSettings
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -49,7 +49,7 @@ MAX_PER_PROJECT = 1000
 """The most test personas one project holds (the list is not paginated)."""
 
 
-def _out(row: TestPersonaRow) -> TestPersona:
+def _out(row: SimulatedUserRow) -> TestPersona:
     return TestPersona(
         id=row.id,
         name=row.name,
@@ -63,22 +63,24 @@ def _out(row: TestPersonaRow) -> TestPersona:
     )
 
 
-def _not_found(persona_id: str) -> TestPersonaNotFound:
-    return TestPersonaNotFound("Persona not found", details={"id": persona_id[:100]})
+def _not_found(persona_id: str) -> SimulatedUserNotFound:
+    return SimulatedUserNotFound("Persona not found", details={"id": persona_id[:100]})
 
 
-def _conflict(name: str) -> TestPersonaNameConflict:
-    return TestPersonaNameConflict("Persona with name already exists", details={"name": name[:200]})
+def _conflict(name: str) -> SimulatedUserNameConflict:
+    return SimulatedUserNameConflict(
+        "Persona with name already exists", details={"name": name[:200]}
+    )
 
 
-def _row(session: Session, caller: Caller, project: str, persona_id: str) -> TestPersonaRow:
+def _row(session: Session, caller: Caller, project: str, persona_id: str) -> SimulatedUserRow:
     if "\x00" in persona_id:
         raise _not_found(persona_id)
     row = session.execute(
-        select(TestPersonaRow).where(
-            col(TestPersonaRow.id) == persona_id,
-            col(TestPersonaRow.tenant_id) == caller.tenant_id,
-            col(TestPersonaRow.project) == project,
+        select(SimulatedUserRow).where(
+            col(SimulatedUserRow.id) == persona_id,
+            col(SimulatedUserRow.tenant_id) == caller.tenant_id,
+            col(SimulatedUserRow.project) == project,
         )
     ).scalar_one_or_none()
     if row is None:
@@ -89,13 +91,13 @@ def _row(session: Session, caller: Caller, project: str, persona_id: str) -> Tes
 def _name_taken(
     session: Session, caller: Caller, project: str, name: str, except_pk: int | None = None
 ) -> bool:
-    query = select(col(TestPersonaRow.pk)).where(
-        col(TestPersonaRow.tenant_id) == caller.tenant_id,
-        col(TestPersonaRow.project) == project,
-        col(TestPersonaRow.name) == name,
+    query = select(col(SimulatedUserRow.pk)).where(
+        col(SimulatedUserRow.tenant_id) == caller.tenant_id,
+        col(SimulatedUserRow.project) == project,
+        col(SimulatedUserRow.name) == name,
     )
     if except_pk is not None:
-        query = query.where(col(TestPersonaRow.pk) != except_pk)
+        query = query.where(col(SimulatedUserRow.pk) != except_pk)
     return session.execute(query).first() is not None
 
 
@@ -116,12 +118,12 @@ def _required_name(name: str | None) -> str:
 def list_test_personas(session: Session, caller: Caller, project: str) -> list[TestPersona]:
     """Every test persona of the project, oldest first."""
     rows = session.execute(
-        select(TestPersonaRow)
+        select(SimulatedUserRow)
         .where(
-            col(TestPersonaRow.tenant_id) == caller.tenant_id,
-            col(TestPersonaRow.project) == project,
+            col(SimulatedUserRow.tenant_id) == caller.tenant_id,
+            col(SimulatedUserRow.project) == project,
         )
-        .order_by(col(TestPersonaRow.pk))
+        .order_by(col(SimulatedUserRow.pk))
         .limit(MAX_PER_PROJECT)
     ).scalars()
     return [_out(r) for r in rows]
@@ -130,7 +132,7 @@ def list_test_personas(session: Session, caller: Caller, project: str) -> list[T
 def get_test_persona(
     session: Session, caller: Caller, project: str, persona_id: str
 ) -> TestPersona:
-    """One test persona; ``TestPersonaNotFound`` when the project has no such id."""
+    """One test persona; ``SimulatedUserNotFound`` when the project has no such id."""
     return _out(_row(session, caller, project, persona_id))
 
 
@@ -143,10 +145,10 @@ def create_test_persona(
         raise _conflict(name)
     count = session.execute(
         select(func.count())
-        .select_from(TestPersonaRow)
+        .select_from(SimulatedUserRow)
         .where(
-            col(TestPersonaRow.tenant_id) == caller.tenant_id,
-            col(TestPersonaRow.project) == project,
+            col(SimulatedUserRow.tenant_id) == caller.tenant_id,
+            col(SimulatedUserRow.project) == project,
         )
     ).scalar_one()
     if count >= MAX_PER_PROJECT:
@@ -155,7 +157,7 @@ def create_test_persona(
             details={"limit": MAX_PER_PROJECT},
         )
     now = utcnow()
-    row = TestPersonaRow(
+    row = SimulatedUserRow(
         id=str(uuid.uuid4()),
         tenant_id=caller.tenant_id,
         project=project,
@@ -202,9 +204,9 @@ def delete_test_persona(session: Session, caller: Caller, project: str, persona_
     """
     row = _row(session, caller, project, persona_id)
     gone = session.execute(
-        delete(TestPersonaRow)
-        .where(col(TestPersonaRow.pk) == row.pk)
-        .returning(col(TestPersonaRow.image_id))
+        delete(SimulatedUserRow)
+        .where(col(SimulatedUserRow.pk) == row.pk)
+        .returning(col(SimulatedUserRow.image_id))
         .execution_options(synchronize_session=False)
     ).all()
     if not gone:
@@ -224,12 +226,12 @@ def _image_row(
     image_id: str,
     *,
     missing: type[Exception] = ImageNotFound,
-) -> TestPersonaImageRow:
+) -> SimulatedUserImageRow:
     row = session.execute(
-        select(TestPersonaImageRow).where(
-            col(TestPersonaImageRow.id) == image_id,
-            col(TestPersonaImageRow.tenant_id) == caller.tenant_id,
-            col(TestPersonaImageRow.project) == project,
+        select(SimulatedUserImageRow).where(
+            col(SimulatedUserImageRow.id) == image_id,
+            col(SimulatedUserImageRow.tenant_id) == caller.tenant_id,
+            col(SimulatedUserImageRow.project) == project,
         )
     ).scalar_one_or_none()
     if row is None:
@@ -246,17 +248,17 @@ def _drop_unused_image(
     if not image_id:
         return
     used = session.execute(
-        select(col(TestPersonaRow.pk)).where(
-            col(TestPersonaRow.tenant_id) == caller.tenant_id,
-            col(TestPersonaRow.project) == project,
-            col(TestPersonaRow.image_id) == image_id,
+        select(col(SimulatedUserRow.pk)).where(
+            col(SimulatedUserRow.tenant_id) == caller.tenant_id,
+            col(SimulatedUserRow.project) == project,
+            col(SimulatedUserRow.image_id) == image_id,
         )
     ).first()
     if used is None:
         session.execute(
-            delete(TestPersonaImageRow).where(
-                col(TestPersonaImageRow.id) == image_id,
-                col(TestPersonaImageRow.tenant_id) == caller.tenant_id,
+            delete(SimulatedUserImageRow).where(
+                col(SimulatedUserImageRow.id) == image_id,
+                col(SimulatedUserImageRow.tenant_id) == caller.tenant_id,
             )
         )
 
@@ -271,7 +273,7 @@ def get_image(
 
 def project_image_settings(session: Session, caller: Caller, project: str) -> ImageSettings | None:
     """The project's image endpoint, or None (portraits are drawn locally)."""
-    row = session.get(TestPersonaProjectRow, (caller.tenant_id, project))
+    row = session.get(SimulatedUserProjectRow, (caller.tenant_id, project))
     if row is None or not row.image_settings:
         return None
     return ImageSettings.model_validate(row.image_settings)
@@ -287,9 +289,9 @@ def set_project_image_settings(
 ) -> None:
     """Store (or, with None, clear) the project's image endpoint; the key is never stored,
     only the name of the variable holding it."""
-    row = session.get(TestPersonaProjectRow, (caller.tenant_id, project))
+    row = session.get(SimulatedUserProjectRow, (caller.tenant_id, project))
     if row is None:
-        row = TestPersonaProjectRow(tenant_id=caller.tenant_id, project=project)
+        row = SimulatedUserProjectRow(tenant_id=caller.tenant_id, project=project)
     row.image_settings = settings.model_dump(mode="json") if settings else None
     row.managed_by = managed_by
     row.updated_at = utcnow()
@@ -298,7 +300,7 @@ def set_project_image_settings(
         session.commit()
     except IntegrityError:  # created concurrently: write over it
         session.rollback()
-        existing = session.get(TestPersonaProjectRow, (caller.tenant_id, project))
+        existing = session.get(SimulatedUserProjectRow, (caller.tenant_id, project))
         assert existing is not None
         existing.image_settings = row.image_settings
         existing.managed_by = managed_by
@@ -327,7 +329,7 @@ def generate_image(
         portrait = local_portrait(name, prompt)
     else:
         portrait = openai_portrait(settings, image_prompt(name, description, prompt), env=env)
-    image = TestPersonaImageRow(
+    image = SimulatedUserImageRow(
         id=f"{uuid.uuid4()}.{portrait.extension}",
         tenant_id=caller.tenant_id,
         project=project,

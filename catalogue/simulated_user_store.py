@@ -1,14 +1,14 @@
 """Where test personas live: the embedded catalogue, or any server speaking the
 test-personas API (seed ``reference/test-personas-api.txt``) over HTTP.
 
-``TestPersonaStore`` is what the sync engine needs from either: list, create,
+``SimulatedUserStore`` is what the sync engine needs from either: list, create,
 update, delete in one project, and (embedded only) the project's image
-settings.  ``HttpTestPersonas`` goes through ``HttpCatalogue.call`` (timeouts,
+settings.  ``HttpSimulatedUsers`` goes through ``HttpCatalogue.call`` (timeouts,
 retries with backoff honouring ``Retry-After``, an answer cap, typed errors);
 a create that may or may not have reached the server is settled by listing
 the project for the name instead of being re-sent.  A server that answers
 404/409 without this app's error envelope still maps to
-``TestPersonaNotFound`` / ``TestPersonaNameConflict``.
+``SimulatedUserNotFound`` / ``SimulatedUserNameConflict``.
 """
 
 from __future__ import annotations
@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import quote
 
 import httpx
-from personas_as_code.catalogue.client import HttpCatalogue, RetryPolicy
-from personas_as_code.catalogue.test_persona_api import (
+from personas_as_code.catalogue.simulated_user_api import (
     TestPersona,
     TestPersonaCreate,
     TestPersonaUpdate,
@@ -28,10 +27,10 @@ from personas_as_code.catalogue.test_persona_api import (
 from personas_as_code.schemas.errors import (
     CatalogueBadResponse,
     CatalogueError,
-    TestPersonaNameConflict,
-    TestPersonaNotFound,
+    SimulatedUserNameConflict,
+    SimulatedUserNotFound,
 )
-from personas_as_code.schemas.test_persona_config import ImageSettings
+from personas_as_code.schemas.simulated_user_config import ImageSettings
 
 if TYPE_CHECKING:
     from personas_as_code.catalogue.service import Caller
@@ -42,11 +41,8 @@ MAX_LISTED = 10_000
 """The most test personas read from one project (a bigger answer is refused)."""
 
 
-class TestPersonaStore(Protocol):
+class SimulatedUserStore(Protocol):
     """One project of a test-personas server."""
-
-    if not TYPE_CHECKING:  # no protocol member: the stores do not carry it
-        __test__ = False  # not a pytest test class
 
     where: str
     """Where the store is, for messages (``embedded catalogue, project p``)."""
@@ -68,7 +64,7 @@ class TestPersonaStore(Protocol):
     def close(self) -> None: ...
 
 
-class EmbeddedTestPersonas:
+class EmbeddedSimulatedUsers:
     """A project of the embedded catalogue, in-process (the default store)."""
 
     keeps_settings = True
@@ -82,7 +78,7 @@ class EmbeddedTestPersonas:
     def _run(self, name: str, *args: object, **kwargs: object) -> Any:
         """Call ``test_persona_service.<name>`` in a session of its own."""
         # imported on use: an HTTP store (and every command over HTTP) needs no SQLAlchemy
-        from personas_as_code.catalogue import test_persona_service as service
+        from personas_as_code.catalogue import simulated_user_service as service
         from sqlalchemy.orm import Session
 
         with Session(self.engine, expire_on_commit=False) as session:
@@ -115,44 +111,42 @@ def _typed(exc: CatalogueError) -> CatalogueError:
     if type(exc) is CatalogueError:
         status = exc.details.get("status")
         if status == 404:
-            return TestPersonaNotFound("Persona not found", details=exc.details)
+            return SimulatedUserNotFound("Persona not found", details=exc.details)
         if status == 409:
-            return TestPersonaNameConflict("Persona with name already exists", details=exc.details)
+            return SimulatedUserNameConflict(
+                "Persona with name already exists", details=exc.details
+            )
     return exc
 
 
-class HttpTestPersonas:
+class HttpCaller(Protocol):
+    """What the HTTP store needs of ``catalogue.client.HttpCatalogue``: one call with its
+    retries and typed errors (a protocol, so this module does not import the client,
+    whose catalogue hands out this store)."""
+
+    base_url: str
+
+    def call(self, method: str, path: str, *, parse: Callable[[httpx.Response], R], **kw: Any) -> R:
+        """Send one request and parse its answer."""
+        ...
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        ...
+
+
+class HttpSimulatedUsers:
     """A project of a test-personas server reached over HTTP (ours or another)."""
 
     keeps_settings = False
 
-    def __init__(
-        self,
-        base_url: str,
-        api_key: str | None,
-        project: str,
-        *,
-        timeout: float = 30.0,
-        retry: RetryPolicy | None = None,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        self._http = HttpCatalogue(
-            base_url, api_key, timeout=timeout, retry=retry, transport=transport
-        )
-        self._owns_http = True
+    def __init__(self, http: HttpCaller, project: str, *, owns_http: bool = False) -> None:
+        """Project ``project`` through ``http`` (an ``HttpCatalogue``: its timeouts,
+        retries and key); ``owns_http``: closing the store closes it."""
+        self._http, self._owns_http = http, owns_http
         self.project = project
-        self.where = f"{self._http.base_url}, project {project}"
+        self.where = f"{http.base_url}, project {project}"
         self._prefix = f"/api/projects/{quote(project, safe='')}/personas"
-
-    @classmethod
-    def beside(cls, catalogue: HttpCatalogue, project: str) -> HttpTestPersonas:
-        """The test-personas API of the server ``catalogue`` talks to, with its key."""
-        store = cls.__new__(cls)
-        store._http, store._owns_http = catalogue, False
-        store.project = project
-        store.where = f"{catalogue.base_url}, project {project}"
-        store._prefix = f"/api/projects/{quote(project, safe='')}/personas"
-        return store
 
     def _call(self, method: str, path: str, parse: Callable[[httpx.Response], R], **kw) -> R:
         try:
@@ -200,7 +194,7 @@ class HttpTestPersonas:
 
     def delete(self, persona_id: str) -> None:
         # gone already (an earlier, interrupted apply, or a retried DELETE): done
-        with contextlib.suppress(TestPersonaNotFound):
+        with contextlib.suppress(SimulatedUserNotFound):
             self._call("DELETE", f"/{quote(persona_id, safe='')}", lambda _r: None)
 
     def image_settings(self) -> ImageSettings | None:

@@ -45,11 +45,11 @@ class ImageSettings(BaseModel):
     )
 
 
-class TestPersonasSection(BaseModel):
+class SimulatedUsersConfig(BaseModel):
     """Where ``test-personas/`` is reconciled (``[test_personas]`` of personas.toml)."""
 
-    __test__ = False  # not a pytest test class
-    model_config = ConfigDict(extra="forbid")
+    # titled with its name in config.schema.json (and in validation messages)
+    model_config = ConfigDict(extra="forbid", title="TestPersonasSection")
 
     enabled: bool = Field(
         default=True, description="Plan and apply test personas (default: when the folder exists)."

@@ -42,9 +42,9 @@ from itertools import repeat
 from pathlib import Path
 from typing import Any
 
-from personas_as_code.schemas.distributions import installed_version
-from personas_as_code.schemas.files import DirectoryFiles, PathRefused, RepoFiles, read_limited
-from personas_as_code.schemas.loader import (
+from personas_as_code.loader.distributions import installed_version
+from personas_as_code.loader.files import DirectoryFiles, PathRefused, RepoFiles, read_limited
+from personas_as_code.loader.repo import (
     INTERNAL_ERROR,
     Avatar,
     LoadedPersona,
@@ -54,7 +54,7 @@ from personas_as_code.schemas.loader import (
 )
 from personas_as_code.schemas.persona import PersonaFile
 from personas_as_code.schemas.problems import Problem
-from personas_as_code.schemas.yamlsafe import MAX_YAML_BYTES
+from personas_as_code.untrusted.yaml import MAX_YAML_BYTES
 
 CACHE_FILE = Path(".personas") / "parse-cache.json"
 FORMAT = 2

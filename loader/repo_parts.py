@@ -1,7 +1,7 @@
 """The containers ``Repo`` holds for test personas and persona tests files.
 
-Plain dataclasses, apart from their loaders (``schemas.test_persona_loader``,
-``schemas.persona_tests_loader``) and the pydantic models those load, so that a repo
+Plain dataclasses, apart from their loaders (``loader.simulated_users``,
+``loader.persona_tests``) and the pydantic models those load, so that a repo
 without such files is loaded without importing either.
 """
 
@@ -13,17 +13,15 @@ from typing import TYPE_CHECKING
 from personas_as_code.schemas.problems import Problem
 
 if TYPE_CHECKING:
-    from personas_as_code.schemas.persona_tests_loader import LoadedPersonaTests
-    from personas_as_code.schemas.test_persona_loader import LoadedTestPersona
+    from personas_as_code.loader.persona_tests import LoadedPersonaTests
+    from personas_as_code.loader.simulated_users import LoadedSimulatedUser
 
 
 @dataclass
-class TestPersonaFiles:
+class SimulatedUserFiles:
     """The test personas of a repo: valid ones by slug, every file, and the problems."""
 
-    __test__ = False  # not a pytest test class
-
-    personas: dict[str, LoadedTestPersona] = field(default_factory=dict)
+    personas: dict[str, LoadedSimulatedUser] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 

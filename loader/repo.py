@@ -7,7 +7,6 @@ problem comes back located as ``path:line:col: message``.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import os
 import posixpath
@@ -19,37 +18,40 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from personas_as_code.schemas.config import CONFIG_FILE, RepoConfig, RepoSection
-from personas_as_code.schemas.errors import CatalogueError
-from personas_as_code.schemas.fields import AVATAR_MAX_BYTES, AVATAR_MIME_BY_EXTENSION, SLUG_RE
-from personas_as_code.schemas.files import (
+from personas_as_code.loader.files import (
     DirectoryFiles,
     OversizedFile,
     PathRefused,
     RepoFiles,
-    join_relative,
     read_limited,
 )
-from personas_as_code.schemas.knowledge import KnowledgeFolder, load_knowledge
+from personas_as_code.loader.knowledge import KnowledgeFolder, load_knowledge
+from personas_as_code.loader.repo_parts import PersonaTestsFiles, SimulatedUserFiles
+from personas_as_code.loader.yaml_files import (
+    PERSONA_SUFFIXES,
+    error_message,
+    read_reference,
+    resolve_system_prompt,
+    validation_problems,
+)
+from personas_as_code.schemas.config import CONFIG_FILE, RepoConfig, RepoSection
+from personas_as_code.schemas.errors import CatalogueError
+from personas_as_code.schemas.fields import AVATAR_MAX_BYTES, AVATAR_MIME_BY_EXTENSION, SLUG_RE
 from personas_as_code.schemas.persona import PersonaFile
 from personas_as_code.schemas.problems import Problem, errors_only
-from personas_as_code.schemas.repo_parts import PersonaTestsFiles, TestPersonaFiles
-from personas_as_code.schemas.secrets import secret_problems
-from personas_as_code.schemas.test_persona_config import TEST_PERSONAS_DIR
+from personas_as_code.schemas.simulated_user_config import TEST_PERSONAS_DIR
 from personas_as_code.schemas.tests_names import is_tests_file
-from personas_as_code.schemas.yamlsafe import (
+from personas_as_code.untrusted.secrets import secret_problems
+from personas_as_code.untrusted.yaml import (
     MAX_YAML_BYTES,
     YamlRefused,
     locate,
     parse_yaml,
-    value_node,
 )
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from ruamel.yaml.nodes import MappingNode, ScalarNode
 
-PERSONA_SUFFIXES = (".yaml", ".yml")
 INTERNAL_ERROR = "internal_error"  # the code of a problem that is a bug of ours, not the file's
-MAX_PROMPT_BYTES = 256 * 1024
 MAX_CONFIG_BYTES = 64 * 1024
 
 
@@ -101,7 +103,7 @@ class Repo:
     problems: list[Problem]
     persona_files: list[str]
     knowledge: dict[str, KnowledgeFolder] = field(default_factory=dict)
-    test_personas: TestPersonaFiles = field(default_factory=TestPersonaFiles)
+    test_personas: SimulatedUserFiles = field(default_factory=SimulatedUserFiles)
     persona_tests: PersonaTestsFiles = field(default_factory=PersonaTestsFiles)
 
     @property
@@ -183,146 +185,14 @@ def load_config(files: RepoFiles, default_id: str) -> tuple[RepoConfig, list[Pro
         for err in exc.errors():
             dotted = ".".join(str(p) for p in err["loc"])
             problems.append(
-                Problem(CONFIG_FILE, _toml_line(text, err["loc"]), 1, f"{dotted}: {_message(err)}")
+                Problem(
+                    CONFIG_FILE, _toml_line(text, err["loc"]), 1, f"{dotted}: {error_message(err)}"
+                )
             )
         return fallback, problems
 
 
-# --- pydantic errors -> located problems ------------------------------------
-
-
-def _model_at(
-    loc: tuple[str | int, ...], root: type[BaseModel] = PersonaFile
-) -> type[BaseModel] | None:
-    """The file-format model whose fields apply at ``loc`` (for 'did you mean')."""
-    model: Any = root
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        if not (isinstance(model, type) and issubclass(model, BaseModel)):
-            return None
-        info = model.model_fields.get(part)
-        if info is None:
-            return None
-        annotation = info.annotation
-        candidates = [annotation, *typing.get_args(annotation)]
-        model = next(
-            (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)),
-            next(
-                (
-                    a
-                    for c in candidates
-                    for a in typing.get_args(c)
-                    if isinstance(a, type) and issubclass(a, BaseModel)
-                ),
-                None,
-            ),
-        )
-    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
-
-
-def _message(err: Any) -> str:
-    kind = err["type"]
-    if kind == "missing":
-        return "required field is missing"
-    if kind == "persona_rule":
-        return err["msg"]
-    message = err["msg"].removeprefix("Value error, ")
-    if kind not in ("extra_forbidden",) and not isinstance(err.get("input"), dict | list):
-        shown = repr(err.get("input"))
-        if len(shown) <= 60:
-            message += f" (got {shown})"
-    return message
-
-
-def _validation_problems(
-    exc: ValidationError, path: str, node: Any, root: type[BaseModel] = PersonaFile
-) -> list[Problem]:
-    problems = []
-    for err in exc.errors():
-        loc = tuple(err["loc"])
-        dotted = ".".join(str(p) for p in loc) or "(document)"
-        if err["type"] == "extra_forbidden":
-            key = str(loc[-1])
-            model = _model_at(loc[:-1], root)
-            hint = ""
-            if model is not None:
-                names = [f.alias or name for name, f in model.model_fields.items()]
-                close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
-                if close:
-                    parent = ".".join(str(p) for p in loc[:-1])
-                    hint = f"; did you mean '{parent + '.' if parent else ''}{close[0]}'?"
-            line, col = locate(node, loc, key=True)
-            problems.append(
-                Problem(path, line, col, f"unknown key '{dotted}'{hint}", "unknown_key")
-            )
-            continue
-        line, col = locate(node, loc, key=err["type"] == "missing")
-        problems.append(Problem(path, line, col, f"{dotted}: {_message(err)}", err["type"]))
-    return problems
-
-
 # --- one persona file -------------------------------------------------------
-
-
-def _prompt_line(node: Any, loc: tuple[str | int, ...], line_in_value: int) -> tuple[int, int]:
-    """Best line for a position inside a scalar value (exact for block scalars)."""
-    scalar = value_node(node, loc)
-    line, col = locate(node, loc)
-    if scalar is not None and getattr(scalar, "style", None) in ("|", ">"):
-        return (line + line_in_value, 1)
-    return (line, col)
-
-
-def _resolve_system_prompt(
-    files: RepoFiles, path: str, node: Any, inline: str | None, prompt_file: str | None
-) -> tuple[str, str | None, list[Problem]]:
-    """The system prompt of ``path`` (inline, or read from ``prompt_file``), the file it
-    came from (or None) and its problems: a secret in it, an unreadable prompt file."""
-    if inline is not None:
-        problems = secret_problems(
-            inline, path, lambda f: _prompt_line(node, ("system_prompt",), f.line)
-        )
-        return inline, None, problems
-    if prompt_file is None:
-        return "", None, []
-    at = locate(node, ("system_prompt_file",))
-    prompt_path = None
-    try:
-        prompt_path, prompt_raw = _read_reference(
-            files, path, prompt_file, MAX_PROMPT_BYTES, "system_prompt_file"
-        )
-        system_prompt = prompt_raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return "", prompt_path, [Problem(path, *at, "prompt file is not UTF-8")]
-    except ValueError as exc:
-        return "", prompt_path, [Problem(path, *at, str(exc), "path")]
-    return (
-        system_prompt,
-        prompt_path,
-        secret_problems(system_prompt, prompt_path, lambda f: (f.line, f.col)),
-    )
-
-
-def _read_reference(
-    files: RepoFiles, persona_path: str, reference: str, limit: int, what: str
-) -> tuple[str, bytes]:
-    """Read a file referenced from a persona; raise ValueError with a readable reason."""
-    try:
-        target = join_relative(persona_path, reference)
-        return target, read_limited(files, target, limit)
-    except OversizedFile as exc:
-        raise ValueError(
-            f"{what} '{reference}' is {exc.size:,} bytes; the limit is {exc.limit:,} bytes"
-        ) from None
-    except PathRefused as exc:
-        raise ValueError(f"{what}: {exc}") from None
-    except FileNotFoundError:
-        raise ValueError(
-            f"{what} '{reference}' not found (paths are relative to {persona_path})"
-        ) from None
-    except OSError as exc:
-        raise ValueError(f"{what} '{reference}' cannot be read: {exc.strerror}") from None
 
 
 def _key_lines(node: Any) -> dict[str, int]:
@@ -367,7 +237,7 @@ def _load_persona(
     try:
         spec = PersonaFile.model_validate(parsed.data)
     except ValidationError as exc:
-        return None, _validation_problems(exc, path, node), node, None
+        return None, validation_problems(exc, path, node), node, None
     persona, problems = _check_persona(files, path, raw, spec, node)
     return persona, problems, node, parsed.data
 
@@ -402,7 +272,7 @@ def _check_persona(
             )
         )
 
-    system_prompt, prompt_path, prompt_problems = _resolve_system_prompt(
+    system_prompt, prompt_path, prompt_problems = resolve_system_prompt(
         files, path, node, spec.system_prompt, spec.system_prompt_file
     )
     problems += prompt_problems
@@ -428,11 +298,11 @@ def _check_persona(
             )
         else:
             try:
-                avatar_path, data = _read_reference(
+                avatar_path, data = read_reference(
                     files, path, spec.avatar, AVATAR_MAX_BYTES, "avatar"
                 )
                 # imported on use: the SVG checks (defusedxml) only matter for an avatar
-                from personas_as_code.schemas.avatar import check_avatar
+                from personas_as_code.loader.avatar import check_avatar
 
                 check_avatar(data, mime)
                 avatar = Avatar(avatar_path, mime, data, hashlib.sha256(data).hexdigest())
@@ -639,34 +509,33 @@ def _source_folder_problems(
     return problems
 
 
-# --- test personas (schemas.test_persona_loader imports this module) ---------
+# --- simulated users and persona tests ----------------------------------------------
+# Their loaders are imported on use, so a repo without them never loads their models
+# (tests/cli/test_fast_start.py); they import loader.yaml_files, not this module.
 
 
-def _load_test_personas(files: RepoFiles, config: RepoConfig) -> TestPersonaFiles:
+def _load_test_personas(files: RepoFiles, config: RepoConfig) -> SimulatedUserFiles:
     """The test persona files of ``test-personas/`` (or ``[test_personas] dir``)."""
     section = config.test_personas
     if section is not None and not section.enabled:
-        return TestPersonaFiles()
+        return SimulatedUserFiles()
     directory = section.dir if section else TEST_PERSONAS_DIR
     if not files.list_files(directory, PERSONA_SUFFIXES):
-        return TestPersonaFiles()  # nothing to load: the loader and its models stay unimported
-    from personas_as_code.schemas.test_persona_loader import load_test_personas
+        return SimulatedUserFiles()  # nothing to load: the loader and its models stay unimported
+    from personas_as_code.loader.simulated_users import load_test_personas
 
     return load_test_personas(files, directory)
-
-
-# --- persona tests (schemas.persona_tests_loader imports this module) ---------
 
 
 def _load_persona_tests(
     files: RepoFiles,
     config: RepoConfig,
     personas: dict[str, LoadedPersona],
-    test_personas: TestPersonaFiles,
+    test_personas: SimulatedUserFiles,
     persona_files: list[str],
 ) -> PersonaTestsFiles:
     """The ``<slug>.tests.yaml`` files of the personas folder, checked against the repo."""
-    from personas_as_code.schemas.persona_tests_loader import (
+    from personas_as_code.loader.persona_tests import (
         check_references,
         load_all_persona_tests,
     )

@@ -1,7 +1,7 @@
 """Avatar checks shared by the file validator and the catalogue's upload route.
 
 Size limit, allowed types, magic bytes that must agree with the declared
-type, and SVG safety: an SVG must pass the allow-list in ``schemas.svg``
+type, and SVG safety: an SVG must pass the allow-list in ``untrusted.svg``
 (elements, attributes, local or embedded references, CSS read after
 unescaping); an unsafe one is refused rather than "cleaned".
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from personas_as_code.schemas.errors import FileTooLarge, InvalidFileType
 from personas_as_code.schemas.fields import AVATAR_MAX_BYTES, AVATAR_MIME_TYPES
-from personas_as_code.schemas.imagetype import sniff_mime
-from personas_as_code.schemas.svg import svg_problems
+from personas_as_code.untrusted.image_type import sniff_mime
+from personas_as_code.untrusted.svg import svg_problems
 
 __all__ = ["check_avatar", "sniff_mime", "svg_problems"]
 

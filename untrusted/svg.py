@@ -24,7 +24,7 @@ from typing import Any
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser, ParseError
-from personas_as_code.schemas.imagetype import sniff_raster
+from personas_as_code.untrusted.image_type import sniff_raster
 
 SVG_NS = "http://www.w3.org/2000/svg"
 XLINK_NS = "http://www.w3.org/1999/xlink"

@@ -4,7 +4,7 @@ Field names are the seed's camelCase (``systemPrompt``, ``imageUrl``,
 ``createdAt``); timestamps are ISO 8601 UTC with milliseconds
 (``2026-01-28T10:00:00.000Z``).  Request bodies follow the rest of the app:
 unknown fields refused, strict JSON values, bounded sizes, headers checked by
-``schemas.test_persona.header_problems``.
+``schemas.simulated_user.header_problems``.
 
 Extension beyond the seed, stored and returned by this server and ignored by
 others: ``metadata`` (a free-form JSON map; the sync engine keeps its
@@ -17,9 +17,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from personas_as_code.catalogue.api import _Body
+from personas_as_code.catalogue.api import RequestBody
 from personas_as_code.schemas.jsonvalue import JsonObject
-from personas_as_code.schemas.test_persona import (
+from personas_as_code.schemas.simulated_user import (
     MAX_DESCRIPTION_CHARS,
     MAX_NAME_CHARS,
     MAX_SYSTEM_PROMPT_CHARS,
@@ -38,11 +38,10 @@ ImageId = Annotated[str, StringConstraints(min_length=1, max_length=MAX_IMAGE_ID
 _CAMEL = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 
 
-class TestPersonaCreate(_Body):
+class TestPersonaCreate(RequestBody):
     """Body of ``POST /api/projects/{project}/personas``; ``name`` is required (400
     "Name is required" when missing or blank)."""
 
-    __test__ = False  # not a pytest test class
     model_config = _CAMEL
 
     name: Name | None = None
@@ -52,11 +51,10 @@ class TestPersonaCreate(_Body):
     metadata: JsonObject | None = None
 
 
-class TestPersonaUpdate(_Body):
+class TestPersonaUpdate(RequestBody):
     """Body of ``PUT /api/projects/{project}/personas/{id}``: every field optional;
     null or absent fields are left as they are."""
 
-    __test__ = False  # not a pytest test class
     model_config = _CAMEL
 
     name: Name | None = None
@@ -81,7 +79,6 @@ def api_timestamp(value: datetime) -> str:
 class TestPersona(BaseModel):
     """A test persona as the API answers it (absent optional fields are omitted)."""
 
-    __test__ = False  # not a pytest test class
     model_config = _CAMEL
 
     id: str

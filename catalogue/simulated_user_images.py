@@ -7,7 +7,7 @@ skin and hair tones, hair style, glasses, eye spacing and clothing; the
 prompt's mood words (impatient, confused, friendly...) set the eyebrows and the
 mouth; the name's initials sit on a badge.  The same persona always gets the
 same picture, and every picture passes the avatar checks
-(``schemas.avatar.check_avatar``).
+(``loader.avatar.check_avatar``).
 
 ``openai_portrait`` asks ``POST {base_url}/images/generations`` (OpenAI, or any
 server speaking its images API) for one ``b64_json`` image, with a timeout and
@@ -31,14 +31,14 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 import httpx
-from personas_as_code.schemas.avatar import check_avatar, sniff_mime
+from personas_as_code.loader.avatar import check_avatar, sniff_mime
 from personas_as_code.schemas.errors import (
     CatalogueError,
     ImageGenerationFailed,
     ImageProviderNotConfigured,
 )
 from personas_as_code.schemas.fields import AVATAR_MAX_BYTES
-from personas_as_code.schemas.test_persona_config import ImageSettings
+from personas_as_code.schemas.simulated_user_config import ImageSettings
 
 MAX_IMAGE_PROMPT_CHARS = 1000
 # base64 of the largest image accepted, plus room for the JSON around it

@@ -155,11 +155,11 @@ Headers = Annotated[
 Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME_CHARS)]
 
 
-class TestPersonaFile(BaseModel):
+class SimulatedUserFile(BaseModel):
     """One test persona file, as written by people in pull requests."""
 
-    __test__ = False  # not a pytest test class
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    # titled with its name in test-persona.schema.json (and in validation messages)
+    model_config = ConfigDict(extra="forbid", validate_default=True, title="TestPersonaFile")
 
     name: Name | None = Field(
         default=None, description="Unique in the repo; defaults to the file name (the slug)."
@@ -183,7 +183,7 @@ class TestPersonaFile(BaseModel):
                 "persona_rule", "give either system_prompt or system_prompt_file, not both"
             )
             raise ValidationError.from_exception_data(
-                "TestPersonaFile",
+                "TestPersonaFile",  # the title users see (model_config)
                 [
                     InitErrorDetails(
                         type=error, loc=("system_prompt_file",), input=self.system_prompt_file
