@@ -19,8 +19,9 @@ from gitdb.exc import ODBError
 from personas_as_code.application.commit_files import CommitFiles, FocusedFiles
 from personas_as_code.application.draft_diff import read_or_none
 from personas_as_code.application.draft_scope import DraftScope, file_users, personas_folder
+from personas_as_code.loader.config import load_config
 from personas_as_code.loader.parse_cache import ParseCache
-from personas_as_code.loader.repo import PERSONA_SUFFIXES, Repo, load_config, load_repo
+from personas_as_code.loader.repo import PERSONA_SUFFIXES, Repo, load_repo
 from personas_as_code.schemas.errors import ConfigError, DraftError
 from personas_as_code.schemas.persona_tests import TESTS_SUFFIXES, is_tests_file
 from personas_as_code.sync.gitrefs import resolve_commit

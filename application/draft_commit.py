@@ -5,7 +5,7 @@ from __future__ import annotations
 from personas_as_code.application.authors import DraftAuthors
 from personas_as_code.application.draft_refs import DraftTarget, Written
 from personas_as_code.application.drafts import DraftStore
-from personas_as_code.loader.repo import load_config
+from personas_as_code.loader.config import load_config
 
 
 def commit_draft(

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from personas_as_code.application.drafts import DraftStore, DraftTip
 from personas_as_code.application.ids import InvalidInput
 from personas_as_code.application.yaml_edit import PatchSpec, apply_patch
-from personas_as_code.loader.repo import LoadedPersona, load_config
+from personas_as_code.loader.config import load_config
+from personas_as_code.loader.repo import LoadedPersona
 from personas_as_code.schemas.errors import DraftError, NotFound
 from personas_as_code.schemas.persona_tests import tests_slug
 

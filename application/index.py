@@ -40,8 +40,9 @@ from personas_as_code.application.search_index import (
     relevance,
     required_pairs,
 )
+from personas_as_code.loader.cache_file import reached_directly
 from personas_as_code.loader.files import DirectoryFiles
-from personas_as_code.loader.parse_cache import ParseCache, reached_directly
+from personas_as_code.loader.parse_cache import ParseCache
 from personas_as_code.loader.repo import Repo, load_repo
 from personas_as_code.schemas.config import CONFIG_FILE
 from personas_as_code.sync.engine import collector_paused

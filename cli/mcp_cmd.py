@@ -44,8 +44,9 @@ def mcp(
     ] = True,
 ) -> None:
     """Serve get/search/draft/preview/export/validate/plan tools over MCP (stdio by default)."""
+    from personas_as_code.loader.config import load_config
     from personas_as_code.loader.files import DirectoryFiles
-    from personas_as_code.loader.repo import Repo, load_config
+    from personas_as_code.loader.repo import Repo
     from personas_as_code.mcp_server.http import http_app, serve_http
     from personas_as_code.mcp_server.server import build_server
     from personas_as_code.sync.engine import open_repo_catalogue

@@ -22,7 +22,8 @@ from personas_as_code.schemas.collection import COLLECTION_FILE, CollectionFile
 from personas_as_code.schemas.config import KnowledgeSection
 from personas_as_code.schemas.problems import Problem
 from personas_as_code.untrusted.secrets import SecretFinding, find_secrets, secret_problems
-from personas_as_code.untrusted.yaml import MAX_YAML_BYTES, YamlRefused, locate, parse_yaml
+from personas_as_code.untrusted.yaml import MAX_YAML_BYTES, YamlRefused, parse_yaml
+from personas_as_code.untrusted.yaml_paths import locate
 from pydantic import ValidationError
 
 DOCUMENT_SUFFIXES = (".md", ".markdown", ".txt")
@@ -182,11 +183,11 @@ def _source_id_problem(folder: str, source_id: str) -> Problem | None:
     return None
 
 
-def load_knowledge(
-    files: RepoFiles, config: KnowledgeSection
-) -> tuple[dict[str, KnowledgeFolder], list[Problem]]:
-    """Every knowledge folder of the repo, by source id, and the problems found."""
-    base = config.folder.strip("/")
+def _listing(
+    files: RepoFiles, base: str
+) -> tuple[dict[str, list[str]], dict[str, str], list[Problem]]:
+    """The knowledge folder's documents by source id, each source's collection file, and
+    the documents left outside a source folder (warnings: not indexed)."""
     problems: list[Problem] = []
     grouped: dict[str, list[str]] = {}
     collections: dict[str, str] = {}
@@ -213,6 +214,15 @@ def load_knowledge(
             grouped[source_id].append(path)
         else:
             grouped.setdefault(source_id, [])
+    return grouped, collections, problems
+
+
+def load_knowledge(
+    files: RepoFiles, config: KnowledgeSection
+) -> tuple[dict[str, KnowledgeFolder], list[Problem]]:
+    """Every knowledge folder of the repo, by source id, and the problems found."""
+    base = config.folder.strip("/")
+    grouped, collections, problems = _listing(files, base)
     folders: dict[str, KnowledgeFolder] = {}
     total = 0
     for source_id in sorted(set(grouped) | set(collections)):

@@ -30,9 +30,6 @@ import hmac
 import json
 import multiprocessing
 import os
-import secrets
-import sys
-import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -42,7 +39,13 @@ from itertools import repeat
 from pathlib import Path
 from typing import Any
 
-from personas_as_code.loader.distributions import installed_version
+from personas_as_code.loader.cache_file import (
+    MAC_CHARS,
+    header,
+    reached_directly,
+    secret_key,
+    write_signed,
+)
 from personas_as_code.loader.files import DirectoryFiles, PathRefused, RepoFiles, read_limited
 from personas_as_code.loader.repo import (
     INTERNAL_ERROR,
@@ -57,9 +60,6 @@ from personas_as_code.schemas.problems import Problem
 from personas_as_code.untrusted.yaml import MAX_YAML_BYTES
 
 CACHE_FILE = Path(".personas") / "parse-cache.json"
-FORMAT = 2
-MAC_CHARS = 64  # the file ends with the hex HMAC-SHA256 of everything before it
-KEY_BYTES = 32
 PARALLEL_MIN = 300  # unseen files worth forking workers for
 MAX_WORKERS = 4
 MAX_CACHE_BYTES = 512 * 1024 * 1024
@@ -375,7 +375,7 @@ class ParseCache:
 
     def _read_file(self, path: Path) -> None:
         """Take the entries of a cache file we wrote; ignore anything else."""
-        secret = _secret_key(create=False)
+        secret = secret_key(create=False)
         if secret is None:
             return
         try:
@@ -391,7 +391,7 @@ class ParseCache:
         lines = blob.split(b"\n")  # the last one is the HMAC
         del blob
         try:
-            if json.loads(lines[0]) != _header():
+            if json.loads(lines[0]) != header():
                 return
             for line in lines[1:-1]:
                 file_path, sha256, git, reads, record = json.loads(line)
@@ -417,105 +417,20 @@ class ParseCache:
                 return
             kept = list({e.key: e for e in kept}.values())
             self._dirty = False
-        key = _secret_key(create=True)
+        key = secret_key(create=True)
         if key is None:
             return
         with contextlib.suppress(OSError):
-            _write_signed(self.path, key, _lines(kept))
-
-
-def reached_directly(root: Path, path: Path) -> bool:
-    """True when ``path`` lies inside ``root`` and nothing from ``root`` down to it is a
-    symlink: a repo that commits ``.personas`` as a link must not make us write elsewhere."""
-    try:
-        inside = path.relative_to(root)
-    except ValueError:
-        return False
-    here = root
-    for part in inside.parts:
-        here = here / part
-        if here.is_symlink():
-            return False
-    return True
+            write_signed(self.path, key, _lines(kept))
 
 
 def _lines(entries: list[_Entry]) -> Iterator[bytes]:
     """The cache file's lines: the header, then one entry each (written one at a time,
     so a 10,000-entry cache is never held twice in memory)."""
-    yield json.dumps(_header(), separators=(",", ":")).encode() + b"\n"
+    yield json.dumps(header(), separators=(",", ":")).encode() + b"\n"
     for e in entries:
         row = [e.key[0], e.key[1], e.git, e.reads, e.record]
         yield json.dumps(row, separators=(",", ":")).encode() + b"\n"
-
-
-def _write_signed(path: Path, key: bytes, lines: Iterator[bytes]) -> None:
-    """Write ``lines`` then their HMAC to a temporary file renamed over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        mac = hmac.new(key, digestmod=hashlib.sha256)
-        with os.fdopen(fd, "wb") as stream:
-            for line in lines:
-                mac.update(line)
-                stream.write(line)
-            stream.write(mac.hexdigest().encode())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-# --- what makes a cache file trustworthy ---------------------------------------------
-
-_HEADER: dict[str, Any] | None = None
-
-
-def _header() -> dict[str, Any]:
-    """The tool version and a fingerprint of the code that produced the results."""
-    global _HEADER
-    if _HEADER is None:
-        package = Path(__file__).resolve().parent
-        digest = hashlib.sha256()
-        for source in sorted(package.glob("*.py")) + sorted(package.glob("*.json")):
-            digest.update(source.name.encode() + b"\0" + source.read_bytes() + b"\0")
-        for dist in ("personas-as-code", "pydantic", "pydantic-core", "ruamel.yaml"):
-            digest.update(f"{dist}={installed_version(dist)}\0".encode())
-        digest.update(sys.version.encode())
-        _HEADER = {"format": FORMAT, "code": digest.hexdigest()}
-    return _HEADER
-
-
-def key_file() -> Path:
-    """Where the HMAC key of cache files lives: the user's cache folder, outside any repo."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "personas-as-code" / "parse-cache.key"
-
-
-def _secret_key(*, create: bool) -> bytes | None:
-    """The user's HMAC key (made once, atomically, when ``create``), or None."""
-    path = key_file()
-    with contextlib.suppress(OSError):
-        key = path.read_bytes()
-        if len(key) == KEY_BYTES:
-            return key
-        if not create:
-            return None
-        path.unlink()  # a damaged key: its caches are not trusted anyway
-    if not create:
-        return None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".key.")
-        with os.fdopen(fd, "wb") as stream:
-            stream.write(secrets.token_bytes(KEY_BYTES))
-        with contextlib.suppress(FileExistsError):
-            os.link(tmp, path)  # the first writer wins; everyone then reads its key
-        os.unlink(tmp)
-        key = path.read_bytes()
-    except OSError:
-        return None
-    return key if len(key) == KEY_BYTES else None
 
 
 @contextlib.contextmanager

@@ -32,7 +32,7 @@ from personas_as_code.schemas.persona_tests import (
 )
 from personas_as_code.schemas.problems import Problem
 from personas_as_code.untrusted.secrets import SecretFinding, secret_problems
-from personas_as_code.untrusted.yaml import locate, value_node
+from personas_as_code.untrusted.yaml_paths import locate, value_node
 from pydantic import ValidationError
 
 

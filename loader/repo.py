@@ -10,14 +10,13 @@ from __future__ import annotations
 import hashlib
 import os
 import posixpath
-import re
-import tomllib
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from personas_as_code.loader.config import load_config
 from personas_as_code.loader.files import (
     DirectoryFiles,
     OversizedFile,
@@ -29,12 +28,11 @@ from personas_as_code.loader.knowledge import KnowledgeFolder, load_knowledge
 from personas_as_code.loader.repo_parts import PersonaTestsFiles, SimulatedUserFiles
 from personas_as_code.loader.yaml_files import (
     PERSONA_SUFFIXES,
-    error_message,
     read_reference,
     resolve_system_prompt,
     validation_problems,
 )
-from personas_as_code.schemas.config import CONFIG_FILE, RepoConfig, RepoSection
+from personas_as_code.schemas.config import RepoConfig
 from personas_as_code.schemas.errors import CatalogueError
 from personas_as_code.schemas.fields import AVATAR_MAX_BYTES, AVATAR_MIME_BY_EXTENSION, SLUG_RE
 from personas_as_code.schemas.persona import PersonaFile
@@ -42,17 +40,12 @@ from personas_as_code.schemas.problems import Problem, errors_only
 from personas_as_code.schemas.simulated_user_config import TEST_PERSONAS_DIR
 from personas_as_code.schemas.tests_names import is_tests_file
 from personas_as_code.untrusted.secrets import secret_problems
-from personas_as_code.untrusted.yaml import (
-    MAX_YAML_BYTES,
-    YamlRefused,
-    locate,
-    parse_yaml,
-)
+from personas_as_code.untrusted.yaml import MAX_YAML_BYTES, YamlRefused, parse_yaml
+from personas_as_code.untrusted.yaml_paths import locate
 from pydantic import ValidationError
 from ruamel.yaml.nodes import MappingNode, ScalarNode
 
 INTERNAL_ERROR = "internal_error"  # the code of a problem that is a bug of ours, not the file's
-MAX_CONFIG_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -112,86 +105,6 @@ class Repo:
         return not errors_only(self.problems)
 
 
-# --- config -----------------------------------------------------------------
-
-
-_TOML_KEY = re.compile(r'"((?:[^"\\]|\\.)*)"|\'([^\']*)\'|([^.\s"\']+)')
-
-
-def _toml_header(line: str) -> tuple[str, ...] | None:
-    """The dotted name of a ``[table]`` / ``[[array]]`` header line, quotes removed."""
-    line = line.strip()
-    if not line.startswith("["):
-        return None
-    name = line.split("#", 1)[0].strip().strip("[]").strip()
-    return tuple(next((g for g in groups if g), "") for groups in _TOML_KEY.findall(name))
-
-
-def _toml_line(text: str, loc: tuple[Any, ...]) -> int:
-    """The line of the value at ``loc``: its ``key =`` line under the deepest table header
-    that names a prefix of ``loc`` (e.g. ``[backends."openai/gpt-4o"]``), else that header."""
-    lines = text.splitlines()
-    path = tuple(str(p) for p in loc)
-    depth, header = 0, 0
-    for number, line in enumerate(lines, start=1):
-        name = _toml_header(line)
-        if name and depth < len(name) <= len(path) and path[: len(name)] == name:
-            depth, header = len(name), number
-    key = path[-1] if path else ""
-    for number in range(header + 1, len(lines) + 1):
-        line = lines[number - 1].strip()
-        if header and _toml_header(line) is not None:
-            break
-        if line.startswith(f"{key} ") or line.startswith(f"{key}="):
-            return number
-    return header or 1
-
-
-def load_config(files: RepoFiles, default_id: str) -> tuple[RepoConfig, list[Problem]]:
-    """Read ``personas.toml``; fall back to defaults (with a warning) when it is absent."""
-    fallback = RepoConfig(repo=RepoSection(id=default_id))
-    try:
-        raw = read_limited(files, CONFIG_FILE, MAX_CONFIG_BYTES)
-    except OversizedFile as exc:
-        return fallback, [Problem(CONFIG_FILE, 1, 1, f"file {exc}", code="file_too_large")]
-    except (FileNotFoundError, PathRefused):
-        warning = Problem(
-            CONFIG_FILE,
-            0,
-            0,
-            f"no {CONFIG_FILE}; using repo id '{default_id}' and tenant 'default'",
-            code="config_missing",
-            severity="warning",
-        )
-        return fallback, [warning]
-    except OSError as exc:
-        return fallback, [Problem(CONFIG_FILE, 0, 0, f"cannot read: {exc.strerror}", "io")]
-    text = raw.decode("utf-8", errors="replace")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", 1) or 1
-        col = getattr(exc, "colno", 1) or 1
-        message = getattr(exc, "msg", str(exc))
-        problem = Problem(CONFIG_FILE, line, col, f"malformed TOML: {message}", code="toml")
-        return fallback, [problem]
-    except RecursionError:  # tomllib recurses once per nested array or inline table
-        problem = Problem(CONFIG_FILE, 1, 1, "malformed TOML: nested too deeply", code="toml")
-        return fallback, [problem]
-    try:
-        return RepoConfig.model_validate(data), []
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            dotted = ".".join(str(p) for p in err["loc"])
-            problems.append(
-                Problem(
-                    CONFIG_FILE, _toml_line(text, err["loc"]), 1, f"{dotted}: {error_message(err)}"
-                )
-            )
-        return fallback, problems
-
-
 # --- one persona file -------------------------------------------------------
 
 
@@ -246,6 +159,34 @@ def _check_persona(
     files: RepoFiles, path: str, raw: bytes, spec: PersonaFile, node: Any
 ) -> tuple[LoadedPersona | None, list[Problem]]:
     """The rules past the file format: slug and file name, referenced files, secrets."""
+    slug, problems = _slug_problems(path, spec, node)
+    system_prompt, prompt_path, prompt_problems = resolve_system_prompt(
+        files, path, node, spec.system_prompt, spec.system_prompt_file
+    )
+    problems += prompt_problems
+    if spec.rag.context_template:
+        problems += secret_problems(
+            spec.rag.context_template, path, lambda f: locate(node, ("rag", "context_template"))
+        )
+    avatar, avatar_problems = _load_avatar(files, path, spec, node)
+    problems += avatar_problems
+    if errors_only(problems):
+        return None, problems
+    persona = LoadedPersona(
+        slug=slug,
+        path=path,
+        spec=spec,
+        system_prompt=system_prompt,
+        prompt_path=prompt_path,
+        avatar=avatar,
+        file_sha256=hashlib.sha256(raw).hexdigest(),
+        key_lines=_key_lines(node),
+    )
+    return persona, problems
+
+
+def _slug_problems(path: str, spec: PersonaFile, node: Any) -> tuple[str, list[Problem]]:
+    """The persona's slug (``slug``, else the file name) and what is wrong with it."""
     problems: list[Problem] = []
     stem = posixpath.splitext(posixpath.basename(path))[0]
     slug = spec.slug or stem
@@ -271,61 +212,34 @@ def _check_persona(
                 path, *locate(node, ("previous_slugs",)), "previous_slugs lists the current slug"
             )
         )
+    return slug, problems
 
-    system_prompt, prompt_path, prompt_problems = resolve_system_prompt(
-        files, path, node, spec.system_prompt, spec.system_prompt_file
-    )
-    problems += prompt_problems
-    if spec.rag.context_template:
-        problems += secret_problems(
-            spec.rag.context_template, path, lambda f: locate(node, ("rag", "context_template"))
-        )
 
-    avatar = None
-    if spec.avatar is not None:
-        avatar_at = locate(node, ("avatar",))
-        ext = posixpath.splitext(spec.avatar)[1].lower()
-        mime = AVATAR_MIME_BY_EXTENSION.get(ext)
-        if mime is None:
-            allowed = ", ".join(sorted(AVATAR_MIME_BY_EXTENSION))
-            problems.append(
-                Problem(
-                    path,
-                    *avatar_at,
-                    f"avatar type '{ext or spec.avatar}' is not allowed; use one of {allowed}",
-                    code="avatar",
-                )
-            )
-        else:
-            try:
-                avatar_path, data = read_reference(
-                    files, path, spec.avatar, AVATAR_MAX_BYTES, "avatar"
-                )
-                # imported on use: the SVG checks (defusedxml) only matter for an avatar
-                from personas_as_code.loader.avatar import check_avatar
+def _load_avatar(
+    files: RepoFiles, path: str, spec: PersonaFile, node: Any
+) -> tuple[Avatar | None, list[Problem]]:
+    """The avatar file ``spec`` names, read and checked, or the problems of it."""
+    if spec.avatar is None:
+        return None, []
+    avatar_at = locate(node, ("avatar",))
+    ext = posixpath.splitext(spec.avatar)[1].lower()
+    mime = AVATAR_MIME_BY_EXTENSION.get(ext)
+    if mime is None:
+        allowed = ", ".join(sorted(AVATAR_MIME_BY_EXTENSION))
+        message = f"avatar type '{ext or spec.avatar}' is not allowed; use one of {allowed}"
+        return None, [Problem(path, *avatar_at, message, code="avatar")]
+    try:
+        avatar_path, data = read_reference(files, path, spec.avatar, AVATAR_MAX_BYTES, "avatar")
+        # imported on use: the SVG checks (defusedxml) only matter for an avatar
+        from personas_as_code.loader.avatar import check_avatar
 
-                check_avatar(data, mime)
-                avatar = Avatar(avatar_path, mime, data, hashlib.sha256(data).hexdigest())
-            except ValueError as exc:
-                problems.append(Problem(path, *avatar_at, str(exc), code="avatar"))
-            except CatalogueError as exc:
-                problems.append(
-                    Problem(path, *avatar_at, f"avatar '{spec.avatar}': {exc.message}", "avatar")
-                )
-
-    if errors_only(problems):
-        return None, problems
-    persona = LoadedPersona(
-        slug=slug,
-        path=path,
-        spec=spec,
-        system_prompt=system_prompt,
-        prompt_path=prompt_path,
-        avatar=avatar,
-        file_sha256=hashlib.sha256(raw).hexdigest(),
-        key_lines=_key_lines(node),
-    )
-    return persona, problems
+        check_avatar(data, mime)
+    except ValueError as exc:
+        return None, [Problem(path, *avatar_at, str(exc), code="avatar")]
+    except CatalogueError as exc:
+        message = f"avatar '{spec.avatar}': {exc.message}"
+        return None, [Problem(path, *avatar_at, message, "avatar")]
+    return Avatar(avatar_path, mime, data, hashlib.sha256(data).hexdigest()), []
 
 
 # --- the whole repo ---------------------------------------------------------
@@ -412,34 +326,10 @@ def load_repo(
     config, problems = load_config(files, default_id or (root_path.name if root_path else "repo"))
     listed = files.list_files(config.repo.personas_dir, PERSONA_SUFFIXES)
     persona_files = [path for path in listed if not is_tests_file(path)]
-    personas: dict[str, LoadedPersona] = {}
-    slug_sites: dict[str, tuple[str, int]] = {}
     if prepare is not None:
         prepare(files, persona_files)
-    for path in persona_files:
-        loaded = persona_loader(files, path)
-        problems += loaded.problems
-        if loaded.persona is None:
-            continue
-        clash = False
-        for name, line in loaded.names:
-            if name in slug_sites:
-                other_path, other_line = slug_sites[name]
-                problems.append(
-                    Problem(
-                        path,
-                        line,
-                        1,
-                        f"slug '{name}' is already used by {other_path}:{other_line}; "
-                        "slugs must be unique in the repo",
-                        code="duplicate_slug",
-                    )
-                )
-                clash = True
-            else:
-                slug_sites[name] = (path, line)
-        if not clash:
-            personas[loaded.persona.slug] = loaded.persona
+    personas, persona_problems = _load_personas(files, persona_files, persona_loader)
+    problems += persona_problems
     knowledge: dict[str, KnowledgeFolder] = {}
     if with_knowledge:
         knowledge, knowledge_problems = load_knowledge(files, config.knowledge)
@@ -468,6 +358,41 @@ def load_repo(
         test_personas=test_personas,
         persona_tests=persona_tests,
     )
+
+
+def _load_personas(
+    files: RepoFiles, paths: list[str], persona_loader: PersonaLoader
+) -> tuple[dict[str, LoadedPersona], list[Problem]]:
+    """Each persona file of ``paths`` by its slug, and the problems: a slug (or previous
+    slug) claimed by two files keeps neither's second claimant."""
+    personas: dict[str, LoadedPersona] = {}
+    problems: list[Problem] = []
+    slug_sites: dict[str, tuple[str, int]] = {}
+    for path in paths:
+        loaded = persona_loader(files, path)
+        problems += loaded.problems
+        if loaded.persona is None:
+            continue
+        clash = False
+        for name, line in loaded.names:
+            if name in slug_sites:
+                other_path, other_line = slug_sites[name]
+                problems.append(
+                    Problem(
+                        path,
+                        line,
+                        1,
+                        f"slug '{name}' is already used by {other_path}:{other_line}; "
+                        "slugs must be unique in the repo",
+                        code="duplicate_slug",
+                    )
+                )
+                clash = True
+            else:
+                slug_sites[name] = (path, line)
+        if not clash:
+            personas[loaded.persona.slug] = loaded.persona
+    return personas, problems
 
 
 def _source_folder_problems(

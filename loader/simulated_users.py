@@ -26,9 +26,7 @@ from personas_as_code.schemas.fields import SLUG_RE
 from personas_as_code.schemas.problems import Problem, errors_only
 from personas_as_code.schemas.simulated_user import SimulatedUserFile
 from personas_as_code.untrusted.secrets import secret_problems
-from personas_as_code.untrusted.yaml import (
-    locate,
-)
+from personas_as_code.untrusted.yaml_paths import locate
 from pydantic import ValidationError
 
 

@@ -23,14 +23,8 @@ from personas_as_code.loader.files import (
 from personas_as_code.schemas.persona import PersonaFile
 from personas_as_code.schemas.problems import Problem
 from personas_as_code.untrusted.secrets import secret_problems
-from personas_as_code.untrusted.yaml import (
-    MAX_YAML_BYTES,
-    ParsedYaml,
-    YamlRefused,
-    locate,
-    parse_yaml,
-    value_node,
-)
+from personas_as_code.untrusted.yaml import MAX_YAML_BYTES, ParsedYaml, YamlRefused, parse_yaml
+from personas_as_code.untrusted.yaml_paths import locate, value_node
 from pydantic import BaseModel, ValidationError
 
 PERSONA_SUFFIXES = (".yaml", ".yml")

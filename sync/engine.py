@@ -15,9 +15,10 @@ from pathlib import Path
 
 from personas_as_code.catalogue.factory import open_catalogue
 from personas_as_code.catalogue.protocol import Catalogue
+from personas_as_code.loader.config import load_config
 from personas_as_code.loader.files import DirectoryFiles
 from personas_as_code.loader.parse_cache import repo_parse_cache
-from personas_as_code.loader.repo import Repo, load_config, load_repo
+from personas_as_code.loader.repo import Repo, load_repo
 from personas_as_code.schemas.config import RepoConfig
 from personas_as_code.schemas.errors import RepoInvalid
 from personas_as_code.schemas.problems import errors_only

@@ -22,6 +22,7 @@ from typing import Any
 
 from personas_as_code.schemas.jsonvalue import dotted, json_problems
 from personas_as_code.schemas.problems import Problem
+from personas_as_code.untrusted.yaml_paths import at_mark, locate, node_mark
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import (
@@ -80,18 +81,8 @@ class YamlRefused(Exception):
         super().__init__(str(self.problem))
 
 
-def _at(mark: Any) -> tuple[int, int]:
-    if mark is None:
-        return (1, 1)
-    return (mark.line + 1, mark.column + 1)
-
-
-def _mark(node: Node | None) -> tuple[int, int]:
-    return _at(None if node is None else node.start_mark)
-
-
 def _refuse(path: str, mark: Any, message: str, code: str = "yaml") -> YamlRefused:
-    return YamlRefused(Problem(path, *_at(mark), message, code=code))
+    return YamlRefused(Problem(path, *at_mark(mark), message, code=code))
 
 
 class _Open:
@@ -288,11 +279,11 @@ def _duplicate_key(node: MappingNode, tags: dict[int, str], path: str) -> list[P
         if not isinstance(key, ScalarNode) or tags[id(key)] == _MERGE_TAG:
             continue
         if key.value in first:
-            line, _ = _mark(first[key.value])
+            line, _ = node_mark(first[key.value])
             problems.append(
                 Problem(
                     path,
-                    *_mark(key),
+                    *node_mark(key),
                     f"duplicate key '{key.value}' (first defined on line {line})",
                     code="duplicate_key",
                 )
@@ -318,10 +309,10 @@ def _content_problems(nodes: list[tuple[Node, str]], path: str) -> list[Problem]
                     merge_keys.add(id(key))
                 message = _key_problem(key, key_tag)
                 if message is not None:
-                    shape.append(Problem(path, *_mark(key), message, code="json_value"))
+                    shape.append(Problem(path, *node_mark(key), message, code="json_value"))
         message = None if id(node) in merge_keys else _tag_problem(node, tag)
         if message is not None:
-            shape.append(Problem(path, *_mark(node), message, code="json_value"))
+            shape.append(Problem(path, *node_mark(node), message, code="json_value"))
     return duplicates or sorted(shape, key=lambda p: (p.line, p.col))
 
 
@@ -387,7 +378,7 @@ def _syntax_problem(exc: YAMLError, path: str) -> Problem:
     if isinstance(exc, MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
         message = " ".join(filter(None, [exc.context, exc.problem])) or "invalid YAML"
-        return Problem(path, *_at(mark), f"malformed YAML: {message}", code="yaml")
+        return Problem(path, *at_mark(mark), f"malformed YAML: {message}", code="yaml")
     return Problem(path, 1, 1, f"malformed YAML: {exc}", code="yaml")
 
 
@@ -499,7 +490,7 @@ def parse_yaml(raw: bytes, path: str) -> ParsedYaml:
     try:
         data = _construct(composed, constructor)
     except MarkedYAMLError as exc:
-        where = _at(exc.problem_mark) if exc.problem_mark else _mark(node)
+        where = at_mark(exc.problem_mark) if exc.problem_mark else node_mark(node)
         raise YamlRefused(
             Problem(path, *where, f"invalid YAML value: {exc.problem}", code="yaml")
         ) from None
@@ -507,53 +498,12 @@ def parse_yaml(raw: bytes, path: str) -> ParsedYaml:
         culprit = _unconstructible_scalar(composed.nodes)
         if culprit is None:
             raise YamlRefused(
-                Problem(path, *_mark(node), f"invalid YAML value: {exc}", code="yaml")
+                Problem(path, *node_mark(node), f"invalid YAML value: {exc}", code="yaml")
             ) from None
         bad, tag = culprit
         message = f"'{bad.value}' is not a valid {_short_tag(tag)} value"
-        raise YamlRefused(Problem(path, *_mark(bad), message, code="yaml")) from None
+        raise YamlRefused(Problem(path, *node_mark(bad), message, code="yaml")) from None
     refused = _value_problems(data, node, path)
     if refused:
         raise YamlRefused(refused)
     return ParsedYaml(data=data, node=node)
-
-
-def locate(node: Node | None, loc: tuple[str | int, ...], *, key: bool = False) -> tuple[int, int]:
-    """Line and column (1-based) of the value at ``loc``, or of its key when ``key``.
-
-    Falls back to the nearest existing parent when ``loc`` is missing.
-    """
-    current = node
-    for i, part in enumerate(loc):
-        last = i == len(loc) - 1
-        if isinstance(current, MappingNode):
-            for k, v in current.value:
-                if isinstance(k, ScalarNode) and k.value == str(part):
-                    current = k if (last and key) else v
-                    break
-            else:
-                return _mark(current)
-        elif isinstance(current, SequenceNode) and isinstance(part, int):
-            if 0 <= part < len(current.value):
-                current = current.value[part]
-            else:
-                return _mark(current)
-        else:
-            return _mark(current)
-    return _mark(current)
-
-
-def value_node(node: Node | None, loc: tuple[str | int, ...]) -> Node | None:
-    """The node of the value at ``loc``, or None."""
-    current = node
-    for part in loc:
-        if isinstance(current, MappingNode):
-            current = next(
-                (v for k, v in current.value if isinstance(k, ScalarNode) and k.value == str(part)),
-                None,
-            )
-        elif isinstance(current, SequenceNode) and isinstance(part, int):
-            current = current.value[part] if 0 <= part < len(current.value) else None
-        else:
-            return None
-    return current

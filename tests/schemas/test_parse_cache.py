@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from personas_as_code.loader.parse_cache import CACHE_FILE, ParseCache, key_file
+from personas_as_code.loader.cache_file import key_file
+from personas_as_code.loader.parse_cache import CACHE_FILE, ParseCache
 from personas_as_code.loader.repo import Repo, load_repo
 
 from tests.repos import MINIMAL, RepoBuilder
