@@ -23,6 +23,13 @@ from typing import Any
 from personas_as_code.schemas.jsonvalue import dotted, json_problems
 from personas_as_code.schemas.problems import Problem
 from personas_as_code.untrusted.yaml_paths import at_mark, locate, node_mark
+from personas_as_code.untrusted.yaml_tags import (
+    MERGE_TAG,
+    STR_TAG,
+    key_problem,
+    short_tag,
+    tag_problem,
+)
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import (
@@ -42,26 +49,6 @@ from ruamel.yaml.tag import Tag
 MAX_YAML_BYTES = 256 * 1024
 MAX_EXPANDED_NODES = 20_000
 MAX_DEPTH = 40
-# Longer digit strings are far outside 64 bits, and Python refuses to convert
-# more than 4,300 digits: refuse them before construction.
-MAX_INT_CHARS = 40
-
-_YAML_TAG = "tag:yaml.org,2002:"
-_JSON_SCALAR_TAGS = frozenset(_YAML_TAG + t for t in ("str", "int", "float", "bool", "null"))
-_STR_TAG = _YAML_TAG + "str"
-_INT_TAG = _YAML_TAG + "int"
-_MERGE_TAG = _YAML_TAG + "merge"
-_SEQ_TAG = _YAML_TAG + "seq"
-_MAP_TAG = _YAML_TAG + "map"
-_TIMESTAMP_TAG = _YAML_TAG + "timestamp"
-_TAG_MEANINGS = {
-    "timestamp": "a date or time",
-    "binary": "binary data",
-    "set": "a set",
-    "omap": "an ordered map",
-    "pairs": "a list of pairs",
-}
-_JSON_ONLY = "only JSON values are allowed (strings, numbers, booleans, null, lists, maps)"
 
 
 @dataclass
@@ -171,7 +158,7 @@ class _Composition:
         tag = event.ctag
         name = None if tag is None else str(tag)
         if name is None or name == "!":
-            name = _STR_TAG
+            name = STR_TAG
             if event.implicit[0]:  # what ``resolver.resolve`` does, without its overhead
                 by_first, anywhere = self.implicit
                 for candidate, regexp in by_first.get(value[:1], anywhere):
@@ -276,7 +263,7 @@ def _duplicate_key(node: MappingNode, tags: dict[int, str], path: str) -> list[P
     problems: list[Problem] = []
     first: dict[str, Node] = {}
     for key, _ in node.value:
-        if not isinstance(key, ScalarNode) or tags[id(key)] == _MERGE_TAG:
+        if not isinstance(key, ScalarNode) or tags[id(key)] == MERGE_TAG:
             continue
         if key.value in first:
             line, _ = node_mark(first[key.value])
@@ -305,45 +292,15 @@ def _content_problems(nodes: list[tuple[Node, str]], path: str) -> list[Problem]
             duplicates += _duplicate_key(node, tags, path)
             for key, _ in node.value:
                 key_tag = tags[id(key)]
-                if key_tag == _MERGE_TAG and isinstance(key, ScalarNode):
+                if key_tag == MERGE_TAG and isinstance(key, ScalarNode):
                     merge_keys.add(id(key))
-                message = _key_problem(key, key_tag)
+                message = key_problem(key, key_tag)
                 if message is not None:
                     shape.append(Problem(path, *node_mark(key), message, code="json_value"))
-        message = None if id(node) in merge_keys else _tag_problem(node, tag)
+        message = None if id(node) in merge_keys else tag_problem(node, tag)
         if message is not None:
             shape.append(Problem(path, *node_mark(node), message, code="json_value"))
     return duplicates or sorted(shape, key=lambda p: (p.line, p.col))
-
-
-def _short_tag(tag: str) -> str:
-    return "!!" + tag.removeprefix(_YAML_TAG) if tag.startswith(_YAML_TAG) else tag
-
-
-def _tag_problem(node: Node, tag: str) -> str | None:
-    """Why this node's tag cannot become a JSON value, or None."""
-    if isinstance(node, ScalarNode):
-        if tag in _JSON_SCALAR_TAGS:
-            if tag == _INT_TAG and len(node.value) > MAX_INT_CHARS:
-                return "integer out of the 64-bit range"
-            return None
-        if tag == _TIMESTAMP_TAG:
-            return f"'{node.value}' is read as a date or time; quote it to keep it text"
-    elif tag == (_SEQ_TAG if isinstance(node, SequenceNode) else _MAP_TAG):
-        return None
-    meaning = _TAG_MEANINGS.get(tag.removeprefix(_YAML_TAG), "a tagged value")
-    return f"{meaning} ({_short_tag(tag)}) is not allowed; {_JSON_ONLY}"
-
-
-def _key_problem(key: Node, tag: str) -> str | None:
-    """Why this mapping key is not a JSON map key, or None."""
-    if isinstance(key, ScalarNode):
-        if tag in (_STR_TAG, _MERGE_TAG):
-            return None
-        if tag in _JSON_SCALAR_TAGS:
-            return f"map key '{key.value}' is not a string; quote it (JSON map keys are strings)"
-        return None  # an unusual tag: reported by the tag check
-    return "a list or map cannot be a map key; JSON map keys are strings"
 
 
 def _value_problems(data: Any, root: Node, path: str) -> list[Problem]:
@@ -387,7 +344,7 @@ def _unconstructible_scalar(nodes: list[tuple[Node, str]]) -> tuple[Node, str] |
     constructor, parser = YAML(typ="safe").get_constructor_parser("")
     try:
         for node, tag in nodes:
-            if isinstance(node, ScalarNode) and tag != _STR_TAG:
+            if isinstance(node, ScalarNode) and tag != STR_TAG:
                 try:
                     constructor.construct_object(node, deep=True)
                 except Exception:
@@ -433,12 +390,12 @@ def _build(node: Node, tags: dict[int, str], scalars: Any, constructor: Any) -> 
     """One node's value (recursion is bounded: the tree is at most MAX_DEPTH deep)."""
     if isinstance(node, ScalarNode):
         tag = tags[id(node)]
-        return node.value if tag == _STR_TAG else scalars[tag](constructor, node)
+        return node.value if tag == STR_TAG else scalars[tag](constructor, node)
     if isinstance(node, SequenceNode):
         return [_build(item, tags, scalars, constructor) for item in node.value]
     mapping = {}
     for key, value in node.value:
-        if tags[id(key)] == _MERGE_TAG:
+        if tags[id(key)] == MERGE_TAG:
             raise _NeedsRuamel
         mapping[key.value] = _build(value, tags, scalars, constructor)
     return mapping
@@ -501,7 +458,7 @@ def parse_yaml(raw: bytes, path: str) -> ParsedYaml:
                 Problem(path, *node_mark(node), f"invalid YAML value: {exc}", code="yaml")
             ) from None
         bad, tag = culprit
-        message = f"'{bad.value}' is not a valid {_short_tag(tag)} value"
+        message = f"'{bad.value}' is not a valid {short_tag(tag)} value"
         raise YamlRefused(Problem(path, *node_mark(bad), message, code="yaml")) from None
     refused = _value_problems(data, node, path)
     if refused:
