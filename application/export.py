@@ -12,8 +12,8 @@ from typing import Any, Literal
 
 from personas_as_code.application.ids import InvalidInput
 from personas_as_code.application.models import ExportResult
+from personas_as_code.schemas.file_keys import export_columns
 from personas_as_code.schemas.loader import LoadedPersona
-from personas_as_code.schemas.persona import export_columns
 from personas_as_code.sync.safe_write import write_inside
 
 EXPORT_DIR = ".personas/exports"
@@ -29,7 +29,7 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 def row(persona: LoadedPersona) -> dict[str, Any]:
     """One persona as a flat row (lists joined with '; '); the columns are the file
-    keys' (``schemas.persona.export_columns``) and the file's path."""
+    keys' (``schemas.file_keys.export_columns``) and the file's path."""
     return {**{column.name: column.cell(persona) for column in _FILE_COLUMNS}, "path": persona.path}
 
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from personas_as_code.schemas.errors import DraftError
+from personas_as_code.schemas.file_keys import key_order
 from personas_as_code.schemas.modeline import modeline_comment
-from personas_as_code.schemas.persona import key_order
 from personas_as_code.schemas.yamlsafe import YamlRefused, parse_yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq

@@ -14,7 +14,7 @@ from personas_as_code.application.models import DiscardResult, DraftResult, Prop
 from personas_as_code.application.service import PersonaService
 from personas_as_code.application.yaml_edit import PatchSpec
 from personas_as_code.mcp_server.errors import tool_errors
-from personas_as_code.schemas.persona import draft_arguments
+from personas_as_code.schemas.file_keys import draft_arguments
 from pydantic import BaseModel, Field
 
 PATCH = ToolAnnotations(
@@ -47,7 +47,7 @@ def client_name(ctx: Context | None) -> str | None:
 
 
 def build_patch(arguments: Mapping[str, Any], unset: list[str] | None) -> PatchSpec:
-    """The file-key arguments of the draft tool (``schemas.persona.draft_arguments``) ->
+    """The file-key arguments of the draft tool (``schemas.file_keys.draft_arguments``) ->
     ``PatchSpec`` (None means 'leave as is')."""
     patch = PatchSpec(unset=list(unset or []))
     for name, draft in draft_arguments().items():

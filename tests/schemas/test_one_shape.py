@@ -32,16 +32,15 @@ from personas_as_code.catalogue.persona_mapping import (
     file_document,
 )
 from personas_as_code.mcp_server.tools_drafts import build_patch
-from personas_as_code.schemas.loader import LoadedPersona
-from personas_as_code.schemas.persona import (
+from personas_as_code.schemas.file_keys import (
     FileKey,
-    PersonaFile,
-    SourceInput,
     draft_arguments,
     export_columns,
     file_keys,
     key_order,
 )
+from personas_as_code.schemas.loader import LoadedPersona
+from personas_as_code.schemas.persona import PersonaFile, SourceInput
 from personas_as_code.sync.importer import dump_yaml
 from personas_as_code.sync.normalize import comparable
 from pydantic.fields import FieldInfo
