@@ -42,6 +42,7 @@ from personas_as_code.persona_tests.report import (
     change_between,
     status_of,
 )
+from personas_as_code.persona_tests.selection import changed_personas
 from personas_as_code.sandbox.enrichment import retrieval_notes
 from personas_as_code.sandbox.run import RunRequest, RunResult, run_persona
 from personas_as_code.sandbox.tree_retrieval import TreeRetrieval
@@ -51,6 +52,7 @@ from personas_as_code.schemas.files import RepoFiles
 from personas_as_code.schemas.loader import LoadedPersona, Repo, load_repo
 from personas_as_code.schemas.persona_tests import Assertion
 from personas_as_code.schemas.persona_tests_loader import LoadedCase
+from personas_as_code.sync.engine import load_valid_repo, open_repo_catalogue
 
 Progress = Callable[[int, int, CaseResult], None]
 """Called after each case with (cases done, cases in all, its result)."""
@@ -151,6 +153,39 @@ def run_tests(
     report.results = results
     report.notes += _knowledge_notes([knowledge, base_knowledge], catalogue)
     return report
+
+
+def run_repo_tests(
+    root: Path,
+    *,
+    slugs: Sequence[str] | None = None,
+    changed_since: str | None = None,
+    baseline_ref: str | None = None,
+    concurrency: int | None = None,
+    progress: Progress | None = None,
+    require_model: bool = False,
+) -> TestReport:
+    """``personas test``: the cases of the valid repo at ``root`` run against its
+    catalogue, of ``slugs`` (default: every persona with tests) narrowed to the personas
+    whose inputs changed since git ref ``changed_since``, with git ref ``baseline_ref``'s
+    personas as the baseline; ``concurrency`` defaults to ``[tests] concurrency``."""
+    loaded = load_valid_repo(root)
+    chosen: list[str] | None = list(slugs) if slugs else None
+    if changed_since is not None:
+        changed = changed_personas(loaded, root, changed_since)
+        chosen = changed if chosen is None else [s for s in chosen if s in changed]
+    base = load_ref(root, baseline_ref) if baseline_ref is not None else None
+    with open_repo_catalogue(loaded) as catalogue:
+        return run_tests(
+            loaded,
+            catalogue,
+            slugs=chosen,
+            baseline=base,
+            baseline_ref=baseline_ref,
+            concurrency=concurrency or loaded.config.tests.concurrency,
+            progress=progress,
+            require_model=require_model,
+        )
 
 
 def _baseline_repo(
