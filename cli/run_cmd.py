@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from personas_as_code.cli.common import OutputFormat, RepoOption, guarded, print_json, say
+from personas_as_code.cli.common import OutputFormat, RepoOption, guarded, print_redacted
 
 
 def run(
@@ -29,7 +29,6 @@ def run(
     from personas_as_code.application.service import PersonaService
     from personas_as_code.sandbox.run import RunRequest, render_text
     from personas_as_code.schemas.loader import load_repo
-    from personas_as_code.schemas.secrets import redact_model
     from personas_as_code.sync.engine import open_repo_catalogue
 
     request = RunRequest(
@@ -39,11 +38,7 @@ def run(
     )
     with open_repo_catalogue(load_repo(repo)) as catalogue:
         result = PersonaService(repo, catalogue=catalogue).run(slug, draft, request)
-    result = redact_model(result)  # knowledge, prompts and answers may quote a credential
-    if output is OutputFormat.json:
-        print_json(result.model_dump(mode="json"))
-    else:
-        say(render_text(result))
+    print_redacted(result, output, render_text)
 
 
 def register(app: typer.Typer) -> None:
