@@ -18,6 +18,7 @@ from typing import Literal
 
 import git
 from personas_as_code.loader.files import PathRefused
+from personas_as_code.sandbox.gitfiles import repo_relative
 from personas_as_code.schemas.errors import DraftError
 
 REGULAR_MODES = (0o100644, 0o100755)
@@ -109,11 +110,7 @@ class CommitFiles:
 
     @staticmethod
     def _norm(path: str) -> str:
-        if not path or "\x00" in path or path.startswith("/"):
-            raise PathRefused(f"path '{path}' is not a repo-relative path")
-        norm = posixpath.normpath(path)
-        if norm.startswith("../") or norm == "..":
-            raise PathRefused(f"path '{path}' points outside the repo")
+        norm = repo_relative(path)
         return "" if norm == "." else norm
 
     def kind(self, path: str) -> Literal["absent", "file", "dir", "other"]:

@@ -29,7 +29,7 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 def row(persona: LoadedPersona) -> dict[str, Any]:
     """One persona as a flat row (lists joined with '; '); the columns are the file
-    keys' (``schemas.persona.export_columns``) and the file's path."""
+    keys' (``schemas.file_keys.export_columns``) and the file's path."""
     return {**{column.name: column.cell(persona) for column in _FILE_COLUMNS}, "path": persona.path}
 
 

@@ -14,7 +14,7 @@ from personas_as_code.application.drafts import DraftStore
 from personas_as_code.application.models import Issue, PersonaView
 from personas_as_code.catalogue.protocol import Catalogue
 from personas_as_code.loader.files import DirectoryFiles
-from personas_as_code.loader.repo import Repo
+from personas_as_code.loader.repo import LoadedPersona, Repo
 from personas_as_code.schemas.errors import NotFound
 from personas_as_code.schemas.problems import Problem
 
@@ -56,6 +56,19 @@ def editable(writable: bool, is_git: bool) -> dict[str, Any]:
     return {"can_edit": reason is None, "disabled_reason": reason}
 
 
+def loaded_fields(repo: Repo, persona: LoadedPersona | None, path: str) -> dict[str, Any]:
+    """What a persona view shows of the persona ``repo`` loaded from ``path`` (None: its
+    file is invalid): its fields, prompt, validity and the issues about its files."""
+    paths = set(persona.referenced_files) if persona else {path}
+    return {
+        "fields": persona.spec.model_dump(mode="json") if persona else None,
+        "system_prompt": persona.system_prompt if persona else None,
+        "prompt_path": persona.prompt_path if persona else None,
+        "valid": persona is not None,
+        "issues": issues_about(repo.problems, paths),
+    }
+
+
 def tree_view(
     root: Path,
     repo: Repo,
@@ -72,7 +85,6 @@ def tree_view(
     if path is None:
         raise not_found(repo, slug, "the repo")
     text = DirectoryFiles(root).read(path).decode("utf-8", errors="replace")
-    paths = set(persona.referenced_files) if persona else {path}
     return PersonaView(
         slug=slug,
         persona_exists=True,
@@ -80,11 +92,7 @@ def tree_view(
         origin="repo",
         path=path,
         yaml_text=text,
-        fields=persona.spec.model_dump(mode="json") if persona else None,
-        system_prompt=persona.system_prompt if persona else None,
-        prompt_path=persona.prompt_path if persona else None,
-        valid=persona is not None,
-        issues=issues_about(repo.problems, paths),
+        **loaded_fields(repo, persona, path),
         last_commit=store.last_commit(path) if store else None,
         catalogue=catalogue_state(catalogue, repo, slug),
     )
@@ -97,7 +105,6 @@ def draft_view(
     repo = store.repo_at(tip.head)
     persona = repo.personas.get(tip.slug)
     raw = store.read(tip.head, tip.path)
-    paths = set(persona.referenced_files) if persona else {tip.path}
     return PersonaView(
         slug=tip.slug,
         persona_exists=raw is not None,
@@ -107,11 +114,7 @@ def draft_view(
         draft_version=tip.version,
         path=tip.path,
         yaml_text=(raw or b"").decode("utf-8", errors="replace"),
-        fields=persona.spec.model_dump(mode="json") if persona else None,
-        system_prompt=persona.system_prompt if persona else None,
-        prompt_path=persona.prompt_path if persona else None,
-        valid=persona is not None,
-        issues=issues_about(repo.problems, paths),
+        **loaded_fields(repo, persona, tip.path),
         last_commit=store.last_commit(tip.path, tip.head),
         catalogue=catalogue_state(catalogue, repo, tip.slug),
     )

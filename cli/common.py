@@ -23,10 +23,12 @@ from personas_as_code.schemas.errors import PersonasError
 from personas_as_code.sync.render.literal import StyledLine, one_line, visible
 
 if TYPE_CHECKING:  # typer vendors its click; these name its types
+    from pydantic import BaseModel
     from typer._click import Context, HelpFormatter
 
 P = ParamSpec("P")
 R = TypeVar("R")
+M = TypeVar("M", bound="BaseModel")
 
 RepoOption = Annotated[
     Path,
@@ -148,3 +150,15 @@ def _is_database_unreachable(exc: Exception) -> bool:
 def print_json(data: Any) -> None:
     """Write ``data`` as JSON to stdout (no markup, no wrapping, ASCII-safe escapes)."""
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def print_redacted(result: M, output: OutputFormat, render_text: Callable[[M], str]) -> None:
+    """Write a run's or a preview's ``result`` as JSON or as ``render_text`` has it, with
+    secret-looking text redacted (knowledge, prompts and answers may quote a credential)."""
+    from personas_as_code.untrusted.secrets import redact_model
+
+    result = redact_model(result)
+    if output is OutputFormat.json:
+        print_json(result.model_dump(mode="json"))
+    else:
+        say(render_text(result))

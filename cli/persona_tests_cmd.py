@@ -6,10 +6,13 @@ import json
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from personas_as_code.cli.common import RepoOption, guarded, say, write_lines
+
+if TYPE_CHECKING:
+    from personas_as_code.persona_tests.report import CaseResult, PersonaTestReport
 
 EXIT_ERRORS = 2
 
@@ -72,56 +75,53 @@ def test(
     Exit 0 when no case failed or errored (passed, not tested and skipped cases all exit
     0); 1 when a case failed (with --require-model, a case whose answer checks met an
     answer no model produced fails); 2 when a case could not run or the input is wrong."""
-    from personas_as_code.persona_tests.baseline import load_ref
+    from personas_as_code.persona_tests.runner import run_repo_tests
+
+    report = run_repo_tests(
+        repo,
+        slugs=slugs,
+        changed_since=changed_since,
+        baseline_ref=baseline,
+        concurrency=concurrency,
+        progress=_progress if sys.stderr.isatty() else None,
+        require_model=require_model,
+    )
+    _write_report(report, fmt, output)
+    raise typer.Exit(report.exit_code)
+
+
+def _progress(done: int, total: int, result: CaseResult) -> None:
+    """One finished case's line on stderr, numbered ``[done/total]``."""
+    from personas_as_code.persona_tests.render_text import case_line
+
+    line = case_line(result)
+    write_lines([line._replace(text=f"[{done}/{total}] {line.text}")], err=True)
+
+
+def _write_report(report: PersonaTestReport, fmt: ReportFormat, output: Path | None) -> None:
+    """The report in ``fmt`` on stdout, or in ``output`` with its summary on stderr."""
     from personas_as_code.persona_tests.render_junit import junit_xml
     from personas_as_code.persona_tests.render_markdown import markdown
-    from personas_as_code.persona_tests.render_text import case_line, summary, text_lines
-    from personas_as_code.persona_tests.report import CaseResult
-    from personas_as_code.persona_tests.runner import run_tests
-    from personas_as_code.persona_tests.selection import changed_personas
-    from personas_as_code.sync.engine import load_valid_repo, open_repo_catalogue
+    from personas_as_code.persona_tests.render_text import summary, text_lines
 
-    loaded = load_valid_repo(repo)
-    chosen: list[str] | None = list(slugs) if slugs else None
-    if changed_since is not None:
-        changed = changed_personas(loaded, repo, changed_since)
-        chosen = changed if chosen is None else [s for s in chosen if s in changed]
-    base = load_ref(repo, baseline) if baseline is not None else None
-
-    def progress(done: int, total: int, result: CaseResult) -> None:
-        line = case_line(result)
-        write_lines([line._replace(text=f"[{done}/{total}] {line.text}")], err=True)
-
-    with open_repo_catalogue(loaded) as catalogue:
-        report = run_tests(
-            loaded,
-            catalogue,
-            slugs=chosen,
-            baseline=base,
-            baseline_ref=baseline,
-            concurrency=concurrency or loaded.config.tests.concurrency,
-            progress=progress if sys.stderr.isatty() else None,
-            require_model=require_model,
-        )
     if fmt is ReportFormat.text and output is None:
         write_lines(text_lines(report))
+        return
+    if fmt is ReportFormat.json:
+        rendered = json.dumps(report.to_dict(), indent=2) + "\n"
+    elif fmt is ReportFormat.junit:
+        rendered = junit_xml(report)
+    elif fmt is ReportFormat.markdown:
+        rendered = markdown(report)
     else:
-        if fmt is ReportFormat.json:
-            rendered = json.dumps(report.to_dict(), indent=2) + "\n"
-        elif fmt is ReportFormat.junit:
-            rendered = junit_xml(report)
-        elif fmt is ReportFormat.markdown:
-            rendered = markdown(report)
-        else:
-            rendered = "\n".join(line.text for line in text_lines(report)) + "\n"
-        if output is None:
-            sys.stdout.write(rendered)
-        else:
-            output.write_text(rendered, encoding="utf-8")
-            if report.model_note:
-                say(report.model_note, err=True)
-            say(summary(report), err=True)
-    raise typer.Exit(report.exit_code)
+        rendered = "\n".join(line.text for line in text_lines(report)) + "\n"
+    if output is None:
+        sys.stdout.write(rendered)
+    else:
+        output.write_text(rendered, encoding="utf-8")
+        if report.model_note:
+            say(report.model_note, err=True)
+        say(summary(report), err=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from personas_as_code.cli.common import OutputFormat, RepoOption, guarded, print_json, say
+from personas_as_code.cli.common import OutputFormat, RepoOption, guarded, print_redacted
 
 
 def preview(
@@ -38,7 +38,6 @@ def preview(
     from personas_as_code.application.service import PersonaService
     from personas_as_code.loader.repo import load_repo
     from personas_as_code.sync.engine import open_repo_catalogue
-    from personas_as_code.untrusted.secrets import redact_model
 
     request = PreviewRequest(
         system_prompt_override=(
@@ -50,11 +49,7 @@ def preview(
     with contextlib.ExitStack() as stack:
         opened = stack.enter_context(open_repo_catalogue(load_repo(repo))) if catalogue else None
         result = PersonaService(repo, catalogue=opened).preview(slug, draft, request)
-    result = redact_model(result)  # knowledge and prompts may quote a credential
-    if output is OutputFormat.json:
-        print_json(result.model_dump(mode="json"))
-    else:
-        say(render_text(result))
+    print_redacted(result, output, render_text)
 
 
 def register(app: typer.Typer) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from personas_as_code.cli.common import OutputFormat, RepoOption, guarded, print_json, say
+from personas_as_code.cli.common import OutputFormat, RepoOption, guarded, print_redacted
 
 
 def run(
@@ -30,7 +30,6 @@ def run(
     from personas_as_code.loader.repo import load_repo
     from personas_as_code.sandbox.run import RunRequest, render_text
     from personas_as_code.sync.engine import open_repo_catalogue
-    from personas_as_code.untrusted.secrets import redact_model
 
     request = RunRequest(
         message=message,
@@ -39,11 +38,7 @@ def run(
     )
     with open_repo_catalogue(load_repo(repo)) as catalogue:
         result = PersonaService(repo, catalogue=catalogue).run(slug, draft, request)
-    result = redact_model(result)  # knowledge, prompts and answers may quote a credential
-    if output is OutputFormat.json:
-        print_json(result.model_dump(mode="json"))
-    else:
-        say(render_text(result))
+    print_redacted(result, output, render_text)
 
 
 def register(app: typer.Typer) -> None:

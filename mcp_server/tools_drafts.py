@@ -47,7 +47,7 @@ def client_name(ctx: Context | None) -> str | None:
 
 
 def build_patch(arguments: Mapping[str, Any], unset: list[str] | None) -> PatchSpec:
-    """The file-key arguments of the draft tool (``schemas.persona.draft_arguments``) ->
+    """The file-key arguments of the draft tool (``schemas.file_keys.draft_arguments``) ->
     ``PatchSpec`` (None means 'leave as is')."""
     patch = PatchSpec(unset=list(unset or []))
     for name, draft in draft_arguments().items():
@@ -84,7 +84,14 @@ def with_file_key_arguments(tool: Callable[..., R]) -> Callable[..., R]:
 
 
 def register_draft_tools(server: MCPServer, service: PersonaService) -> None:
-    """Add the write tools to ``server`` (skipped in read-only mode)."""
+    """Add the write tools to ``server`` (skipped in read-only mode), in this order."""
+    _register_patch_tool(server, service)
+    _register_duplicate_and_delete_tools(server, service)
+    _register_propose_and_discard_tools(server, service)
+
+
+def _register_patch_tool(server: MCPServer, service: PersonaService) -> None:
+    """Add ``patch_persona_draft``: start a draft or patch one, key by key."""
 
     @server.tool(title="Patch a persona draft", annotations=PATCH)
     @with_file_key_arguments
@@ -131,6 +138,10 @@ def register_draft_tools(server: MCPServer, service: PersonaService) -> None:
                 client=client_name(ctx),
             )
 
+
+def _register_duplicate_and_delete_tools(server: MCPServer, service: PersonaService) -> None:
+    """Add ``duplicate_persona`` and ``delete_persona``: drafts of a copy and of a deletion."""
+
     @server.tool(title="Duplicate a persona (as a draft)", annotations=PATCH)
     def duplicate_persona(
         slug: SlugArg,
@@ -162,6 +173,10 @@ def register_draft_tools(server: MCPServer, service: PersonaService) -> None:
         plan only lists the persona as owned with its file gone."""
         with tool_errors():
             return service.delete_draft(slug, message=message, client=client_name(ctx))
+
+
+def _register_propose_and_discard_tools(server: MCPServer, service: PersonaService) -> None:
+    """Add ``propose_persona_draft`` and ``discard_persona_draft``: a draft's way out."""
 
     @server.tool(title="Propose a persona draft", annotations=PROPOSE)
     def propose_persona_draft(

@@ -45,12 +45,14 @@ from personas_as_code.persona_tests.report import (
     change_between,
     status_of,
 )
+from personas_as_code.persona_tests.selection import changed_personas
 from personas_as_code.sandbox.enrichment import retrieval_notes
 from personas_as_code.sandbox.run import RunRequest, RunResult, run_persona
 from personas_as_code.sandbox.tree_retrieval import TreeRetrieval
 from personas_as_code.schemas.config import BackendSettings
 from personas_as_code.schemas.errors import ConfigError, NotFound, PersonasError
 from personas_as_code.schemas.persona_tests import Assertion
+from personas_as_code.sync.engine import load_valid_repo, open_repo_catalogue
 
 Progress = Callable[[int, int, CaseResult], None]
 """Called after each case with (cases done, cases in all, its result)."""
@@ -127,14 +129,7 @@ def run_tests(
     (default: the repo's own folder; a temporary one when it has none).
     """
     loaded = as_repo(repo)
-    base_repo: Repo | None
-    if isinstance(baseline, str):
-        if loaded.root is None:
-            raise ConfigError("a baseline given as a git ref needs a repo on disk")
-        baseline_ref = baseline_ref or baseline
-        base_repo = load_ref(loaded.root, baseline)
-    else:
-        base_repo = baseline
+    base_repo, baseline_ref = _baseline_repo(loaded, baseline, baseline_ref)
     chosen = select_slugs(loaded, slugs)
     workspace = workspace if workspace is not None else loaded.root
     knowledge = TreeRetrieval(loaded, label="the tree under test", workspace=workspace)
@@ -143,39 +138,147 @@ def run_tests(
         label = f"baseline {baseline_ref}" if baseline_ref else "the baseline"
         base_knowledge = TreeRetrieval(base_repo, label=label, workspace=workspace)
     report = PersonaTestReport(baseline_ref=baseline_ref, require_model=require_model)
-    for slug in chosen:
-        if slug not in loaded.persona_tests.by_slug:
-            report.notes.append(f"persona {slug!r} has no tests file (personas/{slug}.tests.yaml)")
+    report.notes += _without_tests_notes(loaded, chosen)
     checks = _Checks(_judge(loaded, catalogue), require_model)
-    work: list[tuple[str, LoadedCase]] = [
+    cases = _CaseRunner(loaded, catalogue, checks, knowledge, base_repo, base_knowledge)
+    results = _run_all(
+        cases.run,
+        _cases_of(loaded, chosen),
+        _removed_results(loaded, base_repo, chosen),
+        concurrency,
+        progress,
+    )
+    order = {slug: n for n, slug in enumerate(chosen)}
+    results.sort(key=lambda r: order[r.persona])  # stable: file order within a persona
+    report.results = results
+    report.notes += _knowledge_notes([knowledge, base_knowledge], catalogue)
+    return report
+
+
+def run_repo_tests(
+    root: Path,
+    *,
+    slugs: Sequence[str] | None = None,
+    changed_since: str | None = None,
+    baseline_ref: str | None = None,
+    concurrency: int | None = None,
+    progress: Progress | None = None,
+    require_model: bool = False,
+) -> PersonaTestReport:
+    """``personas test``: the cases of the valid repo at ``root`` run against its
+    catalogue, of ``slugs`` (default: every persona with tests) narrowed to the personas
+    whose inputs changed since git ref ``changed_since``, with git ref ``baseline_ref``'s
+    personas as the baseline; ``concurrency`` defaults to ``[tests] concurrency``."""
+    loaded = load_valid_repo(root)
+    chosen: list[str] | None = list(slugs) if slugs else None
+    if changed_since is not None:
+        changed = changed_personas(loaded, root, changed_since)
+        chosen = changed if chosen is None else [s for s in chosen if s in changed]
+    base = load_ref(root, baseline_ref) if baseline_ref is not None else None
+    with open_repo_catalogue(loaded) as catalogue:
+        return run_tests(
+            loaded,
+            catalogue,
+            slugs=chosen,
+            baseline=base,
+            baseline_ref=baseline_ref,
+            concurrency=concurrency or loaded.config.tests.concurrency,
+            progress=progress,
+            require_model=require_model,
+        )
+
+
+def _baseline_repo(
+    loaded: Repo, baseline: Repo | str | None, baseline_ref: str | None
+) -> tuple[Repo | None, str | None]:
+    """The baseline's repo (loading a git ref of the repo's own git repository) and its
+    ref (the ref given as ``baseline``, unless ``baseline_ref`` names it already)."""
+    if not isinstance(baseline, str):
+        return baseline, baseline_ref
+    if loaded.root is None:
+        raise ConfigError("a baseline given as a git ref needs a repo on disk")
+    return load_ref(loaded.root, baseline), baseline_ref or baseline
+
+
+def _without_tests_notes(loaded: Repo, chosen: list[str]) -> list[str]:
+    """A note for each chosen persona that has no tests file."""
+    return [
+        f"persona {slug!r} has no tests file (personas/{slug}.tests.yaml)"
+        for slug in chosen
+        if slug not in loaded.persona_tests.by_slug
+    ]
+
+
+def _cases_of(loaded: Repo, chosen: list[str]) -> list[tuple[str, LoadedCase]]:
+    """Every case of the chosen personas' tests files, as (slug, case), in file order."""
+    return [
         (slug, item)
         for slug in chosen
         if slug in loaded.persona_tests.by_slug
         for item in loaded.persona_tests.by_slug[slug].cases
     ]
-    total = len(work) + sum(len(_removed(loaded, base_repo, s)) for s in chosen)
-    done = 0
 
-    def one(entry: tuple[str, LoadedCase]) -> CaseResult:
+
+def _run_all(
+    run: Callable[[tuple[str, LoadedCase]], CaseResult],
+    work: list[tuple[str, LoadedCase]],
+    removed: list[CaseResult],
+    concurrency: int,
+    progress: Progress | None,
+) -> list[CaseResult]:
+    """Run the cases at most ``concurrency`` at once, then add the removed ones; tell
+    ``progress`` of each result as it comes."""
+    total = len(work) + len(removed)
+    results: list[CaseResult] = []
+
+    def finished(result: CaseResult) -> None:
+        results.append(result)
+        if progress is not None:
+            progress(len(results), total, result)
+
+    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, 32))) as pool:
+        for result in pool.map(run, work):
+            finished(result)
+    for result in removed:
+        finished(result)
+    return results
+
+
+def _removed_results(loaded: Repo, baseline: Repo | None, chosen: list[str]) -> list[CaseResult]:
+    """A skipped result for each case the baseline has and this branch removed."""
+    return [
+        CaseResult(
+            persona=slug,
+            case=name,
+            status="skipped",
+            answer="",
+            assertions=(AssertionResult("case", None, "removed on this branch"),),
+            path=path,
+            line=line,
+            baseline=BaselineResult("skipped", "", "removed"),
+        )
+        for slug in chosen
+        for name, line, path in _removed(loaded, baseline, slug)
+    ]
+
+
+@dataclass(frozen=True)
+class _CaseRunner:
+    """Runs one case against this branch's persona and, with a baseline, that one's."""
+
+    loaded: Repo
+    catalogue: Catalogue | None
+    checks: _Checks
+    knowledge: TreeRetrieval
+    base_repo: Repo | None = None
+    base_knowledge: TreeRetrieval | None = None
+
+    def run(self, entry: tuple[str, LoadedCase]) -> CaseResult:
+        """The result of case ``entry`` (slug, case), with its baseline's when there is one."""
         slug, item = entry
-        path = loaded.persona_tests.by_slug[slug].path
-        side = _Side(loaded.personas[slug], "repo", knowledge, loaded.config.backends)
-        here = _run_case(loaded, side, item, catalogue, checks)
-        base = None
-        if base_repo is not None:
-            persona = base_repo.personas.get(slug)
-            if persona is None:
-                base = BaselineResult("skipped", "", "new")
-            else:
-                side = _Side(persona, "baseline", base_knowledge, base_repo.config.backends)
-                ran = _run_case(loaded, side, item, catalogue, checks)
-                base = BaselineResult(
-                    ran.status,
-                    ran.answer,
-                    change_between(ran.status, here.status),
-                    ran.assertions,
-                    retrieval=ran.retrieval,
-                )
+        loaded = self.loaded
+        side = _Side(loaded.personas[slug], "repo", self.knowledge, loaded.config.backends)
+        here = _run_case(loaded, side, item, self.catalogue, self.checks)
         return CaseResult(
             persona=slug,
             case=item.case.name,
@@ -186,40 +289,29 @@ def run_tests(
             retrieval=here.retrieval,
             transcript=here.transcript,
             error=here.error,
-            path=path,
+            path=loaded.persona_tests.by_slug[slug].path,
             line=item.line,
-            baseline=base,
+            baseline=self._baseline(slug, item, here),
             answered_by=here.answered_by,
         )
 
-    results: list[CaseResult] = []
-    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, 32))) as pool:
-        for result in pool.map(one, work):
-            results.append(result)
-            done += 1
-            if progress is not None:
-                progress(done, total, result)
-    for slug in chosen:
-        for name, line, path in _removed(loaded, base_repo, slug):
-            result = CaseResult(
-                persona=slug,
-                case=name,
-                status="skipped",
-                answer="",
-                assertions=(AssertionResult("case", None, "removed on this branch"),),
-                path=path,
-                line=line,
-                baseline=BaselineResult("skipped", "", "removed"),
-            )
-            results.append(result)
-            done += 1
-            if progress is not None:
-                progress(done, total, result)
-    order = {slug: n for n, slug in enumerate(chosen)}
-    results.sort(key=lambda r: order[r.persona])  # stable: file order within a persona
-    report.results = results
-    report.notes += _knowledge_notes([knowledge, base_knowledge], catalogue)
-    return report
+    def _baseline(self, slug: str, item: LoadedCase, here: _Ran) -> BaselineResult | None:
+        """The case against the baseline's persona (None without a baseline)."""
+        if self.base_repo is None:
+            return None
+        persona = self.base_repo.personas.get(slug)
+        if persona is None:
+            return BaselineResult("skipped", "", "new")
+        backends = self.base_repo.config.backends
+        side = _Side(persona, "baseline", self.base_knowledge, backends)
+        ran = _run_case(self.loaded, side, item, self.catalogue, self.checks)
+        return BaselineResult(
+            ran.status,
+            ran.answer,
+            change_between(ran.status, here.status),
+            ran.assertions,
+            retrieval=ran.retrieval,
+        )
 
 
 def _knowledge_notes(sides: list[TreeRetrieval | None], catalogue: Catalogue | None) -> list[str]:

@@ -16,6 +16,17 @@ from personas_as_code.sync.gitrefs import resolve_commit
 _REGULAR_MODES = (0o100644, 0o100755)
 
 
+def repo_relative(path: str) -> str:
+    """``path`` as a normalised repo-relative POSIX path (``"."``: the repo's root);
+    ``PathRefused`` when it is empty, absolute, holds a NUL byte or leaves the repo."""
+    if not path or "\x00" in path or path.startswith("/"):
+        raise PathRefused(f"path '{path}' is not a repo-relative path")
+    norm = posixpath.normpath(path)
+    if norm.startswith("../") or norm == "..":
+        raise PathRefused(f"path '{path}' points outside the repo")
+    return norm
+
+
 def blob_id(data: bytes) -> str:
     """The git blob id of ``data`` (what ``git hash-object`` prints)."""
     return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
@@ -64,11 +75,7 @@ class GitTreeFiles:
         return listing
 
     def _entry(self, path: str) -> Blob | Tree | None:
-        if not path or "\x00" in path or path.startswith("/"):
-            raise PathRefused(f"path '{path}' is not a repo-relative path")
-        norm = posixpath.normpath(path)
-        if norm.startswith("../") or norm == "..":
-            raise PathRefused(f"path '{path}' points outside the repo")
+        norm = repo_relative(path)
         if norm == ".":
             return self.tree
         parent, _, name = norm.rpartition("/")

@@ -8,10 +8,8 @@ unknown keys so a typo is an error, not a silently ignored field.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from functools import cache
-from typing import Annotated, Any, Literal, Protocol, Self
+from typing import Annotated, Any, Self
 
 from personas_as_code.schemas.fields import (
     CONTEXT_PLACEHOLDER,
@@ -26,6 +24,7 @@ from personas_as_code.schemas.fields import (
     TopK,
     Weight,
 )
+from personas_as_code.schemas.file_keys import Cell, Column, Draft, FileKey, ordered
 from personas_as_code.schemas.jsonvalue import JsonObject, json_problems
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
@@ -45,84 +44,6 @@ class _FileModel(BaseModel):
 
 MAX_PROMPT_BYTES = 256 * 1024
 """The longest system prompt, inline or in its file."""
-
-Cell = str | int | float | bool
-DraftHow = Literal["set", "merge", "sources"]
-
-
-class Draft:
-    """How the draft tool (``patch_persona_draft``) takes a top-level key: the argument's
-    type (made optional there: null leaves the key as it is), its limits and description
-    (``Field`` keywords), and ``how`` the value is written: ``set`` replaces the key,
-    ``merge`` merges an object into it, ``sources`` replaces the list of sources."""
-
-    __slots__ = ("how", "limits", "type")
-
-    def __init__(self, type_: Any, how: DraftHow = "set", **limits: Any) -> None:
-        self.type = type_
-        self.how = how
-        self.limits = limits
-
-    def argument(self) -> Any:
-        """The tool argument's annotation."""
-        return Annotated[self.type | None, Field(default=None, **self.limits)]
-
-
-class ExportedPersona(Protocol):
-    """What an export column reads: the file and what loading it resolved
-    (``loader.repo.LoadedPersona``)."""
-
-    @property
-    def slug(self) -> str: ...
-    @property
-    def spec(self) -> PersonaFile: ...
-    @property
-    def system_prompt(self) -> str: ...
-    @property
-    def prompt_path(self) -> str | None: ...
-
-
-@dataclass(frozen=True)
-class Column:
-    """A column of ``personas export``: its name, how its cell is read and, when it is
-    not in declaration order, the column it follows (``""``: it comes first)."""
-
-    name: str
-    cell: Callable[[ExportedPersona], Cell]
-    after: str | None = None
-
-
-@dataclass(frozen=True)
-class FileKey:
-    """What a top-level key of a persona file is to the rest of the house, declared
-    beside the key (``Annotated[type, FileKey(...)]``) so that adding a key is one edit.
-
-    ``api``: the catalogue API fields the key maps to (``catalogue.persona_mapping``
-    holds the mapping; empty for a key the API does not hold as a persona field).
-    ``draft``: the draft tool's argument for it, or None when a draft cannot set it.
-    ``export``: its columns in ``personas export`` (``()``: none).
-    ``after``: the key a draft inserts it after, when not in declaration order.
-    """
-
-    api: tuple[str, ...]
-    draft: Draft | None
-    export: tuple[Column, ...]
-    after: str | None = None
-
-
-def _ordered(entries: Sequence[tuple[str, str | None]]) -> tuple[str, ...]:
-    """Names in declaration order, except that one with an ``after`` follows that name
-    (``""``: comes first)."""
-    order = [name for name, after in entries if after is None]
-    pending = [(name, after) for name, after in entries if after is not None]
-    while pending:
-        ready = next(((n, a) for n, a in pending if a == "" or a in order), None)
-        if ready is None:
-            raise ValueError(f"'after' names no known key: {pending}")
-        name, after = ready
-        order.insert(0 if after == "" else order.index(after) + 1, name)
-        pending.remove(ready)
-    return tuple(order)
 
 
 class StatusMessages(_FileModel):
@@ -510,13 +431,13 @@ def file_keys() -> dict[str, FileKey]:
 def key_order() -> tuple[str, ...]:
     """The order of a persona file's top-level keys (a draft inserts a new key after the
     closest key before it)."""
-    return _ordered([(name, key.after) for name, key in file_keys().items()])
+    return ordered([(name, key.after) for name, key in file_keys().items()])
 
 
 def export_columns() -> tuple[Column, ...]:
     """The columns of ``personas export`` that the file's keys fill, in order."""
     columns = {c.name: c for key in file_keys().values() for c in key.export}
-    order = _ordered([(c.name, c.after) for c in columns.values()])
+    order = ordered([(c.name, c.after) for c in columns.values()])
     return tuple(columns[name] for name in order)
 
 

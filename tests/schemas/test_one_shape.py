@@ -33,8 +33,8 @@ from personas_as_code.catalogue.persona_mapping import (
 )
 from personas_as_code.loader.repo import LoadedPersona
 from personas_as_code.mcp_server.tools_drafts import build_patch
+from personas_as_code.schemas.file_keys import FileKey
 from personas_as_code.schemas.persona import (
-    FileKey,
     PersonaFile,
     SourceInput,
     draft_arguments,
