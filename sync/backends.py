@@ -24,7 +24,7 @@ from personas_as_code.schemas.errors import PersonasError
 from personas_as_code.sync.render import backends as render
 from personas_as_code.sync.render import outcomes as outcome_lines
 from personas_as_code.sync.render.literal import StyledLine
-from personas_as_code.sync.section import ApplyRun, OutcomeDefaults, SectionDefaults
+from personas_as_code.sync.section import ApplyRun, OneStepApplied, SectionDefaults
 
 MIRROR = {"provider": "mirror"}
 GONE = "no longer in personas.toml"
@@ -188,17 +188,10 @@ class BackendOutcome:
 
 
 @dataclass
-class BackendsApplied(OutcomeDefaults):
+class BackendsApplied(OneStepApplied[BackendOutcome]):
     """What apply did to the backends section: ``outcome`` is None when it did nothing."""
 
-    outcome: BackendOutcome | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.outcome is None or self.outcome.ok
-
-    def json_members(self) -> dict[str, Any]:
-        return {"backends": self.outcome.to_dict() if self.outcome else None}
+    key: ClassVar[str] = "backends"
 
     def lines(self) -> Iterator[StyledLine]:
         return outcome_lines.backend_lines(self.outcome)

@@ -23,7 +23,7 @@ from personas_as_code.schemas.errors import PersonasError
 from personas_as_code.sync.render import knowledge as render
 from personas_as_code.sync.render import outcomes as outcome_lines
 from personas_as_code.sync.render.literal import StyledLine
-from personas_as_code.sync.section import ApplyRun, OutcomeDefaults, SectionDefaults
+from personas_as_code.sync.section import ApplyRun, OneStepApplied, SectionDefaults
 
 if TYPE_CHECKING:
     # the index lives in the embedded catalogue (SQLAlchemy, numpy): its modules are
@@ -247,17 +247,10 @@ class KnowledgeOutcome:
 
 
 @dataclass
-class KnowledgeApplied(OutcomeDefaults):
+class KnowledgeApplied(OneStepApplied[KnowledgeOutcome]):
     """What apply did to the knowledge section: ``outcome`` is None when it did nothing."""
 
-    outcome: KnowledgeOutcome | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.outcome is None or self.outcome.ok
-
-    def json_members(self) -> dict[str, Any]:
-        return {"knowledge": self.outcome.to_dict() if self.outcome else None}
+    key: ClassVar[str] = "knowledge"
 
     def lines(self) -> Iterator[StyledLine]:
         return outcome_lines.knowledge_lines(self.outcome)

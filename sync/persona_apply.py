@@ -43,7 +43,7 @@ from personas_as_code.sync.normalize import CLEARABLE_EQUIVALENTS
 from personas_as_code.sync.reconcile import apply_items
 from personas_as_code.sync.render import outcomes as outcome_lines
 from personas_as_code.sync.render.literal import StyledLine
-from personas_as_code.sync.section import ApplyRun, PersonaResult
+from personas_as_code.sync.section import ApplyRun, ItemsApplied, PersonaResult
 
 if TYPE_CHECKING:
     from personas_as_code.sync.differ import DiffContext
@@ -51,19 +51,10 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class PersonasApplied:
+class PersonasApplied(ItemsApplied):
     """What apply did to the personas: one result per persona, and its warnings."""
 
-    results: list[PersonaResult] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-
-    @property
-    def failed(self) -> list[PersonaResult]:
-        return [r for r in self.results if not r.ok]
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed
 
     def json_members(self) -> dict[str, Any]:
         return {

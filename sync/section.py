@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 from personas_as_code.catalogue.protocol import Catalogue
 from personas_as_code.loader.repo import Repo
@@ -199,6 +199,50 @@ class OutcomeDefaults:
 
     def closing_lines(self) -> Iterator[StyledLine]:
         return iter(())
+
+
+class SingleOutcome(Protocol):
+    """The outcome of a section that applies as one step (the knowledge index, the
+    backends): whether it worked, and its JSON."""
+
+    @property
+    def ok(self) -> bool: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+Outcome = TypeVar("Outcome", bound=SingleOutcome)
+
+
+@dataclass
+class OneStepApplied(OutcomeDefaults, Generic[Outcome]):
+    """What apply did to a one-step section: ``outcome`` is None when it did nothing.
+    ``key`` names its member of the apply JSON."""
+
+    key: ClassVar[str]
+    outcome: Outcome | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is None or self.outcome.ok
+
+    def json_members(self) -> dict[str, Any]:
+        return {self.key: self.outcome.to_dict() if self.outcome else None}
+
+
+@dataclass
+class ItemsApplied:
+    """What apply did to a section of items (personas, test personas): one result each."""
+
+    results: list[PersonaResult] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[PersonaResult]:
+        return [r for r in self.results if not r.ok]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
 
 
 def merge_into(target: dict[str, Any], members: Mapping[str, Any]) -> dict[str, Any]:

@@ -51,6 +51,7 @@ from personas_as_code.sync.render import simulated_users as render
 from personas_as_code.sync.render.literal import StyledLine
 from personas_as_code.sync.section import (
     ApplyRun,
+    ItemsApplied,
     OutcomeDefaults,
     PersonaResult,
     SectionDefaults,
@@ -93,19 +94,9 @@ def marker_for(
 
 
 @dataclass
-class SimulatedUsersApplied(OutcomeDefaults):
+class SimulatedUsersApplied(ItemsApplied, OutcomeDefaults):
     """What apply did to the test personas: one result per test persona (and one for
     the project's settings)."""
-
-    results: list[PersonaResult] = field(default_factory=list)
-
-    @property
-    def failed(self) -> list[PersonaResult]:
-        return [r for r in self.results if not r.ok]
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed
 
     def json_members(self) -> dict[str, Any]:
         return {"test_personas": [r.to_dict() for r in self.results]}
