@@ -30,8 +30,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from personas_as_code.catalogue import service
+from personas_as_code.catalogue import (
+    avatars,
+    frontend_models,
+    paging,
+    persona_sources,
+    personas,
+    publishing,
+    scaidrive,
+)
 from personas_as_code.catalogue.api import (
+    API_PREFIX,
     AvatarUploaded,
     FrontendModel,
     ModelGroup,
@@ -48,10 +57,10 @@ from personas_as_code.catalogue.callers import CallerCache
 from personas_as_code.catalogue.db import make_engine
 from personas_as_code.catalogue.defaults import DEFAULT_KEY_CACHE_SECONDS
 from personas_as_code.catalogue.guard import BodyCap, RequestGuard, new_request_id
+from personas_as_code.catalogue.identity import Caller
 from personas_as_code.catalogue.image_response import image_response
 from personas_as_code.catalogue.seed import bootstrap
 from personas_as_code.catalogue.servable import servable_json
-from personas_as_code.catalogue.service import API_PREFIX, Caller
 from personas_as_code.schemas.errors import CatalogueError, FileTooLarge, PayloadTooLarge
 from personas_as_code.schemas.fields import AVATAR_MAX_BYTES
 from pydantic import BaseModel
@@ -433,7 +442,7 @@ def _persona_routes() -> APIRouter:
         caller: Caller = Auth,
     ) -> Response:
         page = await _db(
-            request, service.list_personas, caller, limit=limit, cursor=cursor, order=order
+            request, personas.list_personas, caller, limit=limit, cursor=cursor, order=order
         )
         return _page(request, page)
 
@@ -441,17 +450,17 @@ def _persona_routes() -> APIRouter:
     async def create_persona(
         request: Request, body: PersonaCreate, caller: Caller = Auth
     ) -> Response:
-        return _one(await _db(request, service.create_persona, caller, body), 201)
+        return _one(await _db(request, personas.create_persona, caller, body), 201)
 
     @r.get("/personas/{persona_id}", response_model=Data[Persona], responses=_errors(404))
     async def get_persona(request: Request, persona_id: str, caller: Caller = Auth) -> Response:
-        return _one(await _db(request, service.get_persona, caller, persona_id))
+        return _one(await _db(request, personas.get_persona, caller, persona_id))
 
     @r.put("/personas/{persona_id}", response_model=Data[Persona], responses=_errors(404, 409))
     async def update_persona(
         request: Request, persona_id: str, body: PersonaUpdate, caller: Caller = Auth
     ) -> Response:
-        return _one(await _db(request, service.update_persona, caller, persona_id, body))
+        return _one(await _db(request, personas.update_persona, caller, persona_id, body))
 
     @r.delete(
         "/personas/{persona_id}",
@@ -460,7 +469,7 @@ def _persona_routes() -> APIRouter:
         responses=_errors(404),
     )
     async def delete_persona(request: Request, persona_id: str, caller: Caller = Auth) -> Response:
-        await _db(request, service.delete_persona, caller, persona_id)
+        await _db(request, personas.delete_persona, caller, persona_id)
         return Response(status_code=204)
 
     @r.post(
@@ -475,7 +484,7 @@ def _persona_routes() -> APIRouter:
         caller: Caller = Auth,
     ) -> Response:
         groups = body.group_ids if body else None
-        return _one(await _db(request, service.publish_persona, caller, persona_id, groups))
+        return _one(await _db(request, publishing.publish_persona, caller, persona_id, groups))
 
     @r.post(
         "/personas/{persona_id}/unpublish",
@@ -485,7 +494,7 @@ def _persona_routes() -> APIRouter:
     async def unpublish_persona(
         request: Request, persona_id: str, caller: Caller = Auth
     ) -> Response:
-        return _one(await _db(request, service.unpublish_persona, caller, persona_id))
+        return _one(await _db(request, publishing.unpublish_persona, caller, persona_id))
 
     @r.get(
         "/personas/{persona_id}/sources",
@@ -493,7 +502,7 @@ def _persona_routes() -> APIRouter:
         responses=_errors(404),
     )
     async def list_sources(request: Request, persona_id: str, caller: Caller = Auth) -> Response:
-        items = await _db(request, service.list_sources, caller, persona_id)
+        items = await _db(request, persona_sources.list_sources, caller, persona_id)
         return _json(ListData[Source](data=items, meta=ListMeta(request_id=_request_id(request))))
 
     @r.post(
@@ -505,7 +514,7 @@ def _persona_routes() -> APIRouter:
     async def add_source(
         request: Request, persona_id: str, body: SourceCreate, caller: Caller = Auth
     ) -> Response:
-        return _one(await _db(request, service.add_source, caller, persona_id, body), 201)
+        return _one(await _db(request, persona_sources.add_source, caller, persona_id, body), 201)
 
     @r.put(
         "/personas/{persona_id}/sources/{source_id}",
@@ -519,7 +528,9 @@ def _persona_routes() -> APIRouter:
         body: SourceUpdate,
         caller: Caller = Auth,
     ) -> Response:
-        return _one(await _db(request, service.update_source, caller, persona_id, source_id, body))
+        return _one(
+            await _db(request, persona_sources.update_source, caller, persona_id, source_id, body)
+        )
 
     @r.delete(
         "/personas/{persona_id}/sources/{source_id}",
@@ -530,7 +541,7 @@ def _persona_routes() -> APIRouter:
     async def delete_source(
         request: Request, persona_id: str, source_id: str, caller: Caller = Auth
     ) -> Response:
-        await _db(request, service.delete_source, caller, persona_id, source_id)
+        await _db(request, persona_sources.delete_source, caller, persona_id, source_id)
         return Response(status_code=204)
 
     @r.post(
@@ -547,7 +558,7 @@ def _persona_routes() -> APIRouter:
     ) -> Response:
         data = await file.read(AVATAR_MAX_BYTES + 1)
         content_type = file.content_type or "application/octet-stream"
-        url = await _db(request, service.upload_avatar, caller, persona_id, data, content_type)
+        url = await _db(request, avatars.upload_avatar, caller, persona_id, data, content_type)
         return _one(AvatarUploaded(avatar_url=url))
 
     @r.get(
@@ -560,7 +571,7 @@ def _persona_routes() -> APIRouter:
         },
     )
     async def get_avatar(persona_id: str, request: Request) -> Response:
-        data, content_type, sha = await _db(request, service.get_avatar, persona_id)
+        data, content_type, sha = await _db(request, avatars.get_avatar, persona_id)
         return image_response(
             request, data, content_type, sha, cache_control="public, max-age=3600"
         )
@@ -573,7 +584,7 @@ def _persona_routes() -> APIRouter:
     def scaidrive_shares(
         request: Request, session: Session = Sess, caller: Caller = Auth
     ) -> ListData[dict[str, Any]]:
-        items = service.scaidrive_shares(session, caller, request.app.state.scaidrive_base_url)
+        items = scaidrive.scaidrive_shares(session, caller, request.app.state.scaidrive_base_url)
         return ListData[dict[str, Any]](data=items, meta=ListMeta(request_id=_request_id(request)))
 
     return r
@@ -585,19 +596,19 @@ def _model_routes() -> APIRouter:
     @r.get("", response_model=ListData[FrontendModel])
     async def list_models(
         request: Request,
-        limit: int = Query(50, ge=1, le=service.MAX_PAGE_SIZE),
+        limit: int = Query(50, ge=1, le=paging.MAX_PAGE_SIZE),
         cursor: str | None = Query(None, max_length=1024),
         order: Literal["asc", "desc"] = Query("asc"),
         slugs: list[str] = Query(
             [],
             alias="slug",
-            max_length=service.MAX_MODEL_FILTERS,
+            max_length=paging.MAX_MODEL_FILTERS,
             description="Only the models with one of these slugs (repeatable)",
         ),
         ids: list[str] = Query(
             [],
             alias="id",
-            max_length=service.MAX_MODEL_FILTERS,
+            max_length=paging.MAX_MODEL_FILTERS,
             description="Only the models with one of these ids (repeatable; or a slug above)",
         ),
         caller: Caller = Auth,
@@ -605,7 +616,7 @@ def _model_routes() -> APIRouter:
         """The models the caller sees, by slug, cursor-paginated like ``GET /personas``."""
         page = await _db(
             request,
-            service.list_models,
+            frontend_models.list_models,
             caller,
             limit=limit,
             cursor=cursor,
@@ -617,14 +628,14 @@ def _model_routes() -> APIRouter:
 
     @r.get("/groups", response_model=ListData[ModelGroup])
     async def list_model_groups(request: Request, caller: Caller = Auth) -> Response:
-        items = await _db(request, service.list_model_groups, caller)
+        items = await _db(request, frontend_models.list_model_groups, caller)
         meta = ListMeta(request_id=_request_id(request))
         return _json(ListData[ModelGroup](data=items, meta=meta))
 
     # after /groups: a model slug holds slashes (``tenant/acme/support-agent``)
     @r.get("/{model_slug:path}", response_model=Data[FrontendModel], responses=_errors(404))
     async def get_model(request: Request, model_slug: str, caller: Caller = Auth) -> Response:
-        return _one(await _db(request, service.get_model, caller, model_slug))
+        return _one(await _db(request, frontend_models.get_model, caller, model_slug))
 
     return r
 

@@ -27,8 +27,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
 from personas_as_code.catalogue import test_persona_service as service
+from personas_as_code.catalogue.identity import Caller
 from personas_as_code.catalogue.image_response import image_response
-from personas_as_code.catalogue.service import Caller
 from personas_as_code.catalogue.test_persona_api import (
     MAX_IMAGE_ID_CHARS,
     TestPersona,

@@ -34,7 +34,7 @@ from personas_as_code.schemas.errors import (
 from personas_as_code.schemas.test_persona_config import ImageSettings
 
 if TYPE_CHECKING:
-    from personas_as_code.catalogue.service import Caller
+    from personas_as_code.catalogue.identity import Caller
     from sqlalchemy import Engine
 
 R = TypeVar("R")

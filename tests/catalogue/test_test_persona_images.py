@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from personas_as_code.catalogue import test_persona_images as images
-from personas_as_code.catalogue.service import caller_for_tenant
+from personas_as_code.catalogue.identity import caller_for_tenant
 from personas_as_code.catalogue.test_persona_service import set_project_image_settings
 from personas_as_code.schemas.avatar import check_avatar, svg_problems
 from personas_as_code.schemas.test_persona_config import ImageSettings
