@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import quote
 
 import httpx
-from personas_as_code.catalogue.client import HttpCatalogue, RetryPolicy
+from personas_as_code.catalogue.client import HttpCatalogue
+from personas_as_code.catalogue.http_transport import RetryPolicy
 from personas_as_code.catalogue.test_persona_api import (
     TestPersona,
     TestPersonaCreate,
