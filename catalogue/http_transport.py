@@ -191,6 +191,7 @@ class HttpTransport:
         )
 
     def close(self) -> None:
+        """Close the connection pool."""
         self._http.close()
 
 
