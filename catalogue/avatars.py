@@ -6,20 +6,13 @@ from __future__ import annotations
 
 import hashlib
 
-from personas_as_code.catalogue.db import (
-    AvatarRow,
-    PersonaRow,
-    utcnow,
-)
+from personas_as_code.catalogue.db import AvatarRow, PersonaRow, utcnow
 from personas_as_code.catalogue.identity import Caller
 from personas_as_code.catalogue.publishing import sync_published
 from personas_as_code.catalogue.records import persona_row, valid_id
 from personas_as_code.catalogue.rendering import avatar_path
 from personas_as_code.schemas.avatar import check_avatar
-from personas_as_code.schemas.errors import (
-    NoAvatar,
-    PersonaNotFound,
-)
+from personas_as_code.schemas.errors import NoAvatar, PersonaNotFound
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session

@@ -39,11 +39,7 @@ from personas_as_code.catalogue.api import (
     SourceUpdate,
 )
 from personas_as_code.catalogue.calls import KnowledgeIndex
-from personas_as_code.catalogue.protocol import (
-    MODEL_PAGE_SIZE,
-    iter_all_personas,
-    models_matching,
-)
+from personas_as_code.catalogue.protocol import MODEL_PAGE_SIZE, iter_all_personas, models_matching
 from personas_as_code.catalogue.remote_chat import RemoteChat
 from personas_as_code.schemas.errors import ConfigError, PersonaNotFound, SourceNotFound
 from personas_as_code.schemas.fields import AVATAR_MIME_BY_EXTENSION, slugify

@@ -4,12 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from personas_as_code.catalogue.api import (
-    BackendLink,
-    FrontendModel,
-    ModelGroup,
-    Page,
-)
+from personas_as_code.catalogue.api import BackendLink, FrontendModel, ModelGroup, Page
 from personas_as_code.catalogue.db import (
     BackendModelRow,
     FrontendModelRow,
@@ -29,9 +24,7 @@ from personas_as_code.catalogue.paging import (
 from personas_as_code.catalogue.publishing import group_in_scope
 from personas_as_code.catalogue.records import model_by_slug, valid_id
 from personas_as_code.catalogue.rendering import model_out
-from personas_as_code.schemas.errors import (
-    ValidationFailed,
-)
+from personas_as_code.schemas.errors import ValidationFailed
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 from sqlmodel import col

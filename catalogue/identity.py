@@ -8,13 +8,8 @@ import hashlib
 from dataclasses import dataclass
 from typing import Literal
 
-from personas_as_code.catalogue.db import (
-    ApiKey,
-    Tenant,
-)
-from personas_as_code.schemas.errors import (
-    Unauthorized,
-)
+from personas_as_code.catalogue.db import ApiKey, Tenant
+from personas_as_code.schemas.errors import Unauthorized
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col

@@ -9,21 +9,16 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from personas_as_code.catalogue.records import valid_id
-from personas_as_code.schemas.errors import (
-    ValidationFailed,
-)
+from personas_as_code.schemas.errors import ValidationFailed
 
 MAX_PAGE_SIZE = 200
 """The longest page a list answers (personas, models)."""
 
-
 MAX_MODEL_FILTERS = 200
 """The most slugs and ids one ``GET /v1/models`` may filter on."""
 
-
 MAX_FILTER_CHARS = 512
 """The longest slug or id a filter or cursor may name."""
-
 
 Order = Literal["asc", "desc"]
 

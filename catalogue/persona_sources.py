@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-from personas_as_code.catalogue.api import (
-    Source,
-    SourceCreate,
-    SourceUpdate,
-)
-from personas_as_code.catalogue.db import (
-    PersonaRow,
-    SourceRow,
-    new_id,
-    utcnow,
-)
+from personas_as_code.catalogue.api import Source, SourceCreate, SourceUpdate
+from personas_as_code.catalogue.db import PersonaRow, SourceRow, new_id, utcnow
 from personas_as_code.catalogue.identity import Caller
 from personas_as_code.catalogue.records import check_body, commit, persona_row, valid_id
 from personas_as_code.catalogue.rendering import source_out
-from personas_as_code.schemas.errors import (
-    SourceDuplicate,
-    SourceNotFound,
-)
+from personas_as_code.schemas.errors import SourceDuplicate, SourceNotFound
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col

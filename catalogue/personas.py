@@ -9,19 +9,8 @@ and, where it acts for someone, the ``Caller``; it commits its own work and retu
 
 from __future__ import annotations
 
-from personas_as_code.catalogue.api import (
-    Page,
-    Persona,
-    PersonaCreate,
-    PersonaUpdate,
-)
-from personas_as_code.catalogue.db import (
-    AvatarRow,
-    PersonaRow,
-    SourceRow,
-    new_id,
-    utcnow,
-)
+from personas_as_code.catalogue.api import Page, Persona, PersonaCreate, PersonaUpdate
+from personas_as_code.catalogue.db import AvatarRow, PersonaRow, SourceRow, new_id, utcnow
 from personas_as_code.catalogue.identity import Caller
 from personas_as_code.catalogue.paging import Order, check_limit, decode_cursor, encode_cursor
 from personas_as_code.catalogue.publishing import delete_model, sync_published
@@ -33,10 +22,7 @@ from personas_as_code.catalogue.records import (
     valid_id,
 )
 from personas_as_code.catalogue.rendering import persona_out, render, source_out
-from personas_as_code.schemas.errors import (
-    PersonaNotFound,
-    SlugConflict,
-)
+from personas_as_code.schemas.errors import PersonaNotFound, SlugConflict
 from personas_as_code.schemas.fields import slugify
 from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session
@@ -82,9 +68,7 @@ def list_personas(
 
 _PERSONAS = PersonaRow.__table__  # type: ignore[attr-defined]
 
-
 _SOURCES = SourceRow.__table__  # type: ignore[attr-defined]
-
 
 _AVATARS = AvatarRow.__table__  # type: ignore[attr-defined]
 
@@ -101,7 +85,6 @@ _ONE_PERSONA = (
     .where(_PERSONAS.c.id == bindparam("persona_id"))
     .where(_PERSONAS.c.tenant_id == bindparam("tenant_id"))
 )
-
 
 _SOURCES_OF_ONE = (
     select(_SOURCES).where(_SOURCES.c.persona_pk == bindparam("persona_pk")).order_by(_SOURCES.c.pk)

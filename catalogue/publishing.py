@@ -6,10 +6,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from personas_as_code.catalogue.api import (
-    Persona,
-    published_model_slug,
-)
+from personas_as_code.catalogue.api import Persona, published_model_slug
 from personas_as_code.catalogue.db import (
     FrontendModelRow,
     ModelBackendLink,
@@ -23,10 +20,7 @@ from personas_as_code.catalogue.db import (
 from personas_as_code.catalogue.identity import Caller
 from personas_as_code.catalogue.records import model_by_slug, persona_row, valid_id
 from personas_as_code.catalogue.rendering import render
-from personas_as_code.schemas.errors import (
-    PersonaNotPublished,
-    SlugConflict,
-)
+from personas_as_code.schemas.errors import PersonaNotPublished, SlugConflict
 from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session

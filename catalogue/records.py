@@ -4,16 +4,9 @@ may see, a body of strict JSON, a commit that answers a typed conflict.
 
 from __future__ import annotations
 
-from personas_as_code.catalogue.db import (
-    FrontendModelRow,
-    PersonaRow,
-)
+from personas_as_code.catalogue.db import FrontendModelRow, PersonaRow
 from personas_as_code.catalogue.identity import Caller
-from personas_as_code.schemas.errors import (
-    ModelNotFound,
-    PersonaNotFound,
-    ValidationFailed,
-)
+from personas_as_code.schemas.errors import ModelNotFound, PersonaNotFound, ValidationFailed
 from personas_as_code.schemas.jsonvalue import dotted, json_problems
 from pydantic import BaseModel
 from sqlalchemy import or_, select

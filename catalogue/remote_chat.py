@@ -12,16 +12,9 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from personas_as_code.catalogue.calls import (
-    AnsweredBy,
-    CallAnswer,
-    ModelCall,
-    PersonaRun,
-)
+from personas_as_code.catalogue.calls import AnsweredBy, CallAnswer, ModelCall, PersonaRun
 from personas_as_code.inference.completion import ChatUsage
-from personas_as_code.schemas.errors import (
-    BackendBadResponse,
-)
+from personas_as_code.schemas.errors import BackendBadResponse
 from pydantic import BaseModel, Field, ValidationError
 
 if TYPE_CHECKING:

@@ -5,19 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from personas_as_code.catalogue.api import (
-    API_PREFIX,
-    FrontendModel,
-    Persona,
-    PersonaBase,
-    Source,
-)
-from personas_as_code.catalogue.db import (
-    AvatarRow,
-    FrontendModelRow,
-    PersonaRow,
-    SourceRow,
-)
+from personas_as_code.catalogue.api import API_PREFIX, FrontendModel, Persona, PersonaBase, Source
+from personas_as_code.catalogue.db import AvatarRow, FrontendModelRow, PersonaRow, SourceRow
 from personas_as_code.catalogue.servable import served
 from sqlalchemy import Row, select
 from sqlalchemy.orm import Session

@@ -41,7 +41,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 """The default cap of a JSON request body (``create_app(max_body_bytes=...)``)."""
 
-
 _MULTIPART_SLACK = 64 * 1024
 
 

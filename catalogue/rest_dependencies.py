@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 
 R = TypeVar("R")
 
-
 _bearer = HTTPBearer(auto_error=False, description="ScaiGrid API key")
 
 
@@ -65,6 +64,5 @@ async def in_db(request: Request, fn: Callable[..., R], *args: Any, **kwargs: An
 
 
 Sess = Depends(get_session)
-
 
 Auth = Depends(get_caller)

@@ -8,9 +8,7 @@ from typing import Any, Generic, TypeVar
 
 from fastapi import Request
 from fastapi.responses import Response
-from personas_as_code.catalogue.api import (
-    Page,
-)
+from personas_as_code.catalogue.api import Page
 from personas_as_code.catalogue.rest_errors import request_id
 from pydantic import BaseModel
 from pydantic_core import to_json

@@ -63,7 +63,6 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 ERRORS = error_responses()
 """Errors every operation answers beyond those ``document_errors`` adds: none."""
 
-
 _ERROR_DESCRIPTIONS = {
     "400": "Invalid request (`VALIDATION_ERROR`, the fields in `details.fields`)",
     "401": "Missing or invalid bearer token (`UNAUTHORIZED`)",

@@ -6,14 +6,8 @@ from typing import Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from personas_as_code.catalogue import (
-    frontend_models,
-    paging,
-)
-from personas_as_code.catalogue.api import (
-    FrontendModel,
-    ModelGroup,
-)
+from personas_as_code.catalogue import frontend_models, paging
+from personas_as_code.catalogue.api import FrontendModel, ModelGroup
 from personas_as_code.catalogue.identity import Caller
 from personas_as_code.catalogue.rest_dependencies import Auth, in_db
 from personas_as_code.catalogue.rest_envelopes import (

@@ -8,13 +8,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import Response
-from personas_as_code.catalogue import (
-    avatars,
-    persona_sources,
-    personas,
-    publishing,
-    scaidrive,
-)
+from personas_as_code.catalogue import avatars, persona_sources, personas, publishing, scaidrive
 from personas_as_code.catalogue.api import (
     API_PREFIX,
     AvatarUploaded,

@@ -6,9 +6,7 @@ from typing import Any
 
 from personas_as_code.catalogue.identity import Caller
 from personas_as_code.knowledge_index import store as knowledge_store
-from personas_as_code.schemas.errors import (
-    ScaiDriveTokenExchangeFailed,
-)
+from personas_as_code.schemas.errors import ScaiDriveTokenExchangeFailed
 from sqlalchemy.orm import Session
 
 

@@ -13,12 +13,7 @@ from collections.abc import Sequence
 
 from personas_as_code.knowledge_index.store import Hit, SourceIndex, chunks_table
 from personas_as_code.knowledge_index.terms import query_terms
-from sqlalchemy import (
-    bindparam,
-    func,
-    select,
-    text,
-)
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.engine import Connection
 
 
@@ -91,14 +86,8 @@ def matched_terms(
 
 
 _DF_LOCK = threading.Lock()
-
-
 _DF: dict[tuple[str, str, str, str, str], dict[str, int]] = {}
-
-
 _DF_CACHE_SOURCES = 256
-
-
 _DF_CACHE_TERMS = 20_000
 
 

@@ -13,17 +13,11 @@ from collections.abc import Sequence
 
 import numpy as np
 from personas_as_code.knowledge_index.store import Hit, SourceIndex, chunks_table
-from sqlalchemy import (
-    select,
-)
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 _VECTOR_LOCK = threading.Lock()
-
-
 _VECTORS: dict[tuple[str, str, str, str], tuple[str, np.ndarray, np.ndarray]] = {}
-
-
 _VECTOR_CACHE_SOURCES = 256
 
 
