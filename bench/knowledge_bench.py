@@ -35,11 +35,10 @@ from urllib.parse import quote
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from personas_as_code.knowledge_index import store
 from personas_as_code.knowledge_index.chunking import chunk_text
 from personas_as_code.knowledge_index.embeddings import WordLlamaEmbedder
 from personas_as_code.knowledge_index.indexer import Document, SourceDocuments, index_sources
-from personas_as_code.knowledge_index.retrieval import SourceRef, retrieve
+from personas_as_code.knowledge_index.retrieval import SourceRef, clear_caches, retrieve
 from ruamel.yaml import YAML
 from sqlalchemy import Engine, create_engine, text
 
@@ -145,7 +144,7 @@ def bench_database(name: str, engine: Engine, docs: list[Document], queries: int
     for search_type in ("keyword", "semantic", "hybrid"):
         ref = [SourceRef("collection", "col_bench", search_type=search_type)]
         # each search type starts cold: no word counts cached, vectors loaded once here
-        store.clear_caches()
+        clear_caches()
         retrieve(engine, "ten_bench", ref, "warm up", top_k=5)
         timings = []
         for q in questions:

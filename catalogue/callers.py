@@ -17,9 +17,9 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 from anyio import to_thread
-from personas_as_code.catalogue import service
+from personas_as_code.catalogue import identity
 from personas_as_code.catalogue.defaults import DEFAULT_KEY_CACHE_SECONDS
-from personas_as_code.catalogue.service import Caller, hash_key
+from personas_as_code.catalogue.identity import Caller, hash_key
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -64,7 +64,7 @@ class CallerCache:
         if caller is not None:
             return caller
         with Session(self.engine) as session:
-            caller = service.authenticate(session, api_key)
+            caller = identity.authenticate(session, api_key)
         if self.ttl and api_key:
             with self._lock:
                 self._entries[hash_key(api_key)] = (self._clock() + self.ttl, caller)

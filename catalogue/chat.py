@@ -36,8 +36,9 @@ from personas_as_code.catalogue.db import (
     PersonaRow,
     SourceRow,
 )
+from personas_as_code.catalogue.identity import Caller
 from personas_as_code.catalogue.persona_mapping import enricher_profile
-from personas_as_code.catalogue.service import Caller, find_visible_model
+from personas_as_code.catalogue.records import find_visible_model
 from personas_as_code.inference.backends import Backend, make_backend
 from personas_as_code.inference.chat import ChatCall
 from personas_as_code.inference.enricher import (

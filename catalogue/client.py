@@ -20,12 +20,8 @@ knowledge index, and has no lock API: a lock is a no-op here.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import quote
 
@@ -42,116 +38,26 @@ from personas_as_code.catalogue.api import (
     SourceCreate,
     SourceUpdate,
 )
-from personas_as_code.catalogue.calls import (
-    AnsweredBy,
-    CallAnswer,
-    KnowledgeIndex,
-    ModelCall,
-    PersonaRun,
-)
-from personas_as_code.catalogue.protocol import (
-    MODEL_PAGE_SIZE,
-    iter_all_personas,
-    models_matching,
-)
+from personas_as_code.catalogue.calls import KnowledgeIndex
+from personas_as_code.catalogue.protocol import MODEL_PAGE_SIZE, iter_all_personas, models_matching
+from personas_as_code.catalogue.remote_chat import RemoteChat
 from personas_as_code.catalogue.simulated_user_store import HttpSimulatedUsers, SimulatedUserStore
-from personas_as_code.inference.completion import ChatUsage
-from personas_as_code.inference.retry import RetryPolicy as BackendRetryPolicy
-from personas_as_code.inference.retry import parse_retry_after
-from personas_as_code.schemas.errors import (
-    BackendBadResponse,
-    CatalogueBadResponse,
-    CatalogueError,
-    CatalogueUnavailable,
-    ConfigError,
-    PersonaNotFound,
-    RateLimited,
-    SourceNotFound,
-    catalogue_error_from_envelope,
-)
+from personas_as_code.schemas.errors import ConfigError, PersonaNotFound, SourceNotFound
 from personas_as_code.schemas.fields import AVATAR_MIME_BY_EXTENSION, slugify
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel
 
 if TYPE_CHECKING:
     from personas_as_code.catalogue.backends import BackendModels
 
-T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 _EXT_BY_MIME = {mime: ext for ext, mime in AVATAR_MIME_BY_EXTENSION.items()}
-CHAT_PATH = "/v1/inference/chat"
-REMOTE_PROVIDER = "scaigrid"
-"""The provider an answer names when the remote does not say which backend gave it."""
-REMOTE_RETRIEVAL = (
-    "retrieval ran locally over this tree's knowledge folders; the remote catalogue's "
-    "collections were not searched"
-)
-# Connection failures where the request cannot have reached the server.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-# The largest answer read from a catalogue: a full page of 200 personas with prompts at
-# the file limit (256 KB) fits, with room for JSON escaping; anything larger is refused,
-# not buffered.
-MAX_RESPONSE_BYTES = 128 * 1024 * 1024
 
 
-@dataclass(frozen=True)
-class RetryPolicy(BackendRetryPolicy):
-    """How hard the client tries before giving up: a backend's policy with the catalogue's
-    defaults (a ``Retry-After`` is waited in full, within ``total_timeout``)."""
-
-    max_attempts: int = 5
-    total_timeout: float = 60.0
-
-
-class RemoteAnswer(BaseModel):
-    """The part of a remote ``/v1/inference/chat`` answer a run reads: a ScaiGrid may
-    leave out what ``inference.completion.ChatCompletion`` adds (usage, the backend)."""
-
-    class _Choice(BaseModel):
-        class _Message(BaseModel):
-            content: str | None = None
-
-        message: _Message
-        finish_reason: str | None = None
-
-    choices: list[_Choice] = Field(min_length=1)
-    usage: ChatUsage | None = None
-    backend: AnsweredBy | None = None
-
-
-class HttpCatalogue:
+class HttpCatalogue(RemoteChat):
     """A tenant's catalogue reached over HTTP with a bearer API key.
 
     ``request_count`` counts every HTTP attempt (retries included).
     """
-
-    tree_retrieval_note: str | None = REMOTE_RETRIEVAL
-
-    def __init__(
-        self,
-        base_url: str,
-        api_key: str | None,
-        *,
-        timeout: float = 30.0,
-        retry: RetryPolicy | None = None,
-        transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        max_response_bytes: int = MAX_RESPONSE_BYTES,
-    ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.max_response_bytes = max_response_bytes
-        self.retry = retry or RetryPolicy()
-        self.request_count = 0
-        self._count_lock = threading.Lock()
-        self._sleep = sleep
-        self._http = httpx.Client(
-            base_url=self.base_url,
-            headers={
-                "Accept": "application/json",
-                **({"Authorization": f"Bearer {api_key}"} if api_key else {}),
-            },
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-            transport=transport,
-        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **kwargs: Any) -> HttpCatalogue:
@@ -161,111 +67,6 @@ class HttpCatalogue:
         if not host or not key:
             raise ConfigError("SCAIGRID_HOST and SCAIGRID_API_KEY must both be set")
         return cls(host, key, **kwargs)
-
-    # --- transport with retries ---
-
-    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """One attempt; the answer is read whole but never beyond ``max_response_bytes``."""
-        with self._count_lock:
-            self.request_count += 1
-        request = self._http.build_request(method, path, **kwargs)
-        response = self._http.send(request, stream=True)
-        try:
-            declared = response.headers.get("content-length", "")
-            limit = self.max_response_bytes
-            if declared.isdigit() and int(declared) > limit:
-                raise _too_large(method, path, limit)
-            body = bytearray()
-            for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > limit:
-                    raise _too_large(method, path, limit)
-        finally:
-            response.close()
-        return httpx.Response(
-            response.status_code, headers=response.headers, content=bytes(body), request=request
-        )
-
-    def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        parse: Callable[[httpx.Response], T],
-        idempotent: bool = True,
-        reconcile: Callable[[], T | None] | None = None,
-        gone_ok: type[CatalogueError] | None = None,
-        **kwargs: Any,
-    ) -> T:
-        """Send with retries; ``reconcile`` answers "did my POST take effect?"."""
-        policy = self.retry
-        start = time.monotonic()
-        maybe_sent = False
-        attempt = 0
-        while True:
-            attempt += 1
-            failure: str
-            delay: float | None = None
-            limited = False
-            try:
-                resp = self._send(method, path, **kwargs)
-            except httpx.TransportError as exc:
-                sent = not isinstance(exc, _NOT_SENT)
-                failure = f"{type(exc).__name__}: {exc}"
-                if sent and not idempotent:
-                    if reconcile is None:
-                        raise CatalogueUnavailable(
-                            f"{method} {path} may or may not have been applied ({failure})",
-                            details={"method": method, "path": path},
-                        ) from exc
-                    found = reconcile()
-                    if found is not None:
-                        return found
-                maybe_sent = maybe_sent or sent
-            else:
-                status = resp.status_code
-                if status < 400:
-                    return _parsed(parse, resp, method, path)
-                if status not in policy.retry_statuses:
-                    error = _error(resp)
-                    if gone_ok is not None and maybe_sent and isinstance(error, gone_ok):
-                        return _parsed(parse, resp, method, path)
-                    raise error
-                failure = f"HTTP {status}"
-                limited = status == 429
-                delay = parse_retry_after(resp.headers.get("retry-after"))
-                if status in (502, 504) and not idempotent:
-                    found = reconcile() if reconcile else None
-                    if found is not None:
-                        return found
-                maybe_sent = maybe_sent or status in (502, 504)
-            if delay is None:
-                delay = policy.backoff(attempt)
-            elapsed = time.monotonic() - start
-            if attempt >= policy.max_attempts or elapsed + delay > policy.total_timeout:
-                cls = RateLimited if limited else CatalogueUnavailable
-                raise cls(
-                    f"{method} {path} failed after {attempt} attempt(s)"
-                    f" in {elapsed:.1f}s: {failure}",
-                    details={"method": method, "path": path, "attempts": attempt},
-                )
-            self._sleep(delay)
-
-    def call(
-        self,
-        method: str,
-        path: str,
-        *,
-        parse: Callable[[httpx.Response], T],
-        idempotent: bool = True,
-        reconcile: Callable[[], T | None] | None = None,
-        **kwargs: Any,
-    ) -> T:
-        """One request to another API of the same server, with this client's retries,
-        answer cap and typed errors (``catalogue.simulated_user_store`` uses it)."""
-        return self._call(
-            method, path, parse=parse, idempotent=idempotent, reconcile=reconcile, **kwargs
-        )
 
     # --- helpers ---
 
@@ -451,56 +252,6 @@ class HttpCatalogue:
             parse=lambda r: [ModelGroup.model_validate(g) for g in r.json()["data"]],
         )
 
-    # --- runs and model calls: the server's /v1/inference/chat ---
-
-    def run_persona(self, run: PersonaRun) -> CallAnswer:
-        """Enrich here -- retrieval over the tree's knowledge with ``run.retriever`` --
-        and send the enriched messages with base model ``run.model`` to the server (its
-        own collections are not searched; ``run.backends`` are the server's business)."""
-        from personas_as_code.inference.enricher import enrich
-
-        enrichment = enrich(
-            run.profile,
-            run.messages,
-            run.params,
-            run.retriever,
-            system_prompt_override=run.system_prompt_override,
-            no_retrieval_reason=run.no_retrieval_reason,
-        )
-        notes = list(enrichment.notes)
-        if enrichment.retrieval_ran and self.tree_retrieval_note:
-            notes.append(self.tree_retrieval_note)
-        body = {
-            **enrichment.params,
-            "model": run.model,
-            "messages": [m.to_dict() for m in enrichment.messages],
-        }
-        answer = self._chat(body, run.headers)
-        return replace(answer, params=enrichment.params, enrichment=enrichment, notes=notes)
-
-    def call_model(self, call: ModelCall) -> CallAnswer:
-        """Send the messages as they are to the server with model ``call.model`` (the
-        server's backends answer; ``call.backends`` are its business)."""
-        body = {"model": call.model, "messages": [m.to_dict() for m in call.messages]}
-        return self._chat(body, call.headers)
-
-    def _chat(self, body: dict[str, Any], headers: Mapping[str, str]) -> CallAnswer:
-        answer = self.call(
-            "POST",
-            CHAT_PATH,
-            json=body,
-            parse=remote_answer,
-            headers=dict(headers) if headers else None,
-        )
-        choice = answer.choices[0]
-        return CallAnswer(
-            catalogue="remote",
-            content=choice.message.content or "",
-            finish_reason=choice.finish_reason,
-            usage=answer.usage or ChatUsage(prompt_tokens=0, completion_tokens=0, total_tokens=0),
-            backend=answer.backend or AnsweredBy(provider=REMOTE_PROVIDER, backend_model=None),
-        )
-
     # --- what the server keeps to itself ---
 
     def backend_models(self) -> BackendModels | None:
@@ -521,24 +272,11 @@ class HttpCatalogue:
         """A no-op: the server has no lock API (CI serialises applies of one repo)."""
         return contextlib.nullcontext(name)
 
-    def close(self) -> None:
-        self._http.close()
-
     def __enter__(self) -> HttpCatalogue:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def remote_answer(resp: httpx.Response) -> RemoteAnswer:
-    try:
-        return RemoteAnswer.model_validate(resp.json()["data"])
-    except (ValueError, KeyError, TypeError, ValidationError) as exc:
-        raise BackendBadResponse(
-            "the remote catalogue's /v1/inference/chat answered something that is not a chat "
-            "completion"
-        ) from exc
 
 
 def _page_of(model: type[M]) -> Callable[[httpx.Response], Page[M]]:
@@ -554,45 +292,3 @@ def _page_of(model: type[M]) -> Callable[[httpx.Response], Page[M]]:
         )
 
     return parse
-
-
-def _too_large(method: str, path: str, limit: int) -> CatalogueBadResponse:
-    return CatalogueBadResponse(
-        f"{method} {path}: the answer is larger than {limit:,} bytes; refused",
-        details={"method": method, "path": path, "limit": limit},
-    )
-
-
-def _parsed(
-    parse: Callable[[httpx.Response], T], resp: httpx.Response, method: str, path: str
-) -> T:
-    """``parse(resp)``, with any answer that is not the documented shape a typed error."""
-    try:
-        return parse(resp)
-    except (ValueError, KeyError, TypeError, IndexError, RecursionError) as exc:
-        # pydantic's ValidationError and json's JSONDecodeError are ValueErrors
-        kind = (
-            "not valid JSON"
-            if isinstance(exc, json.JSONDecodeError)
-            else (
-                "nested too deep" if isinstance(exc, RecursionError) else "not the expected shape"
-            )
-        )
-        raise CatalogueBadResponse(
-            f"{method} {path}: the catalogue's answer is {kind}",
-            details={"method": method, "path": path, "status": resp.status_code},
-        ) from None
-
-
-def _error(resp: httpx.Response) -> CatalogueError:
-    try:
-        body = resp.json()
-    except (ValueError, RecursionError):
-        body = None
-    error = catalogue_error_from_envelope(resp.status_code, body)
-    if body is None and resp.status_code >= 500:
-        return CatalogueUnavailable(
-            f"HTTP {resp.status_code} without an error envelope",
-            details={"status": resp.status_code},
-        )
-    return error

@@ -1,8 +1,8 @@
 """``EmbeddedCatalogue``: the ``Catalogue`` protocol in-process, on SQLModel.
 
-It calls the same ``catalogue.service`` functions as the REST app, with one
-database session per call, so it is safe to share across threads.  Runs and model
-calls go to the backends of the model in this database (through a tree's
+It calls the same service functions as the REST app (``catalogue.personas`` and its
+siblings), with one database session per call, so it is safe to share across threads.
+Runs and model calls go to the backends of the model in this database (through a tree's
 ``[backends]`` where the run gives them); the knowledge index, the backend models,
 the test personas and the apply lock are in the same database.
 """
@@ -13,7 +13,14 @@ import contextlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Literal, TypeVar
 
-from personas_as_code.catalogue import service
+from personas_as_code.catalogue import (
+    avatars,
+    frontend_models,
+    identity,
+    persona_sources,
+    personas,
+    publishing,
+)
 from personas_as_code.catalogue.api import (
     FrontendModel,
     ModelGroup,
@@ -33,10 +40,10 @@ from personas_as_code.catalogue.calls import (
     PersonaRun,
 )
 from personas_as_code.catalogue.db import make_engine
+from personas_as_code.catalogue.identity import Caller, Role
 from personas_as_code.catalogue.locks import named_lock
 from personas_as_code.catalogue.protocol import MODEL_PAGE_SIZE, iter_all_personas, models_matching
 from personas_as_code.catalogue.seed import open_for_tenant
-from personas_as_code.catalogue.service import Caller, Role
 from personas_as_code.inference.completion import ChatUsage
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -67,7 +74,7 @@ class EmbeddedCatalogue:
         self.tenant = tenant
         self._owns_engine = owns_engine
         with Session(engine) as session:
-            self.caller: Caller = service.caller_for_tenant(session, tenant, role)
+            self.caller: Caller = identity.caller_for_tenant(session, tenant, role)
 
     @classmethod
     def open(
@@ -102,54 +109,54 @@ class EmbeddedCatalogue:
         self, *, limit: int = 100, cursor: str | None = None, order: Literal["asc", "desc"] = "asc"
     ) -> Page[Persona]:
         """One page of personas (sources inline)."""
-        return self._run(service.list_personas, limit=limit, cursor=cursor, order=order)
+        return self._run(personas.list_personas, limit=limit, cursor=cursor, order=order)
 
     def iter_personas(self, *, page_size: int = 200) -> Iterator[Persona]:
         """Every persona of the tenant, following cursors."""
         return iter_all_personas(self, page_size)
 
     def get_persona(self, persona_id: str) -> Persona:
-        return self._run(service.get_persona, persona_id)
+        return self._run(personas.get_persona, persona_id)
 
     def create_persona(self, body: PersonaCreate) -> Persona:
-        return self._run(service.create_persona, body)
+        return self._run(personas.create_persona, body)
 
     def update_persona(self, persona_id: str, body: PersonaUpdate) -> Persona:
-        return self._run(service.update_persona, persona_id, body)
+        return self._run(personas.update_persona, persona_id, body)
 
     def delete_persona(self, persona_id: str) -> None:
-        self._run(service.delete_persona, persona_id)
+        self._run(personas.delete_persona, persona_id)
 
     def publish_persona(self, persona_id: str, group_ids: list[str] | None = None) -> Persona:
-        return self._run(service.publish_persona, persona_id, group_ids)
+        return self._run(publishing.publish_persona, persona_id, group_ids)
 
     def unpublish_persona(self, persona_id: str) -> Persona:
-        return self._run(service.unpublish_persona, persona_id)
+        return self._run(publishing.unpublish_persona, persona_id)
 
     # --- sources ---
 
     def list_sources(self, persona_id: str) -> list[Source]:
-        return self._run(service.list_sources, persona_id)
+        return self._run(persona_sources.list_sources, persona_id)
 
     def add_source(self, persona_id: str, body: SourceCreate) -> Source:
-        return self._run(service.add_source, persona_id, body)
+        return self._run(persona_sources.add_source, persona_id, body)
 
     def update_source(self, persona_id: str, source_id: str, body: SourceUpdate) -> Source:
-        return self._run(service.update_source, persona_id, source_id, body)
+        return self._run(persona_sources.update_source, persona_id, source_id, body)
 
     def delete_source(self, persona_id: str, source_id: str) -> None:
-        self._run(service.delete_source, persona_id, source_id)
+        self._run(persona_sources.delete_source, persona_id, source_id)
 
     # --- avatars ---
 
     def upload_avatar(self, persona_id: str, data: bytes, content_type: str) -> str:
         """Upload an avatar; return its ``avatar_url``."""
-        return self._run(service.upload_avatar, persona_id, data, content_type)
+        return self._run(avatars.upload_avatar, persona_id, data, content_type)
 
     def get_avatar(self, persona_id: str) -> tuple[bytes, str]:
         """The avatar's bytes and content type."""
         with Session(self.engine) as session:
-            data, content_type, _sha = service.get_avatar(session, persona_id)
+            data, content_type, _sha = avatars.get_avatar(session, persona_id)
         return data, content_type
 
     # --- models ---
@@ -163,7 +170,9 @@ class EmbeddedCatalogue:
         ids: Sequence[str] = (),
     ) -> Page[FrontendModel]:
         """One page of the models the caller sees (only those matching ``slugs``/``ids``)."""
-        return self._run(service.list_models, limit=limit, cursor=cursor, slugs=slugs, ids=ids)
+        return self._run(
+            frontend_models.list_models, limit=limit, cursor=cursor, slugs=slugs, ids=ids
+        )
 
     def list_models(
         self, *, slugs: Iterable[str] | None = None, ids: Iterable[str] | None = None
@@ -172,10 +181,10 @@ class EmbeddedCatalogue:
         return models_matching(self, slugs, ids)
 
     def list_model_groups(self) -> list[ModelGroup]:
-        return self._run(service.list_model_groups)
+        return self._run(frontend_models.list_model_groups)
 
     def get_model(self, slug: str) -> FrontendModel:
-        return self._run(service.get_model, slug)
+        return self._run(frontend_models.get_model, slug)
 
     # --- runs and model calls ---
     # (the chat use case, the backend models and the test-persona store are imported

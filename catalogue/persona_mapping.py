@@ -4,8 +4,8 @@ A persona file (``schemas.persona.PersonaFile``) groups what the ScaiPersona API
 flat (``rag.top_k`` is ``rag_top_k``), names the frontend model ``model`` where the API
 says ``model_slug``, and keeps its description in the API's ``metadata``.  This module
 is the only place that knows so: the engine's desired state (``sync.state``), ``personas
-import`` (``sync.importer``), the catalogue's answers and chat (``catalogue.service``,
-``catalogue.chat``) and the sandbox's enricher (``sandbox.enrichment``) all map through it.
+import`` (``sync.importer``), the catalogue's chat
+(``catalogue.chat``) and the sandbox's enricher (``sandbox.enrichment``) all map through it.
 
 Which API fields a file key feeds is declared with the key (``FileKey.api``);
 ``tests/schemas/test_one_shape.py`` proves the two agree and that a persona survives

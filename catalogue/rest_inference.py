@@ -27,7 +27,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 from personas_as_code.catalogue.api import RequestBody
 from personas_as_code.catalogue.chat import ChatRequest, prepare_chat
-from personas_as_code.catalogue.service import Caller
+from personas_as_code.catalogue.identity import Caller
 from personas_as_code.inference.chat import complete, stream
 from personas_as_code.inference.completion import ChatData
 from personas_as_code.inference.messages import ChatMessage

@@ -27,8 +27,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
 from personas_as_code.catalogue import simulated_user_service as service
+from personas_as_code.catalogue.identity import Caller
 from personas_as_code.catalogue.image_response import image_response
-from personas_as_code.catalogue.service import Caller
 from personas_as_code.catalogue.simulated_user_api import (
     MAX_IMAGE_ID_CHARS,
     TestPersona,
@@ -126,6 +126,18 @@ def routes_for_test_personas(
         service.delete_test_persona(session, caller, project, persona_id)
         return Response(status_code=204)
 
+    _add_image_routes(r, get_caller, get_session)
+    return r
+
+
+def _add_image_routes(
+    r: APIRouter, get_caller: Callable[..., Awaitable[Caller]], get_session: Callable[..., Any]
+) -> None:
+    """The routes of a test persona's generated image."""
+    Auth = Depends(get_caller)
+    Sess = Depends(get_session)
+    quiet: dict[str, Any] = {"response_model_exclude_none": True}
+
     @r.post(
         "/personas/{persona_id}/generate-image",
         response_model=TestPersona,
@@ -160,5 +172,3 @@ def routes_for_test_personas(
         return image_response(
             request, data, content_type, sha, cache_control="private, max-age=3600"
         )
-
-    return r

@@ -33,8 +33,8 @@ from personas_as_code.catalogue.db import (
     new_id,
     sqlite_path,
 )
+from personas_as_code.catalogue.identity import hash_key
 from personas_as_code.catalogue.locks import bootstrap_lock
-from personas_as_code.catalogue.service import hash_key
 from personas_as_code.schemas.errors import CatalogueNotInitialised, UnknownTenant
 from personas_as_code.schemas.fields import SLUG_RE
 from sqlalchemy import Engine, inspect, select

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Mapping
 
 from personas_as_code.catalogue.db import utcnow
-from personas_as_code.catalogue.service import Caller
+from personas_as_code.catalogue.identity import Caller
 from personas_as_code.catalogue.simulated_user_api import (
     TestPersona,
     TestPersonaCreate,

@@ -33,7 +33,7 @@ from personas_as_code.schemas.errors import (
 from personas_as_code.schemas.simulated_user_config import ImageSettings
 
 if TYPE_CHECKING:
-    from personas_as_code.catalogue.service import Caller
+    from personas_as_code.catalogue.identity import Caller
     from sqlalchemy import Engine
 
 R = TypeVar("R")
@@ -43,6 +43,9 @@ MAX_LISTED = 10_000
 
 class SimulatedUserStore(Protocol):
     """One project of a test-personas server."""
+
+    if not TYPE_CHECKING:  # no protocol member: the stores do not carry it
+        __test__ = False  # not a pytest test class
 
     where: str
     """Where the store is, for messages (``embedded catalogue, project p``)."""

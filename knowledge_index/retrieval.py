@@ -54,7 +54,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from personas_as_code.knowledge_index import store
+from personas_as_code.knowledge_index import fulltext, store, vectors
 from personas_as_code.knowledge_index.embeddings import embedder_for_identity, identity_key
 from personas_as_code.knowledge_index.terms import query_terms, salient_terms, words
 from sqlalchemy import Engine
@@ -97,6 +97,12 @@ class Retrieval:
     chunks: list[RetrievedChunk]
     queries: list[str]
     note: str | None = None
+
+
+def clear_caches() -> None:
+    """Forget the cached vectors and word counts (benches measure cold queries with it)."""
+    fulltext.clear_term_counts()
+    vectors.clear_vectors()
 
 
 def has_index(engine: Engine, tenant_id: str, source_type: str, source_id: str) -> bool:
@@ -213,7 +219,7 @@ class _Searcher:
         terms = query_terms(scoring)
         keyword: list[int] = []
         if ref.search_type != "semantic":
-            hits = store.keyword_search(
+            hits = fulltext.keyword_search(
                 self.conn, self.tenant_id, ref.source_type, ref.source_id, query, self.depth
             )
             keyword = [h.chunk_id for h in hits]
@@ -222,11 +228,11 @@ class _Searcher:
             # the engine's order breaks ties between chunks covering as much of the query
             ordered = sorted(keyword, key=lambda c: -coverage.get(c, 0.0))
             return [(c, coverage.get(c, 0.0)) for c in ordered]
-        found = store.SemanticScores(self.conn, index, self._query_vector(query, index))
+        found = vectors.SemanticScores(self.conn, index, self._query_vector(query, index))
         nearest = [h.chunk_id for h in found.best(self.depth)]
         semantic = found
         if scoring != query:
-            semantic = store.SemanticScores(self.conn, index, self._query_vector(scoring, index))
+            semantic = vectors.SemanticScores(self.conn, index, self._query_vector(scoring, index))
         cosine = semantic.of([*keyword, *nearest])
         nearest.sort(key=lambda c: -cosine.get(c, 0.0))
         if ref.search_type == "semantic":
@@ -248,11 +254,11 @@ def _coverage(
     """The IDF-weighted share of the query's content words each chunk contains (0..1)."""
     if not terms or not chunk_ids:
         return {}
-    counts = store.term_chunk_counts(conn, index, terms)
+    counts = fulltext.term_chunk_counts(conn, index, terms)
     size = counts.pop("")
     idf = {t: math.log(1 + (size - n + 0.5) / (n + 0.5)) for t, n in counts.items()}
     total = sum(idf.values())
-    matched = store.matched_terms(conn, chunk_ids, terms)
+    matched = fulltext.matched_terms(conn, chunk_ids, terms)
     return {c: sum(idf[t] for t in ts) / total for c, ts in matched.items()}
 
 

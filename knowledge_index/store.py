@@ -1,4 +1,4 @@
-"""The knowledge index tables, and the two searches over them.
+"""The knowledge index tables: sources, documents and chunks, written and read.
 
 Three tables, each row carrying the tenant id as a plain string (no foreign key into
 the catalogue's tables, so this package stands alone):
@@ -10,26 +10,17 @@ the catalogue's tables, so this package stands alone):
   of the settings it was indexed with (chunking + embedder);
 * ``knowledge_chunks``: the chunks, their text and their embedding (float32 bytes).
 
-Keyword search runs in the database's own full-text engine: an FTS5 table kept in
-step by triggers on SQLite (``bm25``), a generated ``tsvector`` column with a GIN
-index on PostgreSQL (``ts_rank``); the same engine says which query words a chunk
-contains and in how many chunks of a source a word occurs (cached per source
-revision), from which retrieval computes its scores.  Semantic search is cosine
-similarity computed with numpy over the source's vectors, which are cached per
-process and reloaded when the source's revision changes.  (This Python's ``sqlite3``
-cannot load extensions, so sqlite-vec is not used, and the PostgreSQL here has no
-pgvector: the float32 blobs are the documented fallback and work on both.)
+The searches over them are ``knowledge_index.fulltext`` (keyword) and
+``knowledge_index.vectors`` (semantic); both answer ``Hit``s.
 """
 
 from __future__ import annotations
 
 import hashlib
-import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from personas_as_code.knowledge_index.terms import query_terms
 from sqlalchemy import (
     JSON,
     Column,
@@ -309,238 +300,12 @@ def drop_source(conn: Connection, tenant_id: str, source_type: str, source_id: s
     return count
 
 
-# --- search ------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class Hit:
     """A chunk found by one search, with the engine's raw score (higher is better)."""
 
     chunk_id: int
     raw: float
-
-
-def keyword_search(
-    conn: Connection,
-    tenant_id: str,
-    source_type: str,
-    source_id: str,
-    query: str,
-    limit: int,
-) -> list[Hit]:
-    """Chunks matching any content word of ``query``, best first by the engine's own rank.
-
-    ``raw`` is the engine's rank (SQLite ``bm25``, PostgreSQL ``ts_rank``): only its
-    order means anything, and only within one query.  PostgreSQL ranks with
-    ``ts_rank`` rather than ``ts_rank_cd``: the cover-density rank reads every
-    matching chunk's positions and cost four times as much on broad queries."""
-    terms = query_terms(query)
-    if not terms:
-        return []
-    params = {"t": tenant_id, "st": source_type, "sid": source_id, "n": limit}
-    if conn.dialect.name == "postgresql":
-        sql = text(
-            "SELECT c.id, ts_rank(c.tsv, q) AS r "
-            "FROM knowledge_chunks c, to_tsquery('english', :q) q "
-            "WHERE c.tenant_id = :t AND c.source_type = :st AND c.source_id = :sid "
-            "AND c.tsv @@ q ORDER BY r DESC, c.id LIMIT :n"
-        )
-        params["q"] = " | ".join(terms)
-    else:
-        sql = text(
-            "SELECT c.id, -bm25(knowledge_chunks_fts) AS r "
-            "FROM knowledge_chunks_fts CROSS JOIN knowledge_chunks c "
-            "ON c.id = knowledge_chunks_fts.rowid "
-            "WHERE knowledge_chunks_fts MATCH :q AND c.tenant_id = :t "
-            "AND c.source_type = :st AND c.source_id = :sid ORDER BY r DESC, c.id LIMIT :n"
-        )
-        params["q"] = " OR ".join(f'"{term}"' for term in terms)
-    return [Hit(int(row[0]), float(row[1])) for row in conn.execute(sql, params)]
-
-
-def matched_terms(
-    conn: Connection, chunk_ids: Sequence[int], terms: Sequence[str]
-) -> dict[int, set[str]]:
-    """``chunk id -> the terms it contains``, as the full-text engine matches them
-    (stemmed: "payslips" matches "payslip"); chunks matching none are absent."""
-    if not chunk_ids or not terms:
-        return {}
-    params: dict[str, object] = {f"q{i}": term for i, term in enumerate(terms)}
-    if conn.dialect.name == "postgresql":
-        each = " UNION ALL ".join(
-            f"SELECT c.id, {i} FROM knowledge_chunks c WHERE c.id IN :ids "
-            f"AND c.tsv @@ plainto_tsquery('english', :q{i})"
-            for i in range(len(terms))
-        )
-    else:
-        params = {name: f'"{term}"' for name, term in params.items()}
-        each = " UNION ALL ".join(
-            f"SELECT rowid, {i} FROM knowledge_chunks_fts "
-            f"WHERE knowledge_chunks_fts MATCH :q{i} AND +rowid IN :ids"
-            for i in range(len(terms))
-        )
-    params["ids"] = [int(c) for c in chunk_ids]
-    found: dict[int, set[str]] = {}
-    for chunk_id, term in conn.execute(
-        text(each).bindparams(bindparam("ids", expanding=True)), params
-    ):
-        found.setdefault(int(chunk_id), set()).add(terms[int(term)])
-    return found
-
-
-_DF_LOCK = threading.Lock()
-_DF: dict[tuple[str, str, str, str, str], dict[str, int]] = {}
-_DF_CACHE_SOURCES = 256
-_DF_CACHE_TERMS = 20_000
-
-
-def clear_caches() -> None:
-    """Forget the cached vectors and word counts (benches measure cold queries with it)."""
-    with _DF_LOCK:
-        _DF.clear()
-    with _VECTOR_LOCK:
-        _VECTORS.clear()
-
-
-def term_chunk_counts(
-    conn: Connection, source: SourceIndex, terms: Sequence[str]
-) -> dict[str, int]:
-    """``term -> how many chunks of the source contain it`` (as the engine matches it),
-    and ``"" -> how many chunks the source has``; cached until its revision changes."""
-    key = (
-        conn.engine.url.render_as_string(hide_password=True),
-        source.tenant_id,
-        source.source_type,
-        source.source_id,
-        source.revision,
-    )
-    with _DF_LOCK:
-        known = dict(_DF.get(key, {}))
-    if "" not in known:
-        c = chunks_table.c
-        known[""] = conn.execute(
-            select(func.count()).where(
-                c.tenant_id == source.tenant_id,
-                c.source_type == source.source_type,
-                c.source_id == source.source_id,
-            )
-        ).scalar_one()
-    missing = [t for t in dict.fromkeys(terms) if t and t not in known]
-    if missing:
-        params: dict[str, object] = {f"q{i}": t for i, t in enumerate(missing)}
-        params.update(t=source.tenant_id, st=source.source_type, sid=source.source_id)
-        if conn.dialect.name == "postgresql":
-            each = " UNION ALL ".join(
-                f"SELECT {i}, count(*) FROM knowledge_chunks WHERE tenant_id = :t "
-                "AND source_type = :st AND source_id = :sid "
-                f"AND tsv @@ plainto_tsquery('english', :q{i})"
-                for i in range(len(missing))
-            )
-        else:
-            params = {name: (f'"{v}"' if name.startswith("q") else v) for name, v in params.items()}
-            each = " UNION ALL ".join(
-                f"SELECT {i}, count(*) FROM knowledge_chunks_fts "
-                "CROSS JOIN knowledge_chunks c ON c.id = knowledge_chunks_fts.rowid "
-                f"WHERE knowledge_chunks_fts MATCH :q{i} AND c.tenant_id = :t "
-                "AND c.source_type = :st AND c.source_id = :sid"
-                for i in range(len(missing))
-            )
-        found = {missing[int(i)]: int(n) for i, n in conn.execute(text(each), params)}
-        known.update({t: found.get(t, 0) for t in missing})
-        with _DF_LOCK:
-            if len(_DF) >= _DF_CACHE_SOURCES:
-                _DF.pop(next(iter(_DF)))
-            cached = _DF.setdefault(key, {})
-            if len(cached) < _DF_CACHE_TERMS:
-                cached.update(known)
-    return {t: known[t] for t in ["", *terms]}
-
-
-_VECTOR_LOCK = threading.Lock()
-_VECTORS: dict[tuple[str, str, str, str], tuple[str, np.ndarray, np.ndarray]] = {}
-_VECTOR_CACHE_SOURCES = 256
-
-
-def _vectors(
-    conn: Connection, source: SourceIndex, engine_key: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """Chunk ids (ascending) and the vector matrix of a source, cached until its
-    revision changes."""
-    key = (engine_key, source.tenant_id, source.source_type, source.source_id)
-    with _VECTOR_LOCK:
-        cached = _VECTORS.get(key)
-    if cached is not None and cached[0] == source.revision:
-        return cached[1], cached[2]
-    c = chunks_table.c
-    rows = conn.execute(
-        select(c.id, c.embedding)
-        .where(
-            c.tenant_id == source.tenant_id,
-            c.source_type == source.source_type,
-            c.source_id == source.source_id,
-        )
-        .order_by(c.id)
-    ).all()
-    ids = np.array([row[0] for row in rows], dtype=np.int64)
-    matrix = np.zeros((len(rows), source.dimension), dtype=np.float32)
-    for i, row in enumerate(rows):
-        vector = np.frombuffer(row[1], dtype=np.float32)
-        if vector.shape[0] == source.dimension:
-            matrix[i] = vector
-    with _VECTOR_LOCK:
-        if len(_VECTORS) >= _VECTOR_CACHE_SOURCES:
-            _VECTORS.pop(next(iter(_VECTORS)))
-        _VECTORS[key] = (source.revision, ids, matrix)
-    return ids, matrix
-
-
-class SemanticScores:
-    """The cosine similarity of one query vector with every chunk of a source.
-
-    The stored vectors are unit rows (the embedders normalise them), so one
-    matrix-vector product gives every chunk's cosine; the query vector is
-    normalised here."""
-
-    def __init__(self, conn: Connection, source: SourceIndex, query_vector: np.ndarray) -> None:
-        ids, matrix = _vectors(conn, source, conn.engine.url.render_as_string(hide_password=True))
-        vector = np.asarray(query_vector, dtype=np.float32).ravel()
-        norm = float(np.linalg.norm(vector))
-        self.ids = ids
-        if not len(ids) or vector.shape[0] != matrix.shape[1] or norm == 0:
-            self.scores = np.zeros(len(ids), dtype=np.float32)
-            self.ids = ids[:0]
-        else:
-            # einsum, not BLAS: OpenBLAS's threads spin after a product and steal the
-            # core the database needs next (this doubled PostgreSQL's latency)
-            self.scores = np.einsum("ij,j->i", matrix, vector / norm)
-
-    def best(self, limit: int) -> list[Hit]:
-        """The ``limit`` chunks closest to the query, best first (ties by id)."""
-        ids, scores = self.ids, self.scores[: len(self.ids)]
-        if len(scores) > limit:
-            top = np.argpartition(-scores, limit - 1)[:limit]
-        else:
-            top = np.arange(len(scores))
-        top = top[np.lexsort((ids[top], -scores[top]))]
-        return [Hit(int(ids[i]), float(scores[i])) for i in top]
-
-    def of(self, chunk_ids: Sequence[int]) -> dict[int, float]:
-        """The cosine of each of these chunks (ids not in the source are absent)."""
-        wanted = np.asarray(list(chunk_ids), dtype=np.int64)
-        if not len(wanted) or not len(self.ids):
-            return {}
-        at = np.minimum(np.searchsorted(self.ids, wanted), len(self.ids) - 1)
-        found = self.ids[at] == wanted
-        return {
-            int(c): float(self.scores[i]) for c, i, ok in zip(wanted, at, found, strict=True) if ok
-        }
-
-
-def semantic_search(
-    conn: Connection, source: SourceIndex, query_vector: np.ndarray, limit: int
-) -> list[Hit]:
-    """The chunks closest to ``query_vector`` (cosine similarity), best first."""
-    return SemanticScores(conn, source, query_vector).best(limit)
 
 
 @dataclass(frozen=True)

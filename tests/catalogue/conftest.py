@@ -11,9 +11,10 @@ from typing import Any
 
 import httpx
 import pytest
-from personas_as_code.catalogue.client import HttpCatalogue, RetryPolicy
+from personas_as_code.catalogue.client import HttpCatalogue
 from personas_as_code.catalogue.db import make_engine
 from personas_as_code.catalogue.embedded import EmbeddedCatalogue
+from personas_as_code.catalogue.http_transport import RetryPolicy
 from personas_as_code.catalogue.protocol import Catalogue
 from personas_as_code.catalogue.rest import create_app
 from personas_as_code.catalogue.seed import add_api_key, seed_starter

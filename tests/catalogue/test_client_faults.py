@@ -12,10 +12,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 from personas_as_code.catalogue.api import PersonaCreate, SourceCreate
-from personas_as_code.catalogue.client import HttpCatalogue, RetryPolicy, parse_retry_after
+from personas_as_code.catalogue.client import HttpCatalogue
 from personas_as_code.catalogue.db import make_engine
+from personas_as_code.catalogue.http_transport import RetryPolicy
 from personas_as_code.catalogue.rest import create_app
 from personas_as_code.catalogue.serve import serve_in_thread
+from personas_as_code.inference.retry import parse_retry_after
 from personas_as_code.schemas.errors import CatalogueUnavailable, PersonaNotFound, RateLimited
 
 from tests.catalogue.conftest import make_key

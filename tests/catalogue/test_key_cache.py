@@ -9,8 +9,8 @@ import time
 import pytest
 from personas_as_code.catalogue.callers import CallerCache
 from personas_as_code.catalogue.db import ApiKey
+from personas_as_code.catalogue.identity import hash_key
 from personas_as_code.catalogue.rest import create_app
-from personas_as_code.catalogue.service import hash_key
 from personas_as_code.schemas.errors import Unauthorized
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from personas_as_code.catalogue import simulated_user_images as images
-from personas_as_code.catalogue.service import caller_for_tenant
+from personas_as_code.catalogue.identity import caller_for_tenant
 from personas_as_code.catalogue.simulated_user_service import set_project_image_settings
 from personas_as_code.loader.avatar import check_avatar, svg_problems
 from personas_as_code.schemas.simulated_user_config import ImageSettings

@@ -152,7 +152,7 @@ SERVER_STACK = {"sqlalchemy", "sqlmodel", "fastapi", "starlette", "uvicorn", "mc
 OWN_EMBEDDED = {
     "personas_as_code.catalogue.embedded",
     "personas_as_code.catalogue.db",
-    "personas_as_code.catalogue.service",
+    "personas_as_code.catalogue.personas",
     "personas_as_code.catalogue.rest",
     "personas_as_code.knowledge_index.store",
 }

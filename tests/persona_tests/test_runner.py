@@ -12,9 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from personas_as_code.catalogue.client import REMOTE_RETRIEVAL, HttpCatalogue
+from personas_as_code.catalogue.client import HttpCatalogue
 from personas_as_code.catalogue.db import make_engine
 from personas_as_code.catalogue.embedded import EmbeddedCatalogue
+from personas_as_code.catalogue.remote_chat import REMOTE_RETRIEVAL
 from personas_as_code.catalogue.rest import create_app
 from personas_as_code.catalogue.serve import serve_in_thread
 from personas_as_code.loader.repo import load_repo

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from personas_as_code.catalogue.client import HttpCatalogue, RetryPolicy
+from personas_as_code.catalogue.client import HttpCatalogue
 from personas_as_code.catalogue.db import make_engine
 from personas_as_code.catalogue.embedded import EmbeddedCatalogue
+from personas_as_code.catalogue.http_transport import RetryPolicy
 from personas_as_code.catalogue.protocol import Catalogue
 from personas_as_code.catalogue.rest import create_app
 from personas_as_code.catalogue.seed import add_api_key, bootstrap, seed_starter

@@ -1,0 +1,113 @@
+"""Rows of the catalogue's tables served as ``catalogue.api`` models."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from personas_as_code.catalogue.api import API_PREFIX, FrontendModel, Persona, PersonaBase, Source
+from personas_as_code.catalogue.db import AvatarRow, FrontendModelRow, PersonaRow, SourceRow
+from personas_as_code.catalogue.servable import served
+from sqlalchemy import Row, select
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+
+def avatar_path(persona_id: str) -> str:
+    """The public ``avatar_url`` of a persona."""
+    return f"{API_PREFIX}/personas/{persona_id}/avatar"
+
+
+def _aware(ts: datetime | None) -> datetime | None:
+    if ts is not None and ts.tzinfo is None:
+        return ts.replace(tzinfo=UTC)
+    return ts
+
+
+def source_out(row: SourceRow | Row[*tuple[Any, ...]], persona_id: str) -> Source:
+    """A source row served as a ``Source`` of ``persona_id``."""
+    return served(
+        Source,
+        f"source {row.id}",
+        id=row.id,
+        persona_id=persona_id,
+        source_type=row.source_type,
+        source_id=row.source_id,
+        source_name=row.source_name,
+        weight=row.weight,
+        search_config=row.search_config,
+        status=row.status,
+        created_at=_aware(row.created_at),
+        updated_at=_aware(row.updated_at),
+    )
+
+
+def persona_out(
+    row: PersonaRow | Row[*tuple[Any, ...]], sources: list[Source], avatar_sha: str | None
+) -> Persona:
+    """A persona row served as a ``Persona`` with its sources and avatar hash."""
+    stored = {name: getattr(row, name) for name in PersonaBase.model_fields}
+    stored["metadata"] = row.metadata_
+    return served(
+        Persona,
+        f"persona {row.id}",
+        id=row.id,
+        tenant_id=row.tenant_id,
+        # a column an earlier version left NULL is served at the field's default
+        **{name: value for name, value in stored.items() if value is not None},
+        published=row.published,
+        published_model_id=row.published_model_id,
+        avatar_url=row.avatar_url,
+        created_at=_aware(row.created_at),
+        updated_at=_aware(row.updated_at),
+        sources=sources,
+        avatar_sha256=avatar_sha,
+    )
+
+
+def render(session: Session, rows: list[PersonaRow]) -> list[Persona]:
+    """Personas with their sources and avatar hashes, in two queries for the lot."""
+    if not rows:
+        return []
+    pks = [r.pk for r in rows]
+    by_pk: dict[int, list[SourceRow]] = {pk: [] for pk in pks if pk is not None}
+    for src in session.execute(
+        select(SourceRow).where(col(SourceRow.persona_pk).in_(pks)).order_by(col(SourceRow.pk))
+    ).scalars():
+        by_pk[src.persona_pk].append(src)
+    shas = dict(
+        session.execute(
+            select(col(AvatarRow.persona_pk), col(AvatarRow.sha256)).where(
+                col(AvatarRow.persona_pk).in_(pks)
+            )
+        ).all()
+    )
+    return [
+        persona_out(
+            r,
+            [source_out(s, r.id) for s in by_pk.get(r.pk or 0, [])],
+            shas.get(r.pk or 0),
+        )
+        for r in rows
+    ]
+
+
+def model_out(row: FrontendModelRow) -> FrontendModel:
+    """A frontend model row served as a ``FrontendModel`` (no groups or links)."""
+    return served(
+        FrontendModel,
+        f"frontend model {row.id}",
+        id=row.id,
+        slug=row.slug,
+        display_name=row.display_name,
+        modality=row.modality,
+        capabilities=row.capabilities or {},
+        context_window=row.context_window,
+        pricing=row.pricing or {},
+        system_prompt_template=row.system_prompt_template,
+        avatar_url=row.avatar_url,
+        default_params=row.default_params or {},
+        metadata=row.metadata_ or {},
+        tenant_id=row.tenant_id,
+        base_model_slug=row.base_model_slug,
+    )

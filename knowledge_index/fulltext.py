@@ -1,0 +1,151 @@
+"""Keyword search over the knowledge index, in the database's own full-text engine.
+
+An FTS5 table kept in step by triggers on SQLite (``bm25``), a generated ``tsvector``
+column with a GIN index on PostgreSQL (``ts_rank``); the same engine says which query
+words a chunk contains and in how many chunks of a source a word occurs (cached per
+source revision), from which retrieval computes its scores.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+from personas_as_code.knowledge_index.store import Hit, SourceIndex, chunks_table
+from personas_as_code.knowledge_index.terms import query_terms
+from sqlalchemy import bindparam, func, select, text
+from sqlalchemy.engine import Connection
+
+
+def keyword_search(
+    conn: Connection,
+    tenant_id: str,
+    source_type: str,
+    source_id: str,
+    query: str,
+    limit: int,
+) -> list[Hit]:
+    """Chunks matching any content word of ``query``, best first by the engine's own rank.
+
+    ``raw`` is the engine's rank (SQLite ``bm25``, PostgreSQL ``ts_rank``): only its
+    order means anything, and only within one query.  PostgreSQL ranks with
+    ``ts_rank`` rather than ``ts_rank_cd``: the cover-density rank reads every
+    matching chunk's positions and cost four times as much on broad queries."""
+    terms = query_terms(query)
+    if not terms:
+        return []
+    params = {"t": tenant_id, "st": source_type, "sid": source_id, "n": limit}
+    if conn.dialect.name == "postgresql":
+        sql = text(
+            "SELECT c.id, ts_rank(c.tsv, q) AS r "
+            "FROM knowledge_chunks c, to_tsquery('english', :q) q "
+            "WHERE c.tenant_id = :t AND c.source_type = :st AND c.source_id = :sid "
+            "AND c.tsv @@ q ORDER BY r DESC, c.id LIMIT :n"
+        )
+        params["q"] = " | ".join(terms)
+    else:
+        sql = text(
+            "SELECT c.id, -bm25(knowledge_chunks_fts) AS r "
+            "FROM knowledge_chunks_fts CROSS JOIN knowledge_chunks c "
+            "ON c.id = knowledge_chunks_fts.rowid "
+            "WHERE knowledge_chunks_fts MATCH :q AND c.tenant_id = :t "
+            "AND c.source_type = :st AND c.source_id = :sid ORDER BY r DESC, c.id LIMIT :n"
+        )
+        params["q"] = " OR ".join(f'"{term}"' for term in terms)
+    return [Hit(int(row[0]), float(row[1])) for row in conn.execute(sql, params)]
+
+
+def matched_terms(
+    conn: Connection, chunk_ids: Sequence[int], terms: Sequence[str]
+) -> dict[int, set[str]]:
+    """``chunk id -> the terms it contains``, as the full-text engine matches them
+    (stemmed: "payslips" matches "payslip"); chunks matching none are absent."""
+    if not chunk_ids or not terms:
+        return {}
+    params: dict[str, object] = {f"q{i}": term for i, term in enumerate(terms)}
+    if conn.dialect.name == "postgresql":
+        each = " UNION ALL ".join(
+            f"SELECT c.id, {i} FROM knowledge_chunks c WHERE c.id IN :ids "
+            f"AND c.tsv @@ plainto_tsquery('english', :q{i})"
+            for i in range(len(terms))
+        )
+    else:
+        params = {name: f'"{term}"' for name, term in params.items()}
+        each = " UNION ALL ".join(
+            f"SELECT rowid, {i} FROM knowledge_chunks_fts "
+            f"WHERE knowledge_chunks_fts MATCH :q{i} AND +rowid IN :ids"
+            for i in range(len(terms))
+        )
+    params["ids"] = [int(c) for c in chunk_ids]
+    found: dict[int, set[str]] = {}
+    for chunk_id, term in conn.execute(
+        text(each).bindparams(bindparam("ids", expanding=True)), params
+    ):
+        found.setdefault(int(chunk_id), set()).add(terms[int(term)])
+    return found
+
+
+_DF_LOCK = threading.Lock()
+_DF: dict[tuple[str, str, str, str, str], dict[str, int]] = {}
+_DF_CACHE_SOURCES = 256
+_DF_CACHE_TERMS = 20_000
+
+
+def term_chunk_counts(
+    conn: Connection, source: SourceIndex, terms: Sequence[str]
+) -> dict[str, int]:
+    """``term -> how many chunks of the source contain it`` (as the engine matches it),
+    and ``"" -> how many chunks the source has``; cached until its revision changes."""
+    key = (
+        conn.engine.url.render_as_string(hide_password=True),
+        source.tenant_id,
+        source.source_type,
+        source.source_id,
+        source.revision,
+    )
+    with _DF_LOCK:
+        known = dict(_DF.get(key, {}))
+    if "" not in known:
+        c = chunks_table.c
+        known[""] = conn.execute(
+            select(func.count()).where(
+                c.tenant_id == source.tenant_id,
+                c.source_type == source.source_type,
+                c.source_id == source.source_id,
+            )
+        ).scalar_one()
+    missing = [t for t in dict.fromkeys(terms) if t and t not in known]
+    if missing:
+        params: dict[str, object] = {f"q{i}": t for i, t in enumerate(missing)}
+        params.update(t=source.tenant_id, st=source.source_type, sid=source.source_id)
+        if conn.dialect.name == "postgresql":
+            each = " UNION ALL ".join(
+                f"SELECT {i}, count(*) FROM knowledge_chunks WHERE tenant_id = :t "
+                "AND source_type = :st AND source_id = :sid "
+                f"AND tsv @@ plainto_tsquery('english', :q{i})"
+                for i in range(len(missing))
+            )
+        else:
+            params = {name: (f'"{v}"' if name.startswith("q") else v) for name, v in params.items()}
+            each = " UNION ALL ".join(
+                f"SELECT {i}, count(*) FROM knowledge_chunks_fts "
+                "CROSS JOIN knowledge_chunks c ON c.id = knowledge_chunks_fts.rowid "
+                f"WHERE knowledge_chunks_fts MATCH :q{i} AND c.tenant_id = :t "
+                "AND c.source_type = :st AND c.source_id = :sid"
+                for i in range(len(missing))
+            )
+        found = {missing[int(i)]: int(n) for i, n in conn.execute(text(each), params)}
+        known.update({t: found.get(t, 0) for t in missing})
+        with _DF_LOCK:
+            if len(_DF) >= _DF_CACHE_SOURCES:
+                _DF.pop(next(iter(_DF)))
+            cached = _DF.setdefault(key, {})
+            if len(cached) < _DF_CACHE_TERMS:
+                cached.update(known)
+    return {t: known[t] for t in ["", *terms]}
+
+
+def clear_term_counts() -> None:
+    """Forget the cached word counts."""
+    with _DF_LOCK:
+        _DF.clear()
