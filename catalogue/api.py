@@ -29,6 +29,7 @@ from typing import (
 )
 
 from personas_as_code.schemas.fields import (
+    CONTEXT_PLACEHOLDER,
     MinScore,
     NonEmptyStr,
     PersonaStatus,
@@ -187,16 +188,28 @@ class PersonaFields(PersonaBase):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
+def _with_context(value: str | None) -> str | None:
+    """A context template must place the retrieved context, as a persona file's must:
+    without ``$context`` the enricher would send the template and drop what it found."""
+    if value is not None and CONTEXT_PLACEHOLDER not in value:
+        raise ValueError(f"rag_context_template must contain the {CONTEXT_PLACEHOLDER} placeholder")
+    return value
+
+
 class PersonaCreate(RequestBody, PersonaFields):
     """Body of ``POST /personas``."""
 
     # the body may leave it out: the catalogue derives it from the name
     slug: Slug | None = None  # type: ignore[assignment]
 
+    _context_placed = field_validator("rag_context_template")(_with_context)
+
 
 @_every_field_optional(PersonaCreate)
 class PersonaUpdate(RequestBody):
     """Body of ``PUT /personas/{id}``: every non-null field is applied, nulls are ignored."""
+
+    _context_placed = field_validator("rag_context_template", check_fields=False)(_with_context)
 
     if TYPE_CHECKING:  # its fields are generated; a type checker sees keyword arguments
 

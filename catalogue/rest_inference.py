@@ -63,7 +63,9 @@ class ChatBody(BaseModel):
     max_tokens: int | None = Field(default=None, ge=1, le=1_000_000)
     frequency_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
     presence_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
-    stop: StopText | list[StopText] | None = Field(default=None)
+    stop: StopText | Annotated[list[StopText], Field(max_length=MAX_STOP)] | None = Field(
+        default=None, description=f"Up to {MAX_STOP} stop sequences."
+    )
     seed: int | None = Field(default=None, ge=-(2**63), le=2**63 - 1)
 
     def params(self) -> dict[str, Any]:

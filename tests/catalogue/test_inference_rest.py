@@ -189,8 +189,26 @@ def test_unknown_unpublished_and_foreign_models_are_404(live: Live) -> None:
             },
             "top_p",
         ),
+        (
+            {
+                "model": "scaigrid/gpt-4o",
+                "messages": [{"role": "user", "content": "x"}],
+                "stop": [f"s{i}" for i in range(100)],
+            },
+            "stop",
+        ),
     ],
-    ids=["empty", "no-model", "role", "no-content", "huge", "nul", "unknown-param", "range"],
+    ids=[
+        "empty",
+        "no-model",
+        "role",
+        "no-content",
+        "huge",
+        "nul",
+        "unknown-param",
+        "range",
+        "stop-list",
+    ],
 )
 def test_invalid_requests_are_400(sqlite_url: str, body: dict[str, Any], field: str) -> None:
     with serve_live(sqlite_url) as live:

@@ -105,6 +105,8 @@ def test_malformed_json_is_400(rest: Rest) -> None:
         ({"name": "x"}, "model_slug"),
         ({**BODY, "name": "nul\x00byte"}, "name"),
         ({**BODY, "metadata": {"k": "nul\x00"}}, "metadata.k"),
+        # the enricher would send the template and silently drop what it retrieved
+        ({**BODY, "rag_context_template": "Answer from:"}, "rag_context_template"),
     ],
 )
 def test_invalid_persona_bodies_name_the_field(rest: Rest, body: dict, field: str) -> None:
@@ -127,6 +129,18 @@ def test_invalid_source_bodies(rest: Rest, body: dict, field: str) -> None:
     p = create(rest)
     resp = rest.client.post(f"{P}/personas/{p['id']}/sources", json=body, headers=rest.auth())
     assert field in assert_error(resp, 400, "VALIDATION_ERROR")["details"]["fields"]
+
+
+def test_a_context_template_without_its_placeholder_is_refused_on_put(rest: Rest) -> None:
+    p = create(rest)
+    url = f"{P}/personas/{p['id']}"
+    bad = rest.client.put(url, json={"rag_context_template": "Context:"}, headers=rest.auth())
+    assert "rag_context_template" in assert_error(bad, 400, "VALIDATION_ERROR")["details"]["fields"]
+    good = rest.client.put(
+        url, json={"rag_context_template": "Context:\n$context"}, headers=rest.auth()
+    )
+    assert good.status_code == 200
+    assert good.json()["data"]["rag_context_template"] == "Context:\n$context"
 
 
 def test_out_of_range_on_put(rest: Rest) -> None:
