@@ -40,6 +40,7 @@ from personas_as_code.schemas.fields import (
     StatusMessagesMode,
     TopK,
     Weight,
+    search_type_problem,
 )
 from personas_as_code.schemas.jsonvalue import dotted, json_problems
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
@@ -222,6 +223,14 @@ class PublishRequest(RequestBody):
     group_ids: list[str] | None = None
 
 
+def _known_search(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A ``search_type`` the retrieval knows (a persona file's is checked the same way)."""
+    problem = search_type_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
 class SourceCreate(RequestBody):
     """Body of ``POST /personas/{id}/sources``."""
 
@@ -231,6 +240,8 @@ class SourceCreate(RequestBody):
     weight: Weight = 1.0
     search_config: dict[str, Any] | None = None
 
+    _search_known = field_validator("search_config")(_known_search)
+
 
 class SourceUpdate(RequestBody):
     """Body of ``PUT /personas/{id}/sources/{source_id}``."""
@@ -238,6 +249,8 @@ class SourceUpdate(RequestBody):
     weight: Weight | None = None
     search_config: dict[str, Any] | None = None
     status: SourceStatus | None = None
+
+    _search_known = field_validator("search_config")(_known_search)
 
 
 class Source(BaseModel):

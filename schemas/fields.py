@@ -34,6 +34,20 @@ MinScore = Annotated[float, Field(ge=0.0, le=1.0, description="Minimum similarit
 Weight = Annotated[float, Field(ge=0.0, le=10.0, description="Source weight (0.0-10.0).")]
 
 CONTEXT_PLACEHOLDER = "$context"
+SEARCH_TYPES = ("keyword", "semantic", "hybrid")
+"""The searches a source's ``search_config.search_type`` may ask for (default hybrid)."""
+
+
+def search_type_problem(search_config: object) -> str | None:
+    """Why ``search_config`` names a search that does not exist, or None."""
+    if not isinstance(search_config, dict) or "search_type" not in search_config:
+        return None
+    value = search_config["search_type"]
+    if value in SEARCH_TYPES:
+        return None
+    allowed = ", ".join(SEARCH_TYPES)
+    return f"search_type must be one of {allowed} (got {value!r})"
+
 
 AVATAR_MAX_BYTES = 2 * 1024 * 1024
 AVATAR_MIME_BY_EXTENSION: dict[str, str] = {

@@ -23,6 +23,7 @@ from personas_as_code.schemas.fields import (
     StatusMessagesMode,
     TopK,
     Weight,
+    search_type_problem,
 )
 from personas_as_code.schemas.file_keys import Cell, Column, Draft, FileKey, ordered
 from personas_as_code.schemas.jsonvalue import JsonObject, json_problems
@@ -111,6 +112,14 @@ class Source(_FileModel):
     status: SourceStatus = Field(
         default="active", description="active: searched; disabled: kept but not searched."
     )
+
+    @field_validator("search_config")
+    @classmethod
+    def _known_search(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        problem = search_type_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
 
 class Publish(_FileModel):

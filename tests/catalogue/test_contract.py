@@ -359,9 +359,11 @@ def test_sources_order_duplicates_update_delete(cat: Catalogue) -> None:
         cat.add_source(p.id, SourceCreate(source_type="collection", source_id="docs"))
     assert [s.id for s in cat.list_sources(p.id)] == [a.id, b.id, c.id]
     u = cat.update_source(
-        p.id, a.id, SourceUpdate(weight=9.5, status="disabled", search_config={"search_type": "x"})
+        p.id,
+        a.id,
+        SourceUpdate(weight=9.5, status="disabled", search_config={"search_type": "keyword"}),
     )
-    assert (u.weight, u.status, u.search_config) == (9.5, "disabled", {"search_type": "x"})
+    assert (u.weight, u.status, u.search_config) == (9.5, "disabled", {"search_type": "keyword"})
     assert cat.update_source(p.id, a.id, SourceUpdate(weight=2.0)).status == "disabled"
     cat.delete_source(p.id, b.id)
     assert [s.id for s in cat.get_persona(p.id).sources or []] == [a.id, c.id]

@@ -123,6 +123,10 @@ def test_invalid_persona_bodies_name_the_field(rest: Rest, body: dict, field: st
         ({"source_type": "collection", "source_id": "c", "weight": -0.1}, "weight"),
         ({"source_type": "s3", "source_id": "c"}, "source_type"),
         ({"source_type": "collection"}, "source_id"),
+        (
+            {"source_type": "collection", "source_id": "c", "search_config": {"search_type": "x"}},
+            "search_config",
+        ),
     ],
 )
 def test_invalid_source_bodies(rest: Rest, body: dict, field: str) -> None:

@@ -44,6 +44,11 @@ BAD_FILES = [
     ("huge_integer", 4, "metadata.budget: integer out of the 64-bit range"),
     ("nul_in_string", 3, "description: string contains a NUL character"),
     ("two_documents", 3, "a second YAML document"),
+    (
+        "unknown_search_type",
+        6,
+        "search_type must be one of keyword, semantic, hybrid (got 'bogus')",
+    ),
 ]
 
 
