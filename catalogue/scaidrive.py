@@ -6,7 +6,7 @@ from typing import Any
 
 from personas_as_code.catalogue.identity import Caller
 from personas_as_code.knowledge_index import store as knowledge_store
-from personas_as_code.schemas.errors import ScaiDriveTokenExchangeFailed
+from personas_as_code.schemas.errors import ScaiDriveNotConfigured, ScaiDriveTokenExchangeFailed
 from sqlalchemy.orm import Session
 
 
@@ -17,15 +17,24 @@ def scaidrive_shares(
 
     Without a ScaiDrive base URL the embedded catalogue is its own ScaiDrive: the
     shares are the ``scaidrive`` knowledge folders the repo defines and ``apply``
-    indexed for the caller's tenant (an empty list when there are none).  With a base
+    indexed for the caller's tenant; with none, no ScaiDrive is configured at all:
+    ``SCAIDRIVE_NOT_CONFIGURED`` (503), as the ScaiPersona API answers.  With a base
     URL, shares live in that ScaiDrive, and the embedded catalogue cannot exchange its
     API keys for ScaiDrive-scoped tokens: ``SCAIDRIVE_TOKEN_EXCHANGE_FAILED`` (502),
     as ScaiGrid answers for an API key without ScaiDrive scope.
     """
     if not base_url:
         conn = session.connection()
-        if not knowledge_store.tables_exist(conn.engine):
-            return []
+        shares = (
+            knowledge_store.list_sources(conn, caller.tenant_id, source_type="scaidrive")
+            if knowledge_store.tables_exist(conn.engine)
+            else []
+        )
+        if not shares:
+            raise ScaiDriveNotConfigured(
+                "No ScaiDrive is configured (catalogue serve --scaidrive-url) and no "
+                "scaidrive knowledge folder is indexed for this tenant"
+            )
         counts = knowledge_store.document_counts(conn, caller.tenant_id, "scaidrive")
         return [
             {
@@ -34,9 +43,7 @@ def scaidrive_shares(
                 "description": share.description,
                 "document_count": counts.get(share.source_id, 0),
             }
-            for share in knowledge_store.list_sources(
-                conn, caller.tenant_id, source_type="scaidrive"
-            )
+            for share in shares
         ]
     raise ScaiDriveTokenExchangeFailed(
         "Could not exchange the caller's token for a ScaiDrive token "

@@ -84,7 +84,9 @@ def serve(
         typer.Option(
             "--scaidrive-url",
             envvar="PERSONAS_SCAIDRIVE_URL",
-            help="ScaiDrive base URL (GET /scaidrive/shares answers 503 until set).",
+            help="ScaiDrive base URL. Without it, GET /scaidrive/shares lists the scaidrive "
+            "knowledge folders apply indexed, and answers 503 SCAIDRIVE_NOT_CONFIGURED when "
+            "there are none.",
         ),
     ] = None,
     max_body_bytes: Annotated[

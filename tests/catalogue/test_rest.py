@@ -349,10 +349,14 @@ def test_avatar_rejections(rest: Rest) -> None:
 # --- ScaiDrive and OpenAPI -------------------------------------------------
 
 
-def test_scaidrive_without_base_url_lists_the_indexed_knowledge_shares(rest: Rest) -> None:
-    # nothing indexed yet: an empty list, not 503 (tests/knowledge covers indexed shares)
+def test_scaidrive_with_neither_a_base_url_nor_indexed_shares_is_not_configured(
+    rest: Rest,
+) -> None:
+    # seed 000: 503 when no ScaiDrive is configured; with indexed scaidrive knowledge
+    # folders the embedded catalogue is its own ScaiDrive (tests/sync/test_knowledge_sync.py)
     resp = rest.client.get(f"{P}/scaidrive/shares", headers=rest.auth())
-    assert resp.status_code == 200 and resp.json()["data"] == []
+    err = assert_error(resp, 503, "SCAIDRIVE_NOT_CONFIGURED")
+    assert "--scaidrive-url" in err["message"]
 
 
 def test_scaidrive_configured_cannot_exchange_api_keys(sqlite_url: str) -> None:
