@@ -154,6 +154,10 @@ class HttpTransport:
                     if gone_ok is not None and maybe_sent and isinstance(error, gone_ok):
                         return _parsed(parse, resp, method, path)
                     raise error
+                if status in (502, 504) and not idempotent and _has_envelope(resp):
+                    # the server itself answered (its backend refused or timed out): a
+                    # call that is not idempotent is reported, never sent again
+                    raise _error(resp)
                 failure = f"HTTP {status}"
                 limited = status == 429
                 delay = parse_retry_after(resp.headers.get("retry-after"))
@@ -221,6 +225,15 @@ def _parsed(
             f"{method} {path}: the catalogue's answer is {kind}",
             details={"method": method, "path": path, "status": resp.status_code},
         ) from None
+
+
+def _has_envelope(resp: httpx.Response) -> bool:
+    """Whether ``resp`` is the API's own error envelope, not a gateway's page."""
+    try:
+        body = resp.json()
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(body, dict) and isinstance(body.get("error"), dict)
 
 
 def _error(resp: httpx.Response) -> CatalogueError:

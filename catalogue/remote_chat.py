@@ -92,6 +92,7 @@ class RemoteChat(HttpTransport):
             CHAT_PATH,
             json=body,
             parse=remote_answer,
+            idempotent=False,  # a model call may cost and differ: never sent twice
             headers=dict(headers) if headers else None,
         )
         choice = answer.choices[0]

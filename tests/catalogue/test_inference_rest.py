@@ -346,3 +346,28 @@ def test_the_api_key_is_sent_and_never_shown(
     assert ok.status_code == 200 and refused.status_code == 502 and model.status_code == 200
     for resp in (ok, refused, model):
         assert secret not in resp.text
+
+
+def test_a_refused_model_call_through_a_remote_catalogue_is_sent_once(
+    sqlite_url: str, upstream: Upstream
+) -> None:
+    """The server answered (502 BACKEND_ERROR: its backend refused): a model call is not
+    idempotent, so the client reports the backend's error instead of sending it again."""
+    from personas_as_code.catalogue.calls import ModelCall
+    from personas_as_code.catalogue.client import HttpCatalogue
+    from personas_as_code.catalogue.http_transport import RetryPolicy
+    from personas_as_code.inference.messages import ChatMessage
+    from personas_as_code.schemas.errors import BackendError
+
+    with serve_live(sqlite_url) as live:
+        point(live, upstream, "refuse")
+        remote = HttpCatalogue(
+            live.base_url, live.key, retry=RetryPolicy(max_attempts=5, backoff_base=0.01)
+        )
+        with pytest.raises(BackendError) as refused:
+            remote.call_model(
+                ModelCall(model="scaigrid/gpt-4o", messages=[ChatMessage("user", "hi")])
+            )
+        remote.close()
+    assert refused.value.code == "BACKEND_ERROR"
+    assert len(upstream.calls) == 1
