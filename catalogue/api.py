@@ -29,7 +29,6 @@ from typing import (
 )
 
 from personas_as_code.schemas.fields import (
-    CONTEXT_PLACEHOLDER,
     MinScore,
     NonEmptyStr,
     PersonaStatus,
@@ -40,7 +39,8 @@ from personas_as_code.schemas.fields import (
     StatusMessagesMode,
     TopK,
     Weight,
-    search_type_problem,
+    known_search,
+    placed_context,
 )
 from personas_as_code.schemas.jsonvalue import dotted, json_problems
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
@@ -189,28 +189,24 @@ class PersonaFields(PersonaBase):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
-def _with_context(value: str | None) -> str | None:
-    """A context template must place the retrieved context, as a persona file's must:
-    without ``$context`` the enricher would send the template and drop what it found."""
-    if value is not None and CONTEXT_PLACEHOLDER not in value:
-        raise ValueError(f"rag_context_template must contain the {CONTEXT_PLACEHOLDER} placeholder")
-    return value
-
-
 class PersonaCreate(RequestBody, PersonaFields):
     """Body of ``POST /personas``."""
 
     # the body may leave it out: the catalogue derives it from the name
     slug: Slug | None = None  # type: ignore[assignment]
 
-    _context_placed = field_validator("rag_context_template")(_with_context)
+    _context_placed = field_validator("rag_context_template")(
+        placed_context("rag_context_template")
+    )
 
 
 @_every_field_optional(PersonaCreate)
 class PersonaUpdate(RequestBody):
     """Body of ``PUT /personas/{id}``: every non-null field is applied, nulls are ignored."""
 
-    _context_placed = field_validator("rag_context_template", check_fields=False)(_with_context)
+    _context_placed = field_validator("rag_context_template", check_fields=False)(
+        placed_context("rag_context_template")
+    )
 
     if TYPE_CHECKING:  # its fields are generated; a type checker sees keyword arguments
 
@@ -223,14 +219,6 @@ class PublishRequest(RequestBody):
     group_ids: list[str] | None = None
 
 
-def _known_search(value: dict[str, Any] | None) -> dict[str, Any] | None:
-    """A ``search_type`` the retrieval knows (a persona file's is checked the same way)."""
-    problem = search_type_problem(value)
-    if problem is not None:
-        raise ValueError(problem)
-    return value
-
-
 class SourceCreate(RequestBody):
     """Body of ``POST /personas/{id}/sources``."""
 
@@ -240,7 +228,7 @@ class SourceCreate(RequestBody):
     weight: Weight = 1.0
     search_config: dict[str, Any] | None = None
 
-    _search_known = field_validator("search_config")(_known_search)
+    _search_known = field_validator("search_config")(known_search)
 
 
 class SourceUpdate(RequestBody):
@@ -250,7 +238,7 @@ class SourceUpdate(RequestBody):
     search_config: dict[str, Any] | None = None
     status: SourceStatus | None = None
 
-    _search_known = field_validator("search_config")(_known_search)
+    _search_known = field_validator("search_config")(known_search)
 
 
 class Source(BaseModel):

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Annotated, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
@@ -38,15 +39,27 @@ SEARCH_TYPES = ("keyword", "semantic", "hybrid")
 """The searches a source's ``search_config.search_type`` may ask for (default hybrid)."""
 
 
-def search_type_problem(search_config: object) -> str | None:
-    """Why ``search_config`` names a search that does not exist, or None."""
-    if not isinstance(search_config, dict) or "search_type" not in search_config:
-        return None
-    value = search_config["search_type"]
-    if value in SEARCH_TYPES:
-        return None
-    allowed = ", ".join(SEARCH_TYPES)
-    return f"search_type must be one of {allowed} (got {value!r})"
+def known_search(search_config: Any) -> Any:
+    """``search_config`` unchanged when its ``search_type`` is one the retrieval knows (a
+    pydantic field validator of the file's sources and of the sources API)."""
+    if isinstance(search_config, dict) and "search_type" in search_config:
+        value = search_config["search_type"]
+        if value not in SEARCH_TYPES:
+            allowed = ", ".join(SEARCH_TYPES)
+            raise ValueError(f"search_type must be one of {allowed} (got {value!r})")
+    return search_config
+
+
+def placed_context(key: str) -> Callable[[str | None], str | None]:
+    """A field validator: the template of field ``key`` places the retrieved context
+    (without ``$context`` the enricher would send the template and drop what it found)."""
+
+    def check(value: str | None) -> str | None:
+        if value is not None and CONTEXT_PLACEHOLDER not in value:
+            raise ValueError(f"{key} must contain the {CONTEXT_PLACEHOLDER} placeholder")
+        return value
+
+    return check
 
 
 AVATAR_MAX_BYTES = 2 * 1024 * 1024

@@ -12,7 +12,6 @@ from functools import cache
 from typing import Annotated, Any, Self
 
 from personas_as_code.schemas.fields import (
-    CONTEXT_PLACEHOLDER,
     MinScore,
     NonEmptyStr,
     PersonaStatus,
@@ -23,7 +22,8 @@ from personas_as_code.schemas.fields import (
     StatusMessagesMode,
     TopK,
     Weight,
-    search_type_problem,
+    known_search,
+    placed_context,
 )
 from personas_as_code.schemas.file_keys import Cell, Column, Draft, FileKey, ordered
 from personas_as_code.schemas.jsonvalue import JsonObject, json_problems
@@ -91,12 +91,7 @@ class Rag(_FileModel):
         default_factory=StatusMessages, description="How retrieval progress is shown to the user."
     )
 
-    @field_validator("context_template")
-    @classmethod
-    def _template_has_placeholder(cls, value: str | None) -> str | None:
-        if value is not None and CONTEXT_PLACEHOLDER not in value:
-            raise ValueError(f"context_template must contain the {CONTEXT_PLACEHOLDER} placeholder")
-        return value
+    _context_placed = field_validator("context_template")(placed_context("context_template"))
 
 
 class Source(_FileModel):
@@ -113,13 +108,7 @@ class Source(_FileModel):
         default="active", description="active: searched; disabled: kept but not searched."
     )
 
-    @field_validator("search_config")
-    @classmethod
-    def _known_search(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        problem = search_type_problem(value)
-        if problem is not None:
-            raise ValueError(problem)
-        return value
+    _search_known = field_validator("search_config")(known_search)
 
 
 class Publish(_FileModel):

@@ -66,7 +66,6 @@ from personas_as_code.sync.simulated_user_changes import (
     SimulatedUserPlan,
     UpdateSimulatedUser,
 )
-from personas_as_code.sync.simulated_user_changes import read_marker as read_marker
 
 
 def desired_fields(desired: LoadedSimulatedUser) -> dict[str, Any]:

@@ -17,7 +17,8 @@ from personas_as_code.catalogue.simulated_user_api import (
 from personas_as_code.catalogue.simulated_user_store import EmbeddedSimulatedUsers
 from personas_as_code.schemas.errors import ConfigError, UnsafePlan
 from personas_as_code.sync.render import render_json, render_markdown, render_text
-from personas_as_code.sync.simulated_users import open_store, read_marker, section_settings
+from personas_as_code.sync.simulated_user_changes import read_marker
+from personas_as_code.sync.simulated_users import open_store, section_settings
 
 from tests.catalogue.conftest import serve_live
 from tests.sync.conftest import Sync, Target
