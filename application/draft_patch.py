@@ -34,7 +34,7 @@ from personas_as_code.application.yaml_edit import (
 from personas_as_code.loader.files import PathRefused, join_relative
 from personas_as_code.schemas.errors import DraftConflict, NotFound
 
-_UNSET_RE = re.compile(r"^[A-Za-z0-9_-]{1,100}(\.[A-Za-z0-9_-]{1,100}){0,9}$")
+_UNSET_RE = re.compile(r"[A-Za-z0-9_-]{1,100}(\.[A-Za-z0-9_-]{1,100}){0,9}\Z")
 
 
 def patch_draft(

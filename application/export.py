@@ -20,7 +20,7 @@ EXPORT_DIR = ".personas/exports"
 INLINE_LIMIT = 64 * 1024
 _FILE_COLUMNS = export_columns()
 COLUMNS = (*(column.name for column in _FILE_COLUMNS), "path")
-_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}\Z")
 # ``export --format json`` shape; bumped only when a member changes meaning or goes.
 EXPORT_FORMAT_VERSION = 1
 # What makes a spreadsheet read a cell as a formula (OWASP "CSV injection").

@@ -10,7 +10,7 @@ from personas_as_code.schemas.fields import SLUG_MAX_LENGTH, SLUG_RE
 from personas_as_code.schemas.persona import MAX_PROMPT_BYTES  # noqa: F401  (re-exported)
 
 DRAFT_ID_PATTERN = r"^[a-z0-9]{8,32}$"
-DRAFT_ID_RE = re.compile(DRAFT_ID_PATTERN)
+DRAFT_ID_RE = re.compile(DRAFT_ID_PATTERN.removesuffix("$") + r"\Z")  # nothing after it
 DRAFT_REF_PREFIX = "refs/heads/persona-drafts/"
 
 MAX_TEXT_BYTES = 64 * 1024

@@ -14,7 +14,10 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StringConstraints
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
-SLUG_RE = re.compile(SLUG_PATTERN)
+"""For JSON Schema and pydantic, where ``$`` is the end of the text."""
+SLUG_RE = re.compile(SLUG_PATTERN.removesuffix("$") + r"\Z")
+"""For Python's ``re``, where ``$`` also matches before a final newline (``"x\\n"``):
+``\\Z`` is the end of the text, so ``SLUG_RE.match`` accepts a slug and nothing after it."""
 SLUG_MAX_LENGTH = 64
 
 Slug = Annotated[

@@ -39,8 +39,10 @@ MAX_SYSTEM_PROMPT_CHARS = 256 * 1024
 MAX_DESCRIPTION_CHARS = 4000
 MAX_NAME_CHARS = 200
 
-_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-_VALUE = re.compile(r"^[\t\x20-\x7e]*$")
+TOKEN_PATTERN = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"  # JSON Schema: ``$`` ends the text
+# in Python ``$`` also matches before a final newline: ``\Z`` leaves nothing after the value
+_TOKEN = re.compile(TOKEN_PATTERN.removesuffix("$") + r"\Z")
+_VALUE = re.compile(r"[\t\x20-\x7e]*\Z")
 CONNECTION_HEADERS = frozenset(
     {
         "connection",
@@ -144,7 +146,7 @@ Headers = Annotated[
         description=f"HTTP headers merged into the requests a test sends (persona headers win "
         f"over defaults); at most {MAX_HEADERS}, no connection or credential headers.",
         json_schema_extra={
-            "propertyNames": {"pattern": _TOKEN.pattern, "maxLength": MAX_HEADER_NAME},
+            "propertyNames": {"pattern": TOKEN_PATTERN, "maxLength": MAX_HEADER_NAME},
             "additionalProperties": {"type": "string", "maxLength": MAX_HEADER_VALUE},
         },
     ),
