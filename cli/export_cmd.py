@@ -32,6 +32,9 @@ def export(
     published: Annotated[bool | None, typer.Option("--published/--unpublished")] = None,
 ) -> None:
     """Export matching personas (one row each; sources and groups flattened)."""
+    from personas_as_code.loader.config import require_repo_config
+
+    repo = require_repo_config(repo)
     from personas_as_code.application.export import render
     from personas_as_code.application.ids import InvalidInput
     from personas_as_code.application.models import SearchFilters

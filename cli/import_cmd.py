@@ -18,6 +18,9 @@ def import_(
     repo: RepoOption = Path("."),
 ) -> None:
     """Write catalogue personas as YAML files (avatars as files) and adopt them."""
+    from personas_as_code.loader.config import require_repo_config
+
+    repo = require_repo_config(repo)
     from personas_as_code.loader.repo import load_repo
     from personas_as_code.schemas.errors import ConfigError, ImportRefused
     from personas_as_code.sync.engine import open_repo_catalogue

@@ -75,6 +75,9 @@ def test(
     Exit 0 when no case failed or errored (passed, not tested and skipped cases all exit
     0); 1 when a case failed (with --require-model, a case whose answer checks met an
     answer no model produced fails); 2 when a case could not run or the input is wrong."""
+    from personas_as_code.loader.config import require_repo_config
+
+    repo = require_repo_config(repo)
     from personas_as_code.persona_tests.runner import run_repo_tests
 
     report = run_repo_tests(

@@ -65,6 +65,9 @@ def plan(
     ] = None,
 ) -> None:
     """Show what apply would change in the catalogue."""
+    from personas_as_code.loader.config import require_repo_config
+
+    repo = require_repo_config(repo)
     from personas_as_code.sync.engine import PlanRequest, open_plan_inputs
     from personas_as_code.sync.render.text import plan_lines
 
@@ -112,6 +115,9 @@ def apply(
     ] = PlanFormat.text,
 ) -> None:
     """Reconcile the catalogue with the repo: create, update, publish, sync, prune."""
+    from personas_as_code.loader.config import require_repo_config
+
+    repo = require_repo_config(repo)
     from personas_as_code.schemas.errors import ConfigError
     from personas_as_code.sync.apply import ApplyResult
     from personas_as_code.sync.engine import PlanRequest, apply_repo, open_plan_inputs

@@ -32,6 +32,9 @@ def preview(
 ) -> None:
     """Render the prompt blocks (retrieved knowledge included), token estimate and budget;
     secret-looking text in the output is redacted."""
+    from personas_as_code.loader.config import require_repo_config
+
+    repo = require_repo_config(repo)
     import contextlib
 
     from personas_as_code.application.preview import PreviewRequest, render_text

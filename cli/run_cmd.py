@@ -26,6 +26,9 @@ def run(
     """Ask a persona one question: its prompt and retrieved knowledge, sent to its base
     model's backend (mirror until [backends] in personas.toml configures one).
     Publishes and persists nothing; secret-looking text in the output is redacted."""
+    from personas_as_code.loader.config import require_repo_config
+
+    repo = require_repo_config(repo)
     from personas_as_code.application.service import PersonaService
     from personas_as_code.loader.repo import load_repo
     from personas_as_code.sandbox.run import RunRequest, render_text

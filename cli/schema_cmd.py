@@ -31,7 +31,9 @@ def schema(
     from personas_as_code.schemas.errors import NotFound
 
     if write:
-        for path in write_schemas(repo):
+        from personas_as_code.loader.config import require_repo_config
+
+        for path in write_schemas(require_repo_config(repo)):
             say(f"wrote {path}")
         return
     schemas = {

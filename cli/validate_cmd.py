@@ -27,18 +27,11 @@ def validate(
     ] = OutputFormat.text,
 ) -> None:
     """Validate the persona files; exit 0 when valid, 1 when not."""
+    from personas_as_code.loader.config import require_repo_config
     from personas_as_code.loader.repo import load_repo
-    from personas_as_code.schemas.config import CONFIG_FILE
-    from personas_as_code.schemas.errors import ConfigError
     from personas_as_code.schemas.problems import errors_only
 
-    loaded = load_repo(repo)
-    if any(problem.code == "config_missing" for problem in loaded.problems):
-        raise ConfigError(
-            f"{repo.resolve() / CONFIG_FILE} not found: not a persona repository "
-            f"(run in the folder holding {CONFIG_FILE}, pass --repo, or create one with "
-            "`personas init`)"
-        )
+    loaded = load_repo(require_repo_config(repo))
     errors = errors_only(loaded.problems)
     if output is OutputFormat.json:
         print_json(

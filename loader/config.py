@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 import tomllib
+from pathlib import Path
 from typing import Any
 
 from personas_as_code.loader.files import (
+    DirectoryFiles,
     OversizedFile,
     PathRefused,
     RepoFiles,
@@ -16,6 +18,7 @@ from personas_as_code.loader.yaml_files import (
     error_message,
 )
 from personas_as_code.schemas.config import CONFIG_FILE, RepoConfig, RepoSection
+from personas_as_code.schemas.errors import ConfigError
 from personas_as_code.schemas.problems import Problem
 from pydantic import ValidationError
 
@@ -52,6 +55,31 @@ def _toml_line(text: str, loc: tuple[Any, ...]) -> int:
         if line.startswith(f"{key} ") or line.startswith(f"{key}="):
             return number
     return header or 1
+
+
+def require_repo_config(root: str | Path) -> Path:
+    """The resolved folder ``root`` when it holds a repo config (``personas.toml``);
+    ``ConfigError`` naming the folder otherwise, before anything is read or created.
+
+    Every command that reads a repo calls this first: a mistyped ``--repo`` or a command
+    run in the wrong folder must fail, not plan an empty repo into a new catalogue.
+    """
+    folder = Path(root).resolve()
+    try:
+        DirectoryFiles(folder).size(CONFIG_FILE)
+    except (FileNotFoundError, NotADirectoryError):
+        raise ConfigError(
+            f"{folder / CONFIG_FILE} not found: not a persona repository (run in the folder "
+            f"holding {CONFIG_FILE}, pass --repo, or create one with `personas init`)",
+            details={"repo": str(folder)},
+        ) from None
+    except (PathRefused, OSError) as exc:
+        raise ConfigError(
+            f"{folder / CONFIG_FILE} cannot be read ({exc}): not a persona repository (pass "
+            f"--repo with the folder holding {CONFIG_FILE}, or create one with `personas init`)",
+            details={"repo": str(folder)},
+        ) from None
+    return folder
 
 
 def load_config(files: RepoFiles, default_id: str) -> tuple[RepoConfig, list[Problem]]:

@@ -13,7 +13,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from personas_as_code.catalogue.factory import open_catalogue
+from personas_as_code.catalogue.factory import (
+    open_catalogue,
+    remote_configured,
+    repo_database_url,
+)
 from personas_as_code.catalogue.protocol import Catalogue
 from personas_as_code.loader.config import load_config
 from personas_as_code.loader.files import DirectoryFiles
@@ -51,13 +55,14 @@ def resolve_database_url(repo: Repo, env: Mapping[str, str] = os.environ) -> str
 
 
 def _database_url(config: RepoConfig, root: Path | None, env: Mapping[str, str]) -> str:
-    url = env.get("PERSONAS_DATABASE_URL") or config.catalogue.database
-    prefix = "sqlite:///"
-    if url.startswith(prefix) and not url.startswith(prefix + "/") and root is not None:
-        path = root / url[len(prefix) :]
-        path.parent.mkdir(parents=True, exist_ok=True)
-        url = prefix + str(path)
-    return url
+    """The embedded catalogue's URL; a SQLite file from the repo config stays in the repo
+    and is reached through no link (``repo_database_url``).  Unused (and unchecked) when
+    the catalogue is remote."""
+    operator = env.get("PERSONAS_DATABASE_URL")
+    url = operator or config.catalogue.database
+    if root is None or remote_configured(env):
+        return url
+    return repo_database_url(url, root, operator=bool(operator))
 
 
 @contextlib.contextmanager
