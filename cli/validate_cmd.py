@@ -51,12 +51,17 @@ def validate(
         )
     else:
         write_lines(StyledLine(one_line(str(problem))) for problem in loaded.problems)
-        tests = loaded.test_personas
-        if tests.files:
-            say(f"{len(tests.personas)} of {len(tests.files)} test persona file(s) valid.")
-        cases = loaded.persona_tests
-        if cases.files:
-            say(f"{len(cases.by_slug)} of {len(cases.files)} persona tests file(s) valid.")
+        # a file is valid when it has no error (a warning, e.g. tests of a persona that
+        # is gone, leaves it valid); any error makes validate exit 1
+        invalid = {problem.path for problem in errors}
+        tests = loaded.test_personas.files
+        if tests:
+            valid = sum(path not in invalid for path in tests)
+            say(f"{valid} of {len(tests)} test persona file(s) valid.")
+        cases = loaded.persona_tests.files
+        if cases:
+            valid = sum(path not in invalid for path in cases)
+            say(f"{valid} of {len(cases)} persona tests file(s) valid.")
         if errors:
             say(
                 f"{len(errors)} problem(s) in {len(loaded.persona_files)} file(s); "

@@ -12,15 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from functools import partial
-from typing import Any
 
 from personas_as_code.loader.files import RepoFiles
 from personas_as_code.loader.repo_parts import PersonaTestsFiles
 from personas_as_code.loader.yaml_files import (
     PERSONA_SUFFIXES,
-    prompt_line,
     read_yaml_mapping,
+    text_secret_problems,
     validation_problems,
 )
 from personas_as_code.schemas.fields import SLUG_RE
@@ -31,8 +29,7 @@ from personas_as_code.schemas.persona_tests import (
     tests_slug,
 )
 from personas_as_code.schemas.problems import Problem
-from personas_as_code.untrusted.secrets import SecretFinding, secret_problems
-from personas_as_code.untrusted.yaml_paths import locate, value_node
+from personas_as_code.untrusted.yaml_paths import locate
 from pydantic import ValidationError
 
 
@@ -63,17 +60,17 @@ def load_persona_tests(
     if parsed is None:
         return None, problems
     node = parsed.node
-    secrets = _secret_problems(parsed.data, node, path)
+    secrets = text_secret_problems(parsed.data, node, path, holder="a persona tests file")
     try:
         spec = PersonaTestsFile.model_validate(parsed.data)
     except ValidationError as exc:
-        return None, sorted(secrets + validation_problems(exc, path, node, root=PersonaTestsFile))
-    if secrets:
-        return None, secrets
+        invalid = validation_problems(exc, path, node, root=PersonaTestsFile)
+        return None, sorted(problems + secrets + invalid)
+    problems = problems + secrets  # duplicate keys and secrets: the rest is still checked
     slug = tests_slug(path)
     if not SLUG_RE.match(slug) or len(slug) > 64:
         message = f"file name '{slug}' is not a valid persona slug; rename the file"
-        return None, [Problem(path, 1, 1, message, code="slug")]
+        problems.append(Problem(path, 1, 1, message, code="slug"))
     cases: list[LoadedCase] = []
     seen: dict[str, int] = {}
     for index, case in enumerate(spec.cases):
@@ -94,48 +91,8 @@ def load_persona_tests(
         where = locate(node, ("cases", index, "conversation", "test_persona"))
         cases.append(LoadedCase(case, line, where if case.conversation else (0, 0)))
     if problems:
-        return None, problems
+        return None, sorted(problems)
     return LoadedPersonaTests(slug, path, tuple(cases)), []
-
-
-def _secret_problems(data: Any, node: Any, path: str) -> list[Problem]:
-    """A ``secret`` error for every credential in any text of a tests file: messages,
-    conversation openings, assertion values (a ``json_schema``'s strings too), names and
-    keys.  Located at the text's line (exact inside a block scalar), never quoted."""
-    problems: list[Problem] = []
-    pending: list[tuple[Any, tuple[str | int, ...]]] = [(data, ())]
-    while pending:
-        value, loc = pending.pop()
-        if isinstance(value, str):
-            problems += secret_problems(
-                value, path, partial(_place, node, loc), holder="a persona tests file"
-            )
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                if isinstance(key, str):
-                    at = locate(node, (*loc, key), key=True)
-                    problems += secret_problems(
-                        key,
-                        path,
-                        lambda f: at,  # noqa: B023 - called at once, before the loop moves on
-                        holder="a persona tests file",
-                    )
-                pending.append((item, (*loc, key)))
-        elif isinstance(value, list):
-            pending += [(item, (*loc, i)) for i, item in enumerate(value)]
-    return sorted(problems)
-
-
-def _place(node: Any, loc: tuple[str | int, ...], finding: SecretFinding) -> tuple[int, int]:
-    """Where ``finding`` (line and column inside the text at ``loc``) is in the file:
-    exact on a block scalar's lines and on a one-line plain or quoted scalar."""
-    line, col = locate(node, loc)
-    style = getattr(value_node(node, loc), "style", None)
-    if style in ("|", ">"):
-        return prompt_line(node, loc, finding.line)
-    if finding.line == 1:
-        return line, col + finding.col - 1 + (1 if style in ("'", '"') else 0)
-    return line + finding.line - 1, 1
 
 
 def load_all_persona_tests(files: RepoFiles, directory: str) -> PersonaTestsFiles:

@@ -28,8 +28,10 @@ from personas_as_code.loader.knowledge import KnowledgeFolder, load_knowledge
 from personas_as_code.loader.repo_parts import PersonaTestsFiles, SimulatedUserFiles
 from personas_as_code.loader.yaml_files import (
     PERSONA_SUFFIXES,
+    parse_yaml_checked,
     read_reference,
     resolve_system_prompt,
+    text_secret_problems,
     validation_problems,
 )
 from personas_as_code.schemas.config import RepoConfig
@@ -39,8 +41,7 @@ from personas_as_code.schemas.persona import PersonaFile
 from personas_as_code.schemas.problems import Problem, errors_only
 from personas_as_code.schemas.simulated_user_config import TEST_PERSONAS_DIR
 from personas_as_code.schemas.tests_names import is_tests_file
-from personas_as_code.untrusted.secrets import secret_problems
-from personas_as_code.untrusted.yaml import MAX_YAML_BYTES, YamlRefused, parse_yaml
+from personas_as_code.untrusted.yaml import MAX_YAML_BYTES
 from personas_as_code.untrusted.yaml_paths import locate
 from pydantic import ValidationError
 from ruamel.yaml.nodes import MappingNode, ScalarNode
@@ -138,21 +139,29 @@ def _load_persona(
         return None, [problem], None, None
     except OSError as exc:
         return None, [Problem(path, 0, 0, f"cannot read: {exc.strerror}", code="io")], None, None
-    try:
-        parsed = parse_yaml(raw, path)
-    except YamlRefused as exc:
-        return None, exc.problems, None, None
+    parsed, early = parse_yaml_checked(raw, path)  # duplicate keys: the rest is checked too
+    if parsed is None:
+        return None, early, None, None
     node = parsed.node
     if not isinstance(parsed.data, dict):
         kind = "empty" if parsed.data is None else type(parsed.data).__name__
         problem = Problem(path, *locate(node, ()), f"a persona file must be a mapping, not {kind}")
-        return None, [problem], node, None
+        return None, [*early, problem], node, None
+    early += text_secret_problems(parsed.data, node, path)  # any text of the file
     try:
         spec = PersonaFile.model_validate(parsed.data)
     except ValidationError as exc:
-        return None, validation_problems(exc, path, node), node, None
+        problems = sorted(early + validation_problems(exc, path, node), key=_place_of)
+        return None, problems, node, None
     persona, problems = _check_persona(files, path, raw, spec, node)
+    if early:
+        problems = sorted(early + problems, key=_place_of)
+        persona = None if errors_only(problems) else persona
     return persona, problems, node, parsed.data
+
+
+def _place_of(problem: Problem) -> tuple[int, int]:
+    return (problem.line, problem.col)
 
 
 def _check_persona(
@@ -161,13 +170,9 @@ def _check_persona(
     """The rules past the file format: slug and file name, referenced files, secrets."""
     slug, problems = _slug_problems(path, spec, node)
     system_prompt, prompt_path, prompt_problems = resolve_system_prompt(
-        files, path, node, spec.system_prompt, spec.system_prompt_file
+        files, path, node, spec.system_prompt, spec.system_prompt_file, scan_inline=False
     )
-    problems += prompt_problems
-    if spec.rag.context_template:
-        problems += secret_problems(
-            spec.rag.context_template, path, lambda f: locate(node, ("rag", "context_template"))
-        )
+    problems += prompt_problems  # the file's own text is scanned for secrets by the caller
     avatar, avatar_problems = _load_avatar(files, path, spec, node)
     problems += avatar_problems
     if errors_only(problems):

@@ -73,7 +73,7 @@ def load_test_persona(
     try:
         spec = SimulatedUserFile.model_validate(parsed.data)
     except ValidationError as exc:
-        return None, validation_problems(exc, path, node, root=SimulatedUserFile)
+        return None, problems + validation_problems(exc, path, node, root=SimulatedUserFile)
 
     slug = posixpath.splitext(posixpath.basename(path))[0]
     if not SLUG_RE.match(slug) or len(slug) > 64:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import typing
+from functools import partial
 from typing import Any
 
 from personas_as_code.loader.files import (
@@ -22,7 +23,7 @@ from personas_as_code.loader.files import (
 )
 from personas_as_code.schemas.persona import PersonaFile
 from personas_as_code.schemas.problems import Problem
-from personas_as_code.untrusted.secrets import secret_problems
+from personas_as_code.untrusted.secrets import SecretFinding, secret_problems
 from personas_as_code.untrusted.yaml import MAX_YAML_BYTES, ParsedYaml, YamlRefused, parse_yaml
 from personas_as_code.untrusted.yaml_paths import locate, value_node
 from pydantic import BaseModel, ValidationError
@@ -115,13 +116,22 @@ def prompt_line(node: Any, loc: tuple[str | int, ...], line_in_value: int) -> tu
 
 
 def resolve_system_prompt(
-    files: RepoFiles, path: str, node: Any, inline: str | None, prompt_file: str | None
+    files: RepoFiles,
+    path: str,
+    node: Any,
+    inline: str | None,
+    prompt_file: str | None,
+    *,
+    scan_inline: bool = True,
 ) -> tuple[str, str | None, list[Problem]]:
     """The system prompt of ``path`` (inline, or read from ``prompt_file``), the file it
-    came from (or None) and its problems: a secret in it, an unreadable prompt file."""
+    came from (or None) and its problems: a secret in it, an unreadable prompt file.
+    ``scan_inline=False``: an inline prompt is not scanned (the caller scans the file)."""
     if inline is not None:
-        problems = secret_problems(
-            inline, path, lambda f: prompt_line(node, ("system_prompt",), f.line)
+        problems = (
+            secret_problems(inline, path, lambda f: prompt_line(node, ("system_prompt",), f.line))
+            if scan_inline
+            else []
         )
         return inline, None, problems
     if prompt_file is None:
@@ -187,12 +197,61 @@ def read_yaml_mapping(
     raw, problems = _read(files, path)
     if raw is None:
         return None, problems
-    try:
-        parsed = parse_yaml(raw, path)
-    except YamlRefused as exc:
-        return None, exc.problems
+    parsed, problems = parse_yaml_checked(raw, path)
+    if parsed is None:
+        return None, problems
     if not isinstance(parsed.data, dict):
         kind = "empty" if parsed.data is None else type(parsed.data).__name__
         message = f"{must_be}, not {kind}"
-        return None, [Problem(path, *locate(parsed.node, ()), message, code=code)]
-    return parsed, []
+        return None, [*problems, Problem(path, *locate(parsed.node, ()), message, code=code)]
+    return parsed, problems
+
+
+def parse_yaml_checked(raw: bytes, path: str) -> tuple[ParsedYaml | None, list[Problem]]:
+    """``parse_yaml``'s document and its problems: None when refused, except when only
+    duplicate keys were found: then the document (last value kept) comes back with them,
+    so the file's other problems are found in the same run."""
+    try:
+        return parse_yaml(raw, path), []
+    except YamlRefused as exc:
+        return exc.partial, exc.problems
+
+
+def text_secret_problems(
+    data: Any, node: Any, path: str, *, holder: str = "a persona"
+) -> list[Problem]:
+    """A ``secret`` error for every credential in any text of a file's ``data``: each
+    string value and each key, at any depth.  Located at the text's line (exact inside
+    a block scalar), never quoted; ``holder`` names what must not hold secrets."""
+    problems: list[Problem] = []
+    pending: list[tuple[Any, tuple[str | int, ...]]] = [(data, ())]
+    while pending:
+        value, loc = pending.pop()
+        if isinstance(value, str):
+            problems += secret_problems(value, path, partial(_place, node, loc), holder=holder)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(key, str):
+                    at = locate(node, (*loc, key), key=True)
+                    problems += secret_problems(
+                        key,
+                        path,
+                        lambda f: at,  # noqa: B023 - called at once, before the loop moves on
+                        holder=holder,
+                    )
+                pending.append((item, (*loc, key)))
+        elif isinstance(value, list):
+            pending += [(item, (*loc, i)) for i, item in enumerate(value)]
+    return sorted(problems)
+
+
+def _place(node: Any, loc: tuple[str | int, ...], finding: SecretFinding) -> tuple[int, int]:
+    """Where ``finding`` (line and column inside the text at ``loc``) is in the file:
+    exact on a block scalar's lines and on a one-line plain or quoted scalar."""
+    line, col = locate(node, loc)
+    style = getattr(value_node(node, loc), "style", None)
+    if style in ("|", ">"):
+        return prompt_line(node, loc, finding.line)
+    if finding.line == 1:
+        return line, col + finding.col - 1 + (1 if style in ("'", '"') else 0)
+    return line + finding.line - 1, 1

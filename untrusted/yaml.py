@@ -60,11 +60,19 @@ class ParsedYaml:
 
 
 class YamlRefused(Exception):
-    """The document was refused; ``problems`` say where and why (``problem`` is the first)."""
+    """The document was refused; ``problems`` say where and why (``problem`` is the first).
 
-    def __init__(self, problems: Problem | list[Problem]) -> None:
+    ``partial``: when the only problems are duplicate keys, what the document holds
+    anyway (a repeated key keeps its last value), so a validator can report the file's
+    other problems in the same run, as an editor does; None otherwise.
+    """
+
+    def __init__(
+        self, problems: Problem | list[Problem], *, partial: ParsedYaml | None = None
+    ) -> None:
         self.problems = [problems] if isinstance(problems, Problem) else list(problems)
         self.problem = self.problems[0]
+        self.partial = partial
         super().__init__(str(self.problem))
 
 
@@ -300,7 +308,7 @@ def _content_problems(nodes: list[tuple[Node, str]], path: str) -> list[Problem]
         message = None if id(node) in merge_keys else tag_problem(node, tag)
         if message is not None:
             shape.append(Problem(path, *node_mark(node), message, code="json_value"))
-    return duplicates or sorted(shape, key=lambda p: (p.line, p.col))
+    return sorted(duplicates + shape, key=lambda p: (p.line, p.col))
 
 
 def _value_problems(data: Any, root: Node, path: str) -> list[Problem]:
@@ -421,6 +429,22 @@ def _loader(text: str) -> tuple[Any, Any, Any]:
     return constructor, parser, resolver
 
 
+def _despite_duplicates(
+    refused: list[Problem], composed: _Composition, constructor: Any
+) -> ParsedYaml | None:
+    """The document's values when ``refused`` holds only duplicate keys and the rest
+    constructs to JSON values (a repeated key keeps its last value); None otherwise."""
+    if composed.root is None or any(p.code != "duplicate_key" for p in refused):
+        return None
+    try:
+        data = _construct(composed, constructor)
+    except Exception:  # ruamel refuses duplicates itself (aliases, merge keys): no partial
+        return None
+    if _value_problems(data, composed.root, ""):
+        return None
+    return ParsedYaml(data=data, node=composed.root)
+
+
 def parse_yaml(raw: bytes, path: str) -> ParsedYaml:
     """Parse one YAML document safely into JSON values; raise ``YamlRefused`` with
     located problems.  No input, of any shape, raises anything else."""
@@ -443,7 +467,7 @@ def parse_yaml(raw: bytes, path: str) -> ParsedYaml:
         return ParsedYaml(data=None, node=None)
     refused = _content_problems(composed.nodes, path)
     if refused:
-        raise YamlRefused(refused)
+        raise YamlRefused(refused, partial=_despite_duplicates(refused, composed, constructor))
     try:
         data = _construct(composed, constructor)
     except MarkedYAMLError as exc:

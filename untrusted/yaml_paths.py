@@ -29,7 +29,8 @@ def locate(node: Node | None, loc: tuple[str | int, ...], *, key: bool = False) 
     for i, part in enumerate(loc):
         last = i == len(loc) - 1
         if isinstance(current, MappingNode):
-            for k, v in current.value:
+            # the last of repeated keys: the value a document with duplicates is read with
+            for k, v in reversed(current.value):
                 if isinstance(k, ScalarNode) and k.value == str(part):
                     current = k if (last and key) else v
                     break
@@ -51,7 +52,11 @@ def value_node(node: Node | None, loc: tuple[str | int, ...]) -> Node | None:
     for part in loc:
         if isinstance(current, MappingNode):
             current = next(
-                (v for k, v in current.value if isinstance(k, ScalarNode) and k.value == str(part)),
+                (
+                    v
+                    for k, v in reversed(current.value)
+                    if isinstance(k, ScalarNode) and k.value == str(part)
+                ),
                 None,
             )
         elif isinstance(current, SequenceNode) and isinstance(part, int):
