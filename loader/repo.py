@@ -29,9 +29,9 @@ from personas_as_code.loader.repo_parts import PersonaTestsFiles, SimulatedUserF
 from personas_as_code.loader.yaml_files import (
     PERSONA_SUFFIXES,
     parse_yaml_checked,
+    prompt_line,
     read_reference,
     resolve_system_prompt,
-    text_secret_problems,
     validation_problems,
 )
 from personas_as_code.schemas.config import RepoConfig
@@ -41,6 +41,7 @@ from personas_as_code.schemas.persona import PersonaFile
 from personas_as_code.schemas.problems import Problem, errors_only
 from personas_as_code.schemas.simulated_user_config import TEST_PERSONAS_DIR
 from personas_as_code.schemas.tests_names import is_tests_file
+from personas_as_code.untrusted.secrets import secret_problems
 from personas_as_code.untrusted.yaml import MAX_YAML_BYTES
 from personas_as_code.untrusted.yaml_paths import locate
 from pydantic import ValidationError
@@ -147,12 +148,12 @@ def _load_persona(
         kind = "empty" if parsed.data is None else type(parsed.data).__name__
         problem = Problem(path, *locate(node, ()), f"a persona file must be a mapping, not {kind}")
         return None, [*early, problem], node, None
-    early += text_secret_problems(parsed.data, node, path)  # any text of the file
     try:
         spec = PersonaFile.model_validate(parsed.data)
     except ValidationError as exc:
-        problems = sorted(early + validation_problems(exc, path, node), key=_place_of)
-        return None, problems, node, None
+        # the prompts' secrets too, as a valid file would have them checked
+        invalid = validation_problems(exc, path, node) + _prompt_secrets(parsed.data, node, path)
+        return None, sorted(early + invalid, key=_place_of), node, None
     persona, problems = _check_persona(files, path, raw, spec, node)
     if early:
         problems = sorted(early + problems, key=_place_of)
@@ -164,15 +165,37 @@ def _place_of(problem: Problem) -> tuple[int, int]:
     return (problem.line, problem.col)
 
 
+def _prompt_secrets(data: dict[str, Any], node: Any, path: str) -> list[Problem]:
+    """The secrets of the texts a persona sends to a model (its inline system prompt
+    and its context template), read from a file that is otherwise invalid."""
+    problems: list[Problem] = []
+    prompt = data.get("system_prompt")
+    if isinstance(prompt, str):
+        problems += secret_problems(
+            prompt, path, lambda f: prompt_line(node, ("system_prompt",), f.line)
+        )
+    rag = data.get("rag")
+    template = rag.get("context_template") if isinstance(rag, dict) else None
+    if isinstance(template, str):
+        problems += secret_problems(
+            template, path, lambda f: locate(node, ("rag", "context_template"))
+        )
+    return problems
+
+
 def _check_persona(
     files: RepoFiles, path: str, raw: bytes, spec: PersonaFile, node: Any
 ) -> tuple[LoadedPersona | None, list[Problem]]:
     """The rules past the file format: slug and file name, referenced files, secrets."""
     slug, problems = _slug_problems(path, spec, node)
     system_prompt, prompt_path, prompt_problems = resolve_system_prompt(
-        files, path, node, spec.system_prompt, spec.system_prompt_file, scan_inline=False
+        files, path, node, spec.system_prompt, spec.system_prompt_file
     )
-    problems += prompt_problems  # the file's own text is scanned for secrets by the caller
+    problems += prompt_problems
+    if spec.rag.context_template:
+        problems += secret_problems(
+            spec.rag.context_template, path, lambda f: locate(node, ("rag", "context_template"))
+        )
     avatar, avatar_problems = _load_avatar(files, path, spec, node)
     problems += avatar_problems
     if errors_only(problems):

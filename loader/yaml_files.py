@@ -116,22 +116,13 @@ def prompt_line(node: Any, loc: tuple[str | int, ...], line_in_value: int) -> tu
 
 
 def resolve_system_prompt(
-    files: RepoFiles,
-    path: str,
-    node: Any,
-    inline: str | None,
-    prompt_file: str | None,
-    *,
-    scan_inline: bool = True,
+    files: RepoFiles, path: str, node: Any, inline: str | None, prompt_file: str | None
 ) -> tuple[str, str | None, list[Problem]]:
     """The system prompt of ``path`` (inline, or read from ``prompt_file``), the file it
-    came from (or None) and its problems: a secret in it, an unreadable prompt file.
-    ``scan_inline=False``: an inline prompt is not scanned (the caller scans the file)."""
+    came from (or None) and its problems: a secret in it, an unreadable prompt file."""
     if inline is not None:
-        problems = (
-            secret_problems(inline, path, lambda f: prompt_line(node, ("system_prompt",), f.line))
-            if scan_inline
-            else []
+        problems = secret_problems(
+            inline, path, lambda f: prompt_line(node, ("system_prompt",), f.line)
         )
         return inline, None, problems
     if prompt_file is None:

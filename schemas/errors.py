@@ -93,6 +93,12 @@ class UnknownTenant(ConfigError):
     code = "UNKNOWN_TENANT"
 
 
+class TenantMismatch(ConfigError):
+    """The catalogue's API key acts for another tenant than the repo config names."""
+
+    code = "TENANT_MISMATCH"
+
+
 class CatalogueNotInitialised(ConfigError):
     """The database holds no catalogue yet and is not one this tool may create on first use."""
 

@@ -36,6 +36,7 @@ from personas_as_code.sync.reader import CatalogueListing, list_catalogue, read_
 from personas_as_code.sync.section import ApplyRun, PersonaResult
 from personas_as_code.sync.simulated_user_differ import plan_test_personas
 from personas_as_code.sync.state import desired_from_file
+from personas_as_code.sync.tenant import check_tenant
 
 
 @dataclass
@@ -248,6 +249,8 @@ def _compute_plan(
         )
         desired = [desired_from_file(p) for p in repo.personas.values()]
         state = reading.result()
+    published = (a.published_model.slug for a in state.personas if a.published_model)
+    check_tenant(repo.config.repo.tenant, published)  # a key of another tenant never converges
     ctx = _context(repo, state, request)
     sections = (
         diff(desired, state.personas, ctx),

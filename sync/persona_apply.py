@@ -22,7 +22,12 @@ from personas_as_code.catalogue.api import (
     published_model_slug,
 )
 from personas_as_code.catalogue.protocol import Catalogue
-from personas_as_code.schemas.errors import PersonaNotPublished, PersonasError, SourceDuplicate
+from personas_as_code.schemas.errors import (
+    PersonaNotPublished,
+    PersonasError,
+    SourceDuplicate,
+    TenantMismatch,
+)
 from personas_as_code.sync.changes import (
     AddSource,
     Change,
@@ -44,6 +49,7 @@ from personas_as_code.sync.reconcile import apply_items
 from personas_as_code.sync.render import outcomes as outcome_lines
 from personas_as_code.sync.render.literal import StyledLine
 from personas_as_code.sync.section import ApplyRun, ItemsApplied, PersonaResult
+from personas_as_code.sync.tenant import check_tenant
 
 if TYPE_CHECKING:
     from personas_as_code.sync.differ import DiffContext
@@ -92,6 +98,9 @@ class _PersonaApplier:
         self.commit = commit
         self.published: dict[str, tuple[PersonaPlan, tuple[str, ...]]] = {}
         self._lock = threading.Lock()
+        self._tenant_lock = threading.Lock()
+        self.tenant_checked = False
+        self.tenant_error: TenantMismatch | None = None
 
     def _marker(self, plan: PersonaPlan) -> Marker:
         """The marker to write; groups skipped at the last publish stay recorded."""
@@ -102,6 +111,8 @@ class _PersonaApplier:
         return marker
 
     def run(self, plan: PersonaPlan, result: PersonaResult) -> None:
+        if self.tenant_error is not None:
+            raise self.tenant_error
         persona_id = plan.persona_id
         for change in plan.changes:
             persona_id = self._step(plan, change, persona_id)
@@ -171,17 +182,38 @@ class _PersonaApplier:
         self.catalogue.update_persona(persona_id, PersonaUpdate.model_validate(values))
 
     def _publish(self, plan: PersonaPlan, persona_id: str, groups: tuple[str, ...]) -> None:
-        self.catalogue.publish_persona(persona_id, list(groups))
+        published = self.catalogue.publish_persona(persona_id, list(groups))
+        self._check_tenant(published.published_model_id)
         if groups:
             with self._lock:
                 self.published[persona_id] = (plan, groups)
+
+    def _check_tenant(self, model_id: str | None) -> None:
+        """After the first publish of the run, the model's tenant is the catalogue's: a
+        key of another tenant (which a catalogue with nothing published cannot show to
+        the plan) fails this persona and every one published or applied after it.  One
+        check per run; publishes finishing meanwhile wait for its answer."""
+        if model_id is None:
+            return
+        with self._tenant_lock:
+            if self.tenant_error is not None:
+                raise self.tenant_error
+            if self.tenant_checked:
+                return
+            models = self.catalogue.list_models(ids=[model_id])
+            try:
+                check_tenant(self.ctx.tenant, (m.slug for m in models))
+            except TenantMismatch as exc:
+                self.tenant_error = exc
+                raise
+            self.tenant_checked = True
 
     def record_skipped_groups(self) -> None:
         """Note in each marker the groups the catalogue silently skipped (out of scope).
 
         One read of the groups for the whole apply; a write only where that record changes.
         """
-        if not self.published:
+        if not self.published or self.tenant_error is not None:
             return
         members: dict[str, set[str]] = {}
         for group in self.catalogue.list_model_groups():

@@ -20,8 +20,8 @@ def test_every_problem_of_a_persona_file_is_reported_at_once(repo: RepoBuilder) 
         "name: Again\n"
         "status: deleted\n"
         "sytem_prompt: hi\n"
-        f'system_prompt: "Use {LEAKED} for the API."\n'
-        f"description: backup key {LEAKED}\n",
+        f"rag:\n  context_template: 'Key {LEAKED}: $context'\n"
+        f'system_prompt: "Use {LEAKED} for the API."\n',
     )
     result = run("validate", cwd=repo.root)
     assert result.returncode == 1
@@ -30,8 +30,8 @@ def test_every_problem_of_a_persona_file_is_reported_at_once(repo: RepoBuilder) 
         f"{where}:3:1: duplicate key 'name' (first defined on line 1)",
         f"{where}:4:9: status: Input should be 'draft', 'active' or 'archived' (got 'deleted')",
         f"{where}:5:1: unknown key 'sytem_prompt'; did you mean 'system_prompt'?",
-        f"{where}:6:21: {OPENAI} a persona (remove it and use a secret store)",
-        f"{where}:7:25: {OPENAI} a persona (remove it and use a secret store)",
+        f"{where}:7:21: {OPENAI} a persona (remove it and use a secret store)",
+        f"{where}:8:16: {OPENAI} a persona (remove it and use a secret store)",
         "5 problem(s) in 1 file(s); 0 persona(s) valid.",
     ]
     assert LEAKED not in result.stdout + result.stderr
