@@ -29,7 +29,7 @@ from personas_as_code.loader.repo_parts import PersonaTestsFiles, SimulatedUserF
 from personas_as_code.loader.yaml_files import (
     PERSONA_SUFFIXES,
     parse_yaml_checked,
-    prompt_line,
+    prompt_secret_problems,
     read_reference,
     resolve_system_prompt,
     validation_problems,
@@ -152,7 +152,9 @@ def _load_persona(
         spec = PersonaFile.model_validate(parsed.data)
     except ValidationError as exc:
         # the prompts' secrets too, as a valid file would have them checked
-        invalid = validation_problems(exc, path, node) + _prompt_secrets(parsed.data, node, path)
+        invalid = validation_problems(exc, path, node) + prompt_secret_problems(
+            parsed.data, node, path
+        )
         return None, sorted(early + invalid, key=_place_of), node, None
     persona, problems = _check_persona(files, path, raw, spec, node)
     if early:
@@ -163,24 +165,6 @@ def _load_persona(
 
 def _place_of(problem: Problem) -> tuple[int, int]:
     return (problem.line, problem.col)
-
-
-def _prompt_secrets(data: dict[str, Any], node: Any, path: str) -> list[Problem]:
-    """The secrets of the texts a persona sends to a model (its inline system prompt
-    and its context template), read from a file that is otherwise invalid."""
-    problems: list[Problem] = []
-    prompt = data.get("system_prompt")
-    if isinstance(prompt, str):
-        problems += secret_problems(
-            prompt, path, lambda f: prompt_line(node, ("system_prompt",), f.line)
-        )
-    rag = data.get("rag")
-    template = rag.get("context_template") if isinstance(rag, dict) else None
-    if isinstance(template, str):
-        problems += secret_problems(
-            template, path, lambda f: locate(node, ("rag", "context_template"))
-        )
-    return problems
 
 
 def _check_persona(

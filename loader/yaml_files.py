@@ -145,6 +145,24 @@ def resolve_system_prompt(
     )
 
 
+def prompt_secret_problems(data: dict[str, Any], node: Any, path: str) -> list[Problem]:
+    """The secrets of the texts a persona sends to a model (its inline system prompt
+    and its context template), read from a file that is otherwise invalid."""
+    problems: list[Problem] = []
+    prompt = data.get("system_prompt")
+    if isinstance(prompt, str):
+        problems += secret_problems(
+            prompt, path, lambda f: prompt_line(node, ("system_prompt",), f.line)
+        )
+    rag = data.get("rag")
+    template = rag.get("context_template") if isinstance(rag, dict) else None
+    if isinstance(template, str):
+        problems += secret_problems(
+            template, path, lambda f: locate(node, ("rag", "context_template"))
+        )
+    return problems
+
+
 def read_reference(
     files: RepoFiles, persona_path: str, reference: str, limit: int, what: str
 ) -> tuple[str, bytes]:
