@@ -65,6 +65,10 @@ class BackendPool:
         with self._lock:
             self.busy -= 1
 
+    def freed(self, _done: Future[Any]) -> None:
+        """``give_back`` as a future's done callback (the call's thread is done)."""
+        self.give_back()
+
     def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
         """Run ``fn`` on one of the pool's threads (under a slot the caller holds)."""
         return self._executor.submit(fn, *args)
@@ -128,7 +132,7 @@ async def answer(pools: BackendPools, call: ChatCall) -> ChatResult:
             last = _busy(pool)
             continue
         future = pool.submit(backend.complete, call.messages, call.params)
-        future.add_done_callback(lambda _done, pool=pool: pool.give_back())
+        future.add_done_callback(pool.freed)
         try:
             result = await asyncio.wrap_future(future)
         except HANDOVER as exc:

@@ -73,6 +73,14 @@ class Hostile:
             with contextlib.suppress(OSError):
                 conn.close()
 
+    def release(self) -> None:
+        """Drop every connection open now (their calls fail at once)."""
+        with self.lock:
+            conns, self.conns = list(self.conns), []
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+
     def _hang(self, conn: socket.socket, head: str, body: Any) -> None:
         _wait_closed(conn, None, self)
 
@@ -168,11 +176,7 @@ def serve_hostile(mode: str, interval: float = 0.2) -> Iterator[Hostile]:
     finally:
         server.stopping = True
         listener.close()
-        with server.lock:
-            conns = list(server.conns)
-        for conn in conns:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
+        server.release()
         thread.join(timeout=5)
 
 
