@@ -188,6 +188,9 @@ def install_error_handlers(app: FastAPI) -> None:
         response = _error(request, exc.status, exc.code, exc.message, exc.details)
         if exc.status == 401:
             response.headers["WWW-Authenticate"] = "Bearer"
+        retry_after = exc.details.get("retry_after_seconds")
+        if exc.status in (429, 503) and type(retry_after) is int:  # BACKEND_BUSY
+            response.headers["Retry-After"] = str(retry_after)
         return response
 
     @app.exception_handler(RequestValidationError)

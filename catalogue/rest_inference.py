@@ -14,25 +14,32 @@ with ``"stream": true`` it is server-sent events, OpenAI-style
 event carries ``retrieval`` and ``backend``, the last one ``finish_reason`` and
 ``usage``.  An error after the stream began arrives as one
 ``data: {"error": {...}}`` event before ``[DONE]``.
+
+The model call runs on its backend model's own bounded pool
+(``catalogue.backend_calls``), never on the server's shared worker threads: a hung
+backend cannot stall other routes or tenants, and a call beyond a full pool is
+answered 503 ``BACKEND_BUSY`` with ``Retry-After``.  A client that goes away
+mid-stream closes the upstream connection.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
+from personas_as_code.catalogue import backend_calls
 from personas_as_code.catalogue.api import RequestBody
 from personas_as_code.catalogue.chat import ChatRequest, prepare_chat
 from personas_as_code.catalogue.identity import Caller
-from personas_as_code.inference.chat import complete, stream
 from personas_as_code.inference.completion import ChatData
 from personas_as_code.inference.messages import ChatMessage
 from personas_as_code.schemas.errors import PersonasError
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from starlette.concurrency import run_in_threadpool
 
 log = logging.getLogger(__name__)
 
@@ -77,16 +84,20 @@ def _sse(event: Any) -> bytes:
     return b"data: " + json.dumps(event, ensure_ascii=False).encode() + b"\n\n"
 
 
-def _events(first: dict[str, Any], rest: Iterator[dict[str, Any]]) -> Iterator[bytes]:
-    yield _sse(first)
+async def _events(events: backend_calls.ChatEvents) -> AsyncIterator[bytes]:
+    """The stream's server-sent events; closing it (a client that went away) closes
+    the upstream and frees the backend's slot."""
     try:
-        for event in rest:
+        yield _sse(events.first)
+        async for event in events:
             yield _sse(event)
     except PersonasError as exc:
         yield _sse({"error": exc.to_dict()})
     except Exception:
         log.exception("inference stream failed")
         yield _sse({"error": {"code": "INTERNAL_ERROR", "message": "Internal server error"}})
+    finally:
+        events.close()
     yield b"data: [DONE]\n\n"
 
 
@@ -105,24 +116,29 @@ def inference_routes(get_caller: Any) -> APIRouter:
             404: {"description": "Unknown or unpublished model (`PERSONA_MODEL_NOT_FOUND`)"},
             429: {"description": "The backend kept rate-limiting (`BACKEND_RATE_LIMITED`)"},
             502: {"description": "The backend refused or answered nonsense (`BACKEND_*`)"},
-            503: {"description": "No backend reachable or configured (`BACKEND_*`)"},
+            503: {
+                "description": "No backend reachable or configured, or every call slot of "
+                "the backend is taken (`BACKEND_BUSY`, with `Retry-After`)"
+            },
             504: {"description": "The backend timed out (`BACKEND_TIMEOUT`)"},
         },
     )
-    def chat(body: ChatBody, request: Request, caller: Caller = Depends(get_caller)) -> Any:
+    async def chat(body: ChatBody, request: Request, caller: Caller = Depends(get_caller)) -> Any:
         """Call a model; a published persona's model runs the persona enricher first."""
         ask = ChatRequest(
             model=body.model,
             messages=[ChatMessage(m.role, m.content) for m in body.messages],
             params=body.params(),
         )
-        call = prepare_chat(request.app.state.engine, caller, ask)
+        # the catalogue's database and the retrieval: briefly, on the shared threads
+        call = await run_in_threadpool(prepare_chat, request.app.state.engine, caller, ask)
+        pools = backend_calls.pools_of(request.app.state)
         if not body.stream:
-            return {"data": complete(call).to_dict()}
-        events = stream(call)
-        first = next(events)  # errors before the first event are an error envelope
+            return {"data": (await backend_calls.answer(pools, call)).to_dict()}
+        # errors before the first event are an error envelope
+        events = await backend_calls.events(pools, call)
         return StreamingResponse(
-            _events(first, events),
+            _events(events),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )

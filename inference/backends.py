@@ -31,6 +31,8 @@ SETTING_KEYS = (
     "n_ctx",
     "timeout_seconds",
     "max_retries",
+    "stream_total_seconds",
+    "max_concurrent_calls",
 )
 """The keys of a ``connection_config`` that are provider settings (the rest are kept)."""
 
@@ -39,6 +41,8 @@ class Backend(Protocol):
     """A model endpoint: one whole answer, or the answer as a stream of deltas."""
 
     info: BackendInfo
+    slots: int
+    """Calls of this backend model a server runs at once (``max_concurrent_calls``)."""
 
     def complete(self, messages: list[ChatMessage], params: dict[str, Any]) -> Answer:
         """The whole answer."""

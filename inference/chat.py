@@ -27,8 +27,9 @@ from personas_as_code.inference.completion import (
     RetrievedRef,
 )
 from personas_as_code.inference.enricher import Enrichment
-from personas_as_code.inference.messages import Answer, BackendInfo, ChatMessage, Delta, Usage
+from personas_as_code.inference.messages import Answer, BackendInfo, ChatMessage, Delta
 from personas_as_code.schemas.errors import (
+    BackendBusy,
     BackendError,
     BackendNotConfigured,
     BackendRateLimited,
@@ -36,7 +37,14 @@ from personas_as_code.schemas.errors import (
     BackendUnavailable,
 )
 
-HANDOVER = (BackendUnavailable, BackendTimeout, BackendRateLimited, BackendNotConfigured)
+HANDOVER = (
+    BackendUnavailable,
+    BackendTimeout,
+    BackendRateLimited,
+    BackendNotConfigured,
+    BackendBusy,
+)
+"""The failures of one backend that hand the call over to the next."""
 
 
 def new_completion_id() -> str:
@@ -105,7 +113,8 @@ class ChatResult:
         return self.completion().model_dump()
 
 
-def _no_backend(call: ChatCall) -> BackendNotConfigured:
+def no_backend(call: ChatCall) -> BackendNotConfigured:
+    """The error of a call whose model has no backend at all."""
     return BackendNotConfigured(
         f"model {call.model!r} has no backend to dispatch to", details={"model": call.model}
     )
@@ -121,7 +130,7 @@ def complete(call: ChatCall) -> ChatResult:
             last = exc
             continue
         return ChatResult(new_completion_id(), int(time.time()), call, answer)
-    raise last or _no_backend(call)
+    raise last or no_backend(call)
 
 
 def _chunk(
@@ -144,22 +153,42 @@ def stream(call: ChatCall) -> Iterator[dict[str, Any]]:
     piece raise (the caller answers an error envelope); later ones propagate
     from the iterator.
     """
-    cid, created = new_completion_id(), int(time.time())
     deltas, info = _first_stream(call)
-    first = _chunk(cid, created, call.model, {"role": "assistant", "content": ""}, None)
-    first["retrieval"] = provenance(call.enrichment)
-    first["backend"] = info.to_dict()
-    yield first
-    usage: Usage | None = None
+    chunks = ChunkMaker(call)
+    yield chunks.first(info)
     for delta in deltas:
+        yield from chunks.of(delta)
+
+
+class ChunkMaker:
+    """The ``chat.completion.chunk`` events of one streamed answer (one id, one time)."""
+
+    def __init__(self, call: ChatCall) -> None:
+        self.call = call
+        self.id, self.created = new_completion_id(), int(time.time())
+
+    def first(self, info: BackendInfo) -> dict[str, Any]:
+        """The first event: the role, the retrieval provenance and the backend."""
+        first = _chunk(
+            self.id, self.created, self.call.model, {"role": "assistant", "content": ""}, None
+        )
+        first["retrieval"] = provenance(self.call.enrichment)
+        first["backend"] = info.to_dict()
+        return first
+
+    def of(self, delta: Delta) -> list[dict[str, Any]]:
+        """The events of one delta: its content, then the last event if it finishes."""
+        out = []
         if delta.content:
-            yield _chunk(cid, created, call.model, {"content": delta.content}, None)
+            out.append(
+                _chunk(self.id, self.created, self.call.model, {"content": delta.content}, None)
+            )
         if delta.finish_reason is not None:
-            usage = delta.usage
-            last = _chunk(cid, created, call.model, {}, delta.finish_reason)
-            if usage is not None:
-                last["usage"] = usage.to_dict()
-            yield last
+            last = _chunk(self.id, self.created, self.call.model, {}, delta.finish_reason)
+            if delta.usage is not None:
+                last["usage"] = delta.usage.to_dict()
+            out.append(last)
+        return out
 
 
 def _first_stream(call: ChatCall) -> tuple[Iterator[Delta], BackendInfo]:
@@ -175,7 +204,7 @@ def _first_stream(call: ChatCall) -> tuple[Iterator[Delta], BackendInfo]:
             last = exc
             continue
         return _prepend(head, deltas), backend.info
-    raise last or _no_backend(call)
+    raise last or no_backend(call)
 
 
 def _prepend(head: Delta, rest: Iterator[Delta]) -> Iterator[Delta]:

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from personas_as_code.inference.messages import Answer, BackendInfo, ChatMessage, Delta, Usage
-from personas_as_code.schemas.config import BackendSettings
+from personas_as_code.schemas.config import DEFAULT_CONCURRENT_CALLS, BackendSettings
 from personas_as_code.schemas.errors import (
     BackendError,
     BackendNotConfigured,
@@ -178,6 +178,7 @@ class LocalLlamaBackend:
     ) -> None:
         self.settings = settings
         self.info = BackendInfo(PROVIDER, backend_model, upstream_name(settings))
+        self.slots = settings.max_concurrent_calls or DEFAULT_CONCURRENT_CALLS
         self._root = root
 
     def complete(self, messages: list[ChatMessage], params: dict[str, Any]) -> Answer:

@@ -20,6 +20,7 @@ from personas_as_code.inference.messages import (
     estimate_prompt_tokens,
     estimate_tokens,
 )
+from personas_as_code.schemas.config import DEFAULT_CONCURRENT_CALLS
 
 PROVIDER = "mirror"
 
@@ -42,6 +43,7 @@ class MirrorBackend:
 
     def __init__(self, backend_model: str) -> None:
         self.info = BackendInfo(provider=PROVIDER, backend_model=backend_model)
+        self.slots = DEFAULT_CONCURRENT_CALLS
 
     def complete(self, messages: list[ChatMessage], params: dict[str, Any]) -> Answer:
         """The account of ``messages`` and ``params`` as one answer."""

@@ -7,14 +7,19 @@ errors of ``schemas.errors``:
   backoff, honouring ``Retry-After`` (``inference.retry``); still failing, a
   429 is ``BackendRateLimited`` and the rest ``BackendUnavailable``;
 * no answer within ``timeout_seconds`` is ``BackendTimeout`` (not retried: the
-  model is busy, asking again doubles the wait);
+  model is busy, asking again doubles the wait); a stream that sends no content for
+  ``timeout_seconds`` (keep-alive comments do not count) or lasts past
+  ``stream_total_seconds`` ends with ``BackendTimeout`` too;
 * any other 4xx/5xx is ``BackendError`` with the upstream status and message;
 * an answer that is not an OpenAI chat completion (not JSON, no choices, no
   text, larger than ``MAX_ANSWER_BYTES``) is ``BackendBadResponse``;
 * an ``api_key_env`` whose variable is unset is ``BackendNotConfigured``.
 
 The API key is read from the environment at call time and sent only as the
-``Authorization`` header; it is never logged, stored or put in an error.
+``Authorization`` header; it is never logged, stored or put in an error: every text
+of the upstream's that goes into an error (an error body, a stream's error event, a
+transport failure) is first passed through ``untrusted.secrets.redact_upstream`` with
+the key's value, so an upstream that repeats the header leaks nothing.
 """
 
 from __future__ import annotations
@@ -36,7 +41,11 @@ from personas_as_code.inference.messages import (
     estimate_tokens,
 )
 from personas_as_code.inference.retry import RetryPolicy
-from personas_as_code.schemas.config import BackendSettings
+from personas_as_code.schemas.config import (
+    DEFAULT_CONCURRENT_CALLS,
+    DEFAULT_STREAM_TOTAL_SECONDS,
+    BackendSettings,
+)
 from personas_as_code.schemas.errors import (
     BackendBadResponse,
     BackendError,
@@ -45,10 +54,12 @@ from personas_as_code.schemas.errors import (
     BackendTimeout,
     BackendUnavailable,
 )
+from personas_as_code.untrusted.secrets import redact_upstream
 
 PROVIDER = "openai"
 MAX_ANSWER_BYTES = 8 * 1024 * 1024
 MAX_ERROR_BYTES = 64 * 1024
+MAX_ERROR_CHARS = 300
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
@@ -72,6 +83,8 @@ class OpenAIBackend:
             )
         self.settings = settings
         self.info = BackendInfo(PROVIDER, backend_model, settings.model, settings.base_url)
+        self.slots = settings.max_concurrent_calls or DEFAULT_CONCURRENT_CALLS
+        self.stream_total = settings.stream_total_seconds or DEFAULT_STREAM_TOTAL_SECONDS
         self.retry = retry or RetryPolicy(max_attempts=settings.max_retries + 1)
         self.attempts = 0
         self._env = env
@@ -123,6 +136,12 @@ class OpenAIBackend:
             headers["Authorization"] = f"Bearer {key}"
         return headers
 
+    def _shown(self, text: str) -> str:
+        """Upstream text fit for an error: the key's value and secret shapes redacted, short."""
+        name = self.settings.api_key_env
+        key = self._env.get(name) if name else None
+        return redact_upstream(text, [key] if key else [], MAX_ERROR_CHARS)
+
     def _details(self, **more: Any) -> dict[str, Any]:
         return {"backend_model": self.info.backend_model, "base_url": self._url, **more}
 
@@ -157,7 +176,7 @@ class OpenAIBackend:
                     raise self._timeout() from exc
                 failure, status = f"{type(exc).__name__}", None
             except httpx.TransportError as exc:
-                failure, status = f"{type(exc).__name__}: {exc}", None
+                failure, status = self._shown(f"{type(exc).__name__}: {exc}"), None
             else:
                 status = resp.status_code
                 if status < 400:
@@ -239,7 +258,7 @@ class OpenAIBackend:
                 text = error["message"]
             elif isinstance(error, str):
                 text = error
-        return " ".join(text.split())[:300] or "(no message)"
+        return self._shown(text) or "(no message)"
 
     def _answer(self, data: Any, messages: list[ChatMessage]) -> Answer:
         try:
@@ -264,6 +283,7 @@ class OpenAIBackend:
         finish: str | None = None
         usage: Usage | None = None
         lines = resp.iter_lines()
+        start = last = time.monotonic()
         while True:
             try:
                 line = next(lines)
@@ -274,6 +294,7 @@ class OpenAIBackend:
             size += len(line) + 1
             if size > MAX_ANSWER_BYTES:
                 raise self._malformed(f"the stream is longer than {MAX_ANSWER_BYTES:,} bytes")
+            self._check_clock(start, last)
             if not line.startswith("data:"):
                 continue  # comments, event names, ids, blank separators
             payload = line[5:].strip()
@@ -284,7 +305,8 @@ class OpenAIBackend:
                 error = data["error"]
                 message = error.get("message") if isinstance(error, dict) else str(error)
                 raise BackendError(
-                    f"backend {self.info.backend_model} failed mid-stream: {str(message)[:300]}",
+                    f"backend {self.info.backend_model} failed mid-stream: "
+                    + self._shown(str(message)[:MAX_ERROR_BYTES]),
                     details=self._details(),
                 )
             usage = _usage(data.get("usage") if isinstance(data, dict) else None) or usage
@@ -304,12 +326,30 @@ class OpenAIBackend:
             if piece:
                 text.append(piece)
                 yield Delta(content=piece)
+            if piece or reason:
+                last = time.monotonic()
             finish = reason or finish
         if finish is None:
             raise self._malformed("the stream ended without a finish_reason")
         yield Delta(
             finish_reason=finish,
             usage=usage or Usage(estimate_prompt_tokens(messages), estimate_tokens("".join(text))),
+        )
+
+    def _check_clock(self, start: float, last_content: float) -> None:
+        """``BackendTimeout`` once the stream has run past ``stream_total_seconds``, or has
+        sent no content for ``timeout_seconds`` (keep-alive comments do not count)."""
+        now = time.monotonic()
+        idle, total = self.settings.timeout_seconds, self.stream_total
+        if now - start > total:
+            why = f"streamed for more than {total:g}s (stream_total_seconds)"
+        elif now - last_content > idle:
+            why = f"sent no content for {idle:g}s (timeout_seconds)"
+        else:
+            return
+        raise BackendTimeout(
+            f"backend {self.info.backend_model} ({self._url}) {why}",
+            details=self._details(timeout_seconds=idle, stream_total_seconds=total),
         )
 
     def _malformed(self, what: str) -> BackendBadResponse:

@@ -84,6 +84,8 @@ class DraftsSection(_Section):
 BACKEND_SLUG_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,99}(/[a-z0-9][a-z0-9._:-]{0,99}){1,3}$"
 ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
 MAX_BACKENDS = 100
+DEFAULT_STREAM_TOTAL_SECONDS = 600.0
+DEFAULT_CONCURRENT_CALLS = 32
 
 BackendSlug = Annotated[str, StringConstraints(pattern=BACKEND_SLUG_PATTERN, max_length=300)]
 
@@ -181,6 +183,22 @@ class BackendSettings(_Section):
         le=10,
         description="openai: retries of a 429, 502, 503, 504 or failed connection (with "
         "backoff, honouring Retry-After) before the call fails.",
+    )
+    stream_total_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        le=3600,
+        description="openai: the longest a streamed answer may take in all (default "
+        f"{DEFAULT_STREAM_TOTAL_SECONDS:g}); within it, each piece of content must come within "
+        "timeout_seconds of the last (keep-alive comments do not count).",
+    )
+    max_concurrent_calls: int | None = Field(
+        default=None,
+        ge=1,
+        le=1024,
+        description="Calls of this backend model that `personas catalogue serve` runs at once "
+        f"(default {DEFAULT_CONCURRENT_CALLS}); one more is answered 503 BACKEND_BUSY with "
+        "Retry-After. A hung backend holds only its own calls, never the server's.",
     )
 
     @field_validator("base_url")

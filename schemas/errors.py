@@ -289,6 +289,13 @@ class BackendBadResponse(BackendError):
     status = 502
 
 
+class BackendBusy(BackendError):
+    """Every call slot of the backend model is taken on this server (retry after a while)."""
+
+    code = "BACKEND_BUSY"
+    status = 503
+
+
 class RetrievalFailed(CatalogueError):
     """Retrieval for a persona could not run (e.g. its embeddings endpoint failed)."""
 
@@ -365,6 +372,7 @@ CATALOGUE_ERRORS: dict[str, type[CatalogueError]] = {
         BackendTimeout,
         BackendRateLimited,
         BackendBadResponse,
+        BackendBusy,
         RetrievalFailed,
         SimulatedUserNotFound,
         SimulatedUserNameConflict,

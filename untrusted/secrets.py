@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -268,6 +268,21 @@ def redact(text: str) -> str:
         last = end
     parts.append(text[last:])
     return "".join(parts)
+
+
+def redact_upstream(text: str, known: Iterable[str] = (), limit: int = 300) -> str:
+    """Text from outside (an upstream's error message) made fit to show anywhere: each
+    ``known`` secret value (the key sent to that upstream) and every secret-looking part
+    replaced by ``[REDACTED]``, whitespace collapsed, at most ``limit`` characters."""
+    for value in known:
+        if len(value) >= MIN_KNOWN_SECRET:
+            text = text.replace(value, REDACTED)
+    text = redact(" ".join(text.split()))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+MIN_KNOWN_SECRET = 4
+"""A known secret shorter than this is not searched for (it would blank ordinary words)."""
 
 
 # --- by name ---------------------------------------------------------------------
