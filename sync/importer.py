@@ -30,12 +30,16 @@ _EXTENSION = {mime: ext for ext, mime in reversed(AVATAR_MIME_BY_EXTENSION.items
 
 @dataclass
 class ImportResult:
-    """Files written, personas skipped (with the reason) and personas refused (bad data
-    from the catalogue, or a path that would leave the repo; with the reason)."""
+    """Files written, personas skipped (with the reason), personas refused (bad data
+    from the catalogue, or a path that would leave the repo; with the reason), personas
+    taken over from another repo (``--adopt``: slug → that repo, None for none) and the
+    skipped personas another repo manages (slug → that repo)."""
 
     written: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
     refused: dict[str, str] = field(default_factory=dict)
+    adopted: dict[str, str | None] = field(default_factory=dict)
+    others: dict[str, str] = field(default_factory=dict)
 
 
 def persona_document(
@@ -98,8 +102,13 @@ def import_personas(
     slugs: list[str] | None,
     *,
     overwrite: bool = False,
+    adopt: frozenset[str] = frozenset(),
 ) -> ImportResult:
     """Write the chosen catalogue personas (all when ``slugs`` is None) as files; adopt them.
+
+    A persona another repo manages is skipped unless its slug is in ``adopt``: then it
+    is taken over (its marker becomes this repo's), and its file is written unless the
+    repo has one already (the file then decides what the next apply changes).
 
     Every slug the catalogue answers is checked before it becomes a file name; a
     persona with an invalid slug or an unsafe avatar is refused (``result.refused``)
@@ -128,11 +137,21 @@ def import_personas(
     folder = _personas_folder(repo)
     for slug, persona in sorted(personas.items()):
         marker = read_marker(persona.metadata)
-        if marker is not None and marker.repo != repo.config.repo.id:
-            result.skipped[slug] = f"managed by repo '{marker.repo}'"
+        taking_over = slug in adopt
+        if marker is not None and marker.repo != repo.config.repo.id and not taking_over:
+            result.skipped[slug] = (
+                f"managed by repo '{marker.repo}'; `personas import --adopt {slug}` takes it over"
+            )
+            result.others[slug] = marker.repo
             continue
         rel = f"{folder}{slug}.yaml"
-        if ((repo.root / rel).exists() or slug in repo.personas) and not overwrite:
+        exists = (repo.root / rel).exists() or slug in repo.personas
+        if exists and taking_over and not overwrite:
+            rel = repo.personas[slug].path if slug in repo.personas else rel
+            _take_over(catalogue, persona, Marker(repo=repo.config.repo.id, path=rel))
+            result.adopted[slug] = marker.repo if marker else None
+            continue
+        if exists and not overwrite:
             result.skipped[slug] = f"{rel} already exists (use --overwrite)"
             continue
         if persona.sources is None:
@@ -151,9 +170,15 @@ def import_personas(
         except WriteRefused as exc:
             result.refused[slug] = exc.message
             continue
-        adopted = Marker(repo=repo.config.repo.id, path=rel, protect=False)
-        catalogue.update_persona(
-            persona.id, PersonaUpdate(metadata=with_marker(persona.metadata, adopted))
-        )
+        _take_over(catalogue, persona, Marker(repo=repo.config.repo.id, path=rel))
         result.written.append(rel)
+        if taking_over:
+            result.adopted[slug] = marker.repo if marker else None
     return result
+
+
+def _take_over(catalogue: Catalogue, persona: Persona, marker: Marker) -> None:
+    """Write this repo's ownership marker into the persona (nothing else changes)."""
+    catalogue.update_persona(
+        persona.id, PersonaUpdate(metadata=with_marker(persona.metadata, marker))
+    )
