@@ -96,6 +96,27 @@ def _avatar_file(
     return f"avatars/{persona.slug}{ext}", f"{folder}avatars/{persona.slug}{ext}", data
 
 
+def _chosen(
+    catalogue: Catalogue, slugs: list[str] | None, result: ImportResult
+) -> dict[str, Persona]:
+    """The catalogue personas to import by slug (all when ``slugs`` is None); those with
+    an invalid slug go to ``result.refused``.  Raises ``NotFound`` for a named slug the
+    catalogue does not have."""
+    personas: dict[str, Persona] = {}
+    for persona in catalogue.iter_personas():
+        problem = _slug_problem(persona.slug)
+        if problem is None:
+            personas[persona.slug] = persona
+        else:
+            result.refused[ascii(persona.slug)[1:-1][:200]] = problem
+    if slugs is not None:
+        missing = sorted(set(slugs) - set(personas))
+        if missing:
+            raise NotFound(f"no catalogue persona with slug {', '.join(missing)}")
+        personas = {s: personas[s] for s in slugs}
+    return personas
+
+
 def import_personas(
     repo: Repo,
     catalogue: Catalogue,
@@ -117,18 +138,7 @@ def import_personas(
     if repo.root is None:
         raise PersonasError("import needs a repo directory")
     result = ImportResult()
-    personas: dict[str, Persona] = {}
-    for persona in catalogue.iter_personas():
-        problem = _slug_problem(persona.slug)
-        if problem is None:
-            personas[persona.slug] = persona
-        else:
-            result.refused[ascii(persona.slug)[1:-1][:200]] = problem
-    if slugs is not None:
-        missing = sorted(set(slugs) - set(personas))
-        if missing:
-            raise NotFound(f"no catalogue persona with slug {', '.join(missing)}")
-        personas = {s: personas[s] for s in slugs}
+    personas = _chosen(catalogue, slugs, result)
     tenant = repo.config.repo.tenant
     groups_of: dict[str, list[str]] = {}
     for group in catalogue.list_model_groups():

@@ -1,6 +1,7 @@
-"""Issue 20: what a reviewer sees before the merge — the plan's safety refusals, targeted
-plans and applies, adoption from another repo, and renames without ``previous_slugs`` —
-through the real console entry point and the engine, on a real SQLite catalogue."""
+"""Issue 20, in the engine: what a reviewer sees before the merge — the plan's safety
+refusals, targeted plans, adoption shown in the plan, and renames without
+``previous_slugs`` — on a real SQLite catalogue (the same through the console entry
+point: ``tests/cli/test_plan_before_merge.py``)."""
 
 from __future__ import annotations
 
@@ -8,58 +9,34 @@ import json
 from pathlib import Path
 
 import pytest
+from personas_as_code.catalogue.api import PersonaUpdate
+from personas_as_code.schemas.errors import NotFound
+from personas_as_code.sync.marker import Marker, with_marker
+from personas_as_code.sync.render import render_json, render_markdown, render_text
 
 from tests.sync.conftest import Sync
-from tests.sync.test_cli import personas
 from tests.sync.test_safety import generate
 
 
-def _db_env(repo: Path) -> dict[str, str]:
-    return {"PERSONAS_DATABASE_URL": f"sqlite:///{repo / '.personas' / 'catalogue.db'}"}
-
-
-# -- safety before the merge -------------------------------------------------------------
-
-
-def test_plan_shows_the_refusal_apply_would_give_in_every_format(example_repo: Path) -> None:
-    generate(example_repo, 6)  # 13 personas
-    assert personas("apply", "--auto-approve", cwd=example_repo).returncode == 0
+def test_plan_carries_the_refusal_apply_would_give(esync: Sync) -> None:
+    generate(esync.root, 6)  # 13 managed personas
+    esync.apply()
     for i in range(5):
-        (example_repo / "personas" / f"bulk-{i:03d}.yaml").unlink()
-
-    md = personas("plan", "--prune", "--format", "markdown", cwd=example_repo)
-    assert md.returncode == 0, md.stderr  # a refusal warns; the plan's exit code is unchanged
-    assert "`personas apply` would refuse this plan" in md.stdout
-    assert "5 of 13 managed personas would be deleted \\(limit 30%\\)" in md.stdout
-    assert "<code>personas apply --prune --force</code>" in md.stdout
-    # shown before the changes: a reviewer reads it first
-    assert md.stdout.index("would refuse") < md.stdout.index("| create |")
-
-    text = personas("plan", "--prune", "--detailed-exitcode", cwd=example_repo)
-    assert text.returncode == 2
+        (esync.root / "personas" / f"bulk-{i:03d}.yaml").unlink()
+    plan = esync.plan(prune=True)
+    reason = "5 of 13 managed personas would be deleted (limit 30%)"
+    assert plan.refusals == (reason,)
+    assert plan.override_command == "personas apply --prune --force"
     assert (
-        "warning: apply would refuse this plan ([safety] in personas.toml): 5 of 13 managed "
-        "personas would be deleted (limit 30%). If it is intended, pass --force: "
-        "personas apply --prune --force"
-    ) in text.stdout
-
-    data = json.loads(personas("plan", "--prune", "--format", "json", cwd=example_repo).stdout)
-    assert data["safety"] == {
-        "apply_refuses": True,
-        "reasons": ["5 of 13 managed personas would be deleted (limit 30%)"],
-        "override_flag": "--force",
-        "command": "personas apply --prune --force",
-    }
-
-    # what the plan said is what apply does
-    refused = personas("apply", "--auto-approve", "--prune", cwd=example_repo)
-    assert refused.returncode == 1 and "UNSAFE_PLAN" in refused.stderr
-    assert "5 of 13 managed personas would be deleted" in refused.stderr
-    # without --prune nothing is deleted: no refusal, no safety member
-    safe = json.loads(personas("plan", "--format", "json", cwd=example_repo).stdout)
-    assert "safety" not in safe
-    forced = personas("apply", "--auto-approve", "--prune", "--force", cwd=example_repo)
-    assert forced.returncode == 0, forced.stderr
+        f"warning: apply would refuse this plan ([safety] in personas.toml): {reason}. If it "
+        "is intended, pass --force: personas apply --prune --force"
+    ) in render_text(plan)
+    md = render_markdown(plan)
+    assert "`personas apply` would refuse this plan" in md
+    assert md.index("would refuse") < md.index("| create |")
+    assert "<code>personas apply --prune --force</code>" in md
+    assert json.loads(render_json(plan))["safety"]["reasons"] == [reason]
+    assert "safety" not in json.loads(render_json(esync.plan()))  # no prune: nothing refused
 
 
 def test_prune_to_zero_is_shown_in_the_plan(esync: Sync) -> None:
@@ -74,95 +51,6 @@ def test_prune_to_zero_is_shown_in_the_plan(esync: Sync) -> None:
     assert "pass --force: personas apply --prune --force" in render_text(plan)
 
 
-# -- targeted plan and apply -------------------------------------------------------------
-
-
-def _edit_two(root: Path) -> None:
-    for slug in ("translator", "sql-helper"):
-        path = root / "personas" / f"{slug}.yaml"
-        path.write_text(path.read_text().replace("status: active", "status: draft", 1))
-
-
-def test_targeted_plan_is_partial_in_every_format(example_repo: Path) -> None:
-    assert personas("apply", "--auto-approve", cwd=example_repo).returncode == 0
-    _edit_two(example_repo)
-
-    data = json.loads(personas("plan", "translator", "--format", "json", cwd=example_repo).stdout)
-    assert data["targets"] == ["translator"]
-    assert [p["slug"] for p in data["personas"]] == ["translator"]
-    full = json.loads(personas("plan", "--format", "json", cwd=example_repo).stdout)
-    assert "targets" not in full
-    assert sorted(p["slug"] for p in full["personas"]) == ["sql-helper", "translator"]
-
-    text = personas("plan", "translator", "--detailed-exitcode", cwd=example_repo)
-    assert text.returncode == 2
-    assert text.stdout.startswith("Partial plan: only translator ")
-    assert "sql-helper" not in text.stdout
-    md = personas("plan", "translator", "--format", "markdown", cwd=example_repo).stdout
-    assert "**Partial plan:** only <code>translator</code> (and the" in md.replace("\\", "")
-
-
-def test_partial_and_full_plan_checksums_differ(example_repo: Path) -> None:
-    assert personas("apply", "--auto-approve", cwd=example_repo).returncode == 0
-    path = example_repo / "personas" / "translator.yaml"
-    path.write_text(path.read_text().replace("status: active", "status: draft", 1))
-    partial = json.loads(personas("plan", "translator", "-f", "json", cwd=example_repo).stdout)
-    full = json.loads(personas("plan", "-f", "json", cwd=example_repo).stdout)
-    assert partial["personas"] == full["personas"]  # the same change …
-    assert partial["checksum"] != full["checksum"]  # … reviewed as a partial plan
-    stale = personas("apply", "--auto-approve", "--checksum", partial["checksum"], cwd=example_repo)
-    assert stale.returncode == 1 and "STALE_PLAN" in stale.stderr
-    ok = personas(
-        "apply", "translator", "--auto-approve", "--checksum", partial["checksum"], cwd=example_repo
-    )
-    assert ok.returncode == 0, ok.stderr
-    assert "Partial plan: only translator" in ok.stdout
-
-
-def test_targeted_apply_changes_only_its_targets(example_repo: Path) -> None:
-    assert personas("apply", "--auto-approve", cwd=example_repo).returncode == 0
-    _edit_two(example_repo)
-    applied = personas("apply", "translator", "--auto-approve", cwd=example_repo)
-    assert applied.returncode == 0, applied.stderr
-    after = json.loads(personas("plan", "-f", "json", cwd=example_repo).stdout)
-    assert [p["slug"] for p in after["personas"]] == ["sql-helper"]
-
-
-def test_targeted_apply_never_prunes_what_it_was_not_given(example_repo: Path) -> None:
-    config = example_repo / "personas.toml"
-    config.write_text(config.read_text().replace("prune = false", "prune = true"))
-    assert personas("apply", "--auto-approve", cwd=example_repo).returncode == 0
-    (example_repo / "personas" / "translator.yaml").unlink()
-    _edit = example_repo / "personas" / "sql-helper.yaml"
-    _edit.write_text(_edit.read_text().replace("status: active", "status: draft", 1))
-
-    # [safety] prune = true is not implied, and --prune reaches only the targets
-    for args in (("sql-helper",), ("sql-helper", "--prune")):
-        plan = json.loads(personas("plan", *args, "-f", "json", cwd=example_repo).stdout)
-        assert [p["action"] for p in plan["personas"]] == ["update"]
-        assert plan["orphans"] == [] and plan["summary"]["delete"] == 0
-    applied = personas("apply", "sql-helper", "--prune", "--auto-approve", cwd=example_repo)
-    assert applied.returncode == 0, applied.stderr
-    full = json.loads(personas("plan", "-f", "json", cwd=example_repo).stdout)
-    assert [(p["slug"], p["action"]) for p in full["personas"]] == [("translator", "delete")]
-
-    # a targeted orphan is kept without --prune, deleted with it
-    kept = json.loads(personas("plan", "translator", "-f", "json", cwd=example_repo).stdout)
-    assert kept["personas"] == [] and [o["slug"] for o in kept["orphans"]] == ["translator"]
-    gone = personas("apply", "translator", "--prune", "--auto-approve", cwd=example_repo)
-    assert gone.returncode == 0, gone.stderr
-    assert personas("plan", "--detailed-exitcode", cwd=example_repo).returncode == 0
-
-
-def test_unknown_target_is_an_error_naming_it(example_repo: Path) -> None:
-    result = personas("plan", "translator", "no-such-persona", cwd=example_repo)
-    assert result.returncode == 1
-    assert "NOT_FOUND" in result.stderr and "'no-such-persona'" in result.stderr
-    assert "'translator'" not in result.stderr
-    applied = personas("apply", "no-such-persona", "--auto-approve", cwd=example_repo)
-    assert applied.returncode == 1 and "'no-such-persona'" in applied.stderr
-
-
 def test_targeted_plan_indexes_only_the_sources_its_personas_use(esync: Sync) -> None:
     esync.apply()
     for path in (esync.root / "knowledge").rglob("*.md"):
@@ -173,68 +61,6 @@ def test_targeted_plan_indexes_only_the_sources_its_personas_use(esync: Sync) ->
     used = {s.id for s in support.spec.sources}
     assert {k.source_id for k in esync.plan(targets=("support-agent",)).knowledge} == full & used
     assert esync.plan(targets=("translator",)).knowledge == []  # it names no source
-
-
-# -- adoption ------------------------------------------------------------------------------
-
-
-def _adopting_repo(tmp_path: Path) -> Path:
-    fresh = tmp_path / "fresh"
-    (fresh / "personas").mkdir(parents=True)
-    (fresh / "personas.toml").write_text('[repo]\nid = "newrepo"\ntenant = "acme"\n')
-    return fresh
-
-
-def test_import_adopt_takes_over_a_persona_of_another_repo(
-    example_repo: Path, tmp_path: Path
-) -> None:
-    assert personas("apply", "--auto-approve", cwd=example_repo).returncode == 0
-    fresh, env = _adopting_repo(tmp_path), _db_env(example_repo)
-
-    skipped = personas("import", "translator", cwd=fresh, env=env)
-    assert skipped.returncode == 1, skipped.stdout
-    assert "managed by repo 'acme/personas'" in skipped.stdout
-    assert "pass --adopt translator to take them over" in skipped.stderr
-    assert not (fresh / "personas" / "translator.yaml").exists()
-
-    adopted = personas("import", "--adopt", "translator", cwd=fresh, env=env)
-    assert adopted.returncode == 0, adopted.stderr
-    assert "adopt translator: takes over from repo 'acme/personas'" in adopted.stdout
-    assert (fresh / "personas" / "translator.yaml").exists()
-    assert personas("plan", "--detailed-exitcode", cwd=fresh, env=env).returncode == 0
-
-    # the former owner now sees it as another repo's, with the way back
-    back = personas("plan", "-f", "json", cwd=example_repo)
-    (entry,) = [p for p in json.loads(back.stdout)["personas"] if p["slug"] == "translator"]
-    assert "managed by repo 'newrepo'" in entry["error"]
-    assert "--adopt translator" in entry["error"]
-
-
-def test_plan_shows_the_takeover_before_apply_adopts(example_repo: Path, tmp_path: Path) -> None:
-    assert personas("apply", "--auto-approve", cwd=example_repo).returncode == 0
-    fresh, env = _adopting_repo(tmp_path), _db_env(example_repo)
-    assert personas("import", "--adopt", "translator", cwd=fresh, env=env).returncode == 0
-
-    data = json.loads(
-        personas("plan", "--adopt", "translator", "-f", "json", cwd=example_repo).stdout
-    )
-    (entry,) = [p for p in data["personas"] if p["slug"] == "translator"]
-    assert entry["error"] is None
-    (adopt,) = [c for c in entry["changes"] if c["kind"] == "adopt"]
-    assert adopt["from_repo"] == "newrepo"
-    assert adopt["after"]["repo"] == "acme/personas"
-    text = personas("plan", "--adopt", "translator", cwd=example_repo).stdout
-    assert "adopt: takes over from repo 'newrepo'" in text
-    md = personas("plan", "--adopt", "translator", "-f", "markdown", cwd=example_repo).stdout
-    assert "adopt: takes over from repo \\'newrepo\\'" in md or "takes over from repo" in md
-
-    done = personas("apply", "--adopt", "translator", "--auto-approve", cwd=example_repo)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert personas("plan", "--detailed-exitcode", cwd=example_repo).returncode == 0
-    assert personas("plan", "--detailed-exitcode", cwd=fresh, env=env).returncode == 1
-
-
-# -- renames -------------------------------------------------------------------------------
 
 
 def _git_mv(root: Path, old: str, new: str, *, edit: tuple[str, str] | None = None) -> None:
@@ -291,3 +117,61 @@ def test_an_unrelated_new_persona_gets_no_rename_hint(esync: Sync) -> None:
     )
     (create,) = [p for p in esync.plan().personas if p.slug == "poet"]
     assert create.rename_of is None and create.warnings == []
+
+
+def _edit(root: Path, slug: str) -> None:
+    path = root / "personas" / f"{slug}.yaml"
+    path.write_text(path.read_text().replace("status: active", "status: draft", 1))
+
+
+def test_targeted_plan_is_partial_and_has_its_own_checksum(esync: Sync) -> None:
+    esync.apply()
+    _edit(esync.root, "translator")
+    partial, full = esync.plan(targets=("translator",)), esync.plan()
+    assert [p.slug for p in partial.changed] == [p.slug for p in full.changed] == ["translator"]
+    assert partial.checksum != full.checksum
+    assert render_text(partial).startswith("Partial plan: only translator (and the knowledge")
+    assert "Partial plan" not in render_text(full)
+    assert "**Partial plan:** only <code>translator</code>" in render_markdown(partial)
+    assert json.loads(render_json(partial))["targets"] == ["translator"]
+    assert "targets" not in json.loads(render_json(full))
+
+
+def test_targeted_plan_never_prunes_what_it_was_not_given(esync: Sync) -> None:
+    esync.apply()
+    (esync.root / "personas" / "translator.yaml").unlink()
+    _edit(esync.root, "sql-helper")
+    plan = esync.plan(targets=("sql-helper",), prune=True)
+    assert [(p.slug, p.action) for p in plan.changed] == [("sql-helper", "update")]
+    assert plan.orphans == []
+    named = esync.plan(targets=("translator",), prune=True)
+    assert [(p.slug, p.action) for p in named.changed] == [("translator", "delete")]
+    kept = esync.plan(targets=("translator",))  # [safety] prune is never implied
+    assert kept.changed == [] and [o.slug for o in kept.orphans] == ["translator"]
+
+
+def test_unknown_target_is_not_found_naming_it(esync: Sync) -> None:
+    with pytest.raises(NotFound, match="'no-such'") as info:
+        esync.plan(targets=("translator", "no-such"))
+    assert "'translator'" not in info.value.message
+
+
+def test_adopt_is_an_explicit_change_in_the_plan(esync: Sync) -> None:
+    esync.apply()
+    persona = esync.persona("translator")
+    other = Marker(repo="newrepo", path="personas/translator.yaml")
+    esync.catalogue.update_persona(
+        persona.id, PersonaUpdate(metadata=with_marker(persona.metadata, other))
+    )
+    (refused,) = [p for p in esync.plan().personas if p.slug == "translator"]
+    assert "managed by repo 'newrepo'" in refused.error
+    assert "--adopt translator" in refused.error
+    plan = esync.plan(adopt=("translator",))
+    (adopting,) = [p for p in plan.personas if p.slug == "translator"]
+    assert adopting.error is None and [c.kind for c in adopting.changes] == ["adopt"]
+    assert "adopt: takes over from repo 'newrepo'" in render_text(plan)
+    assert "adopt\\: takes over from repo 'newrepo'" in render_markdown(plan)
+    entry = next(p for p in json.loads(render_json(plan))["personas"] if p["slug"] == "translator")
+    assert entry["changes"][0]["from_repo"] == "newrepo"
+    esync.apply(adopt=("translator",))
+    assert not esync.plan().has_changes
