@@ -175,6 +175,8 @@ def apply(
                 raise typer.Exit(1)
             if as_json:
                 print_json(ApplyResult.nothing(the_plan).to_dict())
+            elif the_plan.targets is not None:
+                say("No changes for " + ", ".join(the_plan.targets) + " (a partial plan).")
             else:
                 say("No changes. The catalogue matches the repo.")
             return
