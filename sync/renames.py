@@ -8,19 +8,20 @@ to add; it changes nothing the plan does.
 
 from __future__ import annotations
 
-import difflib
+import itertools
 from dataclasses import dataclass
 
 from personas_as_code.sync.changes import PersonaPlan
 from personas_as_code.sync.normalize import comparable, sha256_of
 from personas_as_code.sync.state import FIELDS, ActualPersona, DesiredPersona
 
-# Content compared for similarity is cut to this many characters, and the pairs compared
-# are capped: beyond the cap only identical content is recognised (hashes, linear).
-PROMPT_CHARS = 4000
+# A prompt is compared as its set of word pairs (Jaccard similarity: linear in its size,
+# each set made once), cut to this many characters; the pairs of personas compared are
+# capped: beyond the cap only identical content is recognised (hashes, linear).
+PROMPT_CHARS = 20_000
 MAX_PAIRS = 10_000
-SIMILAR_PROMPT = 0.9  # a prompt this close is the same persona
-SIMILAR_PROMPT_SAME_NAME = 0.6  # … or this close with the same display name
+SIMILAR_PROMPT = 0.8  # prompts this alike are the same persona
+SIMILAR_PROMPT_SAME_NAME = 0.5  # … or this alike with the same display name
 
 
 @dataclass(frozen=True)
@@ -47,23 +48,24 @@ def _content_key(fields: dict) -> str:
     return sha256_of({n: comparable(n, fields.get(n)) for n in FIELDS if n != "slug"})
 
 
-def _prompt(fields: dict) -> str:
+def _word_pairs(fields: dict) -> frozenset[tuple[str, str]]:
     value = comparable("system_prompt", fields.get("system_prompt"))
-    return value[:PROMPT_CHARS] if isinstance(value, str) else ""
+    words = value[:PROMPT_CHARS].lower().split() if isinstance(value, str) else []
+    return frozenset(itertools.pairwise(words))
 
 
-def _similar(want: DesiredPersona, have: ActualPersona) -> bool:
-    a, b = _prompt(want.fields), _prompt(have.fields)
-    if not a or not b:
+def _similar(
+    want: DesiredPersona,
+    want_pairs: frozenset[tuple[str, str]],
+    have: ActualPersona,
+    have_pairs: frozenset[tuple[str, str]],
+) -> bool:
+    if not want_pairs or not have_pairs:
         return False
     same_name = want.fields.get("name") == have.fields.get("name")
     floor = SIMILAR_PROMPT_SAME_NAME if same_name else SIMILAR_PROMPT
-    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
-    return (
-        matcher.real_quick_ratio() >= floor
-        and matcher.quick_ratio() >= floor
-        and (matcher.ratio() >= floor)
-    )
+    shared = len(want_pairs & have_pairs)
+    return shared >= floor * len(want_pairs | have_pairs)
 
 
 def find_renames(creates: list[PersonaPlan], gone: list[ActualPersona]) -> list[RenameHint]:
@@ -76,12 +78,21 @@ def find_renames(creates: list[PersonaPlan], gone: list[ActualPersona]) -> list[
     hints: list[RenameHint] = []
     used: set[str] = set()
     compare_all = len(creates) * len(gone) <= MAX_PAIRS
+    gone_pairs = {a.id: _word_pairs(a.fields) for a in gone} if compare_all else {}
     for plan in creates:
         want: DesiredPersona = plan.desired
         same = [a for a in by_key.get(_content_key(want.fields), []) if a.id not in used]
         match, identical = (same[0], True) if same else (None, False)
         if match is None and compare_all:
-            match = next((a for a in gone if a.id not in used and _similar(want, a)), None)
+            pairs = _word_pairs(want.fields)
+            match = next(
+                (
+                    a
+                    for a in gone
+                    if a.id not in used and _similar(want, pairs, a, gone_pairs[a.id])
+                ),
+                None,
+            )
         if match is not None:
             used.add(match.id)
             hints.append(RenameHint(match.slug, plan.slug, plan.path, identical))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from personas_as_code.catalogue.api import PersonaUpdate
@@ -175,3 +176,30 @@ def test_adopt_is_an_explicit_change_in_the_plan(esync: Sync) -> None:
     assert entry["changes"][0]["from_repo"] == "newrepo"
     esync.apply(adopt=("translator",))
     assert not esync.plan().has_changes
+
+
+def _pair(i: int, words: int, *, tweak: bool) -> tuple[SimpleNamespace, SimpleNamespace]:
+    prompt = " ".join(f"w{i}-{j}" for j in range(words))
+    new_prompt = prompt.replace(f"w{i}-3 ", "changed ") if tweak else prompt
+    create = SimpleNamespace(
+        slug=f"new-{i}",
+        path=f"personas/new-{i}.yaml",
+        desired=SimpleNamespace(fields={"name": f"P{i}", "system_prompt": new_prompt}),
+    )
+    gone = SimpleNamespace(id=f"per_{i}", slug=f"old-{i}", fields=dict(create.desired.fields))
+    gone.fields["system_prompt"] = prompt
+    return create, gone
+
+
+def test_rename_hints_pair_each_orphan_once_and_stay_bounded() -> None:
+    from personas_as_code.sync.renames import MAX_PAIRS, find_renames
+
+    pairs = [_pair(i, 400, tweak=True) for i in range(60)]  # 3,600 comparisons: similar ones
+    hints = find_renames([c for c, _ in pairs], [g for _, g in pairs])  # type: ignore[arg-type]
+    assert [(h.old_slug, h.new_slug, h.identical) for h in hints] == [
+        (f"old-{i}", f"new-{i}", False) for i in range(60)
+    ]
+    many = int(MAX_PAIRS**0.5) + 1  # past the cap: only identical content is recognised
+    pairs = [_pair(i, 50, tweak=i % 2 == 1) for i in range(many)]
+    hints = find_renames([c for c, _ in pairs], [g for _, g in pairs])  # type: ignore[arg-type]
+    assert {h.new_slug for h in hints} == {f"new-{i}" for i in range(0, many, 2)}
