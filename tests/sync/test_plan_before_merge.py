@@ -203,3 +203,29 @@ def test_rename_hints_pair_each_orphan_once_and_stay_bounded() -> None:
     pairs = [_pair(i, 50, tweak=i % 2 == 1) for i in range(many)]
     hints = find_renames([c for c, _ in pairs], [g for _, g in pairs])  # type: ignore[arg-type]
     assert {h.new_slug for h in hints} == {f"new-{i}" for i in range(0, many, 2)}
+
+
+def test_import_adopt_takes_over_with_or_without_a_file(esync: Sync, tmp_path: Path) -> None:
+    from personas_as_code.loader.repo import load_repo
+    from personas_as_code.sync.importer import import_personas
+
+    esync.apply()
+    fresh = tmp_path / "fresh"
+    (fresh / "personas").mkdir(parents=True)
+    (fresh / "personas.toml").write_text('[repo]\nid = "newrepo"\ntenant = "acme"\n')
+    kept = (esync.root / "personas" / "sql-helper.yaml").read_text()
+    (fresh / "personas" / "sql-helper.yaml").write_text(kept)
+
+    skipped = import_personas(load_repo(fresh), esync.catalogue, ["translator", "sql-helper"])
+    assert skipped.others == {"translator": "acme/personas", "sql-helper": "acme/personas"}
+    assert "`personas import --adopt translator` takes it over" in skipped.skipped["translator"]
+    assert not (fresh / "personas" / "translator.yaml").exists()
+
+    both = frozenset({"translator", "sql-helper"})
+    adopted = import_personas(load_repo(fresh), esync.catalogue, sorted(both), adopt=both)
+    assert adopted.adopted == {"translator": "acme/personas", "sql-helper": "acme/personas"}
+    assert adopted.written == ["personas/translator.yaml"]  # sql-helper's file is kept
+    assert (fresh / "personas" / "sql-helper.yaml").read_text() == kept
+    for slug in both:
+        marker = esync.persona(slug).metadata["personas_as_code"]
+        assert marker["repo"] == "newrepo" and marker["path"] == f"personas/{slug}.yaml"
