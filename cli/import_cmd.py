@@ -15,9 +15,21 @@ def import_(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace existing persona files.")
     ] = False,
+    adopt: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--adopt",
+            metavar="SLUG",
+            help="Take over this persona although another repo manages it (repeat per slug).",
+            show_default=False,
+        ),
+    ] = None,
     repo: RepoOption = Path("."),
 ) -> None:
-    """Write catalogue personas as YAML files (avatars as files) and adopt them."""
+    """Write catalogue personas as YAML files (avatars as files) and adopt them.
+
+    A persona another repo manages is skipped (exit 1 when you named it) unless
+    `--adopt SLUG` takes it over; each takeover is printed before the summary."""
     from personas_as_code.loader.config import require_repo_config
 
     repo = require_repo_config(repo)
@@ -26,13 +38,22 @@ def import_(
     from personas_as_code.sync.engine import open_repo_catalogue
     from personas_as_code.sync.importer import import_personas
 
-    if not slugs and not all_:
+    adopted = list(dict.fromkeys(adopt or ()))
+    if not slugs and not all_ and not adopted:
         raise ConfigError("name the slugs to import, or pass --all")
+    named = list(dict.fromkeys([*(slugs or []), *adopted]))
     loaded = load_repo(repo)
     with open_repo_catalogue(loaded) as catalogue:
         result = import_personas(
-            loaded, catalogue, None if all_ else list(slugs or []), overwrite=overwrite
+            loaded,
+            catalogue,
+            None if all_ else named,
+            overwrite=overwrite,
+            adopt=frozenset(adopted),
         )
+    for slug, owner in result.adopted.items():
+        was = f"repo '{owner}'" if owner else "no repo"
+        say(f"adopt {slug}: takes over from {was}; this repo now manages it")
     for path in result.written:
         say(f"wrote {path}")
     for slug, reason in result.skipped.items():
@@ -45,6 +66,16 @@ def import_(
             f"{len(result.refused)} catalogue persona(s) refused (listed above); "
             "the others were imported",
             details={"refused": result.refused},
+        )
+    refused_named = sorted(set(named) & set(result.others)) if not all_ else []
+    if refused_named:
+        raise ImportRefused(
+            "managed by another repo, not imported: "
+            + ", ".join(refused_named)
+            + "; pass --adopt "
+            + " --adopt ".join(refused_named)
+            + " to take them over",
+            details={"managed_elsewhere": {s: result.others[s] for s in refused_named}},
         )
 
 

@@ -30,6 +30,43 @@ PruneOption = Annotated[
 ]
 
 
+TargetsArgument = Annotated[
+    list[str] | None,
+    typer.Argument(
+        metavar="[SLUG]...",
+        help="Only these personas and the knowledge sources they use (like terraform "
+        "-target); the plan says it is partial, and nothing else is pruned.",
+        show_default=False,
+    ),
+]
+AdoptOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--adopt",
+        metavar="SLUG",
+        help="Take over this persona from the repo that manages it (repeat per slug); the "
+        "plan shows the takeover as an 'adopt' change.",
+        show_default=False,
+    ),
+]
+
+
+def _request(
+    prune: bool | None,
+    changed_since: str | None,
+    targets: list[str] | None,
+    adopt: list[str] | None,
+):
+    from personas_as_code.sync.engine import PlanRequest
+
+    return PlanRequest(
+        prune,
+        changed_since,
+        targets=tuple(dict.fromkeys(targets)) if targets else None,
+        adopt=tuple(adopt or ()),
+    )
+
+
 def _render(plan: Plan, fmt: PlanFormat) -> str:
     from personas_as_code.sync.render import render_json, render_markdown, render_text
 
@@ -41,6 +78,7 @@ def _render(plan: Plan, fmt: PlanFormat) -> str:
 
 
 def plan(
+    targets: TargetsArgument = None,
     repo: RepoOption = Path("."),
     fmt: Annotated[
         PlanFormat, typer.Option("--format", "-f", help="Output format.")
@@ -60,19 +98,21 @@ def plan(
         ),
     ] = None,
     prune: PruneOption = None,
+    adopt: AdoptOption = None,
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Also write the rendered plan to this file.")
     ] = None,
 ) -> None:
-    """Show what apply would change in the catalogue."""
+    """Show what apply would change in the catalogue (and whether apply would refuse it:
+    the [safety] thresholds are checked and shown, the exit code is not changed by them)."""
     from personas_as_code.loader.config import require_repo_config
 
     repo = require_repo_config(repo)
-    from personas_as_code.sync.engine import PlanRequest, open_plan_inputs
+    from personas_as_code.sync.engine import open_plan_inputs
     from personas_as_code.sync.render.text import plan_lines
 
     with open_plan_inputs(repo) as inputs:
-        the_plan, _ = inputs.plan(PlanRequest(prune, changed_since))
+        the_plan, _ = inputs.plan(_request(prune, changed_since, targets, adopt))
     if out is not None:
         out.write_text(_render(the_plan, fmt), encoding="utf-8")
     if fmt is PlanFormat.text:
@@ -93,11 +133,13 @@ def _print_result(result: ApplyResult, as_json: bool) -> None:
 
 
 def apply(
+    targets: TargetsArgument = None,
     repo: RepoOption = Path("."),
     auto_approve: Annotated[
         bool, typer.Option("--auto-approve", help="Apply without asking (CI).")
     ] = False,
     prune: PruneOption = None,
+    adopt: AdoptOption = None,
     force: Annotated[
         bool, typer.Option("--force", help="Apply even when safety thresholds are crossed.")
     ] = False,
@@ -120,7 +162,7 @@ def apply(
     repo = require_repo_config(repo)
     from personas_as_code.schemas.errors import ConfigError
     from personas_as_code.sync.apply import ApplyResult
-    from personas_as_code.sync.engine import PlanRequest, apply_repo, open_plan_inputs
+    from personas_as_code.sync.engine import apply_repo, open_plan_inputs
     from personas_as_code.sync.render.text import plan_lines
     from personas_as_code.sync.section import PersonaResult
     from rich.console import Console
@@ -129,7 +171,7 @@ def apply(
     as_json = fmt is PlanFormat.json
     with open_plan_inputs(repo) as inputs:
         loaded, catalogue = inputs.repo, inputs.catalogue
-        the_plan, ctx = inputs.plan(PlanRequest(prune, None))
+        the_plan, ctx = inputs.plan(_request(prune, None, targets, adopt))
         if checksum is not None:
             the_plan.verify_checksum(checksum)
         the_plan.raise_if_unsafe(loaded.config.safety, force=force)
@@ -139,6 +181,8 @@ def apply(
                 raise typer.Exit(1)
             if as_json:
                 print_json(ApplyResult.nothing(the_plan).to_dict())
+            elif the_plan.targets is not None:
+                say("No changes for " + ", ".join(the_plan.targets) + " (a partial plan).")
             else:
                 say("No changes. The catalogue matches the repo.")
             return

@@ -80,8 +80,12 @@ def diff_sources(
     repo_id: str,
     desired: Sequence[SourceDocuments],
     embedder_identity: dict,
+    *,
+    drop_missing: bool = True,
 ) -> list[SourceDelta]:
-    """Per source, what ``index_sources`` would do.  Reads hashes only; writes nothing."""
+    """Per source, what ``index_sources`` would do.  Reads hashes only; writes nothing.
+    ``drop_missing``: the repo's indexed sources missing from ``desired`` are dropped
+    (false: ``desired`` is a part of the repo's sources, the others stay)."""
     has_tables = store.tables_exist(engine)
     deltas: list[SourceDelta] = []
     with engine.connect() as conn:
@@ -97,7 +101,7 @@ def diff_sources(
             stored = store.document_hashes(conn, tenant_id, *key) if current is not None else {}
             deltas.append(_delta(source, current, stored, embedder_identity))
         for key, current in indexed.items():
-            if key not in wanted and current.repo_id == repo_id:
+            if drop_missing and key not in wanted and current.repo_id == repo_id:
                 removed = tuple(sorted(store.document_hashes(conn, tenant_id, *key)))
                 deltas.append(SourceDelta(*key, removed=removed, drop=True))
     return sorted(deltas, key=lambda d: (d.source_id, d.source_type))
@@ -172,6 +176,7 @@ def index_sources(
     content_store: ContentStore | None = None,
     *,
     stable_ids: bool = False,
+    drop_missing: bool = True,
 ) -> IndexStats:
     """Bring the index in line with ``desired``; each source is written in one transaction.
     ``content_store`` supplies (and keeps) the chunks and vectors of written documents;
@@ -180,7 +185,10 @@ def index_sources(
     stats = IndexStats()
     requests_before = embedder.requests
     by_key = {(s.source_type, s.source_id): s for s in desired}
-    for delta in diff_sources(engine, tenant_id, repo_id, desired, embedder.identity):
+    deltas = diff_sources(
+        engine, tenant_id, repo_id, desired, embedder.identity, drop_missing=drop_missing
+    )
+    for delta in deltas:
         label = f"{delta.source_type}:{delta.source_id}"
         if delta.drop:
             with engine.begin() as conn:

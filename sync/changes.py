@@ -87,6 +87,18 @@ class UpdateOwnership(SetMarker):
     kind: ClassVar[str] = "ownership"
 
 
+@dataclass(frozen=True)
+class AdoptPersona(UpdateOwnership):
+    """The persona is taken over from another repo (``--adopt SLUG``), or from no repo:
+    its marker changes to this repo's."""
+
+    kind: ClassVar[str] = "adopt"
+    from_repo: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "from_repo": self.from_repo}
+
+
 def _source_dict(source: SourceState) -> dict[str, Any]:
     return {
         "type": source.source_type,
@@ -229,6 +241,7 @@ class PersonaPlan(ItemPlan):
     """Everything the plan says about one persona, in the order ``apply`` runs it."""
 
     previous_slug: str | None = None
+    rename_of: str | None = None  # an orphan this created persona looks like (sync.renames)
     desired: Any = field(default=None, repr=False, compare=False)
     actual: Any = field(default=None, repr=False, compare=False)
 
@@ -244,6 +257,8 @@ class PersonaPlan(ItemPlan):
         }
         if self.previous_slug:
             data["previous_slug"] = self.previous_slug
+        if self.rename_of:
+            data["looks_like_rename_of"] = self.rename_of
         return data
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from personas_as_code.catalogue.api import published_model_slug
 from personas_as_code.sync.changes import (
     AddSource,
+    AdoptPersona,
     CreatePersona,
     DeletePersona,
     FieldDiff,
@@ -29,6 +30,7 @@ from personas_as_code.sync.changes import (
 )
 from personas_as_code.sync.normalize import UNCLEARABLE_FIELDS, comparable
 from personas_as_code.sync.persona_section import PersonaSection
+from personas_as_code.sync.renames import hint_renames
 from personas_as_code.sync.state import FIELDS, ActualPersona, DesiredPersona, SourceState
 
 
@@ -44,6 +46,8 @@ class DiffContext:
     only_slugs: set[str] | None = None  # --changed-since: desired personas to consider
     deleted_paths: set[str] | None = None  # --changed-since: files deleted since REF
     changed_since: str | None = None
+    orphan_slugs: set[str] | None = None  # a targeted plan: the orphans it may consider
+    adopt: set[str] = field(default_factory=set)  # --adopt: slugs taken over from other repos
     warnings: list[str] = field(default_factory=list)
 
 
@@ -215,13 +219,12 @@ def _plan_update(desired: DesiredPersona, actual: ActualPersona, ctx: DiffContex
     if diffs:
         plan.changes.append(UpdateFields(tuple(diffs)))
     marker = actual.marker
-    if marker is None or (marker.path, marker.protect) != (desired.path, desired.protect):
-        plan.changes.append(
-            UpdateOwnership(
-                marker.model_dump(include={"repo", "path", "protect"}) if marker else None,
-                {"repo": ctx.repo_id, "path": desired.path, "protect": desired.protect},
-            )
-        )
+    before = marker.model_dump(include={"repo", "path", "protect"}) if marker else None
+    after = {"repo": ctx.repo_id, "path": desired.path, "protect": desired.protect}
+    if not _owned(actual, ctx.repo_id):  # planned only when --adopt names it
+        plan.changes.append(AdoptPersona(before, after, marker.repo if marker else None))
+    elif marker is None or (marker.path, marker.protect) != (desired.path, desired.protect):
+        plan.changes.append(UpdateOwnership(before, after))
     plan.changes += _source_changes(desired, actual.sources or {})
     if desired.avatar and desired.avatar.sha256 != actual.avatar_sha256:
         plan.changes.append(
@@ -237,6 +240,22 @@ def _plan_update(desired: DesiredPersona, actual: ActualPersona, ctx: DiffContex
     plan.changes += publish
     plan.warnings += warnings
     return plan
+
+
+def _not_ours(want: DesiredPersona, have: ActualPersona) -> str:
+    """Why a file cannot manage a catalogue persona another repo (or none) manages, and
+    the explicit way to take it over."""
+    owner = have.marker.repo if have.marker else None
+    if owner:
+        return (
+            f"{want.path}: a catalogue persona with slug '{have.slug}' is managed by repo "
+            f"'{owner}'; to take it over, pass `--adopt {want.slug}` to plan and apply (the "
+            "plan shows the takeover)"
+        )
+    return (
+        f"{want.path}: a catalogue persona with slug '{have.slug}' already exists and "
+        f"is not managed by this repo; run `personas import {have.slug}` to adopt it"
+    )
 
 
 def _plan_create(desired: DesiredPersona) -> PersonaPlan:
@@ -273,27 +292,23 @@ def diff(
         if ctx.only_slugs is not None and want.slug not in ctx.only_slugs:
             continue
         error = _check_references(want, ctx)
-        if have is not None and not _owned(have, ctx.repo_id):
-            owner = have.marker.repo if have.marker else None
-            error = (
-                f"{want.path}: a catalogue persona with slug '{have.slug}' is managed by repo "
-                f"'{owner}'"
-                if owner
-                else f"{want.path}: a catalogue persona with slug '{have.slug}' already exists and "
-                f"is not managed by this repo; run `personas import {have.slug}` to adopt it"
-            )
+        if have is not None and not _owned(have, ctx.repo_id) and want.slug not in ctx.adopt:
+            error = _not_ours(want, have)
         if error:
             personas.append(PersonaPlan(want.slug, want.path, "error", error=error))
             continue
         personas.append(_plan_create(want) if have is None else _plan_update(want, have, ctx))
 
-    orphans = []
+    orphans, gone = [], []
     for have in owned:
         assert have.marker is not None  # _owned read it
         if have.slug in matched:
             continue
         if ctx.deleted_paths is not None and have.marker.path not in ctx.deleted_paths:
             continue
+        if ctx.orphan_slugs is not None and have.slug not in ctx.orphan_slugs:
+            continue
+        gone.append(have)
         protected = have.marker.protect if have.marker else False
         orphans.append(Orphan(have.slug, have.id, have.marker.path, protected, have.published))
         if ctx.prune and not protected:
@@ -307,8 +322,13 @@ def diff(
                 "the file with protect: false first to allow deletion."
             )
 
+    hint_renames([p for p in personas if p.action == "create"], gone)
     unmanaged = sorted(
-        a.slug for a in actual if not _owned(a, ctx.repo_id) and a.slug not in matched
+        a.slug
+        for a in actual
+        if not _owned(a, ctx.repo_id)
+        and a.slug not in matched
+        and (ctx.orphan_slugs is None or a.slug in ctx.orphan_slugs)
     )
     return PersonaSection(
         items=sorted(personas, key=lambda p: p.slug),

@@ -6,6 +6,7 @@ Commands and the MCP server call these functions; nothing here prints.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import os
 from collections.abc import Callable, Iterator, Mapping
@@ -36,6 +37,7 @@ from personas_as_code.sync.reader import CatalogueListing, list_catalogue, read_
 from personas_as_code.sync.section import ApplyRun, PersonaResult
 from personas_as_code.sync.simulated_user_differ import plan_test_personas
 from personas_as_code.sync.state import desired_from_file
+from personas_as_code.sync.targets import check_targets, targeted_sections
 from personas_as_code.sync.tenant import check_tenant
 
 
@@ -43,8 +45,10 @@ from personas_as_code.sync.tenant import check_tenant
 class PlanRequest:
     """Options of one plan."""
 
-    prune: bool | None = None  # None: the repo config decides
+    prune: bool | None = None  # None: the repo config decides (never for a targeted plan)
     changed_since: str | None = None
+    targets: tuple[str, ...] | None = None  # ``plan SLUG…``: only these personas
+    adopt: tuple[str, ...] = ()  # ``--adopt SLUG``: take these over from other repos
 
 
 def resolve_database_url(repo: Repo, env: Mapping[str, str] = os.environ) -> str:
@@ -195,6 +199,8 @@ def open_plan_inputs(root: str | Path, env: Mapping[str, str] = os.environ) -> I
 
 def _context(repo: Repo, catalogue_state, request: PlanRequest) -> DiffContext:
     prune = repo.config.safety.prune if request.prune is None else request.prune
+    if request.targets is not None:
+        prune = bool(request.prune)  # a targeted plan prunes only when --prune says so
     ctx = DiffContext(
         repo_id=repo.config.repo.id,
         tenant=repo.config.repo.tenant,
@@ -202,6 +208,7 @@ def _context(repo: Repo, catalogue_state, request: PlanRequest) -> DiffContext:
         groups=catalogue_state.groups,
         prune=prune,
         changed_since=request.changed_since,
+        adopt=set(request.adopt),
     )
     if request.changed_since and repo.root is not None:
         files = changed_since(repo.root, request.changed_since)
@@ -211,6 +218,10 @@ def _context(repo: Repo, catalogue_state, request: PlanRequest) -> DiffContext:
             if files.changed.intersection(persona.referenced_files)
         }
         ctx.deleted_paths = set(files.deleted)
+    if request.targets is not None:
+        wanted = set(request.targets)
+        ctx.only_slugs = wanted if ctx.only_slugs is None else ctx.only_slugs & wanted
+        ctx.orphan_slugs = wanted
     return ctx
 
 
@@ -252,14 +263,20 @@ def _compute_plan(
     published = (a.published_model.slug for a in state.personas if a.published_model)
     check_tenant(repo.config.repo.tenant, published)  # a key of another tenant never converges
     ctx = _context(repo, state, request)
-    sections = (
-        diff(desired, state.personas, ctx),
-        plan_knowledge(repo, catalogue),
-        plan_backends(repo, catalogue),
-        plan_test_personas(repo, catalogue, prune=ctx.prune, changed_ref=request.changed_since),
-    )
+    if request.targets is not None:
+        check_targets(request.targets, repo, state.personas)
+        sections = targeted_sections(repo, catalogue, diff(desired, state.personas, ctx), ctx)
+    else:
+        sections = (
+            diff(desired, state.personas, ctx),
+            plan_knowledge(repo, catalogue),
+            plan_backends(repo, catalogue),
+            plan_test_personas(repo, catalogue, prune=ctx.prune, changed_ref=request.changed_since),
+        )
     plan = Plan(sections, ctx.repo_id, ctx.tenant, ctx.prune, ctx.changed_since)
-    return plan, ctx
+    refusals = tuple(plan.unsafe_reasons(repo.config.safety))
+    targets = tuple(sorted(set(request.targets))) if request.targets is not None else None
+    return dataclasses.replace(plan, targets=targets, refusals=refusals), ctx
 
 
 def apply_repo(

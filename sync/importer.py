@@ -30,12 +30,16 @@ _EXTENSION = {mime: ext for ext, mime in reversed(AVATAR_MIME_BY_EXTENSION.items
 
 @dataclass
 class ImportResult:
-    """Files written, personas skipped (with the reason) and personas refused (bad data
-    from the catalogue, or a path that would leave the repo; with the reason)."""
+    """Files written, personas skipped (with the reason), personas refused (bad data
+    from the catalogue, or a path that would leave the repo; with the reason), personas
+    taken over from another repo (``--adopt``: slug → that repo, None for none) and the
+    skipped personas another repo manages (slug → that repo)."""
 
     written: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
     refused: dict[str, str] = field(default_factory=dict)
+    adopted: dict[str, str | None] = field(default_factory=dict)
+    others: dict[str, str] = field(default_factory=dict)
 
 
 def persona_document(
@@ -92,22 +96,12 @@ def _avatar_file(
     return f"avatars/{persona.slug}{ext}", f"{folder}avatars/{persona.slug}{ext}", data
 
 
-def import_personas(
-    repo: Repo,
-    catalogue: Catalogue,
-    slugs: list[str] | None,
-    *,
-    overwrite: bool = False,
-) -> ImportResult:
-    """Write the chosen catalogue personas (all when ``slugs`` is None) as files; adopt them.
-
-    Every slug the catalogue answers is checked before it becomes a file name; a
-    persona with an invalid slug or an unsafe avatar is refused (``result.refused``)
-    and nothing is written for it.  Files are written without following symlinks.
-    """
-    if repo.root is None:
-        raise PersonasError("import needs a repo directory")
-    result = ImportResult()
+def _chosen(
+    catalogue: Catalogue, slugs: list[str] | None, result: ImportResult
+) -> dict[str, Persona]:
+    """The catalogue personas to import by slug (all when ``slugs`` is None); those with
+    an invalid slug go to ``result.refused``.  Raises ``NotFound`` for a named slug the
+    catalogue does not have."""
     personas: dict[str, Persona] = {}
     for persona in catalogue.iter_personas():
         problem = _slug_problem(persona.slug)
@@ -120,6 +114,31 @@ def import_personas(
         if missing:
             raise NotFound(f"no catalogue persona with slug {', '.join(missing)}")
         personas = {s: personas[s] for s in slugs}
+    return personas
+
+
+def import_personas(
+    repo: Repo,
+    catalogue: Catalogue,
+    slugs: list[str] | None,
+    *,
+    overwrite: bool = False,
+    adopt: frozenset[str] = frozenset(),
+) -> ImportResult:
+    """Write the chosen catalogue personas (all when ``slugs`` is None) as files; adopt them.
+
+    A persona another repo manages is skipped unless its slug is in ``adopt``: then it
+    is taken over (its marker becomes this repo's), and its file is written unless the
+    repo has one already (the file then decides what the next apply changes).
+
+    Every slug the catalogue answers is checked before it becomes a file name; a
+    persona with an invalid slug or an unsafe avatar is refused (``result.refused``)
+    and nothing is written for it.  Files are written without following symlinks.
+    """
+    if repo.root is None:
+        raise PersonasError("import needs a repo directory")
+    result = ImportResult()
+    personas = _chosen(catalogue, slugs, result)
     tenant = repo.config.repo.tenant
     groups_of: dict[str, list[str]] = {}
     for group in catalogue.list_model_groups():
@@ -128,11 +147,21 @@ def import_personas(
     folder = _personas_folder(repo)
     for slug, persona in sorted(personas.items()):
         marker = read_marker(persona.metadata)
-        if marker is not None and marker.repo != repo.config.repo.id:
-            result.skipped[slug] = f"managed by repo '{marker.repo}'"
+        taking_over = slug in adopt
+        if marker is not None and marker.repo != repo.config.repo.id and not taking_over:
+            result.skipped[slug] = (
+                f"managed by repo '{marker.repo}'; `personas import --adopt {slug}` takes it over"
+            )
+            result.others[slug] = marker.repo
             continue
         rel = f"{folder}{slug}.yaml"
-        if ((repo.root / rel).exists() or slug in repo.personas) and not overwrite:
+        exists = (repo.root / rel).exists() or slug in repo.personas
+        if exists and taking_over and not overwrite:
+            rel = repo.personas[slug].path if slug in repo.personas else rel
+            _take_over(catalogue, persona, Marker(repo=repo.config.repo.id, path=rel))
+            result.adopted[slug] = marker.repo if marker else None
+            continue
+        if exists and not overwrite:
             result.skipped[slug] = f"{rel} already exists (use --overwrite)"
             continue
         if persona.sources is None:
@@ -151,9 +180,15 @@ def import_personas(
         except WriteRefused as exc:
             result.refused[slug] = exc.message
             continue
-        adopted = Marker(repo=repo.config.repo.id, path=rel, protect=False)
-        catalogue.update_persona(
-            persona.id, PersonaUpdate(metadata=with_marker(persona.metadata, adopted))
-        )
+        _take_over(catalogue, persona, Marker(repo=repo.config.repo.id, path=rel))
         result.written.append(rel)
+        if taking_over:
+            result.adopted[slug] = marker.repo if marker else None
     return result
+
+
+def _take_over(catalogue: Catalogue, persona: Persona, marker: Marker) -> None:
+    """Write this repo's ownership marker into the persona (nothing else changes)."""
+    catalogue.update_persona(
+        persona.id, PersonaUpdate(metadata=with_marker(persona.metadata, marker))
+    )

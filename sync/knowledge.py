@@ -164,6 +164,8 @@ class KnowledgeSection(SectionDefaults):
 
     changes: list[KnowledgeChange] = field(default_factory=list)
     note: str | None = None
+    # a targeted plan: the source ids it indexes (the others are left as they are)
+    only: frozenset[str] | None = None
 
     @property
     def has_changes(self) -> bool:
@@ -195,14 +197,18 @@ class KnowledgeSection(SectionDefaults):
     def apply(self, run: ApplyRun) -> KnowledgeApplied:
         if not self.changes:
             return KnowledgeApplied()
-        return KnowledgeApplied(apply_knowledge(run.repo, run.catalogue))
+        return KnowledgeApplied(apply_knowledge(run.repo, run.catalogue, only=self.only))
 
     def skipped(self) -> KnowledgeApplied:
         return KnowledgeApplied()
 
 
-def plan_knowledge(repo: Repo, catalogue: Catalogue) -> KnowledgeSection:
-    """What apply would index; reads the index's hashes and writes nothing."""
+def plan_knowledge(
+    repo: Repo, catalogue: Catalogue, only: frozenset[str] | None = None
+) -> KnowledgeSection:
+    """What apply would index; reads the index's hashes and writes nothing.  ``only``:
+    the source ids to consider (a targeted plan); the others are neither indexed nor
+    dropped."""
     target = embedded_target(catalogue)
     if target is None:
         if repo.knowledge:
@@ -213,8 +219,20 @@ def plan_knowledge(repo: Repo, catalogue: Catalogue) -> KnowledgeSection:
     from personas_as_code.knowledge_index.indexer import diff_sources
 
     identity = embedder_for_settings(repo.config.knowledge.embeddings).identity
-    deltas = diff_sources(engine, tenant_id, repo.config.repo.id, desired_sources(repo), identity)
-    return KnowledgeSection([KnowledgeChange.from_delta(d) for d in deltas if d.has_changes])
+    deltas = diff_sources(
+        engine,
+        tenant_id,
+        repo.config.repo.id,
+        _chosen(desired_sources(repo), only),
+        identity,
+        drop_missing=only is None,
+    )
+    changes = [KnowledgeChange.from_delta(d) for d in deltas if d.has_changes]
+    return KnowledgeSection(changes, only=only)
+
+
+def _chosen(sources: list[SourceDocuments], only: frozenset[str] | None) -> list[SourceDocuments]:
+    return sources if only is None else [s for s in sources if s.source_id in only]
 
 
 @dataclass
@@ -257,9 +275,14 @@ class KnowledgeApplied(OneStepApplied[KnowledgeOutcome]):
 
 
 def apply_knowledge(
-    repo: Repo, catalogue: Catalogue, embedder: Embedder | None = None
+    repo: Repo,
+    catalogue: Catalogue,
+    embedder: Embedder | None = None,
+    *,
+    only: frozenset[str] | None = None,
 ) -> KnowledgeOutcome | None:
-    """Index the repo's knowledge into the embedded catalogue; None for a remote one."""
+    """Index the repo's knowledge into the embedded catalogue; None for a remote one.
+    ``only``: index just these source ids, dropping none (a targeted apply)."""
     target = embedded_target(catalogue)
     if target is None:
         return None
@@ -272,7 +295,13 @@ def apply_knowledge(
         embedder = embedder or embedder_for_settings(repo.config.knowledge.embeddings)
         store = ContentStore.for_repo(repo.root) if repo.root is not None else None
         stats = index_sources(
-            engine, tenant_id, repo.config.repo.id, desired_sources(repo), embedder, store
+            engine,
+            tenant_id,
+            repo.config.repo.id,
+            _chosen(desired_sources(repo), only),
+            embedder,
+            store,
+            drop_missing=only is None,
         )
     except PersonasError as exc:
         return KnowledgeOutcome(error=exc.message, error_code=exc.code)

@@ -22,10 +22,11 @@ from personas_as_code.sync.section import Section, merge_into
 from personas_as_code.sync.simulated_users import SimulatedUsersSection
 
 PLAN_FORMAT_VERSION = 1
+FORCE_FLAG = "--force"  # the ``apply`` option that passes the ``[safety]`` thresholds
 
 S = TypeVar("S")
 
-__all__ = ["PLAN_FORMAT_VERSION", "Orphan", "Plan"]
+__all__ = ["FORCE_FLAG", "PLAN_FORMAT_VERSION", "Orphan", "Plan"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,10 @@ class Plan:
     tenant: str = ""
     prune: bool = False
     changed_since: str | None = None
+    # ``personas plan SLUG…``: the personas the plan is limited to (None: the whole repo)
+    targets: tuple[str, ...] | None = None
+    # why ``apply`` would refuse this plan under the repo's ``[safety]`` (empty: it would not)
+    refusals: tuple[str, ...] = ()
 
     def section(self, kind: type[S]) -> S:
         """The section of type ``kind``."""
@@ -84,14 +89,39 @@ class Plan:
             "prune": self.prune,
             "summary": self.summary(),
         }
+        # members a plan has only when they say something, so a full, safe plan keeps
+        # its former shape
+        if self.targets is not None:
+            body["targets"] = list(self.targets)
+        if self.refusals:
+            body["safety"] = {
+                "apply_refuses": True,
+                "reasons": list(self.refusals),
+                "override_flag": FORCE_FLAG,
+                "command": self.override_command,
+            }
         for s in self.sections:
             merge_into(body, s.json_members())
         return {"checksum": self.checksum, **body}
 
     @property
     def checksum(self) -> str:
-        """sha256 of the changes, so ``apply --checksum`` runs only what was reviewed."""
-        return sha256_of([entry for s in self.sections for entry in s.checksum_part()])
+        """sha256 of the changes, so ``apply --checksum`` runs only what was reviewed.
+
+        A partial plan's checksum covers its targets too: a full apply never matches
+        the checksum of a reviewed partial plan, even when both change the same."""
+        entries = [entry for s in self.sections for entry in s.checksum_part()]
+        if self.targets is not None:
+            entries.append(["targets", sorted(self.targets)])
+        return sha256_of(entries)
+
+    @property
+    def override_command(self) -> str:
+        """The ``personas apply`` command that applies this plan despite its refusals."""
+        words = ["personas", "apply", *(self.targets or ())]
+        if self.prune:
+            words.append("--prune")
+        return " ".join([*words, FORCE_FLAG])
 
     def verify_checksum(self, expected: str) -> None:
         """Raise ``StalePlan`` when this plan is not the reviewed one."""
@@ -101,14 +131,20 @@ class Plan:
                 f"{self.checksum[:12]}); run plan again and review the new changes"
             )
 
+    def unsafe_reasons(self, safety: SafetySection) -> list[str]:
+        """Why this plan crosses a ``[safety]`` threshold (empty: it does not)."""
+        return [r for s in self.sections for r in s.unsafe_reasons(safety)]
+
     def raise_if_unsafe(self, safety: SafetySection, *, force: bool = False) -> None:
         """Refuse plans that update or delete too much (octoDNS-style), unless forced."""
         if force:
             return
-        reasons = [r for s in self.sections for r in s.unsafe_reasons(safety)]
+        reasons = self.unsafe_reasons(safety)
         if reasons:
             raise UnsafePlan(
-                "refusing to apply: " + "; ".join(reasons) + " (use --force if this is intended)",
+                "refusing to apply: "
+                + "; ".join(reasons)
+                + f" (use {FORCE_FLAG} if this is intended)",
                 details={"reasons": reasons},
             )
 

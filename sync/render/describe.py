@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from personas_as_code.sync.changes import (
     AddSource,
+    AdoptPersona,
     Change,
     CreatePersona,
     DeletePersona,
@@ -46,6 +47,12 @@ def describe(change: Change) -> str:
         return "create persona"
     if isinstance(change, UpdateWithDiffs):
         return "update " + ", ".join(d.field for d in change.diffs)
+    if isinstance(change, AdoptPersona):
+        owner = f"repo '{change.from_repo}'" if change.from_repo else "no repo"
+        return (
+            f"adopt: takes over from {owner} (the ownership marker becomes this repo's, "
+            f"path {change.after['path']})"
+        )
     if isinstance(change, SetMarker):
         return (
             f"set ownership marker (path {change.after['path']}, protect {change.after['protect']})"

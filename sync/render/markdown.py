@@ -4,6 +4,7 @@ the plan's warnings and checksum."""
 from __future__ import annotations
 
 from personas_as_code.sync.plan import Plan
+from personas_as_code.sync.render import notes
 from personas_as_code.sync.render.literal import md_code, md_text
 from personas_as_code.sync.render.redact import redact_plan
 
@@ -15,6 +16,7 @@ def render_markdown(plan: Plan) -> str:
     plan = redact_plan(plan)
     summary = plan.summary()
     out = [MARKER, "### personas plan", ""]
+    out += notes.markdown(plan)
     if not plan.has_changes and not plan.errors:
         out.append("**No changes.** The catalogue matches the repo.")
     for section in plan.shown_sections:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from personas_as_code.sync.plan import Plan
+from personas_as_code.sync.render import notes
 from personas_as_code.sync.render.literal import StyledLine, one_line, visible
 from personas_as_code.sync.render.redact import redact_plan
 
@@ -20,12 +21,14 @@ def plan_lines(plan: Plan) -> Iterator[StyledLine]:
     """The plan as styled lines, user text shown literally, secrets redacted."""
     plan = redact_plan(plan)
     sections = plan.shown_sections
+    yield from notes.lines(plan)
     for section in sections:
         yield from section.text_lines()
     for section in sections:
         yield from section.text_trailer()
     for warning in plan.warnings:
         yield StyledLine(one_line(f"warning: {warning}"), "yellow")
+    yield from notes.refusal_lines(plan)
     if not plan.has_changes and not plan.errors:
         yield StyledLine("No changes. The catalogue matches the repo.")
     else:
