@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,7 +11,6 @@ from personas_as_code.catalogue.db import AvatarRow, FrontendModelRow, PersonaRo
 from personas_as_code.catalogue.servable import served
 from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
-from sqlmodel import col
 
 
 def avatar_path(persona_id: str) -> str:
@@ -67,21 +67,29 @@ def persona_out(
 
 def render(session: Session, rows: list[PersonaRow]) -> list[Persona]:
     """Personas with their sources and avatar hashes, in two queries for the lot."""
+    return render_rows(session, rows)
+
+
+_SOURCES = SourceRow.__table__  # type: ignore[attr-defined]
+
+_AVATARS = AvatarRow.__table__  # type: ignore[attr-defined]
+
+
+def render_rows(
+    session: Session, rows: Sequence[PersonaRow | Row[*tuple[Any, ...]]]
+) -> list[Persona]:
+    """Personas (ORM or Core rows with ``metadata_``) with their sources and avatar
+    hashes, in two Core queries for the lot."""
     if not rows:
         return []
     pks = [r.pk for r in rows]
-    by_pk: dict[int, list[SourceRow]] = {pk: [] for pk in pks if pk is not None}
-    for src in session.execute(
-        select(SourceRow).where(col(SourceRow.persona_pk).in_(pks)).order_by(col(SourceRow.pk))
-    ).scalars():
+    by_pk: dict[int, list[Row[*tuple[Any, ...]]]] = {pk: [] for pk in pks if pk is not None}
+    conn = session.connection()
+    sources = select(_SOURCES).where(_SOURCES.c.persona_pk.in_(pks)).order_by(_SOURCES.c.pk)
+    for src in conn.execute(sources):
         by_pk[src.persona_pk].append(src)
-    shas = dict(
-        session.execute(
-            select(col(AvatarRow.persona_pk), col(AvatarRow.sha256)).where(
-                col(AvatarRow.persona_pk).in_(pks)
-            )
-        ).all()
-    )
+    avatars = select(_AVATARS.c.persona_pk, _AVATARS.c.sha256)
+    shas = {pk: sha for pk, sha in conn.execute(avatars.where(_AVATARS.c.persona_pk.in_(pks)))}
     return [
         persona_out(
             r,

@@ -16,6 +16,7 @@ default.  A healthy row costs one strict-JSON check per JSON field.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import re
@@ -57,10 +58,45 @@ def _repaired(value: Any, depth: int = 0) -> Any:
     return _text(str(value))
 
 
-def servable_json(value: Any, *, where: str) -> Any:
-    """A decoded JSON map unchanged when it is strict JSON, else a repaired copy (and a
-    warning); anything but a map (a plain column, a list of models) is left alone."""
-    if not isinstance(value, dict):
+_LONG_NUMBER = re.compile(r"\d{19}")
+_NUL = "\\u0000"
+
+
+_ENCODER = json.JSONEncoder(allow_nan=False, ensure_ascii=False, check_circular=False)
+
+
+def _surely_strict(value: dict[str, Any], *, decoded: bool) -> bool:
+    """True only when ``value`` is certainly strict JSON, decided at C speed; False means
+    "walk it" (``json_problems``), never "refuse it".
+
+    The encoder refuses NaN, Infinity and anything but JSON types.  Unless ``value`` was
+    decoded from JSON text (whose map keys are strings and which holds no tuples),
+    decoding the encoder's text back equal rules out keys it would have turned into
+    strings.  The text then shows a lone surrogate (it does not encode), a NUL
+    (``\\u0000``), an integer that may pass 64 bits (19 digits in a row: strings holding
+    such digits are walked too) and a depth over ``MAX_JSON_DEPTH`` (more brackets than
+    that in all).
+    """
+    try:
+        text = _ENCODER.encode(value)
+        if not decoded and json.loads(text) != value:
+            return False
+        if not text.isascii():
+            text.encode("utf-8")
+    except (TypeError, ValueError, RecursionError):  # UnicodeEncodeError is a ValueError
+        return False
+    return (
+        _NUL not in text
+        and text.count("{") + text.count("[") <= MAX_JSON_DEPTH
+        and _LONG_NUMBER.search(text) is None
+    )
+
+
+def servable_json(value: Any, *, where: str, decoded: bool = False) -> Any:
+    """A JSON map unchanged when it is strict JSON, else a repaired copy (and a warning);
+    anything but a map (a plain column, a list of models) is left alone.  ``decoded``:
+    the map was decoded from JSON text (a JSON column's value), so its keys are strings."""
+    if not isinstance(value, dict) or _surely_strict(value, decoded=decoded):
         return value
     # the size cap is an input rule; a big stored value still encodes fine
     problems = json_problems(value, max_nodes=sys.maxsize)
@@ -75,9 +111,13 @@ def servable_json(value: Any, *, where: str) -> Any:
 
 
 def served(model: type[M], where: str, /, **fields: Any) -> M:
-    """``model(**fields)`` for a stored row, repaired so it can always be served."""
+    """``model(**fields)`` for a stored row (its maps decoded from JSON columns), repaired
+    so it can always be served."""
     values = {
-        name: servable_json(value, where=f"{where}, field {name}") for name, value in fields.items()
+        name: servable_json(value, where=f"{where}, field {name}", decoded=True)
+        if isinstance(value, dict)
+        else value
+        for name, value in fields.items()
     }
     try:
         return model(**values)
