@@ -202,8 +202,8 @@ def raw_index(path: Path, docs: list[Document], source: SourceDocuments, embedde
 class RawRetrieval:
     """The retrieval floor over the same index: FTS5 bm25, numpy dot, rank fusion."""
 
-    def __init__(self, path: str, embedder) -> None:
-        self.con = sqlite3.connect(path)
+    def __init__(self, path: str, embedder, *, check_same_thread: bool = True) -> None:
+        self.con = sqlite3.connect(path, check_same_thread=check_same_thread)
         self.embedder = embedder
         rows = self.con.execute(
             "SELECT id, embedding FROM knowledge_chunks WHERE source_id = 'col_bench' ORDER BY id"
