@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from personas_as_code.catalogue.client import HttpCatalogue
 from personas_as_code.catalogue.protocol import Catalogue
-from personas_as_code.catalogue.simulated_user_store import HttpSimulatedUsers, SimulatedUserStore
+
+if TYPE_CHECKING:
+    from personas_as_code.catalogue.simulated_user_store import SimulatedUserStore
+
+# The catalogue each way needs is imported where it is opened: the HTTP client's
+# libraries cost an embedded run (``personas test``) start-up, and the other way round.
 
 
 def open_catalogue(
@@ -21,6 +26,8 @@ def open_catalogue(
     without ``tenant`` is ``UnknownTenant``, never written to.
     """
     if env.get("SCAIGRID_HOST") and env.get("SCAIGRID_API_KEY"):
+        from personas_as_code.catalogue.client import HttpCatalogue
+
         return HttpCatalogue.from_env(env)
     # imported here: SQLAlchemy and SQLModel cost a second of start-up over HTTP
     from personas_as_code.catalogue.embedded import EmbeddedCatalogue
@@ -33,4 +40,7 @@ def open_simulated_user_server(
 ) -> SimulatedUserStore:
     """Project ``project`` of the test-personas API at ``base_url`` (``[test_personas]
     url``), a server other than the catalogue's; closing the store closes its client."""
+    from personas_as_code.catalogue.client import HttpCatalogue
+    from personas_as_code.catalogue.simulated_user_store import HttpSimulatedUsers
+
     return HttpSimulatedUsers(HttpCatalogue(base_url, api_key), project, owns_http=True)
