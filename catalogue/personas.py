@@ -21,7 +21,13 @@ from personas_as_code.catalogue.records import (
     persona_row,
     valid_id,
 )
-from personas_as_code.catalogue.rendering import persona_out, render, render_rows, source_out
+from personas_as_code.catalogue.rendering import (
+    json_columns,
+    persona_out,
+    render,
+    render_rows,
+    source_out,
+)
 from personas_as_code.schemas.errors import PersonaNotFound, SlugConflict
 from personas_as_code.schemas.fields import slugify
 from sqlalchemy import bindparam, delete, func, select
@@ -76,12 +82,10 @@ _AVATARS = AvatarRow.__table__  # type: ignore[attr-defined]
 
 # The read of one persona, built once: ``GET /personas/{id}`` is the hottest route, and
 # Core rows from a prepared statement skip the ORM's per-call statement and object work.
+_PERSONA_COLUMNS = json_columns(_PERSONAS, {"metadata": "metadata_"})
+
 _ONE_PERSONA = (
-    select(
-        *(c for c in _PERSONAS.c if c.name != "metadata"),
-        _PERSONAS.c.metadata.label("metadata_"),
-        _AVATARS.c.sha256.label("avatar_sha"),
-    )
+    select(*_PERSONA_COLUMNS, _AVATARS.c.sha256.label("avatar_sha"))
     .outerjoin(_AVATARS, _AVATARS.c.persona_pk == _PERSONAS.c.pk)
     .where(_PERSONAS.c.id == bindparam("persona_id"))
     .where(_PERSONAS.c.tenant_id == bindparam("tenant_id"))
@@ -89,12 +93,12 @@ _ONE_PERSONA = (
 
 # A page of personas as Core rows (the same columns ``_ONE_PERSONA`` reads, without the
 # avatar join): a list page skips the ORM's objects, as the read of one does.
-_PAGE_OF_PERSONAS = select(
-    *(c for c in _PERSONAS.c if c.name != "metadata"), _PERSONAS.c.metadata.label("metadata_")
-)
+_PAGE_OF_PERSONAS = select(*_PERSONA_COLUMNS)
 
 _SOURCES_OF_ONE = (
-    select(_SOURCES).where(_SOURCES.c.persona_pk == bindparam("persona_pk")).order_by(_SOURCES.c.pk)
+    select(*json_columns(_SOURCES))
+    .where(_SOURCES.c.persona_pk == bindparam("persona_pk"))
+    .order_by(_SOURCES.c.pk)
 )
 
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from personas_as_code.catalogue.api import API_PREFIX, FrontendModel, Persona, PersonaBase, Source
 from personas_as_code.catalogue.db import AvatarRow, FrontendModelRow, PersonaRow, SourceRow
-from personas_as_code.catalogue.servable import served
-from sqlalchemy import Row, select
+from personas_as_code.catalogue.servable import served, stored_json
+from sqlalchemy import JSON, Row, Table, Text, cast, select
 from sqlalchemy.orm import Session
 
 
@@ -24,18 +24,45 @@ def _aware(ts: datetime | None) -> datetime | None:
     return ts
 
 
+def json_columns(table: Table, renamed: Mapping[str, str] | None = None) -> list[Any]:
+    """The columns of ``table`` to select for serving: its JSON columns read as their
+    text (``stored_json`` decodes it and vouches for most without a walk), ``renamed``
+    ones labelled with their attribute's name."""
+    renamed = renamed or {}
+    return [
+        (cast(c, Text) if isinstance(c.type, JSON) else c).label(renamed.get(c.name, c.name))
+        for c in table.c
+    ]
+
+
+def _stored(row: Any, names: Sequence[str]) -> tuple[dict[str, Any], frozenset[str]]:
+    """The JSON fields ``names`` of ``row`` decoded, and those their text vouched for."""
+    values: dict[str, Any] = {}
+    clean: set[str] = set()
+    for name in names:
+        value = getattr(row, name)
+        if isinstance(value, str):  # a JSON column read as text
+            value, vouched = stored_json(value)
+            if vouched:
+                clean.add(name)
+        values[name] = value
+    return values, frozenset(clean)
+
+
 def source_out(row: SourceRow | Row[*tuple[Any, ...]], persona_id: str) -> Source:
     """A source row served as a ``Source`` of ``persona_id``."""
+    stored, clean = _stored(row, ("search_config",))
     return served(
         Source,
         f"source {row.id}",
+        clean,
         id=row.id,
         persona_id=persona_id,
         source_type=row.source_type,
         source_id=row.source_id,
         source_name=row.source_name,
         weight=row.weight,
-        search_config=row.search_config,
+        search_config=stored["search_config"],
         status=row.status,
         created_at=_aware(row.created_at),
         updated_at=_aware(row.updated_at),
@@ -47,10 +74,15 @@ def persona_out(
 ) -> Persona:
     """A persona row served as a ``Persona`` with its sources and avatar hash."""
     stored = {name: getattr(row, name) for name in PersonaBase.model_fields}
-    stored["metadata"] = row.metadata_
+    decoded, clean = _stored(row, ("rag_status_messages", "default_params", "metadata_"))
+    stored.update(decoded)
+    stored["metadata"] = stored.pop("metadata_")
+    if "metadata_" in clean:
+        clean = clean - {"metadata_"} | {"metadata"}
     return served(
         Persona,
         f"persona {row.id}",
+        clean,
         id=row.id,
         tenant_id=row.tenant_id,
         # a column an earlier version left NULL is served at the field's default
@@ -85,7 +117,11 @@ def render_rows(
     pks = [r.pk for r in rows]
     by_pk: dict[int, list[Row[*tuple[Any, ...]]]] = {pk: [] for pk in pks if pk is not None}
     conn = session.connection()
-    sources = select(_SOURCES).where(_SOURCES.c.persona_pk.in_(pks)).order_by(_SOURCES.c.pk)
+    sources = (
+        select(*json_columns(_SOURCES))
+        .where(_SOURCES.c.persona_pk.in_(pks))
+        .order_by(_SOURCES.c.pk)
+    )
     for src in conn.execute(sources):
         by_pk[src.persona_pk].append(src)
     avatars = select(_AVATARS.c.persona_pk, _AVATARS.c.sha256)

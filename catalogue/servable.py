@@ -92,6 +92,63 @@ def _surely_strict(value: dict[str, Any], *, decoded: bool) -> bool:
     )
 
 
+class _Suspect(Exception):
+    """A number in a JSON text that strict JSON does not hold."""
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400
+        raise _Suspect(text)
+    return value
+
+
+def _int(text: str) -> int:
+    value = int(text)
+    if not -(2**63) <= value < 2**63:
+        raise _Suspect(text)
+    return value
+
+
+def _constant(text: str) -> float:
+    raise _Suspect(text)  # NaN, Infinity, -Infinity
+
+
+# decodes as ``json.loads`` does, refusing the numbers strict JSON does not hold
+_STRICT_NUMBERS = json.JSONDecoder(parse_float=_float, parse_int=_int, parse_constant=_constant)
+
+
+def stored_json(text: str) -> tuple[Any, bool]:
+    """A JSON column's text decoded (as ``json.loads`` does), and whether the text alone
+    vouches that the value is strict JSON (False: serve it through ``servable_json``).
+
+    The numbers are checked as they are decoded; the text then shows a surrogate or a
+    NUL (escaped or not: an escape inside a string may be harmless, and is walked), and
+    a depth over ``MAX_JSON_DEPTH`` (more brackets than that in all).  Map keys decoded
+    from text are strings."""
+    try:
+        value = _STRICT_NUMBERS.decode(text)
+    except _Suspect:
+        return json.loads(text), False
+    clean = (
+        "\\ud" not in text
+        and "\\uD" not in text
+        and "\\u0000" not in text
+        and "\x00" not in text
+        and text.count("{") + text.count("[") <= MAX_JSON_DEPTH
+        and (text.isascii() or _encodes(text))
+    )
+    return value, clean
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def servable_json(value: Any, *, where: str, decoded: bool = False) -> Any:
     """A JSON map unchanged when it is strict JSON, else a repaired copy (and a warning);
     anything but a map (a plain column, a list of models) is left alone.  ``decoded``:
@@ -110,12 +167,13 @@ def servable_json(value: Any, *, where: str, decoded: bool = False) -> Any:
     return _repaired(value)
 
 
-def served(model: type[M], where: str, /, **fields: Any) -> M:
+def served(model: type[M], where: str, clean: frozenset[str] = frozenset(), /, **fields: Any) -> M:
     """``model(**fields)`` for a stored row (its maps decoded from JSON columns), repaired
-    so it can always be served."""
+    so it can always be served; the fields named in ``clean`` are known strict JSON
+    (``stored_json`` vouched for their text)."""
     values = {
         name: servable_json(value, where=f"{where}, field {name}", decoded=True)
-        if isinstance(value, dict)
+        if isinstance(value, dict) and name not in clean
         else value
         for name, value in fields.items()
     }

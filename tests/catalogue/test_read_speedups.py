@@ -6,6 +6,7 @@ poisoned rows included."""
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 from typing import Any
@@ -75,6 +76,38 @@ def test_the_screen_of_a_decoded_map_agrees_with_the_walk(value: dict[str, Any])
 def test_the_screen_of_any_map_agrees_with_the_walk(value: dict[Any, Any]) -> None:
     served = servable.servable_json(value, where="test")
     assert (served is value) == walk_says_strict(value)
+
+
+TEXTS = [
+    *(json.dumps(value) for value in DECODED),
+    *(json.dumps(value, ensure_ascii=False) for value in DECODED[:3]),
+    '{"a": NaN}',
+    '{"a": -Infinity}',
+    '{"a": 1e400}',
+    '{"a": 1e300, "b": -0.0}',
+    '{"big": 99999999999999999999}',
+    '{"x": "\\ud800"}',
+    '{"x": "\\ud83d\\ude00"}',
+    '{"x": "\\u0000"}',
+    '{"deep": ' + DEEP + "}",
+    '"a string"',
+    "null",
+    "[1, 2]",
+]
+
+
+@pytest.mark.parametrize("text", TEXTS, ids=range(len(TEXTS)))
+def test_a_stored_text_is_decoded_as_json_loads_does_and_vouched_for_only_when_strict(
+    text: str,
+) -> None:
+    value, clean = servable.stored_json(text)
+    expected = json.loads(text)
+    assert json.dumps(value) == json.dumps(expected)  # NaN != NaN, the texts are equal
+    if clean:
+        assert walk_says_strict(value)
+    brackets = text.count("[") + text.count("{")
+    if walk_says_strict(value) and "\\u" not in text and brackets <= 32:
+        assert clean  # a plain healthy text needs no walk
 
 
 def test_a_healthy_list_page_walks_no_map_and_builds_no_orm_object(
