@@ -204,11 +204,8 @@ def main() -> None:
         else:
             verdict = "ok" if wall <= GOAL_SECONDS else f"over the {GOAL_SECONDS} s goal"
             if name.startswith("personas validate"):
-                verdict += (
-                    "; issue 21: "
-                    + ("ok" if wall <= 2 * typer_wall else "over")
-                    + (" the goal of 2x typer")
-                )
+                within = wall <= 2 * typer_wall and cpu <= 2 * typer_cpu
+                verdict += f"; issue 21: {'ok' if within else 'over'} the goal of 2x typer"
             line += (
                 f"  wall {wall / python_wall:4.1f}x python, {wall / typer_wall:4.2f}x typer;"
                 f"  CPU {cpu / python_cpu:4.1f}x python, {cpu / typer_cpu:4.2f}x typer  ({verdict})"
