@@ -11,7 +11,9 @@ Served as is, it would make every listing of its tenant fail.
 must, with a warning naming the row: in free-form JSON, lone surrogates
 become U+FFFD, non-finite numbers become null and anything nested deeper than
 ``MAX_JSON_DEPTH`` becomes null; a field the model refuses is served at its
-default.  A healthy row costs one strict-JSON check per JSON field.
+default.  A healthy row costs no walk: a JSON column read as text is vouched for by
+its text as it is decoded (``stored_json``), a decoded map by one C-speed encoding
+(``_surely_strict``); only what they cannot vouch for is walked (``json_problems``).
 """
 
 from __future__ import annotations
