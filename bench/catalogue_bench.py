@@ -16,8 +16,17 @@ Per size N (a generated repo of N personas, two in three published; SQLite):
   model slugs it checks (one small request) and the published models it
   compares with their personas.
 
+Then, at ``--serving-size`` personas (default 10,000: the example of 200 applied, then
+copied row by row in SQL, which takes seconds, not an apply of minutes), issue 21's
+read rows, each against ``bench/serving_floor.py`` (a bare FastAPI route with the same
+bearer check, a raw ``sqlite3`` read of the same rows and ``json.dumps``: its answer is
+checked equal to ours first), server CPU per request in rounds alternating A B A B:
+
+- a list page (``limit=200``; goal <= 1.3x);
+- ``GET /personas/{id}`` (goal <= 1.2x).
+
 The apply concurrency is the CLI's default.  Keep 10,000 for one run at the end:
-it takes several minutes.
+it takes several minutes.  ``--only serving`` runs the read rows alone.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ import json
 import os
 import random
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -257,20 +267,140 @@ def run_size(count: int, gets: int, tmp: Path) -> list[tuple[str, str, str, str]
     return rows
 
 
+def serving_catalogue(tmp: Path, count: int) -> tuple[str, str]:
+    """A SQLite catalogue of ``count`` personas: 200 applied as CI does, then copied in
+    SQL (fresh ids and slugs, their sources too).  Returns (database URL, tenant id)."""
+    repo = tmp / "serving-repo"
+    generate(repo, 200)
+    path = tmp / "serving.db"
+    env = cli_env(PERSONAS_DATABASE_URL=f"sqlite:///{path}")
+    timed_cli(["apply", "--auto-approve", "--repo", str(repo)], env, tmp / "serving-apply.txt")
+    con = sqlite3.connect(path)
+    base = con.execute("SELECT max(pk) FROM personas").fetchone()[0]
+    copies = {
+        "personas": {"pk": "pk + {off}", "id": "id || '_{k}'", "slug": "slug || '-{k}'"},
+        "persona_sources": {
+            "pk": "pk + {soff}",
+            "id": "id || '_{k}'",
+            "persona_pk": "persona_pk + {off}",
+        },
+    }
+    key = {"personas": "pk", "persona_sources": "persona_pk"}
+    for k in range(1, count // base):
+        for table, changed in copies.items():
+            cols = [r[1] for r in con.execute(f"PRAGMA table_info({table})")]
+            picks = [changed.get(c, c).format(k=k, off=k * base, soff=k * 10 * base) for c in cols]
+            con.execute(
+                f"INSERT INTO {table} ({', '.join(cols)}) SELECT {', '.join(picks)} "
+                f"FROM {table} WHERE {key[table]} <= {base}"
+            )
+    con.commit()
+    tenant = con.execute("SELECT tenant_id FROM personas LIMIT 1").fetchone()[0]
+    con.close()
+    init = ["catalogue", "init", "--database", f"sqlite:///{path}", "--tenant", "acme"]
+    timed_cli([*init, "--api-key", KEY], cli_env(), tmp / "serving-init.txt")
+    return f"sqlite:///{path}", tenant
+
+
+def server_cpu_per(base: str, pid: int, paths: list[str], count: int) -> float:
+    """Seconds of server CPU per GET of ``paths`` (cycled), sequential, over keep-alive."""
+    headers = {"Authorization": f"Bearer {KEY}"}
+    with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
+        for path in paths[:20]:  # warm up
+            assert client.get(path).status_code == 200
+        before = cpu_seconds(pid)
+        for i in range(count):
+            client.get(paths[i % len(paths)])
+        return (cpu_seconds(pid) - before) / count
+
+
+def same_answer(ours: dict, floor: dict) -> None:
+    """The floor answers what we answer (``meta`` aside: it keeps no cursor)."""
+    ours.pop("meta", None), floor.pop("meta", None)
+    if ours != floor:
+        raise RuntimeError("the floor's answer differs from ours: the comparison is void")
+
+
+def serving_rows(tmp: Path, count: int, rounds: int) -> list[tuple[str, str, str, str]]:
+    database, tenant = serving_catalogue(tmp, count)
+    headers = {"Authorization": f"Bearer {KEY}"}
+    port, bare_port = free_port(), free_port()
+    serve = [*CLI, "catalogue", "serve", "--database", database, "--port", str(port)]
+    floor_env = cli_env(
+        BARE_DB=database.removeprefix("sqlite:///"),
+        BARE_KEY_HASH=hashlib.sha256(KEY.encode()).hexdigest(),
+        BARE_TENANT_ID=tenant,
+        BARE_PORT=str(bare_port),
+    )
+    floor_cmd = [sys.executable, str(ROOT / "bench" / "serving_floor.py")]
+    ours_base, bare_base = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{bare_port}"
+    page = f"{P}/personas?limit=200"
+    with (
+        process(serve, cli_env(), port, tmp / "serve-10k.log") as ours_pid,
+        process(floor_cmd, floor_env, bare_port, tmp / "floor.log") as bare_pid,
+    ):
+        first = httpx.get(ours_base + page, headers=headers).json()
+        if "data" not in first:
+            raise RuntimeError(f"our list failed: {first}")
+        ids = random.sample([p["id"] for p in first["data"]], 50)
+        gets = [f"{P}/personas/{i}" for i in ids]
+        same_answer(first, httpx.get(bare_base + page, headers=headers).json())
+        for path in gets[:5]:
+            same_answer(
+                httpx.get(ours_base + path, headers=headers).json(),
+                httpx.get(bare_base + path, headers=headers).json(),
+            )
+        figures: dict[str, list[tuple[float, float]]] = {"list": [], "get": []}
+        for _ in range(rounds):  # A B A B: a change of load hits both
+            for name, paths, n in (("list", [page], 100), ("get", gets, 1000)):
+                ours = server_cpu_per(ours_base, ours_pid, paths, n)
+                bare = server_cpu_per(bare_base, bare_pid, paths, n)
+                figures[name].append((ours, bare))
+    rows = []
+    for name, label, goal in (
+        ("list", "server CPU per list page (limit=200)", 1.3),
+        ("get", "server CPU per GET /personas/{id}", 1.2),
+    ):
+        ours = statistics.median(o for o, _ in figures[name])
+        bare = statistics.median(b for _, b in figures[name])
+        ratio = statistics.median(o / b for o, b in figures[name])
+        rows.append(
+            (
+                f"{label} at {count:,}",
+                f"{ours * 1000:.2f} ms",
+                f"bare route + sqlite3 read + json.dumps {bare * 1000:.2f} ms",
+                f"{ratio:.2f}x (goal <= {goal}x)",
+            )
+        )
+    return rows
+
+
+def print_rows(title: str, rows: list[tuple[str, str, str, str]]) -> None:
+    print(f"\n{title}")
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+    print(json.dumps({"title": title, "rows": rows}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="2000", help="comma-separated persona counts")
     parser.add_argument("--gets", type=int, default=2000, help="GET requests timed per server")
+    parser.add_argument("--serving-size", type=int, default=10_000, help="personas served")
+    parser.add_argument("--rounds", type=int, default=5, help="A B rounds of the read rows")
+    parser.add_argument("--only", choices=["apply", "serving"], help="run one part")
     args = parser.parse_args()
     random.seed(13)
-    for count in [int(s) for s in args.sizes.split(",")]:
+    if args.only != "serving":
+        for count in [int(s) for s in args.sizes.split(",")]:
+            with tempfile.TemporaryDirectory() as tmp:
+                rows = run_size(count, args.gets, Path(tmp))
+            print_rows(f"catalogue bench at {count:,} personas (SQLite, loopback)", rows)
+    if args.only != "apply":
         with tempfile.TemporaryDirectory() as tmp:
-            rows = run_size(count, args.gets, Path(tmp))
-        print(f"\ncatalogue bench at {count:,} personas (SQLite, loopback)")
-        widths = [max(len(r[i]) for r in rows) for i in range(4)]
-        for row in rows:
-            print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
-        print(json.dumps({"size": count, "rows": rows}))
+            rows = serving_rows(Path(tmp), args.serving_size, args.rounds)
+        print_rows(f"catalogue reads at {args.serving_size:,} personas (SQLite, loopback)", rows)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,11 @@ temp dir, served by this process in a thread; applied once first, so the plan ha
 no changes).  Its floor adds the HTTP client to the libraries: a plan over HTTP
 needs no database or server stack (SQLAlchemy, SQLModel, FastAPI: about a second of
 CPU before issue 13).
+
+Issue 21's rows: ``personas validate`` against ``python -c "import typer"`` (goal <= 2x),
+and ``personas test`` on the example repo (6 cases, the offline mirror backend, run
+cold -- no knowledge store yet -- then warm) against a bare process making the same 6
+backend calls (the mirror's echo of each case's messages; goal: <= 0.3 s above it).
 """
 
 from __future__ import annotations
@@ -112,6 +117,55 @@ def median_times(
     return statistics.median(walls), statistics.median(cpus)
 
 
+ROOT = Path(__file__).resolve().parents[1]
+# the floor of ``personas test`` on the mirror: a new process answering the 6 cases as
+# the mirror does (it echoes what it received) -- no model is called either way
+MIRROR_CALLS = (
+    "import json\n"
+    "for n in range(6):\n"
+    "    messages = [{'role': 'system', 'content': 'persona'}, "
+    "{'role': 'user', 'content': f'case {n}'}]\n"
+    "    print(json.dumps({'message': messages[-1], 'messages': messages}))\n"
+)
+
+
+def example_repo(target: Path) -> Path:
+    """The example repo (personas with their tests, test personas, knowledge) in git."""
+    import shutil
+
+    target.mkdir(parents=True)
+    shutil.copy(ROOT / "personas.toml", target / "personas.toml")
+    for folder in ("personas", "test-personas", "knowledge"):
+        shutil.copytree(ROOT / folder, target / folder)
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "examples"]):
+        subprocess.run(["git", *args], cwd=target, check=True, capture_output=True)
+    return target
+
+
+def test_rows(personas: list[str], tmp: Path, runs: int) -> list[str]:
+    """``personas test`` cold and warm against the bare mirror calls, A B A B."""
+    repo = example_repo(tmp / "examples")
+    out = tmp / "test-stdout.txt"
+    floor_cmd = [sys.executable, "-c", MIRROR_CALLS]
+    cold_wall, cold_cpu = median_times([*personas, "test"], repo, 1, out)
+    figures: dict[str, list[tuple[float, float]]] = {"ours": [], "floor": []}
+    for _ in range(runs):
+        figures["ours"].append(median_times([*personas, "test"], repo, 1, out))
+        figures["floor"].append(median_times(floor_cmd, repo, 1, out))
+    (o_wall, o_cpu), (f_wall, f_cpu) = (
+        tuple(statistics.median(x[i] for x in figures[k]) for i in (0, 1))
+        for k in ("ours", "floor")
+    )
+    verdict = "ok" if o_wall - f_wall <= 0.3 else "over the 0.3 s goal"
+    return [
+        f"  personas test, example repo (6 cases), cold  {cold_wall:6.3f} s wall  "
+        f"{cold_cpu:6.3f} s CPU (the knowledge store built first)",
+        f"  personas test, example repo (6 cases), warm  {o_wall:6.3f} s wall  {o_cpu:6.3f} s CPU"
+        f"  floor (the 6 mirror calls in a bare process) {f_wall:6.3f} s wall  {f_cpu:6.3f} s"
+        f" CPU: {o_wall - f_wall:+.3f} s wall, {o_cpu - f_cpu:+.3f} s CPU above it ({verdict})",
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="runs per figure (median)")
@@ -134,6 +188,7 @@ def main() -> None:
             plan = (f"personas plan over HTTP (no-op, {PERSONAS})", [*personas, "plan"])
             for name, cmd in (http_floor, plan):
                 figures.append((name, *median_times(cmd, repo, args.runs, out, env)))
+        tests = test_rows(personas, Path(tmp), args.runs)
     (_, python_wall, python_cpu), (_, typer_wall, typer_cpu) = figures[:2]
     print(f"CLI start-up, median of {args.runs} runs, stdout to a file (wall / CPU seconds)")
     floor_wall = floor_cpu = 0.0
@@ -148,11 +203,15 @@ def main() -> None:
             )
         else:
             verdict = "ok" if wall <= GOAL_SECONDS else f"over the {GOAL_SECONDS} s goal"
+            if name.startswith("personas validate"):
+                within = wall <= 2 * typer_wall and cpu <= 2 * typer_cpu
+                verdict += f"; issue 21: {'ok' if within else 'over'} the goal of 2x typer"
             line += (
                 f"  wall {wall / python_wall:4.1f}x python, {wall / typer_wall:4.2f}x typer;"
                 f"  CPU {cpu / python_cpu:4.1f}x python, {cpu / typer_cpu:4.2f}x typer  ({verdict})"
             )
         print(line)
+    print("\n".join(tests))
 
 
 if __name__ == "__main__":

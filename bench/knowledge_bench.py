@@ -13,6 +13,15 @@
   so the first queries of each type pay for them).
 * recall@1 / recall@3 on the labelled handbook set of the tests.
 
+Issue 21's rows (SQLite), each beside a floor measured in the same run, A B A B:
+
+* indexing ``--docs`` documents against the same chunks embedded with wordllama and
+  inserted with bare ``sqlite3`` (a table and an FTS5 index of the texts, vectors as
+  blobs) -- goal <= 1.3x;
+* hybrid retrieval p50/p95 against the same retrieval done raw: one FTS5 ``bm25`` query,
+  a numpy dot over the source's vectors (loaded once, like ours), reciprocal rank
+  fusion and a read of the top texts -- goal <= 1.5x.
+
 PostgreSQL runs in a throwaway schema on ``--pg-url`` (default
 ``PERSONAS_TEST_PG_URL`` or postgresql://postgres@127.0.0.1:5432/test) and is skipped
 when unreachable.
@@ -24,7 +33,9 @@ import argparse
 import hashlib
 import os
 import random
+import re
 import secrets
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -32,6 +43,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -157,6 +170,127 @@ def bench_database(name: str, engine: Engine, docs: list[Document], queries: int
         )
 
 
+RAW_SCHEMA = """
+CREATE TABLE chunks (id INTEGER PRIMARY KEY, doc TEXT, ordinal INTEGER, text TEXT,
+                     embedding BLOB);
+CREATE VIRTUAL TABLE chunks_fts USING fts5(text, content='chunks', content_rowid='id',
+                                           tokenize='porter unicode61');
+"""
+
+
+def raw_index(path: Path, docs: list[Document], source: SourceDocuments, embedder) -> float:
+    """The indexing floor: chunk, embed with wordllama, insert with bare sqlite3."""
+    start = time.perf_counter()
+    con = sqlite3.connect(path)
+    con.executescript(RAW_SCHEMA)
+    with con:
+        for doc in docs:
+            chunks = chunk_text(doc.text, source.chunking)
+            vectors = embedder.embed(chunks)
+            rows = [
+                (doc.path, n, text_, vec.astype(np.float32).tobytes())
+                for n, (text_, vec) in enumerate(zip(chunks, vectors, strict=True))
+            ]
+            con.executemany(
+                "INSERT INTO chunks (doc, ordinal, text, embedding) VALUES (?, ?, ?, ?)", rows
+            )
+        con.execute("INSERT INTO chunks_fts (chunks_fts) VALUES ('rebuild')")
+    con.close()
+    return time.perf_counter() - start
+
+
+class RawRetrieval:
+    """The retrieval floor over the same index: FTS5 bm25, numpy dot, rank fusion."""
+
+    def __init__(self, path: str, embedder, *, check_same_thread: bool = True) -> None:
+        self.con = sqlite3.connect(path, check_same_thread=check_same_thread)
+        self.embedder = embedder
+        rows = self.con.execute(
+            "SELECT id, embedding FROM knowledge_chunks WHERE source_id = 'col_bench' ORDER BY id"
+        ).fetchall()
+        self.ids = np.array([r[0] for r in rows])
+        self.matrix = np.vstack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
+
+    def __call__(self, query: str, top_k: int = 5, depth: int = 20) -> list[str]:
+        words = [w for w in re.findall(r"\w+", query.lower()) if len(w) > 2]
+        keyword = [
+            r[0]
+            for r in self.con.execute(
+                "SELECT rowid FROM knowledge_chunks_fts WHERE knowledge_chunks_fts MATCH ? "
+                "ORDER BY bm25(knowledge_chunks_fts) LIMIT ?",
+                (" OR ".join(f'"{w}"' for w in words), depth),
+            )
+        ]
+        scores = self.matrix @ self.embedder.embed([query])[0]
+        best = np.argpartition(-scores, depth)[:depth]
+        semantic = [int(self.ids[i]) for i in best[np.argsort(-scores[best])]]
+        fused: dict[int, float] = {}
+        for ranked in (keyword, semantic):
+            for rank, chunk in enumerate(ranked, start=1):
+                fused[chunk] = fused.get(chunk, 0.0) + 1 / (60 + rank)
+        top = sorted(fused, key=lambda c: -fused[c])[:top_k]
+        marks = ",".join("?" * len(top))
+        return [
+            r[0]
+            for r in self.con.execute(
+                f"SELECT text FROM knowledge_chunks WHERE id IN ({marks})", top
+            )
+        ]
+
+
+def issue21_rows(docs: list[Document], queries: int, rounds: int) -> None:
+    """Indexing and hybrid retrieval against their floors, SQLite, A B A B."""
+    embedder = WordLlamaEmbedder()
+    embedder.embed(["warm up the model"])
+    source = SourceDocuments("collection", "col_bench", docs)
+    ours_t, floor_t, ours_cpu, floor_cpu = [], [], [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in range(rounds):
+            engine = create_engine(f"sqlite:///{tmp}/ours-{n}.db")
+            start, cpu = time.perf_counter(), time.process_time()
+            index_sources(engine, "ten_bench", "bench/repo", [source], embedder)
+            ours_t.append(time.perf_counter() - start)
+            ours_cpu.append(time.process_time() - cpu)
+            engine.dispose()
+            cpu = time.process_time()
+            floor_t.append(raw_index(Path(tmp) / f"raw-{n}.db", docs, source, embedder))
+            floor_cpu.append(time.process_time() - cpu)
+        size = sum(len(d.text.encode()) for d in docs) / 1e6
+        ratio = statistics.median(o / f for o, f in zip(ours_t, floor_t, strict=True))
+        cpu_ratio = statistics.median(o / f for o, f in zip(ours_cpu, floor_cpu, strict=True))
+        print(
+            f"issue 21: indexing {len(docs)} documents ({size:.1f} MB): "
+            f"{statistics.median(ours_t):.2f} s wall, {statistics.median(ours_cpu):.2f} s CPU; "
+            f"floor (wordllama + sqlite3 insert) {statistics.median(floor_t):.2f} s wall, "
+            f"{statistics.median(floor_cpu):.2f} s CPU; {ratio:.2f}x wall, {cpu_ratio:.2f}x CPU "
+            "(goal <= 1.3x)"
+        )
+        engine = create_engine(f"sqlite:///{tmp}/ours-0.db")
+        raw = RawRetrieval(f"{tmp}/ours-0.db", embedder)
+        ref = [SourceRef("collection", "col_bench", search_type="hybrid")]
+        rng = random.Random(11)
+        questions = [" ".join(rng.sample(TOPICS, 3)) + "?" for _ in range(queries)]
+        retrieve(engine, "ten_bench", ref, "warm up", top_k=5)
+        for q in questions[:20]:  # the word counts cached, as a serving process has them
+            retrieve(engine, "ten_bench", ref, q, top_k=5)
+        mine, floor = [], []
+        for q in questions:  # A B per query
+            start = time.perf_counter()
+            retrieve(engine, "ten_bench", ref, q, top_k=5)
+            mine.append((time.perf_counter() - start) * 1000)
+            start = time.perf_counter()
+            raw(q)
+            floor.append((time.perf_counter() - start) * 1000)
+        engine.dispose()
+        raw.con.close()
+    for name, pct in (("p50", 50), ("p95", 95)):
+        a, b = percentile(mine, pct), percentile(floor, pct)
+        print(
+            f"issue 21: hybrid retrieval {name} {a:.2f} ms; floor (FTS5 bm25 + numpy dot + "
+            f"rank fusion, raw) {b:.2f} ms; {a / b:.2f}x (goal <= 1.5x)"
+        )
+
+
 def recall() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         engine = create_engine(f"sqlite:///{tmp}/recall.db")
@@ -195,11 +329,16 @@ def main() -> int:
     parser.add_argument("--docs", type=int, default=1000)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--pg-url", default=PG_DEFAULT)
+    parser.add_argument("--rounds", type=int, default=3, help="A B rounds of indexing")
+    parser.add_argument("--only-issue21", action="store_true", help="issue 21's rows alone")
     args = parser.parse_args()
     docs = generate(args.docs)
     print(
         f"{len(docs)} documents, {sum(len(d.text) for d in docs) / len(docs):.0f} bytes on average"
     )
+    issue21_rows(docs, args.queries, args.rounds)
+    if args.only_issue21:
+        return 0
     for name, engine in databases(args.pg_url):
         bench_database(name, engine, docs, args.queries)
     recall()

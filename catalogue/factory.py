@@ -8,11 +8,17 @@ import re
 import stat
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
-from personas_as_code.catalogue.client import HttpCatalogue
 from personas_as_code.catalogue.protocol import Catalogue
-from personas_as_code.catalogue.simulated_user_store import HttpSimulatedUsers, SimulatedUserStore
 from personas_as_code.schemas.errors import ConfigError
+
+if TYPE_CHECKING:
+    from personas_as_code.catalogue.simulated_user_store import SimulatedUserStore
+
+# The catalogue each way needs is imported where it is opened: the HTTP client's
+# libraries cost an embedded run (``personas test``) start-up, and the other way round.
+
 
 # ``sqlite:///<file>`` with any driver (``sqlite+pysqlite``); ``sqlite://`` is in memory
 _SQLITE_FILE = re.compile(
@@ -36,6 +42,8 @@ def open_catalogue(
     without ``tenant`` is ``UnknownTenant``, never written to.
     """
     if remote_configured(env):
+        from personas_as_code.catalogue.client import HttpCatalogue
+
         return HttpCatalogue.from_env(env)
     # imported here: SQLAlchemy and SQLModel cost a second of start-up over HTTP
     from personas_as_code.catalogue.embedded import EmbeddedCatalogue
@@ -111,4 +119,7 @@ def open_simulated_user_server(
 ) -> SimulatedUserStore:
     """Project ``project`` of the test-personas API at ``base_url`` (``[test_personas]
     url``), a server other than the catalogue's; closing the store closes its client."""
+    from personas_as_code.catalogue.client import HttpCatalogue
+    from personas_as_code.catalogue.simulated_user_store import HttpSimulatedUsers
+
     return HttpSimulatedUsers(HttpCatalogue(base_url, api_key), project, owns_http=True)

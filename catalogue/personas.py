@@ -21,7 +21,13 @@ from personas_as_code.catalogue.records import (
     persona_row,
     valid_id,
 )
-from personas_as_code.catalogue.rendering import persona_out, render, source_out
+from personas_as_code.catalogue.rendering import (
+    json_columns,
+    persona_out,
+    render,
+    render_rows,
+    source_out,
+)
 from personas_as_code.schemas.errors import PersonaNotFound, SlugConflict
 from personas_as_code.schemas.fields import slugify
 from sqlalchemy import bindparam, delete, func, select
@@ -54,16 +60,17 @@ def list_personas(
 ) -> Page[Persona]:
     """One page of the tenant's personas, keyed on creation order."""
     check_limit(limit)
-    q = select(PersonaRow).where(col(PersonaRow.tenant_id) == caller.tenant_id)
+    q = _PAGE_OF_PERSONAS.where(_PERSONAS.c.tenant_id == caller.tenant_id)
     if cursor:
         after = decode_cursor(cursor, order)
-        q = q.where(col(PersonaRow.pk) > after if order == "asc" else col(PersonaRow.pk) < after)
-    q = q.order_by(col(PersonaRow.pk).asc() if order == "asc" else col(PersonaRow.pk).desc())
-    rows = list(session.execute(q.limit(limit + 1)).scalars())
+        q = q.where(_PERSONAS.c.pk > after if order == "asc" else _PERSONAS.c.pk < after)
+    q = q.order_by(_PERSONAS.c.pk.asc() if order == "asc" else _PERSONAS.c.pk.desc())
+    rows = list(session.connection().execute(q.limit(limit + 1)))
     has_more = len(rows) > limit
     rows = rows[:limit]
-    next_cursor = encode_cursor(rows[-1].pk or 0, order) if has_more and rows else None
-    return Page[Persona](items=render(session, rows), next_cursor=next_cursor, has_more=has_more)
+    next_cursor = encode_cursor(rows[-1].pk, order) if has_more and rows else None
+    items = render_rows(session, rows)
+    return Page[Persona](items=items, next_cursor=next_cursor, has_more=has_more)
 
 
 _PERSONAS = PersonaRow.__table__  # type: ignore[attr-defined]
@@ -75,19 +82,23 @@ _AVATARS = AvatarRow.__table__  # type: ignore[attr-defined]
 
 # The read of one persona, built once: ``GET /personas/{id}`` is the hottest route, and
 # Core rows from a prepared statement skip the ORM's per-call statement and object work.
+_PERSONA_COLUMNS = json_columns(_PERSONAS, {"metadata": "metadata_"})
+
 _ONE_PERSONA = (
-    select(
-        *(c for c in _PERSONAS.c if c.name != "metadata"),
-        _PERSONAS.c.metadata.label("metadata_"),
-        _AVATARS.c.sha256.label("avatar_sha"),
-    )
+    select(*_PERSONA_COLUMNS, _AVATARS.c.sha256.label("avatar_sha"))
     .outerjoin(_AVATARS, _AVATARS.c.persona_pk == _PERSONAS.c.pk)
     .where(_PERSONAS.c.id == bindparam("persona_id"))
     .where(_PERSONAS.c.tenant_id == bindparam("tenant_id"))
 )
 
+# A page of personas as Core rows (the same columns ``_ONE_PERSONA`` reads, without the
+# avatar join): a list page skips the ORM's objects, as the read of one does.
+_PAGE_OF_PERSONAS = select(*_PERSONA_COLUMNS)
+
 _SOURCES_OF_ONE = (
-    select(_SOURCES).where(_SOURCES.c.persona_pk == bindparam("persona_pk")).order_by(_SOURCES.c.pk)
+    select(*json_columns(_SOURCES))
+    .where(_SOURCES.c.persona_pk == bindparam("persona_pk"))
+    .order_by(_SOURCES.c.pk)
 )
 
 

@@ -17,13 +17,15 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import httpx
 import numpy as np
 from personas_as_code.loader.distributions import installed_version
 from personas_as_code.schemas.config import EmbeddingsSettings
 from personas_as_code.schemas.errors import PersonasError
+
+if TYPE_CHECKING:  # imported where used: only this embedder needs an HTTP client
+    import httpx
 
 WORDLLAMA_MODEL = "l2_supercat_256"
 OPENAI_BATCH = 64
@@ -165,6 +167,8 @@ class OpenAIEmbedder:
         self.requests = 0
         self._retries = retries
         self._env = env
+        import httpx
+
         self._client = httpx.Client(timeout=timeout, transport=transport)
 
     def _headers(self) -> dict[str, str]:
@@ -179,6 +183,8 @@ class OpenAIEmbedder:
         return {"Authorization": f"Bearer {key}"}
 
     def _post(self, batch: list[str]) -> list[list[float]]:
+        import httpx
+
         url = f"{self.base_url}/embeddings"
         body = {"model": self.model, "input": batch}
         for attempt in range(self._retries + 1):

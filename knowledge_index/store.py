@@ -235,6 +235,9 @@ def stable_chunk_id(source_type: str, source_id: str, path: str, ordinal: int) -
     return int.from_bytes(hashlib.sha256(key).digest()[:8], "big") >> 1 or 1
 
 
+_INSERT_DOCUMENT = documents_table.insert()
+
+
 def insert_document(
     conn: Connection,
     *,
@@ -250,16 +253,18 @@ def insert_document(
 ) -> None:
     """Insert one document with its chunks and their vectors.  With ``stable_ids`` each
     chunk's id is ``stable_chunk_id`` of its place instead of the next free number."""
+    # the values as parameters, not ``.values()``: one statement, compiled once for all
     result = conn.execute(
-        documents_table.insert().values(
-            tenant_id=tenant_id,
-            source_type=source_type,
-            source_id=source_id,
-            path=path,
-            content_sha256=content_sha256,
-            settings_sha256=settings_sha256,
-            chunk_count=len(chunks),
-        )
+        _INSERT_DOCUMENT,
+        {
+            "tenant_id": tenant_id,
+            "source_type": source_type,
+            "source_id": source_id,
+            "path": path,
+            "content_sha256": content_sha256,
+            "settings_sha256": settings_sha256,
+            "chunk_count": len(chunks),
+        },
     )
     assert result.inserted_primary_key is not None  # an INSERT of one row has its key
     document_id = result.inserted_primary_key[0]

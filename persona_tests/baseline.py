@@ -5,16 +5,22 @@ against them (retrieving from that commit's knowledge)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import git
 from personas_as_code.loader.repo import Repo, load_repo
-from personas_as_code.sandbox.gitfiles import GitTreeFiles
 from personas_as_code.schemas.errors import ConfigError
-from personas_as_code.sync.gitrefs import resolve_commit
+
+if TYPE_CHECKING:
+    from personas_as_code.sandbox.gitfiles import GitTreeFiles
 
 
 def load_ref(root: str | Path, ref: str) -> Repo:
     """The repo at ``root`` as commit ``ref`` has it (``ConfigError`` for a bad ref)."""
+    # GitPython loads only when a baseline is asked for
+    import git
+    from personas_as_code.sandbox.gitfiles import GitTreeFiles
+    from personas_as_code.sync.gitrefs import resolve_commit
+
     root = Path(root).resolve()
     try:
         repo = git.Repo(root, search_parent_directories=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from personas_as_code.loader.repo import Repo
-from personas_as_code.sync.gitinfo import changed_since
 
 
 def persona_inputs(repo: Repo, slug: str) -> set[str]:
@@ -38,6 +37,8 @@ def knowledge_prefixes(repo: Repo, slug: str) -> set[str]:
 
 def changed_personas(repo: Repo, root: str | Path, ref: str) -> list[str]:
     """The personas with tests whose inputs changed between ``ref`` and the working tree."""
+    from personas_as_code.sync.gitinfo import changed_since  # GitPython: only when asked
+
     changed = changed_since(Path(root), ref)
     touched = changed.changed | changed.deleted
     return [
