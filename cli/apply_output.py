@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from personas_as_code.cli.common import wants_colour, write_lines
-from personas_as_code.sync.render.literal import StyledLine
+from personas_as_code.sync.render.literal import StyledLine, visible
 
 if TYPE_CHECKING:
     from personas_as_code.sync.apply import ApplyResult
@@ -35,6 +35,8 @@ class PersonaLines:
         self.advance = advance
         self.done: dict[str, PersonaResult] = {}
         self.printed: list[str] = []
+        self.indexed: Callable[[str, int], None] = lambda label, count: None
+        """A knowledge source is indexed (its label, the documents written)."""
         self._next = 0
         self._lock = threading.Lock()
 
@@ -70,15 +72,28 @@ class PersonaLines:
 
 
 @contextmanager
-def applying(total: int, persona_slugs: Iterable[str], *, stream: bool) -> Iterator[PersonaLines]:
-    """While apply runs: a progress bar on a terminal's stderr (10 items or more), and
-    the personas' lines as they are done (``stream``: text output)."""
+def applying(
+    total: int, persona_slugs: Iterable[str], *, documents: int = 0, stream: bool
+) -> Iterator[PersonaLines]:
+    """While apply runs: on a terminal's stderr, a progress bar for the personas (10 or
+    more) and one for the knowledge documents to index (advanced as each source is done,
+    ``PersonaLines.indexed``); and the personas' lines as they are done (``stream``: text
+    output).  Not on a terminal, nothing but those lines."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import Progress
 
-    show_progress = sys.stderr.isatty() and total >= 10
+    show_progress = sys.stderr.isatty() and (total >= 10 or documents > 0)
     colour = wants_colour(sys.stderr)
     console = Console(stderr=True, no_color=not colour) if show_progress else None
     with Progress(console=console, transient=True, disable=not show_progress) as progress:
-        task = progress.add_task("applying", total=total)
-        yield PersonaLines(persona_slugs, show=stream, advance=lambda: progress.advance(task))
+        task = progress.add_task("applying", total=total, visible=total >= 10)
+        knowledge = progress.add_task("indexing knowledge", total=documents, visible=documents > 0)
+
+        def indexed(label: str, count: int) -> None:
+            name = escape(visible(label))  # a source id is user text, not markup
+            progress.update(knowledge, advance=count, description=f"indexed {name}")
+
+        lines = PersonaLines(persona_slugs, show=stream, advance=lambda: progress.advance(task))
+        lines.indexed = indexed
+        yield lines

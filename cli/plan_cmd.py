@@ -135,9 +135,18 @@ def apply(
                 say("Apply cancelled.", err=True)
                 raise typer.Exit(1)
         slugs = [p.slug for p in the_plan.changed]
-        with applying(the_plan.progress_total, slugs, stream=not as_json) as printing:
+        documents = sum(len(k.added) + len(k.changed) for k in the_plan.knowledge)
+        with applying(
+            the_plan.progress_total, slugs, documents=documents, stream=not as_json
+        ) as printing:
             result = apply_repo(
-                loaded, catalogue, the_plan, ctx, concurrency=concurrency, on_done=printing
+                loaded,
+                catalogue,
+                the_plan,
+                ctx,
+                concurrency=concurrency,
+                on_done=printing,
+                on_indexed=printing.indexed,
             )
     if as_json:
         print_json(result.to_dict())

@@ -13,7 +13,7 @@ type the personas name it with, else as a collection.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -195,7 +195,7 @@ class KnowledgeSection(SectionDefaults):
     def apply(self, run: ApplyRun) -> KnowledgeApplied:
         if not self.changes:
             return KnowledgeApplied()
-        return KnowledgeApplied(apply_knowledge(run.repo, run.catalogue))
+        return KnowledgeApplied(apply_knowledge(run.repo, run.catalogue, on_source=run.on_indexed))
 
     def skipped(self) -> KnowledgeApplied:
         return KnowledgeApplied()
@@ -257,9 +257,14 @@ class KnowledgeApplied(OneStepApplied[KnowledgeOutcome]):
 
 
 def apply_knowledge(
-    repo: Repo, catalogue: Catalogue, embedder: Embedder | None = None
+    repo: Repo,
+    catalogue: Catalogue,
+    embedder: Embedder | None = None,
+    *,
+    on_source: Callable[[str, int], None] | None = None,
 ) -> KnowledgeOutcome | None:
-    """Index the repo's knowledge into the embedded catalogue; None for a remote one."""
+    """Index the repo's knowledge into the embedded catalogue; None for a remote one.
+    ``on_source`` hears of each source indexed (its label and the documents written)."""
     target = embedded_target(catalogue)
     if target is None:
         return None
@@ -272,7 +277,13 @@ def apply_knowledge(
         embedder = embedder or embedder_for_settings(repo.config.knowledge.embeddings)
         store = ContentStore.for_repo(repo.root) if repo.root is not None else None
         stats = index_sources(
-            engine, tenant_id, repo.config.repo.id, desired_sources(repo), embedder, store
+            engine,
+            tenant_id,
+            repo.config.repo.id,
+            desired_sources(repo),
+            embedder,
+            store,
+            on_source=on_source,
         )
     except PersonasError as exc:
         return KnowledgeOutcome(error=exc.message, error_code=exc.code)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.repos import MINIMAL, RepoBuilder
+from tests.repos import MINIMAL, RepoBuilder, copy_examples
 
 PERSONAS = str(Path(sys.executable).with_name("personas"))
 ESC = "\x1b["
@@ -143,3 +143,15 @@ def test_json_mode_errors_are_json_on_stdout(
     assert document["error"]["code"] == code
     assert set(document["error"]) == {"code", "message", "details"}
     assert result.stderr == ""
+
+
+def test_indexing_shows_progress_on_a_terminal_only(example_repo: Path, tmp_path: Path) -> None:
+    """The example repo's 21 knowledge documents: a terminal sees the indexing progress
+    (per source); a pipe gets the apply's lines and nothing else."""
+    shown = on_a_terminal(["apply", "--auto-approve"], example_repo, TERM="xterm")
+    assert "indexing knowledge" in shown and "indexed collection:col_" in shown
+    assert "Knowledge indexed: 21 document(s)" in shown
+    piped = personas("apply", "--auto-approve", cwd=copy_examples(tmp_path / "piped"))
+    assert piped.returncode == 0, piped.stderr
+    assert "Knowledge indexed: 21 document(s)" in piped.stdout
+    assert "indexing" not in piped.stdout + piped.stderr
