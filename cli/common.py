@@ -91,10 +91,23 @@ def write_lines(lines: Iterable[StyledLine], *, err: bool = False) -> None:
     """Print styled lines literally; coloured (whole lines, ANSI SGR) only on a terminal."""
     stream = sys.stderr if err else sys.stdout
     if wants_colour(stream):
-        stream.writelines(_coloured(line) + "\n" for line in lines)
+        _write_batched(stream, (_coloured(line) + "\n" for line in lines))
     else:
-        stream.writelines(visible(line.text) + "\n" for line in lines)
+        _write_batched(stream, (visible(line.text) + "\n" for line in lines))
     stream.flush()
+
+
+def _write_batched(stream: TextIO, texts: Iterable[str], size: int = 1024) -> None:
+    # one write per ``size`` lines: a line-buffered stdout flushes once per write, not
+    # once per line (40,000 lines: 100 ms of system calls otherwise)
+    batch: list[str] = []
+    for text in texts:
+        batch.append(text)
+        if len(batch) >= size:
+            stream.write("".join(batch))
+            batch.clear()
+    if batch:
+        stream.write("".join(batch))
 
 
 def _coloured(line: StyledLine) -> str:
