@@ -40,7 +40,7 @@ _UNSET_RE = re.compile(r"[A-Za-z0-9_-]{1,100}(\.[A-Za-z0-9_-]{1,100}){0,9}\Z")
 def patch_draft(
     store: DraftStore,
     authors: DraftAuthors,
-    slug: str,
+    slug: str | None,
     patch: PatchSpec,
     *,
     draft_id: str | None,
@@ -51,12 +51,17 @@ def patch_draft(
 ) -> DraftResult:
     """Create a draft of ``slug`` or add one patch commit to draft ``draft_id``; validate;
     diff against the base.  ``slug`` and ``patch`` are as ``check_slug`` and
-    ``check_patch`` passed them; ``client`` is the MCP client's declared name."""
+    ``check_patch`` passed them; ``client`` is the MCP client's declared name.  The
+    draft id alone names the draft (seed 001's draft patch); a ``slug`` given with it
+    must be the draft's."""
     with store.lock:
-        if draft_id is None:
-            target = _new_target(store, slug, new_persona, expected_version)
-        else:
+        if draft_id is not None:
             target = _next_target(store, slug, draft_id, expected_version)
+        elif slug is None:
+            raise InvalidInput("give a slug to start a draft, or a draft_id to patch one")
+        else:
+            target = _new_target(store, slug, new_persona, expected_version)
+        slug = target.slug
         scope = store.scope(target.base, slug, target.path)
         for field in ("system_prompt_file", "avatar"):
             if isinstance(patch.set.get(field), str):
@@ -93,12 +98,17 @@ def _new_target(
 
 
 def _next_target(
-    store: DraftStore, slug: str, draft_id: str, expected_version: int | None
+    store: DraftStore, slug: str | None, draft_id: str, expected_version: int | None
 ) -> DraftTarget:
-    """The next commit of draft ``draft_id``, a draft of ``slug`` (a checked slug)."""
+    """The next commit of draft ``draft_id``; ``slug`` (a checked slug), when given, must
+    be the one the draft is of."""
     parent = store.get(draft_id)  # checks the draft id
+    slug = parent.slug if slug is None else slug
     if parent.slug != slug:
-        raise InvalidInput(f"draft '{draft_id}' is a draft of '{parent.slug}', not '{slug}'")
+        raise InvalidInput(
+            f"draft '{draft_id}' is a draft of '{parent.slug}', not '{slug}' "
+            "(the draft_id alone is enough)"
+        )
     if expected_version is None:
         raise InvalidInput(
             f"expected_version is required to patch draft '{draft_id}' "

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from personas_as_code.sandbox.models import HistoryMessage, RetrievedRef  # noqa: F401  (re-exported for the tools)
+from personas_as_code.sandbox.models import (  # noqa: F401  (re-exported for the tools)
+    HistoryMessage,
+    IgnoredArgument,
+    RetrievedRef,
+)
 from personas_as_code.schemas.fields import PersonaStatus, SourceType
 from personas_as_code.schemas.persona import (  # noqa: F401  (the draft tool's inputs, re-exported)
     PublishPatch,
@@ -268,4 +272,9 @@ class Preview(BaseModel):
         default_factory=list,
         description="The chunks in the RAG block, with their provenance (retrieved from the "
         "knowledge folders of the tree previewed).",
+    )
+    ignored: list[IgnoredArgument] = Field(
+        default_factory=list,
+        description="Arguments of the seed's preview body that mean nothing for a persona "
+        "here: accepted, not used, each with why.",
     )

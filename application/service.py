@@ -300,7 +300,7 @@ class PersonaService:
 
     def patch_draft(
         self,
-        slug: str,
+        slug: str | None,
         patch: PatchSpec,
         *,
         draft_id: str | None = None,
@@ -310,8 +310,10 @@ class PersonaService:
         client: str | None = None,
     ) -> DraftResult:
         """Create a draft or add one patch commit to it; validate; diff against the base.
-        ``client`` is the MCP client's declared name (the commit's author)."""
-        check_slug(slug)
+        ``client`` is the MCP client's declared name (the commit's author).  ``slug`` may
+        be left out when ``draft_id`` is given (the draft knows its persona)."""
+        if slug is not None:
+            check_slug(slug)
         check_patch(patch)
         return patch_draft(
             self.store(),

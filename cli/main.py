@@ -10,6 +10,7 @@ stays literal, and nothing is cut at 80 columns when stdout is not a terminal).
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Annotated, ClassVar
 
 import typer
@@ -27,7 +28,7 @@ from personas_as_code.cli import (
     schema_cmd,
     validate_cmd,
 )
-from personas_as_code.cli.common import FullHelpGroup
+from personas_as_code.cli.common import FullHelpGroup, set_no_colour
 
 if TYPE_CHECKING:
     from typer._click import Command, Context
@@ -90,8 +91,16 @@ def personas(
             help="Print the version and exit.",
         ),
     ] = False,
+    no_color: Annotated[
+        bool,
+        typer.Option("--no-color", help="No colour in the output (also NO_COLOR=1 or TERM=dumb)."),
+    ] = False,
 ) -> None:
     """Personas as code: validate, plan and apply persona YAML into a ScaiPersona catalogue."""
+    # a pipe (CI logs, `| cat`) gets each line when it is written, not in 8 KiB blocks
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(line_buffering=True)
+    set_no_colour(no_color)
 
 
 validate_cmd.register(app)

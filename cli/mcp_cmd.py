@@ -49,11 +49,15 @@ def mcp(
     from personas_as_code.loader.repo import Repo
     from personas_as_code.mcp_server.http import http_app, serve_http
     from personas_as_code.mcp_server.server import build_server
+    from personas_as_code.mcp_server.unconfigured import repo_refusal
     from personas_as_code.sync.engine import open_repo_catalogue
 
+    refusal = repo_refusal(repo.resolve())
+    if refusal is not None:  # the server starts, every tool answers this; nothing is created
+        say(f"warning {refusal.code}: {refusal.message}; every tool answers this", err=True)
     with contextlib.ExitStack() as stack:
         opened = None
-        if catalogue:  # the catalogue needs the config only: no load of every persona here
+        if catalogue and refusal is None:  # the config only: no load of every persona here
             root = repo.resolve()
             config, _ = load_config(DirectoryFiles(root), root.name)
             opened = stack.enter_context(open_repo_catalogue(Repo(root, config, {}, [], [])))

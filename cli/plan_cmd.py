@@ -11,7 +11,6 @@ import typer
 from personas_as_code.cli.common import RepoOption, guarded, print_json, say, write_lines
 
 if TYPE_CHECKING:
-    from personas_as_code.sync.apply import ApplyResult
     from personas_as_code.sync.plan import Plan
 
 
@@ -125,13 +124,6 @@ def plan(
         raise typer.Exit(2)
 
 
-def _print_result(result: ApplyResult, as_json: bool) -> None:
-    if as_json:
-        print_json(result.to_dict())
-        return
-    write_lines(result.lines())
-
-
 def apply(
     targets: TargetsArgument = None,
     repo: RepoOption = Path("."),
@@ -160,13 +152,11 @@ def apply(
     from personas_as_code.loader.config import require_repo_config
 
     repo = require_repo_config(repo)
+    from personas_as_code.cli.apply_output import applying
     from personas_as_code.schemas.errors import ConfigError
     from personas_as_code.sync.apply import ApplyResult
     from personas_as_code.sync.engine import apply_repo, open_plan_inputs
     from personas_as_code.sync.render.text import plan_lines
-    from personas_as_code.sync.section import PersonaResult
-    from rich.console import Console
-    from rich.progress import Progress
 
     as_json = fmt is PlanFormat.json
     with open_plan_inputs(repo) as inputs:
@@ -194,19 +184,24 @@ def apply(
             if not typer.confirm("Apply these changes?"):
                 say("Apply cancelled.", err=True)
                 raise typer.Exit(1)
-        total = the_plan.progress_total
-        show_progress = sys.stderr.isatty() and total >= 10
-        console = Console(stderr=True) if show_progress else None
-        with Progress(console=console, transient=True, disable=not show_progress) as progress:
-            task = progress.add_task("applying", total=total)
-
-            def done(_: PersonaResult) -> None:
-                progress.advance(task)
-
+        slugs = [p.slug for p in the_plan.changed]
+        documents = sum(len(k.added) + len(k.changed) for k in the_plan.knowledge)
+        with applying(
+            the_plan.progress_total, slugs, documents=documents, stream=not as_json
+        ) as printing:
             result = apply_repo(
-                loaded, catalogue, the_plan, ctx, concurrency=concurrency, on_done=done
+                loaded,
+                catalogue,
+                the_plan,
+                ctx,
+                concurrency=concurrency,
+                on_done=printing,
+                on_indexed=printing.indexed,
             )
-    _print_result(result, as_json)
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        write_lines(printing.rest(result))
     if the_plan.errors or not result.ok:
         raise typer.Exit(1)
 

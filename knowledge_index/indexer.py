@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -177,10 +177,12 @@ def index_sources(
     *,
     stable_ids: bool = False,
     drop_missing: bool = True,
+    on_source: Callable[[str, int], None] | None = None,
 ) -> IndexStats:
     """Bring the index in line with ``desired``; each source is written in one transaction.
     ``content_store`` supplies (and keeps) the chunks and vectors of written documents;
-    ``stable_ids`` gives chunks ids that depend on their place only (``store.stable_chunk_id``)."""
+    ``stable_ids`` gives chunks ids that depend on their place only (``store.stable_chunk_id``);
+    ``on_source`` is told of each source written: its label and how many documents."""
     store.create_knowledge_tables(engine)
     stats = IndexStats()
     requests_before = embedder.requests
@@ -207,6 +209,8 @@ def index_sources(
         stats.per_source[label] = (
             f"{len(delta.added)} added, {len(delta.changed)} changed, {len(delta.removed)} removed"
         )
+        if on_source is not None:
+            on_source(label, len(delta.added) + len(delta.changed))
     stats.embedding_requests = embedder.requests - requests_before
     return stats
 

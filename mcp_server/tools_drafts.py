@@ -96,7 +96,15 @@ def _register_patch_tool(server: MCPServer, service: PersonaService) -> None:
     @server.tool(title="Patch a persona draft", annotations=PATCH)
     @with_file_key_arguments
     def patch_persona_draft(
-        slug: Annotated[str, Field(max_length=64, description="Persona slug.")],
+        slug: Annotated[
+            str | None,
+            Field(
+                default=None,
+                max_length=64,
+                description="Persona slug: required to start a draft; with draft_id it may be "
+                "omitted (the draft knows its persona) and, if given, must be the draft's.",
+            ),
+        ] = None,
         draft_id: Annotated[
             str | None,
             Field(default=None, pattern=DRAFT_ID_PATTERN, description="Omit to start a draft."),
@@ -122,7 +130,8 @@ def _register_patch_tool(server: MCPServer, service: PersonaService) -> None:
         ctx: Context | None = None,
         **fields: Any,
     ) -> DraftResult:
-        """Create a draft of a persona, or patch one (give draft_id and expected_version).
+        """Create a draft of a persona (give slug), or patch one (give draft_id and
+        expected_version; the draft id alone identifies it).
         The draft is a git branch; the working tree and current branch are untouched.
         Null fields are left as they are. Invalid drafts are saved too, with valid=false
         and the issues, so the next patch can fix them."""

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import MCPServer
 from mcp.types import ToolAnnotations
-from personas_as_code.application.ids import DRAFT_ID_PATTERN, MAX_QUERY_CHARS, MAX_TEXT_BYTES
+from personas_as_code.application.ids import DRAFT_ID_PATTERN, MAX_QUERY_CHARS
 from personas_as_code.application.models import (
     DraftList,
     ExportResult,
-    HistoryMessage,
     PersonaView,
     Preview,
     SearchFilters,
     SearchResult,
     ValidationReport,
 )
-from personas_as_code.application.preview import PreviewRequest
 from personas_as_code.application.service import PersonaService
+from personas_as_code.application.studio_call import StudioCall
+from personas_as_code.mcp_server.body_args import with_body_arguments
 from personas_as_code.mcp_server.errors import tool_errors
 from personas_as_code.schemas.fields import PersonaStatus, SourceType
 from personas_as_code.untrusted.secrets import redact_model
@@ -40,15 +40,6 @@ DraftIdArg = Annotated[
     str | None,
     Field(default=None, pattern=DRAFT_ID_PATTERN, description="Draft id from a draft tool."),
 ]
-# the call parameters preview_persona and run_persona share
-HistoryArg = Annotated[
-    list[HistoryMessage] | None,
-    Field(default=None, max_length=200, description="Earlier messages, oldest first."),
-]
-SystemPromptOverrideArg = Annotated[str | None, Field(default=None, max_length=256 * 1024)]
-TemperatureArg = Annotated[float | None, Field(default=None, ge=0.0, le=2.0)]
-TopPArg = Annotated[float | None, Field(default=None, ge=0.0, le=1.0)]
-MaxTokensArg = Annotated[int | None, Field(default=None, ge=1, le=1_000_000)]
 Query = Annotated[
     str,
     Field(
@@ -147,39 +138,18 @@ def _register_preview(server: MCPServer, service: PersonaService) -> None:
     """Add the prompt preview to ``server``."""
 
     @server.tool(title="Preview a persona's prompt", annotations=READ_ONLY)
-    def preview_persona(
-        slug: SlugArg = None,
-        draft_id: DraftIdArg = None,
-        trigger_text: Annotated[
-            str | None,
-            Field(default=None, max_length=MAX_TEXT_BYTES, description="The user's message."),
-        ] = None,
-        history: HistoryArg = None,
-        system_prompt_override: SystemPromptOverrideArg = None,
-        temperature: TemperatureArg = None,
-        top_p: TopPArg = None,
-        max_tokens: MaxTokensArg = None,
-        frequency_penalty: Annotated[float | None, Field(default=None, ge=-2.0, le=2.0)] = None,
-        presence_penalty: Annotated[float | None, Field(default=None, ge=-2.0, le=2.0)] = None,
-    ) -> Preview:
+    @with_body_arguments(StudioCall)
+    def preview_persona(slug: SlugArg = None, draft_id: DraftIdArg = None, **body: Any) -> Preview:
         """Render what the pipeline would send: ordered blocks (system prompt, RAG context
         retrieved for the trigger from the knowledge folders of the working tree or the
         draft, history, trigger), effective params, estimated tokens, budget and what
-        would be trimmed."""
-        request = PreviewRequest(
-            system_prompt_override=system_prompt_override,
-            overrides={
-                "temperature": temperature,
-                "top_p": top_p,
-                "max_tokens": max_tokens,
-                "frequency_penalty": frequency_penalty,
-                "presence_penalty": presence_penalty,
-            },
-            history=history or [],
-            trigger_text=trigger_text,
-        )
+        would be trimmed. Takes the same body as run_persona (Prompt Studio's); what
+        means nothing for a persona here is listed in `ignored`, not refused."""
+        call = StudioCall(**body)
         with tool_errors():
-            return redact_model(service.preview(slug, draft_id, request))
+            preview = service.preview(slug, draft_id, call.preview_request())
+        preview.ignored = call.ignored()
+        return redact_model(preview)
 
 
 def _register_draft_status(server: MCPServer, service: PersonaService) -> None:

@@ -22,3 +22,11 @@ class RetrievedRef(BaseModel):
     document: str = Field(description="Repo-relative path of the document.")
     chunk: int = Field(description="Ordinal of the chunk within the document.")
     score: float
+
+
+class IgnoredArgument(BaseModel):
+    """An argument a caller sent that has no meaning for a persona here: accepted (the
+    seed's body carries it), not used, and reported with why."""
+
+    name: str
+    reason: str

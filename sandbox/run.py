@@ -31,7 +31,7 @@ from personas_as_code.inference.enricher import Retriever
 from personas_as_code.inference.messages import ChatMessage
 from personas_as_code.loader.repo import LoadedPersona
 from personas_as_code.sandbox.enrichment import profile_of
-from personas_as_code.sandbox.models import HistoryMessage, RetrievedRef
+from personas_as_code.sandbox.models import HistoryMessage, IgnoredArgument, RetrievedRef
 from personas_as_code.schemas.config import BackendSettings
 from personas_as_code.schemas.errors import ConfigError
 from pydantic import BaseModel, Field
@@ -84,6 +84,11 @@ class RunResult(BaseModel):
     retrieval_ran: bool
     retrieval: list[RetrievedRef] = Field(description="The chunks sent, with their provenance.")
     notes: list[str] = Field(default_factory=list)
+    ignored: list[IgnoredArgument] = Field(
+        default_factory=list,
+        description="Arguments of the seed's run body that mean nothing for a persona here: "
+        "accepted, not used, each with why.",
+    )
     persisted: Literal[False] = False
 
 

@@ -287,9 +287,11 @@ def apply_repo(
     *,
     concurrency: int | None = None,
     on_done: Callable[[PersonaResult], None] | None = None,
+    on_indexed: Callable[[str, int], None] | None = None,
 ) -> ApplyResult:
     """Apply ``plan`` holding the catalogue's apply lock: each section in the plan's order
-    (personas, knowledge index, backends, test personas)."""
+    (personas, knowledge index, backends, test personas).  ``on_done`` hears of each
+    persona done, ``on_indexed`` of each knowledge source indexed (for progress)."""
     with catalogue.lock("personas-apply"):
         run = ApplyRun(
             repo,
@@ -298,5 +300,6 @@ def apply_repo(
             commit=head_commit(repo.root) if repo.root else None,
             concurrency=concurrency or repo.config.apply.concurrency,
             on_done=on_done,
+            on_indexed=on_indexed,
         )
         return apply_plan(plan, run)

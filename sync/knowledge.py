@@ -13,7 +13,7 @@ type the personas name it with, else as a collection.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -197,7 +197,9 @@ class KnowledgeSection(SectionDefaults):
     def apply(self, run: ApplyRun) -> KnowledgeApplied:
         if not self.changes:
             return KnowledgeApplied()
-        return KnowledgeApplied(apply_knowledge(run.repo, run.catalogue, only=self.only))
+        return KnowledgeApplied(
+            apply_knowledge(run.repo, run.catalogue, only=self.only, on_source=run.on_indexed)
+        )
 
     def skipped(self) -> KnowledgeApplied:
         return KnowledgeApplied()
@@ -280,9 +282,11 @@ def apply_knowledge(
     embedder: Embedder | None = None,
     *,
     only: frozenset[str] | None = None,
+    on_source: Callable[[str, int], None] | None = None,
 ) -> KnowledgeOutcome | None:
     """Index the repo's knowledge into the embedded catalogue; None for a remote one.
-    ``only``: index just these source ids, dropping none (a targeted apply)."""
+    ``only``: index just these source ids, dropping none (a targeted apply);
+    ``on_source`` hears of each source indexed (its label and the documents written)."""
     target = embedded_target(catalogue)
     if target is None:
         return None
@@ -302,6 +306,7 @@ def apply_knowledge(
             embedder,
             store,
             drop_missing=only is None,
+            on_source=on_source,
         )
     except PersonasError as exc:
         return KnowledgeOutcome(error=exc.message, error_code=exc.code)

@@ -75,6 +75,8 @@ class ApplyRun:
     commit: str | None
     concurrency: int = 4
     on_done: Callable[[PersonaResult], None] | None = None
+    on_indexed: Callable[[str, int], None] | None = None
+    """A knowledge source is indexed: its label (``type:id``) and the documents written."""
     env: Mapping[str, str] = field(default_factory=lambda: os.environ)
 
 

@@ -110,13 +110,18 @@ def test_run_help_keeps_brackets_literal(tmp_path: Path) -> None:
 def test_validate_without_personas_toml_is_an_error_naming_it(tmp_path: Path) -> None:
     (tmp_path / "personas").mkdir()
     (tmp_path / "personas" / "minimal.yaml").write_text(MINIMAL)
-    for extra in ([], ["--format", "json"]):
-        result = run("validate", *extra, cwd=tmp_path)
-        assert result.returncode == 1
-        assert result.stdout == ""
-        (line,) = result.stderr.splitlines()
-        assert line.startswith("error CONFIG_ERROR: ")
-        assert f"{tmp_path.resolve() / 'personas.toml'} not found" in line
+    result = run("validate", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("error CONFIG_ERROR: ")
+    assert f"{tmp_path.resolve() / 'personas.toml'} not found" in line
+    # in JSON mode the error is the JSON error object on stdout (issue 20)
+    result = run("validate", "--format", "json", cwd=tmp_path)
+    assert result.returncode == 1 and result.stderr == ""
+    error = json.loads(result.stdout)["error"]
+    assert error["code"] == "CONFIG_ERROR"
+    assert f"{tmp_path.resolve() / 'personas.toml'} not found" in error["message"]
     missing_dir = run("validate", "--repo", str(tmp_path / "nowhere"), cwd=tmp_path)
     assert missing_dir.returncode == 1
     assert "personas.toml not found" in missing_dir.stderr

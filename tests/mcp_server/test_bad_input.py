@@ -94,6 +94,7 @@ async def test_not_a_git_repository(example_repo: Path) -> None:
 
 
 async def test_empty_repo_search(tmp_path: Path) -> None:
+    (tmp_path / "personas.toml").write_text('[repo]\nid = "empty"\n')  # a repo, no persona
     async with Client(build_server(tmp_path)) as c:
         result = await call(c, "search_personas", query="anything")
         assert result["total_count"] == 0 and result["results"] == []

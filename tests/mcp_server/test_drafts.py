@@ -269,3 +269,45 @@ def test_cas_refuses_a_stale_writer(git_repo: Path) -> None:
         )
     assert caught.value.details["current_version"] == 2
     assert a.get_persona(draft_id=draft_id).fields["description"] == "v2"  # type: ignore[index]
+
+
+async def test_the_draft_id_alone_names_the_draft(client: Client, git_repo: Path) -> None:
+    """Seed 001's draft patch takes the draft id alone; a slug given with it must agree."""
+    first = await call(client, "patch_persona_draft", slug="legal-reviewer", description="One.")
+    draft_id = first["draft"]["draft_id"]
+    second = await call(
+        client,
+        "patch_persona_draft",
+        draft_id=draft_id,
+        expected_version=1,
+        description="Two.",
+    )
+    assert second["draft"]["version"] == 2 and second["draft"]["slug"] == "legal-reviewer"
+    text = branch_file(git_repo, second["draft"]["branch"], "personas/legal-reviewer.yaml")
+    assert "description: Two." in text
+    assert "draft(legal-reviewer): description" in git(
+        git_repo, "log", "-1", "--format=%s", second["draft"]["branch"]
+    )
+    # a slug given with the draft id must be the draft's
+    other = await call_error(
+        client,
+        "patch_persona_draft",
+        slug="translator",
+        draft_id=draft_id,
+        expected_version=2,
+        description="Three.",
+    )
+    assert "INVALID_INPUT" in other
+    assert f"draft '{draft_id}' is a draft of 'legal-reviewer', not 'translator'" in other
+    same = await call(
+        client,
+        "patch_persona_draft",
+        slug="legal-reviewer",
+        draft_id=draft_id,
+        expected_version=2,
+        description="Three.",
+    )
+    assert same["draft"]["version"] == 3
+    # without either there is nothing to patch
+    neither = await call_error(client, "patch_persona_draft", description="x")
+    assert "INVALID_INPUT: give a slug to start a draft, or a draft_id to patch one" in neither

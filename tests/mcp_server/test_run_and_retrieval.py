@@ -240,3 +240,66 @@ async def test_a_symlinked_personas_folder_is_refused(git_repo: Path, tmp_path: 
         )
     assert "WRITE_REFUSED" in message and "'.personas' is a symlink" in message
     assert list(outside.iterdir()) == []  # nothing was written through the link
+
+
+# seed 003's preview body, as the reference shows it (participant_id names a room's AI)
+SEED_BODY = {
+    "participant_id": "ai-1",
+    "system_prompt_override": "You are concise.",
+    "temperature": 0.4,
+    "top_p": 0.9,
+    "max_tokens": 800,
+    "frequency_penalty": 0.0,
+    "presence_penalty": 0.0,
+    "reasoning_effort": None,
+    "response_mode": "conversational",
+    "plugins_enabled": ["scaiwave.notes", "scaiwave.web_search"],
+    "trigger_text": REFUND,
+}
+SEED_PARAMS = {
+    "temperature": 0.4,
+    "top_p": 0.9,
+    "max_tokens": 800,
+    "frequency_penalty": 0.0,
+    "presence_penalty": 0.0,
+}
+
+
+async def test_preview_and_run_take_the_seed_body_and_say_what_they_ignored(
+    on_catalogue: Client,
+) -> None:
+    """Seed 003: run takes the same body as preview.  What means nothing here is accepted
+    and reported (reasoning_effort null was not given a value: nothing to report)."""
+    preview = await call(on_catalogue, "preview_persona", slug="support-agent", **SEED_BODY)
+    run = await call(on_catalogue, "run_persona", slug="support-agent", **SEED_BODY)
+    for result in (preview, run):
+        assert result["params"] == SEED_PARAMS
+        ignored = {i["name"]: i["reason"] for i in result["ignored"]}
+        assert sorted(ignored) == ["participant_id", "plugins_enabled", "response_mode"]
+        assert "plugins do not exist here" in ignored["plugins_enabled"]
+    assert "You are concise." in run["answer"] and REFUND in run["answer"]
+    assert preview["messages"][0]["content"] == "You are concise."
+    effort = await call(
+        on_catalogue, "run_persona", slug="support-agent", trigger_text="hi", reasoning_effort="max"
+    )
+    assert [i["name"] for i in effort["ignored"]] == ["reasoning_effort"]
+    assert effort["params"] == {"temperature": 0.3, "max_tokens": 800}
+
+
+async def test_preview_and_run_declare_one_body(on_catalogue: Client) -> None:
+    tools = {t.name: t.input_schema for t in (await on_catalogue.list_tools()).tools}
+    preview, run = tools["preview_persona"], tools["run_persona"]
+    assert preview["properties"] == run["properties"]
+    assert preview.get("required") == run.get("required") is None
+    for name in ("frequency_penalty", "reasoning_effort", "response_mode", "plugins_enabled"):
+        assert name in run["properties"]
+    # the run still needs the user's message, under either name, and one of them
+    assert "give trigger_text" in await call_error(on_catalogue, "run_persona", slug="translator")
+    both = await call_error(
+        on_catalogue, "run_persona", slug="translator", message="a", trigger_text="b"
+    )
+    assert "give one" in both
+    # what is out of bounds is still refused
+    assert "presence_penalty must be at most 2.0" in await call_error(
+        on_catalogue, "run_persona", slug="translator", message="a", presence_penalty=3
+    )
