@@ -22,12 +22,14 @@ import httpx
 from personas_as_code.inference.retry import RetryPolicy as BackendRetryPolicy
 from personas_as_code.inference.retry import parse_retry_after
 from personas_as_code.schemas.errors import (
+    MAX_REMOTE_MESSAGE,
     CatalogueBadResponse,
     CatalogueError,
     CatalogueUnavailable,
     RateLimited,
     catalogue_error_from_envelope,
 )
+from personas_as_code.untrusted.secrets import redact_data, redact_upstream
 
 if TYPE_CHECKING:
     pass
@@ -75,6 +77,7 @@ class HttpTransport:
         self.request_count = 0
         self._count_lock = threading.Lock()
         self._sleep = sleep
+        self._known = (api_key,) if api_key else ()
         self._http = httpx.Client(
             base_url=self.base_url,
             headers={
@@ -150,14 +153,14 @@ class HttpTransport:
                 if status < 400:
                     return _parsed(parse, resp, method, path)
                 if status not in policy.retry_statuses:
-                    error = _error(resp)
+                    error = _error(resp, self._known)
                     if gone_ok is not None and maybe_sent and isinstance(error, gone_ok):
                         return _parsed(parse, resp, method, path)
                     raise error
                 if status in (502, 504) and not idempotent and _has_envelope(resp):
                     # the server itself answered (its backend refused or timed out): a
                     # call that is not idempotent is reported, never sent again
-                    raise _error(resp)
+                    raise _error(resp, self._known)
                 failure = f"HTTP {status}"
                 limited = status == 429
                 delay = parse_retry_after(resp.headers.get("retry-after"))
@@ -236,7 +239,9 @@ def _has_envelope(resp: httpx.Response) -> bool:
     return isinstance(body, dict) and isinstance(body.get("error"), dict)
 
 
-def _error(resp: httpx.Response) -> CatalogueError:
+def _error(resp: httpx.Response, known: tuple[str, ...] = ()) -> CatalogueError:
+    """The typed error for an error answer; its text passes through redaction of the
+    key sent (``known``) and of every secret shape, since the server's text is shown."""
     try:
         body = resp.json()
     except (ValueError, RecursionError):
@@ -247,4 +252,21 @@ def _error(resp: httpx.Response) -> CatalogueError:
             f"HTTP {resp.status_code} without an error envelope",
             details={"status": resp.status_code},
         )
+    return _redacted(error, known)
+
+
+def _redacted(error: CatalogueError, known: tuple[str, ...]) -> CatalogueError:
+    error.message = redact_upstream(error.message, known, limit=MAX_REMOTE_MESSAGE)
+    error.args = (error.message,)
+    error.details = _without_known(redact_data(error.details), known)
     return error
+
+
+def _without_known(value: Any, known: tuple[str, ...]) -> Any:
+    if isinstance(value, str):
+        return redact_upstream(value, known, limit=MAX_REMOTE_MESSAGE)
+    if isinstance(value, dict):
+        return {k: _without_known(v, known) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_known(v, known) for v in value]
+    return value

@@ -23,6 +23,7 @@ import numpy as np
 from personas_as_code.loader.distributions import installed_version
 from personas_as_code.schemas.config import EmbeddingsSettings
 from personas_as_code.schemas.errors import PersonasError
+from personas_as_code.untrusted.secrets import redact_upstream
 
 if TYPE_CHECKING:  # imported where used: only this embedder needs an HTTP client
     import httpx
@@ -171,6 +172,13 @@ class OpenAIEmbedder:
 
         self._client = httpx.Client(timeout=timeout, transport=transport)
 
+    def _shown(self, text: str) -> str:
+        """The endpoint's text made fit to show: the key sent and every secret shape
+        redacted, at most 200 characters."""
+        env = os.environ if self._env is None else self._env
+        key = env.get(self.api_key_env) if self.api_key_env else None
+        return redact_upstream(text, (key,) if key else (), limit=200)
+
     def _headers(self) -> dict[str, str]:
         if not self.api_key_env:
             return {}
@@ -195,7 +203,9 @@ class OpenAIEmbedder:
                 if attempt < self._retries:
                     time.sleep(0.2 * (attempt + 1))
                     continue
-                raise EmbeddingError(f"embeddings endpoint {url} unreachable: {exc}") from None
+                raise EmbeddingError(
+                    f"embeddings endpoint {url} unreachable: {self._shown(str(exc))}"
+                ) from None
             retryable = response.status_code == 429 or response.status_code >= 500
             if retryable and attempt < self._retries:
                 time.sleep(_retry_after(response, attempt))
@@ -203,7 +213,7 @@ class OpenAIEmbedder:
             if response.status_code != 200:
                 raise EmbeddingError(
                     f"embeddings endpoint {url} answered HTTP {response.status_code}: "
-                    f"{response.text[:200]}"
+                    f"{self._shown(response.text[:4096])}"
                 )
             return _parse_embeddings(response, len(batch), url)
         raise EmbeddingError(f"embeddings endpoint {url} kept failing")  # pragma: no cover

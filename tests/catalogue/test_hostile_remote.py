@@ -45,6 +45,10 @@ def hostile_app(mode: str) -> Starlette:
             return Response("<html>gateway</html>", media_type="text/html")
         if mode == "shape":
             return JSONResponse({"data": [{"id": 5, "name": ["x"]}], "meta": {}})
+        if mode == "echo-key":  # a catalogue (or a proxy in front) repeating the header
+            said = f"bad key {request.headers.get('authorization')} for AKIAIOSFODNN7EXAMPLE"
+            error = {"code": "FORBIDDEN", "message": said, "details": {"seen": said}}
+            return JSONResponse({"error": error}, status_code=403)
         body = {"error": {"code": "X" * 5000, "message": "m" * 100_000}, "meta": ["no"]}
         return JSONResponse(body, status_code=400)
 
@@ -87,6 +91,19 @@ def test_a_huge_error_envelope_is_bounded() -> None:
             list(cat.iter_personas())
     assert len(caught.value.message) < 1200
     assert "request_id" not in caught.value.details
+
+
+def test_an_error_repeating_the_key_is_redacted() -> None:
+    """Issue 19: a remote catalogue's error text is shown (CLI, MCP, reports), so the key
+    this client sent and every secret shape are redacted from its message and details."""
+    key = "opaque-catalogue-credential-9Zq4"
+    with serve_in_thread(hostile_app("echo-key")) as base_url:
+        cat = HttpCatalogue(base_url, key, retry=FAST_RETRY)
+        with cat, pytest.raises(CatalogueError) as caught:
+            list(cat.iter_personas())
+    shown = str(caught.value) + caught.value.message + repr(caught.value.details)
+    assert "bad key Bearer [REDACTED]" in caught.value.message
+    assert key not in shown and "AKIAIOSFODNN7EXAMPLE" not in shown
 
 
 @pytest.mark.slow  # personas plan as a process

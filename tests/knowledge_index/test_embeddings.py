@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).parents[2]
 
 _PROBE = """
@@ -77,3 +79,21 @@ def test_other_threads_log_nothing_while_wordllama_loads() -> None:
     assert result.returncode == 0, result.stderr
     assert "leak.example" not in result.stderr
     assert result.stderr.strip() == "a warning still shows"
+
+
+def test_an_endpoint_repeating_the_key_in_its_error_is_redacted() -> None:
+    """Issue 19: the embeddings endpoint's error text reaches plan/apply output, so the key
+    sent to it (an opaque value) and every secret shape are redacted first."""
+    from personas_as_code.knowledge_index.embeddings import EmbeddingError, OpenAIEmbedder
+
+    from tests.inference.hostile import LEAKED, serve_hostile
+
+    key = "opaque-embeddings-credential-3Wd8"
+    with serve_hostile("echo-key") as upstream:
+        embedder = OpenAIEmbedder(
+            upstream.base_url, "m", api_key_env="EMB_KEY", env={"EMB_KEY": key}, retries=0
+        )
+        with pytest.raises(EmbeddingError) as caught:
+            embedder.embed(["hello"])
+    assert "HTTP 401" in caught.value.message and "[REDACTED]" in caught.value.message
+    assert key not in str(caught.value) and LEAKED not in str(caught.value)
