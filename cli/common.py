@@ -151,8 +151,9 @@ def guarded(func: Callable[P, R], *, exit_code: int | None = None) -> Callable[P
 
     ``PersonasError`` → its code and exit code; anything unexpected →
     ``INTERNAL_ERROR`` and exit 1 (``PERSONAS_DEBUG=1`` shows the traceback);
-    Ctrl-C → exit 130.  A given ``exit_code`` replaces both exit codes (a command
-    whose own exit codes mean something else, like ``personas test``).
+    Ctrl-C → exit 130; a closed stdout (``| head``) → exit 141, silently.  A given
+    ``exit_code`` replaces both exit codes (a command whose own exit codes mean something
+    else, like ``personas test``).
     """
 
     @functools.wraps(func)
@@ -168,6 +169,11 @@ def guarded(func: Callable[P, R], *, exit_code: int | None = None) -> Callable[P
         except KeyboardInterrupt:
             fail("INTERRUPTED", "interrupted", as_json=as_json)
             raise typer.Exit(130) from None
+        except BrokenPipeError:
+            # the reader went away (``| head``): stop quietly, as a SIGPIPE'd tool does;
+            # stdout goes to devnull so the interpreter's last flush cannot fail again
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(141) from None
         except Exception as exc:
             if os.environ.get("PERSONAS_DEBUG") == "1":
                 raise

@@ -155,3 +155,22 @@ def test_indexing_shows_progress_on_a_terminal_only(example_repo: Path, tmp_path
     assert piped.returncode == 0, piped.stderr
     assert "Knowledge indexed: 21 document(s)" in piped.stdout
     assert "indexing" not in piped.stdout + piped.stderr
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(repo: RepoBuilder) -> None:
+    """``personas plan | head -1``: once the reader has gone, the command stops with exit
+    141 (as a tool killed by SIGPIPE) and prints no INTERNAL_ERROR or traceback."""
+    many(repo, 40)
+    proc = subprocess.Popen(
+        [PERSONAS, "plan"],
+        cwd=repo.root,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before the first line is written
+    errors = proc.stderr.read()
+    assert proc.wait(timeout=60) == 141, errors
+    assert "INTERNAL_ERROR" not in errors and "Traceback" not in errors and "Broken" not in errors
