@@ -11,8 +11,9 @@ any other frontend model dispatches directly.  The answer is ``{"data": ...}``
 holding an ``inference.completion.ChatCompletion`` (the shape is declared there, once);
 with ``"stream": true`` it is server-sent events, OpenAI-style
 ``data: {chat.completion.chunk}`` lines ending with ``data: [DONE]`` -- the first
-event carries ``retrieval`` and ``backend``, the last one ``finish_reason`` and
-``usage``.  An error after the stream began arrives as one
+event carries ``retrieval`` and ``backend``, the persona's status messages follow it
+(chunks with empty ``choices`` and a ``status`` object: ``inference.status_messages``),
+the last one carries ``finish_reason`` and ``usage``.  An error after the stream began arrives as one
 ``data: {"error": {...}}`` event before ``[DONE]``.
 """
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
@@ -28,9 +30,10 @@ from fastapi.responses import StreamingResponse
 from personas_as_code.catalogue.api import RequestBody
 from personas_as_code.catalogue.chat import ChatRequest, prepare_chat
 from personas_as_code.catalogue.identity import Caller
-from personas_as_code.inference.chat import complete, stream
+from personas_as_code.inference.chat import ChatResult, complete, stream
 from personas_as_code.inference.completion import ChatData
 from personas_as_code.inference.messages import ChatMessage
+from personas_as_code.inference.status_messages import StatusMessage, status_chunk
 from personas_as_code.schemas.errors import PersonasError
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -73,12 +76,39 @@ class ChatBody(BaseModel):
         return self.model_dump(exclude={"model", "messages", "stream"}, exclude_none=True)
 
 
+@dataclass
+class StartedStream:
+    """A chat stream whose first event is ready (so an error before it was an answer),
+    and the status messages (``inference.status_messages``) to send after it."""
+
+    first: dict[str, Any]
+    rest: Iterator[dict[str, Any]]
+    status: list[StatusMessage]
+
+    def head(self) -> list[dict[str, Any]]:
+        """The first event, then one status chunk per status message."""
+        return [self.first, *(status_chunk(self.first, s) for s in self.status)]
+
+
+def run_chat(request: Request, caller: Caller, ask: ChatRequest, streaming: bool) -> Any:
+    """The chat use case of ``/v1/inference/chat`` and ``/oai/v1/chat/completions``: the
+    persona enricher, then the backends; a ``ChatResult``, or a ``StartedStream``."""
+    call = prepare_chat(request.app.state.engine, caller, ask)
+    if not streaming:
+        result: ChatResult = complete(call)
+        return result
+    events = stream(call)
+    first = next(events)  # errors before the first event are an error envelope
+    return StartedStream(first, events, call.enrichment.status if call.enrichment else [])
+
+
 def _sse(event: Any) -> bytes:
     return b"data: " + json.dumps(event, ensure_ascii=False).encode() + b"\n\n"
 
 
-def _events(first: dict[str, Any], rest: Iterator[dict[str, Any]]) -> Iterator[bytes]:
-    yield _sse(first)
+def _events(head: list[dict[str, Any]], rest: Iterator[dict[str, Any]]) -> Iterator[bytes]:
+    for event in head:
+        yield _sse(event)
     try:
         for event in rest:
             yield _sse(event)
@@ -116,13 +146,11 @@ def inference_routes(get_caller: Any) -> APIRouter:
             messages=[ChatMessage(m.role, m.content) for m in body.messages],
             params=body.params(),
         )
-        call = prepare_chat(request.app.state.engine, caller, ask)
+        started = run_chat(request, caller, ask, body.stream)
         if not body.stream:
-            return {"data": complete(call).to_dict()}
-        events = stream(call)
-        first = next(events)  # errors before the first event are an error envelope
+            return {"data": started.to_dict()}
         return StreamingResponse(
-            _events(first, events),
+            _events(started.head(), started.rest),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
