@@ -269,3 +269,9 @@ class Preview(BaseModel):
         description="The chunks in the RAG block, with their provenance (retrieved from the "
         "knowledge folders of the tree previewed).",
     )
+    status_messages: list[str] = Field(
+        default_factory=list,
+        description="What a stream shows the user while the answer is prepared "
+        "(rag.status_messages: searching, reading {count} documents, answering); "
+        "{count} filled when retrieval ran here.",
+    )

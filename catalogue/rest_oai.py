@@ -25,6 +25,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from personas_as_code.catalogue import frontend_models, paging
+from personas_as_code.catalogue.api import FrontendModel
 from personas_as_code.catalogue.db import FrontendModelRow
 from personas_as_code.catalogue.identity import Caller
 from personas_as_code.catalogue.oai_errors import openai_error
@@ -83,7 +84,8 @@ def _timestamp(value: datetime | None) -> int:
 
 def list_oai_models(session: Session, caller: Caller) -> list[dict[str, Any]]:
     """The models ``GET /v1/models`` pages through for ``caller``, as OpenAI lists them."""
-    models, cursor = [], None
+    models: list[FrontendModel] = []
+    cursor: str | None = None
     while len(models) < MAX_LISTED_MODELS:
         page = frontend_models.list_models(
             session, caller, limit=paging.MAX_PAGE_SIZE, cursor=cursor
@@ -101,7 +103,9 @@ def list_oai_models(session: Session, caller: Caller) -> list[dict[str, Any]]:
         ).all()
     )
     return [
-        model_out(m.slug, _timestamp(created.get(m.id)), caller.tenant_slug if m.tenant_id else None)
+        model_out(
+            m.slug, _timestamp(created.get(m.id)), caller.tenant_slug if m.tenant_id else None
+        )
         for m in models
     ]
 

@@ -92,6 +92,11 @@ def _cors_origin(value: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+def _cors_origins(values: list[str] | None) -> list[str]:
+    """``--cors-origin`` values checked while the command line is parsed."""
+    return [_cors_origin(v) for v in values or ()]
+
+
 @app.command()
 @guarded
 def serve(
@@ -142,6 +147,7 @@ def serve(
             "--cors-origin",
             help="A browser origin allowed to call the API (CORS), e.g. "
             "http://localhost:3000; repeatable. None by default: no CORS headers.",
+            callback=_cors_origins,
         ),
     ] = None,
 ) -> None:
@@ -150,7 +156,7 @@ def serve(
     from personas_as_code.catalogue.workers import ServeSettings, check_workers
     from personas_as_code.catalogue.workers import serve as run_server
 
-    origins = tuple(_cors_origin(o) for o in cors_origin or ())
+    origins = tuple(cors_origin or ())
     settings = ServeSettings(database, scaidrive_url, max_body_bytes, key_cache_seconds, origins)
     check_workers(database, workers)
     processes = f" in {workers} processes" if workers > 1 else ""

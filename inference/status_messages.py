@@ -53,19 +53,22 @@ class StatusMessage:
         return out
 
 
-def _render(template: str, count: int) -> str:
-    text = template.replace("{count}", str(count))
+def _render(template: str, count: int | None) -> str:
+    text = template if count is None else template.replace("{count}", str(count))
     return text if len(text) <= MAX_STATUS_CHARS else text[: MAX_STATUS_CHARS - 1] + "…"
 
 
 def status_messages(
-    mode: str, custom: Mapping[str, str] | None, chunks: Sequence[RetrievedChunk]
+    mode: str, custom: Mapping[str, str] | None, chunks: Sequence[RetrievedChunk] | None
 ) -> list[StatusMessage]:
-    """The steps to report for a call whose retrieval found ``chunks``, per ``mode``."""
+    """The steps to report for a call whose retrieval found ``chunks``, per ``mode``;
+    ``chunks`` None (retrieval has not run: a preview) leaves ``{count}`` unfilled."""
     if mode == "none":
         return []
     templates = STANDARD_MESSAGES if mode == "standard" else (custom or {})
-    count = len({(c.source_type, c.source_id, c.document) for c in chunks})
+    count = (
+        None if chunks is None else len({(c.source_type, c.source_id, c.document) for c in chunks})
+    )
     out = []
     for key in STATUS_STEPS:
         template = templates.get(key)

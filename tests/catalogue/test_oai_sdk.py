@@ -8,13 +8,22 @@ from collections.abc import Iterator
 import httpx
 import openai
 import pytest
+from openai.types.chat import ChatCompletionMessageParam
 from personas_as_code.catalogue.embedded import EmbeddedCatalogue
 
 from tests.catalogue.oai_kit import MODEL, PROMPT, QUESTION, OaiServer, oai_server, publish_helper
 
 
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OaiServer]:
+    """One server for the tests that change nothing."""
+    with oai_server(f"sqlite:///{tmp_path_factory.mktemp('oai') / 'c.db'}") as running:
+        yield running
+
+
 @pytest.fixture
-def server(sqlite_url: str) -> Iterator[OaiServer]:
+def own_server(sqlite_url: str) -> Iterator[OaiServer]:
+    """A server for a test that changes the catalogue."""
     with oai_server(sqlite_url) as running:
         yield running
 
@@ -23,7 +32,7 @@ def client(server: OaiServer, key: str | None = None) -> openai.OpenAI:
     return openai.OpenAI(base_url=server.base_url, api_key=key or server.key, max_retries=0)
 
 
-def ask(text: str = QUESTION) -> list[dict[str, str]]:
+def ask(text: str = QUESTION) -> list[ChatCompletionMessageParam]:
     return [{"role": "user", "content": text}]
 
 
@@ -37,7 +46,8 @@ def test_models_list_and_retrieve_use_the_slug_as_id(server: OaiServer) -> None:
     assert sdk.models.retrieve("scaigrid/gpt-4o").owned_by == "system"
 
 
-def test_models_are_seen_as_on_v1_models(server: OaiServer) -> None:
+def test_models_are_seen_as_on_v1_models(own_server: OaiServer) -> None:
+    server = own_server
     publish_helper(server.live.engine, "globex")
     mine = {m.id for m in client(server).models.list()}
     theirs = {m.id for m in client(server, server.other_key).models.list()}
@@ -53,7 +63,7 @@ def test_models_are_seen_as_on_v1_models(server: OaiServer) -> None:
 def test_a_plain_answer_runs_the_persona_enricher(server: OaiServer) -> None:
     answer = client(server).chat.completions.create(
         model=MODEL,
-        messages=[{"role": "user", "content": [{"type": "text", "text": QUESTION}]}],  # type: ignore[list-item]
+        messages=[{"role": "user", "content": [{"type": "text", "text": QUESTION}]}],
         user="end-user-7",
         n=1,
         max_completion_tokens=50,
@@ -89,7 +99,8 @@ def test_a_stream_has_openai_chunks_status_and_usage_last(server: OaiServer) -> 
     last = chunks[-1]
     assert last.choices == [] and last.usage is not None and last.usage.total_tokens > 0
     assert all(c.usage is None for c in chunks[:-1])
-    statuses = [c.model_extra["status"] for c in chunks if c.model_extra.get("status")]
+    extras = [c.model_extra or {} for c in chunks]
+    statuses = [extra["status"] for extra in extras if "status" in extra]
     assert [s["key"] for s in statuses] == ["searching", "reading", "answering"]
 
 
@@ -101,7 +112,8 @@ def test_a_stream_without_include_usage_has_no_usage_chunk(server: OaiServer) ->
     assert all(c.usage is None and c.choices for c in chunks)  # a plain model: no status
 
 
-def test_errors_are_the_sdk_s_own(server: OaiServer) -> None:
+def test_errors_are_the_sdk_s_own(own_server: OaiServer) -> None:
+    server = own_server
     with pytest.raises(openai.AuthenticationError) as auth:
         client(server, "sk-wrong").chat.completions.create(model=MODEL, messages=ask())
     assert auth.value.status_code == 401 and auth.value.code == "invalid_api_key"
