@@ -15,9 +15,12 @@ literally (no format string is evaluated), and a message is cut at
 ``MAX_STATUS_CHARS``.  A call that ran no retrieval reports nothing.
 
 In a stream (``POST /v1/inference/chat`` and ``/oai/v1/chat/completions``) each step is
-one ``chat.completion.chunk`` with empty ``choices`` and a ``status`` object
-(``status_chunk``): OpenAI's clients skip a chunk without choices, as they do the usage
-chunk of ``stream_options.include_usage``.
+one ``chat.completion.chunk`` whose one choice has an empty ``delta`` (no text, no
+``finish_reason``) beside a ``status`` object (``status_chunk``).  A client that knows
+nothing of it sees a chunk without text -- as OpenAI's own last chunk is -- and adds
+nothing: the official SDK keeps the object (``chunk.model_extra["status"]``), LangChain
+and a loop over ``choices[0].delta.content`` skip it.  (A chunk with empty ``choices``,
+as the usage chunk is, would break the many clients that read ``choices[0]``.)
 """
 
 from __future__ import annotations
@@ -85,6 +88,6 @@ def status_chunk(first: Mapping[str, Any], status: StatusMessage) -> dict[str, A
         "object": "chat.completion.chunk",
         "created": first["created"],
         "model": first["model"],
-        "choices": [],
+        "choices": [{"index": 0, "delta": {}, "finish_reason": None}],
         "status": status.to_dict(),
     }
