@@ -3,7 +3,10 @@ plain and streamed chat with the persona enricher, and errors as the SDK's own t
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import openai
@@ -225,3 +228,18 @@ def test_a_missing_key_and_an_unknown_route_are_openai_errors(server: OaiServer)
     # the rest of the API keeps its own envelope
     plain = httpx.get(server.live.base_url + "/v1/models")
     assert plain.status_code == 401 and plain.json()["error"]["code"] == "UNAUTHORIZED"
+
+
+def test_the_readme_example_runs(server: OaiServer) -> None:
+    """The five-line ``openai`` example of the README, against this server."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("### Any OpenAI client", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    assert len([line for line in code.splitlines() if line.strip()]) == 5
+    code = code.replace("http://127.0.0.1:8700", server.live.base_url)
+    code = code.replace("<catalogue API key>", server.key).replace(
+        "tenant/acme/support-agent", MODEL
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert PROMPT in done.stdout and "Can I get a refund?" in done.stdout
