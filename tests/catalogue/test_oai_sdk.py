@@ -12,9 +12,11 @@ import httpx
 import openai
 import pytest
 from openai.types.chat import ChatCompletionMessageParam
+from personas_as_code.catalogue.backends import configure_backend
 from personas_as_code.catalogue.embedded import EmbeddedCatalogue
 
 from tests.catalogue.oai_kit import MODEL, PROMPT, QUESTION, OaiServer, oai_server, publish_helper
+from tests.inference.upstream import serve_upstream
 
 
 @pytest.fixture(scope="module")
@@ -243,3 +245,16 @@ def test_the_readme_example_runs(server: OaiServer) -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert PROMPT in done.stdout and "Can I get a refund?" in done.stdout
+
+
+def test_an_upstream_failing_its_stream_is_an_sdk_error(own_server: OaiServer) -> None:
+    with serve_upstream() as upstream:
+        settings = {"provider": "openai", "base_url": upstream.base_url, "model": "broken-stream"}
+        configure_backend(own_server.live.engine, "openai/gpt-4o", settings, managed_by="tests")
+        sdk = client(own_server)
+        with pytest.raises(openai.InternalServerError) as caught:  # before the first piece
+            list(sdk.chat.completions.create(model=MODEL, messages=ask(), stream=True))
+    assert caught.value.status_code == 502
+    body = caught.value.body
+    assert isinstance(body, dict) and set(body) == {"message", "type", "param", "code"}
+    assert body["code"] == "backend_bad_response" and body["type"] == "server_error"
