@@ -129,3 +129,16 @@ def test_serve_refuses_what_is_not_an_origin(tmp_path: Path, origin: str) -> Non
     )  # fmt: skip
     assert done.returncode == 2, done.stdout + done.stderr
     assert "--cors-origin" in done.stderr and origin in done.stderr
+
+
+def test_worker_processes_get_the_origins() -> None:
+    from personas_as_code.catalogue.workers import ServeSettings
+
+    settings = ServeSettings("sqlite:///x.db", cors_origins=(ALLOWED, "https://b.example"))
+    again = ServeSettings.from_env(settings.to_env())
+    assert again.cors_origins == (ALLOWED, "https://b.example")
+    assert again.app_options()["cors_origins"] == (ALLOWED, "https://b.example")
+    assert (
+        "cors_origins"
+        not in ServeSettings.from_env(ServeSettings("sqlite:///x.db").to_env()).app_options()
+    )
