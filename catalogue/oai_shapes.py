@@ -248,16 +248,17 @@ def completion_out(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-_CHUNK_KEYS = ("id", "object", "created", "model", "choices")
+_OURS = frozenset(("retrieval", "backend", "usage"))
+"""What our chunks carry beyond OpenAI's: left out (``usage`` comes in its own chunk)."""
 
 
 def chunk_out(event: dict[str, Any], *, include_usage: bool) -> dict[str, Any]:
     """One chunk of our stream as OpenAI's: without our provenance; ``usage`` null on
-    every chunk when the caller asked for usage (it comes in the last one), else absent."""
-    out = {key: event[key] for key in _CHUNK_KEYS if key in event}
-    out["system_fingerprint"] = None
-    if "status" in event:
-        out["status"] = event["status"]
+    every chunk when the caller asked for usage (it comes in the last one), else absent.
+    A chunk with nothing to change (most of them) is sent as it is."""
+    if _OURS.isdisjoint(event) and not include_usage:
+        return event
+    out = {key: value for key, value in event.items() if key not in _OURS}
     if include_usage:
         out["usage"] = None
     return out
@@ -267,7 +268,6 @@ def usage_chunk(event: dict[str, Any], usage: dict[str, Any] | None) -> dict[str
     """The last chunk of ``stream_options.include_usage``: no choices, the usage."""
     return {
         **{key: event[key] for key in ("id", "object", "created", "model")},
-        "system_fingerprint": None,
         "choices": [],
         "usage": usage,
     }
