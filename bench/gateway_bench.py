@@ -12,7 +12,8 @@ canned bytes: the ``/oai/v1`` answer recorded from the catalogue, so the same si
 ``/oai/v1``, ...), for the bare model ``scaigrid/gpt-4o`` (where the layer's share is
 largest) and the persona ``tenant/acme/support-agent`` (enricher and retrieval).
 
-It prints the first (cold) request of each, then p50/p95 of the warm ones, each beside
+It prints the first (cold) request of each -- ``/v1/inference/chat`` goes first, so it
+pays the server's first-call costs for both -- then p50/p95 of the warm ones, each beside
 the floor and as a ratio; goal: ``/oai/v1`` p95 <= 1.10x ``/v1/inference/chat`` p95.
 """
 
