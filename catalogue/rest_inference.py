@@ -12,7 +12,7 @@ holding an ``inference.completion.ChatCompletion`` (the shape is declared there,
 with ``"stream": true`` it is server-sent events, OpenAI-style
 ``data: {chat.completion.chunk}`` lines ending with ``data: [DONE]`` -- the first
 event carries ``retrieval`` and ``backend``, the persona's status messages follow it
-(chunks with empty ``choices`` and a ``status`` object: ``inference.status_messages``),
+(chunks without text and with a ``status`` object: ``inference.status_messages``),
 the last one carries ``finish_reason`` and ``usage``.  An error after the stream began
 arrives as one ``data: {"error": {...}}`` event before ``[DONE]``.
 """
