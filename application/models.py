@@ -278,3 +278,9 @@ class Preview(BaseModel):
         description="Arguments of the seed's preview body that mean nothing for a persona "
         "here: accepted, not used, each with why.",
     )
+    status_messages: list[str] = Field(
+        default_factory=list,
+        description="What a stream shows the user while the answer is prepared "
+        "(rag.status_messages: searching, reading {count} documents, answering); "
+        "{count} filled when retrieval ran here.",
+    )

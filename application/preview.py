@@ -28,8 +28,14 @@ from personas_as_code.application.tokens import (
     estimate_tokens,
 )
 from personas_as_code.inference.chat import provenance
-from personas_as_code.inference.enricher import Retriever, enrich, render_context_block
+from personas_as_code.inference.enricher import (
+    Enrichment,
+    Retriever,
+    enrich,
+    render_context_block,
+)
 from personas_as_code.inference.messages import ChatMessage
+from personas_as_code.inference.status_messages import status_messages
 from personas_as_code.loader.repo import LoadedPersona
 from personas_as_code.sandbox.enrichment import profile_of
 
@@ -87,13 +93,27 @@ def _would_search(persona: LoadedPersona, headline: str) -> str:
     return "\n".join(lines)
 
 
+def _status_messages(persona: LoadedPersona, found: Enrichment | None) -> list[str]:
+    """The persona's status messages as a stream would show them (``{count}`` unfilled
+    when retrieval did not run here)."""
+    rag = persona.spec.rag
+    if not rag.enabled:
+        return []
+    if found is not None and found.retrieval_ran:
+        return [s.message for s in found.status]
+    config = rag.status_messages
+    return [s.message for s in status_messages(config.mode, config.messages, None)]
+
+
 def _rag_block(
     persona: LoadedPersona,
     request: PreviewRequest,
     retrieval: RetrievalAccess,
     notes: list[str],
+    shown: list[Enrichment],
 ) -> tuple[str | None, list[RetrievedRef]]:
-    """The RAG block and its provenance: retrieved chunks, or why retrieval did not run."""
+    """The RAG block and its provenance: retrieved chunks, or why retrieval did not run
+    (the enrichment made, if any, is appended to ``shown``)."""
     rag = persona.spec.rag
     if not rag.enabled:
         return None, []
@@ -113,6 +133,7 @@ def _rag_block(
     found = None
     if reason == "":
         found = enrich(profile_of(persona), conversation, {}, retrieval.retriever)
+        shown.append(found)
         notes += [n for n in found.notes if not n.startswith("no rag.context_template")]
         if found.context is not None:
             return found.context, [RetrievedRef(**r) for r in provenance(found)]
@@ -163,8 +184,9 @@ def build_preview(
     else:
         notes.append("system prompt overridden")
     add("system", "system:persona", SYSTEM_PRIORITY, prompt)
+    enriched: list[Enrichment] = []
     rag, retrieved = _rag_block(
-        persona, request, retrieval or RetrievalAccess(None, NOT_REQUESTED), notes
+        persona, request, retrieval or RetrievalAccess(None, NOT_REQUESTED), notes, enriched
     )
     if rag is not None:
         add("system", "rag:context", RAG_PRIORITY, rag)
@@ -200,6 +222,7 @@ def build_preview(
         token_estimator=TOKEN_ESTIMATOR,
         notes=notes,
         retrieval=retrieved,
+        status_messages=_status_messages(persona, enriched[0] if enriched else None),
     )
 
 
@@ -243,6 +266,7 @@ def render_text(preview: Preview) -> str:
         f"- reply {preview.reply_reservation})"
     )
     lines.append("would be trimmed: " + (", ".join(preview.would_be_trimmed) or "nothing"))
+    lines += [f"status message: {m}" for m in preview.status_messages]
     lines += [f"note: {n}" for n in preview.notes]
     lines.append(f"estimator: {preview.token_estimator}")
     return "\n".join(lines)

@@ -214,6 +214,8 @@ def enricher_profile(
             top_k=persona.rag_top_k,
             min_score=(min_score or None) if stored else min_score,
             context_template=persona.rag_context_template,
+            status_mode=persona.status_messages_mode,
+            status_messages=dict(persona.rag_status_messages or {}),
         ),
         sources=tuple(source_ref(s) for s in sources),
         default_params=dict(persona.default_params or {}),

@@ -19,6 +19,7 @@ at 2 MB plus multipart overhead (400 ``FILE_TOO_LARGE``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI
@@ -27,6 +28,7 @@ from personas_as_code.catalogue.callers import CallerCache
 from personas_as_code.catalogue.db import make_engine
 from personas_as_code.catalogue.defaults import DEFAULT_KEY_CACHE_SECONDS
 from personas_as_code.catalogue.guard import BodyCap, RequestGuard, new_request_id
+from personas_as_code.catalogue.oai_errors import OaiErrorShape
 from personas_as_code.catalogue.rest_dependencies import get_caller, get_session
 from personas_as_code.catalogue.rest_errors import document_errors, install_error_handlers
 from personas_as_code.catalogue.rest_models import model_routes
@@ -35,6 +37,7 @@ from personas_as_code.catalogue.seed import bootstrap
 from personas_as_code.schemas.errors import FileTooLarge, PayloadTooLarge
 from personas_as_code.schemas.fields import AVATAR_MAX_BYTES
 from sqlalchemy import Engine
+from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -105,6 +108,7 @@ def create_app(
     init_schema: bool = True,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     key_cache_seconds: float = DEFAULT_KEY_CACHE_SECONDS,
+    cors_origins: Sequence[str] = (),
 ) -> FastAPI:
     """The REST app over an engine or database URL (default: the cwd's SQLite file).
 
@@ -113,7 +117,8 @@ def create_app(
     every request body but avatar uploads (capped at 2 MB plus multipart
     overhead).  A valid API key is trusted for ``key_cache_seconds`` before it is
     looked up again (``catalogue.callers``): a revoked key stops working within that
-    time; 0 looks every request up.
+    time; 0 looks every request up.  ``cors_origins``: the browser origins allowed to
+    call the API (CORS, preflight included); none by default.
     """
     if max_body_bytes < 1:
         raise ValueError("max_body_bytes must be at least 1")
@@ -137,6 +142,9 @@ def create_app(
     )
 
     app.include_router(inference_routes(get_caller))
+    from personas_as_code.catalogue.rest_oai import oai_routes  # /oai/v1/...
+
+    app.include_router(oai_routes(get_caller))
     from personas_as_code.catalogue.rest_test_personas import (
         routes_for_test_personas,  # /api/projects/...
     )
@@ -156,6 +164,16 @@ def create_app(
         default_cap=BodyCap(max_body_bytes, _body_too_large),
         route_caps={AVATAR_ROUTE: BodyCap(AVATAR_MAX_BYTES + _MULTIPART_SLACK, _upload_too_large)},
     )
+    app.add_middleware(OaiErrorShape)  # /oai/v1 answers errors as OpenAI does
+    if cors_origins:  # outermost: a preflight is answered before auth
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(cors_origins),
+            allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
+            allow_headers=["*"],
+            expose_headers=["X-Request-ID"],
+            max_age=600,
+        )
     generate_openapi = app.openapi
 
     def openapi() -> dict[str, Any]:

@@ -11,9 +11,10 @@ any other frontend model dispatches directly.  The answer is ``{"data": ...}``
 holding an ``inference.completion.ChatCompletion`` (the shape is declared there, once);
 with ``"stream": true`` it is server-sent events, OpenAI-style
 ``data: {chat.completion.chunk}`` lines ending with ``data: [DONE]`` -- the first
-event carries ``retrieval`` and ``backend``, the last one ``finish_reason`` and
-``usage``.  An error after the stream began arrives as one
-``data: {"error": {...}}`` event before ``[DONE]``.
+event carries ``retrieval`` and ``backend``, the persona's status messages follow it
+(chunks without text and with a ``status`` object: ``inference.status_messages``),
+the last one carries ``finish_reason`` and ``usage``.  An error after the stream began
+arrives as one ``data: {"error": {...}}`` event before ``[DONE]``.
 
 The model call runs on its backend model's own bounded pool
 (``catalogue.backend_calls``), never on the server's shared worker threads: a hung
@@ -27,6 +28,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
@@ -35,8 +37,10 @@ from personas_as_code.catalogue import backend_calls
 from personas_as_code.catalogue.api import RequestBody
 from personas_as_code.catalogue.chat import ChatRequest, prepare_chat
 from personas_as_code.catalogue.identity import Caller
+from personas_as_code.inference.chat import ChatResult
 from personas_as_code.inference.completion import ChatData
 from personas_as_code.inference.messages import ChatMessage
+from personas_as_code.inference.status_messages import StatusMessage, status_chunk
 from personas_as_code.schemas.errors import PersonasError
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from starlette.concurrency import run_in_threadpool
@@ -84,12 +88,50 @@ def _sse(event: Any) -> bytes:
     return b"data: " + json.dumps(event, ensure_ascii=False).encode() + b"\n\n"
 
 
-async def _events(events: backend_calls.ChatEvents) -> AsyncIterator[bytes]:
+@dataclass
+class StartedStream:
+    """A chat stream whose first event is ready (so an error before it was an answer),
+    and the status messages (``inference.status_messages``) to send after it."""
+
+    events: backend_calls.ChatEvents
+    status: list[StatusMessage]
+
+    @property
+    def first(self) -> dict[str, Any]:
+        """The first event (``retrieval`` and ``backend``)."""
+        return self.events.first
+
+    def head(self) -> list[dict[str, Any]]:
+        """The first event, then one status chunk per status message."""
+        return [self.first, *(status_chunk(self.first, s) for s in self.status)]
+
+    def close(self) -> None:
+        """End the stream: the upstream is closed and the backend's slot freed."""
+        self.events.close()
+
+
+async def run_chat(
+    request: Request, caller: Caller, ask: ChatRequest, streaming: bool
+) -> ChatResult | StartedStream:
+    """The chat use case of ``/v1/inference/chat`` and ``/oai/v1/chat/completions``: the
+    persona enricher, then the backends on their own pools (``catalogue.backend_calls``);
+    a ``ChatResult``, or a ``StartedStream`` (errors before its first event raise)."""
+    # the catalogue's database and the retrieval: briefly, on the shared threads
+    call = await run_in_threadpool(prepare_chat, request.app.state.engine, caller, ask)
+    pools = backend_calls.pools_of(request.app.state)
+    if not streaming:
+        return await backend_calls.answer(pools, call)
+    events = await backend_calls.events(pools, call)
+    return StartedStream(events, call.enrichment.status if call.enrichment else [])
+
+
+async def _events(started: StartedStream) -> AsyncIterator[bytes]:
     """The stream's server-sent events; closing it (a client that went away) closes
     the upstream and frees the backend's slot."""
     try:
-        yield _sse(events.first)
-        async for event in events:
+        for event in started.head():
+            yield _sse(event)
+        async for event in started.events:
             yield _sse(event)
     except PersonasError as exc:
         yield _sse({"error": exc.to_dict()})
@@ -97,7 +139,7 @@ async def _events(events: backend_calls.ChatEvents) -> AsyncIterator[bytes]:
         log.exception("inference stream failed")
         yield _sse({"error": {"code": "INTERNAL_ERROR", "message": "Internal server error"}})
     finally:
-        events.close()
+        started.close()
     yield b"data: [DONE]\n\n"
 
 
@@ -130,15 +172,11 @@ def inference_routes(get_caller: Any) -> APIRouter:
             messages=[ChatMessage(m.role, m.content) for m in body.messages],
             params=body.params(),
         )
-        # the catalogue's database and the retrieval: briefly, on the shared threads
-        call = await run_in_threadpool(prepare_chat, request.app.state.engine, caller, ask)
-        pools = backend_calls.pools_of(request.app.state)
-        if not body.stream:
-            return {"data": (await backend_calls.answer(pools, call)).to_dict()}
-        # errors before the first event are an error envelope
-        events = await backend_calls.events(pools, call)
+        started = await run_chat(request, caller, ask, body.stream)
+        if isinstance(started, ChatResult):
+            return {"data": started.to_dict()}
         return StreamingResponse(
-            _events(events),
+            _events(started),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )

@@ -23,6 +23,7 @@ _ENV = {
     "scaidrive_url": "PERSONAS_SERVE_SCAIDRIVE_URL",
     "max_body_bytes": "PERSONAS_SERVE_MAX_BODY_BYTES",
     "key_cache_seconds": "PERSONAS_SERVE_KEY_CACHE_SECONDS",
+    "cors_origins": "PERSONAS_SERVE_CORS_ORIGINS",
 }
 
 
@@ -34,13 +35,14 @@ class ServeSettings:
     scaidrive_url: str | None = None
     max_body_bytes: int | None = None
     key_cache_seconds: float | None = None
+    cors_origins: tuple[str, ...] = ()
 
     def to_env(self) -> dict[str, str]:
         """The settings as the environment variables ``from_env`` reads."""
         return {
-            _ENV[name]: str(value)
+            _ENV[name]: " ".join(value) if isinstance(value, tuple) else str(value)
             for name, value in vars(self).items()
-            if value is not None and name in _ENV
+            if value is not None and value != () and name in _ENV
         }
 
     @classmethod
@@ -56,6 +58,7 @@ class ServeSettings:
             key_cache_seconds=(
                 float(raw["key_cache_seconds"]) if raw["key_cache_seconds"] else None
             ),
+            cors_origins=tuple((raw["cors_origins"] or "").split()),
         )
 
     def app_options(self) -> dict[str, object]:
@@ -65,6 +68,8 @@ class ServeSettings:
             options["max_body_bytes"] = self.max_body_bytes
         if self.key_cache_seconds is not None:
             options["key_cache_seconds"] = self.key_cache_seconds
+        if self.cors_origins:
+            options["cors_origins"] = self.cors_origins
         return options
 
 
@@ -104,6 +109,7 @@ def serve(settings: ServeSettings, *, host: str, port: int, workers: int = 1) ->
         settings.scaidrive_url,
         settings.max_body_bytes,
         settings.key_cache_seconds,
+        settings.cors_origins,
     )
     check_workers(settings.database, workers)
     if workers == 1:

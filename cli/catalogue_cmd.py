@@ -73,6 +73,30 @@ def init(
     typer.echo("  export SCAIGRID_API_KEY=<the key>")
 
 
+def _cors_origin(value: str) -> str:
+    """An origin as browsers send it (``scheme://host[:port]``, no path); else refused."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value)
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.netloc
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or len(value) > 300
+    ):
+        raise typer.BadParameter(
+            f"{value!r} is not an origin like https://chat.example.com", param_hint="--cors-origin"
+        )
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _cors_origins(values: list[str] | None) -> list[str]:
+    """``--cors-origin`` values checked while the command line is parsed."""
+    return [_cors_origin(v) for v in values or ()]
+
+
 @app.command()
 @guarded
 def serve(
@@ -117,12 +141,23 @@ def serve(
             "(a revoked key stops working within this time; 0: every request).",
         ),
     ] = DEFAULT_KEY_CACHE_SECONDS,
+    cors_origin: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--cors-origin",
+            help="A browser origin allowed to call the API (CORS), e.g. "
+            "http://localhost:3000; repeatable. None by default: no CORS headers.",
+            callback=_cors_origins,
+        ),
+    ] = None,
 ) -> None:
-    """Serve the ScaiPersona-compatible REST API (OpenAPI at /docs and /openapi.json)."""
+    """Serve the ScaiPersona-compatible REST API (OpenAPI at /docs and /openapi.json) and
+    the OpenAI-compatible /oai/v1 (chat/completions, models)."""
     from personas_as_code.catalogue.workers import ServeSettings, check_workers
     from personas_as_code.catalogue.workers import serve as run_server
 
-    settings = ServeSettings(database, scaidrive_url, max_body_bytes, key_cache_seconds)
+    origins = tuple(cors_origin or ())
+    settings = ServeSettings(database, scaidrive_url, max_body_bytes, key_cache_seconds, origins)
     check_workers(database, workers)
     processes = f" in {workers} processes" if workers > 1 else ""
     typer.echo(f"serving the catalogue on http://{host}:{port}{processes} (OpenAPI: /docs)")

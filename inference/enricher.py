@@ -16,7 +16,9 @@ published persona"), in this order:
    request value wins; a request ``None`` leaves the default).
 
 The provenance of every chunk is kept (``Enrichment.retrieval``) so the answer,
-``personas run`` and the preview can say where the context came from.
+``personas run`` and the preview can say where the context came from; when retrieval
+ran, the persona's status messages (``inference.status_messages``) are in
+``Enrichment.status``.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from string import Template
 from typing import Any
 
 from personas_as_code.inference.messages import ChatMessage
+from personas_as_code.inference.status_messages import StatusMessage, status_messages
 from personas_as_code.knowledge_index.retrieval import Retrieval, RetrievedChunk, SourceRef
 
 DEFAULT_CONTEXT_TEMPLATE = "Use the following context to answer:\n$context"
@@ -45,6 +48,8 @@ class RagSettings:
     top_k: int = 5
     min_score: float | None = None
     context_template: str | None = None
+    status_mode: str = "standard"
+    status_messages: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,7 @@ class Enrichment:
     context: str | None = None
     retrieval_ran: bool = False
     notes: list[str] = field(default_factory=list)
+    status: list[StatusMessage] = field(default_factory=list)
 
 
 def merge_params(defaults: Mapping[str, Any], request: Mapping[str, Any]) -> dict[str, Any]:
@@ -124,6 +130,8 @@ def enrich(
     rag = persona.rag
     if rag.enabled:
         _retrieve(persona, messages, retriever, no_retrieval_reason, result, notes)
+        if result.retrieval_ran:
+            result.status = status_messages(rag.status_mode, rag.status_messages, result.retrieval)
     out.extend(messages)
     result.notes = notes
     return result

@@ -122,6 +122,13 @@ class ValidationFailed(CatalogueError):
     status = 400
 
 
+class UnsupportedParameter(ValidationFailed):
+    """A request field this server understands but cannot honour (400), e.g. OpenAI's
+    ``tools`` or ``n`` > 1 on ``/oai/v1``; ``details.fields`` names it."""
+
+    code = "UNSUPPORTED_PARAMETER"
+
+
 class Unauthorized(CatalogueError):
     """Missing or invalid bearer token (401)."""
 
@@ -347,6 +354,7 @@ CATALOGUE_ERRORS: dict[str, type[CatalogueError]] = {
     cls.code: cls
     for cls in (
         ValidationFailed,
+        UnsupportedParameter,
         Unauthorized,
         Forbidden,
         RouteNotFound,

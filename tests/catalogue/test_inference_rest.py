@@ -141,6 +141,11 @@ def test_streaming_sends_provenance_first_and_done_last(live: Live) -> None:
     assert first["choices"][0]["delta"]["role"] == "assistant"
     assert first["retrieval"][0]["document"] == "knowledge/col_help/password.md"
     assert first["backend"]["provider"] == "mirror"
+    assert [e["status"]["key"] for e in middle if "status" in e] == [
+        "searching",
+        "reading",
+        "answering",
+    ]  # status_messages_mode standard: the persona's progress, in chunks without text
     text = "".join(e["choices"][0]["delta"].get("content", "") for e in middle)
     assert PROMPT in text and "valid for 30 minutes" in text
     assert last["choices"][0]["finish_reason"] == "stop" and last["usage"]["total_tokens"] > 0

@@ -1,6 +1,7 @@
 """Property-based fuzzing of every operation of the app's OpenAPI document
 (schemathesis + hypothesis): with a valid bearer token no input, valid or
-invalid, may cause a 5xx, and every error answer uses the error envelope.
+invalid, may cause a 5xx, and every error answer uses the error envelope (OpenAI's
+error object under ``/oai/v1``).
 
 (Schemathesis' lazy pytest integration does not work with pytest 9 here, so
 the test walks the operations itself.)
@@ -30,7 +31,11 @@ def _check(case: schemathesis.Case, key: str) -> None:
     where = f"{case.method} {case.formatted_path}"
     documented = where.endswith("/scaidrive/shares") and response.status_code == 503
     assert response.status_code < 500 or documented, (where, response.status_code, response.text)
-    if response.status_code >= 400:
+    if response.status_code >= 400 and case.path.startswith("/oai/"):
+        error = response.json()["error"]  # OpenAI's error object, as its clients expect
+        assert set(error) == {"message", "type", "param", "code"}, (where, error)
+        assert isinstance(error["message"], str) and isinstance(error["code"], str), where
+    elif response.status_code >= 400:
         body = response.json()
         assert isinstance(body["error"]["code"], str), (where, body)
         assert body["meta"]["request_id"].startswith("req_"), (where, body)

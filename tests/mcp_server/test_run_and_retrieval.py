@@ -109,11 +109,18 @@ async def test_preview_holds_the_retrieved_chunks(on_catalogue: Client) -> None:
     assert "retrieval not run" not in rag["content"]
     first = preview["retrieval"][0]
     assert first["document"] == "knowledge/col_product_docs/refunds.md" and first["score"] > 0
+    documents = len({(r["source_id"], r["document"]) for r in preview["retrieval"]})
+    assert preview["status_messages"] == [  # status_messages mode standard
+        "Searching the knowledge base…",
+        f"Reading {documents} documents…",
+        "Writing the answer…",
+    ]
     # without a trigger there is nothing to search for, and the block says so
     bare = await call(on_catalogue, "preview_persona", slug="support-agent")
     rag = next(b for b in bare["messages"] if b["source"] == "rag:context")
     assert "[retrieval not run: no trigger_text to search for]" in rag["content"]
     assert bare["retrieval"] == []
+    assert bare["status_messages"][1] == "Reading {count} documents…"  # nothing was read
 
 
 async def test_preview_says_why_when_the_tree_has_no_knowledge_folder(git_repo: Path) -> None:
