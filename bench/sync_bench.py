@@ -172,20 +172,28 @@ def edits():
 # --- processes, timed in pairs ----------------------------------------------------------
 
 
+TIME = "/usr/bin/time"  # GNU time: the command's own peak, not one inherited from this fork
+
+
 def run(argv: list[str], env: dict[str, str], out: Path) -> tuple[float, float, float]:
     """Wall seconds, CPU seconds (its waited-for children included) and peak RSS (MiB,
     the largest single process) of one process, stdout to ``out``."""
+    timed = [TIME, "-f", "@@maxrss %M", *argv] if os.path.exists(TIME) else argv
     with out.open("w") as stream:
         start = time.perf_counter()
-        proc = subprocess.Popen(argv, env=env, stdout=stream, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(timed, env=env, stdout=stream, stderr=subprocess.PIPE)
         assert proc.stderr is not None
-        err = proc.stderr.read()
+        err = proc.stderr.read().decode(errors="replace")
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode not in (0, 2):
-        raise RuntimeError(f"{argv[:4]} exited {proc.returncode}: {err.decode()[-2000:]}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 2):
+        raise RuntimeError(f"{argv[:4]} exited {code}: {err[-2000:]}")
+    peak = usage.ru_maxrss / 1024  # without GNU time: includes what this process forked with
+    for line in err.splitlines():
+        if line.startswith("@@maxrss "):
+            peak = int(line.split()[1]) / 1024
+    return wall, usage.ru_utime + usage.ru_stime, peak
 
 
 class Pairs:

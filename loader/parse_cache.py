@@ -9,7 +9,7 @@ entry only when all of them are unchanged.  Sizes and mtimes are never trusted.
 Every entry is known by both the SHA-256 and the git blob id of the same bytes,
 so a draft's files (a git tree names them without reading them) and the working
 tree share entries.  One ``ParseCache`` serves the CLI (``personas plan``/``apply``)
-and the MCP server.  On a cold start, ``prefetch`` parses in forked workers.
+and the MCP server.  On a cold start, ``prefetch`` parses in worker processes.
 
 ``ParseCache.for_repo`` persists the entries to ``.personas/parse-cache.json`` (a
 header line, one entry a line, the HMAC last) so the next run starts warm.  That
@@ -61,6 +61,7 @@ from personas_as_code.untrusted.yaml import MAX_YAML_BYTES
 
 CACHE_FILE = Path(".personas") / "parse-cache.json"
 PARALLEL_MIN = 300  # unseen files worth forking workers for
+SPAWN_MIN = 1000  # ... worth spawning fresh interpreters for (a process with threads)
 MAX_WORKERS = 4
 MAX_CACHE_BYTES = 512 * 1024 * 1024
 
@@ -300,21 +301,24 @@ class ParseCache:
         many (a cold start), so ``load`` finds them cached; any failure here only means
         ``load`` does the work itself.
 
-        Only for a working tree, and only from a process with one thread: workers are
-        forked, which is cheap and safe then.
+        Only for a working tree.  From a process with one thread workers are forked,
+        which is cheap and safe then; from one with threads (the MCP server) forking is
+        not safe, so fresh interpreters are spawned, worth their start-up only for
+        ``SPAWN_MIN`` files or more.
         """
         workers = min(os.cpu_count() or 1, MAX_WORKERS)
-        if workers < 2 or type(files) is not DirectoryFiles or threading.active_count() > 1:
+        if workers < 2 or type(files) is not DirectoryFiles:
             return
+        threaded = threading.active_count() > 1
         with self._lock:
             known = {path for path, _ in self._entries}
         unseen = [p for p in paths if p not in known]
-        if len(unseen) < self.parallel_min:
+        if len(unseen) < (max(self.parallel_min, SPAWN_MIN) if threaded else self.parallel_min):
             return
         size = max(50, min(500, len(unseen) // (4 * workers)))
         chunks = [unseen[i : i + size] for i in range(0, len(unseen), size)]
         try:
-            context = multiprocessing.get_context("fork")
+            context = multiprocessing.get_context("spawn" if threaded else "fork")
             with ProcessPoolExecutor(workers, mp_context=context) as pool:
                 for computed in pool.map(_compute_many, repeat(str(files.root)), chunks):
                     with self._lock:

@@ -120,3 +120,36 @@ def test_a_bounded_read_resolves_a_file_once(
     assert (refused.value.size, refused.value.limit) == (10, 9)
     with pytest.raises(FileNotFoundError):
         read_limited(files, "d/missing.yaml", 10)
+
+
+SPAWNED = """
+import json, sys, threading
+from personas_as_code.loader import parse_cache
+from personas_as_code.loader.parse_cache import ParseCache
+from personas_as_code.loader.repo import load_repo
+parse_cache.SPAWN_MIN = 2
+stop = threading.Event()
+threading.Thread(target=stop.wait, daemon=True).start()  # a server's thread: no fork
+cache = ParseCache()
+cache.parallel_min = 2
+fast = load_repo(sys.argv[1], persona_loader=cache.load, prepare=cache.prefetch)
+slow = load_repo(sys.argv[1])
+print(json.dumps({"prefetched": cache.prefetched > 40, "personas": fast.personas == slow.personas,
+                  "problems": fast.problems == slow.problems}))
+"""
+
+
+@pytest.mark.slow  # a python process that spawns workers
+def test_a_process_with_threads_spawns_workers_that_equal_the_slow_path(
+    corpus_repo: Path,
+) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", SPAWNED, str(corpus_repo)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"prefetched": True, "personas": True, "problems": True}
