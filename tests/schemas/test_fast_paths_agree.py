@@ -70,16 +70,25 @@ def test_the_parse_cache_equals_the_slow_path_on_the_corpus(corpus_repo: Path) -
 
 PREFETCH = """
 import json, sys
+from personas_as_code.loader.files import DirectoryFiles
 from personas_as_code.loader.parse_cache import ParseCache
 from personas_as_code.loader.repo import load_repo
 cache = ParseCache()
 cache.parallel_min = 2
+read = DirectoryFiles.read_bounded
+again = []
 def prepare(files, paths):
     cache.prefetch(files, paths)
+    def counted(self, path, limit):
+        again.append(path)
+        return read(self, path, limit)
+    DirectoryFiles.read_bounded = counted  # the parent, once the workers are done
 fast = load_repo(sys.argv[1], persona_loader=cache.load, prepare=prepare)
+DirectoryFiles.read_bounded = read
 slow = load_repo(sys.argv[1])
 print(json.dumps({"prefetched": cache.prefetched > 40, "personas": fast.personas == slow.personas,
-                  "problems": fast.problems == slow.problems}))
+                  "problems": fast.problems == slow.problems,
+                  "read again": [p for p in again if p in fast.persona_files]}))
 """
 
 
@@ -94,7 +103,12 @@ def test_worker_processes_equal_the_slow_path_on_the_corpus(corpus_repo: Path) -
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == {"prefetched": True, "personas": True, "problems": True}
+    assert json.loads(done.stdout) == {
+        "prefetched": True,
+        "personas": True,
+        "problems": True,
+        "read again": [],  # what a worker read and hashed, the parent does not
+    }
     assert not (corpus_repo / CACHE_FILE).exists()  # an unsaved cache wrote nothing
 
 
