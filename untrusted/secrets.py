@@ -255,8 +255,10 @@ DETECTORS: tuple[Detector, ...] = (
         + r")(?![A-Za-z0-9])[\"']?\s*(?:[:=]|=>)\s*[\"']?"
         + _PLACEHOLDER
         + r"(?P<secret>[A-Za-z0-9_\-+/=.!@#$%^&*~]{16,})",
-        needs="(?i:key|secret|pass|pwd|token)",
-        literals="key secret pass pwd token",
+        # a name's last word then its separator: "max_tokens: 800" is not searched
+        needs=r"(?i:key|secret|password|passwd|passphrase|pwd|token)(?![A-Za-z0-9])"
+        r"[\"']?\s*(?:[:=]|=>)",
+        literals="key secret password passwd passphrase pwd token",
     ),
 )
 
