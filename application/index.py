@@ -315,7 +315,11 @@ class RepoIndex:
         files = DirectoryFiles(self.root)
         with collector_paused():
             repo = load_repo(
-                self.root, files=files, default_id=self.root.name, persona_loader=self.cache.load
+                self.root,
+                files=files,
+                default_id=self.root.name,
+                persona_loader=self.cache.load,
+                prepare=self.cache.prefetch,  # a cold start parses in worker processes
             )
             snap = Snapshot.of(repo, self.text_index)
         prefix = repo.config.repo.personas_dir.rstrip("/") + "/"
@@ -349,7 +353,7 @@ class RepoIndex:
         """Persist the parse cache after a load that parsed files, in a thread so the
         request does not wait (the interpreter waits for it at exit).  Only into an
         existing ``.personas/`` folder: a read-only server creates no files."""
-        misses = self.cache.misses
+        misses = self.cache.misses + self.cache.prefetched  # files parsed
         path = self.cache.path
         if path is None or misses == self._saved_misses or not _own_folder(self.root, path):
             return

@@ -1,39 +1,45 @@
-"""Benchmark of ``personas plan`` and ``personas apply`` at scale (issues 4 and 13).
+"""Benchmark of ``personas plan`` and ``personas apply`` at scale (issues 4, 13 and 21).
 
-    .venv/bin/python bench/sync_bench.py [--sizes 300,2000,10000] [--repeat 3]
-                                         [--backends http,postgres] [--full-apply-http]
-                                         [--breakdown]
+    .venv/bin/python bench/sync_bench.py [--sizes 2000,10000] [--repeat 3]
+                                         [--backends http,sqlite,postgres]
 
-For each size it generates N persona files, applies them into a fresh catalogue
-(PostgreSQL at ``PERSONAS_TEST_PG_URL`` or 127.0.0.1:5432/test, one schema per
-run; SQLite when PostgreSQL is unreachable), serves that catalogue with
-``personas catalogue serve`` in a separate process, and prints for each backend
-(loopback HTTP, embedded PostgreSQL) every row beside its floor, measured in the
-same run (medians of ``--repeat``):
+For each size it generates N persona files and applies them into fresh catalogues:
+an embedded SQLite file, and embedded PostgreSQL (``PERSONAS_TEST_PG_URL`` or
+127.0.0.1:5432/test, one schema per run) that ``personas catalogue serve`` also
+serves over loopback HTTP in a separate process.  Every figure is a command run as
+a process the way users and CI run it (stdout to a file), beside its floor run as
+a process in the same run, A B A B (interleaved, so a loaded machine moves both):
+the printed ratio is the median of the pairs' ratios, wall and CPU.
 
-- floor: PyYAML's CSafeLoader parsing the same files + the raw catalogue list
-  (HTTP GET of every page, JSON decoded / the SQL query of personas and sources);
-- no-op plan, cold: load (no parse cache) + read the catalogue + diff, as ``personas
-  plan`` does it (``open_plan_inputs``: the list overlaps the load) (goal <= 1.5x);
-- no-op plan, warm: the same with the ``.personas/`` parse cache (goal < 1x);
-- apply of 20 edits: ``personas apply --auto-approve`` run as CI does, a subprocess
-  with stdout to a file (goal <= 3 s at 10,000);
-- plan peak RSS: VmHWM of a fresh child process running a cold plan, against a
-  fresh child doing parse + list (goal <= 1.5x);
-- with ``--breakdown``: the load alone (cold, warm) against the parse alone, and the
-  catalogue read alone against the raw list alone.
+- no-op ``personas plan``, cold (no ``.personas/`` parse cache, as a fresh CI
+  checkout) and warm (the cache a previous plan left); floor: a new Python process
+  parsing the same files with PyYAML's CSafeLoader + a bare httpx list of every page
+  (HTTP) / the raw SELECT of personas and sources (SQLite, PostgreSQL).
+  Goal: cold <= 1.5x, warm <= 1.0x.
+- ``personas apply --auto-approve`` of 20 edited prompts as CI runs it (no parse
+  cache); floor: the same parse + list + 20 raw PUTs (HTTP) / SQL UPDATEs.  Goal <= 1.5x.
+- plan peak RSS, cold: the plan process's own peak (its forked workers included,
+  the largest of them), beside the floor process's.  Goal <= 1.5x.
+
+The project and its dependencies are byte-compiled first (``compileall``), as an
+installed package is: otherwise a ``PYTHONDONTWRITEBYTECODE`` environment compiles
+every module of every run.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import contextlib
+import json
 import os
 import secrets
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -43,20 +49,16 @@ from urllib.parse import quote
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+PERSONAS = str(Path(sys.executable).with_name("personas"))
 CLI = (sys.executable, "-m", "personas_as_code.cli.main")
 sys.path.insert(0, str(ROOT))
 
 from personas_as_code.catalogue.api import API_PREFIX  # noqa: E402
-from personas_as_code.catalogue.client import HttpCatalogue  # noqa: E402
 from personas_as_code.catalogue.embedded import EmbeddedCatalogue  # noqa: E402
 from personas_as_code.loader.parse_cache import CACHE_FILE  # noqa: E402
-from personas_as_code.sync.engine import (  # noqa: E402
-    apply_repo,
-    compute_plan,
-    load_valid_repo,
-    open_plan_inputs,
-)
-from personas_as_code.sync.reader import read_catalogue  # noqa: E402
+from personas_as_code.sync.engine import apply_repo, compute_plan, load_valid_repo  # noqa: E402
+
+import personas_as_code  # noqa: E402
 
 KEY = "sk_bench_" + "x" * 32
 TENANT = "acme"
@@ -106,101 +108,165 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def median_time(fn: Callable[[], object], repeat: int, before: Callable[[], object] | None = None):
-    """Median seconds of ``repeat`` runs of ``fn`` (``before`` runs untimed ahead of each)."""
-    times, result = [], None
+def precompile() -> None:
+    """Byte-compile the project and its dependencies once, as an installed package is."""
+    for folder in {Path(personas_as_code.__file__).parent, Path(sysconfig.get_paths()["purelib"])}:
+        compileall.compile_dir(str(folder), quiet=2, workers=0)
+
+
+# --- the floors: a bare parser, a bare client, raw SQL; never this project's code ------
+
+FLOOR_PARSE = """
+import sys, yaml
+from pathlib import Path
+root = sys.argv[1]
+parsed = [yaml.load(p.read_bytes(), Loader=yaml.CSafeLoader)
+          for p in sorted(Path(root, "personas").glob("*.yaml"))]
+"""
+
+FLOOR_HTTP = """
+import httpx
+base, key, prefix = sys.argv[2], sys.argv[3], sys.argv[4]
+items, cursor = [], None
+with httpx.Client(base_url=base, headers={"Authorization": "Bearer " + key}, timeout=120) as c:
+    while True:
+        params = {"limit": 200, **({"cursor": cursor} if cursor else {})}
+        body = c.get(prefix + "/personas", params=params).json()
+        items += body["data"]
+        cursor = (body.get("meta") or {}).get("next_cursor")
+        if not cursor:
+            break
+    ids = {p["slug"]: p["id"] for p in items}
+    for slug, prompt in edits():
+        c.put(f"{prefix}/personas/{ids[slug]}", json={"system_prompt": prompt}).raise_for_status()
+"""
+
+FLOOR_SQL = """
+import datetime
+if sys.argv[2].startswith("sqlite:"):
+    import sqlite3
+    conn = sqlite3.connect(sys.argv[2].removeprefix("sqlite:///"))
+    mark = "?"
+else:
+    import psycopg
+    conn = psycopg.connect(sys.argv[2])
+    conn.execute(f'SET search_path = "{sys.argv[3]}"')
+    mark = "%s"
+personas = conn.execute("SELECT * FROM personas ORDER BY id").fetchall()
+sources = conn.execute("SELECT * FROM persona_sources").fetchall()
+now = datetime.datetime.now(datetime.timezone.utc)
+for slug, prompt in edits():
+    conn.execute(f"UPDATE personas SET system_prompt = {mark}, updated_at = {mark} "
+                 f"WHERE slug = {mark}", (prompt, now, slug))
+conn.commit()
+conn.close()
+"""
+
+EDITS = """
+import json
+def edits():
+    return json.loads(sys.argv[-1]) if sys.argv[-1].startswith("[") else []
+"""
+
+
+# --- processes, timed in pairs ----------------------------------------------------------
+
+
+TIME = "/usr/bin/time"  # GNU time: the command's own peak, not one inherited from this fork
+
+
+def run(argv: list[str], env: dict[str, str], out: Path) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (its waited-for children included) and peak RSS (MiB,
+    the largest single process) of one process, stdout to ``out``."""
+    timed = [TIME, "-f", "@@maxrss %M", *argv] if os.path.exists(TIME) else argv
+    with out.open("w") as stream:
+        start = time.perf_counter()
+        proc = subprocess.Popen(timed, env=env, stdout=stream, stderr=subprocess.PIPE)
+        assert proc.stderr is not None
+        err = proc.stderr.read().decode(errors="replace")
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 2):
+        raise RuntimeError(f"{argv[:4]} exited {code}: {err[-2000:]}")
+    peak = usage.ru_maxrss / 1024  # without GNU time: includes what this process forked with
+    for line in err.splitlines():
+        if line.startswith("@@maxrss "):
+            peak = int(line.split()[1]) / 1024
+    return wall, usage.ru_utime + usage.ru_stime, peak
+
+
+class Pairs:
+    """A B A B runs of a command and its floor; medians and the pairs' median ratios."""
+
+    def __init__(self) -> None:
+        self.cmd: list[tuple[float, float, float]] = []
+        self.floor: list[tuple[float, float, float]] = []
+
+    def median(self, side: str, i: int) -> float:
+        return statistics.median(r[i] for r in getattr(self, side))
+
+    def ratio(self, i: int) -> float:
+        return statistics.median(c[i] / f[i] for c, f in zip(self.cmd, self.floor, strict=True))
+
+
+def pairs(
+    cmd: Callable[[], tuple[float, float, float]],
+    floor: Callable[[], tuple[float, float, float]],
+    repeat: int,
+    before: Callable[[], object] | None = None,
+) -> Pairs:
+    result = Pairs()
     for _ in range(repeat):
         if before is not None:
             before()
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
+        result.floor.append(floor())
+        if before is not None:
+            before()
+        result.cmd.append(cmd())
+    return result
 
 
-# --- the floor: a bare parser and a raw list, not our code ---------------------------
-
-FLOOR_PARSE = """
-import yaml
-from pathlib import Path
-def parse_all(root):
-    return [yaml.load(p.read_bytes(), Loader=yaml.CSafeLoader)
-            for p in sorted(Path(root, "personas").glob("*.yaml"))]
-"""
-
-FLOOR_HTTP_LIST = """
-import httpx
-def list_all(base, key, prefix):
-    items, cursor = [], None
-    with httpx.Client(base_url=base, headers={"Authorization": "Bearer " + key}, timeout=120) as c:
-        while True:
-            params = {"limit": 200, **({"cursor": cursor} if cursor else {})}
-            body = c.get(prefix + "/personas", params=params).json()
-            items += body["data"]
-            cursor = (body.get("meta") or {}).get("next_cursor")
-            if not cursor:
-                return items
-"""
-
-FLOOR_SQL_LIST = """
-import psycopg
-def list_all(dsn, schema):
-    with psycopg.connect(dsn) as conn:
-        conn.execute(f'SET search_path = "{schema}"')
-        personas = conn.execute("SELECT * FROM personas ORDER BY id").fetchall()
-        sources = conn.execute("SELECT * FROM persona_sources").fetchall()
-    return personas, sources
-"""
-
-
-def _namespace(code: str) -> dict:
-    scope: dict = {}
-    exec(code, scope)
-    return scope
-
-
-# --- peak memory in a fresh child ----------------------------------------------------
-
-VMHWM = """
-def vmhwm_mb():
-    for line in open("/proc/self/status"):
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-"""
-
-
-def child_peak_mb(code: str, env: dict[str, str]) -> float:
-    """VmHWM (MB) of a fresh interpreter running ``code``: its own peak, not a parent's."""
-    out = subprocess.run(
-        [sys.executable, "-c", VMHWM + code + "\nprint(vmhwm_mb())"],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
+def row(what: str, p: Pairs, goal: str) -> None:
+    """One printed row: the command's medians beside its floor's, and the ratios."""
+    wall, cpu, floor_wall, floor_cpu = (
+        p.median("cmd", 0),
+        p.median("cmd", 1),
+        p.median("floor", 0),
+        p.median("floor", 1),
     )
-    return float(out.stdout.strip().splitlines()[-1])
+    print(
+        f"  {what:<44}{wall:9.2f}{floor_wall:9.2f}{p.ratio(0):7.2f}x"
+        f"{cpu:9.2f}{floor_cpu:9.2f}{p.ratio(1):7.2f}x  {goal}",
+        flush=True,
+    )
 
 
-# --- catalogues ----------------------------------------------------------------------
+def rss_row(what: str, p: Pairs, goal: str) -> None:
+    mine, floor = p.median("cmd", 2), p.median("floor", 2)
+    print(f"  {what:<44}{mine:9.0f}{floor:9.0f}{p.ratio(2):7.2f}x   (MiB)  {goal}", flush=True)
+
+
+# --- catalogues -------------------------------------------------------------------------
 
 
 @contextlib.contextmanager
-def database() -> Iterator[tuple[str, str | None]]:
-    """A fresh PostgreSQL schema (URL, schema), or a SQLite file when PG is unreachable."""
+def postgres() -> Iterator[tuple[str, str, str] | None]:
+    """A fresh PostgreSQL schema (SQLAlchemy URL, libpq DSN, schema), None if unreachable."""
     try:
         import psycopg
 
         dsn = PG_URL.replace("postgresql+psycopg://", "postgresql://", 1)
         admin = psycopg.connect(dsn, autocommit=True, connect_timeout=3)
     except Exception as exc:
-        print(f"(PostgreSQL unreachable: {str(exc).splitlines()[0]}; using SQLite)")
-        yield f"sqlite:///{tempfile.mkdtemp(prefix='sync-bench-db-')}/catalogue.db", None
+        print(f"(PostgreSQL unreachable: {str(exc).splitlines()[0]})")
+        yield None
         return
     schema = f"bench_{secrets.token_hex(4)}"
     admin.execute(f'CREATE SCHEMA "{schema}"')
     sep = "&" if "?" in PG_URL else "?"
     try:
-        yield f"{PG_URL}{sep}options={quote(f'-csearch_path={schema}')}", schema
+        yield f"{PG_URL}{sep}options={quote(f'-csearch_path={schema}')}", dsn, schema
     finally:
         admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         admin.close()
@@ -218,7 +284,7 @@ def served(db_url: str, env: dict[str, str]) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
+        for _ in range(600):
             try:
                 httpx.get(base + "/healthz", timeout=1)
                 break
@@ -230,208 +296,139 @@ def served(db_url: str, env: dict[str, str]) -> Iterator[str]:
         server.wait(timeout=10)
 
 
-def init_catalogue(db_url: str, env: dict[str, str]) -> None:
+def fill(work: Path, db_url: str, env: dict[str, str]) -> None:
+    """A new catalogue at ``db_url`` holding the repo (``catalogue init`` + a full apply)."""
     subprocess.run(
         [*CLI, "catalogue", "init", "--database", db_url, "--tenant", TENANT, "--api-key", KEY],
         check=True,
         capture_output=True,
         env=env,
     )
+    with EmbeddedCatalogue.open(db_url, TENANT) as embedded:
+        repo = load_valid_repo(work)
+        plan, ctx = compute_plan(repo, embedded)
+        assert apply_repo(repo, embedded, plan, ctx, concurrency=4).ok
+    (work / CACHE_FILE).unlink(missing_ok=True)
 
 
-# --- one size ------------------------------------------------------------------------
+# --- one size ---------------------------------------------------------------------------
 
 
-class Rows:
-    """The printed table: a row is (what, value, floor, unit, goal)."""
-
-    def __init__(self) -> None:
-        self.rows: list[tuple[str, float, float | None, str, str]] = []
-
-    def add(self, what: str, value: float, floor: float | None, unit: str = "s", goal: str = ""):
-        self.rows.append((what, value, floor, unit, goal))
-        ratio = f"{value / floor:6.2f}x" if floor else ""
-        floor_text = f"{floor:10.3f}" if floor is not None else " " * 10
-        print(f"  {what:<46}{value:10.3f}{floor_text} {unit:<3}{ratio:>8}  {goal}", flush=True)
-
-
-def edit_twenty(root: Path, count: int, round_: int) -> None:
-    """Change the prompt of 20 personas spread over the repo (a new text each round)."""
-    step = max(1, count // 20)
+def edit_twenty(root: Path, count: int, round_: int) -> list[tuple[str, str]]:
+    """Change the prompt of 20 personas spread over the repo (a new text each round);
+    the slugs and their new prompts."""
+    step, edits = max(1, count // 20), []
     for i in range(0, min(count, 20 * step), step):
         path = root / "personas" / f"bench-{i:05d}.yaml"
         lines = path.read_text().splitlines()
         lines[6] = f"  Answer briefly and cite your sources (round {round_})."
         path.write_text("\n".join(lines) + "\n")
+        edits.append((path.stem, f"You are bench persona {i}.\n{lines[6].strip()}\n"))
+    return edits
 
 
 def bench_size(count: int, args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix=f"sync-bench-{count}-"))
     generate(work, count)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "XDG_CACHE_HOME": str(work / "xdg")}
+    env = {k: v for k, v in env.items() if not k.startswith(("SCAIGRID_", "PERSONAS_DATA"))}
     os.environ["XDG_CACHE_HOME"] = env["XDG_CACHE_HOME"]  # the parse cache's key
-    floor_parse = _namespace(FLOOR_PARSE)["parse_all"]
-    cache_file = work / CACHE_FILE
+    sqlite_url = f"sqlite:///{work / 'catalogue.db'}"
+    print(f"\n{count} personas (medians of {args.repeat} A B pairs; ratio = median of pair ratios)")
+    print(
+        f"  {'measure':<44}{'wall s':>9}{'floor':>9}{'ratio':>8}{'cpu s':>9}{'floor':>9}"
+        f"{'ratio':>8}  goal"
+    )
+    with postgres() as pg:
+        backends: dict[str, tuple[dict[str, str], list[str]]] = {}
+        if "sqlite" in args.backends:
+            fill(work, sqlite_url, env)
+            backends["sqlite"] = ({"PERSONAS_DATABASE_URL": sqlite_url}, ["sql", sqlite_url])
+        served_url = sqlite_url
+        if pg is not None and {"postgres", "http"} & set(args.backends):
+            fill(work, pg[0], env)
+            served_url = pg[0]
+            backends["postgres"] = ({"PERSONAS_DATABASE_URL": pg[0]}, ["sql", pg[1], pg[2]])
+        elif "http" in args.backends and "sqlite" not in backends:
+            fill(work, sqlite_url, env)
+        with served(served_url, env) as base:
+            http_env = {"SCAIGRID_HOST": base, "SCAIGRID_API_KEY": KEY}
+            backends["http"] = (http_env, ["http", base, KEY, API_PREFIX])
+            chosen = [b for b in args.backends if b in backends]
+            for name in chosen:  # no-op plans first: every catalogue matches the repo
+                bench_plans(work, args, name, {**env, **backends[name][0]}, backends[name][1])
+            rounds = iter(range(1, 10_000))
+            for name in chosen:
+                bench_apply(
+                    work, count, args, name, {**env, **backends[name][0]}, backends[name][1], rounds
+                )
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def floor_argv(
+    work: Path, kind: list[str], edits: list[tuple[str, str]] | None = None
+) -> list[str]:
+    code = FLOOR_PARSE + EDITS + (FLOOR_HTTP if kind[0] == "http" else FLOOR_SQL)
+    return [sys.executable, "-c", code, str(work), *kind[1:], json.dumps(edits or [])]
+
+
+def bench_plans(work: Path, args, name: str, env: dict[str, str], kind: list[str]) -> None:
+    out, floor_out = work / "plan-out.txt", work / "floor-out.txt"
+    plan = [PERSONAS, "plan", "--repo", str(work)]
+    floor = floor_argv(work, kind)
 
     def drop_cache() -> None:
-        cache_file.unlink(missing_ok=True)
+        (work / CACHE_FILE).unlink(missing_ok=True)
 
-    print(f"\n{count} personas")
-    print(f"  {'measure':<46}{'value':>10}{'floor':>10}     ratio  goal")
-    with database() as (db_url, schema):
-        init_catalogue(db_url, env)
-        rows = Rows()
-        with EmbeddedCatalogue.open(db_url, TENANT) as embedded:
-            repo = load_valid_repo(work)
-            plan, ctx = compute_plan(repo, embedded)
-            t_inproc, result = median_time(
-                lambda: apply_repo(repo, embedded, plan, ctx, concurrency=4), 1
-            )
-            assert result.ok, result.failed[:3]
-        rows.add("full apply from empty, in-process", t_inproc, None)
-        with served(db_url, env) as base:
-            backends = {
-                "http": (
-                    lambda: HttpCatalogue(base, KEY, timeout=120),
-                    lambda: _namespace(FLOOR_HTTP_LIST)["list_all"](base, KEY, API_PREFIX),
-                    {"SCAIGRID_HOST": base, "SCAIGRID_API_KEY": KEY},
-                ),
-            }
-            if schema is not None:
-                dsn = PG_URL.replace("postgresql+psycopg://", "postgresql://", 1)
-                backends["postgres"] = (
-                    lambda: EmbeddedCatalogue.open(db_url, TENANT),
-                    lambda: _namespace(FLOOR_SQL_LIST)["list_all"](dsn, schema),
-                    {"PERSONAS_DATABASE_URL": db_url},
-                )
-            for name in args.backends:
-                if name not in backends:
-                    continue
-                open_cat, raw_list, cat_env = backends[name]
-                print(f"  -- {name}")
-                plan_env = {
-                    **{k: v for k, v in os.environ.items() if not k.startswith("SCAIGRID_")},
-                    **cat_env,
-                }
-                bench_backend(
-                    work, count, args, rows, open_cat, raw_list, floor_parse, drop_cache, plan_env
-                )
-                bench_apply_and_rss(work, count, args, rows, env, cat_env, raw_list, schema, name)
-            if args.full_apply_http:
-                with database() as (fresh_url, _), served(fresh_url, env) as fresh_base:
-                    init_catalogue(fresh_url, env)
-                    cat = HttpCatalogue(fresh_base, KEY, timeout=120)
-                    repo = load_valid_repo(work)
-                    plan, ctx = compute_plan(repo, cat)
-                    t_http, result = median_time(
-                        lambda: apply_repo(repo, cat, plan, ctx, concurrency=4), 1
-                    )
-                    assert result.ok
-                rows.add("full apply from empty, HTTP", t_http, t_inproc, goal="<= 1.5x")
-
-
-def bench_backend(
-    work, count, args, rows, open_cat, raw_list, floor_parse, drop_cache, plan_env
-) -> None:
-    def floor() -> int:
-        floor_parse(work)
-        listed = raw_list()
-        return len(listed[0] if isinstance(listed, tuple) else listed)
-
-    t_floor, listed = median_time(floor, args.repeat)
-    assert listed == count, listed
-    rows.add("floor: CSafeLoader parse + raw list", t_floor, None)
-    cat = open_cat()
-    try:
-
-        def plan():
-            # as `personas plan` does it: the catalogue is listed while the files load
-            with open_plan_inputs(work, plan_env) as inputs:
-                return inputs.plan()[0]
-
-        t_cold, noop = median_time(plan, args.repeat, before=drop_cache)
-        assert not noop.has_changes, [p.to_dict() for p in noop.changed[:2]]
-        rows.add("no-op plan, cold (no parse cache)", t_cold, t_floor, goal="<= 1.5x")
-        plan()  # settle the cache
-        t_warm, noop = median_time(plan, args.repeat)
-        assert not noop.has_changes
-        rows.add("no-op plan, warm (parse cache)", t_warm, t_floor, goal="< 1x")
-        if args.breakdown:
-            breakdown(work, args, rows, cat, raw_list, floor_parse, drop_cache)
-    finally:
-        cat.close()
-
-
-def breakdown(work, args, rows, cat, raw_list, floor_parse, drop_cache) -> None:
-    """Where a plan's time goes: loading the files, reading the catalogue."""
-    t_parse, _ = median_time(lambda: floor_parse(work), args.repeat)
-    t_list, _ = median_time(raw_list, args.repeat)
-    t_load_cold, repo = median_time(lambda: load_valid_repo(work), args.repeat, drop_cache)
-    rows.add("  load the repo, cold", t_load_cold, t_parse, goal="floor: CSafeLoader parse")
-    t_load_warm, repo = median_time(lambda: load_valid_repo(work), args.repeat)
-    rows.add("  load the repo, warm", t_load_warm, t_parse, goal="floor: CSafeLoader parse")
-    slugs = {p.spec.model for p in repo.personas.values()}
-    t_read, _ = median_time(lambda: read_catalogue(cat, TENANT, model_slugs=slugs), args.repeat)
-    rows.add("  read the catalogue (sync.reader)", t_read, t_list, goal="floor: raw list")
-
-
-def bench_apply_and_rss(work, count, args, rows, env, cat_env, raw_list, schema, name) -> None:
-    run_env = {k: v for k, v in env.items() if not k.startswith(("SCAIGRID_", "PERSONAS_DATA"))}
-    run_env.update(cat_env)
-    out = work / "apply-out.txt"
-    rounds = iter(range(10_000))
-
-    def apply_cli() -> None:
-        with out.open("w") as stream:
-            subprocess.run(
-                [*CLI, "apply", "--auto-approve", "--repo", str(work)],
-                env=run_env,
-                stdout=stream,
-                stderr=subprocess.PIPE,
-                check=True,
-            )
-
-    t_apply, _ = median_time(
-        apply_cli, args.repeat, before=lambda: edit_twenty(work, count, next(rounds))
+    cold = pairs(
+        lambda: run(plan, env, out),
+        lambda: run(floor, env, floor_out),
+        args.repeat,
+        before=drop_cache,
     )
-    rows.add("apply 20 edits (CLI, stdout to a file)", t_apply, None, goal="<= 3 s at 10,000")
+    assert "No changes" in out.read_text(), out.read_text()[-2000:]
+    row(f"no-op plan, cold, {name}", cold, "<= 1.5x")
+    run(plan, env, out)  # leaves the parse cache
+    warm = pairs(lambda: run(plan, env, out), lambda: run(floor, env, floor_out), args.repeat)
+    assert "No changes" in out.read_text()
+    row(f"no-op plan, warm (parse cache), {name}", warm, "<= 1.0x")
+    rss_row(f"plan peak RSS, cold, {name}", cold, "<= 1.5x")
 
-    if name == "http":
-        list_code = (
-            FLOOR_HTTP_LIST + f"list_all({cat_env['SCAIGRID_HOST']!r}, {KEY!r}, {API_PREFIX!r})"
-        )
-    else:
-        dsn = PG_URL.replace("postgresql+psycopg://", "postgresql://", 1)
-        list_code = FLOOR_SQL_LIST + f"list_all({dsn!r}, {schema!r})"
-    floor_code = FLOOR_PARSE + f"\nparsed = parse_all({str(work)!r})\n" + list_code
-    plan_code = (
-        "from pathlib import Path\n"
-        "from personas_as_code.sync.engine import compute_plan, load_valid_repo, "
-        "open_repo_catalogue\n"
-        f"Path({str(work / CACHE_FILE)!r}).unlink(missing_ok=True)\n"
-        f"repo = load_valid_repo({str(work)!r})\n"
-        "with open_repo_catalogue(repo) as cat:\n"
-        "    plan, _ = compute_plan(repo, cat)\n"
+
+def bench_apply(work, count, args, name, env, kind, rounds) -> None:
+    """``personas apply --auto-approve`` of 20 edits, no parse cache, stdout to a file."""
+    out, floor_out = work / "apply-out.txt", work / "floor-out.txt"
+    apply = [PERSONAS, "apply", "--auto-approve", "--repo", str(work)]
+    edits: list[tuple[str, str]] = []
+
+    def edit() -> None:
+        edits[:] = edit_twenty(work, count, next(rounds))
+        (work / CACHE_FILE).unlink(missing_ok=True)
+
+    def applied() -> tuple[float, float, float]:
+        figures = run(apply, env, out)
+        text = out.read_text()
+        assert "Apply complete: 20 persona(s) applied, 0 failed" in text, text[-2000:]
+        return figures
+
+    result = pairs(
+        applied,
+        lambda: run(floor_argv(work, kind, edits), env, floor_out),
+        args.repeat,
+        before=edit,
     )
-    peak_floor = child_peak_mb(floor_code, run_env)
-    peak_plan = child_peak_mb(plan_code, run_env)
-    rows.add("plan peak RSS, cold (VmHWM)", peak_plan, peak_floor, "MB", "<= 1.5x")
+    row(f"apply 20 edits (CI: no cache), {name}", result, "<= 1.5x")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="300", help="comma-separated persona counts")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per timing (median)")
-    parser.add_argument("--backends", default="http,postgres", help="http and/or postgres")
-    parser.add_argument(
-        "--full-apply-http", action="store_true", help="also time a full apply over HTTP"
-    )
-    parser.add_argument(
-        "--breakdown", action="store_true", help="also time the load and the catalogue read"
-    )
+    parser.add_argument("--sizes", default="2000", help="comma-separated persona counts")
+    parser.add_argument("--repeat", type=int, default=3, help="A B pairs per figure")
+    parser.add_argument("--backends", default="http,sqlite,postgres")
     args = parser.parse_args()
     args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
-    print("sync benchmark: loopback HTTP (`personas catalogue serve`) and embedded PostgreSQL")
+    precompile()
+    print("sync benchmark: `personas plan` / `apply` as processes beside their floors")
     for size in (int(s) for s in args.sizes.split(",")):
         bench_size(size, args)
     return 0

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any, get_type_hints
 import personas_as_code.catalogue.simulated_user_tables  # noqa: F401  (registers the test-persona tables)
 from personas_as_code.catalogue.api import PersonaBase, Stored
 from personas_as_code.catalogue.defaults import DEFAULT_DATABASE_URL, ROLES  # noqa: F401  (re-exported)
-from personas_as_code.knowledge_index.store import create_knowledge_tables
 from pydantic import BaseModel
 from sqlalchemy import (
     JSON,
@@ -298,6 +297,8 @@ def make_engine(url: str | None = None) -> Engine:
 def create_schema(engine: Engine) -> None:
     """Create every table that does not exist yet, and add nullable columns that a
     catalogue made by an earlier version lacks (the only schema change so far)."""
+    from personas_as_code.knowledge_index.store import create_knowledge_tables  # numpy: lazily
+
     SQLModel.metadata.create_all(engine)
     _add_missing_columns(engine)
     create_knowledge_tables(engine)

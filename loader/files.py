@@ -58,6 +58,8 @@ def read_limited(files: RepoFiles, path: str, limit: int) -> bytes:
     The size is checked before anything is read, so a huge (or sparse) file costs
     no memory; a file that grows between the check and the read is refused too.
     """
+    if type(files) is DirectoryFiles:  # a subclass may change size or read: not here
+        return files.read_bounded(path, limit)
     size = files.size(path)
     if size > limit:
         raise OversizedFile(path, size, limit)
@@ -164,6 +166,18 @@ class DirectoryFiles:
 
     def size(self, path: str) -> int:
         return os.stat(self._resolve_str(path)).st_size
+
+    def read_bounded(self, path: str, limit: int) -> bytes:
+        """``read_limited`` in one resolution: the open file's size is checked before
+        anything is read, and nothing past ``limit`` is read."""
+        with open(self._resolve_str(path), "rb") as stream:
+            size = os.fstat(stream.fileno()).st_size
+            if size > limit:
+                raise OversizedFile(path, size, limit)
+            data = stream.read(limit + 1)
+        if len(data) > limit:
+            raise OversizedFile(path, len(data), limit)
+        return data
 
     def read(self, path: str) -> bytes:
         with open(self._resolve_str(path), "rb") as stream:

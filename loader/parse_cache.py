@@ -9,7 +9,7 @@ entry only when all of them are unchanged.  Sizes and mtimes are never trusted.
 Every entry is known by both the SHA-256 and the git blob id of the same bytes,
 so a draft's files (a git tree names them without reading them) and the working
 tree share entries.  One ``ParseCache`` serves the CLI (``personas plan``/``apply``)
-and the MCP server.  On a cold start, ``prefetch`` parses in forked workers.
+and the MCP server.  On a cold start, ``prefetch`` parses in worker processes.
 
 ``ParseCache.for_repo`` persists the entries to ``.personas/parse-cache.json`` (a
 header line, one entry a line, the HMAC last) so the next run starts warm.  That
@@ -61,6 +61,7 @@ from personas_as_code.untrusted.yaml import MAX_YAML_BYTES
 
 CACHE_FILE = Path(".personas") / "parse-cache.json"
 PARALLEL_MIN = 300  # unseen files worth forking workers for
+SPAWN_MIN = 1000  # ... worth spawning fresh interpreters for (a process with threads)
 MAX_WORKERS = 4
 MAX_CACHE_BYTES = 512 * 1024 * 1024
 
@@ -254,6 +255,8 @@ class ParseCache:
         self.max_entries = max_entries
         self._entries: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
         self._used: set[tuple[str, str]] = set()
+        self._ready: dict[str, _Entry] = {}  # path -> entry a worker just computed
+        self._ready_files: RepoFiles | None = None  # ... for this load's files
         self._lock = threading.Lock()
         self._dirty = False
         self.hits = 0
@@ -273,6 +276,15 @@ class ParseCache:
     def load(self, files: RepoFiles, path: str) -> PersonaLoad:
         """The load result of ``path`` in ``files``: cached when every file it read is
         unchanged, else computed (and cached)."""
+        with self._lock:  # only for the same load: a later one reads the files again
+            ready = self._ready.pop(path, None) if files is self._ready_files else None
+        if ready is not None and ready.load is not None:  # parsed by a worker just now
+            with self._lock:
+                if self._entries.get(ready.key) is ready:
+                    self._entries.move_to_end(ready.key)
+                self._used.add(ready.key)
+                self.hits += 1
+            return ready.load
         blob_id = getattr(files, "blob_id", None)
         if callable(blob_id):  # a git tree names its files without reading them
             load = self._lookup(files, path, (path, f"git:{blob_id(path)}"))
@@ -300,21 +312,26 @@ class ParseCache:
         many (a cold start), so ``load`` finds them cached; any failure here only means
         ``load`` does the work itself.
 
-        Only for a working tree, and only from a process with one thread: workers are
-        forked, which is cheap and safe then.
+        Only for a working tree.  From a process with one thread workers are forked,
+        which is cheap and safe then; from one with threads (the MCP server) forking is
+        not safe, so fresh interpreters are spawned, worth their start-up only for
+        ``SPAWN_MIN`` files or more.
         """
         workers = min(os.cpu_count() or 1, MAX_WORKERS)
-        if workers < 2 or type(files) is not DirectoryFiles or threading.active_count() > 1:
+        if workers < 2 or type(files) is not DirectoryFiles:
             return
+        threaded = threading.active_count() > 1
         with self._lock:
             known = {path for path, _ in self._entries}
         unseen = [p for p in paths if p not in known]
-        if len(unseen) < self.parallel_min:
+        if len(unseen) < (max(self.parallel_min, SPAWN_MIN) if threaded else self.parallel_min):
             return
+        with self._lock:
+            self._ready, self._ready_files = {}, files
         size = max(50, min(500, len(unseen) // (4 * workers)))
         chunks = [unseen[i : i + size] for i in range(0, len(unseen), size)]
         try:
-            context = multiprocessing.get_context("fork")
+            context = multiprocessing.get_context("spawn" if threaded else "fork")
             with ProcessPoolExecutor(workers, mp_context=context) as pool:
                 for computed in pool.map(_compute_many, repeat(str(files.root)), chunks):
                     with self._lock:
@@ -322,10 +339,19 @@ class ParseCache:
                             self._add(entry)
                             self._dirty = True
                     for entry in computed:  # rebuilt here while the workers go on
-                        self.load(files, entry.key[0])
-                        self.prefetched += 1
+                        self._take_prefetched(files, entry)
         except Exception:  # BrokenProcessPool, pickling, resources: load does the work
             return
+
+    def _take_prefetched(self, files: RepoFiles, entry: _Entry) -> None:
+        """Rebuild a worker's entry for the next ``load`` of its path: the worker read
+        and hashed the file a moment ago, so it is not read and hashed again (the
+        other files it read are checked as for any entry)."""
+        load = self._serve(files, entry.key[0], entry)
+        if load is not None:
+            with self._lock:
+                self._ready[entry.key[0]] = entry
+                self.prefetched += 1
 
     def _lookup(self, files: RepoFiles, path: str, key: tuple[str, str]) -> PersonaLoad | None:
         """The entry at ``key`` when it is still valid, counted as a hit; else None."""

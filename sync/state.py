@@ -9,11 +9,16 @@ like with like.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from personas_as_code.catalogue.api import FrontendModel, Persona
-from personas_as_code.catalogue.persona_mapping import FIELDS, api_fields, source_fields
+from personas_as_code.catalogue.persona_mapping import (
+    FIELDS,
+    SourceFields,
+    api_fields,
+    source_fields,
+)
 from personas_as_code.loader.repo import Avatar, LoadedPersona
 from personas_as_code.sync.marker import Marker, read_marker, user_metadata
 from personas_as_code.sync.normalize import normalize_text, sha256_of
@@ -79,13 +84,20 @@ class ActualPersona:
     published_model: FrontendModel | None = None  # None when unpublished or not found
 
 
+def _source_state(f: SourceFields) -> SourceState:
+    """``f`` as a ``SourceState`` (its ``search_config`` is already a copy of the file's)."""
+    return SourceState(
+        f.source_type, f.source_id, f.source_name, f.weight, f.search_config, f.status
+    )
+
+
 def desired_from_file(persona: LoadedPersona) -> DesiredPersona:
     """Translate a validated persona file into API fields."""
     spec = persona.spec
     fields = api_fields(persona)
     fields["system_prompt"] = normalize_text(fields["system_prompt"])
     sources: dict[SourceKey, SourceState] = {
-        (s.type, s.id): SourceState(**asdict(source_fields(s))) for s in spec.sources
+        (s.type, s.id): _source_state(source_fields(s)) for s in spec.sources
     }
     groups = tuple(sorted(spec.publish.groups))
     spec_hash = sha256_of(

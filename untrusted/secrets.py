@@ -16,6 +16,11 @@ Two ways to recognise a secret:
 
 The detectors follow the formats that detect-secrets' named plugins look for,
 written out here (see the README: that package is not a dependency).
+
+Every detector names the literals one of which each of its matches contains
+(``AKIA``, ``sk_``, ``xox``, ``-----BEGIN``, ``authorization``…): a text is folded
+once and a detector none of whose literals it holds is skipped, so a text with no
+credential-looking literal costs a few substring tests instead of 27 searches.
 """
 
 from __future__ import annotations
@@ -36,11 +41,28 @@ _PLACEHOLDER = r"(?!\$\{|\$[A-Z_]|<|\{\{|\*{3}|[xX]{4}|%\()"
 # A credential rather than a word: a digit, one of +/=._~, or capitals inside ("dXNlcjpw").
 _NOT_A_WORD = r"(?=[A-Za-z0-9\-._~+/=:]*?(?:[0-9+/=]|[._~][A-Za-z0-9]|[a-z][A-Z]|[A-Z]{2}))"
 
+# The characters outside ASCII that ``re`` matches with an ASCII letter when ignoring
+# case, and that letter (tests/schemas/test_secret_prefilter.py derives this table
+# from ``re`` itself over every code point).
+FOLD_OUTSIDE_ASCII = {"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"}
+_FOLD = str.maketrans(
+    {**{chr(c): chr(c + 32) for c in range(ord("A"), ord("Z") + 1)}, **FOLD_OUTSIDE_ASCII}
+)
+
+
+def fold(text: str) -> str:
+    """``text`` with each character that ``re`` matches case-insensitively with an ASCII
+    letter replaced by that letter in lower case.  Character for character (the same
+    length), so wherever a detector matches, its literal is at the same place."""
+    return text.lower() if text.isascii() else text.translate(_FOLD)
+
 
 @dataclass(frozen=True)
 class Detector:
     """A named credential shape; a ``secret`` group marks the secret part of a match.
 
+    ``literals`` (lower case): every match contains one of them, compared on ``fold``ed
+    text, so a text that holds none is skipped without searching (``may_match``).
     ``needs`` matches something every match contains (``AKIA``, ``://``): a text without
     it is skipped in one fast search instead of the full pattern's slow one, which
     keeps scanning megabytes of knowledge documents cheap.
@@ -49,6 +71,7 @@ class Detector:
     kind: str
     pattern: re.Pattern[str]
     needs: re.Pattern[str] | None = None
+    literals: tuple[str, ...] = ()
 
     def spans(self, text: str) -> list[tuple[int, int]]:
         """Start and end of every secret this detector finds in ``text``."""
@@ -61,9 +84,22 @@ class Detector:
                 out.append(m.span(group))
         return out
 
+    def may_match(self, folded: str) -> bool:
+        """False when ``folded`` (a ``fold``ed text) cannot hold a match: none of the
+        literals is in it."""
+        return any(literal in folded for literal in self.literals)
 
-def _detector(kind: str, pattern: str, flags: int = 0, needs: str | None = None) -> Detector:
-    return Detector(kind, re.compile(pattern, flags), re.compile(needs) if needs else None)
+
+def _detector(
+    kind: str, pattern: str, flags: int = 0, needs: str | None = None, *, literals: str
+) -> Detector:
+    """A detector; ``literals``: lower-case words, one of which every match contains."""
+    return Detector(
+        kind,
+        re.compile(pattern, flags),
+        re.compile(needs) if needs else None,
+        tuple(literals.split()),
+    )
 
 
 # The name's last words; "aws_secret_access_key" matches at "secret_access_key".
@@ -79,86 +115,117 @@ DETECTORS: tuple[Detector, ...] = (
         r"(?P<secret>-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
         r"(?:.*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|.*\Z))",
         re.DOTALL,
+        literals="-----begin",
     ),
-    _detector("personas catalogue API key", r"\bsk_per_[A-Za-z0-9_-]{20,}", needs="sk_per_"),
+    _detector(
+        "personas catalogue API key",
+        r"\bsk_per_[A-Za-z0-9_-]{20,}",
+        needs="sk_per_",
+        literals="sk_per_",
+    ),
     _detector(
         "OpenAI-style API key",
         r"\bsk-(?:proj-|ant-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}",
         needs="sk-",
+        literals="sk-",
     ),
     _detector(
         "AWS access key id",
         r"\b(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[0-9A-Z]{16}\b",
         needs="AKIA|ASIA|ABIA|ACCA|A3T",
+        literals="akia asia abia acca a3t",
     ),
     _detector(
         "AWS secret access key",
         r"(?<![A-Za-z])(?i:aws)[A-Za-z0-9_.\- ]{0,40}?(?i:key)[\"']?\s*(?:[:=]|=>|\s)\s*[\"']?"
         r"(?P<secret>(?=[A-Za-z0-9/+]*[0-9/+])[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])",
         needs="(?i:aws)",
+        literals="aws",
     ),
     _detector(
         "AWS secret access key",
         r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b[\s\S]{1,80}?(?<![A-Za-z0-9/+])"
         r"(?P<secret>(?=[A-Za-z0-9/+]*[0-9/+])[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])",
         needs="AKIA|ASIA",
+        literals="akia asia",
     ),
     _detector(
         "GitHub token",
         r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,})",
         needs="gh[pousr]_|github_pat_",
+        literals="ghp_ gho_ ghu_ ghs_ ghr_ github_pat_",
     ),
     _detector(
         "GitLab token",
         r"\b(?:glpat|gldt|glft|glsoat|glrt|glcbt|glimt|glptt|glagent|gloas)-"
         r"[A-Za-z0-9_-]{20,}",
         needs="gl[a-z]+-",
+        literals="glpat- gldt- glft- glsoat- glrt- glcbt- glimt- glptt- glagent- gloas-",
     ),
-    _detector("Hugging Face token", r"\bhf_[A-Za-z0-9]{30,}\b", needs="hf_"),
-    _detector("Slack token", r"\bxox[abposre]-[A-Za-z0-9-]{10,}", needs="xox"),
+    _detector("Hugging Face token", r"\bhf_[A-Za-z0-9]{30,}\b", needs="hf_", literals="hf_"),
+    _detector("Slack token", r"\bxox[abposre]-[A-Za-z0-9-]{10,}", needs="xox", literals="xox"),
     _detector(
         "Slack webhook URL",
         r"https://hooks\.slack\.com/(?:services|workflows|triggers)/(?P<secret>[A-Za-z0-9_/-]+)",
+        literals="https://hooks.slack.com/",
     ),
     _detector(
         "Discord webhook URL",
         r"https://(?:ptb\.|canary\.)?discord(?:app)?\.com/api/webhooks/\d+/"
         r"(?P<secret>[A-Za-z0-9_-]+)",
+        literals=".com/api/webhooks/",
     ),
-    _detector("Google API key", r"\bAIza[0-9A-Za-z_-]{35}\b", needs="AIza"),
-    _detector("Google OAuth client secret", r"\bGOCSPX-[A-Za-z0-9_-]{28}\b", needs="GOCSPX-"),
+    _detector("Google API key", r"\bAIza[0-9A-Za-z_-]{35}\b", needs="AIza", literals="aiza"),
     _detector(
-        "Stripe secret key", r"\b[sr]k_(?:live|test)_[0-9A-Za-z]{16,}", needs="k_live_|k_test_"
+        "Google OAuth client secret",
+        r"\bGOCSPX-[A-Za-z0-9_-]{28}\b",
+        needs="GOCSPX-",
+        literals="gocspx-",
+    ),
+    _detector(
+        "Stripe secret key",
+        r"\b[sr]k_(?:live|test)_[0-9A-Za-z]{16,}",
+        needs="k_live_|k_test_",
+        literals="k_live_ k_test_",
     ),
     _detector(
         "SendGrid API key",
         r"\bSG\.[A-Za-z0-9_-]{16,32}\.[A-Za-z0-9_-]{30,64}\b",
         needs=r"SG\.",
+        literals="sg.",
     ),
-    _detector("npm token", r"\bnpm_[A-Za-z0-9]{36}\b", needs="npm_"),
-    _detector("PyPI token", r"\bpypi-AgE[A-Za-z0-9_-]{50,}", needs="pypi-AgE"),
+    _detector("npm token", r"\bnpm_[A-Za-z0-9]{36}\b", needs="npm_", literals="npm_"),
+    _detector("PyPI token", r"\bpypi-AgE[A-Za-z0-9_-]{50,}", needs="pypi-AgE", literals="pypi-age"),
     _detector(
         "Azure storage account key",
         r"(?i:AccountKey|SharedAccessKey)=(?P<secret>[A-Za-z0-9+/]{20,}={0,2})",
         needs="(?i:accesskey|accountkey)=",
+        literals="accountkey= accesskey=",
     ),
     _detector(
         "Azure storage account key",
         r"(?i:azure|storage)[A-Za-z0-9_.\- ]{0,30}?(?i:key)[\"']?\s*[:=]\s*[\"']?"
         r"(?P<secret>[A-Za-z0-9+/]{86}==)",
         needs="(?i:azure|storage)",
+        literals="azure storage",
     ),
-    _detector("Azure shared access signature", r"[?&]sig=(?P<secret>[A-Za-z0-9%+/=]{20,})"),
+    _detector(
+        "Azure shared access signature",
+        r"[?&]sig=(?P<secret>[A-Za-z0-9%+/=]{20,})",
+        literals="sig=",
+    ),
     _detector(
         "JSON web token",
         r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}",
         needs="eyJ",
+        literals="eyj",
     ),
     _detector(
         "URL with a password",
         r"\b[A-Za-z][A-Za-z0-9+.-]{1,30}://[^\s/?#@:\"'<>]*:" + _PLACEHOLDER + r"(?P<secret>"
         r"[^\s/?#@\"'<>]+)@",
         needs="://",
+        literals="://",
     ),
     _detector(
         "Authorization header",
@@ -166,17 +233,20 @@ DETECTORS: tuple[Detector, ...] = (
         r"(?i:bearer|basic|token|apikey)\s+" + _PLACEHOLDER + _NOT_A_WORD + r"(?P<secret>"
         r"[A-Za-z0-9\-._~+/=:]{6,})",
         needs="(?i:authorization)",
+        literals="authorization",
     ),
     _detector(
         "Authorization header",
         r"(?i:(?:proxy-)?authorization)[\"']?\s*[:=]\s*[\"']?" + _PLACEHOLDER + r"(?P<secret>"
         r"(?=[A-Za-z\-._~+/=:]*[0-9])[A-Za-z0-9\-._~+/=:]{16,})",
         needs="(?i:authorization)",
+        literals="authorization",
     ),
     _detector(
         "bearer token",
         r"\b(?i:bearer)\s+(?P<secret>(?=[A-Za-z\-._~+/]*[0-9])[A-Za-z0-9\-._~+/]{16,}=*)",
         needs="(?i:bearer)",
+        literals="bearer",
     ),
     _detector(
         "credential assignment",
@@ -185,7 +255,10 @@ DETECTORS: tuple[Detector, ...] = (
         + r")(?![A-Za-z0-9])[\"']?\s*(?:[:=]|=>)\s*[\"']?"
         + _PLACEHOLDER
         + r"(?P<secret>[A-Za-z0-9_\-+/=.!@#$%^&*~]{16,})",
-        needs="(?i:key|secret|pass|pwd|token)",
+        # a name's last word then its separator: "max_tokens: 800" is not searched
+        needs=r"(?i:key|secret|password|passwd|passphrase|pwd|token)(?![A-Za-z0-9])"
+        r"[\"']?\s*(?:[:=]|=>)",
+        literals="key secret password passwd passphrase pwd token",
     ),
 )
 
@@ -199,12 +272,17 @@ class SecretFinding:
     col: int
 
 
-def _spans(text: str) -> list[tuple[int, int, str]]:
+def _spans(text: str, *, prefilter: bool = True) -> list[tuple[int, int, str]]:
     """Secret spans in ``text``, in order, overlaps resolved in favour of the earlier
-    start and then the more specific detector (the earlier one in ``DETECTORS``)."""
+    start and then the more specific detector (the earlier one in ``DETECTORS``).
+
+    ``prefilter``: skip the detectors whose literals the text does not hold (the
+    same spans, checked by the tests against ``prefilter=False``)."""
+    folded = fold(text) if prefilter else ""
     found = [
         (start, order, end, d.kind)
         for order, d in enumerate(DETECTORS)
+        if not prefilter or d.may_match(folded)
         for start, end in d.spans(text)
     ]
     found.sort()
