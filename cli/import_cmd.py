@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from personas_as_code.cli.common import RepoOption, guarded, say
+from personas_as_code.cli.common import EnvOption, RepoOption, guarded, say
 
 
 def import_(
@@ -16,6 +16,7 @@ def import_(
         bool, typer.Option("--overwrite", help="Replace existing persona files.")
     ] = False,
     repo: RepoOption = Path("."),
+    env: EnvOption = None,
 ) -> None:
     """Write catalogue personas as YAML files (avatars as files) and adopt them."""
     from personas_as_code.loader.repo import load_repo
@@ -25,7 +26,7 @@ def import_(
 
     if not slugs and not all_:
         raise ConfigError("name the slugs to import, or pass --all")
-    loaded = load_repo(repo)
+    loaded = load_repo(repo, environment=env)
     with open_repo_catalogue(loaded) as catalogue:
         result = import_personas(
             loaded, catalogue, None if all_ else list(slugs or []), overwrite=overwrite

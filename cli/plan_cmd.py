@@ -8,7 +8,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from personas_as_code.cli.common import RepoOption, guarded, print_json, say, write_lines
+from personas_as_code.cli.common import (
+    EnvOption,
+    RepoOption,
+    guarded,
+    print_json,
+    say,
+    write_lines,
+)
 
 if TYPE_CHECKING:
     from personas_as_code.sync.apply import ApplyResult
@@ -63,12 +70,13 @@ def plan(
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Also write the rendered plan to this file.")
     ] = None,
+    env: EnvOption = None,
 ) -> None:
     """Show what apply would change in the catalogue."""
     from personas_as_code.sync.engine import PlanRequest, open_plan_inputs
     from personas_as_code.sync.render.text import plan_lines
 
-    with open_plan_inputs(repo) as inputs:
+    with open_plan_inputs(repo, environment=env) as inputs:
         the_plan, _ = inputs.plan(PlanRequest(prune, changed_since))
     if out is not None:
         out.write_text(_render(the_plan, fmt), encoding="utf-8")
@@ -110,6 +118,7 @@ def apply(
     fmt: Annotated[
         PlanFormat, typer.Option("--format", "-f", help="text or json.")
     ] = PlanFormat.text,
+    env: EnvOption = None,
 ) -> None:
     """Reconcile the catalogue with the repo: create, update, publish, sync, prune."""
     from personas_as_code.schemas.errors import ConfigError
@@ -121,7 +130,7 @@ def apply(
     from rich.progress import Progress
 
     as_json = fmt is PlanFormat.json
-    with open_plan_inputs(repo) as inputs:
+    with open_plan_inputs(repo, environment=env) as inputs:
         loaded, catalogue = inputs.repo, inputs.catalogue
         the_plan, ctx = inputs.plan(PlanRequest(prune, None))
         if checksum is not None:
@@ -134,7 +143,8 @@ def apply(
             if as_json:
                 print_json(ApplyResult.nothing(the_plan).to_dict())
             else:
-                say("No changes. The catalogue matches the repo.")
+                where = f" of environment {the_plan.environment}" if the_plan.environment else ""
+                say(f"No changes. The catalogue{where} matches the repo.")
             return
         if not as_json:
             write_lines(plan_lines(the_plan))

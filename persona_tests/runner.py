@@ -164,12 +164,15 @@ def run_repo_tests(
     concurrency: int | None = None,
     progress: Progress | None = None,
     require_model: bool = False,
+    environment: str | None = None,
 ) -> PersonaTestReport:
     """``personas test``: the cases of the valid repo at ``root`` run against its
     catalogue, of ``slugs`` (default: every persona with tests) narrowed to the personas
     whose inputs changed since git ref ``changed_since``, with git ref ``baseline_ref``'s
-    personas as the baseline; ``concurrency`` defaults to ``[tests] concurrency``."""
-    loaded = load_valid_repo(root)
+    personas as the baseline; ``concurrency`` defaults to ``[tests] concurrency``;
+    ``environment`` selects the catalogue and overrides of one of the config's
+    environments (None: its default)."""
+    loaded = load_valid_repo(root, environment=environment)
     chosen: list[str] | None = list(slugs) if slugs else None
     if changed_since is not None:
         changed = changed_personas(loaded, root, changed_since)

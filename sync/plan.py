@@ -37,6 +37,7 @@ class Plan:
     tenant: str = ""
     prune: bool = False
     changed_since: str | None = None
+    environment: str | None = None  # the personas.toml environment planned for, if any
 
     def section(self, kind: type[S]) -> S:
         """The section of type ``kind``."""
@@ -80,6 +81,7 @@ class Plan:
             "format_version": PLAN_FORMAT_VERSION,
             "repo": self.repo_id,
             "tenant": self.tenant,
+            **({"environment": self.environment} if self.environment else {}),
             "changed_since": self.changed_since,
             "prune": self.prune,
             "summary": self.summary(),
@@ -90,8 +92,12 @@ class Plan:
 
     @property
     def checksum(self) -> str:
-        """sha256 of the changes, so ``apply --checksum`` runs only what was reviewed."""
-        return sha256_of([entry for s in self.sections for entry in s.checksum_part()])
+        """sha256 of the changes (and of the environment they are for, when there is one),
+        so ``apply --checksum`` runs only what was reviewed, where it was reviewed."""
+        entries = [entry for s in self.sections for entry in s.checksum_part()]
+        if self.environment:
+            entries.insert(0, {"environment": self.environment})
+        return sha256_of(entries)
 
     def verify_checksum(self, expected: str) -> None:
         """Raise ``StalePlan`` when this plan is not the reviewed one."""
