@@ -58,7 +58,13 @@ def mcp(
             root = repo.resolve()
             config, _ = load_config(DirectoryFiles(root), root.name, env)
             opened = stack.enter_context(open_repo_catalogue(Repo(root, config, {}, [], [])))
-        server = build_server(repo, read_only=read_only, catalogue=opened, with_catalogue=catalogue)
+        server = build_server(
+            repo,
+            read_only=read_only,
+            catalogue=opened,
+            with_catalogue=catalogue,
+            environment=env,
+        )
         if transport is Transport.stdio:
             server.run()
             return

@@ -59,7 +59,9 @@ def preview(
             if catalogue
             else None
         )
-        result = PersonaService(repo, catalogue=opened).preview(slug, draft, request)
+        result = PersonaService(repo, catalogue=opened, environment=env).preview(
+            slug, draft, request
+        )
     print_redacted(result, output, render_text)
 
 

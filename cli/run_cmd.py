@@ -44,7 +44,9 @@ def run(
         overrides={"temperature": temperature, "top_p": top_p, "max_tokens": max_tokens},
     )
     with open_repo_catalogue(load_repo(repo, environment=env)) as catalogue:
-        result = PersonaService(repo, catalogue=catalogue).run(slug, draft, request)
+        result = PersonaService(repo, catalogue=catalogue, environment=env).run(
+            slug, draft, request
+        )
     print_redacted(result, output, render_text)
 
 

@@ -35,6 +35,7 @@ def build_server(
     catalogue: Catalogue | None = None,
     service: PersonaService | None = None,
     with_catalogue: bool = True,
+    environment: str | None = None,
 ) -> MCPServer:
     """The MCP server for the repo at ``repo``; ``read_only`` hides every write tool.
 
@@ -42,11 +43,12 @@ def build_server(
     get_persona reports catalogue state and preview uses its context windows;
     without it, plan_sync opens the repo's catalogue when called.
     ``with_catalogue=False`` means no catalogue at all: plan_sync is not offered
-    and nothing opens (or creates) a catalogue.
+    and nothing opens (or creates) a catalogue.  ``environment`` selects one of the repo
+    config's environments (its tenant and persona overrides; None: the default).
     """
     if catalogue is not None and not with_catalogue:
         raise ValueError("a catalogue was given with with_catalogue=False")
-    service = service or PersonaService(repo, catalogue=catalogue)
+    service = service or PersonaService(repo, catalogue=catalogue, environment=environment)
     server = MCPServer(
         name="personas",
         title="Personas as code",

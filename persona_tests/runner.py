@@ -137,7 +137,11 @@ def run_tests(
     if base_repo is not None:
         label = f"baseline {baseline_ref}" if baseline_ref else "the baseline"
         base_knowledge = TreeRetrieval(base_repo, label=label, workspace=workspace)
-    report = PersonaTestReport(baseline_ref=baseline_ref, require_model=require_model)
+    report = PersonaTestReport(
+        baseline_ref=baseline_ref,
+        require_model=require_model,
+        environment=loaded.config.environment,
+    )
     report.notes += _without_tests_notes(loaded, chosen)
     checks = _Checks(_judge(loaded, catalogue), require_model)
     cases = _CaseRunner(loaded, catalogue, checks, knowledge, base_repo, base_knowledge)
