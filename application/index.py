@@ -218,9 +218,14 @@ class RepoIndex:
     """The working tree of ``root``, loaded lazily and refreshed when files change."""
 
     def __init__(
-        self, root: str | Path, cache: ParseCache | None = None, max_staleness: float = 0.5
+        self,
+        root: str | Path,
+        cache: ParseCache | None = None,
+        max_staleness: float = 0.5,
+        environment: str | None = None,
     ) -> None:
         self.root = Path(root).resolve()
+        self.environment = environment  # the personas.toml environment loaded (None: default)
         self.max_staleness = max_staleness
         self._checked = 0.0
         self.cache = cache or ParseCache()
@@ -320,6 +325,7 @@ class RepoIndex:
                 default_id=self.root.name,
                 persona_loader=self.cache.load,
                 prepare=self.cache.prefetch,  # a cold start parses in worker processes
+                environment=self.environment,
             )
             snap = Snapshot.of(repo, self.text_index)
         prefix = repo.config.repo.personas_dir.rstrip("/") + "/"

@@ -75,13 +75,15 @@ class PersonaService:
         catalogue: Catalogue | None = None,
         max_staleness: float = 0.5,
         draft_author: str | None = None,
+        environment: str | None = None,
     ) -> None:
         self.root = Path(root).resolve()
         if not self.root.is_dir():
             raise PersonasError(f"repo directory {self.root} does not exist")
         self.catalogue = catalogue
         self.cache = ParseCache.for_repo(self.root)  # starts warm from .personas/
-        self.index = RepoIndex(self.root, self.cache, max_staleness)
+        # the working tree as the personas.toml environment sees it (None: the default)
+        self.index = RepoIndex(self.root, self.cache, max_staleness, environment)
         self._store: DraftStore | None = None
         self._store_lock = threading.Lock()
         self._windows: dict[str, int] | None = None

@@ -32,7 +32,12 @@ def remote_configured(env: Mapping[str, str] = os.environ) -> bool:
 
 
 def open_catalogue(
-    database_url: str | None, tenant: str, *, env: Mapping[str, str] = os.environ
+    database_url: str | None,
+    tenant: str,
+    *,
+    env: Mapping[str, str] = os.environ,
+    remote: tuple[str, str] | None = None,
+    from_config: bool = False,
 ) -> Catalogue:
     """``SCAIGRID_HOST`` + ``SCAIGRID_API_KEY`` in ``env`` → ``HttpCatalogue``;
     otherwise an ``EmbeddedCatalogue`` at ``database_url`` (default
@@ -40,8 +45,14 @@ def open_catalogue(
     SQLite catalogue is created and seeded with ``tenant`` and the starter set on
     first use (safe when several processes do it at once); an existing catalogue
     without ``tenant`` is ``UnknownTenant``, never written to.
+
+    ``remote`` (an environment's ``url`` and the name of the variable holding its key)
+    opens that remote catalogue; ``from_config`` (an environment is selected) ignores
+    ``SCAIGRID_HOST``: the environment names its catalogue.
     """
-    if remote_configured(env):
+    if remote is not None:
+        return _environment_catalogue(*remote, env)
+    if not from_config and remote_configured(env):
         from personas_as_code.catalogue.client import HttpCatalogue
 
         return HttpCatalogue.from_env(env)
@@ -112,6 +123,17 @@ def _refuse_links(root: Path, path: Path, where: str) -> None:
             raise ConfigError(
                 f"refusing the catalogue database of {where}: '{shown}' is not a folder"
             )
+
+
+def _environment_catalogue(url: str, key_variable: str, env: Mapping[str, str]) -> Catalogue:
+    key = env.get(key_variable)
+    if not key:
+        raise ConfigError(
+            f"the environment variable {key_variable} (the API key of {url}) is not set"
+        )
+    from personas_as_code.catalogue.client import HttpCatalogue
+
+    return HttpCatalogue(url, key)
 
 
 def open_simulated_user_server(

@@ -35,6 +35,17 @@ RepoOption = Annotated[
     typer.Option("--repo", "-r", help="Root of the persona repo.", file_okay=False, dir_okay=True),
 ]
 
+EnvOption = Annotated[
+    str | None,
+    typer.Option(
+        "--env",
+        envvar="PERSONAS_ENV",
+        help="Environment of personas.toml [environments] to use: its catalogue, tenant and "
+        "overrides (default: [repo] default_environment, else the first declared).",
+        show_envvar=True,
+    ),
+]
+
 INTERNAL_ERROR = "INTERNAL_ERROR"
 RESULT_FORMAT_VERSION = 1
 """The ``format_version`` of ``run`` and ``preview --format json`` (as plan, apply, validate,

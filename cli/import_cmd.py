@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from personas_as_code.cli.common import RepoOption, guarded, say
+from personas_as_code.cli.common import EnvOption, RepoOption, guarded, say
 
 
 def import_(
@@ -25,6 +25,7 @@ def import_(
         ),
     ] = None,
     repo: RepoOption = Path("."),
+    env: EnvOption = None,
 ) -> None:
     """Write catalogue personas as YAML files (avatars as files) and adopt them.
 
@@ -42,7 +43,7 @@ def import_(
     if not slugs and not all_ and not adopted:
         raise ConfigError("name the slugs to import, or pass --all")
     named = list(dict.fromkeys([*(slugs or []), *adopted]))
-    loaded = load_repo(repo)
+    loaded = load_repo(repo, environment=env)
     with open_repo_catalogue(loaded) as catalogue:
         result = import_personas(
             loaded,

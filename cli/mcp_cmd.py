@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from personas_as_code.cli.common import RepoOption, guarded, say
+from personas_as_code.cli.common import EnvOption, RepoOption, guarded, say
 
 
 class Transport(StrEnum):
@@ -42,6 +42,7 @@ def mcp(
             "--no-catalogue opens none (plan_sync is not offered).",
         ),
     ] = True,
+    env: EnvOption = None,
 ) -> None:
     """Serve get/search/draft/preview/export/validate/plan tools over MCP (stdio by default)."""
     from personas_as_code.loader.config import load_config
@@ -59,9 +60,15 @@ def mcp(
         opened = None
         if catalogue and refusal is None:  # the config only: no load of every persona here
             root = repo.resolve()
-            config, _ = load_config(DirectoryFiles(root), root.name)
+            config, _ = load_config(DirectoryFiles(root), root.name, env)
             opened = stack.enter_context(open_repo_catalogue(Repo(root, config, {}, [], [])))
-        server = build_server(repo, read_only=read_only, catalogue=opened, with_catalogue=catalogue)
+        server = build_server(
+            repo,
+            read_only=read_only,
+            catalogue=opened,
+            with_catalogue=catalogue,
+            environment=env,
+        )
         if transport is Transport.stdio:
             server.run()
             return

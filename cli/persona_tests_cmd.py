@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from personas_as_code.cli.common import RepoOption, guarded, say, write_lines
+from personas_as_code.cli.common import EnvOption, RepoOption, guarded, say, write_lines
 
 if TYPE_CHECKING:
     from personas_as_code.persona_tests.report import CaseResult, PersonaTestReport
@@ -64,6 +64,7 @@ def test(
             "backend) instead of reporting it as not tested.",
         ),
     ] = False,
+    env: EnvOption = None,
 ) -> None:
     """Run the persona test cases against the working tree's personas (nothing persisted).
 
@@ -88,6 +89,7 @@ def test(
         concurrency=concurrency,
         progress=_progress if sys.stderr.isatty() else None,
         require_model=require_model,
+        environment=env,
     )
     _write_report(report, fmt, output)
     raise typer.Exit(report.exit_code)

@@ -8,7 +8,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from personas_as_code.cli.common import RepoOption, guarded, print_json, say, write_lines
+from personas_as_code.cli.common import (
+    EnvOption,
+    RepoOption,
+    guarded,
+    print_json,
+    say,
+    write_lines,
+)
 
 if TYPE_CHECKING:
     from personas_as_code.sync.plan import Plan
@@ -101,6 +108,7 @@ def plan(
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Also write the rendered plan to this file.")
     ] = None,
+    env: EnvOption = None,
 ) -> None:
     """Show what apply would change in the catalogue (and whether apply would refuse it:
     the [safety] thresholds are checked and shown, the exit code is not changed by them)."""
@@ -110,7 +118,7 @@ def plan(
     from personas_as_code.sync.engine import open_plan_inputs
     from personas_as_code.sync.render.text import plan_lines
 
-    with open_plan_inputs(repo) as inputs:
+    with open_plan_inputs(repo, environment=env) as inputs:
         the_plan, _ = inputs.plan(_request(prune, changed_since, targets, adopt))
     if out is not None:
         out.write_text(_render(the_plan, fmt), encoding="utf-8")
@@ -147,6 +155,7 @@ def apply(
     fmt: Annotated[
         PlanFormat, typer.Option("--format", "-f", help="text or json.")
     ] = PlanFormat.text,
+    env: EnvOption = None,
 ) -> None:
     """Reconcile the catalogue with the repo: create, update, publish, sync, prune."""
     from personas_as_code.loader.config import require_repo_config
@@ -159,7 +168,7 @@ def apply(
     from personas_as_code.sync.render.text import plan_lines
 
     as_json = fmt is PlanFormat.json
-    with open_plan_inputs(repo) as inputs:
+    with open_plan_inputs(repo, environment=env) as inputs:
         loaded, catalogue = inputs.repo, inputs.catalogue
         the_plan, ctx = inputs.plan(_request(prune, None, targets, adopt))
         if checksum is not None:
@@ -174,7 +183,8 @@ def apply(
             elif the_plan.targets is not None:
                 say("No changes for " + ", ".join(the_plan.targets) + " (a partial plan).")
             else:
-                say("No changes. The catalogue matches the repo.")
+                where = f" of environment {the_plan.environment}" if the_plan.environment else ""
+                say(f"No changes. The catalogue{where} matches the repo.")
             return
         if not as_json:
             write_lines(plan_lines(the_plan))

@@ -6,7 +6,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from personas_as_code.cli.common import OutputFormat, RepoOption, guarded, print_redacted
+from personas_as_code.cli.common import (
+    EnvOption,
+    OutputFormat,
+    RepoOption,
+    guarded,
+    print_redacted,
+)
 
 
 def preview(
@@ -29,6 +35,7 @@ def preview(
             "always reads the knowledge folders of the tree previewed.",
         ),
     ] = True,
+    env: EnvOption = None,
 ) -> None:
     """Render the prompt blocks (retrieved knowledge included), token estimate and budget;
     secret-looking text in the output is redacted."""
@@ -50,8 +57,14 @@ def preview(
         trigger_text=trigger,
     )
     with contextlib.ExitStack() as stack:
-        opened = stack.enter_context(open_repo_catalogue(load_repo(repo))) if catalogue else None
-        result = PersonaService(repo, catalogue=opened).preview(slug, draft, request)
+        opened = (
+            stack.enter_context(open_repo_catalogue(load_repo(repo, environment=env)))
+            if catalogue
+            else None
+        )
+        result = PersonaService(repo, catalogue=opened, environment=env).preview(
+            slug, draft, request
+        )
     print_redacted(result, output, render_text)
 
 

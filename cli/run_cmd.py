@@ -6,7 +6,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from personas_as_code.cli.common import OutputFormat, RepoOption, guarded, print_redacted
+from personas_as_code.cli.common import (
+    EnvOption,
+    OutputFormat,
+    RepoOption,
+    guarded,
+    print_redacted,
+)
 
 
 def run(
@@ -22,6 +28,7 @@ def run(
     top_p: Annotated[float | None, typer.Option(min=0.0, max=1.0)] = None,
     max_tokens: Annotated[int | None, typer.Option(min=1, max=1_000_000)] = None,
     output: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.text,
+    env: EnvOption = None,
 ) -> None:
     """Ask a persona one question: its prompt and retrieved knowledge, sent to its base
     model's backend (mirror until [backends] in personas.toml configures one).
@@ -39,8 +46,10 @@ def run(
         system_prompt_override=system_prompt_override,
         overrides={"temperature": temperature, "top_p": top_p, "max_tokens": max_tokens},
     )
-    with open_repo_catalogue(load_repo(repo)) as catalogue:
-        result = PersonaService(repo, catalogue=catalogue).run(slug, draft, request)
+    with open_repo_catalogue(load_repo(repo, environment=env)) as catalogue:
+        result = PersonaService(repo, catalogue=catalogue, environment=env).run(
+            slug, draft, request
+        )
     print_redacted(result, output, render_text)
 
 

@@ -82,8 +82,21 @@ def require_repo_config(root: str | Path) -> Path:
     return folder
 
 
-def load_config(files: RepoFiles, default_id: str) -> tuple[RepoConfig, list[Problem]]:
-    """Read ``personas.toml``; fall back to defaults (with a warning) when it is absent."""
+def load_config(
+    files: RepoFiles, default_id: str, environment: str | None = None
+) -> tuple[RepoConfig, list[Problem]]:
+    """Read ``personas.toml``; fall back to defaults (with a warning) when it is absent.
+
+    A valid config comes as ``environment`` sees it (``RepoConfig.in_environment``: None
+    is the default environment); an environment it does not declare is ``ConfigError``.
+    """
+    config, problems = _read_config(files, default_id)
+    if problems and environment:  # the config's own problems come first
+        return config, problems
+    return config.in_environment(environment), problems
+
+
+def _read_config(files: RepoFiles, default_id: str) -> tuple[RepoConfig, list[Problem]]:
     fallback = RepoConfig(repo=RepoSection(id=default_id))
     try:
         raw = read_limited(files, CONFIG_FILE, MAX_CONFIG_BYTES)

@@ -7,6 +7,7 @@ problem comes back located as ``path:line:col: message``.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import posixpath
@@ -35,6 +36,7 @@ from personas_as_code.loader.yaml_files import (
     validation_problems,
 )
 from personas_as_code.schemas.config import RepoConfig
+from personas_as_code.schemas.environments import EnvironmentOverrides
 from personas_as_code.schemas.errors import CatalogueError
 from personas_as_code.schemas.fields import AVATAR_MAX_BYTES, AVATAR_MIME_BY_EXTENSION, SLUG_RE
 from personas_as_code.schemas.persona import PersonaFile
@@ -319,6 +321,7 @@ def load_repo(
     with_knowledge: bool = True,
     remote_catalogue: bool | None = None,
     prepare: Callable[[RepoFiles, list[str]], None] | None = None,
+    environment: str | None = None,
 ) -> Repo:
     """Load every persona of a repo (a directory, or any ``RepoFiles``).
 
@@ -328,27 +331,33 @@ def load_repo(
     with no folder is a warning when the catalogue is embedded (``remote_catalogue``
     None: decided by ``SCAIGRID_HOST`` and ``SCAIGRID_API_KEY``), since a remote
     ScaiGrid may hold it.  ``prepare`` (a cache's ``prefetch``) sees the persona files
-    before they are loaded one by one.
+    before they are loaded one by one.  ``environment`` selects one of the config's
+    environments (None: its default): its catalogue, tenant and persona overrides.
     """
     root_path = Path(root).resolve() if root is not None else None
     if files is None:
         if root_path is None:
             raise ValueError("give a root directory or a RepoFiles")
         files = DirectoryFiles(root_path)
-    config, problems = load_config(files, default_id or (root_path.name if root_path else "repo"))
+    config, problems = load_config(
+        files, default_id or (root_path.name if root_path else "repo"), environment
+    )
     listed = files.list_files(config.repo.personas_dir, PERSONA_SUFFIXES)
     persona_files = [path for path in listed if not is_tests_file(path)]
     if prepare is not None:
         prepare(files, persona_files)
     personas, persona_problems = _load_personas(files, persona_files, persona_loader)
     problems += persona_problems
+    if config.overrides is not None:
+        personas = _in_environment(personas, config.overrides)
     knowledge: dict[str, KnowledgeFolder] = {}
     if with_knowledge:
         knowledge, knowledge_problems = load_knowledge(files, config.knowledge)
         problems += knowledge_problems
         if remote_catalogue is None:
-            remote_catalogue = bool(
-                os.environ.get("SCAIGRID_HOST") and os.environ.get("SCAIGRID_API_KEY")
+            remote_catalogue = config.remote_catalogue is not None or (
+                config.environment is None
+                and bool(os.environ.get("SCAIGRID_HOST") and os.environ.get("SCAIGRID_API_KEY"))
             )
         problems += _source_folder_problems(
             personas.values(), knowledge, config.knowledge.folder, remote_catalogue
@@ -370,6 +379,16 @@ def load_repo(
         test_personas=test_personas,
         persona_tests=persona_tests,
     )
+
+
+def _in_environment(
+    personas: dict[str, LoadedPersona], overrides: EnvironmentOverrides
+) -> dict[str, LoadedPersona]:
+    """The personas with the selected environment's overrides merged over their files."""
+    return {
+        slug: dataclasses.replace(persona, spec=overrides.merged_over(persona.spec))
+        for slug, persona in personas.items()
+    }
 
 
 def _load_personas(

@@ -42,6 +42,7 @@ def build_server(
     catalogue: Catalogue | None = None,
     service: PersonaService | None = None,
     with_catalogue: bool = True,
+    environment: str | None = None,
 ) -> MCPServer:
     """The MCP server for the repo at ``repo``; ``read_only`` hides every write tool.
 
@@ -49,7 +50,9 @@ def build_server(
     get_persona reports catalogue state and preview uses its context windows;
     without it, plan_sync opens the repo's catalogue when called.
     ``with_catalogue=False`` means no catalogue at all: plan_sync is not offered
-    and nothing opens (or creates) a catalogue.  Where ``repo`` is no persona repo
+    and nothing opens (or creates) a catalogue.  ``environment`` selects one of the repo
+    config's environments (its tenant and persona overrides; None: the default).  Where
+    ``repo`` is no persona repo
     (no ``personas.toml``), the server still starts and every tool answers
     ``CONFIG_ERROR`` naming the folder and the fix (``mcp_server.unconfigured``).
     """
@@ -58,7 +61,7 @@ def build_server(
     refusal = None if service is not None else repo_refusal(Path(repo).resolve())
     if refusal is not None:
         return _unconfigured_server(refusal, read_only=read_only, with_catalogue=with_catalogue)
-    service = service or PersonaService(repo, catalogue=catalogue)
+    service = service or PersonaService(repo, catalogue=catalogue, environment=environment)
     server = _server(INSTRUCTIONS)
     _register_tools(server, service, read_only=read_only, with_catalogue=with_catalogue)
 

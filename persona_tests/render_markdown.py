@@ -168,7 +168,10 @@ def markdown(report: PersonaTestReport) -> str:
     """The persona tests section of the PR comment."""
     report = report.redacted()
     with_baseline = report.baseline_ref is not None
-    head = [MARKER, "### personas test", ""]
+    title = "### personas test"
+    if report.environment:
+        title += f": {md_code(report.environment)}"
+    head = [MARKER, title, ""]
     if report.model_note:
         head += [f"> ⚠️ {md_text(report.model_note)}", ""]
     where = f" (baseline {md_code(report.baseline_ref or '')})" if with_baseline else ""

@@ -55,6 +55,8 @@ def summary(report: PersonaTestReport) -> str:
             f" Against {redact(report.baseline_ref)}: {len(report.regressions)} pass→fail, "
             f"{fixed} fail→pass."
         )
+    if report.environment:
+        text = f"Environment {report.environment}: {text}"
     return text
 
 

@@ -181,6 +181,8 @@ class PersonaTestReport:
     notes: list[str] = field(default_factory=list)
     require_model: bool = False
     """``--require-model``: answer assertions on an answer no model produced failed."""
+    environment: str | None = None
+    """The ``personas.toml`` environment whose catalogue and overrides the cases ran with."""
 
     def count(self, status: Status) -> int:
         """How many cases ended with ``status``."""
@@ -256,6 +258,7 @@ class PersonaTestReport:
             "model_note": self.model_note,
             "require_model": self.require_model,
             "baseline_ref": self.baseline_ref,
+            **({"environment": self.environment} if self.environment else {}),
             "regressions": len(self.regressions),
             "notes": list(self.notes),
             "results": [r.to_dict() for r in self.results],

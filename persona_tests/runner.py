@@ -137,7 +137,11 @@ def run_tests(
     if base_repo is not None:
         label = f"baseline {baseline_ref}" if baseline_ref else "the baseline"
         base_knowledge = TreeRetrieval(base_repo, label=label, workspace=workspace)
-    report = PersonaTestReport(baseline_ref=baseline_ref, require_model=require_model)
+    report = PersonaTestReport(
+        baseline_ref=baseline_ref,
+        require_model=require_model,
+        environment=loaded.config.environment,
+    )
     report.notes += _without_tests_notes(loaded, chosen)
     checks = _Checks(_judge(loaded, catalogue), require_model)
     cases = _CaseRunner(loaded, catalogue, checks, knowledge, base_repo, base_knowledge)
@@ -164,12 +168,15 @@ def run_repo_tests(
     concurrency: int | None = None,
     progress: Progress | None = None,
     require_model: bool = False,
+    environment: str | None = None,
 ) -> PersonaTestReport:
     """``personas test``: the cases of the valid repo at ``root`` run against its
     catalogue, of ``slugs`` (default: every persona with tests) narrowed to the personas
     whose inputs changed since git ref ``changed_since``, with git ref ``baseline_ref``'s
-    personas as the baseline; ``concurrency`` defaults to ``[tests] concurrency``."""
-    loaded = load_valid_repo(root)
+    personas as the baseline; ``concurrency`` defaults to ``[tests] concurrency``;
+    ``environment`` selects the catalogue and overrides of one of the config's
+    environments (None: its default)."""
+    loaded = load_valid_repo(root, environment=environment)
     chosen: list[str] | None = list(slugs) if slugs else None
     if changed_since is not None:
         changed = changed_personas(loaded, root, changed_since)

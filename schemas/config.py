@@ -6,12 +6,21 @@ from pathlib import PurePosixPath
 from typing import Annotated, Literal, Self
 from urllib.parse import urlsplit
 
+from personas_as_code.schemas.environments import (
+    ENV_NAME_PATTERN,
+    MAX_ENVIRONMENTS,
+    EnvironmentName,
+    EnvironmentOverrides,
+    EnvironmentSection,
+)
+from personas_as_code.schemas.errors import ConfigError
 from personas_as_code.schemas.fields import Slug
 from personas_as_code.schemas.simulated_user_config import SimulatedUsersConfig
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     StringConstraints,
     field_validator,
     model_validator,
@@ -32,6 +41,10 @@ class RepoSection(_Section):
     )
     tenant: Slug = Field(default="default", description="Tenant slug in the catalogue.")
     personas_dir: str = Field(default="personas", description="Folder holding the persona files.")
+    default_environment: EnvironmentName | None = Field(
+        default=None,
+        description="The environment used without --env (default: the first in [environments]).",
+    )
 
 
 class CatalogueSection(_Section):
@@ -82,7 +95,6 @@ class DraftsSection(_Section):
 
 
 BACKEND_SLUG_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,99}(/[a-z0-9][a-z0-9._:-]{0,99}){1,3}$"
-ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
 MAX_BACKENDS = 100
 DEFAULT_STREAM_TOTAL_SECONDS = 600.0
 DEFAULT_CONCURRENT_CALLS = 32
@@ -332,3 +344,67 @@ class RepoConfig(_Section):
         description="Where test-personas/ is reconciled; absent: into the catalogue's own "
         "test-personas API, project 'default', when the folder exists.",
     )
+    environments: dict[EnvironmentName, EnvironmentSection] = Field(
+        default_factory=dict,
+        max_length=MAX_ENVIRONMENTS,
+        description="Environment name → its catalogue, tenant and persona overrides, in "
+        "promotion order (a merge applies to the first). Selected with --env or "
+        "PERSONAS_ENV; without environments, [catalogue] and [repo] tenant are used.",
+    )
+
+    _environment: str | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _default_is_declared(self) -> Self:
+        chosen = self.repo.default_environment
+        if chosen is not None and chosen not in self.environments:
+            raise ValueError(
+                f"repo.default_environment '{chosen}' is not declared in [environments]"
+            )
+        return self
+
+    @property
+    def environment(self) -> str | None:
+        """The environment this config was selected for (None: a repo without any)."""
+        return self._environment
+
+    @property
+    def overrides(self) -> EnvironmentOverrides | None:
+        """The selected environment's persona overrides, if it sets any."""
+        if self._environment is None:
+            return None
+        overrides = self.environments[self._environment].overrides
+        return None if overrides.empty else overrides
+
+    @property
+    def remote_catalogue(self) -> tuple[str, str] | None:
+        """The selected environment's remote catalogue: (url, name of its key's variable)."""
+        if self._environment is None:
+            return None
+        section = self.environments[self._environment]
+        if section.url is None or section.api_key_env is None:
+            return None
+        return section.url, section.api_key_env
+
+    def in_environment(self, name: str | None) -> RepoConfig:
+        """This config as environment ``name`` sees it (None: the default environment):
+        that environment's tenant and catalogue.  A repo without environments is returned
+        as it is; an unknown name is ``ConfigError`` listing the declared ones."""
+        if not self.environments:
+            if name:
+                raise ConfigError(
+                    f"unknown environment '{name}': personas.toml declares no [environments]"
+                )
+            return self
+        chosen = name or self.repo.default_environment or next(iter(self.environments))
+        section = self.environments.get(chosen)
+        if section is None:
+            known = ", ".join(self.environments)
+            raise ConfigError(f"unknown environment '{chosen}'; personas.toml declares: {known}")
+        catalogue = self.catalogue
+        if section.database is not None:
+            catalogue = CatalogueSection(database=section.database)
+        repo = self.repo.model_copy(update={"tenant": section.tenant or self.repo.tenant})
+        selected = self.model_copy(update={"repo": repo, "catalogue": catalogue})
+        selected._environment = chosen
+        return selected

@@ -34,11 +34,12 @@ class ApplyResult:
     """What apply did, one outcome per section of the plan, in its order."""
 
     outcomes: list[SectionOutcome]
+    environment: str | None = None  # the personas.toml environment applied to, if any
 
     @classmethod
     def nothing(cls, plan: Plan) -> ApplyResult:
         """The result of applying nothing (a plan without changes)."""
-        return cls([s.skipped() for s in plan.sections])
+        return cls([s.skipped() for s in plan.sections], plan.environment)
 
     def outcome(self, kind: type[OutcomeT]) -> OutcomeT:
         """The outcome of type ``kind``."""
@@ -51,12 +52,16 @@ class ApplyResult:
     def to_dict(self) -> dict[str, Any]:
         """The result as the stable JSON shape (``format_version`` 1)."""
         body: dict[str, Any] = {"format_version": APPLY_FORMAT_VERSION, "ok": self.ok}
+        if self.environment:
+            body["environment"] = self.environment
         for o in self.outcomes:
             merge_into(body, o.json_members())
         return body
 
     def lines(self) -> Iterator[StyledLine]:
         """The apply report: each section's lines, then each one's closing lines."""
+        if self.environment:
+            yield StyledLine(f"Applied to environment {self.environment}:")
         for o in self.outcomes:
             yield from o.lines()
         for o in self.outcomes:
@@ -103,4 +108,4 @@ class ApplyResult:
 def apply_plan(plan: Plan, run: ApplyRun) -> ApplyResult:
     """Apply every section of ``plan`` in order; one section's failures do not stop the
     next."""
-    return ApplyResult([s.apply(run) for s in plan.sections])
+    return ApplyResult([s.apply(run) for s in plan.sections], plan.environment)

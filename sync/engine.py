@@ -62,10 +62,14 @@ def resolve_database_url(repo: Repo, env: Mapping[str, str] = os.environ) -> str
 def _database_url(config: RepoConfig, root: Path | None, env: Mapping[str, str]) -> str:
     """The embedded catalogue's URL; a SQLite file from the repo config stays in the repo
     and is reached through no link (``repo_database_url``).  Unused (and unchecked) when
-    the catalogue is remote."""
-    operator = env.get("PERSONAS_DATABASE_URL")
+    the catalogue is remote.  An environment names its catalogue itself, so it ignores
+    ``PERSONAS_DATABASE_URL``."""
+    operator = env.get("PERSONAS_DATABASE_URL") if config.environment is None else None
     url = operator or config.catalogue.database
-    if root is None or remote_configured(env):
+    remote = config.remote_catalogue is not None or (
+        config.environment is None and remote_configured(env)
+    )
+    if root is None or remote:
         return url
     return repo_database_url(url, root, operator=bool(operator))
 
@@ -73,11 +77,21 @@ def _database_url(config: RepoConfig, root: Path | None, env: Mapping[str, str])
 @contextlib.contextmanager
 def open_repo_catalogue(repo: Repo, env: Mapping[str, str] = os.environ) -> Iterator[Catalogue]:
     """The catalogue this repo reconciles into (remote when SCAIGRID_* is set)."""
-    catalogue = open_catalogue(resolve_database_url(repo, env), repo.config.repo.tenant, env=env)
+    catalogue = _open(repo.config, resolve_database_url(repo, env), env)
     try:
         yield catalogue
     finally:
         catalogue.close()
+
+
+def _open(config: RepoConfig, database_url: str, env: Mapping[str, str]) -> Catalogue:
+    return open_catalogue(
+        database_url,
+        config.repo.tenant,
+        env=env,
+        remote=config.remote_catalogue,
+        from_config=config.environment is not None,
+    )
 
 
 @contextlib.contextmanager
@@ -97,14 +111,18 @@ def collector_paused() -> Iterator[None]:
 
 
 def load_valid_repo(
-    root: str | Path, *, on_files_listed: Callable[[], object] | None = None
+    root: str | Path,
+    *,
+    on_files_listed: Callable[[], object] | None = None,
+    environment: str | None = None,
 ) -> Repo:
     """Load the repo; raise ``RepoInvalid`` listing the problems when it has errors.
 
     Persona files are loaded through the repo's parse cache (``.personas/``), which
     serves a file's earlier result only when every byte it depends on is unchanged.
     ``on_files_listed`` runs once the persona files are listed (and any cold-start
-    worker processes are done), just before they are loaded one by one.
+    worker processes are done), just before they are loaded one by one.  ``environment``
+    selects one of the config's environments (None: its default).
     """
 
     def prepare(files, paths: list[str]) -> None:
@@ -113,7 +131,7 @@ def load_valid_repo(
             on_files_listed()
 
     with collector_paused(), repo_parse_cache(root) as cache:
-        repo = load_repo(root, persona_loader=cache.load, prepare=prepare)
+        repo = load_repo(root, persona_loader=cache.load, prepare=prepare, environment=environment)
     errors = errors_only(repo.problems)
     if errors:
         lines = [str(p) for p in errors]
@@ -143,9 +161,13 @@ class PlanInputs:
 def _lists_early(config: RepoConfig, root: Path, env: Mapping[str, str]) -> bool:
     """Whether the catalogue may be opened before the repo is known to be valid: never
     when that could create a new SQLite catalogue (an invalid repo must create nothing)."""
-    if env.get("SCAIGRID_HOST") and env.get("SCAIGRID_API_KEY"):
+    if config.remote_catalogue is not None:
         return True
-    url = env.get("PERSONAS_DATABASE_URL") or config.catalogue.database
+    if config.environment is None and env.get("SCAIGRID_HOST") and env.get("SCAIGRID_API_KEY"):
+        return True
+    url = config.catalogue.database
+    if config.environment is None:
+        url = env.get("PERSONAS_DATABASE_URL") or url
     if not url.startswith("sqlite:"):
         return True
     path = url.removeprefix("sqlite:///")
@@ -153,17 +175,20 @@ def _lists_early(config: RepoConfig, root: Path, env: Mapping[str, str]) -> bool
 
 
 @contextlib.contextmanager
-def open_plan_inputs(root: str | Path, env: Mapping[str, str] = os.environ) -> Iterator[PlanInputs]:
+def open_plan_inputs(
+    root: str | Path, env: Mapping[str, str] = os.environ, environment: str | None = None
+) -> Iterator[PlanInputs]:
     """Load the valid repo at ``root`` and open its catalogue; the catalogue's personas
-    and groups are listed in a thread while the persona files load.
+    and groups are listed in a thread while the persona files load.  ``environment``
+    selects one of the config's environments (None: its default).
 
     Errors come in the same order as loading first and opening after: an invalid repo
     is ``RepoInvalid`` whatever the catalogue says.
     """
     root_path = Path(root).resolve()
-    config, problems = load_config(DirectoryFiles(root_path), root_path.name)
+    config, problems = load_config(DirectoryFiles(root_path), root_path.name, environment)
     if errors_only(problems) or not _lists_early(config, root_path, env):
-        repo = load_valid_repo(root_path)
+        repo = load_valid_repo(root_path, environment=environment)
         with open_repo_catalogue(repo, env) as catalogue:
             yield PlanInputs(repo, catalogue)
         return
@@ -173,7 +198,7 @@ def open_plan_inputs(root: str | Path, env: Mapping[str, str] = os.environ) -> I
     def open_and_list() -> CatalogueListing:
         try:
             url = _database_url(config, root_path, env)
-            opened.set_result(open_catalogue(url, config.repo.tenant, env=env))
+            opened.set_result(_open(config, url, env))
         except BaseException as exc:
             opened.set_exception(exc)
             raise
@@ -186,7 +211,7 @@ def open_plan_inputs(root: str | Path, env: Mapping[str, str] = os.environ) -> I
         listing.append(pool.submit(open_and_list))
 
     try:
-        repo = load_valid_repo(root_path, on_files_listed=start)
+        repo = load_valid_repo(root_path, on_files_listed=start, environment=environment)
         if not listing:  # no persona files: nothing was started during the load
             start()
         # the listing may still be under way: the plan translates the files meanwhile
@@ -273,7 +298,14 @@ def _compute_plan(
             plan_backends(repo, catalogue),
             plan_test_personas(repo, catalogue, prune=ctx.prune, changed_ref=request.changed_since),
         )
-    plan = Plan(sections, ctx.repo_id, ctx.tenant, ctx.prune, ctx.changed_since)
+    plan = Plan(
+        sections,
+        ctx.repo_id,
+        ctx.tenant,
+        ctx.prune,
+        ctx.changed_since,
+        environment=repo.config.environment,
+    )
     refusals = tuple(plan.unsafe_reasons(repo.config.safety))
     targets = tuple(sorted(set(request.targets))) if request.targets is not None else None
     return dataclasses.replace(plan, targets=targets, refusals=refusals), ctx

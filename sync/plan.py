@@ -42,6 +42,7 @@ class Plan:
     targets: tuple[str, ...] | None = None
     # why ``apply`` would refuse this plan under the repo's ``[safety]`` (empty: it would not)
     refusals: tuple[str, ...] = ()
+    environment: str | None = None  # the personas.toml environment planned for, if any
 
     def section(self, kind: type[S]) -> S:
         """The section of type ``kind``."""
@@ -85,6 +86,7 @@ class Plan:
             "format_version": PLAN_FORMAT_VERSION,
             "repo": self.repo_id,
             "tenant": self.tenant,
+            **({"environment": self.environment} if self.environment else {}),
             "changed_since": self.changed_since,
             "prune": self.prune,
             "summary": self.summary(),
@@ -106,11 +108,13 @@ class Plan:
 
     @property
     def checksum(self) -> str:
-        """sha256 of the changes, so ``apply --checksum`` runs only what was reviewed.
-
-        A partial plan's checksum covers its targets too: a full apply never matches
-        the checksum of a reviewed partial plan, even when both change the same."""
+        """sha256 of the changes, so ``apply --checksum`` runs only what was reviewed,
+        where it was reviewed: the environment planned for (when there is one) is part
+        of it.  A partial plan's checksum covers its targets too: a full apply never
+        matches the checksum of a reviewed partial plan, even when both change the same."""
         entries = [entry for s in self.sections for entry in s.checksum_part()]
+        if self.environment:
+            entries.insert(0, {"environment": self.environment})
         if self.targets is not None:
             entries.append(["targets", sorted(self.targets)])
         return sha256_of(entries)
@@ -119,6 +123,8 @@ class Plan:
     def override_command(self) -> str:
         """The ``personas apply`` command that applies this plan despite its refusals."""
         words = ["personas", "apply", *(self.targets or ())]
+        if self.environment:
+            words += ["--env", self.environment]
         if self.prune:
             words.append("--prune")
         return " ".join([*words, FORCE_FLAG])

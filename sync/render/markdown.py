@@ -15,7 +15,10 @@ def render_markdown(plan: Plan) -> str:
     """Markdown for a pull-request comment; starts with a marker to update it in place."""
     plan = redact_plan(plan)
     summary = plan.summary()
-    out = [MARKER, "### personas plan", ""]
+    title = "### personas plan"
+    if plan.environment:
+        title += f": {md_code(plan.environment)} (tenant {md_code(plan.tenant)})"
+    out = [MARKER, title, ""]
     out += notes.markdown(plan)
     if not plan.has_changes and not plan.errors:
         out.append("**No changes.** The catalogue matches the repo.")

@@ -21,6 +21,8 @@ def plan_lines(plan: Plan) -> Iterator[StyledLine]:
     """The plan as styled lines, user text shown literally, secrets redacted."""
     plan = redact_plan(plan)
     sections = plan.shown_sections
+    if plan.environment:
+        yield StyledLine(f"Environment: {plan.environment} (tenant {plan.tenant})", "bold")
     yield from notes.lines(plan)
     for section in sections:
         yield from section.text_lines()

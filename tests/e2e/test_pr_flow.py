@@ -258,6 +258,7 @@ def ci_plan_comment(world: World, branch: str) -> tuple[str, StepRun]:
         "FAIL_ON": "failure",
         "REQUIRE_MODEL": "true",  # the catalogue's support-agent model is a real one here
         "PLAN_FILE": plan.outputs["plan-file"],
+        "PERSONAS_ENV": "",  # the action's environment input, empty: the default
     }
     assert set(tests_env) == set(tests_step["env"])
     tests = runner.run(tests_step["run"], tests_env, workdir)
@@ -268,6 +269,7 @@ def ci_plan_comment(world: World, branch: str) -> tuple[str, StepRun]:
         "PLAN_EXIT_CODE": plan.outputs["exit-code"],
         "PLAN_FILE": plan.outputs["plan-file"],
         "TESTS_FILE": tests.outputs.get("tests-file", ""),
+        "ENVIRONMENTS_FILE": "",  # a repo without environments plans no other one
         "HAS_CATALOGUE": "true",
         "RUN_URL": "https://github.example/acme/personas/actions/runs/1",
     }

@@ -31,6 +31,7 @@ TEMPLATE_DESTINATIONS = {
     "workflows/personas-plan.yml": ".github/workflows/personas-plan.yml",
     "workflows/personas-apply.yml": ".github/workflows/personas-apply.yml",
     "workflows/personas-drift.yml": ".github/workflows/personas-drift.yml",
+    "workflows/personas-promote.yml": ".github/workflows/personas-promote.yml",
     "pre-commit-config.yaml": ".pre-commit-config.yaml",
 }
 TEMPLATE_WORKFLOWS = sorted((TEMPLATES_DIR / "workflows").glob("*.yml"))

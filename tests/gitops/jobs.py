@@ -102,10 +102,21 @@ def run_job(
     secrets: dict[str, str],
     github: dict[str, Any],
     offline: tuple[str, ...] = (),
+    inputs: dict[str, str] | None = None,
+    matrix: dict[str, str] | None = None,
 ) -> JobRun:
-    """Run ``workflow``'s job ``job_id`` in ``repo`` (its checkout)."""
+    """Run ``workflow``'s job ``job_id`` in ``repo`` (its checkout), with the
+    ``workflow_dispatch`` ``inputs`` (over their defaults) and one ``matrix`` entry."""
     job = workflow["jobs"][job_id]
-    context: dict[str, Any] = {"secrets": secrets, "github": github, "steps": {}, "inputs": {}}
+    dispatch = (workflow.get("on") or {}).get("workflow_dispatch") or {}
+    values = {k: to_text(s.get("default", "")) for k, s in (dispatch.get("inputs") or {}).items()}
+    context: dict[str, Any] = {
+        "secrets": secrets,
+        "github": github,
+        "steps": {},
+        "inputs": {**values, **(inputs or {})},
+        "matrix": {k: "" for k in job.get("strategy", {}).get("matrix", {})} | (matrix or {}),
+    }
     run, failed = JobRun(), False
     job_runs = Evaluator(context, status_functions(False)).condition(job.get("if"))
     for index, step in enumerate(job["steps"]):

@@ -13,8 +13,17 @@ TESTS = "<!-- personas-tests -->\n### personas test\n\n1 regression\n"
 MAX_BYTES = 60000
 
 
-def assemble(tmp_path: Path, plan_exit: str, plan: str | None, tests: str | None) -> StepRun:
+def assemble(
+    tmp_path: Path,
+    plan_exit: str,
+    plan: str | None,
+    tests: str | None,
+    environments: str | None = None,
+) -> StepRun:
     step = workflow_step("personas-plan.yml", "plan", "comment")
+    environments_file = tmp_path / "environments.md"
+    if environments is not None:
+        environments_file.write_text(environments, encoding="utf-8")
     plan_file, tests_file = tmp_path / "plan.md", tmp_path / "tests.md"
     if plan is not None:
         plan_file.write_text(plan, encoding="utf-8")
@@ -25,6 +34,7 @@ def assemble(tmp_path: Path, plan_exit: str, plan: str | None, tests: str | None
         "PLAN_EXIT_CODE": plan_exit,
         "PLAN_FILE": str(plan_file),
         "TESTS_FILE": str(tests_file) if tests is not None else "",
+        "ENVIRONMENTS_FILE": str(environments_file) if environments is not None else "",
         "HAS_CATALOGUE": "true",
         "RUN_URL": "https://github.example/run/1",
     }
@@ -35,6 +45,15 @@ def assemble(tmp_path: Path, plan_exit: str, plan: str | None, tests: str | None
 def body_of(run: StepRun) -> str:
     assert run.code == 0, run.log
     return Path(run.outputs["body-file"]).read_text(encoding="utf-8")
+
+
+def test_the_other_environments_plans_go_between_the_plan_and_the_tests(
+    tmp_path: Path,
+) -> None:
+    production = "\n### personas plan: <code>production</code>\n\nPlan checksum: `ab`\n"
+    body = body_of(assemble(tmp_path, "2", PLAN, TESTS, production))
+    assert body.index(PLAN) < body.index(production) < body.index(TESTS)
+    assert body.count("<!-- personas-plan -->") == 1
 
 
 def test_the_tests_report_goes_under_the_plan_in_one_body(tmp_path: Path) -> None:

@@ -60,7 +60,7 @@ BLOCKS = yaml_blocks()
 def test_every_yaml_block_is_a_workflow_a_step_or_the_pre_commit_config() -> None:
     kinds = [kind_of(block) for block in BLOCKS]
     assert "other" not in kinds, [b[:80] for b in BLOCKS if kind_of(b) == "other"]
-    assert kinds.count("workflow") == 3 and kinds.count("pre-commit") == 1
+    assert kinds.count("workflow") == 4 and kinds.count("pre-commit") == 1
 
 
 @pytest.mark.parametrize("source", sorted(TEMPLATE_DESTINATIONS))

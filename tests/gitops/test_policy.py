@@ -209,6 +209,8 @@ def test_apply_reconciles_the_full_set_with_auto_approve() -> None:
     assert apply["env"] == {
         "SCAIGRID_HOST": "${{ secrets.SCAIGRID_HOST }}",
         "SCAIGRID_API_KEY": "${{ secrets.SCAIGRID_API_KEY }}",
+        # the key of a remote environment of personas.toml, by the templates' convention
+        "PERSONAS_CATALOGUE_KEY": "${{ secrets.PERSONAS_CATALOGUE_KEY }}",
     }
     run_block = ACTION_FILE.read_text(encoding="utf-8")
     assert 'apply --auto-approve "${extra[@]}"' in run_block
@@ -223,9 +225,11 @@ def test_drift_is_scheduled_and_manual_and_keeps_one_labelled_issue() -> None:
     assert workflow["on"]["schedule"][0]["cron"]
     steps = workflow["jobs"]["drift"]["steps"]
     plan = next(s for s in steps if s.get("id") == "plan")
-    assert plan["with"] == {"command": "plan"}  # the full set, never --changed-since
+    # the full set, never --changed-since; one check per environment of the matrix
+    assert plan["with"] == {"command": "plan", "environment": "${{ matrix.environment }}"}
+    assert workflow["jobs"]["drift"]["strategy"]["matrix"] == {"environment": [""]}
     issue_step = next(s for s in steps if "gh issue" in s.get("run", ""))
-    assert 'label="persona-drift"' in issue_step["run"]
+    assert 'label="persona-drift${TARGET:+-${TARGET}}"' in issue_step["run"]
     assert "--body-file" in issue_step["run"]
     fail = steps[-1]
     configured = "steps.catalogue.outputs.configured == 'true'"

@@ -67,13 +67,12 @@ def guard_step() -> dict[str, Any]:
     return next(s for s in steps if s.get("id") == "catalogue")
 
 
-def run_guard(tmp_path: Path, secrets: dict[str, str]):
+def run_guard(tmp_path: Path, secrets: dict[str, str], environment: str = ""):
     """The check's script with its env as GitHub fills it (an unset secret reads as '')."""
     step = guard_step()
-    env = {
-        name: Evaluator({"secrets": secrets}, {}).interpolate(v) for name, v in step["env"].items()
-    }
-    assert set(env) == set(SECRETS)
+    context = {"secrets": secrets, "matrix": {"environment": environment}}
+    env = {name: Evaluator(context, {}).interpolate(v) for name, v in step["env"].items()}
+    assert set(env) == {*SECRETS, "TARGET"}
     return Runner(tmp_path).run(step["run"], env, cwd=tmp_path)
 
 
@@ -95,6 +94,13 @@ def test_the_drift_check_proceeds_with_both_secrets(tmp_path: Path) -> None:
     result = run_guard(tmp_path, {"SCAIGRID_HOST": "https://grid.example", "SCAIGRID_API_KEY": "k"})
     assert result.code == 0, result.log
     assert "::notice" not in result.log and "k" not in result.log.split()
+    assert result.outputs == {"configured": "true"}
+
+
+def test_a_named_environment_is_checked_without_the_scaigrid_secrets(tmp_path: Path) -> None:
+    """Its catalogue is named in personas.toml (a database, or a url and key variable)."""
+    result = run_guard(tmp_path, {}, environment="production")
+    assert result.code == 0, result.log
     assert result.outputs == {"configured": "true"}
 
 

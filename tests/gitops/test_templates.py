@@ -34,7 +34,12 @@ def default_filters() -> Watched:
 
 def test_the_templates_are_the_three_workflows_and_the_pre_commit_config() -> None:
     names = {path.name for path in TEMPLATE_WORKFLOWS}
-    assert names == {"personas-plan.yml", "personas-apply.yml", "personas-drift.yml"}
+    assert names == {
+        "personas-plan.yml",
+        "personas-apply.yml",
+        "personas-drift.yml",
+        "personas-promote.yml",
+    }
     assert PRE_COMMIT_TEMPLATE.is_file()
     for source in TEMPLATE_DESTINATIONS:
         assert (TEMPLATES_DIR / source).is_file(), source
@@ -106,6 +111,6 @@ def test_the_templates_lint_clean_in_a_new_repo(tmp_path: Path) -> None:
     repo = tmp_path / "new-persona-repo"
     copy_templates(repo)
     workflows = sorted((repo / ".github" / "workflows").glob("*.yml"))
-    assert len(workflows) == 3
+    assert len(workflows) == 4
     assert (findings := run_actionlint(*workflows, cwd=repo)) == [], describe(findings)
     assert (findings := run_zizmor(*workflows, cwd=repo)) == [], describe(findings)

@@ -24,6 +24,7 @@ EXPECTED = {
     ".github/workflows/personas-plan.yml",
     ".github/workflows/personas-apply.yml",
     ".github/workflows/personas-drift.yml",
+    ".github/workflows/personas-promote.yml",
     ".pre-commit-config.yaml",
     ".gitignore",
 }
@@ -133,6 +134,7 @@ def test_the_workflows_it_writes_lint_clean(new_repo: Path) -> None:
         "personas-apply.yml",
         "personas-drift.yml",
         "personas-plan.yml",
+        "personas-promote.yml",
     ]
     assert (findings := run_actionlint(*workflows, cwd=new_repo)) == [], describe(findings)
     assert (findings := run_zizmor(*workflows, cwd=new_repo)) == [], describe(findings)
