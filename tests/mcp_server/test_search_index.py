@@ -210,18 +210,3 @@ def test_busy_requests_check_for_changes_in_the_background(repo: RepoBuilder) ->
     os.utime(path, ns=(2, 2))
     time.sleep(0.5)  # a pause: the request walks first
     assert index.snapshot().repo.personas["alpha"].spec.name == "Refund Guru"
-
-
-def test_searches_during_the_first_index_build_scan_with_the_same_results(
-    repo: RepoBuilder,
-) -> None:
-    service = PersonaService(build(repo))
-    text_index = service.index.text_index
-    text_index.background_build = 1  # as a cold start of a large repo
-    during = service.search("refund travel")
-    for thread in threading.enumerate():
-        if thread.name == "search-index-build":
-            thread.join()
-    assert text_index.indexed_rows == len(PERSONAS)
-    after = service.search("refund travel")
-    assert after == during and slugs(after) == ["bravo", "alpha"]
