@@ -20,6 +20,7 @@ from collections.abc import Iterator, Sequence
 from personas_as_code.application.search_index import Entry, known_pair_id
 
 MAX_CACHED_TERMS = 512
+MAX_CACHED_TERM_CHARS = 64  # a longer term is looked up each time, not kept
 # field groups in the order of their weight: the best group holding a term counts
 WEIGHTS = (5, 3, 2, 1)  # name or slug, description, sources, prompt
 TermBits = tuple[int, int, int, int]
@@ -48,7 +49,7 @@ class Postings:
         self._lock = threading.Lock()
 
     def term(self, term: str) -> TermBits:
-        """The entries holding ``term`` in each field group (cached)."""
+        """The entries holding ``term`` in each field group (cached unless long)."""
         found = self._terms.get(term)
         if found is None:
             found = (
@@ -57,6 +58,8 @@ class Postings:
                 _scan(term, self._groups[2]),
                 _scan(term, self._groups[3]),
             )
+            if len(term) > MAX_CACHED_TERM_CHARS:
+                return found
             with self._lock:
                 if len(self._terms) >= MAX_CACHED_TERMS:
                     self._terms.pop(next(iter(self._terms)))
