@@ -48,6 +48,11 @@ class Postings:
         self._terms: dict[str, TermBits] = {}
         self._lock = threading.Lock()
 
+    @property
+    def cached_terms(self) -> int:
+        """How many terms' postings are kept (at most ``MAX_CACHED_TERMS``)."""
+        return len(self._terms)
+
     def term(self, term: str) -> TermBits:
         """The entries holding ``term`` in each field group (cached unless long)."""
         found = self._terms.get(term)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from personas_as_code.application.models import SearchFilters
+from personas_as_code.application.postings import MAX_CACHED_TERM_CHARS, MAX_CACHED_TERMS
 from personas_as_code.application.service import PersonaService
 from personas_as_code.loader.repo import LoadedPersona
 
@@ -140,3 +141,15 @@ def test_search_equals_the_definition(service: PersonaService, query: str) -> No
         assert facets == expected["facets"]
         exported = [p.slug for p in service.matching_personas(query, filters)]
         assert exported == sorted(slug for slug, _ in expected["hits"])
+
+
+def test_the_postings_cache_is_bounded(service: PersonaService) -> None:
+    postings = service.snapshot().postings()
+    for i in range(MAX_CACHED_TERMS + 100):
+        service.search(f"q{i}")
+    assert postings.cached_terms == MAX_CACHED_TERMS
+    service.search("refund " + "y" * (MAX_CACHED_TERM_CHARS + 1))
+    assert postings.term("refund") is postings.term("refund")  # kept
+    before = postings.cached_terms
+    service.search("z" * (MAX_CACHED_TERM_CHARS + 1))
+    assert postings.cached_terms == before  # a long term is looked up, not kept
