@@ -9,8 +9,9 @@ every ``max_staleness`` seconds (0.5 s by default; about 10 ms for 2,000 files,
 100 ms for 10,000), so a change on disk is seen within that delay.  While
 requests keep coming, the walk runs in a thread and the request is answered
 from the current snapshot (a change is then seen one walk later); after a pause
-the request walks first, as with ``max_staleness=0``.  Free text is looked up in the
-snapshot's FTS5 index (``search_index``), which re-indexes changed personas only.
+the request walks first, as with ``max_staleness=0``.  Search runs on the snapshot's
+bitsets (``postings``), built by its first search; entries are rebuilt for changed
+personas only (``search_index``).
 """
 
 from __future__ import annotations
@@ -19,10 +20,7 @@ import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from itertools import chain, filterfalse
-from operator import attrgetter
 from pathlib import Path
 
 from personas_as_code.application.models import (
@@ -32,12 +30,12 @@ from personas_as_code.application.models import (
     SearchResult,
     Snippet,
 )
+from personas_as_code.application.postings import Postings, members
 from personas_as_code.application.search_index import (
     PAIRS,
     Entry,
     SearchIndex,
     query_terms,
-    relevance,
     required_pairs,
 )
 from personas_as_code.loader.cache_file import reached_directly
@@ -67,8 +65,8 @@ class Snapshot:
     by_slug: dict[str, Entry] = field(default_factory=dict)
     all_facets: dict[str, list[FacetCount]] | None = None
     text_index: SearchIndex | None = None
-    _all_pairs: Counter[int] = field(default_factory=Counter)
-    _by_rowid: dict[int, Entry] | None = None
+    _postings: Postings | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def of(cls, repo: Repo, text_index: SearchIndex | None = None) -> Snapshot:
@@ -77,56 +75,31 @@ class Snapshot:
         entries = text_index.update(repo.personas.values())
         return cls(repo, entries, {e.persona.slug: e for e in entries}, text_index=text_index)
 
-    def by_rowid(self) -> dict[int, Entry]:
-        """Entries by their text-index row id (built once per snapshot)."""
-        if self._by_rowid is None:
-            self._by_rowid = {e.rowid: e for e in self.entries}
-        return self._by_rowid
+    def postings(self) -> Postings:
+        """The entries' bitsets for search (built by the first search of the snapshot)."""
+        if self._postings is None:
+            with self._lock:
+                if self._postings is None:
+                    self._postings = Postings(self.entries)
+        return self._postings
 
-    def matching(self, query: str) -> Matched:
-        """Entries (in slug order) containing every query term, with their scores."""
+    def matching(self, query: str) -> tuple[int, dict[int, int]]:
+        """The entries containing every query term (a bitset of positions in
+        ``entries``), and those entries by score (all of them at 0 without terms)."""
+        postings = self.postings()
         terms = query_terms(query)
         if not terms:
-            return Matched(self.entries, None, terms, 0)
-        assert self.text_index is not None
-        rows, unchecked = self.text_index.lookup(terms)
-        if rows is None:
-            pool = self.entries
-        else:
-            by_rowid = self.by_rowid()
-            found = set(map(by_rowid.get, rows))
-            pool = list(filter(found.__contains__, self.entries))
-        for term in unchecked:
-            pool = [e for e in pool if term in e.blob]
-        floor, extra = relevance(pool, terms)
-        return Matched(pool, extra, terms, floor)
+            return postings.everyone, {0: postings.everyone}
+        return postings.match(terms)
 
-    def facets(self, matched: list[Entry]) -> dict[str, list[FacetCount]]:
-        """Facet counts over ``matched`` (counting the smaller side of the snapshot)."""
-        if self.all_facets is None:
-            self._all_pairs = _count_pairs(self.entries)
-            self.all_facets = facet_lists(self._all_pairs)
-        if len(matched) == len(self.entries):
+    def facets(self, matched: int) -> dict[str, list[FacetCount]]:
+        """Facet counts over the ``matched`` entries (a bitset)."""
+        postings = self.postings()
+        if matched == postings.everyone:
+            if self.all_facets is None:
+                self.all_facets = facet_lists(postings.pair_counts(matched))
             return self.all_facets
-        if 2 * len(matched) <= len(self.entries):
-            return facet_lists(_count_pairs(matched))
-        matched_set = set(matched)
-        missing = _count_pairs(filterfalse(matched_set.__contains__, self.entries))
-        return facet_lists(Counter({k: n - missing[k] for k, n in self._all_pairs.items()}))
-
-
-def _count_pairs(entries: Iterable[Entry]) -> Counter[int]:
-    return Counter(chain.from_iterable(map(attrgetter("pair_ids"), entries)))
-
-
-@dataclass(frozen=True)
-class Matched:
-    """The entries a query matches, in slug order; their scores (None: no text query)."""
-
-    entries: list[Entry]
-    scores: Counter[Entry] | None  # each entry's score above ``floor``
-    terms: list[str]
-    floor: int
+        return facet_lists(postings.pair_counts(matched))
 
 
 def _snippet(text: str, at: int) -> str:
@@ -157,28 +130,19 @@ def search(
     page_size: int = 20,
     page_offset: int = 0,
 ) -> SearchResult:
-    """Free-text search with filters, facets and pagination."""
-    matched = snapshot.matching(query)
-    facets = snapshot.facets(matched.entries)
-    required = required_pairs(filters or SearchFilters())
-    hits = [e for e in matched.entries if required <= e.pair_set]
-    scores = matched.scores
-    if scores is not None:  # hits are in slug order and the sort is stable: ties stay by slug
-        hits.sort(key=scores.__getitem__, reverse=True)
-    page = hits[page_offset : page_offset + page_size]
+    """Free-text search with filters, facets and pagination: by score, then by slug."""
+    matched, by_score = snapshot.matching(query)
+    facets = snapshot.facets(matched)
+    postings = snapshot.postings()
+    hits = matched & postings.required(required_pairs(filters or SearchFilters()))
+    terms = query_terms(query)
+    page = postings.page(by_score, hits, page_offset, page_size)
     return SearchResult(
         query=query,
-        total_count=len(hits),
+        total_count=hits.bit_count(),
         page_size=page_size,
         page_offset=page_offset,
-        results=[
-            _hit(
-                entry,
-                0.0 if scores is None else float(matched.floor + scores[entry]),
-                matched.terms,
-            )
-            for entry in page
-        ],
+        results=[_hit(snapshot.entries[at], float(score), terms) for at, score in page],
         facets=facets,
         invalid_files=len(snapshot.repo.persona_files) - len(snapshot.repo.personas),
     )
@@ -186,8 +150,9 @@ def search(
 
 def filtered(snapshot: Snapshot, query: str, filters: SearchFilters) -> list[Entry]:
     """Every entry matching ``query`` and ``filters`` (sorted by slug), for export."""
-    required = required_pairs(filters)
-    return [e for e in snapshot.matching(query).entries if required <= e.pair_set]
+    matched, _ = snapshot.matching(query)
+    hits = matched & snapshot.postings().required(required_pairs(filters))
+    return [snapshot.entries[at] for at in members(hits)]
 
 
 def _hit(entry: Entry, score: float, terms: list[str]) -> SearchHit:

@@ -212,16 +212,37 @@ def test_busy_requests_check_for_changes_in_the_background(repo: RepoBuilder) ->
     assert index.snapshot().repo.personas["alpha"].spec.name == "Refund Guru"
 
 
-def test_searches_during_the_first_index_build_scan_with_the_same_results(
+def refs(node: object) -> list[str]:
+    if isinstance(node, dict):
+        own = [node["$ref"]] if "$ref" in node else []
+        return own + [r for value in node.values() for r in refs(value)]
+    if isinstance(node, list):
+        return [r for item in node for r in refs(item)]
+    return []
+
+
+@pytest.mark.anyio
+async def test_the_search_output_schema_has_no_refs_for_the_client_to_resolve(
     repo: RepoBuilder,
 ) -> None:
-    service = PersonaService(build(repo))
-    text_index = service.index.text_index
-    text_index.background_build = 1  # as a cold start of a large repo
-    during = service.search("refund travel")
-    for thread in threading.enumerate():
-        if thread.name == "search-index-build":
-            thread.join()
-    assert text_index.indexed_rows == len(PERSONAS)
-    after = service.search("refund travel")
-    assert after == during and slugs(after) == ["bravo", "alpha"]
+    """The official client validates each result against the output schema; every
+    $ref costs it a lookup per item (about 40 % of a page's validation)."""
+    from jsonschema.validators import validator_for
+    from personas_as_code.application.models import SearchResult
+    from personas_as_code.mcp_server.tools_read import inline_refs
+
+    async with Client(build_server(build(repo))) as client:
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+        schema = tools["search_personas"].output_schema
+        assert schema is not None and refs(schema) == [] and "$defs" not in schema
+        result = await client.call_tool("search_personas", {"query": "refund"})
+        assert not result.is_error and result.structured_content is not None
+    good = result.structured_content
+    bad = {**good, "results": [{**good["results"][0], "snippets": [{"field": 1}]}]}
+    original = SearchResult.model_json_schema()
+    for content in (good, bad):  # the inlined schema accepts and refuses the same
+        verdicts = [validator_for(s)(s).is_valid(content) for s in (original, schema)]
+        assert verdicts[0] == verdicts[1] == (content is good)
+    recursive = {"$defs": {"N": {"properties": {"next": {"$ref": "#/$defs/N"}}}},
+                 "$ref": "#/$defs/N"}  # fmt: skip
+    assert inline_refs(recursive) is recursive
