@@ -27,22 +27,24 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 from personas_as_code.catalogue import backend_calls
 from personas_as_code.catalogue.api import RequestBody
-from personas_as_code.catalogue.chat import ChatRequest, prepare_chat
+from personas_as_code.catalogue.chat import ChatRequest, ChatTarget, enrich_chat, resolve_chat
 from personas_as_code.catalogue.identity import Caller
-from personas_as_code.inference.chat import ChatResult
+from personas_as_code.inference.chat import ChatResult, new_completion_id
 from personas_as_code.inference.completion import ChatData
+from personas_as_code.inference.enricher import retrieves
 from personas_as_code.inference.messages import ChatMessage
-from personas_as_code.inference.status_messages import StatusMessage, status_chunk
+from personas_as_code.inference.status_messages import status_chunk, status_step
 from personas_as_code.schemas.errors import PersonasError
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 log = logging.getLogger(__name__)
@@ -88,26 +90,68 @@ def _sse(event: Any) -> bytes:
     return b"data: " + json.dumps(event, ensure_ascii=False).encode() + b"\n\n"
 
 
-@dataclass
 class StartedStream:
-    """A chat stream whose first event is ready (so an error before it was an answer),
-    and the status messages (``inference.status_messages``) to send after it."""
+    """A chat stream that is answered 200: its events in order by ``async for``
+    (``chat.completion.chunk`` dicts, status chunks included); an error from here on
+    raises from the iteration (the route sends it as the stream's error event).
+    ``close()`` (sync, safe twice) ends it: the upstream is closed, the slot freed."""
 
-    events: backend_calls.ChatEvents
-    status: list[StatusMessage]
+    def __init__(self) -> None:
+        self.backend: backend_calls.ChatEvents | None = None
 
-    @property
-    def first(self) -> dict[str, Any]:
-        """The first event (``retrieval`` and ``backend``)."""
-        return self.events.first
-
-    def head(self) -> list[dict[str, Any]]:
-        """The first event, then one status chunk per status message."""
-        return [self.first, *(status_chunk(self.first, s) for s in self.status)]
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        raise NotImplementedError
 
     def close(self) -> None:
         """End the stream: the upstream is closed and the backend's slot freed."""
-        self.events.close()
+        if self.backend is not None:
+            self.backend.close()
+
+
+class ReadyStream(StartedStream):
+    """A stream whose backend has started (status messages off): the first event
+    (``retrieval`` and ``backend``), then the answer."""
+
+    def __init__(self, events: backend_calls.ChatEvents) -> None:
+        super().__init__()
+        self.backend = events
+
+    async def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        assert self.backend is not None
+        yield self.backend.first
+        async for event in self.backend:
+            yield event
+
+
+class LiveStream(StartedStream):
+    """A persona's stream with status messages, opened once the model is resolved: each
+    step is sent as it happens -- ``searching``, the retrieval (on the shared threads),
+    ``reading``, the backend's stream starting on its pool, ``answering`` -- then the
+    first event (``retrieval`` and ``backend``) and the answer."""
+
+    def __init__(
+        self, engine: Engine, pools: backend_calls.BackendPools, target: ChatTarget
+    ) -> None:
+        super().__init__()
+        self._engine, self._pools, self._target = engine, pools, target
+
+    async def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        assert self._target.profile is not None
+        rag = self._target.profile.rag
+        ident = (new_completion_id(), int(time.time()))
+        answer = {"id": ident[0], "created": ident[1], "model": self._target.request.model}
+        searching = status_step(rag.status_mode, rag.status_messages, "searching")
+        if searching is not None:
+            yield status_chunk(answer, searching)
+        call = await run_in_threadpool(enrich_chat, self._engine, self._target)
+        steps = {s.key: s for s in (call.enrichment.status if call.enrichment else [])}
+        if "reading" in steps:
+            yield status_chunk(answer, steps["reading"])
+        self.backend = await backend_calls.events(self._pools, call, ident)
+        if "answering" in steps:
+            yield status_chunk(answer, steps["answering"])
+        async for event in ReadyStream(self.backend):
+            yield event
 
 
 async def run_chat(
@@ -115,23 +159,38 @@ async def run_chat(
 ) -> ChatResult | StartedStream:
     """The chat use case of ``/v1/inference/chat`` and ``/oai/v1/chat/completions``: the
     persona enricher, then the backends on their own pools (``catalogue.backend_calls``);
-    a ``ChatResult``, or a ``StartedStream`` (errors before its first event raise)."""
+    a ``ChatResult``, or a ``StartedStream``.  Errors raise until the stream is started:
+    the model is resolved first (an unknown model is always a 404); a persona's stream
+    with status messages then starts at once (``LiveStream``), any other once its
+    backend has started."""
+    engine = request.app.state.engine
     # the catalogue's database and the retrieval: briefly, on the shared threads
-    call = await run_in_threadpool(prepare_chat, request.app.state.engine, caller, ask)
+    target = await run_in_threadpool(resolve_chat, engine, caller, ask)
     pools = backend_calls.pools_of(request.app.state)
+    if streaming and _announces(target):
+        return LiveStream(engine, pools, target)
+    call = await run_in_threadpool(enrich_chat, engine, target)
     if not streaming:
         return await backend_calls.answer(pools, call)
-    events = await backend_calls.events(pools, call)
-    return StartedStream(events, call.enrichment.status if call.enrichment else [])
+    return ReadyStream(await backend_calls.events(pools, call))
+
+
+def _announces(target: ChatTarget) -> bool:
+    """Whether the call reports status messages: a persona with a status mode whose
+    retrieval runs for these messages."""
+    profile = target.profile
+    return (
+        profile is not None
+        and profile.rag.status_mode != "none"
+        and retrieves(profile, target.request.messages)
+    )
 
 
 async def _events(started: StartedStream) -> AsyncIterator[bytes]:
     """The stream's server-sent events; closing it (a client that went away) closes
     the upstream and frees the backend's slot."""
     try:
-        for event in started.head():
-            yield _sse(event)
-        async for event in started.events:
+        async for event in started:
             yield _sse(event)
     except PersonasError as exc:
         yield _sse({"error": exc.to_dict()})

@@ -66,15 +66,13 @@ def _stream_error(exc: Exception) -> dict[str, Any]:
 async def _events(started: StartedStream, include_usage: bool) -> AsyncIterator[bytes]:
     """Our stream as OpenAI's chunks; an error after the start is one ``error`` event.
     Closing it (a client that went away) closes the upstream and frees the slot."""
-    usage = None
+    usage, last = None, None
     try:
-        for event in started.head():
+        async for event in started:
+            usage, last = event.get("usage", usage), event
             yield _sse(chunk_out(event, include_usage=include_usage))
-        async for event in started.events:
-            usage = event.get("usage", usage)
-            yield _sse(chunk_out(event, include_usage=include_usage))
-        if include_usage:
-            yield _sse(usage_chunk(started.first, usage))
+        if include_usage and last is not None:
+            yield _sse(usage_chunk(last, usage))
     except Exception as exc:  # the stream has begun: the error is its last event
         yield _sse(_stream_error(exc))
     finally:

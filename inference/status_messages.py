@@ -61,33 +61,40 @@ def _render(template: str, count: int | None) -> str:
     return text if len(text) <= MAX_STATUS_CHARS else text[: MAX_STATUS_CHARS - 1] + "…"
 
 
+def status_step(
+    mode: str, custom: Mapping[str, str] | None, key: str, count: int | None = None
+) -> StatusMessage | None:
+    """Step ``key`` per ``mode`` (None when it is not reported), ``{count}`` filled with
+    ``count`` (left as it is while the count is not known)."""
+    if mode == "none":
+        return None
+    templates = STANDARD_MESSAGES if mode == "standard" else (custom or {})
+    template = templates.get(key)
+    if not isinstance(template, str):
+        return None
+    return StatusMessage(key, _render(template, count), count if key == "reading" else None)
+
+
 def status_messages(
     mode: str, custom: Mapping[str, str] | None, chunks: Sequence[RetrievedChunk] | None
 ) -> list[StatusMessage]:
     """The steps to report for a call whose retrieval found ``chunks``, per ``mode``;
     ``chunks`` None (retrieval has not run: a preview) leaves ``{count}`` unfilled."""
-    if mode == "none":
-        return []
-    templates = STANDARD_MESSAGES if mode == "standard" else (custom or {})
     count = (
         None if chunks is None else len({(c.source_type, c.source_id, c.document) for c in chunks})
     )
-    out = []
-    for key in STATUS_STEPS:
-        template = templates.get(key)
-        if isinstance(template, str):
-            number = count if key == "reading" else None
-            out.append(StatusMessage(key, _render(template, count), number))
-    return out
+    steps = (status_step(mode, custom, key, count) for key in STATUS_STEPS)
+    return [step for step in steps if step is not None]
 
 
-def status_chunk(first: Mapping[str, Any], status: StatusMessage) -> dict[str, Any]:
-    """``status`` as a stream chunk of the answer whose first chunk is ``first``."""
+def status_chunk(answer: Mapping[str, Any], status: StatusMessage) -> dict[str, Any]:
+    """``status`` as a stream chunk of the answer whose chunks have ``answer``'s ``id``,
+    ``created`` and ``model``."""
     return {
-        "id": first["id"],
+        "id": answer["id"],
         "object": "chat.completion.chunk",
-        "created": first["created"],
-        "model": first["model"],
+        "created": answer["created"],
+        "model": answer["model"],
         "choices": [{"index": 0, "delta": {}, "finish_reason": None}],
         "status": status.to_dict(),
     }

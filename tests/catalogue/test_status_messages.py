@@ -50,12 +50,15 @@ def test_standard_mode_sends_the_built_in_steps(server: OaiServer) -> None:
         {"key": "reading", "message": "Reading 2 documents…", "count": 2},
         {"key": "answering", "message": "Writing the answer…"},
     ]
-    first, *rest = events
+    # the steps first, as they happen; then the first event of the answer and its text
+    status_events, (first, *rest) = events[:3], events[3:]
+    assert [e["status"]["key"] for e in status_events] == ["searching", "reading", "answering"]
     assert "retrieval" in first and first["choices"][0]["delta"]["role"] == "assistant"
-    status_events = [e for e in rest if "status" in e]
+    assert first["backend"]["backend_model"] and len(first["retrieval"]) == 2
     empty = [{"index": 0, "delta": {}, "finish_reason": None}]  # no text, no end
     assert all(e["choices"] == empty and e["id"] == first["id"] for e in status_events)
-    assert events.index(status_events[0]) == 1  # right after the first chunk, before the answer
+    assert all(e["created"] == first["created"] for e in events)
+    assert not any("status" in e for e in rest)
     text = "".join(e["choices"][0]["delta"].get("content", "") for e in rest)
     assert PROMPT in text
 
