@@ -10,11 +10,15 @@ A published persona's model runs the persona enricher (``catalogue.chat``);
 any other frontend model dispatches directly.  The answer is ``{"data": ...}``
 holding an ``inference.completion.ChatCompletion`` (the shape is declared there, once);
 with ``"stream": true`` it is server-sent events, OpenAI-style
-``data: {chat.completion.chunk}`` lines ending with ``data: [DONE]`` -- the first
-event carries ``retrieval`` and ``backend``, the persona's status messages follow it
-(chunks without text and with a ``status`` object: ``inference.status_messages``),
-the last one carries ``finish_reason`` and ``usage``.  An error after the stream began
-arrives as one ``data: {"error": {...}}`` event before ``[DONE]``.
+``data: {chat.completion.chunk}`` lines ending with ``data: [DONE]`` -- the answer's
+first event carries ``retrieval`` and ``backend``, the last one ``finish_reason`` and
+``usage``.  A persona's status messages (chunks without text and with a ``status``
+object: ``inference.status_messages``) come before the answer's first event, each as it
+happens: the stream opens once the model is resolved, then ``searching``, the
+retrieval, ``reading``, the backend's stream starting, ``answering``, the answer.  An
+error after the stream began (for such a persona: a failed retrieval, a backend that
+refused, is busy or timed out) arrives as one ``data: {"error": {...}}`` event before
+``[DONE]``; before it (always, with ``status_messages_mode`` none) as its status code.
 
 The model call runs on its backend model's own bounded pool
 (``catalogue.backend_calls``), never on the server's shared worker threads: a hung
@@ -225,7 +229,11 @@ def inference_routes(get_caller: Any) -> APIRouter:
         },
     )
     async def chat(body: ChatBody, request: Request, caller: Caller = Depends(get_caller)) -> Any:
-        """Call a model; a published persona's model runs the persona enricher first."""
+        """Call a model; a published persona's model runs the persona enricher first.
+
+        Streaming for a persona with status messages, the stream opens (200) once the
+        model is resolved: a failure after that (retrieval, backend) is the stream's
+        ``data: {"error": ...}`` event, not a status code."""
         ask = ChatRequest(
             model=body.model,
             messages=[ChatMessage(m.role, m.content) for m in body.messages],

@@ -1,9 +1,9 @@
 """A persona's RAG status messages (seed 000's ``status_messages_mode`` and
 ``rag_status_messages``): what a user is shown while the answer is prepared.
 
-When retrieval ran for a call, three steps are reported, in order:
+When retrieval runs for a call, three steps are reported, in order:
 
-* ``searching`` -- the knowledge was searched;
+* ``searching`` -- the knowledge is being searched;
 * ``reading`` -- ``{count}`` documents were found (distinct documents of the chunks put
   into the context; 0 when none matched);
 * ``answering`` -- the model is writing the answer.
@@ -15,11 +15,14 @@ literally (no format string is evaluated), and a message is cut at
 ``MAX_STATUS_CHARS``.  A call that ran no retrieval reports nothing.
 
 In a stream (``POST /v1/inference/chat`` and ``/oai/v1/chat/completions``) each step is
-one ``chat.completion.chunk`` whose one choice has an empty ``delta`` (no text, no
-``finish_reason``) beside a ``status`` object (``status_chunk``).  A client that knows
-nothing of it sees a chunk without text -- as OpenAI's own last chunk is -- and adds
-nothing: the official SDK keeps the object (``chunk.model_extra["status"]``), LangChain
-and a loop over ``choices[0].delta.content`` skip it.  (A chunk with empty ``choices``,
+sent when it happens (``searching`` before the retrieval, ``reading`` after it,
+``answering`` once the backend's first piece is in; ``catalogue.rest_inference``), before
+the answer's first event, as one ``chat.completion.chunk`` whose one choice has an empty
+``delta`` (no text, no ``finish_reason``) beside a ``status`` object (``status_chunk``).
+A client that knows nothing of it sees a chunk without text -- as OpenAI's own last
+chunk is -- and adds nothing: the official SDK keeps the object
+(``chunk.model_extra["status"]``), LangChain and a loop over
+``choices[0].delta.content`` skip it.  (A chunk with empty ``choices``,
 as the usage chunk is, would break the many clients that read ``choices[0]``.)
 """
 

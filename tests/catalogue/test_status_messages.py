@@ -113,6 +113,13 @@ def test_openai_clients_get_them_and_ignore_them_safely(server: OaiServer) -> No
         model=MODEL, messages=[{"role": "user", "content": QUESTION}]
     )
     assert text == plain.choices[0].message.content  # the status chunks add no text
+    # the SDK's accumulating helper, whose snapshot starts from the first (status) chunk
+    with sdk.chat.completions.stream(
+        model=MODEL, messages=[{"role": "user", "content": QUESTION}]
+    ) as helper:
+        final = helper.get_final_completion()
+    message = final.choices[0].message
+    assert message.role == "assistant" and message.content == text
 
 
 # --- live: each step is sent when it happens ------------------------------------------------
