@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
@@ -41,7 +42,7 @@ from personas_as_code.catalogue import backend_calls
 from personas_as_code.catalogue.api import RequestBody
 from personas_as_code.catalogue.chat import ChatRequest, ChatTarget, enrich_chat, resolve_chat
 from personas_as_code.catalogue.identity import Caller
-from personas_as_code.inference.chat import ChatResult, new_completion_id
+from personas_as_code.inference.chat import ChatCall, ChatResult, new_completion_id
 from personas_as_code.inference.completion import ChatData
 from personas_as_code.inference.enricher import retrieves
 from personas_as_code.inference.messages import ChatMessage
@@ -94,7 +95,7 @@ def _sse(event: Any) -> bytes:
     return b"data: " + json.dumps(event, ensure_ascii=False).encode() + b"\n\n"
 
 
-class StartedStream:
+class StartedStream(ABC):
     """A chat stream that is answered 200: its events in order by ``async for``
     (``chat.completion.chunk`` dicts, status chunks included); an error from here on
     raises from the iteration (the route sends it as the stream's error event).
@@ -103,8 +104,9 @@ class StartedStream:
     def __init__(self) -> None:
         self.backend: backend_calls.ChatEvents | None = None
 
+    @abstractmethod
     def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
-        raise NotImplementedError
+        """The events, in order."""
 
     def close(self) -> None:
         """End the stream: the upstream is closed and the backend's slot freed."""
@@ -121,6 +123,7 @@ class ReadyStream(StartedStream):
         self.backend = events
 
     async def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        """The first event, then the answer's."""
         assert self.backend is not None
         yield self.backend.first
         async for event in self.backend:
@@ -140,6 +143,7 @@ class LiveStream(StartedStream):
         self._engine, self._pools, self._target = engine, pools, target
 
     async def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        """The steps, each when it happens, then the answer's events."""
         assert self._target.profile is not None
         rag = self._target.profile.rag
         ident = (new_completion_id(), int(time.time()))
@@ -169,14 +173,24 @@ async def run_chat(
     backend has started."""
     engine = request.app.state.engine
     # the catalogue's database and the retrieval: briefly, on the shared threads
-    target = await run_in_threadpool(resolve_chat, engine, caller, ask)
+    target, call = await run_in_threadpool(_prepare, engine, caller, ask, streaming)
     pools = backend_calls.pools_of(request.app.state)
-    if streaming and _announces(target):
+    if call is None:
         return LiveStream(engine, pools, target)
-    call = await run_in_threadpool(enrich_chat, engine, target)
     if not streaming:
         return await backend_calls.answer(pools, call)
     return ReadyStream(await backend_calls.events(pools, call))
+
+
+def _prepare(
+    engine: Engine, caller: Caller, ask: ChatRequest, streaming: bool
+) -> tuple[ChatTarget, ChatCall | None]:
+    """The resolved call, and (one trip to the threads) its enriched call -- None for a
+    stream that reports status messages, which enriches once it has begun."""
+    target = resolve_chat(engine, caller, ask)
+    if streaming and _announces(target):
+        return target, None
+    return target, enrich_chat(engine, target)
 
 
 def _announces(target: ChatTarget) -> bool:

@@ -271,3 +271,24 @@ def test_the_sdk_raises_a_refusal_after_the_steps(own_server: OaiServer) -> None
                 keys.append((chunk.model_extra or {})["status"]["key"])
     assert keys == ["searching", "reading"]
     assert isinstance(caught.value.body, dict) and caught.value.body["code"] == "backend_error"
+
+
+def test_an_unknown_or_foreign_model_is_still_answered_404_before_any_step(
+    server: OaiServer,
+) -> None:
+    set_status_messages(server.live.engine, "standard", None)
+    ask = [{"role": "user", "content": QUESTION}]
+    for model in ("tenant/acme/nobody", "tenant/globex/helper"):
+        body = {"model": model, "stream": True, "messages": ask}
+        v1 = server.live.client.post("/v1/inference/chat", json=body, headers=server.live.auth())
+        assert v1.status_code == 404 and v1.json()["error"]["code"] == "PERSONA_MODEL_NOT_FOUND"
+        oai = server.live.client.post(
+            "/oai/v1/chat/completions", json=body, headers=server.live.auth()
+        )
+        assert oai.status_code == 404 and oai.json()["error"]["code"] == "model_not_found"
+    # another tenant's key does not see acme's persona either
+    body = {"model": MODEL, "stream": True, "messages": ask}
+    other = server.live.client.post(
+        "/v1/inference/chat", json=body, headers=server.live.auth(server.other_key)
+    )
+    assert other.status_code == 404
