@@ -193,10 +193,15 @@ class ChatEvents:
     ``chat.completion.chunk`` dicts.  ``close()`` (sync, safe to call twice) ends it."""
 
     def __init__(
-        self, call: ChatCall, deltas: PooledDeltas, info: BackendInfo, head: Delta | None
+        self,
+        call: ChatCall,
+        deltas: PooledDeltas,
+        info: BackendInfo,
+        head: Delta | None,
+        ident: tuple[str, int] | None = None,
     ) -> None:
         self._deltas = deltas
-        self._chunks = ChunkMaker(call)
+        self._chunks = ChunkMaker(call, ident)
         self.first = self._chunks.first(info)
         self._ready: list[dict[str, Any]] = [] if head is None else self._chunks.of(head)
         if head is None:
@@ -219,9 +224,12 @@ class ChatEvents:
         self._deltas.close()
 
 
-async def events(pools: BackendPools, call: ChatCall) -> ChatEvents:
+async def events(
+    pools: BackendPools, call: ChatCall, ident: tuple[str, int] | None = None
+) -> ChatEvents:
     """Start ``call`` as a stream on the first backend whose stream starts (handing over
-    only before its first piece); errors before that raise.  The caller closes it."""
+    only before its first piece); errors before that raise.  The caller closes it.
+    ``ident``: the id and time of chunks already sent for this answer."""
     last: BackendError | None = None
     for backend in call.backends:
         pool = pools.of(backend)
@@ -238,5 +246,5 @@ async def events(pools: BackendPools, call: ChatCall) -> ChatEvents:
         except BaseException:
             deltas.close()
             raise
-        return ChatEvents(call, deltas, backend.info, head)
+        return ChatEvents(call, deltas, backend.info, head, ident)
     raise last or no_backend(call)

@@ -161,32 +161,62 @@ def _published_persona(
     return rows[0][0], [source for _, source in rows if source is not None]
 
 
-def prepare_chat(
+@dataclass
+class ChatTarget:
+    """A chat call resolved for its caller, before any enrichment: the request, the
+    backends of its model, and the persona published as it (None for a plain model,
+    whose ``default_params`` then go under the request's)."""
+
+    request: ChatRequest
+    tenant_id: str
+    backends: list[Backend]
+    profile: PersonaProfile | None = None
+    default_params: Mapping[str, Any] = field(default_factory=dict)
+
+
+def resolve_chat(
     engine: Engine, caller: Caller, request: ChatRequest, *, env: Mapping[str, str] | None = None
-) -> ChatCall:
-    """Resolve ``request.model`` for ``caller`` into a call ready to dispatch."""
+) -> ChatTarget:
+    """The model of ``request`` as ``caller`` sees it, its persona and backends
+    (``ModelNotFound`` for a model the caller cannot call); the database only."""
     env = os.environ if env is None else env
     with Session(engine) as session:
         model = visible_model(session, caller, request.model)
         found = _published_persona(session, caller, model)
+        backends = model_backends(session, model, env)
         if found is None:
-            backends = model_backends(session, model, env)
-            params = merge_params(model.default_params or {}, request.params)
-            return ChatCall(request.model, list(request.messages), params, backends)
+            return ChatTarget(
+                request, caller.tenant_id, backends, default_params=model.default_params or {}
+            )
         persona, sources = found
         profile = persona_profile(persona, sources)
-        backends = model_backends(session, model, env)
-    enrichment = enrich(
-        profile, request.messages, request.params, index_retriever(engine, caller.tenant_id)
-    )
+    return ChatTarget(request, caller.tenant_id, backends, profile)
+
+
+def enrich_chat(engine: Engine, target: ChatTarget) -> ChatCall:
+    """The call ready to dispatch: for a persona, the enricher with retrieval over the
+    tenant's knowledge index (the slow part: it may call an embeddings endpoint)."""
+    request = target.request
+    if target.profile is None:
+        params = merge_params(target.default_params, request.params)
+        return ChatCall(request.model, list(request.messages), params, target.backends)
+    retriever = index_retriever(engine, target.tenant_id)
+    enrichment = enrich(target.profile, request.messages, request.params, retriever)
     return ChatCall(
         request.model,
         enrichment.messages,
         enrichment.params,
-        backends,
+        target.backends,
         enrichment=enrichment,
         notes=list(enrichment.notes),
     )
+
+
+def prepare_chat(
+    engine: Engine, caller: Caller, request: ChatRequest, *, env: Mapping[str, str] | None = None
+) -> ChatCall:
+    """Resolve ``request.model`` for ``caller`` into a call ready to dispatch."""
+    return enrich_chat(engine, resolve_chat(engine, caller, request, env=env))
 
 
 def prepare_model_call(

@@ -6,7 +6,12 @@
   the backends); the answer is OpenAI's unwrapped ``chat.completion``, or with
   ``stream: true`` its ``chat.completion.chunk`` events ending with ``data: [DONE]``
   (``stream_options.include_usage``: a last chunk with empty ``choices`` and the usage).
-  A persona's status messages are chunks with empty ``choices`` and a ``status`` object.
+  A persona's status messages are chunks with one choice with an empty ``delta`` and a
+  ``status`` object, sent as each step happens, before the answer's first chunk; for such a
+  persona the stream opens once the model is resolved, and a later failure (retrieval,
+  backend refused, busy or timed out) is OpenAI's error event (``data: {"error": …}``),
+  not an HTTP status.  Otherwise the stream opens once the backend has started, and
+  errors before that are answered with their status.
 * ``GET /oai/v1/models`` and ``GET /oai/v1/models/{id}`` -- the models ``/v1/models``
   shows the caller, with the model slug (``tenant/acme/support-agent``) as the id.
 
@@ -66,15 +71,13 @@ def _stream_error(exc: Exception) -> dict[str, Any]:
 async def _events(started: StartedStream, include_usage: bool) -> AsyncIterator[bytes]:
     """Our stream as OpenAI's chunks; an error after the start is one ``error`` event.
     Closing it (a client that went away) closes the upstream and frees the slot."""
-    usage = None
+    usage, last = None, None
     try:
-        for event in started.head():
+        async for event in started:
+            usage, last = event.get("usage", usage), event
             yield _sse(chunk_out(event, include_usage=include_usage))
-        async for event in started.events:
-            usage = event.get("usage", usage)
-            yield _sse(chunk_out(event, include_usage=include_usage))
-        if include_usage:
-            yield _sse(usage_chunk(started.first, usage))
+        if include_usage and last is not None:
+            yield _sse(usage_chunk(last, usage))
     except Exception as exc:  # the stream has begun: the error is its last event
         yield _sse(_stream_error(exc))
     finally:
@@ -141,7 +144,11 @@ def oai_routes(get_caller: Any) -> APIRouter:
     async def chat_completions(
         body: OaiChatBody, request: Request, caller: Caller = Depends(get_caller)
     ) -> Any:
-        """OpenAI's ``chat.completions.create``; a persona's model runs its enricher."""
+        """OpenAI's ``chat.completions.create``; a persona's model runs its enricher.
+
+        Streaming for a persona with status messages, the stream opens (200) once the
+        model is resolved: a failure after that (retrieval, backend) is the stream's
+        OpenAI error event, not a status code."""
         started = await run_chat(request, caller, chat_request(body), bool(body.stream))
         if isinstance(started, ChatResult):
             return JSONResponse(completion_out(started.to_dict()))

@@ -161,11 +161,12 @@ def stream(call: ChatCall) -> Iterator[dict[str, Any]]:
 
 
 class ChunkMaker:
-    """The ``chat.completion.chunk`` events of one streamed answer (one id, one time)."""
+    """The ``chat.completion.chunk`` events of one streamed answer (one id, one time:
+    ``ident``, when chunks were sent before the call was ready, else new ones)."""
 
-    def __init__(self, call: ChatCall) -> None:
+    def __init__(self, call: ChatCall, ident: tuple[str, int] | None = None) -> None:
         self.call = call
-        self.id, self.created = new_completion_id(), int(time.time())
+        self.id, self.created = ident or (new_completion_id(), int(time.time()))
 
     def first(self, info: BackendInfo) -> dict[str, Any]:
         """The first event: the role, the retrieval provenance and the backend."""

@@ -137,6 +137,22 @@ def enrich(
     return result
 
 
+def _why_no_retrieval(persona: PersonaProfile, messages: Sequence[ChatMessage]) -> str | None:
+    """Why a persona with RAG enabled runs no retrieval for ``messages`` whatever the
+    retriever (None: it runs one when it has a retriever)."""
+    if not any(s.status == "active" for s in persona.sources):
+        return "rag is enabled but no source is active"
+    if retrieval_query(messages)[0] is None:
+        return "the conversation has no user message to search for"
+    return None
+
+
+def retrieves(persona: PersonaProfile, messages: Sequence[ChatMessage]) -> bool:
+    """Whether ``enrich`` runs retrieval for ``messages`` (given a retriever): what lets a
+    stream announce its ``searching`` step before the retrieval has run."""
+    return persona.rag.enabled and _why_no_retrieval(persona, messages) is None
+
+
 def _retrieve(
     persona: PersonaProfile,
     messages: Sequence[ChatMessage],
@@ -154,14 +170,11 @@ def _retrieve(
             + ", ".join(f"{s.source_type}:{s.source_id}" for s in skipped)
         )
     query, history = retrieval_query(messages)
-    if not active:
-        notes.append("retrieval not run: rag is enabled but no source is active")
-        return
-    if query is None:
-        notes.append("retrieval not run: the conversation has no user message to search for")
-        return
-    if retriever is None:
-        notes.append(f"retrieval not run: {no_retrieval_reason}")
+    why_not = _why_no_retrieval(persona, messages)
+    if why_not is None and retriever is None:
+        why_not = no_retrieval_reason
+    if why_not is not None or query is None or retriever is None:
+        notes.append(f"retrieval not run: {why_not}")
         return
     found = retriever(
         active,

@@ -15,7 +15,15 @@ from openai.types.chat import ChatCompletionMessageParam
 from personas_as_code.catalogue.backends import configure_backend
 from personas_as_code.catalogue.embedded import EmbeddedCatalogue
 
-from tests.catalogue.oai_kit import MODEL, PROMPT, QUESTION, OaiServer, oai_server, publish_helper
+from tests.catalogue.oai_kit import (
+    MODEL,
+    PROMPT,
+    QUESTION,
+    OaiServer,
+    oai_server,
+    publish_helper,
+    set_status_messages,
+)
 from tests.inference.upstream import serve_upstream
 
 
@@ -252,9 +260,17 @@ def test_an_upstream_failing_its_stream_is_an_sdk_error(own_server: OaiServer) -
         settings = {"provider": "openai", "base_url": upstream.base_url, "model": "broken-stream"}
         configure_backend(own_server.live.engine, "openai/gpt-4o", settings, managed_by="tests")
         sdk = client(own_server)
+        set_status_messages(own_server.live.engine, "none", None)
         with pytest.raises(openai.InternalServerError) as caught:  # before the first piece
             list(sdk.chat.completions.create(model=MODEL, messages=ask(), stream=True))
-    assert caught.value.status_code == 502
-    body = caught.value.body
-    assert isinstance(body, dict) and set(body) == {"message", "type", "param", "code"}
-    assert body["code"] == "backend_bad_response" and body["type"] == "server_error"
+        assert caught.value.status_code == 502
+        body = caught.value.body
+        assert isinstance(body, dict) and set(body) == {"message", "type", "param", "code"}
+        assert body["code"] == "backend_bad_response" and body["type"] == "server_error"
+        # with status messages the stream has begun: the failure is its error event
+        set_status_messages(own_server.live.engine, "standard", None)
+        with pytest.raises(openai.APIError) as in_stream:
+            list(sdk.chat.completions.create(model=MODEL, messages=ask(), stream=True))
+    assert not isinstance(in_stream.value, openai.APIStatusError)
+    body = in_stream.value.body
+    assert isinstance(body, dict) and body["code"] == "backend_bad_response"

@@ -4,6 +4,8 @@ socket server on loopback, one behaviour per instance.
 * ``hang``: accepts, reads the request, never answers;
 * ``keepalive``: one content piece (optional), then only ``: keepalive`` comments;
 * ``trickle``: a content piece every ``interval`` seconds, forever;
+* ``gated``: reads the request, then waits until the test sets ``gate`` before a
+  short normal stream (``Hello there``) -- a slow first token the test controls;
 * ``echo-key``: answers 401 with the request's ``Authorization`` header in its error
   message (a stream: one piece, then an error event repeating the header).
 
@@ -55,6 +57,7 @@ class Hostile:
     lock: threading.Lock = field(default_factory=threading.Lock)
     conns: list[socket.socket] = field(default_factory=list)
     stopping: bool = False
+    gate: threading.Event = field(default_factory=threading.Event)
 
     def serve(self, conn: socket.socket) -> None:
         with self.lock:
@@ -93,6 +96,12 @@ class Hostile:
         conn.sendall(SSE_HEAD)
         while not _wait_closed(conn, self.interval, self):
             conn.sendall(piece("tick "))
+
+    def _gated(self, conn: socket.socket, head: str, body: Any) -> None:
+        while not self.gate.wait(0.1):
+            if self.stopping:
+                return
+        conn.sendall(SSE_HEAD + piece("Hello") + piece(" there", "stop") + b"data: [DONE]\n\n")
 
     def _echo_key(self, conn: socket.socket, head: str, body: Any) -> None:
         auth = next(
