@@ -438,10 +438,11 @@ class ParseCache:
         ):
             return
         with self._lock:
-            kept = [e for e in self._entries.values() if e.key in self._used]
-            if not self._dirty and 2 * len(kept) == len(self._entries):
-                return
-            kept = list({e.key: e for e in kept}.values())
+            # each entry sits under both of its content ids: count entries, not slots
+            held = {e.key: e for e in self._entries.values()}
+            kept = [e for key, e in held.items() if key in self._used]
+            if not self._dirty and len(kept) == len(held):
+                return  # the file already holds exactly these entries
             self._dirty = False
         key = secret_key(create=True)
         if key is None:
