@@ -117,6 +117,8 @@ def test_the_models_asked_for_are_read_without_the_whole_list(
     fast = target.catalogue.list_models(slugs=slugs, ids=ids)
     assert pages == []  # no page of the model list was read
     assert to_json(fast) == to_json(slow)
+    repaired = next(m for m in fast if m.base_model_slug)
+    assert repaired.metadata["a"] == "x\ufffdy" and repaired.context_window is None
     assert {m.id for m in fast} == {*published, *(m.id for m in every if m.slug in slugs)}
     assert target.catalogue.list_models(slugs=[], ids=[]) == []
     assert to_json(target.catalogue.list_models()) == to_json(every)
