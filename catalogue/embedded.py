@@ -177,8 +177,11 @@ class EmbeddedCatalogue:
     def list_models(
         self, *, slugs: Iterable[str] | None = None, ids: Iterable[str] | None = None
     ) -> list[FrontendModel]:
-        """Every model the caller sees, or only those matching ``slugs``/``ids``."""
-        return models_matching(self, slugs, ids)
+        """Every model the caller sees, or only those matching ``slugs``/``ids`` (read
+        in one query a few hundred values, however many: no list read whole)."""
+        if slugs is None and ids is None:
+            return models_matching(self, None, None)
+        return self._run(frontend_models.matching_models, slugs or (), ids or ())
 
     def list_model_groups(self) -> list[ModelGroup]:
         return self._run(frontend_models.list_model_groups)

@@ -23,7 +23,7 @@ from personas_as_code.catalogue.paging import (
 )
 from personas_as_code.catalogue.publishing import group_in_scope
 from personas_as_code.catalogue.records import model_by_slug, valid_id
-from personas_as_code.catalogue.rendering import model_out
+from personas_as_code.catalogue.rendering import json_columns, model_out, model_row_out
 from personas_as_code.schemas.errors import ValidationFailed
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -81,6 +81,38 @@ def list_models(
     return Page[FrontendModel](
         items=[model_out(r) for r in rows], next_cursor=next_cursor, has_more=has_more
     )
+
+
+_MODELS = FrontendModelRow.__table__  # type: ignore[attr-defined]
+
+# every column, JSON ones as their text (``model_row_out`` decodes and vouches for them)
+_MODEL_ROWS = select(*json_columns(_MODELS, {"metadata": "metadata_"}))
+
+MATCH_CHUNK = 500
+"""The most slugs and ids one query of ``matching_models`` binds (far below the
+database's limit on bound parameters)."""
+
+
+def matching_models(
+    session: Session, caller: Caller, slugs: Iterable[str], ids: Iterable[str]
+) -> list[FrontendModel]:
+    """The frontend models the caller sees whose slug is in ``slugs`` or id in ``ids``,
+    by slug, however many are asked for: what ``protocol.models_matching`` gives, read
+    as Core rows in one query a ``MATCH_CHUNK`` of values (what a plan reads)."""
+    wanted = sorted({("slug", s) for s in slugs} | {("id", i) for i in ids})
+    wanted = [(kind, v) for kind, v in wanted if valid_id(v)]
+    visible = or_(_MODELS.c.tenant_id.is_(None), _MODELS.c.tenant_id == caller.tenant_id)
+    conn = session.connection()
+    found: dict[str, FrontendModel] = {}
+    for start in range(0, len(wanted), MATCH_CHUNK):
+        chunk = wanted[start : start + MATCH_CHUNK]
+        by_slug = [v for kind, v in chunk if kind == "slug"]
+        by_id = [v for kind, v in chunk if kind == "id"]
+        q = _MODEL_ROWS.where(visible, or_(_MODELS.c.slug.in_(by_slug), _MODELS.c.id.in_(by_id)))
+        for row in conn.execute(q):
+            if row.id not in found:
+                found[row.id] = model_row_out(row)
+    return sorted(found.values(), key=lambda m: m.slug)
 
 
 def get_model(session: Session, caller: Caller, slug: str) -> FrontendModel:

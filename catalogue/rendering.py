@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 from personas_as_code.catalogue.api import API_PREFIX, FrontendModel, Persona, PersonaBase, Source
@@ -224,3 +226,28 @@ def model_out(row: FrontendModelRow) -> FrontendModel:
         tenant_id=row.tenant_id,
         base_model_slug=row.base_model_slug,
     )
+
+
+_MODEL_JSON = ("capabilities", "pricing", "default_params", "metadata_")
+
+
+def model_row_out(row: Row[*tuple[Any, ...]]) -> FrontendModel:
+    """``model_out`` of a Core row of ``json_columns(frontend_models)``: one validation
+    when the JSON texts vouch for themselves and the model takes every value as it is;
+    else the row's decoded values go the way ``model_out`` repairs them."""
+    values = dict(zip(row._fields, row, strict=True))
+    if _decoded_all(values, _MODEL_JSON):
+        for name in _MODEL_JSON:
+            values[name] = values[name] or {}
+        values["metadata"] = values.pop("metadata_")
+        try:
+            return FrontendModel.model_validate(values)
+        except ValidationError:
+            pass
+        values["metadata_"] = values.pop("metadata")
+    else:
+        values = dict(zip(row._fields, row, strict=True))
+        for name in _MODEL_JSON:
+            if isinstance(values[name], str):
+                values[name] = json.loads(values[name])
+    return model_out(SimpleNamespace(**values))  # type: ignore[arg-type]

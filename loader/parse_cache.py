@@ -187,6 +187,10 @@ def _rebuild(text: str, path: str, contents: dict[str, bytes]) -> PersonaLoad:
     saved = record["persona"]
     if saved is None:
         return PersonaLoad(None, problems, names)
+    # Validated again, though this code wrote it (under the HMAC): the record keeps the
+    # mapping the file gave, and ``model_construct`` would skip the validators that
+    # normalise it and build no nested models, so the result could differ from a fresh
+    # load.  It costs about 16 us a file, less than re-reading and hashing the file.
     spec = PersonaFile.model_validate(saved["data"])
     prompt_path = saved["prompt_path"]
     system_prompt = spec.system_prompt if spec.system_prompt is not None else ""
@@ -438,10 +442,11 @@ class ParseCache:
         ):
             return
         with self._lock:
-            kept = [e for e in self._entries.values() if e.key in self._used]
-            if not self._dirty and 2 * len(kept) == len(self._entries):
-                return
-            kept = list({e.key: e for e in kept}.values())
+            # each entry sits under both of its content ids: count entries, not slots
+            held = {e.key: e for e in self._entries.values()}
+            kept = [e for key, e in held.items() if key in self._used]
+            if not self._dirty and len(kept) == len(held):
+                return  # the file already holds exactly these entries
             self._dirty = False
         key = secret_key(create=True)
         if key is None:

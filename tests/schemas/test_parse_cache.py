@@ -314,3 +314,28 @@ def test_a_cold_start_loaded_by_worker_processes_equals_no_cache(filled: RepoBui
     }
     _, cache = cached_load(filled.root)
     assert cache.hits == 18 and cache.misses == 0
+
+
+def test_a_warm_run_that_changed_nothing_does_not_rewrite_the_cache(
+    filled: RepoBuilder,
+) -> None:
+    cached_load(filled.root)  # writes the cache
+    cache_file = filled.root / CACHE_FILE
+    before = cache_file.stat()
+    os.utime(cache_file, ns=(before.st_atime_ns, before.st_mtime_ns - 10**9))
+    marked = cache_file.stat().st_mtime_ns
+    second, cache = cached_load(filled.root)
+    assert cache.hits == 5 and cache.misses == 0
+    after = cache_file.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, marked)  # not written again
+    assert_same(second, filled.root)
+
+
+def test_a_warm_run_that_dropped_a_file_rewrites_the_cache_without_it(
+    filled: RepoBuilder,
+) -> None:
+    cached_load(filled.root)
+    (filled.root / "personas" / "other.yaml").unlink()
+    cached_load(filled.root)
+    lines = (filled.root / CACHE_FILE).read_bytes().split(b"\n")[1:-1]
+    assert len(lines) == 4 and not any(b"other.yaml" in line for line in lines)
