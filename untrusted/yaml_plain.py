@@ -38,6 +38,7 @@ from ruamel.yaml.tag import Tag
 
 INT_TAG = YAML_TAG + "int"
 FLOAT_TAG = YAML_TAG + "float"
+NULL_TAG = YAML_TAG + "null"
 _CONSTRUCTED = frozenset(YAML_TAG + t for t in ("int", "float", "bool", "null"))
 _INT64 = 2**63
 
@@ -92,13 +93,19 @@ def _text_ok(text: str) -> bool:
 
 def _scalar_value(event: Any, node: ScalarNode, name: str, constructor: Any) -> Any:
     """The JSON value of a resolved, untagged scalar; gives up on anything else."""
+    text = event.value
     if name == STR_TAG:
-        if not _text_ok(event.value):
+        if not _text_ok(text):
             raise _GiveUp
-        return event.value
-    if name not in _CONSTRUCTED or (name == INT_TAG and len(event.value) > MAX_INT_CHARS):
+        return text
+    if name == NULL_TAG:
+        return None  # what ruamel's constructor gives every null scalar
+    if name not in _CONSTRUCTED or (name == INT_TAG and len(text) > MAX_INT_CHARS):
         raise _GiveUp
-    value = constructor.yaml_constructors[name](constructor, node)
+    if name == INT_TAG and text.isascii() and text.isdigit() and (text[0] != "0" or text == "0"):
+        value = int(text)  # a plain decimal: what ruamel's constructor gives, sooner
+    else:
+        value = constructor.yaml_constructors[name](constructor, node)
     if name == INT_TAG and not -_INT64 <= value < _INT64:
         raise _GiveUp
     if name == FLOAT_TAG and not math.isfinite(value):

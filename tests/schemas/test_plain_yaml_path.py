@@ -37,6 +37,24 @@ CORPUS = sorted(
     ]
 )
 
+INTEGERS = [
+    "0",
+    "00",
+    "0777",
+    "007",
+    "+12",
+    "-0",
+    "-12",
+    "1_000",
+    "0x1F",
+    "0b101",
+    "0o17",
+    "1:30",
+    "08",
+    "9",
+    "-9",
+    "12345678901234567890",
+]
 HEAD = "name: A\nmodel: scaigrid/gpt-4o\n"
 SHAPES = {
     "plain": HEAD + "metadata: {a: [1, 2.5, true, null, ~, '', x]}\n",
@@ -63,6 +81,8 @@ SHAPES = {
     "quoted-keys": "'1': a\n\"true\": b\n'': c\n",
     "special-floats": "a: .inf\nb: -.Inf\nc: .nan\nd: 1e400\ne: 1.5e3\nf: 0x1F\ng: 0o17\n",
     "huge-integers": f"a: {'9' * 45}\nb: {2**63}\nc: {-(2**63)}\nd: {2**63 - 1}\n",
+    "integers": "- " + "\n- ".join(INTEGERS) + "\n",
+    "integers-1.1": "%YAML 1.1\n---\n- " + "\n- ".join(INTEGERS) + "\n",
     "nul-and-surrogates": 'a: "x\\0y"\nb: "\\ud800"\n"k\\0": c\n"\\udfff": d\n',
     "merge-keys": "base: &b {x: 1}\nchild:\n  <<: *b\n  y: 2\n",
     "merge-value": "a: <<\n",
