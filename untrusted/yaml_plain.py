@@ -74,6 +74,23 @@ def shared_tag(name: str) -> Tag:
     return tag
 
 
+_new_node = object.__new__
+
+
+def scalar_node(tag: Tag, value: str, start: Any, end: Any, style: Any) -> ScalarNode:
+    """``ScalarNode(tag, value, start, end, style=style)`` without its two ``__init__``
+    calls (a third of a plain file's reading); every slot is set as they set it."""
+    node = _new_node(ScalarNode)
+    node.ctag = tag
+    node.value = value
+    node.start_mark = start
+    node.end_mark = end
+    node.comment = None
+    node.anchor = None
+    node.style = style
+    return node
+
+
 class _GiveUp(Exception):
     """Not a plain document: the reference path decides."""
 
@@ -123,7 +140,7 @@ def _key_node(event: Any, mapping: dict[str, Any], candidates: Any) -> ScalarNod
                 raise _GiveUp
     if key in mapping or not _text_ok(key):
         raise _GiveUp
-    return ScalarNode(shared_tag(STR_TAG), key, event.start_mark, event.end_mark, style=event.style)
+    return scalar_node(_TAGS[STR_TAG], key, event.start_mark, event.end_mark, event.style)
 
 
 def compose_plain(
@@ -143,6 +160,8 @@ def _compose(
     parser: Any, resolver: Any, constructor: Any, max_depth: int, max_nodes: int
 ) -> tuple[Any, Node] | None:
     by_first, anywhere = implicit_resolvers(resolver)
+    tags = _TAGS
+    shared_tag(STR_TAG)
     seq_tag, map_tag = resolver.DEFAULT_SEQUENCE_TAG, resolver.DEFAULT_MAPPING_TAG
     get_event = parser.get_event
     # open collections, outermost first: [node, container, pending key node or None]
@@ -173,8 +192,9 @@ def _compose(
                         if regexp.match(event.value):
                             name = candidate
                             break
+                tag = tags.get(name) or shared_tag(name)
                 start, end, style = event.start_mark, event.end_mark, event.style
-                scalar = ScalarNode(shared_tag(name), event.value, start, end, style=style)
+                scalar = scalar_node(tag, event.value, start, end, style)
                 value = _scalar_value(event, scalar, name, constructor)
                 node: Node = scalar
             elif kind is SequenceStartEvent:

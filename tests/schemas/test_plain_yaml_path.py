@@ -20,7 +20,7 @@ from personas_as_code.untrusted.yaml import (
     parse_yaml,
     parse_yaml_reference,
 )
-from personas_as_code.untrusted.yaml_plain import compose_plain
+from personas_as_code.untrusted.yaml_plain import compose_plain, scalar_node
 from ruamel.yaml import YAML
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
@@ -251,3 +251,14 @@ def test_generated_documents_read_the_same_both_ways(value: Any, flow: bool | No
 @given(parts=st.lists(TOKENS, max_size=30))
 def test_generated_token_soup_reads_the_same_both_ways(parts: list[str]) -> None:
     assert_same("".join(parts).encode())
+
+
+def test_a_scalar_node_built_directly_equals_one_built_by_ruamel() -> None:
+    tag, start, end = object(), object(), object()
+    direct = scalar_node(tag, "v", start, end, "'")  # type: ignore[arg-type]
+    built = ScalarNode(tag, "v", start, end, style="'")
+    slots = {s for cls in ScalarNode.__mro__ for s in getattr(cls, "__slots__", ())}
+    assert slots == {"ctag", "value", "start_mark", "end_mark", "comment", "anchor", "style"}
+    for slot in slots:
+        assert getattr(direct, slot) is getattr(built, slot) or slot == "ctag", slot
+    assert direct.ctag is tag
