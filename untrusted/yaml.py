@@ -169,8 +169,8 @@ class _Composition:
             name = STR_TAG
             if event.implicit[0]:  # what ``resolver.resolve`` does, without its overhead
                 by_first, anywhere = self.implicit
-                for candidate, regexp in by_first.get(value[:1], anywhere):
-                    if regexp.match(value):
+                for candidate, match in by_first.get(value[:1], anywhere):
+                    if match(value):
                         name = candidate
                         break
             tag = shared_tag(name)

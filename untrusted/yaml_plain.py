@@ -48,20 +48,21 @@ _TAGS: dict[str, Tag] = {}
 
 
 def implicit_resolvers(resolver: Any) -> Implicit:
-    """The resolver's implicit (tag, regexp) candidates by a scalar's first character
-    (``""`` for the empty scalar) and for any character, in the order
-    ``resolver.resolve`` tries them; built once per YAML version."""
+    """The resolver's implicit candidates, (tag, the ``match`` of its regexp), by a
+    scalar's first character (``""`` for the empty scalar) and for any character, in the
+    order ``resolver.resolve`` tries them; built once per YAML version.  ruamel's regexps
+    are lazy proxies: their ``match`` is taken once here, not at every scalar."""
     version = resolver.processing_version
     cached = _IMPLICIT.get(version)
     if cached is None:
         table = resolver.versioned_resolver
-        anywhere = tuple((str(tag), regexp) for tag, regexp in table.get(None, []))
+        anywhere = tuple((str(tag), regexp.match) for tag, regexp in table.get(None, []))
         by_first = {
-            first: tuple((str(tag), regexp) for tag, regexp in candidates) + anywhere
+            first: tuple((str(tag), regexp.match) for tag, regexp in candidates) + anywhere
             for first, candidates in table.items()
             if first is not None
         }
-        by_first[""] = tuple((str(t), r) for t, r in table.get("", [])) + anywhere
+        by_first[""] = tuple((str(t), r.match) for t, r in table.get("", [])) + anywhere
         cached = _IMPLICIT[version] = (by_first, anywhere)
     return cached
 
@@ -135,8 +136,8 @@ def _key_node(event: Any, mapping: dict[str, Any], candidates: Any) -> ScalarNod
     any other key (a non-string, a merge key, a duplicate, a NUL)."""
     key = event.value
     if event.implicit[0]:
-        for _tag, regexp in candidates:
-            if regexp.match(key):
+        for _tag, match in candidates:
+            if match(key):
                 raise _GiveUp
     if key in mapping or not _text_ok(key):
         raise _GiveUp
@@ -188,8 +189,8 @@ def _compose(
             if kind is ScalarEvent:
                 name = STR_TAG
                 if event.implicit[0]:
-                    for candidate, regexp in by_first.get(event.value[:1], anywhere):
-                        if regexp.match(event.value):
+                    for candidate, match in by_first.get(event.value[:1], anywhere):
+                        if match(event.value):
                             name = candidate
                             break
                 tag = tags.get(name) or shared_tag(name)
