@@ -23,6 +23,7 @@ from typing import Any
 from personas_as_code.schemas.jsonvalue import dotted, json_problems
 from personas_as_code.schemas.problems import Problem
 from personas_as_code.untrusted.yaml_paths import at_mark, locate, node_mark
+from personas_as_code.untrusted.yaml_plain import compose_plain, implicit_resolvers, shared_tag
 from personas_as_code.untrusted.yaml_tags import (
     MERGE_TAG,
     STR_TAG,
@@ -44,7 +45,6 @@ from ruamel.yaml.events import (
     StreamStartEvent,
 )
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-from ruamel.yaml.tag import Tag
 
 MAX_YAML_BYTES = 256 * 1024
 MAX_EXPANDED_NODES = 20_000
@@ -105,7 +105,7 @@ class _Composition:
     def __init__(self, path: str, resolver: Any) -> None:
         self.path = path
         self.resolver = resolver
-        self.implicit = _implicit_resolvers(resolver)
+        self.implicit = implicit_resolvers(resolver)
         self.root: Node | None = None
         self.documents = 0
         self.expanded = 0
@@ -169,11 +169,11 @@ class _Composition:
             name = STR_TAG
             if event.implicit[0]:  # what ``resolver.resolve`` does, without its overhead
                 by_first, anywhere = self.implicit
-                for candidate, regexp in by_first.get(value[:1], anywhere):
-                    if regexp.match(value):
+                for candidate, match in by_first.get(value[:1], anywhere):
+                    if match(value):
                         name = candidate
                         break
-            tag = _tag(name)
+            tag = shared_tag(name)
         node = ScalarNode(tag, value, event.start_mark, event.end_mark, style=event.style)
         self.register(node, event.anchor, name)
         self.place(node, 1, 0, event.start_mark)
@@ -219,29 +219,6 @@ class _Composition:
                 "a second YAML document ('---'); a persona file holds exactly one",
             )
         self.anchors = {}
-
-
-def _implicit_resolvers(resolver: Any) -> _Implicit:
-    """The resolver's implicit (tag, regexp) candidates by a scalar's first character
-    (``""`` for the empty scalar) and for any character, in the order
-    ``resolver.resolve`` tries them; built once per YAML version."""
-    version = resolver.processing_version
-    cached = _IMPLICIT.get(version)
-    if cached is None:
-        table = resolver.versioned_resolver
-        anywhere = tuple((str(tag), regexp) for tag, regexp in table.get(None, []))
-        by_first = {
-            first: tuple((str(tag), regexp) for tag, regexp in candidates) + anywhere
-            for first, candidates in table.items()
-            if first is not None
-        }
-        by_first[""] = tuple((str(t), r) for t, r in table.get("", [])) + anywhere
-        cached = _IMPLICIT[version] = (by_first, anywhere)
-    return cached
-
-
-_Implicit = tuple[dict[str, tuple[tuple[str, Any], ...]], tuple[tuple[str, Any], ...]]
-_IMPLICIT: dict[Any, _Implicit] = {}
 
 
 def _compose(parser: Any, resolver: Any, path: str) -> _Composition:
@@ -362,17 +339,6 @@ def _unconstructible_scalar(nodes: list[tuple[Node, str]]) -> tuple[Node, str] |
         parser.dispose()
 
 
-_TAGS: dict[str, Tag] = {}
-
-
-def _tag(name: str) -> Tag:
-    """One shared ``Tag`` per name: ruamel decodes a tag's text once per ``Tag`` object."""
-    tag = _TAGS.get(name)
-    if tag is None:
-        tag = _TAGS[name] = Tag(suffix=name)
-    return tag
-
-
 class _NeedsRuamel(Exception):
     """The document has a merge key: only ruamel's constructor flattens those."""
 
@@ -447,8 +413,34 @@ def _despite_duplicates(
 
 def parse_yaml(raw: bytes, path: str) -> ParsedYaml:
     """Parse one YAML document safely into JSON values; raise ``YamlRefused`` with
-    located problems.  No input, of any shape, raises anything else."""
+    located problems.  No input, of any shape, raises anything else.
+
+    A plain document (``untrusted.yaml_plain``) is read in one pass; any other is read
+    again on the reference path, which refuses and locates what is wrong."""
     text = _decode(raw, path)
+    parser = None
+    try:
+        constructor, parser, resolver = _loader(text)
+        plain = compose_plain(
+            parser, resolver, constructor, max_depth=MAX_DEPTH, max_nodes=MAX_EXPANDED_NODES
+        )
+    except Exception:  # the reference path below refuses whatever this is
+        plain = None
+    finally:
+        if parser is not None:
+            parser.dispose()
+    if plain is not None:
+        return ParsedYaml(data=plain[0], node=plain[1])
+    return _parse_reference(text, path)
+
+
+def parse_yaml_reference(raw: bytes, path: str) -> ParsedYaml:
+    """``parse_yaml`` without its fast path: every document composed node by node and
+    every check run (tests compare the two)."""
+    return _parse_reference(_decode(raw, path), path)
+
+
+def _parse_reference(text: str, path: str) -> ParsedYaml:
     parser = None
     try:
         constructor, parser, resolver = _loader(text)
