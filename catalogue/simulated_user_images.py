@@ -27,10 +27,9 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
-import httpx
 from personas_as_code.loader.avatar import check_avatar, sniff_mime
 from personas_as_code.schemas.errors import (
     CatalogueError,
@@ -39,6 +38,9 @@ from personas_as_code.schemas.errors import (
 )
 from personas_as_code.schemas.fields import AVATAR_MAX_BYTES
 from personas_as_code.schemas.simulated_user_config import ImageSettings
+
+if TYPE_CHECKING:
+    import httpx  # loaded by the one call that generates a portrait
 
 MAX_IMAGE_PROMPT_CHARS = 1000
 # base64 of the largest image accepted, plus room for the JSON around it
@@ -241,6 +243,8 @@ def openai_portrait(
     transport: httpx.BaseTransport | None = None,
 ) -> Portrait:
     """One image from ``settings``' endpoint, checked like an avatar upload."""
+    import httpx
+
     headers = {"Accept": "application/json"}
     if settings.api_key_env:
         key = env.get(settings.api_key_env)

@@ -18,7 +18,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import quote
 
-import httpx
 from personas_as_code.catalogue.simulated_user_api import (
     TestPersona,
     TestPersonaCreate,
@@ -33,6 +32,7 @@ from personas_as_code.schemas.errors import (
 from personas_as_code.schemas.simulated_user_config import ImageSettings
 
 if TYPE_CHECKING:
+    import httpx
     from personas_as_code.catalogue.identity import Caller
     from sqlalchemy import Engine
 

@@ -26,15 +26,17 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from string import Template
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from personas_as_code.inference.messages import ChatMessage
 from personas_as_code.inference.status_messages import StatusMessage, status_messages
-from personas_as_code.knowledge_index.retrieval import Retrieval, RetrievedChunk, SourceRef
+
+if TYPE_CHECKING:  # the retrieval module (numpy, SQLAlchemy) loads where retrieval runs
+    from personas_as_code.knowledge_index.retrieval import Retrieval, RetrievedChunk, SourceRef
 
 DEFAULT_CONTEXT_TEMPLATE = "Use the following context to answer:\n$context"
 
-Retriever = Callable[..., Retrieval]
+Retriever = Callable[..., "Retrieval"]
 """``retriever(sources, query, *, top_k, min_score, strategy, history) -> Retrieval``:
 ``knowledge_index.retrieval.retrieve`` with the database and tenant already bound."""
 

@@ -30,9 +30,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from personas_as_code.knowledge_index.retrieval import RetrievedChunk
+if TYPE_CHECKING:
+    from personas_as_code.knowledge_index.retrieval import RetrievedChunk
 
 STATUS_STEPS = ("searching", "reading", "answering")
 STANDARD_MESSAGES: Mapping[str, str] = {

@@ -27,12 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 from personas_as_code.knowledge_index.chunking import ChunkSettings, chunk_text
 from personas_as_code.knowledge_index.embeddings import Embedder, identity_key
 from personas_as_code.schemas.errors import PersonasError, WriteRefused
 
 if TYPE_CHECKING:
+    import numpy as np  # imported where vectors are made or read: a plan only diffs hashes
     from personas_as_code.knowledge_index.indexer import Document
 
 STORE_FOLDER = (".personas", "knowledge")
@@ -94,6 +94,8 @@ def chunk_and_embed(
     texts: Sequence[str], chunking: ChunkSettings, embedder: Embedder
 ) -> list[Chunked]:
     """Chunk every text and embed all their chunks in one batch (no store)."""
+    import numpy as np
+
     pieces = [chunk_text(text, chunking) for text in texts]
     flat = [chunk for chunks in pieces for chunk in chunks]
     vectors = embedder.embed(flat) if flat else np.zeros((0, 0), dtype=np.float32)
@@ -190,6 +192,8 @@ class ContentStore:
         return found
 
     def _store(self, conn: sqlite3.Connection, fresh: dict[str, Chunked], settings: str) -> None:
+        import numpy as np
+
         now = time.time()
         rows = [
             (
@@ -220,6 +224,8 @@ class ContentStore:
 
 def _decode(count: int, dimension: int, texts: str, vectors: bytes) -> Chunked | None:
     """A stored row, or None when it does not read back whole."""
+    import numpy as np
+
     try:
         chunks = json.loads(texts)
     except ValueError:

@@ -19,7 +19,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
 from personas_as_code.loader.distributions import installed_version
 from personas_as_code.schemas.config import EmbeddingsSettings
 from personas_as_code.schemas.errors import PersonasError
@@ -27,6 +26,7 @@ from personas_as_code.untrusted.secrets import redact_upstream
 
 if TYPE_CHECKING:  # imported where used: only this embedder needs an HTTP client
     import httpx
+    import numpy as np  # imported where vectors are made: a plan only reads the identity
 
 WORDLLAMA_MODEL = "l2_supercat_256"
 OPENAI_BATCH = 64
@@ -52,6 +52,8 @@ class Embedder(Protocol):
 
 def normalise_rows(vectors: np.ndarray) -> np.ndarray:
     """``vectors`` as float32 rows of length 1 (zero rows stay zero)."""
+    import numpy as np
+
     vectors = np.asarray(vectors, dtype=np.float32)
     if vectors.ndim != 2:
         raise EmbeddingError(f"embeddings must be a matrix, got shape {vectors.shape}")
@@ -125,6 +127,8 @@ class WordLlamaEmbedder:
         self.requests = 0
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
+        import numpy as np
+
         if not texts:
             return np.zeros((0, 256), dtype=np.float32)
         model = _load_wordllama()
@@ -219,6 +223,8 @@ class OpenAIEmbedder:
         raise EmbeddingError(f"embeddings endpoint {url} kept failing")  # pragma: no cover
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
+        import numpy as np
+
         rows: list[list[float]] = []
         items = [t[:MAX_EMBED_CHARS] for t in texts]
         for start in range(0, len(items), OPENAI_BATCH):

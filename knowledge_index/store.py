@@ -19,8 +19,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
 from sqlalchemy import (
     JSON,
     Column,
@@ -43,6 +43,9 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Connection
+
+if TYPE_CHECKING:
+    import numpy as np  # loaded by the one write that stores vectors: a plan creates tables
 
 metadata = MetaData()
 
@@ -253,6 +256,8 @@ def insert_document(
 ) -> None:
     """Insert one document with its chunks and their vectors.  With ``stable_ids`` each
     chunk's id is ``stable_chunk_id`` of its place instead of the next free number."""
+    import numpy as np
+
     # the values as parameters, not ``.values()``: one statement, compiled once for all
     result = conn.execute(
         _INSERT_DOCUMENT,

@@ -19,16 +19,16 @@ import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from personas_as_code.catalogue.chat import index_retriever
 from personas_as_code.knowledge_index.content_store import ContentStore, KnowledgeStoreError
 from personas_as_code.knowledge_index.embeddings import embedder_for_settings
-from personas_as_code.knowledge_index.retrieval import Retrieval, SourceRef
-from personas_as_code.knowledge_index.tree_index import TREE_TENANT, TreeIndex, open_tree_index
 from personas_as_code.loader.repo import Repo
 from personas_as_code.sync.knowledge import desired_sources
-from sqlalchemy.exc import SQLAlchemyError
+
+if TYPE_CHECKING:  # the index and its search (SQLAlchemy, numpy) load on the first call
+    from personas_as_code.knowledge_index.retrieval import Retrieval, SourceRef
+    from personas_as_code.knowledge_index.tree_index import TreeIndex
 
 STORE_SHOWN = ".personas/knowledge"
 _SCRATCH_LOCK = threading.Lock()
@@ -51,6 +51,11 @@ class TreeRetrieval:
 
     def __call__(self, sources: Sequence[SourceRef], query: str, **options: Any) -> Retrieval:
         """``knowledge_index.retrieval.retrieve`` over this tree's index."""
+        # the catalogue's chat module (and its ORM tables) loads when a persona retrieves
+        from personas_as_code.catalogue.chat import index_retriever
+        from personas_as_code.knowledge_index.retrieval import Retrieval
+        from personas_as_code.knowledge_index.tree_index import TREE_TENANT
+
         index = self.prepare()
         if index is None:
             return Retrieval([], [], f"no knowledge folders in {self.label}: nothing was indexed")
@@ -72,6 +77,9 @@ class TreeRetrieval:
             return self._index
 
     def _open(self) -> TreeIndex | None:
+        from personas_as_code.knowledge_index.tree_index import open_tree_index
+        from sqlalchemy.exc import SQLAlchemyError
+
         sources = desired_sources(self.repo)
         if not sources:
             return None

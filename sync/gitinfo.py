@@ -1,16 +1,24 @@
-"""What git knows about the repo: the commit being applied and files changed since a ref."""
+"""What git knows about the repo: the commit being applied and files changed since a ref.
+
+GitPython loads on the first call, not on import: ``sync.engine`` imports this module,
+and a plan without ``--changed-since`` (or ``personas test``) never asks git anything.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import git
 from personas_as_code.schemas.errors import ConfigError
-from personas_as_code.sync.gitrefs import resolve_commit
+
+if TYPE_CHECKING:
+    import git
 
 
 def _open(root: Path) -> git.Repo | None:
+    import git
+
     try:
         return git.Repo(root, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
@@ -41,6 +49,8 @@ def changed_since(root: Path, ref: str) -> ChangedFiles:
     repo = _open(root)
     if repo is None:
         raise ConfigError(f"--changed-since needs a git repository; {root} is not one")
+    from personas_as_code.sync.gitrefs import resolve_commit
+
     base = resolve_commit(repo, ref, "--changed-since")
     if repo.working_tree_dir is None:
         raise ConfigError(f"--changed-since needs a working tree; {root} is a bare repository")

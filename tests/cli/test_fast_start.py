@@ -174,3 +174,64 @@ def test_plan_and_apply_over_http_import_no_database_or_server(
             roots = {m.split(".")[0] for m in modules}
             assert not roots & SERVER_STACK, (args, sorted(roots & SERVER_STACK))
             assert not modules & OWN_EMBEDDED, (args, sorted(modules & OWN_EMBEDDED))
+
+
+def test_plan_over_http_reads_no_git_without_changed_since(
+    example_repo: Path, sqlite_url: str
+) -> None:
+    """Issue 21: GitPython loads for ``--changed-since`` (or apply's commit), not a plan."""
+    with serve_live(sqlite_url) as server:
+        env = {"SCAIGRID_HOST": server.base_url, "SCAIGRID_API_KEY": server.key}
+        code, modules, output = imported_by("plan", cwd=example_repo, env=env)
+        assert code == 0 and "to create" in output, output
+        assert "git" not in modules
+
+
+def test_an_embedded_plan_loads_no_http_client_or_git(example_repo: Path, sqlite_url: str) -> None:
+    """Issue 21: the embedded catalogue (the default) needs neither httpx nor GitPython
+    for a plan, nor numpy to diff the knowledge (no vector is made or read);
+    ``--changed-since`` still asks git."""
+    env = {"PERSONAS_DATABASE_URL": sqlite_url}
+    git_init(example_repo)
+    for args, want_code, want_text in [
+        (["plan"], 0, "to create"),
+        (["apply", "--auto-approve"], 0, "Apply complete"),
+        (["plan"], 0, "No changes."),
+    ]:
+        code, modules, output = imported_by(*args, cwd=example_repo, env=env)
+        assert code == want_code and want_text in output, (args, output)
+        assert "personas_as_code.catalogue.embedded" in modules  # it did use the database
+        roots = {m.split(".")[0] for m in modules}
+        assert "httpx" not in roots, args
+        assert "personas_as_code.catalogue.client" not in modules, args
+        if args[0] == "plan":
+            assert not roots & {"git", "numpy"}, (args, sorted(roots & {"git", "numpy"}))
+    code, modules, output = imported_by(
+        "plan", "--changed-since", "HEAD", cwd=example_repo, env=env
+    )
+    assert code == 0, output
+    assert "git" in modules
+
+
+def test_personas_test_on_the_example_repo_loads_no_git_or_http_client(
+    example_repo: Path,
+) -> None:
+    """Issue 21: ``personas test`` (mirror backend, embedded knowledge) asks git only
+    for ``--baseline``/``--changed-since`` and HTTP only for a remote server."""
+    git_init(example_repo)
+    code, modules, output = imported_by("test", cwd=example_repo)
+    assert code == 0, output
+    assert "personas_as_code.persona_tests.runner" in modules  # it did run the tests
+    roots = {m.split(".")[0] for m in modules}
+    assert not roots & {"git", "httpx"}, sorted(roots & {"git", "httpx"})
+
+
+def git_init(root: Path) -> None:
+    """Commit everything in ``root`` as a new git repository."""
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "examples"]):
+        subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+            cwd=root,
+            check=True,
+            capture_output=True,
+        )

@@ -24,7 +24,12 @@ PROBE = (
         ("personas_as_code.persona_tests.baseline", {"git"}),
         ("personas_as_code.persona_tests.selection", {"git"}),
         ("personas_as_code.catalogue.factory", {"httpx", "sqlalchemy"}),
-        ("personas_as_code.knowledge_index.embeddings", {"httpx"}),
+        ("personas_as_code.knowledge_index.embeddings", {"httpx", "numpy"}),
+        # the tree's index and its search load on the first retrieval, not on import:
+        # the MCP server starts (and answers a search) without numpy or the ORM
+        ("personas_as_code.sandbox.tree_retrieval", {"numpy", "sqlalchemy", "sqlmodel"}),
+        ("personas_as_code.mcp_server.server", {"numpy", "sqlalchemy", "sqlmodel"}),
+        ("personas_as_code.sync.engine", {"git", "httpx", "sqlalchemy"}),
     ],
 )
 def test_importing_loads_no_library_it_does_not_use_yet(module: str, absent: set[str]) -> None:
