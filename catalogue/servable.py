@@ -164,9 +164,17 @@ def servable_json(value: Any, *, where: str, decoded: bool = False) -> Any:
     log.warning(
         "%s holds a value no strict JSON encoder accepts (%s); serving it repaired",
         where,
-        "; ".join(f"{'.'.join(map(str, path)) or '(root)'}: {why}" for path, why in problems[:3]),
+        _loggable(
+            "; ".join(f"{'.'.join(map(str, p)) or '(root)'}: {why}" for p, why in problems[:3])
+        ),
     )
     return _repaired(value)
+
+
+def _loggable(text: str) -> str:
+    """Stored text for a log line: a lone surrogate (a key of a poisoned row) is shown
+    escaped (``\\udfff``), so the line encodes as UTF-8 in any log handler."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def served(model: type[M], where: str, clean: frozenset[str] = frozenset(), /, **fields: Any) -> M:

@@ -184,3 +184,13 @@ def test_a_list_page_is_byte_for_byte_the_slow_paths_answer(live: Live) -> None:
     assert [p["id"] for p in listed] == [healthy["id"], bad["id"], plain["id"]]
     assert listed[1]["metadata"]["a"] == "x\ufffdy" and listed[1]["rag_strategy"] == "single_step"
     assert listed[2]["metadata"] == {"big": 99999999999999999999}  # served, with a warning
+
+
+def test_the_repair_warning_encodes_as_utf8(caplog: pytest.LogCaptureFixture) -> None:
+    """A stored key holding a lone surrogate is named escaped in the log line: written
+    as it is, no UTF-8 log handler (or test runner's worker pipe) could encode it."""
+    with caplog.at_level("WARNING"):
+        servable.servable_json({"\udfff": 1}, where="test")
+    (record,) = caplog.records
+    assert "\\udfff" in record.getMessage()
+    record.getMessage().encode("utf-8")  # raises on a lone surrogate
