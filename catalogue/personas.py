@@ -70,10 +70,14 @@ def list_personas(
     rows = rows[:limit]
     next_cursor = encode_cursor(rows[-1].pk, order) if has_more and rows else None
     items = render_rows(session, rows)
-    return Page[Persona](items=items, next_cursor=next_cursor, has_more=has_more)
+    return _PersonaPage(items=items, next_cursor=next_cursor, has_more=has_more)
 
 
 _PERSONAS = PersonaRow.__table__  # type: ignore[attr-defined]
+
+# made once: pydantic's cache of parametrised models holds them weakly, so a
+# ``Page[Persona]`` written in the function was built anew (a few ms) on most calls
+_PersonaPage = Page[Persona]
 
 _SOURCES = SourceRow.__table__  # type: ignore[attr-defined]
 

@@ -6,9 +6,11 @@ poisoned rows included."""
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import sys
+import weakref
 from typing import Any
 
 import pytest
@@ -184,3 +186,15 @@ def test_a_list_page_is_byte_for_byte_the_slow_paths_answer(live: Live) -> None:
     assert [p["id"] for p in listed] == [healthy["id"], bad["id"], plain["id"]]
     assert listed[1]["metadata"]["a"] == "x\ufffdy" and listed[1]["rag_strategy"] == "single_step"
     assert listed[2]["metadata"] == {"big": 99999999999999999999}  # served, with a warning
+
+
+def test_a_list_page_does_not_rebuild_its_page_model(live: Live) -> None:
+    """``Page[Persona]`` spelt in the function was a new pydantic class on most calls
+    (pydantic's cache of parametrised models holds them weakly): milliseconds a page."""
+    create(live, name="One")
+    with Session(live.engine) as session:
+        caller = caller_for_tenant(session, "acme")
+        first = weakref.ref(type(personas.list_personas(session, caller)))
+        gc.collect()
+        second = type(personas.list_personas(session, caller))
+    assert first() is second
