@@ -10,7 +10,7 @@ from personas_as_code.catalogue.api import API_PREFIX, FrontendModel, Persona, P
 from personas_as_code.catalogue.db import AvatarRow, FrontendModelRow, PersonaRow, SourceRow
 from personas_as_code.catalogue.servable import served, stored_json
 from pydantic import ValidationError
-from sqlalchemy import JSON, Row, Table, Text, bindparam, cast, select
+from sqlalchemy import JSON, Connection, Row, Table, Text, bindparam, cast, select
 from sqlalchemy.orm import Session
 
 
@@ -200,7 +200,7 @@ _AVATARS_OF_MANY = select(_AVATARS.c.persona_pk, _AVATARS.c.sha256).where(
 
 
 def render_rows(
-    session: Session, rows: Sequence[PersonaRow | Row[*tuple[Any, ...]]]
+    session: Session | Connection, rows: Sequence[PersonaRow | Row[*tuple[Any, ...]]]
 ) -> list[Persona]:
     """Personas (ORM or Core rows with ``metadata_``) with their sources and avatar
     hashes, in two Core queries for the lot."""
@@ -208,7 +208,7 @@ def render_rows(
         return []
     pks = [r.pk for r in rows]
     by_pk: dict[int, list[Row[*tuple[Any, ...]]]] = {pk: [] for pk in pks if pk is not None}
-    conn = session.connection()
+    conn = session.connection() if isinstance(session, Session) else session
     sources = conn.execute(_SOURCES_OF_MANY, {"pks": pks})
     source_fields = tuple(sources.keys())
     for src in sources:
