@@ -56,7 +56,7 @@ from personas_as_code.schemas.errors import (
     PersonasError,
     RetrievalFailed,
 )
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -72,6 +72,27 @@ class ChatRequest:
 
 def _not_found(slug: str, why: str) -> ModelNotFound:
     return ModelNotFound(f"model {slug!r} {why}", details={"model": slug})
+
+
+# the statements of a chat's lookups, built once (building one per call cost more than
+# running it)
+_BACKENDS_OF = (
+    select(BackendModelRow)
+    .join(ModelBackendLink, col(ModelBackendLink.backend_model_id) == col(BackendModelRow.id))
+    .where(col(ModelBackendLink.frontend_model_id) == bindparam("model_id"))
+    .order_by(col(ModelBackendLink.priority), col(BackendModelRow.slug))
+)
+
+_PUBLISHED_AS = (
+    select(PersonaRow, SourceRow)
+    .outerjoin(SourceRow, col(SourceRow.persona_pk) == col(PersonaRow.pk))
+    .where(
+        col(PersonaRow.tenant_id) == bindparam("tenant_id"),
+        col(PersonaRow.published_model_id) == bindparam("model_id"),
+        col(PersonaRow.published).is_(True),
+    )
+    .order_by(col(SourceRow.pk))
+)
 
 
 def visible_model(session: Session, caller: Caller, slug: str) -> FrontendModelRow:
@@ -97,12 +118,7 @@ def model_backends(
     ``personas.toml`` asks for them) win over what the catalogue stores: a run of a tree
     under test uses that tree's backends, applied or not.  Where one differs from the
     stored settings, a line saying so is added to ``notes``."""
-    rows = session.execute(
-        select(BackendModelRow)
-        .join(ModelBackendLink, col(ModelBackendLink.backend_model_id) == col(BackendModelRow.id))
-        .where(col(ModelBackendLink.frontend_model_id) == model.id)
-        .order_by(col(ModelBackendLink.priority), col(BackendModelRow.slug))
-    ).scalars()
+    rows = session.execute(_BACKENDS_OF, {"model_id": model.id}).scalars()
     configs = configs or {}
     backends = []
     for row in rows:
@@ -147,14 +163,7 @@ def _published_persona(
     if model.tenant_id is None:
         return None
     rows = session.execute(
-        select(PersonaRow, SourceRow)
-        .outerjoin(SourceRow, col(SourceRow.persona_pk) == col(PersonaRow.pk))
-        .where(
-            col(PersonaRow.tenant_id) == caller.tenant_id,
-            col(PersonaRow.published_model_id) == model.id,
-            col(PersonaRow.published).is_(True),
-        )
-        .order_by(col(SourceRow.pk))
+        _PUBLISHED_AS, {"tenant_id": caller.tenant_id, "model_id": model.id}
     ).all()
     if not rows:
         raise _not_found(model.slug, "is not a published persona of this tenant")

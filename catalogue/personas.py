@@ -30,7 +30,7 @@ from personas_as_code.catalogue.rendering import (
 )
 from personas_as_code.schemas.errors import PersonaNotFound, SlugConflict
 from personas_as_code.schemas.fields import slugify
-from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy import Connection, bindparam, delete, func, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -51,29 +51,35 @@ def _slug_conflict(slug: str) -> SlugConflict:
 
 
 def list_personas(
-    session: Session,
+    session: Session | Connection,
     caller: Caller,
     *,
     limit: int = 50,
     cursor: str | None = None,
     order: Order = "asc",
 ) -> Page[Persona]:
-    """One page of the tenant's personas, keyed on creation order."""
+    """One page of the tenant's personas, keyed on creation order (a read: a session or,
+    cheaper, a bare connection)."""
     check_limit(limit)
     q = _PAGE_OF_PERSONAS.where(_PERSONAS.c.tenant_id == caller.tenant_id)
     if cursor:
         after = decode_cursor(cursor, order)
         q = q.where(_PERSONAS.c.pk > after if order == "asc" else _PERSONAS.c.pk < after)
     q = q.order_by(_PERSONAS.c.pk.asc() if order == "asc" else _PERSONAS.c.pk.desc())
-    rows = list(session.connection().execute(q.limit(limit + 1)))
+    conn = session.connection() if isinstance(session, Session) else session
+    rows = list(conn.execute(q.limit(limit + 1)))
     has_more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = encode_cursor(rows[-1].pk, order) if has_more and rows else None
-    items = render_rows(session, rows)
-    return Page[Persona](items=items, next_cursor=next_cursor, has_more=has_more)
+    items = render_rows(conn, rows)
+    return _PersonaPage(items=items, next_cursor=next_cursor, has_more=has_more)
 
 
 _PERSONAS = PersonaRow.__table__  # type: ignore[attr-defined]
+
+# made once: pydantic's cache of parametrised models holds them weakly, so a
+# ``Page[Persona]`` written in the function was built anew (a few ms) on most calls
+_PersonaPage = Page[Persona]
 
 _SOURCES = SourceRow.__table__  # type: ignore[attr-defined]
 
@@ -102,12 +108,13 @@ _SOURCES_OF_ONE = (
 )
 
 
-def get_persona(session: Session, caller: Caller, persona_id: str) -> Persona:
-    """One persona of the caller's tenant, sources inline."""
+def get_persona(session: Session | Connection, caller: Caller, persona_id: str) -> Persona:
+    """One persona of the caller's tenant, sources inline (a read: a session or, cheaper,
+    a bare connection)."""
     missing = PersonaNotFound("Persona does not exist", details={"persona_id": persona_id})
     if not valid_id(persona_id):
         raise missing
-    conn = session.connection()
+    conn = session.connection() if isinstance(session, Session) else session
     row = conn.execute(_ONE_PERSONA, {"persona_id": persona_id, "tenant_id": caller.tenant_id})
     found = row.first()
     if found is None:

@@ -9,7 +9,7 @@ from personas_as_code.catalogue.identity import Caller
 from personas_as_code.schemas.errors import ModelNotFound, PersonaNotFound, ValidationFailed
 from personas_as_code.schemas.jsonvalue import dotted, json_problems
 from pydantic import BaseModel
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlmodel import col
@@ -57,21 +57,20 @@ def persona_row(session: Session, caller: Caller, persona_id: str) -> PersonaRow
     return row
 
 
+# built once (building a statement per call cost more than running it)
+_VISIBLE_MODEL = select(FrontendModelRow).where(
+    col(FrontendModelRow.slug) == bindparam("slug"),
+    or_(
+        col(FrontendModelRow.tenant_id).is_(None),
+        col(FrontendModelRow.tenant_id) == bindparam("tenant_id"),
+    ),
+)
+
+
 def find_visible_model(session: Session, caller: Caller, slug: str) -> FrontendModelRow | None:
     """The frontend model ``slug`` the caller may see (global or its tenant's), or None."""
-    return (
-        session.execute(
-            select(FrontendModelRow).where(
-                col(FrontendModelRow.slug) == slug,
-                or_(
-                    col(FrontendModelRow.tenant_id).is_(None),
-                    col(FrontendModelRow.tenant_id) == caller.tenant_id,
-                ),
-            )
-        )
-        .scalars()
-        .first()
-    )
+    found = session.execute(_VISIBLE_MODEL, {"slug": slug, "tenant_id": caller.tenant_id})
+    return found.scalars().first()
 
 
 def model_by_slug(session: Session, caller: Caller, slug: str) -> FrontendModelRow:

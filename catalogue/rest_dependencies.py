@@ -63,6 +63,18 @@ async def in_db(request: Request, fn: Callable[..., R], *args: Any, **kwargs: An
     return await to_thread.run_sync(run)
 
 
+async def in_conn(request: Request, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
+    """``fn(connection, *args, **kwargs)`` with a pooled connection and no ORM session (for
+    the Core reads of the hottest routes: a session's setup and close cost as much as the
+    read), in one worker thread."""
+
+    def run() -> R:
+        with request.app.state.engine.connect() as conn:
+            return fn(conn, *args, **kwargs)
+
+    return await to_thread.run_sync(run)
+
+
 Sess = Depends(get_session)
 
 Auth = Depends(get_caller)

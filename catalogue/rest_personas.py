@@ -22,7 +22,7 @@ from personas_as_code.catalogue.api import (
 )
 from personas_as_code.catalogue.identity import Caller
 from personas_as_code.catalogue.image_response import image_response
-from personas_as_code.catalogue.rest_dependencies import Auth, Sess, in_db
+from personas_as_code.catalogue.rest_dependencies import Auth, Sess, in_conn, in_db
 from personas_as_code.catalogue.rest_envelopes import (
     Data,
     ListData,
@@ -60,7 +60,7 @@ def add_persona_routes(r: APIRouter) -> None:
         order: Literal["asc", "desc"] = Query("asc"),
         caller: Caller = Auth,
     ) -> Response:
-        page = await in_db(
+        page = await in_conn(
             request, personas.list_personas, caller, limit=limit, cursor=cursor, order=order
         )
         return page_response(request, page)
@@ -78,7 +78,7 @@ def add_persona_routes(r: APIRouter) -> None:
 
     @r.get("/personas/{persona_id}", response_model=Data[Persona], responses=error_responses(404))
     async def get_persona(request: Request, persona_id: str, caller: Caller = Auth) -> Response:
-        return one_response(await in_db(request, personas.get_persona, caller, persona_id))
+        return one_response(await in_conn(request, personas.get_persona, caller, persona_id))
 
     @r.put(
         "/personas/{persona_id}", response_model=Data[Persona], responses=error_responses(404, 409)

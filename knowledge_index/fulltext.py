@@ -16,6 +16,16 @@ from personas_as_code.knowledge_index.terms import query_terms
 from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.engine import Connection
 
+# The chunks of one source are the rowids its covering index lists (``+rowid``: a
+# filter, not an FTS5 rowid lookup per entry); joining every match to its
+# ``knowledge_chunks`` row cost a table seek per match (a fifth of the query's CPU).
+_SQLITE_KEYWORD = text(
+    "SELECT rowid, -bm25(knowledge_chunks_fts) AS r FROM knowledge_chunks_fts "
+    "WHERE knowledge_chunks_fts MATCH :q AND +rowid IN (SELECT id FROM knowledge_chunks "
+    "WHERE tenant_id = :t AND source_type = :st AND source_id = :sid) "
+    "ORDER BY r DESC, rowid LIMIT :n"
+)
+
 
 def keyword_search(
     conn: Connection,
@@ -44,13 +54,7 @@ def keyword_search(
         )
         params["q"] = " | ".join(terms)
     else:
-        sql = text(
-            "SELECT c.id, -bm25(knowledge_chunks_fts) AS r "
-            "FROM knowledge_chunks_fts CROSS JOIN knowledge_chunks c "
-            "ON c.id = knowledge_chunks_fts.rowid "
-            "WHERE knowledge_chunks_fts MATCH :q AND c.tenant_id = :t "
-            "AND c.source_type = :st AND c.source_id = :sid ORDER BY r DESC, c.id LIMIT :n"
-        )
+        sql = _SQLITE_KEYWORD
         params["q"] = " OR ".join(f'"{term}"' for term in terms)
     return [Hit(int(row[0]), float(row[1])) for row in conn.execute(sql, params)]
 

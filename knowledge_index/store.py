@@ -169,21 +169,33 @@ def list_sources(
     return [_source(row) for row in rows]
 
 
+# the reads of every retrieval, built once (building one per call cost more than running it)
+_ONE_SOURCE = select(sources_table).where(
+    sources_table.c.tenant_id == bindparam("t"),
+    sources_table.c.source_type == bindparam("st"),
+    sources_table.c.source_id == bindparam("sid"),
+)
+
+_CHUNKS_BY_ID = (
+    select(
+        chunks_table.c.id,
+        chunks_table.c.source_type,
+        chunks_table.c.source_id,
+        documents_table.c.path,
+        chunks_table.c.ordinal,
+        chunks_table.c.text,
+    )
+    .join(documents_table, documents_table.c.id == chunks_table.c.document_id)
+    .where(chunks_table.c.id.in_(bindparam("ids", expanding=True)))
+)
+
+
 def get_source(
     conn: Connection, tenant_id: str, source_type: str, source_id: str
 ) -> SourceIndex | None:
     """One indexed source, or None."""
-    row = (
-        conn.execute(
-            select(sources_table).where(
-                sources_table.c.tenant_id == tenant_id,
-                sources_table.c.source_type == source_type,
-                sources_table.c.source_id == source_id,
-            )
-        )
-        .mappings()
-        .first()
-    )
+    params = {"t": tenant_id, "st": source_type, "sid": source_id}
+    row = conn.execute(_ONE_SOURCE, params).mappings().first()
     return _source(row) if row else None
 
 
@@ -334,13 +346,7 @@ def chunk_rows(conn: Connection, chunk_ids: Sequence[int]) -> dict[int, ChunkRow
     """The chunks with these ids, with their document paths."""
     if not chunk_ids:
         return {}
-    c, d = chunks_table.c, documents_table.c
-    rows = conn.execute(
-        select(c.id, c.source_type, c.source_id, d.path, c.ordinal, c.text)
-        .join(documents_table, d.id == c.document_id)
-        .where(c.id.in_(bindparam("ids", expanding=True))),
-        {"ids": list(chunk_ids)},
-    )
+    rows = conn.execute(_CHUNKS_BY_ID, {"ids": list(chunk_ids)})
     return {row[0]: ChunkRow(*row) for row in rows}
 
 

@@ -6,16 +6,19 @@ poisoned rows included."""
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import sys
+import weakref
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from personas_as_code.catalogue import personas, servable
 from personas_as_code.catalogue.db import PersonaRow, is_postgres
 from personas_as_code.catalogue.identity import caller_for_tenant
-from personas_as_code.catalogue.rendering import render
+from personas_as_code.catalogue.rendering import _aware, render
 from personas_as_code.schemas.jsonvalue import json_problems
 from pydantic_core import to_json
 from sqlalchemy import event, select, text
@@ -194,3 +197,36 @@ def test_the_repair_warning_encodes_as_utf8(caplog: pytest.LogCaptureFixture) ->
     (record,) = caplog.records
     assert "\\udfff" in record.getMessage()
     record.getMessage().encode("utf-8")  # raises on a lone surrogate
+
+
+def test_a_list_page_does_not_rebuild_its_page_model(live: Live) -> None:
+    """``Page[Persona]`` spelt in the function was a new pydantic class on most calls
+    (pydantic's cache of parametrised models holds them weakly): milliseconds a page."""
+    create(live, name="One")
+    with Session(live.engine) as session:
+        caller = caller_for_tenant(session, "acme")
+        first = weakref.ref(type(personas.list_personas(session, caller)))
+        gc.collect()
+        second = type(personas.list_personas(session, caller))
+    assert first() is second
+
+
+@pytest.mark.parametrize(
+    "ts",
+    [
+        datetime(2026, 12, 7, 5, 0, 0, 123456),
+        datetime(2026, 3, 29, 1, 30, fold=1),
+        datetime(1, 1, 1),
+        datetime(9999, 12, 31, 23, 59, 59, 999999),
+    ],
+)
+def test_a_naive_stored_time_is_served_as_the_same_utc_time(ts: datetime) -> None:
+    served = _aware(ts)
+    assert served == ts.replace(tzinfo=UTC) and served is not None
+    assert (served.tzinfo, served.fold, served.isoformat()) == (
+        UTC,
+        ts.fold,
+        ts.replace(tzinfo=UTC).isoformat(),
+    )
+    aware = ts.replace(tzinfo=UTC)
+    assert _aware(aware) is aware and _aware(None) is None
