@@ -135,6 +135,21 @@ def create_app(
     app.state.scaidrive_base_url = scaidrive_base_url
 
     install_error_handlers(app)
+    _include_routes(app)
+    _add_middleware(app, max_body_bytes, cors_origins)
+    generate_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document_errors(generate_openapi())
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+def _include_routes(app: FastAPI) -> None:
+    """Every router of the API, and the health check."""
     app.include_router(persona_routes())
     app.include_router(model_routes())
     from personas_as_code.catalogue.rest_inference import (
@@ -155,6 +170,9 @@ def create_app(
     def healthz() -> dict[str, Any]:
         return {"data": {"status": "ok"}}
 
+
+def _add_middleware(app: FastAPI, max_body_bytes: int, cors_origins: Sequence[str]) -> None:
+    """The middleware stack; each one added wraps the ones before it."""
     app.add_middleware(RequestIdHeader)
     # outermost, so every body read goes through it
     app.add_middleware(
@@ -174,12 +192,3 @@ def create_app(
             expose_headers=["X-Request-ID"],
             max_age=600,
         )
-    generate_openapi = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            document_errors(generate_openapi())
-        return app.openapi_schema or {}
-
-    app.openapi = openapi  # type: ignore[method-assign]
-    return app

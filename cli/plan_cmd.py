@@ -163,7 +163,6 @@ def apply(
     repo = require_repo_config(repo)
     from personas_as_code.cli.apply_output import applying
     from personas_as_code.schemas.errors import ConfigError
-    from personas_as_code.sync.apply import ApplyResult
     from personas_as_code.sync.engine import apply_repo, open_plan_inputs
     from personas_as_code.sync.render.text import plan_lines
 
@@ -175,16 +174,7 @@ def apply(
             the_plan.verify_checksum(checksum)
         the_plan.raise_if_unsafe(loaded.config.safety, force=force)
         if not the_plan.has_changes:
-            if the_plan.errors:
-                write_lines(plan_lines(the_plan))
-                raise typer.Exit(1)
-            if as_json:
-                print_json(ApplyResult.nothing(the_plan).to_dict())
-            elif the_plan.targets is not None:
-                say("No changes for " + ", ".join(the_plan.targets) + " (a partial plan).")
-            else:
-                where = f" of environment {the_plan.environment}" if the_plan.environment else ""
-                say(f"No changes. The catalogue{where} matches the repo.")
+            _nothing_to_apply(the_plan, as_json)
             return
         if not as_json:
             write_lines(plan_lines(the_plan))
@@ -214,6 +204,23 @@ def apply(
         write_lines(printing.rest(result))
     if the_plan.errors or not result.ok:
         raise typer.Exit(1)
+
+
+def _nothing_to_apply(the_plan: Plan, as_json: bool) -> None:
+    """Say there is nothing to apply (exit 1 when the plan has errors)."""
+    from personas_as_code.sync.apply import ApplyResult
+    from personas_as_code.sync.render.text import plan_lines
+
+    if the_plan.errors:
+        write_lines(plan_lines(the_plan))
+        raise typer.Exit(1)
+    if as_json:
+        print_json(ApplyResult.nothing(the_plan).to_dict())
+    elif the_plan.targets is not None:
+        say("No changes for " + ", ".join(the_plan.targets) + " (a partial plan).")
+    else:
+        where = f" of environment {the_plan.environment}" if the_plan.environment else ""
+        say(f"No changes. The catalogue{where} matches the repo.")
 
 
 def register(app: typer.Typer) -> None:

@@ -15,7 +15,9 @@ import hashlib
 import posixpath
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from personas_as_code.loader.files import OversizedFile, PathRefused, RepoFiles, read_limited
 from personas_as_code.schemas.collection import COLLECTION_FILE, CollectionFile
@@ -274,3 +276,55 @@ def load_knowledge(
         if total > config.max_total_bytes:
             break
     return folders, problems
+
+
+class PersonaSources(Protocol):
+    """What ``source_folder_problems`` reads of a loaded persona."""
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def spec(self) -> Any: ...
+
+    def line_of(self, key: str) -> int: ...
+
+
+def source_folder_problems(
+    personas: Iterable[PersonaSources],
+    knowledge: dict[str, KnowledgeFolder],
+    folder: str,
+    remote_catalogue: bool,
+) -> list[Problem]:
+    """Warnings for the personas' active sources that the embedded catalogue has no
+    knowledge for (no folder), or that their folder declares as another type."""
+    problems = []
+    for persona in personas:
+        for source in persona.spec.sources:
+            if source.status == "disabled":
+                continue
+            found = knowledge.get(source.id)
+            declared = found.spec.type if found is not None else None
+            if found is None and not remote_catalogue:
+                message = (
+                    f"source {source.type} '{source.id}' has no folder {folder}/{source.id}/; "
+                    "the embedded catalogue has nothing to retrieve from it"
+                )
+            elif declared is not None and declared != source.type:
+                message = (
+                    f"source {source.type} '{source.id}': {folder}/{source.id}/collection.yaml "
+                    f"declares type {declared}, so it is not indexed as a {source.type}"
+                )
+            else:
+                continue
+            problems.append(
+                Problem(
+                    persona.path,
+                    persona.line_of("sources"),
+                    1,
+                    message,
+                    code="knowledge_missing",
+                    severity="warning",
+                )
+            )
+    return problems

@@ -11,7 +11,6 @@ import dataclasses
 import hashlib
 import os
 import posixpath
-import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +24,11 @@ from personas_as_code.loader.files import (
     RepoFiles,
     read_limited,
 )
-from personas_as_code.loader.knowledge import KnowledgeFolder, load_knowledge
+from personas_as_code.loader.knowledge import (
+    KnowledgeFolder,
+    load_knowledge,
+    source_folder_problems,
+)
 from personas_as_code.loader.repo_parts import PersonaTestsFiles, SimulatedUserFiles
 from personas_as_code.loader.yaml_files import (
     PERSONA_SUFFIXES,
@@ -359,7 +362,7 @@ def load_repo(
                 config.environment is None
                 and bool(os.environ.get("SCAIGRID_HOST") and os.environ.get("SCAIGRID_API_KEY"))
             )
-        problems += _source_folder_problems(
+        problems += source_folder_problems(
             personas.values(), knowledge, config.knowledge.folder, remote_catalogue
         )
     test_personas = _load_test_personas(files, config)
@@ -424,45 +427,6 @@ def _load_personas(
         if not clash:
             personas[loaded.persona.slug] = loaded.persona
     return personas, problems
-
-
-def _source_folder_problems(
-    personas: typing.Iterable[LoadedPersona],
-    knowledge: dict[str, KnowledgeFolder],
-    folder: str,
-    remote_catalogue: bool,
-) -> list[Problem]:
-    """Warnings for active sources the embedded catalogue has no knowledge for."""
-    problems = []
-    for persona in personas:
-        for source in persona.spec.sources:
-            if source.status == "disabled":
-                continue
-            found = knowledge.get(source.id)
-            declared = found.spec.type if found is not None else None
-            if found is None and not remote_catalogue:
-                message = (
-                    f"source {source.type} '{source.id}' has no folder {folder}/{source.id}/; "
-                    "the embedded catalogue has nothing to retrieve from it"
-                )
-            elif declared is not None and declared != source.type:
-                message = (
-                    f"source {source.type} '{source.id}': {folder}/{source.id}/collection.yaml "
-                    f"declares type {declared}, so it is not indexed as a {source.type}"
-                )
-            else:
-                continue
-            problems.append(
-                Problem(
-                    persona.path,
-                    persona.line_of("sources"),
-                    1,
-                    message,
-                    code="knowledge_missing",
-                    severity="warning",
-                )
-            )
-    return problems
 
 
 # --- simulated users and persona tests ----------------------------------------------
