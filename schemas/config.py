@@ -7,14 +7,13 @@ from typing import Annotated, Literal, Self
 from urllib.parse import urlsplit
 
 from personas_as_code.schemas.environments import (
-    ENV_NAME_PATTERN,
     MAX_ENVIRONMENTS,
     EnvironmentName,
     EnvironmentOverrides,
     EnvironmentSection,
 )
 from personas_as_code.schemas.errors import ConfigError
-from personas_as_code.schemas.fields import Slug
+from personas_as_code.schemas.fields import ENV_NAME_PATTERN, Slug
 from personas_as_code.schemas.simulated_user_config import SimulatedUsersConfig
 from pydantic import (
     BaseModel,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Self
 from urllib.parse import urlsplit
 
-from personas_as_code.schemas.fields import NonEmptyStr, Slug
+from personas_as_code.schemas.fields import ENV_NAME_PATTERN, NonEmptyStr, Slug
 from personas_as_code.schemas.persona import DefaultParams, PersonaFile
 from pydantic import (
     BaseModel,
@@ -22,7 +22,6 @@ from pydantic import (
     model_validator,
 )
 
-ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"  # an environment VARIABLE's name
 ENVIRONMENT_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 MAX_ENVIRONMENTS = 20
 MAX_GROUPS = 100

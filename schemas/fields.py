@@ -37,6 +37,8 @@ TopK = Annotated[int, Field(ge=1, le=50, description="Chunks retrieved per query
 MinScore = Annotated[float, Field(ge=0.0, le=1.0, description="Minimum similarity score.")]
 Weight = Annotated[float, Field(ge=0.0, le=10.0, description="Source weight (0.0-10.0).")]
 
+ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
+"""An environment variable's name (``api_key_env`` and the like): the variable, never its value."""
 CONTEXT_PLACEHOLDER = "$context"
 SEARCH_TYPES = ("keyword", "semantic", "hybrid")
 """The searches a source's ``search_config.search_type`` may ask for (default hybrid)."""

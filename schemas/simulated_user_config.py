@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from personas_as_code.schemas.fields import NonEmptyStr
+from personas_as_code.schemas.fields import ENV_NAME_PATTERN, NonEmptyStr
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 TEST_PERSONAS_DIR = "test-personas"
-# the pattern of schemas.config's env names (that module imports this one)
-_ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
 _HTTP_URL = r"^https?://\S+$"
 PROJECT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 
@@ -32,7 +30,7 @@ class ImageSettings(BaseModel):
         "'https://api.openai.com/v1'."
     )
     model: NonEmptyStr = Field(default="gpt-image-1", description="The image model.")
-    api_key_env: Annotated[str, StringConstraints(pattern=_ENV_NAME_PATTERN)] | None = Field(
+    api_key_env: Annotated[str, StringConstraints(pattern=ENV_NAME_PATTERN)] | None = Field(
         default=None,
         description="The NAME of the environment variable holding the key, read by the "
         "catalogue server when an image is generated (the key is never stored).",
@@ -60,7 +58,7 @@ class SimulatedUsersConfig(BaseModel):
         description="Root of a server speaking the test-personas API (its routes are under "
         "/api/projects/{project}/personas); default: the catalogue's own.",
     )
-    api_key_env: Annotated[str, StringConstraints(pattern=_ENV_NAME_PATTERN)] | None = Field(
+    api_key_env: Annotated[str, StringConstraints(pattern=ENV_NAME_PATTERN)] | None = Field(
         default=None,
         description="The NAME of the environment variable holding that server's bearer key.",
     )
