@@ -93,6 +93,10 @@ def applying(
         def indexed(label: str, count: int) -> None:
             name = escape(visible(label))  # a source id is user text, not markup
             progress.update(knowledge, advance=count, description=f"indexed {name}")
+            progress.refresh()  # once per source: shown even between two auto-refreshes
+
+        if show_progress:
+            progress.refresh()  # the bars as soon as they exist, however short the apply
 
         lines = PersonaLines(persona_slugs, show=stream, advance=lambda: progress.advance(task))
         lines.indexed = indexed
