@@ -36,6 +36,7 @@ from personas_as_code.loader.yaml_files import (
     prompt_secret_problems,
     read_reference,
     resolve_system_prompt,
+    template_secret_problems,
     validation_problems,
 )
 from personas_as_code.schemas.config import RepoConfig
@@ -46,7 +47,6 @@ from personas_as_code.schemas.persona import PersonaFile
 from personas_as_code.schemas.problems import Problem, errors_only
 from personas_as_code.schemas.simulated_user_config import TEST_PERSONAS_DIR
 from personas_as_code.schemas.tests_names import is_tests_file
-from personas_as_code.untrusted.secrets import secret_problems
 from personas_as_code.untrusted.yaml import MAX_YAML_BYTES
 from personas_as_code.untrusted.yaml_paths import locate
 from pydantic import ValidationError
@@ -182,9 +182,7 @@ def _check_persona(
     )
     problems += prompt_problems
     if spec.rag.context_template:
-        problems += secret_problems(
-            spec.rag.context_template, path, lambda f: locate(node, ("rag", "context_template"))
-        )
+        problems += template_secret_problems(spec.rag.context_template, node, path)
     avatar, avatar_problems = _load_avatar(files, path, spec, node)
     problems += avatar_problems
     if errors_only(problems):

@@ -157,10 +157,13 @@ def prompt_secret_problems(data: dict[str, Any], node: Any, path: str) -> list[P
     rag = data.get("rag")
     template = rag.get("context_template") if isinstance(rag, dict) else None
     if isinstance(template, str):
-        problems += secret_problems(
-            template, path, lambda f: locate(node, ("rag", "context_template"))
-        )
+        problems += template_secret_problems(template, node, path)
     return problems
+
+
+def template_secret_problems(template: str, node: Any, path: str) -> list[Problem]:
+    """The secrets of a persona's context template, located at its key."""
+    return secret_problems(template, path, lambda f: locate(node, ("rag", "context_template")))
 
 
 def read_reference(
