@@ -4,7 +4,8 @@ over HTTP on a 10-persona repo.
     .venv/bin/python bench/cli_bench.py [--runs 5]
 
 Each command runs as a user runs it (the ``personas`` console script, a new process,
-stdout to a file), ``--runs`` times; the figure is the median wall time.  Beside them,
+stdout to a file, the bytecode compiled as an install compiles it), ``--runs`` times; the
+figure is the median wall time.  Beside them,
 measured in the same run, the floors: ``python -c pass`` (the interpreter),
 ``python -c "import typer"`` (the CLI framework alone) and, for reference, typer with
 the libraries validation needs (pydantic, ruamel.yaml).  The goal (issue 13) is
@@ -179,10 +180,30 @@ def test_rows(personas: list[str], tmp: Path, runs: int) -> list[str]:
     ]
 
 
+def compile_bytecode() -> None:
+    """Compile the bytecode of this project and of its libraries, as ``pip install`` does.
+
+    A uv venv, an editable install's link tree and a source file edited since the last
+    compile have no current ``.pyc``; with ``PYTHONDONTWRITEBYTECODE`` set (as in CI and
+    these workspaces) every timed process would compile them again on each run, time an
+    installed user's command never spends (and the floors, whose libraries are compiled,
+    would not either).
+    """
+    import compileall
+    import sysconfig
+
+    import personas_as_code
+
+    paths = sysconfig.get_paths()
+    for folder in sorted({paths["purelib"], paths["platlib"], *personas_as_code.__path__}):
+        compileall.compile_dir(folder, quiet=1, workers=0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="runs per figure (median)")
     args = parser.parse_args()
+    compile_bytecode()
     with tempfile.TemporaryDirectory() as tmp:
         repo = make_repo(Path(tmp) / "repo")
         out = Path(tmp) / "stdout.txt"

@@ -10,6 +10,7 @@ in the size of the output.
 from __future__ import annotations
 
 import functools
+import gc
 import json
 import os
 import sys
@@ -140,6 +141,19 @@ def fail_line(code: str, message: str) -> None:
 # the ``--format`` parameters of the commands; "json" makes a failure a JSON document
 FORMAT_PARAMETERS = ("output", "fmt", "output_format")
 ERROR_FORMAT_VERSION = 1
+
+
+def no_cycle_collection() -> None:
+    """Turn the cyclic garbage collector off for the rest of this one-shot command.
+
+    ``validate``, ``plan`` and ``apply`` build hundreds of thousands of objects that live
+    until the process exits and form almost no cycles (a file's read leaves none:
+    ``untrusted.yaml`` releases its loader).  The engine pauses the collector while it
+    loads and plans, but each time it was enabled again the collector scanned all of
+    them (at 10,000 personas, 0.6 s in one full collection while the plan was redacted,
+    a fifth of a cached plan).  The process ends with the command, which frees the lot.
+    """
+    gc.disable()
 
 
 def _json_mode(arguments: dict[str, Any]) -> bool:

@@ -12,6 +12,7 @@ from personas_as_code.cli.common import (
     EnvOption,
     RepoOption,
     guarded,
+    no_cycle_collection,
     print_json,
     say,
     write_lines,
@@ -115,6 +116,7 @@ def plan(
     from personas_as_code.loader.config import require_repo_config
 
     repo = require_repo_config(repo)
+    no_cycle_collection()
     from personas_as_code.sync.engine import open_plan_inputs
     from personas_as_code.sync.render.text import plan_lines
 
@@ -161,6 +163,7 @@ def apply(
     from personas_as_code.loader.config import require_repo_config
 
     repo = require_repo_config(repo)
+    no_cycle_collection()
     from personas_as_code.cli.apply_output import applying
     from personas_as_code.schemas.errors import ConfigError
     from personas_as_code.sync.engine import apply_repo, open_plan_inputs

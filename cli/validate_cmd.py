@@ -10,6 +10,7 @@ from personas_as_code.cli.common import (
     OutputFormat,
     RepoOption,
     guarded,
+    no_cycle_collection,
     print_json,
     say,
     write_lines,
@@ -31,7 +32,9 @@ def validate(
     from personas_as_code.loader.repo import load_repo
     from personas_as_code.schemas.problems import errors_only
 
-    loaded = load_repo(require_repo_config(repo))
+    root = require_repo_config(repo)
+    no_cycle_collection()
+    loaded = load_repo(root)
     errors = errors_only(loaded.problems)
     if output is OutputFormat.json:
         print_json(
