@@ -16,6 +16,7 @@ personas only (``search_index``).
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections import Counter
@@ -299,6 +300,7 @@ class RepoIndex:
                 environment=self.environment,
             )
             snap = Snapshot.of(repo, self.text_index)
+            _freeze_survivors()
         loaded = Inputs.of(repo)
         self._fingerprint = before if loaded == inputs else None  # else: check next time
         self._inputs = loaded
@@ -327,6 +329,21 @@ class RepoIndex:
             return
         self._saved_misses = misses
         threading.Thread(target=self.cache.save, name="parse-cache-save").start()
+
+
+def _freeze_survivors() -> None:
+    """Collect, then freeze what survives (``gc.freeze``), at the end of a load.
+
+    A snapshot lives until the next load: frozen, later collections do not walk it (at
+    10,000 personas the first collections after a load took 110, 130 and 200 ms, inside
+    later requests; this one is part of the load, where the collector is paused).
+    Unfrozen first, so what the last load froze and is garbage now is collected too:
+    nothing is kept longer than one load, and the load's own cycles (parsers of SVG
+    avatars) go at once.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 def _own_folder(root: Path, path: Path) -> bool:

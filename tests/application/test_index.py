@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 
@@ -118,3 +119,19 @@ def test_a_change_during_the_first_load_is_seen_next(git_repo: Path) -> None:
     index.cache.load = load  # type: ignore[method-assign]
     assert first.repo.personas["translator"].spec.name == "Translator"
     assert index.snapshot().repo.personas["translator"].spec.name == "Mid-load"
+
+
+def test_a_load_leaves_no_garbage_and_its_objects_frozen(git_repo: Path) -> None:
+    """What a load allocates is frozen for the collector; it holds no cycles, so
+    freezing it keeps nothing alive that a collection would have freed."""
+    index = RepoIndex(git_repo, max_staleness=0)
+    gc.collect()
+    gc.disable()
+    try:
+        frozen = gc.get_freeze_count()
+        snap = index.snapshot()
+        assert gc.get_freeze_count() > frozen + len(snap.entries)
+        gc.unfreeze()
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
