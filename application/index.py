@@ -58,6 +58,7 @@ _FIELD_WEIGHTS = {"name": 5.0, "slug": 5.0, "description": 3.0, "sources": 2.0, 
 _FIELD_ORDER = tuple(sorted(_FIELD_WEIGHTS, key=lambda n: -_FIELD_WEIGHTS[n]))
 _SNIPPET_RADIUS = 40
 _MAX_SNIPPETS = 3
+_CACHED_FACETS = 64  # facet lists kept per snapshot, by matched set (0.25 ms each at 10,000)
 
 
 @dataclass
@@ -68,6 +69,7 @@ class Snapshot:
     entries: list[Entry] = field(default_factory=list)
     by_slug: dict[str, Entry] = field(default_factory=dict)
     all_facets: dict[str, list[FacetCount]] | None = None
+    _facets: dict[int, dict[str, list[FacetCount]]] = field(default_factory=dict)
     text_index: SearchIndex | None = None
     _postings: Postings | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -97,13 +99,21 @@ class Snapshot:
         return postings.match(terms)
 
     def facets(self, matched: int) -> dict[str, list[FacetCount]]:
-        """Facet counts over the ``matched`` entries (a bitset)."""
+        """Facet counts over the ``matched`` entries (a bitset): kept for the last
+        ``_CACHED_FACETS`` sets (the pages of one query share them), for all at once."""
         postings = self.postings()
         if matched == postings.everyone:
             if self.all_facets is None:
                 self.all_facets = facet_lists(postings.pair_counts(matched))
             return self.all_facets
-        return facet_lists(postings.pair_counts(matched))
+        found = self._facets.get(matched)
+        if found is None:
+            found = facet_lists(postings.pair_counts(matched))
+            with self._lock:
+                if len(self._facets) >= _CACHED_FACETS:
+                    self._facets.pop(next(iter(self._facets)))
+                self._facets[matched] = found
+        return found
 
 
 def _snippet(text: str, at: int) -> str:
