@@ -140,6 +140,12 @@ def git_commit_floor(root: Path, path: str, i: int) -> None:
 
 
 SEARCH_QUERIES = ["", "refund", "legal contract", "persona 1", "nothing-matches", "sql report"]
+SEARCH_FILTERS = [
+    SearchFilters(),
+    SearchFilters(status="active"),
+    SearchFilters(rag=True, published=True),
+    SearchFilters(source_type="scaidrive", model="scaigrid/gpt-4o"),
+]
 
 
 def fts_floor(repo: Repo) -> tuple[Callable[[int], object], Callable[[int], object]]:
@@ -318,12 +324,7 @@ def in_process(root: Path, args: argparse.Namespace) -> None:
     start = time.perf_counter()
     service.search("refund")  # the first search builds the snapshot's bitsets
     index_build_ms = (time.perf_counter() - start) * 1000
-    filters = [
-        SearchFilters(),
-        SearchFilters(status="active"),
-        SearchFilters(rag=True, published=True),
-        SearchFilters(source_type="scaidrive", model="scaigrid/gpt-4o"),
-    ]
+    filters = SEARCH_FILTERS
     search = measure(
         lambda i: service.search(queries[i % len(queries)], filters[i % len(filters)]),
         args.rounds,
@@ -373,15 +374,7 @@ def in_process(root: Path, args: argparse.Namespace) -> None:
         ("patch_persona_draft (existing draft)", patches, 150.0),
         ("patch_persona_draft (new draft)", new_drafts, 150.0),
     ]
-    floor_p50 = statistics.median(floor)
-    print(f"\n{args.personas} personas, {args.rounds} rounds (ms)\n")
-    print(f"{'operation':46} {'n':>5} {'p50':>9} {'p95':>9} {'goal p95':>9}  ok")
-    for name, values, goal in rows:
-        p50, p95 = statistics.median(values), pct(values, 0.95)
-        ok = "" if goal is None else ("yes" if p95 <= goal else "NO")
-        goal_text = "" if goal is None else f"{goal:.0f}"
-        ratio = f"  {p50 / floor_p50:.1f}x floor" if name.startswith("patch_") else ""
-        print(f"{name:46} {len(values):>5} {p50:>9.2f} {p95:>9.2f} {goal_text:>9}  {ok}{ratio}")
+    print_table(rows, args, statistics.median(floor))
     print_beside(
         [
             ("search postings build (first search)", [index_build_ms], None, None),
@@ -390,6 +383,20 @@ def in_process(root: Path, args: argparse.Namespace) -> None:
             ("search_personas (in-process)", search, 20.0, search_floor),
         ]
     )
+
+
+def print_table(
+    rows: list[tuple[str, list[float], float | None]], args: argparse.Namespace, floor_p50: float
+) -> None:
+    """Rows of p50/p95 with their goal; draft patches also as a ratio to the git floor."""
+    print(f"\n{args.personas} personas, {args.rounds} rounds (ms)\n")
+    print(f"{'operation':46} {'n':>5} {'p50':>9} {'p95':>9} {'goal p95':>9}  ok")
+    for name, values, goal in rows:
+        p50, p95 = statistics.median(values), pct(values, 0.95)
+        ok = "" if goal is None else ("yes" if p95 <= goal else "NO")
+        goal_text = "" if goal is None else f"{goal:.0f}"
+        ratio = f"  {p50 / floor_p50:.1f}x floor" if name.startswith("patch_") else ""
+        print(f"{name:46} {len(values):>5} {p50:>9.2f} {p95:>9.2f} {goal_text:>9}  {ok}{ratio}")
 
 
 def cold(root: Path, args: argparse.Namespace) -> None:
