@@ -1,6 +1,7 @@
 """Benchmark the MCP server's hot paths over a generated 2,000-persona git repo.
 
     .venv/bin/python bench/mcp_bench.py [--personas 2000] [--rounds 200]
+        [--only inproc|cold|stdio ...] [--repo /tmp/mcp10k]
 
 Prints p50/p95 of search (goal p95 <= 20 ms, in-process and over stdio from the
 official MCP client, beside the raw FTS5 query of the same mix on the same texts
@@ -139,6 +140,12 @@ def git_commit_floor(root: Path, path: str, i: int) -> None:
 
 
 SEARCH_QUERIES = ["", "refund", "legal contract", "persona 1", "nothing-matches", "sql report"]
+SEARCH_FILTERS = [
+    SearchFilters(),
+    SearchFilters(status="active"),
+    SearchFilters(rag=True, published=True),
+    SearchFilters(source_type="scaidrive", model="scaigrid/gpt-4o"),
+]
 
 
 def fts_floor(repo: Repo) -> tuple[Callable[[int], object], Callable[[int], object]]:
@@ -297,88 +304,65 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--personas", type=int, default=2000)
-    parser.add_argument("--rounds", type=int, default=200)
-    parser.add_argument("--patches", type=int, default=30)
-    parser.add_argument("--cold-runs", type=int, default=3, help="A B pairs of the cold start")
-    args = parser.parse_args()
+PARTS = ("inproc", "cold", "stdio")
 
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp) / "repo"
-        generate(root, args.personas)
 
-        start = time.perf_counter()
-        baseline = load_repo(root)
-        baseline_ms = (time.perf_counter() - start) * 1000
-        assert len(baseline.personas) == args.personas, baseline.problems[:3]
+def in_process(root: Path, args: argparse.Namespace) -> None:
+    """Search, preview and draft patches in-process, beside load_repo, raw FTS5 and git."""
+    start = time.perf_counter()
+    baseline = load_repo(root)
+    baseline_ms = (time.perf_counter() - start) * 1000
+    assert len(baseline.personas) == args.personas, baseline.problems[:3]
 
-        service = PersonaService(root)
-        start = time.perf_counter()
-        service.snapshot()
-        cold_ms = (time.perf_counter() - start) * 1000
-        service.snapshot()  # settles the fingerprint
+    service = PersonaService(root)
+    start = time.perf_counter()
+    service.snapshot()
+    cold_ms = (time.perf_counter() - start) * 1000
+    service.snapshot()  # settles the fingerprint
 
-        queries = SEARCH_QUERIES
-        start = time.perf_counter()
-        service.search("refund")  # the first search builds the snapshot's bitsets
-        index_build_ms = (time.perf_counter() - start) * 1000
-        filters = [
-            SearchFilters(),
-            SearchFilters(status="active"),
-            SearchFilters(rag=True, published=True),
-            SearchFilters(source_type="scaidrive", model="scaigrid/gpt-4o"),
-        ]
-        search = measure(
-            lambda i: service.search(queries[i % len(queries)], filters[i % len(filters)]),
-            args.rounds,
+    queries = SEARCH_QUERIES
+    start = time.perf_counter()
+    service.search("refund")  # the first search builds the snapshot's bitsets
+    index_build_ms = (time.perf_counter() - start) * 1000
+    filters = SEARCH_FILTERS
+    search = measure(
+        lambda i: service.search(queries[i % len(queries)], filters[i % len(filters)]),
+        args.rounds,
+    )
+    fts_rows, fts_ranked = fts_floor(baseline)
+    search_floor = measure(fts_rows, args.rounds)
+    search_bm25 = measure(fts_ranked, args.rounds)
+    history = [HistoryMessage(role="user", content="How do I file an expense? " * 20)] * 6
+    slugs = list(baseline.personas)
+    preview = measure(
+        lambda i: service.preview(
+            slugs[i % len(slugs)],
+            None,
+            PreviewRequest(history=history, trigger_text="And the refund policy?"),
+        ),
+        args.rounds,
+    )
+    index = service.index
+    refresh = measure(lambda i: index.fingerprint("personas", ()), args.rounds)
+
+    created = service.patch_draft(slugs[0], PatchSpec(set={"description": "first"}))
+    draft_id = created.draft.draft_id
+
+    def patch(i: int) -> None:
+        service.patch_draft(
+            slugs[0],
+            PatchSpec(merge={"rag": {"top_k": 1 + i % 40}}, set={"description": f"v{i}"}),
+            draft_id=draft_id,
+            expected_version=i + 1,
         )
-        fts_rows, fts_ranked = fts_floor(baseline)
-        search_floor = measure(fts_rows, args.rounds)
-        search_bm25 = measure(fts_ranked, args.rounds)
-        history = [HistoryMessage(role="user", content="How do I file an expense? " * 20)] * 6
-        slugs = list(baseline.personas)
-        preview = measure(
-            lambda i: service.preview(
-                slugs[i % len(slugs)],
-                None,
-                PreviewRequest(history=history, trigger_text="And the refund policy?"),
-            ),
-            args.rounds,
-        )
-        index = service.index
-        refresh = measure(lambda i: index.fingerprint("personas", ()), args.rounds)
 
-        created = service.patch_draft(slugs[0], PatchSpec(set={"description": "first"}))
-        draft_id = created.draft.draft_id
-
-        def patch(i: int) -> None:
-            service.patch_draft(
-                slugs[0],
-                PatchSpec(merge={"rag": {"top_k": 1 + i % 40}}, set={"description": f"v{i}"}),
-                draft_id=draft_id,
-                expected_version=i + 1,
-            )
-
-        patches = measure(patch, args.patches)
-        new_drafts = measure(
-            lambda i: service.patch_draft(slugs[1 + i], PatchSpec(set={"status": "archived"})),
-            args.patches,
-        )
-        first_file = f"personas/{slugs[0]}.yaml"
-        floor = measure(lambda i: git_commit_floor(root, first_file, i), args.patches)
-
-        (root / ".personas").mkdir(exist_ok=True)  # as after any plan: the cache is kept
-        cache = root / CACHE_FILE
-        first_request, cold_floors, restarted = [], [], []
-        for _ in range(args.cold_runs):  # A B A B: the floor, then the server without cache
-            cold_floors.append(cold_floor(root))
-            cache.unlink(missing_ok=True)
-            first_request.append(cold_first_request(root))
-        for _ in range(args.cold_runs):  # from the parse cache the last one saved
-            restarted.append(cold_first_request(root))
-        stdio_times, stdio_floor = stdio_search(root, args.rounds)
+    patches = measure(patch, args.patches)
+    new_drafts = measure(
+        lambda i: service.patch_draft(slugs[1 + i], PatchSpec(set={"status": "archived"})),
+        args.patches,
+    )
+    first_file = f"personas/{slugs[0]}.yaml"
+    floor = measure(lambda i: git_commit_floor(root, first_file, i), args.patches)
 
     rows = [
         ("baseline: load_repo (uncached, per request)", [baseline_ms], None),
@@ -390,7 +374,21 @@ def main() -> None:
         ("patch_persona_draft (existing draft)", patches, 150.0),
         ("patch_persona_draft (new draft)", new_drafts, 150.0),
     ]
-    floor_p50 = statistics.median(floor)
+    print_table(rows, args, statistics.median(floor))
+    print_beside(
+        [
+            ("search postings build (first search)", [index_build_ms], None, None),
+            ("floor: raw FTS5 MATCH, same query mix", search_floor, None, None),
+            ("reference: FTS5 bm25 ORDER BY ... LIMIT 20", search_bm25, None, search_floor),
+            ("search_personas (in-process)", search, 20.0, search_floor),
+        ]
+    )
+
+
+def print_table(
+    rows: list[tuple[str, list[float], float | None]], args: argparse.Namespace, floor_p50: float
+) -> None:
+    """Rows of p50/p95 with their goal; draft patches also as a ratio to the git floor."""
     print(f"\n{args.personas} personas, {args.rounds} rounds (ms)\n")
     print(f"{'operation':46} {'n':>5} {'p50':>9} {'p95':>9} {'goal p95':>9}  ok")
     for name, values, goal in rows:
@@ -400,19 +398,52 @@ def main() -> None:
         ratio = f"  {p50 / floor_p50:.1f}x floor" if name.startswith("patch_") else ""
         print(f"{name:46} {len(values):>5} {p50:>9.2f} {p95:>9.2f} {goal_text:>9}  {ok}{ratio}")
 
+
+def cold(root: Path, args: argparse.Namespace) -> None:
+    """The first request of a fresh server without, then with, the parse cache, A B
+    interleaved with its floor."""
+    (root / ".personas").mkdir(exist_ok=True)  # as after any plan: the cache is kept
+    cache = root / CACHE_FILE
+    first_request, cold_floors, restarted = [], [], []
+    for _ in range(args.cold_runs):  # A B A B: the floor, then the server without cache
+        cold_floors.append(cold_floor(root))
+        cache.unlink(missing_ok=True)
+        first_request.append(cold_first_request(root))
+    for _ in range(args.cold_runs):  # from the parse cache the last one saved
+        restarted.append(cold_first_request(root))
+    print_beside(
+        [
+            ("floor: python -c 'import mcp' + CSafeLoader parse", cold_floors, None, None),
+            ("cold first request: personas mcp (stdio)", first_request, None, cold_floors),
+            ("...restarted (parse cache in .personas/)", restarted, None, cold_floors),
+        ]
+    )
+    pairs = [a / b for a, b in zip(first_request, cold_floors, strict=True)]
+    print(
+        f"\ncold first request, no parse cache: median of {len(pairs)} A B pair ratios "
+        f"{statistics.median(pairs):.2f}x its floor (goal <= 1.5x); "
+        + ", ".join(f"{r:.2f}" for r in pairs)
+    )
+
+
+def stdio(root: Path, args: argparse.Namespace) -> None:
+    """Search over stdio beside the bare SDK server, call for call interleaved."""
+    stdio_times, stdio_floor = stdio_search(root, args.rounds)
+    print_beside(
+        [
+            ("floor: bare MCPServer, same pages, stdio", stdio_floor, None, None),
+            ("search_personas over stdio (MCP client)", stdio_times, 20.0, stdio_floor),
+        ]
+    )
+    for name, values in (("floor", stdio_floor), ("ours", stdio_times)):
+        marks = ", ".join(f"p{q}={pct(values, q / 100):.1f}" for q in (10, 25, 50, 75, 90, 95, 99))
+        print(f"  {name:5} {marks}, max={max(values):.1f}")
+
+
+def print_beside(rows: list[tuple[str, list[float], float | None, list[float] | None]]) -> None:
+    """Rows of p50/p95 with the goal and the ratios to a floor measured in the same run."""
     print(f"\n{'beside its floor (same run, ms)':46} {'p50':>9} {'p95':>9} {'goal':>7}  ratio")
-    beside = [
-        ("search postings build (first search)", [index_build_ms], None, None),
-        ("floor: raw FTS5 MATCH, same query mix", search_floor, None, None),
-        ("reference: FTS5 bm25 ORDER BY ... LIMIT 20", search_bm25, None, search_floor),
-        ("search_personas (in-process)", search, 20.0, search_floor),
-        ("floor: bare MCPServer, same pages, stdio", stdio_floor, None, None),
-        ("search_personas over stdio (MCP client)", stdio_times, 20.0, stdio_floor),
-        ("floor: python -c 'import mcp' + CSafeLoader parse", cold_floors, None, None),
-        ("cold first request: personas mcp (stdio)", first_request, None, cold_floors),
-        ("...restarted (parse cache in .personas/)", restarted, None, cold_floors),
-    ]
-    for name, values, goal, base in beside:
+    for name, values, goal, base in rows:
         p50, p95 = statistics.median(values), pct(values, 0.95)
         ok = "" if goal is None else (" yes" if p95 <= goal else " NO")
         goal_text = "" if goal is None else f"{goal:.0f}"
@@ -420,11 +451,31 @@ def main() -> None:
         if base is not None:
             ratio = f"  {p50 / statistics.median(base):.1f}x / {p95 / pct(base, 0.95):.1f}x"
         print(f"{name:46} {p50:>9.2f} {p95:>9.2f} {goal_text:>7}{ok}{ratio}")
-    pairs = [a / b for a, b in zip(first_request, cold_floors, strict=True)]
-    print(
-        f"\ncold first request, no parse cache: median of {len(pairs)} A B pair ratios "
-        f"{statistics.median(pairs):.2f}x its floor (goal <= 1.5x)"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--personas", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=200)
+    parser.add_argument("--patches", type=int, default=30)
+    parser.add_argument("--cold-runs", type=int, default=3, help="A B pairs of the cold start")
+    parser.add_argument(
+        "--only", choices=PARTS, action="append", help="run only these parts (repeatable)"
     )
+    parser.add_argument(
+        "--repo",
+        type=Path,
+        help="generate the repo here once and reuse it on later runs (default: a temp dir); "
+        "the in-process part leaves draft branches in it",
+    )
+    args = parser.parse_args()
+    parts = {"inproc": in_process, "cold": cold, "stdio": stdio}
+    with tempfile.TemporaryDirectory() as tmp:
+        root = args.repo or Path(tmp) / "repo"
+        if not (root / ".git").is_dir():
+            generate(root, args.personas)
+        for name in args.only or PARTS:
+            parts[name](root, args)
 
 
 if __name__ == "__main__":

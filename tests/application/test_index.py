@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 
@@ -54,7 +55,6 @@ def test_cached_loader_equals_load_repo(git_repo: Path) -> None:
 
 def test_index_refreshes_on_change(git_repo: Path) -> None:
     index = RepoIndex(git_repo, max_staleness=0)
-    index.snapshot()  # the first load settles the fingerprint on the next call
     stable = index.snapshot()
     assert index.snapshot() is stable  # no change, no reload
 
@@ -78,3 +78,60 @@ def test_index_checks_at_most_every_max_staleness(git_repo: Path) -> None:
     assert index.snapshot() is first  # within the staleness window: no stat walk
     index.max_staleness = 0
     assert "translator" not in index.snapshot().repo.personas
+
+
+def test_the_first_load_settles_the_fingerprint(git_repo: Path) -> None:
+    """The first load walks before loading (folders from the config), so the next
+    request does not load everything again; a prompt outside the personas folder is
+    known only after the load: that repo's second request reloads once."""
+    index = RepoIndex(git_repo, max_staleness=0)
+    first = index.snapshot()
+    assert index.snapshot() is first and index.reloads == 1
+
+    outside = git_repo / "prompts/shared.md"
+    outside.parent.mkdir()
+    outside.write_text("Shared prompt.\n")
+    path = git_repo / "personas/onboarding-coach.yaml"
+    text = path.read_text()
+    path.write_text(text.replace("prompts/onboarding-coach.md", "../prompts/shared.md"))
+    index = RepoIndex(git_repo, max_staleness=0)
+    index.snapshot()
+    settled = index.snapshot()
+    assert index.snapshot() is settled and index.reloads == 2
+    outside.write_text("Changed.\n")
+    assert index.snapshot().repo.personas["onboarding-coach"].system_prompt == "Changed.\n"
+
+
+def test_a_change_during_the_first_load_is_seen_next(git_repo: Path) -> None:
+    index = RepoIndex(git_repo, max_staleness=0)
+    path = git_repo / "personas/translator.yaml"
+    load = index.cache.load
+
+    def edit_once_read(files, rel):  # type: ignore[no-untyped-def]
+        loaded = load(files, rel)
+        if rel == "personas/translator.yaml":
+            path.write_text(path.read_text().replace("name: Translator", "name: Mid-load"))
+            os.utime(path, ns=(1, 1))
+        return loaded
+
+    index.cache.load = edit_once_read  # type: ignore[method-assign]
+    first = index.snapshot()
+    index.cache.load = load  # type: ignore[method-assign]
+    assert first.repo.personas["translator"].spec.name == "Translator"
+    assert index.snapshot().repo.personas["translator"].spec.name == "Mid-load"
+
+
+def test_a_load_leaves_no_garbage_and_its_objects_frozen(git_repo: Path) -> None:
+    """What a load allocates is frozen for the collector; it holds no cycles, so
+    freezing it keeps nothing alive that a collection would have freed."""
+    index = RepoIndex(git_repo, max_staleness=0)
+    gc.collect()
+    gc.disable()
+    try:
+        frozen = gc.get_freeze_count()
+        snap = index.snapshot()
+        assert gc.get_freeze_count() > frozen + len(snap.entries)
+        gc.unfreeze()
+        assert gc.collect() == 0
+    finally:
+        gc.enable()

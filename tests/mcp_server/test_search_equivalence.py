@@ -153,3 +153,18 @@ def test_the_postings_cache_is_bounded(service: PersonaService) -> None:
     before = postings.cached_terms
     service.search("z" * (MAX_CACHED_TERM_CHARS + 1))
     assert postings.cached_terms == before  # a long term is looked up, not kept
+
+
+def test_facets_are_kept_for_a_bounded_number_of_matched_sets(service: PersonaService) -> None:
+    """Pages of one query share its facet lists (equal to the definition above); the
+    lists kept per snapshot are bounded."""
+    from personas_as_code.application.index import _CACHED_FACETS
+
+    first = service.search("refund", page_size=7)
+    second = service.search("refund", page_size=7, page_offset=7)
+    assert second.facets == first.facets
+    assert second.facets["status"][0] is first.facets["status"][0]  # computed once
+    snapshot = service.snapshot()
+    for i in range(_CACHED_FACETS + 20):
+        service.search(f"persona {i}")
+    assert len(snapshot._facets) == _CACHED_FACETS

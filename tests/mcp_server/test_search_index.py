@@ -203,6 +203,7 @@ def test_busy_requests_check_for_changes_in_the_background(repo: RepoBuilder) ->
     time.sleep(0.6)  # older than max_staleness, younger than a pause
     assert index.snapshot() is stable  # answered at once; the walk runs in a thread
     wait_for_background_checks()
+    assert index.walker.helper_walks == 1  # walked by the helper process
     assert index.snapshot().repo.personas["alpha"].spec.name == "Refund Expert"
 
     index.max_staleness = 0.1
