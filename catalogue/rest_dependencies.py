@@ -4,6 +4,7 @@ caller, and a service call run in a worker thread.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
@@ -63,16 +64,10 @@ async def in_db(request: Request, fn: Callable[..., R], *args: Any, **kwargs: An
     return await to_thread.run_sync(run)
 
 
-async def in_conn(request: Request, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
-    """``fn(connection, *args, **kwargs)`` with a pooled connection and no ORM session (for
-    the Core reads of the hottest routes: a session's setup and close cost as much as the
-    read), in one worker thread."""
-
-    def run() -> R:
-        with request.app.state.engine.connect() as conn:
-            return fn(conn, *args, **kwargs)
-
-    return await to_thread.run_sync(run)
+async def in_thread(fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
+    """``fn(*args, **kwargs)`` in one worker thread (a read that takes its own connection,
+    such as ``rest_reads.PersonaReads``'s)."""
+    return await to_thread.run_sync(functools.partial(fn, *args, **kwargs))
 
 
 Sess = Depends(get_session)

@@ -230,3 +230,52 @@ def test_a_naive_stored_time_is_served_as_the_same_utc_time(ts: datetime) -> Non
     )
     aware = ts.replace(tzinfo=UTC)
     assert _aware(aware) is aware and _aware(None) is None
+
+
+def _stored_json_by_decode(text: str) -> tuple[Any, bool]:
+    """``stored_json`` as it was before it scanned without ``decode``'s wrapper."""
+    try:
+        value = servable._STRICT_NUMBERS.decode(text)
+    except servable._Suspect:
+        return json.loads(text), False
+    clean = (
+        "\\ud" not in text
+        and "\\uD" not in text
+        and "\\u0000" not in text
+        and "\x00" not in text
+        and text.count("{") + text.count("[") <= 32
+        and (text.isascii() or servable._encodes(text))
+    )
+    return value, clean
+
+
+SCANNED = [
+    *TEXTS,
+    ' {"a": 1}',
+    '{"a": 1} ',
+    "\n[1]\n",
+    '{"a": 1} x',
+    '{"a": }',
+    "",
+    "   ",
+    '{"a": NaN} trailing',
+    '{"a": "\\uD800"}',
+    '{"a": "nul\x00"}',
+    '{"a": "\udfff"}',
+    '{"a": 1.5e3, "b": -12, "c": 123456789012345678}',
+    "[" * 32 + "]" * 32,
+    "[" * 33 + "]" * 33,
+    "[" * 2000 + "]" * 2000,
+]
+
+
+@pytest.mark.parametrize("text", SCANNED, ids=range(len(SCANNED)))
+def test_the_scan_decides_as_decode_did(text: str) -> None:
+    def outcome(read: Any) -> Any:
+        try:
+            value, clean = read(text)
+        except Exception as exc:  # the failure is the outcome compared
+            return type(exc)
+        return json.dumps(value), clean  # NaN != NaN: compare the texts
+
+    assert outcome(servable.stored_json) == outcome(_stored_json_by_decode)
