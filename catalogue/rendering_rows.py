@@ -19,7 +19,7 @@ from datetime import datetime
 from types import MappingProxyType, NoneType, UnionType
 from typing import Any, Literal, NamedTuple, Union, get_args, get_origin
 
-from personas_as_code.catalogue.rendering import _aware
+from personas_as_code.catalogue.rendering import as_utc
 from personas_as_code.catalogue.servable import stored_json
 from pydantic import BaseModel
 from sqlalchemy import JSON, Dialect, Table
@@ -53,7 +53,7 @@ def _finite(value: Any) -> Any:
 def _time(value: Any) -> Any:
     if type(value) is not datetime:
         raise Unvouched
-    return _aware(value)
+    return as_utc(value)
 
 
 def _any_map(value: Any) -> Any:

@@ -18,7 +18,7 @@ import pytest
 from personas_as_code.catalogue import personas, servable
 from personas_as_code.catalogue.db import PersonaRow, is_postgres
 from personas_as_code.catalogue.identity import caller_for_tenant
-from personas_as_code.catalogue.rendering import _aware, render
+from personas_as_code.catalogue.rendering import as_utc, render
 from personas_as_code.schemas.jsonvalue import json_problems
 from pydantic_core import to_json
 from sqlalchemy import event, select, text
@@ -221,7 +221,7 @@ def test_a_list_page_does_not_rebuild_its_page_model(live: Live) -> None:
     ],
 )
 def test_a_naive_stored_time_is_served_as_the_same_utc_time(ts: datetime) -> None:
-    served = _aware(ts)
+    served = as_utc(ts)
     assert served == ts.replace(tzinfo=UTC) and served is not None
     assert (served.tzinfo, served.fold, served.isoformat()) == (
         UTC,
@@ -229,7 +229,7 @@ def test_a_naive_stored_time_is_served_as_the_same_utc_time(ts: datetime) -> Non
         ts.replace(tzinfo=UTC).isoformat(),
     )
     aware = ts.replace(tzinfo=UTC)
-    assert _aware(aware) is aware and _aware(None) is None
+    assert as_utc(aware) is aware and as_utc(None) is None
 
 
 def _stored_json_by_decode(text: str) -> tuple[Any, bool]:
