@@ -95,6 +95,24 @@ _CHECKS: dict[Any, Callable[[Any], Any]] = {
 }
 
 
+_PLAIN: dict[Any, type] = {str: str, int: int, bool: bool, dict[str, Any]: dict}
+"""The field types whose check is the value's exact type alone."""
+
+
+def plain_types(annotation: Any) -> frozenset[type] | None:
+    """The exact types a value of a field of ``annotation`` may have when its type alone
+    vouches for it (``field_check``'s answer, without a call per value); else None."""
+    args = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else ()
+    if len(args) == 2 and NoneType in args:
+        (inner,) = [a for a in args if a is not NoneType]
+        inner_types = plain_types(inner)
+        return None if inner_types is None else inner_types | {NoneType}
+    try:
+        return frozenset([_PLAIN[annotation]]) if annotation in _PLAIN else None
+    except TypeError:  # an unhashable annotation
+        return None
+
+
 def field_check(annotation: Any) -> Callable[[Any], Any]:
     """The check of a response field's type: the value unchanged (a naive time made UTC,
     as ``rendering`` serves it) when pydantic would take it as it is, else ``Unvouched``.
@@ -140,7 +158,7 @@ class RowShape:
                     check = field_check(info.annotation)
                 except TypeError:
                     check = _trusted
-                self._fields.append(_Field(name, -1, None, False, _KEEP_NULL, check))
+                self._fields.append(_Field(name, -1, None, False, _KEEP_NULL, None, check))
                 continue
             column = table.c[renamed.get(name, name)]
             is_json = isinstance(column.type, JSON)  # read as its text: ``stored_json`` decodes
@@ -154,6 +172,7 @@ class RowShape:
                     None if is_json else column.type._cached_result_processor(dialect, None),
                     is_json,
                     if_null,
+                    plain_types(info.annotation),
                     field_check(info.annotation),
                 )
             )
@@ -163,11 +182,11 @@ class RowShape:
         value the model would hold; ``Unvouched`` when the model or ``servable`` would
         change one."""
         out: dict[str, Any] = {}
-        for name, index, processor, is_json, if_null, check in self._fields:
-            if index < 0:
+        for name, column, processor, is_json, if_null, types, check in self._fields:
+            if column < 0:
                 out[name] = check(extra[name])
                 continue
-            value = row[index]
+            value = row[column]
             if processor is not None:
                 try:
                     value = processor(value)
@@ -181,7 +200,12 @@ class RowShape:
                     raise Unvouched
             if value is None and if_null is not _KEEP_NULL:
                 value = if_null()  # type: ignore[operator]
-            out[name] = check(value)
+            if types is None:
+                out[name] = check(value)
+            elif type(value) in types:
+                out[name] = value
+            else:
+                raise Unvouched
         return out
 
 
@@ -191,6 +215,7 @@ class _Field(NamedTuple):
     processor: Callable[[Any], Any] | None  # SQLAlchemy's, for the dialect
     is_json: bool  # a JSON column read as its text
     if_null: Callable[[], Any] | object  # the default a null stands for, or _KEEP_NULL
+    types: frozenset[type] | None  # ``plain_types``: the check is the type alone
     check: Callable[[Any], Any]
 
 

@@ -7,19 +7,23 @@ answers itself exactly when the model would take the stored values as they are."
 
 from __future__ import annotations
 
+import contextvars
 import math
+import threading
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+import anyio
 import pytest
 from personas_as_code.catalogue import avatars, personas
-from personas_as_code.catalogue.api import PersonaCreate, SourceCreate
+from personas_as_code.catalogue.api import Persona, PersonaCreate, Source, SourceCreate
 from personas_as_code.catalogue.db import PersonaRow, make_engine
 from personas_as_code.catalogue.identity import Caller, caller_for_tenant
 from personas_as_code.catalogue.persona_sources import add_source
 from personas_as_code.catalogue.rendering import _fast_persona
-from personas_as_code.catalogue.rendering_rows import Unvouched, field_check
+from personas_as_code.catalogue.rendering_rows import Unvouched, field_check, plain_types
+from personas_as_code.catalogue.rest_dependencies import in_thread
 from personas_as_code.catalogue.rest_reads import PersonaReads
 from personas_as_code.catalogue.seed import bootstrap
 from personas_as_code.schemas.errors import PersonaNotFound, ValidationFailed
@@ -314,3 +318,47 @@ def test_a_field_check_takes_only_what_the_model_keeps_as_it_is(
 def test_a_field_type_with_no_check_is_refused_when_the_shape_is_made() -> None:
     with pytest.raises(TypeError, match="no fast check"):
         field_check(list[int])
+
+
+SAMPLES = [None, "x", "", 0, 7, True, False, 1.5, math.nan, b"x", {}, {"a": "b"}, {"a": 1}, []]
+
+
+@pytest.mark.parametrize(
+    "annotation",
+    sorted(
+        {
+            str(i.annotation): i.annotation
+            for m in (Persona, Source)
+            for i in m.model_fields.values()
+            if i.annotation != Persona.model_fields["sources"].annotation
+        }.items()
+    ),
+    ids=str,
+)
+def test_a_plain_type_vouches_for_exactly_what_the_check_takes(annotation: tuple[str, Any]) -> None:
+    types = plain_types(annotation[1])
+    if types is None:
+        return
+    check = field_check(annotation[1])
+    for value in SAMPLES:
+        try:
+            taken = check(value) is value
+        except Unvouched:
+            taken = False
+        assert (type(value) in types) == taken, value
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_a_read_runs_in_a_worker_thread_with_the_callers_context(backend: str) -> None:
+    if backend == "trio":
+        pytest.importorskip("trio")
+    where: contextvars.ContextVar[str] = contextvars.ContextVar("where")
+
+    def read(suffix: str) -> tuple[bool, str]:
+        return threading.current_thread() is threading.main_thread(), where.get() + suffix
+
+    async def request() -> tuple[bool, str]:
+        where.set("request")
+        return await in_thread(read, suffix="!")
+
+    assert anyio.run(request, backend=backend) == (False, "request!")
