@@ -133,8 +133,8 @@ def field_check(annotation: Any) -> Callable[[Any], Any]:
 class RowShape:
     """How a driver row of ``json_columns(table)`` fills ``model``'s fields.
 
-    ``renamed``: model field -> column name, where they differ; ``null_is_default``: the
-    fields a null column leaves at the model's default (as ``rendering`` drops them);
+    Each field is read from the column of its name.  ``null_is_default``: the fields a
+    null column leaves at the model's default (as ``rendering`` drops them);
     ``extra``: the fields the row does not fill, given to ``values`` (each checked, but
     for a field of a type with no check, such as ``Persona.sources``: the caller's own
     checked values)."""
@@ -145,11 +145,9 @@ class RowShape:
         table: Table,
         dialect: Dialect,
         *,
-        renamed: dict[str, str] | None = None,
         null_is_default: frozenset[str] = frozenset(),
         extra: frozenset[str] = frozenset(),
     ) -> None:
-        renamed = renamed or {}
         index = {c.name: i for i, c in enumerate(table.c)}
         self._fields: list[_Field] = []
         for name, info in model.model_fields.items():
@@ -160,7 +158,7 @@ class RowShape:
                     check = _trusted
                 self._fields.append(_Field(name, -1, None, False, _KEEP_NULL, None, check))
                 continue
-            column = table.c[renamed.get(name, name)]
+            column = table.c[name]
             is_json = isinstance(column.type, JSON)  # read as its text: ``stored_json`` decodes
             if_null: Callable[[], Any] | object = _KEEP_NULL
             if name in null_is_default and not info.is_required():
@@ -195,7 +193,10 @@ class RowShape:
             elif is_json and value is not None:
                 if type(value) is not str:
                     raise Unvouched
-                value, clean = stored_json(value)
+                try:
+                    value, clean = stored_json(value)
+                except (ValueError, RecursionError):  # not JSON: the canonical read says so
+                    raise Unvouched from None
                 if not clean:
                     raise Unvouched
             if value is None and if_null is not _KEEP_NULL:
