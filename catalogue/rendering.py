@@ -21,7 +21,7 @@ def avatar_path(persona_id: str) -> str:
     return f"{API_PREFIX}/personas/{persona_id}/avatar"
 
 
-def _aware(ts: datetime | None) -> datetime | None:
+def as_utc(ts: datetime | None) -> datetime | None:
     """``ts`` in UTC when it came naive (SQLite stores no zone): the same value as
     ``ts.replace(tzinfo=UTC)``, built at a fraction of its cost (a list page has 1,200)."""
     if ts is not None and ts.tzinfo is None:
@@ -87,8 +87,8 @@ def _fast_source(values: dict[str, Any], persona_id: str) -> Source | None:
     if not _decoded_all(values, ("search_config",)):
         return None
     values["persona_id"] = persona_id
-    values["created_at"] = _aware(values["created_at"])
-    values["updated_at"] = _aware(values["updated_at"])
+    values["created_at"] = as_utc(values["created_at"])
+    values["updated_at"] = as_utc(values["updated_at"])
     try:
         return Source.model_validate(values)
     except ValidationError:
@@ -107,8 +107,8 @@ def _fast_persona(
     for name in _PERSONA_NULL_AT_DEFAULT:
         if name in values and values[name] is None:
             del values[name]
-    values["created_at"] = _aware(values["created_at"])
-    values["updated_at"] = _aware(values["updated_at"])
+    values["created_at"] = as_utc(values["created_at"])
+    values["updated_at"] = as_utc(values["updated_at"])
     values["sources"] = sources
     values["avatar_sha256"] = avatar_sha
     try:
@@ -141,8 +141,8 @@ def source_out(
         weight=row.weight,
         search_config=stored["search_config"],
         status=row.status,
-        created_at=_aware(row.created_at),
-        updated_at=_aware(row.updated_at),
+        created_at=as_utc(row.created_at),
+        updated_at=as_utc(row.updated_at),
     )
 
 
@@ -175,8 +175,8 @@ def persona_out(
         published=row.published,
         published_model_id=row.published_model_id,
         avatar_url=row.avatar_url,
-        created_at=_aware(row.created_at),
-        updated_at=_aware(row.updated_at),
+        created_at=as_utc(row.created_at),
+        updated_at=as_utc(row.updated_at),
         sources=sources,
         avatar_sha256=avatar_sha,
     )

@@ -33,6 +33,7 @@ from personas_as_code.catalogue.rest_dependencies import get_caller, get_session
 from personas_as_code.catalogue.rest_errors import document_errors, install_error_handlers
 from personas_as_code.catalogue.rest_models import model_routes
 from personas_as_code.catalogue.rest_personas import AVATAR_ROUTE, persona_routes
+from personas_as_code.catalogue.rest_reads import PersonaReads
 from personas_as_code.catalogue.seed import bootstrap
 from personas_as_code.schemas.errors import FileTooLarge, PayloadTooLarge
 from personas_as_code.schemas.fields import AVATAR_MAX_BYTES
@@ -132,6 +133,7 @@ def create_app(
     )
     app.state.engine = engine
     app.state.callers = CallerCache(engine, key_cache_seconds)
+    app.state.persona_reads = PersonaReads(engine)
     app.state.scaidrive_base_url = scaidrive_base_url
 
     install_error_handlers(app)

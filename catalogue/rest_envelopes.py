@@ -41,7 +41,12 @@ def json_response(envelope: Any, status_code: int = 200) -> Response:
     """An answer serialised once, by pydantic: the routes build their envelope from
     served models, so FastAPI's second validation of ``response_model`` (and its
     thread hop) is skipped; ``response_model`` still documents the shape."""
-    return Response(to_json(envelope), status_code=status_code, media_type="application/json")
+    return bytes_response(to_json(envelope), status_code)
+
+
+def bytes_response(body: bytes, status_code: int = 200) -> Response:
+    """An answer whose JSON ``body`` is already written (``rest_reads``)."""
+    return Response(body, status_code=status_code, media_type="application/json")
 
 
 def one_response(item: BaseModel, status_code: int = 200) -> Response:

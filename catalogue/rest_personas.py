@@ -22,16 +22,17 @@ from personas_as_code.catalogue.api import (
 )
 from personas_as_code.catalogue.identity import Caller
 from personas_as_code.catalogue.image_response import image_response
-from personas_as_code.catalogue.rest_dependencies import Auth, Sess, in_conn, in_db
+from personas_as_code.catalogue.rest_dependencies import Auth, Sess, in_db, in_thread
 from personas_as_code.catalogue.rest_envelopes import (
     Data,
     ListData,
     ListMeta,
+    bytes_response,
     json_response,
     one_response,
-    page_response,
 )
 from personas_as_code.catalogue.rest_errors import ErrorEnvelope, error_responses, request_id
+from personas_as_code.catalogue.rest_reads import PersonaReads
 from personas_as_code.schemas.fields import AVATAR_MAX_BYTES
 from sqlalchemy.orm import Session
 
@@ -60,10 +61,17 @@ def add_persona_routes(r: APIRouter) -> None:
         order: Literal["asc", "desc"] = Query("asc"),
         caller: Caller = Auth,
     ) -> Response:
-        page = await in_conn(
-            request, personas.list_personas, caller, limit=limit, cursor=cursor, order=order
+        reads: PersonaReads = request.app.state.persona_reads
+        return bytes_response(
+            await in_thread(
+                reads.page_json,
+                caller,
+                limit=limit,
+                cursor=cursor,
+                order=order,
+                request_id=request_id(request),
+            )
         )
-        return page_response(request, page)
 
     @r.post(
         "/personas",
@@ -78,7 +86,8 @@ def add_persona_routes(r: APIRouter) -> None:
 
     @r.get("/personas/{persona_id}", response_model=Data[Persona], responses=error_responses(404))
     async def get_persona(request: Request, persona_id: str, caller: Caller = Auth) -> Response:
-        return one_response(await in_conn(request, personas.get_persona, caller, persona_id))
+        reads: PersonaReads = request.app.state.persona_reads
+        return bytes_response(await in_thread(reads.one_json, caller, persona_id))
 
     @r.put(
         "/personas/{persona_id}", response_model=Data[Persona], responses=error_responses(404, 409)

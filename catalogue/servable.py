@@ -119,6 +119,10 @@ def _constant(text: str) -> float:
 # decodes as ``json.loads`` does, refusing the numbers strict JSON does not hold
 _STRICT_NUMBERS = json.JSONDecoder(parse_float=_float, parse_int=_int, parse_constant=_constant)
 
+# the same decoder's C scanner, without ``decode``'s Python wrapper (a text as stored has
+# no white space around its value: one that has, or that fails, takes ``decode``)
+_STRICT_SCAN = _STRICT_NUMBERS.scan_once  # type: ignore[attr-defined]  # (not in typeshed)
+
 
 def stored_json(text: str) -> tuple[Any, bool]:
     """A JSON column's text decoded (as ``json.loads`` does), and whether the text alone
@@ -129,18 +133,33 @@ def stored_json(text: str) -> tuple[Any, bool]:
     a depth over ``MAX_JSON_DEPTH`` (more brackets than that in all).  Map keys decoded
     from text are strings."""
     try:
-        value = _STRICT_NUMBERS.decode(text)
+        value, end = _STRICT_SCAN(text, 0)
     except _Suspect:
         return json.loads(text), False
-    clean = (
-        "\\ud" not in text
-        and "\\uD" not in text
-        and "\\u0000" not in text
-        and "\x00" not in text
-        and text.count("{") + text.count("[") <= MAX_JSON_DEPTH
+    except (StopIteration, ValueError, RecursionError):
+        end = -1
+    if end != len(text):  # white space around the value, or not JSON: as ``decode`` says
+        try:
+            value = _STRICT_NUMBERS.decode(text)
+        except _Suspect:
+            return json.loads(text), False
+    return value, _clean_text(text)
+
+
+def _clean_text(text: str) -> bool:
+    """Whether a JSON text whose numbers are strict shows nothing ``stored_json`` must
+    have walked: no NUL, no escaped surrogate or NUL, at most ``MAX_JSON_DEPTH``
+    brackets, and only characters UTF-8 encodes."""
+    return (
+        "\x00" not in text
+        and ("\\u" not in text or _no_bad_escape(text))
+        and (len(text) <= MAX_JSON_DEPTH or text.count("{") + text.count("[") <= MAX_JSON_DEPTH)
         and (text.isascii() or _encodes(text))
     )
-    return value, clean
+
+
+def _no_bad_escape(text: str) -> bool:
+    return "\\ud" not in text and "\\uD" not in text and "\\u0000" not in text
 
 
 def _encodes(text: str) -> bool:

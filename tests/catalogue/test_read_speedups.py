@@ -18,7 +18,7 @@ import pytest
 from personas_as_code.catalogue import personas, servable
 from personas_as_code.catalogue.db import PersonaRow, is_postgres
 from personas_as_code.catalogue.identity import caller_for_tenant
-from personas_as_code.catalogue.rendering import _aware, render
+from personas_as_code.catalogue.rendering import as_utc, render
 from personas_as_code.schemas.jsonvalue import json_problems
 from pydantic_core import to_json
 from sqlalchemy import event, select, text
@@ -221,7 +221,7 @@ def test_a_list_page_does_not_rebuild_its_page_model(live: Live) -> None:
     ],
 )
 def test_a_naive_stored_time_is_served_as_the_same_utc_time(ts: datetime) -> None:
-    served = _aware(ts)
+    served = as_utc(ts)
     assert served == ts.replace(tzinfo=UTC) and served is not None
     assert (served.tzinfo, served.fold, served.isoformat()) == (
         UTC,
@@ -229,4 +229,53 @@ def test_a_naive_stored_time_is_served_as_the_same_utc_time(ts: datetime) -> Non
         ts.replace(tzinfo=UTC).isoformat(),
     )
     aware = ts.replace(tzinfo=UTC)
-    assert _aware(aware) is aware and _aware(None) is None
+    assert as_utc(aware) is aware and as_utc(None) is None
+
+
+def _stored_json_by_decode(text: str) -> tuple[Any, bool]:
+    """``stored_json`` as it was before it scanned without ``decode``'s wrapper."""
+    try:
+        value = servable._STRICT_NUMBERS.decode(text)
+    except servable._Suspect:
+        return json.loads(text), False
+    clean = (
+        "\\ud" not in text
+        and "\\uD" not in text
+        and "\\u0000" not in text
+        and "\x00" not in text
+        and text.count("{") + text.count("[") <= 32
+        and (text.isascii() or servable._encodes(text))
+    )
+    return value, clean
+
+
+SCANNED = [
+    *TEXTS,
+    ' {"a": 1}',
+    '{"a": 1} ',
+    "\n[1]\n",
+    '{"a": 1} x',
+    '{"a": }',
+    "",
+    "   ",
+    '{"a": NaN} trailing',
+    '{"a": "\\uD800"}',
+    '{"a": "nul\x00"}',
+    '{"a": "\udfff"}',
+    '{"a": 1.5e3, "b": -12, "c": 123456789012345678}',
+    "[" * 32 + "]" * 32,
+    "[" * 33 + "]" * 33,
+    "[" * 2000 + "]" * 2000,
+]
+
+
+@pytest.mark.parametrize("text", SCANNED, ids=range(len(SCANNED)))
+def test_the_scan_decides_as_decode_did(text: str) -> None:
+    def outcome(read: Any) -> Any:
+        try:
+            value, clean = read(text)
+        except Exception as exc:  # the failure is the outcome compared
+            return type(exc)
+        return json.dumps(value), clean  # NaN != NaN: compare the texts
+
+    assert outcome(servable.stored_json) == outcome(_stored_json_by_decode)
