@@ -22,6 +22,7 @@ from typing import Any
 
 from personas_as_code.schemas.jsonvalue import dotted, json_problems
 from personas_as_code.schemas.problems import Problem
+from personas_as_code.untrusted.yaml_loader import loader, release
 from personas_as_code.untrusted.yaml_paths import at_mark, locate, node_mark
 from personas_as_code.untrusted.yaml_plain import compose_plain, implicit_resolvers, shared_tag
 from personas_as_code.untrusted.yaml_tags import (
@@ -31,7 +32,6 @@ from personas_as_code.untrusted.yaml_tags import (
     short_tag,
     tag_problem,
 )
-from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import (
     AliasEvent,
@@ -326,7 +326,7 @@ def _syntax_problem(exc: YAMLError, path: str) -> Problem:
 
 def _unconstructible_scalar(nodes: list[tuple[Node, str]]) -> tuple[Node, str] | None:
     """The first tagged scalar that cannot be constructed (``!!int abc``), to point at."""
-    constructor, parser, _resolver = _loader("")
+    constructor, parser, _resolver = loader("")
     try:
         for node, tag in nodes:
             if isinstance(node, ScalarNode) and tag != STR_TAG:
@@ -337,7 +337,7 @@ def _unconstructible_scalar(nodes: list[tuple[Node, str]]) -> tuple[Node, str] |
         return None
     finally:
         parser.dispose()
-        _release([constructor, parser])
+        release([constructor, parser])
 
 
 class _NeedsRuamel(Exception):
@@ -376,38 +376,6 @@ def _build(node: Node, tags: dict[int, str], scalars: Any, constructor: Any) -> 
     return mapping
 
 
-_LOADER_CLASS: list[type] = []
-
-
-def _release(parts: list[Any]) -> None:
-    """Break a used loader's reference cycles, so it is freed as soon as its parse ends.
-
-    ruamel's loader is its own parser, composer, constructor and resolver, each kept as
-    an attribute of itself: left alone, it (and its C parser's buffers) waits for the
-    cyclic collector, which a bulk load pauses, about 18 KB a file."""
-    for part in {id(p): p for p in parts}.values():
-        state = getattr(part, "__dict__", None)
-        if isinstance(state, dict):
-            state.clear()
-
-
-def _loader(text: str) -> tuple[Any, Any, Any]:
-    """The constructor, parser and resolver of ``YAML(typ="safe")`` for ``text``.
-
-    With the C parser (ruamel.yaml.clib) they are one object of a class ruamel builds
-    on every call; the class is built once here and instantiated per document.
-    """
-    if _LOADER_CLASS:
-        loader = _LOADER_CLASS[0](text)
-        return loader, loader, loader
-    yaml = YAML(typ="safe")
-    constructor, parser = yaml.get_constructor_parser(text)
-    if constructor is parser and hasattr(constructor, "resolve"):
-        _LOADER_CLASS.append(type(constructor))
-    resolver = constructor if hasattr(constructor, "resolve") else yaml.resolver
-    return constructor, parser, resolver
-
-
 def _despite_duplicates(
     refused: list[Problem], composed: _Composition, constructor: Any
 ) -> ParsedYaml | None:
@@ -433,7 +401,7 @@ def parse_yaml(raw: bytes, path: str) -> ParsedYaml:
     text = _decode(raw, path)
     parts: list[Any] = []
     try:
-        parts += _loader(text)
+        parts += loader(text)
         constructor, parser, resolver = parts
         plain = compose_plain(
             parser, resolver, constructor, max_depth=MAX_DEPTH, max_nodes=MAX_EXPANDED_NODES
@@ -443,7 +411,7 @@ def parse_yaml(raw: bytes, path: str) -> ParsedYaml:
     finally:
         if parts:
             parts[1].dispose()
-        _release(parts)
+        release(parts)
     if plain is not None:
         return ParsedYaml(data=plain[0], node=plain[1])
     return _parse_reference(text, path)
@@ -460,14 +428,14 @@ def _parse_reference(text: str, path: str) -> ParsedYaml:
     try:
         return _parse_reference_with(text, path, parts)
     finally:
-        _release(parts)
+        release(parts)
 
 
 def _parse_reference_with(text: str, path: str, parts: list[Any]) -> ParsedYaml:
     """``_parse_reference`` with the loader it made put in ``parts``, to release."""
     parser = None
     try:
-        constructor, parser, resolver = _loader(text)
+        constructor, parser, resolver = loader(text)
         parts += (constructor, parser, resolver)
         composed = _compose(parser, resolver, path)
     except YAMLError as exc:
