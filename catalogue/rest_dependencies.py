@@ -77,16 +77,12 @@ async def in_thread(fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
     """``fn(*args, **kwargs)`` in one worker thread, with the caller's context variables
     (a read that takes its own connection, such as ``rest_reads.PersonaReads``'s).
 
-    On asyncio (uvicorn's loop, the test client's), through the loop's executor hand-off,
+    Through the asyncio loop's executor hand-off (uvicorn's loop, the test client's),
     which costs a third less CPU than anyio's worker threads: it is the one hop of the
     hottest routes.  A cancelled request stops waiting; the read finishes in its thread
-    and returns its connection.  On any other loop, through anyio."""
+    and returns its connection."""
     call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:  # not asyncio (trio)
-        return await to_thread.run_sync(call)
-    return await loop.run_in_executor(_readers, call)
+    return await asyncio.get_running_loop().run_in_executor(_readers, call)
 
 
 Sess = Depends(get_session)

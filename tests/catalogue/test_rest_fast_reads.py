@@ -352,10 +352,7 @@ def test_a_plain_type_vouches_for_exactly_what_the_check_takes(annotation: tuple
         assert (type(value) in types) == taken, value
 
 
-@pytest.mark.parametrize("backend", ["asyncio", "trio"])
-def test_a_read_runs_in_a_worker_thread_with_the_callers_context(backend: str) -> None:
-    if backend == "trio":
-        pytest.importorskip("trio")
+def test_a_read_runs_in_a_worker_thread_with_the_callers_context() -> None:
     where: contextvars.ContextVar[str] = contextvars.ContextVar("where")
 
     def read(suffix: str) -> tuple[bool, str]:
@@ -365,4 +362,4 @@ def test_a_read_runs_in_a_worker_thread_with_the_callers_context(backend: str) -
         where.set("request")
         return await in_thread(read, suffix="!")
 
-    assert anyio.run(request, backend=backend) == (False, "request!")
+    assert anyio.run(request) == (False, "request!")
