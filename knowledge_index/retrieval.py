@@ -220,7 +220,13 @@ class _Searcher:
         keyword: list[int] = []
         if ref.search_type != "semantic":
             hits = fulltext.keyword_search(
-                self.conn, self.tenant_id, ref.source_type, ref.source_id, query, self.depth
+                self.conn,
+                self.tenant_id,
+                ref.source_type,
+                ref.source_id,
+                query,
+                self.depth,
+                source=index,
             )
             keyword = [h.chunk_id for h in hits]
         if ref.search_type == "keyword":

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from personas_as_code.knowledge_index import fulltext
+from personas_as_code.knowledge_index import fulltext, store
 from personas_as_code.knowledge_index.embeddings import WordLlamaEmbedder
 from personas_as_code.knowledge_index.indexer import Document, SourceDocuments, index_sources
 from personas_as_code.knowledge_index.terms import query_terms
@@ -78,6 +78,12 @@ def corpus(tmp_path: Path) -> Iterator[Engine]:
     for tenant in ("ten_a", "ten_b"):
         sources = [_source(rng, f"col_{tenant}_{k}", 25) for k in range(3)]
         index_sources(engine, tenant, "acme/personas", sources, embedder)
+    # one document of one source changed: its new chunks come after every other source's,
+    # so that source's ids are no longer one range (the keyword query's other filter)
+    changed = sources[1]
+    first = changed.documents[0]
+    changed.documents[0] = Document(first.path, first.text + " refund refund", "changed" * 8)
+    index_sources(engine, "ten_b", "acme/personas", sources, embedder)
     yield engine
     engine.dispose()
 
@@ -87,15 +93,23 @@ def test_the_keyword_query_finds_what_the_join_found(corpus: Engine) -> None:
     queries = [" ".join(rng.sample(WORDS, rng.randint(1, 4))) for _ in range(60)]
     queries += ["nothing matches zzz", "refund", "refund refund invoice"]
     compared = 0
+    ranges: list[tuple[int, int] | None] = []
     with corpus.connect() as conn:
         for tenant in ("ten_a", "ten_b"):
             for k in range(3):
                 source_id = f"col_{tenant}_{k}"
+                source = store.get_source(conn, tenant, "collection", source_id)
+                assert source is not None
+                ranges.append(fulltext.contiguous_ids(conn, source))
                 for query in queries:
                     for limit in (1, 20, 200):
                         hits = fulltext.keyword_search(
                             conn, tenant, "collection", source_id, query, limit
                         )
+                        by_range = fulltext.keyword_search(
+                            conn, tenant, "collection", source_id, query, limit, source=source
+                        )
+                        assert by_range == hits, (source_id, query)
                         terms = query_terms(query)
                         params = {
                             "q": " OR ".join(f'"{term}"' for term in terms),
@@ -112,3 +126,5 @@ def test_the_keyword_query_finds_what_the_join_found(corpus: Engine) -> None:
             fulltext.keyword_search(conn, "ten_b", "collection", "col_ten_a_0", "refund", 9) == []
         )
     assert compared > 300
+    # both filters were compared: sources whose ids are one range, and the changed one
+    assert ranges.count(None) == 1 and len(ranges) == 6
