@@ -36,21 +36,28 @@ _SQLITE_KEYWORD_RANGE = text(
     "ORDER BY r DESC, rowid LIMIT :n"
 )
 
+_RevisionKey = tuple[str, str, str, str, str]
+
 _RANGE_LOCK = threading.Lock()
-_RANGES: dict[tuple[str, str, str, str, str], tuple[int, int] | None] = {}
+_RANGES: dict[_RevisionKey, tuple[int, int] | None] = {}
 
 
-def contiguous_ids(conn: Connection, source: SourceIndex) -> tuple[int, int] | None:
-    """The first and last chunk id of ``source`` when its chunks are every id between
-    them, else None; cached per source revision (a write gives a new one).  A new chunk
-    of any source takes an id past the largest, never one inside a range without gaps."""
-    key = (
+def _revision_key(conn: Connection, source: SourceIndex) -> _RevisionKey:
+    """What a cache of a source's index is keyed by: its database, itself, its revision."""
+    return (
         conn.engine.url.render_as_string(hide_password=True),
         source.tenant_id,
         source.source_type,
         source.source_id,
         source.revision,
     )
+
+
+def contiguous_ids(conn: Connection, source: SourceIndex) -> tuple[int, int] | None:
+    """The first and last chunk id of ``source`` when its chunks are every id between
+    them, else None; cached per source revision (a write gives a new one).  A new chunk
+    of any source takes an id past the largest, never one inside a range without gaps."""
+    key = _revision_key(conn, source)
     with _RANGE_LOCK:
         if key in _RANGES:
             return _RANGES[key]
@@ -140,7 +147,7 @@ def matched_terms(
 
 
 _DF_LOCK = threading.Lock()
-_DF: dict[tuple[str, str, str, str, str], dict[str, int]] = {}
+_DF: dict[_RevisionKey, dict[str, int]] = {}
 _DF_CACHE_SOURCES = 256
 _DF_CACHE_TERMS = 20_000
 
@@ -150,13 +157,7 @@ def term_chunk_counts(
 ) -> dict[str, int]:
     """``term -> how many chunks of the source contain it`` (as the engine matches it),
     and ``"" -> how many chunks the source has``; cached until its revision changes."""
-    key = (
-        conn.engine.url.render_as_string(hide_password=True),
-        source.tenant_id,
-        source.source_type,
-        source.source_id,
-        source.revision,
-    )
+    key = _revision_key(conn, source)
     with _DF_LOCK:
         known = dict(_DF.get(key, {}))
     if "" not in known:
