@@ -17,12 +17,13 @@ event that crosses it, before any recursion can happen.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
 from personas_as_code.schemas.jsonvalue import dotted, json_problems
 from personas_as_code.schemas.problems import Problem
-from personas_as_code.untrusted.yaml_loader import loader, release
+from personas_as_code.untrusted.yaml_loader import opened
 from personas_as_code.untrusted.yaml_paths import at_mark, locate, node_mark
 from personas_as_code.untrusted.yaml_plain import compose_plain, implicit_resolvers, shared_tag
 from personas_as_code.untrusted.yaml_tags import (
@@ -326,8 +327,7 @@ def _syntax_problem(exc: YAMLError, path: str) -> Problem:
 
 def _unconstructible_scalar(nodes: list[tuple[Node, str]]) -> tuple[Node, str] | None:
     """The first tagged scalar that cannot be constructed (``!!int abc``), to point at."""
-    constructor, parser, _resolver = loader("")
-    try:
+    with opened("") as (constructor, _parser, _resolver):
         for node, tag in nodes:
             if isinstance(node, ScalarNode) and tag != STR_TAG:
                 try:
@@ -335,9 +335,6 @@ def _unconstructible_scalar(nodes: list[tuple[Node, str]]) -> tuple[Node, str] |
                 except Exception:
                     return node, tag
         return None
-    finally:
-        parser.dispose()
-        release([constructor, parser])
 
 
 class _NeedsRuamel(Exception):
@@ -399,19 +396,13 @@ def parse_yaml(raw: bytes, path: str) -> ParsedYaml:
     A plain document (``untrusted.yaml_plain``) is read in one pass; any other is read
     again on the reference path, which refuses and locates what is wrong."""
     text = _decode(raw, path)
-    parts: list[Any] = []
     try:
-        parts += loader(text)
-        constructor, parser, resolver = parts
-        plain = compose_plain(
-            parser, resolver, constructor, max_depth=MAX_DEPTH, max_nodes=MAX_EXPANDED_NODES
-        )
+        with opened(text) as (constructor, parser, resolver):
+            plain = compose_plain(
+                parser, resolver, constructor, max_depth=MAX_DEPTH, max_nodes=MAX_EXPANDED_NODES
+            )
     except Exception:  # the reference path below refuses whatever this is
         plain = None
-    finally:
-        if parts:
-            parts[1].dispose()
-        release(parts)
     if plain is not None:
         return ParsedYaml(data=plain[0], node=plain[1])
     return _parse_reference(text, path)
@@ -424,29 +415,22 @@ def parse_yaml_reference(raw: bytes, path: str) -> ParsedYaml:
 
 
 def _parse_reference(text: str, path: str) -> ParsedYaml:
-    parts: list[Any] = []
-    try:
-        return _parse_reference_with(text, path, parts)
-    finally:
-        release(parts)
+    with contextlib.ExitStack() as stack:
+        try:
+            constructor, parser, resolver = stack.enter_context(opened(text))
+            composed = _compose(parser, resolver, path)
+        except YAMLError as exc:
+            raise YamlRefused(_syntax_problem(exc, path)) from None
+        except YamlRefused:
+            raise
+        except Exception as exc:  # the last line of defence: a refusal, never a crash
+            problem = Problem(path, 1, 1, f"unreadable YAML: {exc}", code="yaml")
+            raise YamlRefused(problem) from None
+        return _constructed(composed, constructor, path)
 
 
-def _parse_reference_with(text: str, path: str, parts: list[Any]) -> ParsedYaml:
-    """``_parse_reference`` with the loader it made put in ``parts``, to release."""
-    parser = None
-    try:
-        constructor, parser, resolver = loader(text)
-        parts += (constructor, parser, resolver)
-        composed = _compose(parser, resolver, path)
-    except YAMLError as exc:
-        raise YamlRefused(_syntax_problem(exc, path)) from None
-    except YamlRefused:
-        raise
-    except Exception as exc:  # the last line of defence: a refusal, never a crash
-        raise YamlRefused(Problem(path, 1, 1, f"unreadable YAML: {exc}", code="yaml")) from None
-    finally:
-        if parser is not None:
-            parser.dispose()
+def _constructed(composed: _Composition, constructor: Any, path: str) -> ParsedYaml:
+    """The values of a composed document, or ``YamlRefused`` with what is wrong."""
     node = composed.root
     if node is None:
         return ParsedYaml(data=None, node=None)
