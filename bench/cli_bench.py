@@ -40,6 +40,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from precompiled import precompile
+
 GOAL_SECONDS = 0.25
 # the libraries validate cannot do without (typer's own coercion imports pydantic too)
 LIBRARIES = "import typer, pydantic, ruamel.yaml"
@@ -180,30 +182,11 @@ def test_rows(personas: list[str], tmp: Path, runs: int) -> list[str]:
     ]
 
 
-def compile_bytecode() -> None:
-    """Compile the bytecode of this project and of its libraries, as ``pip install`` does.
-
-    A uv venv, an editable install's link tree and a source file edited since the last
-    compile have no current ``.pyc``; with ``PYTHONDONTWRITEBYTECODE`` set (as in CI and
-    these workspaces) every timed process would compile them again on each run, time an
-    installed user's command never spends (and the floors, whose libraries are compiled,
-    would not either).
-    """
-    import compileall
-    import sysconfig
-
-    import personas_as_code
-
-    paths = sysconfig.get_paths()
-    for folder in sorted({paths["purelib"], paths["platlib"], *personas_as_code.__path__}):
-        compileall.compile_dir(folder, quiet=1, workers=0)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="runs per figure (median)")
     args = parser.parse_args()
-    compile_bytecode()
+    precompile()
     with tempfile.TemporaryDirectory() as tmp:
         repo = make_repo(Path(tmp) / "repo")
         out = Path(tmp) / "stdout.txt"

@@ -29,7 +29,6 @@ every module of every run.
 from __future__ import annotations
 
 import argparse
-import compileall
 import contextlib
 import json
 import os
@@ -39,7 +38,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -57,8 +55,7 @@ from personas_as_code.catalogue.api import API_PREFIX  # noqa: E402
 from personas_as_code.catalogue.embedded import EmbeddedCatalogue  # noqa: E402
 from personas_as_code.loader.parse_cache import CACHE_FILE  # noqa: E402
 from personas_as_code.sync.engine import apply_repo, compute_plan, load_valid_repo  # noqa: E402
-
-import personas_as_code  # noqa: E402
+from precompiled import precompile  # noqa: E402
 
 KEY = "sk_bench_" + "x" * 32
 TENANT = "acme"
@@ -106,12 +103,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def precompile() -> None:
-    """Byte-compile the project and its dependencies once, as an installed package is."""
-    for folder in {Path(personas_as_code.__file__).parent, Path(sysconfig.get_paths()["purelib"])}:
-        compileall.compile_dir(str(folder), quiet=2, workers=0)
 
 
 # --- the floors: a bare parser, a bare client, raw SQL; never this project's code ------
