@@ -61,7 +61,7 @@ def list_personas(
     """One page of the tenant's personas, keyed on creation order (a read: a session or,
     cheaper, a bare connection)."""
     check_limit(limit)
-    q = _PAGE_OF_PERSONAS.where(_PERSONAS.c.tenant_id == caller.tenant_id)
+    q = PAGE_OF_PERSONAS.where(_PERSONAS.c.tenant_id == caller.tenant_id)
     if cursor:
         after = decode_cursor(cursor, order)
         q = q.where(_PERSONAS.c.pk > after if order == "asc" else _PERSONAS.c.pk < after)
@@ -88,20 +88,21 @@ _AVATARS = AvatarRow.__table__  # type: ignore[attr-defined]
 
 # The read of one persona, built once: ``GET /personas/{id}`` is the hottest route, and
 # Core rows from a prepared statement skip the ORM's per-call statement and object work.
+# (``rest_reads`` compiles the same statements once more for SQLite's driver.)
 _PERSONA_COLUMNS = json_columns(_PERSONAS, {"metadata": "metadata_"})
 
-_ONE_PERSONA = (
+ONE_PERSONA = (
     select(*_PERSONA_COLUMNS, _AVATARS.c.sha256.label("avatar_sha"))
     .outerjoin(_AVATARS, _AVATARS.c.persona_pk == _PERSONAS.c.pk)
     .where(_PERSONAS.c.id == bindparam("persona_id"))
     .where(_PERSONAS.c.tenant_id == bindparam("tenant_id"))
 )
 
-# A page of personas as Core rows (the same columns ``_ONE_PERSONA`` reads, without the
+# A page of personas as Core rows (the same columns ``ONE_PERSONA`` reads, without the
 # avatar join): a list page skips the ORM's objects, as the read of one does.
-_PAGE_OF_PERSONAS = select(*_PERSONA_COLUMNS)
+PAGE_OF_PERSONAS = select(*_PERSONA_COLUMNS)
 
-_SOURCES_OF_ONE = (
+SOURCES_OF_ONE = (
     select(*json_columns(_SOURCES))
     .where(_SOURCES.c.persona_pk == bindparam("persona_pk"))
     .order_by(_SOURCES.c.pk)
@@ -115,11 +116,11 @@ def get_persona(session: Session | Connection, caller: Caller, persona_id: str) 
     if not valid_id(persona_id):
         raise missing
     conn = session.connection() if isinstance(session, Session) else session
-    row = conn.execute(_ONE_PERSONA, {"persona_id": persona_id, "tenant_id": caller.tenant_id})
+    row = conn.execute(ONE_PERSONA, {"persona_id": persona_id, "tenant_id": caller.tenant_id})
     found = row.first()
     if found is None:
         raise missing
-    sources = conn.execute(_SOURCES_OF_ONE, {"persona_pk": found.pk})
+    sources = conn.execute(SOURCES_OF_ONE, {"persona_pk": found.pk})
     return persona_out(found, [source_out(s, found.id) for s in sources], found.avatar_sha)
 
 

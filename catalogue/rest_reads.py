@@ -71,20 +71,8 @@ class PersonaReads:
             extra=frozenset(["sources", "avatar_sha256"]),
         )
         self._source = RowShape(Source, _SOURCES, dialect, extra=frozenset(["persona_id"]))
-        columns = json_columns(_PERSONAS)
-        self._one = _Statement(
-            select(*columns, _AVATARS.c.sha256)
-            .outerjoin(_AVATARS, _AVATARS.c.persona_pk == _PERSONAS.c.pk)
-            .where(_PERSONAS.c.id == bindparam("persona_id"))
-            .where(_PERSONAS.c.tenant_id == bindparam("tenant_id")),
-            engine,
-        )
-        self._sources_of_one = _Statement(
-            select(*json_columns(_SOURCES))
-            .where(_SOURCES.c.persona_pk == bindparam("pk"))
-            .order_by(_SOURCES.c.pk),
-            engine,
-        )
+        self._one = _Statement(personas.ONE_PERSONA, engine)
+        self._sources_of_one = _Statement(personas.SOURCES_OF_ONE, engine)
         self._page = functools.cache(self._page_statement)
         self._of_many = functools.cache(self._of_many_statements)
 
@@ -141,7 +129,7 @@ class PersonaReads:
         try:
             sources = [
                 self._source.values(s, {"persona_id": row[_ID]})
-                for s in self._sources_of_one.run(db, pk=row[_PK])
+                for s in self._sources_of_one.run(db, persona_pk=row[_PK])
             ]
             return self._persona.values(row, {"sources": sources, "avatar_sha256": row[-1]})
         except Unvouched:
@@ -185,7 +173,7 @@ class PersonaReads:
 
     def _page_statement(self, order: Order, after: bool) -> _Statement:
         pk = _PERSONAS.c.pk
-        q = select(*json_columns(_PERSONAS)).where(_PERSONAS.c.tenant_id == bindparam("tenant_id"))
+        q = personas.PAGE_OF_PERSONAS.where(_PERSONAS.c.tenant_id == bindparam("tenant_id"))
         if after:
             q = q.where(pk > bindparam("after") if order == "asc" else pk < bindparam("after"))
         q = q.order_by(pk.asc() if order == "asc" else pk.desc())
